@@ -1,0 +1,653 @@
+//! The wasm sandbox: loads `wasi:cli/command` components, compiles each once (with an
+//! on-disk artifact cache), keeps an `InstancePre` per plugin and runs them in fresh
+//! stores from a pooling allocator, under per-run limits.
+//!
+//! Isolation comes from WASI capabilities: a run sees only its two mounts (`/in`
+//! read-only, `/out` read-write), no host environment and no network. Limits:
+//! linear memory through a [`wasmtime::ResourceLimiter`], wall-clock deadline and
+//! cancellation through epoch interruption (for wasm code) and future cancellation
+//! (for host calls such as a blocking read or sleep), output size by a watcher of the
+//! output directory, open handles through the resource table's capacity.
+
+mod cache;
+mod pipe;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{
+    Config, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    UpdateDeadline,
+};
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+pub use cache::{ArtifactCache, CacheMiss};
+pub use pipe::BoundedCapture;
+
+use crate::{Error, Result};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "hysope:plugin/plugin",
+    });
+}
+
+use bindings::hysope::plugin::host;
+
+/// Guest path of the read-only input mount.
+pub const GUEST_INPUT_DIR: &str = "/in";
+/// Guest path of the writable output mount.
+pub const GUEST_OUTPUT_DIR: &str = "/out";
+
+/// How often the epoch advances: the granularity of deadlines and cancellation.
+const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// Per-run limits. The defaults are safe for an untrusted plugin on a shared host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Limits {
+    /// Cap on the plugin's linear memory, in bytes.
+    pub memory_bytes: u64,
+    /// Wall-clock deadline of the run (instantiation included).
+    pub timeout: Duration,
+    /// Cap on the total size of the output directory, in bytes.
+    pub output_bytes: u64,
+    /// Cap on captured stdout and on captured stderr, each, in bytes.
+    pub stdio_bytes: usize,
+    /// Cap on open handles (files, directories, streams) at once.
+    pub max_handles: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 512 << 20,
+            timeout: Duration::from_secs(30),
+            output_bytes: 1 << 30,
+            stdio_bytes: 1 << 20,
+            max_handles: 1024,
+        }
+    }
+}
+
+/// Severity of a plugin log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Finest detail.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal information.
+    Info,
+    /// Something looks wrong.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// What a plugin reports while it runs, through the `hysope:plugin/host` interface.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RunEvent {
+    /// A log line.
+    Log {
+        /// Severity.
+        level: LogLevel,
+        /// Text.
+        message: String,
+    },
+    /// A progress report, percent in 0..=100.
+    Progress {
+        /// Percent done.
+        percent: f32,
+        /// Short message.
+        message: String,
+    },
+}
+
+/// Everything one run needs besides the plugin.
+#[derive(Debug, Default)]
+pub struct RunRequest {
+    /// Arguments after `argv[0]` (which is the plugin's name).
+    pub args: Vec<String>,
+    /// Environment variables; the host's own are never passed.
+    pub env: Vec<(String, String)>,
+    /// Standard input.
+    pub stdin: Vec<u8>,
+    /// Host directory mounted read-only at `/in`.
+    pub input_dir: Option<PathBuf>,
+    /// Host directory mounted read-write at `/out`.
+    pub output_dir: Option<PathBuf>,
+    /// Limits of this run.
+    pub limits: Limits,
+    /// Cancels the run from outside.
+    pub cancel: CancellationToken,
+    /// Receives log and progress events as they happen.
+    pub events: Option<UnboundedSender<RunEvent>>,
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// Exit code (0 for success).
+    pub exit_code: i32,
+    /// Captured stdout (bounded).
+    #[serde(skip)]
+    pub stdout: Bytes,
+    /// Captured stderr (bounded).
+    #[serde(skip)]
+    pub stderr: Bytes,
+    /// True when stdout went past its cap and was cut.
+    pub stdout_truncated: bool,
+    /// True when stderr went past its cap and was cut.
+    pub stderr_truncated: bool,
+    /// Log and progress events, in order.
+    pub events: Vec<RunEvent>,
+    /// Wall time of instantiation and run.
+    pub elapsed: Duration,
+    /// Largest linear memory the plugin reached, in bytes.
+    pub peak_memory: u64,
+}
+
+/// Where a plugin's compiled code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactOrigin {
+    /// Compiled now (no cache, or no usable entry).
+    Compiled,
+    /// Loaded from the on-disk cache.
+    Cache,
+    /// Already loaded in this engine.
+    Memory,
+}
+
+/// A loaded plugin: compiled, linked and ready to instantiate.
+pub struct Plugin {
+    name: String,
+    sha256: String,
+    origin: ArtifactOrigin,
+    pre: CommandPre<RunState>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("name", &self.name).field("sha256", &self.sha256).finish()
+    }
+}
+
+impl Plugin {
+    /// The plugin's name (from its file name or registry entry).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Hex sha256 of the component's bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    /// Where its compiled code came from when it was loaded.
+    pub fn origin(&self) -> ArtifactOrigin {
+        self.origin
+    }
+}
+
+/// Configuration of a [`WasmEngine`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Directory of the compiled-artifact cache; `None` compiles every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Most plugin instances alive at once (size of the pool).
+    pub max_instances: u32,
+    /// Largest memory cap a run may ask for, in bytes (reserved per pool slot).
+    pub max_memory_bytes: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { cache_dir: None, max_instances: 32, max_memory_bytes: 4 << 30 }
+    }
+}
+
+/// The wasm host: one per process, shared by every run.
+pub struct WasmEngine {
+    engine: wasmtime::Engine,
+    linker: Linker<RunState>,
+    cache: Option<ArtifactCache>,
+    plugins: Mutex<HashMap<String, Arc<Plugin>>>,
+    max_memory_bytes: u64,
+    ticker: Arc<AtomicBool>,
+}
+
+impl Drop for WasmEngine {
+    fn drop(&mut self) {
+        self.ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl WasmEngine {
+    /// Builds the engine, its pool and, if asked, its artifact cache.
+    pub fn new(config: EngineConfig) -> Result<Self> {
+        let instances = config.max_instances.max(1);
+        let max_memory = config.max_memory_bytes.min(4 << 30);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 8)
+            .total_memories(instances * 2)
+            .total_tables(instances * 8)
+            .total_stacks(instances)
+            .max_memories_per_component(2)
+            .max_tables_per_component(8)
+            .max_memory_size(max_memory as usize)
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(1 << 16);
+        let mut wasm_config = Config::new();
+        wasm_config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = wasmtime::Engine::new(&wasm_config).map_err(|e| Error::Setup(format!("{e:#}")))?;
+
+        let mut linker = Linker::<RunState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Setup(format!("{e:#}")))?;
+        host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
+            .map_err(|e| Error::Setup(format!("{e:#}")))?;
+
+        let cache = config.cache_dir.map(|dir| ArtifactCache::open(dir, &engine)).transpose()?;
+
+        let ticker = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker.clone();
+            std::thread::Builder::new()
+                .name("hysope-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| Error::Setup(format!("cannot start epoch thread: {e}")))?;
+        }
+
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            plugins: Mutex::new(HashMap::new()),
+            max_memory_bytes: max_memory,
+            ticker,
+        })
+    }
+
+    /// The artifact cache, if any.
+    pub fn cache(&self) -> Option<&ArtifactCache> {
+        self.cache.as_ref()
+    }
+
+    /// Loads a component file; the plugin is named after the file stem.
+    pub fn load_file(&self, path: &Path) -> Result<Arc<Plugin>> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
+        self.load(&name, &bytes)
+    }
+
+    /// Loads a component from its bytes: from this engine's memory if already loaded,
+    /// else from the artifact cache, else by compiling it (and filling the cache).
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<Plugin>> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        if let Some(plugin) = self.plugins.lock().ok().and_then(|p| p.get(&sha256).cloned()) {
+            return Ok(plugin);
+        }
+        let invalid = |reason: String| Error::InvalidComponent { plugin: name.to_string(), reason };
+        if !wasmparser_is_component(bytes) {
+            return Err(invalid("not a WebAssembly component (a core module or another file); build with --target wasm32-wasip2".into()));
+        }
+        let (component, origin) = self.compile_or_fetch(&sha256, bytes).map_err(invalid)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = CommandPre::new(pre)
+            .map_err(|e| invalid(format!("does not export wasi:cli/run (not a command component): {e:#}")))?;
+        let plugin = Arc::new(Plugin { name: name.to_string(), sha256: sha256.clone(), origin, pre });
+        if let Ok(mut plugins) = self.plugins.lock() {
+            plugins.insert(sha256, plugin.clone());
+        }
+        Ok(plugin)
+    }
+
+    /// Forgets every loaded plugin (the next load goes to the cache or compiles).
+    pub fn unload_all(&self) {
+        if let Ok(mut plugins) = self.plugins.lock() {
+            plugins.clear();
+        }
+    }
+
+    fn compile_or_fetch(&self, sha256: &str, bytes: &[u8]) -> std::result::Result<(Component, ArtifactOrigin), String> {
+        if let Some(cache) = &self.cache {
+            if let Ok(artifact) = cache.get(sha256) {
+                // SAFETY: the artifact was written by `Engine::precompile_component` of an
+                // engine with the same compatibility hash, and its checksum was verified.
+                match unsafe { Component::deserialize(&self.engine, &artifact) } {
+                    Ok(component) => return Ok((component, ArtifactOrigin::Cache)),
+                    Err(error) => {
+                        tracing::warn!(sha256, error = %error, "stale compiled artifact rebuilt");
+                        cache.remove(sha256);
+                    }
+                }
+            }
+            let artifact = self.engine.precompile_component(bytes).map_err(|e| format!("{e:#}"))?;
+            if let Err(error) = cache.put(sha256, &artifact) {
+                tracing::warn!(sha256, error = %error, "cannot store compiled artifact");
+            }
+            // SAFETY: produced just above by this engine.
+            let component = unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(|e| format!("{e:#}"))?;
+            return Ok((component, ArtifactOrigin::Compiled));
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| format!("{e:#}"))?;
+        Ok((component, ArtifactOrigin::Compiled))
+    }
+
+    /// Runs a plugin once in a fresh store. A non-zero exit, a trap or a hit limit
+    /// is an `Err` naming the plugin and the cause; the host never panics.
+    pub async fn run(&self, plugin: &Plugin, request: RunRequest) -> Result<RunOutcome> {
+        let limits = request.limits.clone();
+        let name = plugin.name.clone();
+        if limits.memory_bytes > self.max_memory_bytes {
+            return Err(Error::Setup(format!(
+                "memory cap {} exceeds the engine's maximum {}",
+                limits.memory_bytes, self.max_memory_bytes
+            )));
+        }
+        let stdout = BoundedCapture::new(limits.stdio_bytes);
+        let stderr = BoundedCapture::new(limits.stdio_bytes);
+        let mut wasi = WasiCtxBuilder::new();
+        let mut argv = Vec::with_capacity(request.args.len() + 1);
+        argv.push(name.clone());
+        argv.extend(request.args.iter().cloned());
+        wasi.args(&argv)
+            .envs(&request.env)
+            .stdin(MemoryInputPipe::new(request.stdin))
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        if let Some(dir) = &request.input_dir {
+            wasi.preopened_dir(dir, GUEST_INPUT_DIR, FsPerms::ReadOnly)
+                .map_err(|e| Error::io(dir, std::io::Error::other(format!("{e:#}"))))?;
+        }
+        if let Some(dir) = &request.output_dir {
+            wasi.preopened_dir(dir, GUEST_OUTPUT_DIR, FsPerms::ReadWrite)
+                .map_err(|e| Error::io(dir, std::io::Error::other(format!("{e:#}"))))?;
+            wasi.env("HYSOPE_OUT", GUEST_OUTPUT_DIR);
+        }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.max_handles);
+
+        let output_over = Arc::new(AtomicBool::new(false));
+        let state = RunState {
+            wasi: wasi.build(),
+            table,
+            memory: MemoryLimiter { cap: limits.memory_bytes as usize, peak: 0, refused: None },
+            events: Vec::new(),
+            sender: request.events,
+            cancel: request.cancel.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        let started = Instant::now();
+        let deadline = started + limits.timeout;
+        {
+            let cancel = request.cancel.clone();
+            let output_over = output_over.clone();
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if cancel.is_cancelled() {
+                    return Err(wasmtime::Error::new(Stop::Cancelled));
+                }
+                if output_over.load(Ordering::Relaxed) {
+                    return Err(wasmtime::Error::new(Stop::Output));
+                }
+                if Instant::now() >= deadline {
+                    return Err(wasmtime::Error::new(Stop::Timeout));
+                }
+                Ok(UpdateDeadline::Yield(1))
+            });
+        }
+
+        let result = {
+            let run = async {
+                let command = plugin.pre.instantiate_async(&mut store).await?;
+                command.wasi_cli_run().call_run(&mut store).await
+            };
+            // Epoch interruption stops wasm code; these arms stop a plugin blocked in a
+            // host call (sleep, poll), by dropping the run future.
+            tokio::select! {
+                result = run => result.map_err(RunFailure::Wasm),
+                _ = tokio::time::sleep_until(deadline.into()) => Err(RunFailure::Stop(Stop::Timeout)),
+                _ = request.cancel.cancelled() => Err(RunFailure::Stop(Stop::Cancelled)),
+                _ = watch_output(request.output_dir.as_deref(), limits.output_bytes, output_over.clone()) => Err(RunFailure::Stop(Stop::Output)),
+            }
+        };
+        let elapsed = started.elapsed();
+        let state = store.into_data();
+        let output_size = match &request.output_dir {
+            Some(dir) => dir_size(dir),
+            None => 0,
+        };
+        let outcome = RunOutcome {
+            exit_code: 0,
+            stdout: stdout.contents(),
+            stderr: stderr.contents(),
+            stdout_truncated: stdout.truncated(),
+            stderr_truncated: stderr.truncated(),
+            events: state.events,
+            elapsed,
+            peak_memory: state.memory.peak as u64,
+        };
+        let stop = |stop: Stop| match stop {
+            Stop::Cancelled => Error::Cancelled { plugin: name.clone() },
+            Stop::Timeout => Error::Timeout { plugin: name.clone(), limit: limits.timeout },
+            Stop::Output => Error::OutputLimit { plugin: name.clone(), limit: limits.output_bytes },
+        };
+        let result = match result {
+            Ok(Ok(())) => Ok(0),
+            Ok(Err(())) => Ok(1),
+            Err(RunFailure::Stop(s)) => Err(stop(s)),
+            Err(RunFailure::Wasm(error)) => {
+                if let Some(exit) = error.downcast_ref::<I32Exit>() {
+                    Ok(exit.0)
+                } else if let Some(s) = error.downcast_ref::<Stop>() {
+                    Err(stop(*s))
+                } else if let Some(requested) = state.memory.refused {
+                    Err(Error::MemoryLimit { plugin: name.clone(), limit: limits.memory_bytes, requested: requested as u64 })
+                } else if let Some(reason) = capacity_error(&error) {
+                    Err(Error::Capacity { plugin: name.clone(), reason })
+                } else {
+                    Err(Error::Trap { plugin: name.clone(), reason: format!("{error:?}") })
+                }
+            }
+        };
+        let result = match result {
+            Ok(_) | Err(Error::OutputLimit { .. }) if output_size > limits.output_bytes => {
+                Err(Error::OutputLimit { plugin: name.clone(), limit: limits.output_bytes })
+            }
+            other => other,
+        };
+        if let (Err(Error::OutputLimit { .. }), Some(dir)) = (&result, &request.output_dir) {
+            discard_contents(dir);
+        }
+        match result {
+            Ok(0) => Ok(outcome),
+            Ok(code) => Err(Error::Exit { plugin: name, code, outcome: Box::new(RunOutcome { exit_code: code, ..outcome }) }),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// True for the component binary format (layer 1), false for core modules and others.
+fn wasmparser_is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+fn capacity_error(error: &wasmtime::Error) -> Option<String> {
+    let text = format!("{error:#}");
+    (text.contains("maximum concurrent") || text.contains("pooling allocator") || text.contains("concurrent instance limit"))
+        .then_some(text)
+}
+
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+enum Stop {
+    #[error("run cancelled")]
+    Cancelled,
+    #[error("deadline reached")]
+    Timeout,
+    #[error("output cap exceeded")]
+    Output,
+}
+
+enum RunFailure {
+    Wasm(wasmtime::Error),
+    Stop(Stop),
+}
+
+async fn watch_output(dir: Option<&Path>, cap: u64, over: Arc<AtomicBool>) {
+    let Some(dir) = dir.map(Path::to_path_buf) else {
+        return std::future::pending().await;
+    };
+    let mut interval = Duration::from_millis(5);
+    loop {
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(Duration::from_millis(50));
+        let dir = dir.clone();
+        let size = tokio::task::spawn_blocking(move || dir_size(&dir)).await.unwrap_or(0);
+        if size > cap {
+            over.store(true, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// Total size in bytes of the regular files under `dir` (symlinks not followed).
+pub fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+fn discard_contents(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        }
+    }
+}
+
+/// Per-store state: WASI context, limits and the host interface's sinks.
+struct RunState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryLimiter,
+    events: Vec<RunEvent>,
+    sender: Option<UnboundedSender<RunEvent>>,
+    cancel: CancellationToken,
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl RunState {
+    fn emit(&mut self, event: RunEvent) {
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(event.clone());
+        }
+        // Bounded: a plugin logging in a tight loop must not exhaust the host.
+        if self.events.len() < 10_000 {
+            self.events.push(event);
+        }
+    }
+}
+
+const MAX_MESSAGE: usize = 4096;
+
+fn clip(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+    message
+}
+
+impl host::Host for RunState {
+    fn log(&mut self, level: host::Level, message: String) {
+        let level = match level {
+            host::Level::Trace => LogLevel::Trace,
+            host::Level::Debug => LogLevel::Debug,
+            host::Level::Info => LogLevel::Info,
+            host::Level::Warn => LogLevel::Warn,
+            host::Level::Error => LogLevel::Error,
+        };
+        self.emit(RunEvent::Log { level, message: clip(message) });
+    }
+
+    fn progress(&mut self, percent: f32, message: String) {
+        let percent = if percent.is_finite() { percent.clamp(0.0, 100.0) } else { 0.0 };
+        self.emit(RunEvent::Progress { percent, message: clip(message) });
+    }
+
+    fn cancelled(&mut self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+struct MemoryLimiter {
+    cap: usize,
+    peak: usize,
+    refused: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.refused = Some(desired);
+            return Err(wasmtime::format_err!("memory cap of {} bytes reached", self.cap));
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}

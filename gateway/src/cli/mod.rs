@@ -1,0 +1,58 @@
+//! Command-line parsing and dispatch.
+
+mod plugin;
+mod run;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for wrong usage (bad flags, unreadable arguments).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a CWL runner for an unsupported requirement (cwltest convention).
+pub const EXIT_UNSUPPORTED: u8 = 33;
+
+#[derive(Parser)]
+#[command(name = "hysope", version, about = "Hysope: hydrology processing with sandboxed WebAssembly plugins described by CWL")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, build and describe plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Run a component (`.wasm`) or a CWL tool (`.cwl`).
+    ///
+    /// hysope run <component.wasm | tool.cwl> [job.yml] [key=value ...] [--out DIR]
+    /// [--in DIR] [--timeout 30s] [--memory 512MiB] [--output-cap 1GiB] [--quiet] [-- ARGS]
+    ///
+    /// A component gets the remaining arguments as its argv; it sees no file unless
+    /// `--in DIR` (read-only at /in) or `--out DIR` (read-write at /out) is given.
+    /// A CWL tool gets its job (a file and/or key=value pairs) and the command
+    /// prints the CWL output object as JSON.
+    #[command(disable_help_flag = true)]
+    Run {
+        /// Target, job, key=value pairs, options and component arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Plugin(command) => plugin::main(command),
+        Command::Run { args } => run::main(args),
+    }
+}
+
+/// Prints an error with its chain of causes and returns `code`.
+pub fn fail(error: &anyhow::Error, code: u8) -> ExitCode {
+    eprintln!("hysope: error: {error:#}");
+    ExitCode::from(code)
+}

@@ -1,0 +1,266 @@
+//! `hysope run`: a bare component with an argv, or a CWL tool with a job.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use hysope_engine::Error;
+use hysope_engine::cwl::{self, Backend, LocalBackend, WasmBackend};
+use hysope_engine::wasm::{EngineConfig, Limits, LogLevel, RunEvent, RunRequest, WasmEngine};
+use serde_json::{Map, Value};
+
+use super::units::{parse_duration, parse_size};
+use super::{EXIT_UNSUPPORTED, EXIT_USAGE, fail};
+
+const USAGE: &str = "usage: hysope run <component.wasm | tool.cwl> [job.yml] [key=value ...] [--out DIR] [--in DIR] \
+                     [--timeout 30s] [--memory 512MiB] [--output-cap 1GiB] [--quiet] [-- ARGS]";
+
+/// Options of `hysope run`, parsed by hand so that a component's own flags pass through.
+#[derive(Debug, Default)]
+struct RunArgs {
+    target: Option<PathBuf>,
+    positional: Vec<String>,
+    out: Option<PathBuf>,
+    input: Option<PathBuf>,
+    quiet: bool,
+    limits: Limits,
+}
+
+fn parse(args: Vec<String>) -> anyhow::Result<RunArgs> {
+    let mut run = RunArgs::default();
+    let mut iter = args.into_iter();
+    let mut raw = false;
+    while let Some(arg) = iter.next() {
+        if raw {
+            run.positional.push(arg);
+            continue;
+        }
+        let mut value = |flag: &str| iter.next().ok_or_else(|| anyhow!("{flag} needs a value"));
+        match arg.as_str() {
+            "--" => raw = true,
+            "--out" | "--outdir" => run.out = Some(PathBuf::from(value(&arg)?)),
+            "--in" => run.input = Some(PathBuf::from(value(&arg)?)),
+            "--timeout" => run.limits.timeout = parse_duration(&value(&arg)?).map_err(|e| anyhow!("--timeout: {e}"))?,
+            "--memory" => run.limits.memory_bytes = parse_size(&value(&arg)?).map_err(|e| anyhow!("--memory: {e}"))?,
+            "--output-cap" => run.limits.output_bytes = parse_size(&value(&arg)?).map_err(|e| anyhow!("--output-cap: {e}"))?,
+            "--quiet" | "-q" => run.quiet = true,
+            "--help" | "-h" if run.target.is_none() => bail!("{USAGE}"),
+            _ if run.target.is_none() => run.target = Some(PathBuf::from(arg)),
+            _ => run.positional.push(arg),
+        }
+    }
+    if run.target.is_none() {
+        bail!("missing the component or tool to run\n{USAGE}");
+    }
+    Ok(run)
+}
+
+/// Where compiled components are cached: `$HYSOPE_CACHE_DIR`, else `$XDG_CACHE_HOME/hysope`, else `~/.cache/hysope`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HYSOPE_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("hysope").join("compiled")
+}
+
+/// Folders searched for components named in CWL tools: `$HYSOPE_PLUGIN_PATH`, the
+/// wasm build folder beside this executable, and `./target/wasm32-wasip2/release`.
+pub fn plugin_search_path() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("HYSOPE_PLUGIN_PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    if let Ok(exe) = std::env::current_exe() {
+        for up in exe.ancestors().skip(1).take(3) {
+            dirs.push(up.join("wasm32-wasip2").join("release"));
+        }
+    }
+    dirs.push(PathBuf::from("target/wasm32-wasip2/release"));
+    dirs.retain(|d| d.is_dir());
+    dirs
+}
+
+/// The process's wasm engine with its on-disk cache.
+pub fn open_engine() -> anyhow::Result<Arc<WasmEngine>> {
+    let engine = WasmEngine::new(EngineConfig { cache_dir: Some(cache_dir()), ..EngineConfig::default() })
+        .context("cannot start the wasm engine")?;
+    Ok(Arc::new(engine))
+}
+
+pub fn main(args: Vec<String>) -> ExitCode {
+    let run = match parse(args) {
+        Ok(run) => run,
+        Err(e) => return fail(&e, EXIT_USAGE),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow!(e).context("cannot start the async runtime"), 1),
+    };
+    let target = run.target.clone().unwrap_or_default();
+    let is_cwl = matches!(target.extension().and_then(|e| e.to_str()), Some("cwl" | "yml" | "yaml" | "json"));
+    let result = if is_cwl { runtime.block_on(run_cwl(&target, run)) } else { runtime.block_on(run_component(&target, run)) };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            let code = match error.downcast_ref::<Error>() {
+                Some(Error::Unsupported { .. }) => EXIT_UNSUPPORTED,
+                Some(Error::Cwl { .. }) => EXIT_USAGE,
+                Some(Error::Exit { code, .. }) => u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(1),
+                _ => 1,
+            };
+            fail(&error, code)
+        }
+    }
+}
+
+/// Prints plugin events on stderr as they come.
+fn event_printer(quiet: bool) -> (tokio::sync::mpsc::UnboundedSender<RunEvent>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+    let task = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            if quiet {
+                continue;
+            }
+            match event {
+                RunEvent::Log { level, message } => {
+                    let level = match level {
+                        LogLevel::Trace => "trace",
+                        LogLevel::Debug => "debug",
+                        LogLevel::Info => "info",
+                        LogLevel::Warn => "warn",
+                        LogLevel::Error => "error",
+                    };
+                    eprintln!("[{level}] {message}");
+                }
+                RunEvent::Progress { percent, message } => eprintln!("[{percent:>5.1}%] {message}"),
+            }
+        }
+    });
+    (tx, task)
+}
+
+async fn run_component(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine()?;
+    let load_path = path.to_path_buf();
+    let plugin = {
+        let engine = engine.clone();
+        tokio::task::spawn_blocking(move || engine.load_file(&load_path)).await??
+    };
+    if let Some(out) = &run.out {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))?;
+    }
+    if let Some(input) = &run.input {
+        if !input.is_dir() {
+            bail!("--in {}: not a directory", input.display());
+        }
+    }
+    let (events, printer) = event_printer(run.quiet);
+    let stdin = Vec::new();
+    let request = RunRequest {
+        args: run.positional,
+        env: Vec::new(),
+        stdin,
+        input_dir: run.input,
+        output_dir: run.out,
+        limits: run.limits,
+        events: Some(events),
+        ..RunRequest::default()
+    };
+    let cancel = request.cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+    let result = engine.run(&plugin, request).await;
+    ctrl_c.abort();
+    let _ = printer.await;
+    use std::io::Write;
+    match result {
+        Ok(outcome) => {
+            std::io::stdout().write_all(&outcome.stdout)?;
+            std::io::stderr().write_all(&outcome.stderr)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(Error::Exit { code, outcome, .. }) => {
+            std::io::stdout().write_all(&outcome.stdout)?;
+            std::io::stderr().write_all(&outcome.stderr)?;
+            eprintln!("hysope: {} exited with code {code}", plugin.name());
+            Ok(ExitCode::from(u8::try_from(code).ok().filter(|c| *c != 0).unwrap_or(1)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn run_cwl(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
+    let tool = cwl::load_tool(path)?;
+    let mut job = Map::new();
+    for arg in &run.positional {
+        match arg.split_once('=') {
+            Some((key, value)) => {
+                let def = tool.inputs().get(key).ok_or_else(|| {
+                    let known: Vec<&str> = tool.inputs().keys().map(String::as_str).collect();
+                    anyhow!("{} has no input {key:?} (inputs: {})", path.display(), known.join(", "))
+                })?;
+                job.insert(key.to_string(), typed_value(value, def.get("type").unwrap_or(&Value::Null))?);
+            }
+            None if job.is_empty() && Path::new(arg).is_file() => {
+                for (k, v) in cwl::load_job(Path::new(arg))? {
+                    job.insert(k, v);
+                }
+            }
+            None => bail!("{arg:?} is neither a job file nor key=value\n{USAGE}"),
+        }
+    }
+    let cwd = std::env::current_dir()?;
+    for value in job.values_mut() {
+        hysope_engine::cwl::absolutise_value(value, &cwd);
+    }
+    let outdir = run.out.clone().unwrap_or_else(|| cwd.clone());
+    std::fs::create_dir_all(&outdir).with_context(|| format!("cannot create output directory {}", outdir.display()))?;
+    let outdir = std::fs::canonicalize(&outdir)?;
+    let (events, printer) = event_printer(run.quiet);
+    let backend: Box<dyn Backend> = if tool.requirement("hysope:WasmRequirement").is_some() {
+        Box::new(WasmBackend::new(open_engine()?, run.limits.clone(), plugin_search_path()).with_events(events))
+    } else {
+        drop(events);
+        Box::new(LocalBackend::new(run.limits.clone()))
+    };
+    let result = cwl::run_tool(backend.as_ref(), &tool, &job, &outdir).await;
+    drop(backend);
+    let _ = printer.await;
+    let output = result?;
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A `key=value` from the command line as a value of the input's CWL type.
+fn typed_value(text: &str, ty: &Value) -> anyhow::Result<Value> {
+    let name = match ty {
+        Value::String(s) => s.trim_end_matches('?').to_string(),
+        Value::Array(options) => options.iter().filter_map(Value::as_str).find(|s| *s != "null").unwrap_or("string").to_string(),
+        Value::Object(m) if m.get("type").and_then(Value::as_str) == Some("array") => {
+            let items = m.get("items").cloned().unwrap_or(Value::String("string".into()));
+            let values: anyhow::Result<Vec<Value>> = text.split(',').map(|t| typed_value(t, &items)).collect();
+            return Ok(Value::Array(values?));
+        }
+        _ => "string".to_string(),
+    };
+    if let Some(item) = name.strip_suffix("[]") {
+        let values: anyhow::Result<Vec<Value>> = text.split(',').map(|t| typed_value(t, &Value::String(item.into()))).collect();
+        return Ok(Value::Array(values?));
+    }
+    Ok(match name.as_str() {
+        "File" | "Directory" => serde_json::json!({ "class": name, "path": text }),
+        "int" | "long" => Value::from(text.parse::<i64>().map_err(|_| anyhow!("{text:?} is not an integer"))?),
+        "float" | "double" => Value::from(text.parse::<f64>().map_err(|_| anyhow!("{text:?} is not a number"))?),
+        "boolean" => Value::Bool(match text {
+            "true" | "yes" | "1" => true,
+            "false" | "no" | "0" => false,
+            _ => bail!("{text:?} is not a boolean"),
+        }),
+        _ => Value::String(text.to_string()),
+    })
+}

@@ -1,0 +1,14 @@
+//! The `hysope` command: plugin scaffolding and builds, running components and CWL
+//! tools, and (in later modules) the portal server and ingestion.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HYSOPE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    cli::main()
+}
