@@ -64,6 +64,14 @@ pub enum Error {
         /// The cap in bytes.
         limit: u64,
     },
+    /// The plugin held more handles (files, streams) than allowed.
+    #[error("plugin {plugin} exceeded its cap of {limit} open handles")]
+    HandleLimit {
+        /// Plugin name.
+        plugin: String,
+        /// The cap.
+        limit: usize,
+    },
     /// The run was cancelled from outside.
     #[error("plugin {plugin} was cancelled")]
     Cancelled {
@@ -135,6 +143,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::MemoryLimit { .. } => "memory-limit",
             Error::OutputLimit { .. } => "output-limit",
+            Error::HandleLimit { .. } => "handle-limit",
             Error::Cancelled { .. } => "cancelled",
             Error::Exit { .. } => "exit",
             Error::Capacity { .. } => "capacity",

@@ -169,8 +169,6 @@ pub enum ArtifactOrigin {
     Compiled,
     /// Loaded from the on-disk cache.
     Cache,
-    /// Already loaded in this engine.
-    Memory,
 }
 
 /// A loaded plugin: compiled, linked and ready to instantiate.
@@ -474,10 +472,13 @@ impl WasmEngine {
                     Err(stop(*s))
                 } else if let Some(requested) = state.memory.refused {
                     Err(Error::MemoryLimit { plugin: name.clone(), limit: limits.memory_bytes, requested: requested as u64 })
+                } else if error.chain().any(|e| matches!(e.downcast_ref::<wasmtime::component::ResourceTableError>(), Some(wasmtime::component::ResourceTableError::Full))) {
+                    Err(Error::HandleLimit { plugin: name.clone(), limit: limits.max_handles })
                 } else if let Some(reason) = capacity_error(&error) {
                     Err(Error::Capacity { plugin: name.clone(), reason })
                 } else {
-                    Err(Error::Trap { plugin: name.clone(), reason: format!("{error:?}") })
+                    tracing::debug!(plugin = %name, error = ?error, "plugin trapped");
+                    Err(Error::Trap { plugin: name.clone(), reason: trap_reason(&error, &stderr.contents()) })
                 }
             }
         };
@@ -490,6 +491,12 @@ impl WasmEngine {
         if let (Err(Error::OutputLimit { .. }), Some(dir)) = (&result, &request.output_dir) {
             discard_contents(dir);
         }
+        // A plugin that saw `cancelled()` and stopped by itself was cancelled, not failed.
+        let result = match result {
+            Ok(code) if code != 0 && request.cancel.is_cancelled() => Err(Error::Cancelled { plugin: name.clone() }),
+            Err(Error::Trap { .. }) if request.cancel.is_cancelled() => Err(Error::Cancelled { plugin: name.clone() }),
+            other => other,
+        };
         match result {
             Ok(0) => Ok(outcome),
             Ok(code) => Err(Error::Exit { plugin: name, code, outcome: Box::new(RunOutcome { exit_code: code, ..outcome }) }),
@@ -501,6 +508,20 @@ impl WasmEngine {
 /// True for the component binary format (layer 1), false for core modules and others.
 fn wasmparser_is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+/// The trap's own message (not the whole backtrace), with the last line the plugin
+/// wrote on stderr (a Rust panic message, typically).
+fn trap_reason(error: &wasmtime::Error, stderr: &[u8]) -> String {
+    let cause = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => error.root_cause().to_string(),
+    };
+    let text = String::from_utf8_lossy(stderr);
+    match text.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with("note:")) {
+        Some(line) => format!("{cause} (stderr: {})", line.trim()),
+        None => cause,
+    }
 }
 
 fn capacity_error(error: &wasmtime::Error) -> Option<String> {

@@ -1,0 +1,134 @@
+//! A hostile plugin: each mode tries one thing the sandbox must prevent, and reports
+//! on stdout what it could and could not do. `denied:` lines are the sandbox working;
+//! an `ESCAPED:` line is a failure of the sandbox.
+
+use std::hint::black_box;
+use std::io::{Read, Write};
+
+fn attempt(what: &str, result: std::io::Result<String>) -> bool {
+    match result {
+        Ok(detail) => {
+            println!("ESCAPED: {what}: {detail}");
+            true
+        }
+        Err(e) => {
+            println!("denied: {what}: {e}");
+            false
+        }
+    }
+}
+
+fn read(path: &str) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(format!("read {} bytes", text.len()))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map(String::as_str).unwrap_or("");
+    let mut escaped = false;
+    match mode {
+        "fs" => {
+            for path in ["/etc/passwd", "/in/../etc/passwd", "/out/../../etc/passwd", "../etc/passwd", "/in/escape-link", "/proc/self/environ"] {
+                escaped |= attempt(&format!("read {path}"), read(path));
+            }
+            escaped |= attempt("list /", std::fs::read_dir("/").and_then(|d| Ok(format!("{} entries", d.count()))));
+            escaped |= attempt("write /in/new", std::fs::write("/in/new", b"x").map(|_| "written".into()));
+            escaped |= attempt("write /out/../outside", std::fs::write("/out/../outside", b"x").map(|_| "written".into()));
+            escaped |= attempt("write /tmp/x", std::fs::write("/tmp/x", b"x").map(|_| "written".into()));
+            let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+            println!("env: {}", env.join(","));
+        }
+        "socket" => {
+            let port = args.get(2).cloned().unwrap_or_else(|| "9".into());
+            escaped |= attempt(
+                "tcp connect",
+                std::net::TcpStream::connect(format!("127.0.0.1:{port}")).and_then(|mut s| s.write_all(b"hello").map(|_| "connected".into())),
+            );
+            escaped |= attempt("tcp listen", std::net::TcpListener::bind("127.0.0.1:0").map(|l| format!("{:?}", l.local_addr())));
+            escaped |= attempt(
+                "udp send",
+                std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.send_to(b"x", format!("127.0.0.1:{port}")).map(|n| format!("sent {n}"))),
+            );
+            escaped |= attempt("dns lookup", std::net::ToSocketAddrs::to_socket_addrs("localhost:80").map(|a| format!("{} addresses", a.count())));
+        }
+        "loop" => {
+            let mut x: u64 = 0;
+            loop {
+                x = black_box(x.wrapping_add(1));
+            }
+        }
+        "sleep" => std::thread::sleep(std::time::Duration::from_secs(3600)),
+        "alloc" => {
+            let mut blocks: Vec<Vec<u8>> = Vec::new();
+            for i in 0..256 {
+                let mut block = vec![0u8; 16 << 20];
+                block[i] = 1;
+                blocks.push(black_box(block));
+            }
+            println!("allocated {} MiB", blocks.len() * 16);
+        }
+        "write" => {
+            let chunk = vec![7u8; 1 << 20];
+            let mut file = std::fs::File::create("/out/big.bin").expect("create /out/big.bin");
+            for _ in 0..4096 {
+                if let Err(e) = file.write_all(&chunk) {
+                    println!("write failed: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        "handles" => {
+            let mut open = Vec::new();
+            loop {
+                match std::fs::File::open("/in/data.txt") {
+                    Ok(f) => open.push(f),
+                    Err(e) => {
+                        println!("limited after {} open files: {e}", open.len());
+                        break;
+                    }
+                }
+                if open.len() > 100_000 {
+                    println!("ESCAPED: opened {} files", open.len());
+                    escaped = true;
+                    break;
+                }
+            }
+        }
+        "panic" => panic!("hostile plugin panics on purpose"),
+        "stdout" => {
+            let line = "x".repeat(1023) + "\n";
+            for _ in 0..8192 {
+                print!("{line}");
+            }
+        }
+        "host" => {
+            hysope_sdk::log(hysope_sdk::LogLevel::Info, "starting");
+            for step in 0..=4 {
+                hysope_sdk::progress(step as f32 * 25.0, &format!("step {step}"));
+            }
+            hysope_sdk::progress(f32::NAN, "not a number");
+            hysope_sdk::log(hysope_sdk::LogLevel::Warn, &"w".repeat(10_000));
+            println!("cancelled: {}", hysope_sdk::cancelled());
+        }
+        "poll-cancel" => {
+            // A well-behaved long computation: polls cancellation and stops early.
+            let mut x: u64 = 0;
+            loop {
+                for _ in 0..100_000 {
+                    x = black_box(x.wrapping_add(1));
+                }
+                if hysope_sdk::cancelled() {
+                    eprintln!("cancelled, stopping");
+                    std::process::exit(1);
+                }
+            }
+        }
+        other => {
+            eprintln!("unknown mode {other:?}");
+            std::process::exit(2);
+        }
+    }
+    std::process::exit(i32::from(escaped));
+}
