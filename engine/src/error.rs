@@ -57,7 +57,9 @@ pub enum Error {
         requested: u64,
     },
     /// The plugin wrote more than the output cap into its output directory.
-    #[error("plugin {plugin} wrote more than its output cap of {limit} bytes; its output was discarded")]
+    #[error(
+        "plugin {plugin} wrote more than its output cap of {limit} bytes; its output was discarded"
+    )]
     OutputLimit {
         /// Plugin name.
         plugin: String,
@@ -120,17 +122,30 @@ fn stderr_tail(outcome: &RunOutcome) -> String {
     if text.is_empty() {
         return String::new();
     }
-    let tail: String = text.chars().rev().take(400).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = text
+        .chars()
+        .rev()
+        .take(400)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!(": {tail}")
 }
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn cwl(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Cwl { location: location.into(), message: message.into() }
+        Error::Cwl {
+            location: location.into(),
+            message: message.into(),
+        }
     }
 
     /// A short machine-readable name of the cause, for metrics and job records.

@@ -84,7 +84,11 @@ impl fmt::Display for ArgError {
             ArgError::Unknown(o) => write!(f, "unknown option {o}"),
             ArgError::Missing(o) => write!(f, "missing required option {o}"),
             ArgError::NoValue(o) => write!(f, "option {o} needs a value"),
-            ArgError::BadValue { option, value, expected } => {
+            ArgError::BadValue {
+                option,
+                value,
+                expected,
+            } => {
                 write!(f, "option {option}: {value:?} is not a valid {expected}")
             }
             ArgError::Repeated(o) => write!(f, "option {o} given more than once"),
@@ -122,7 +126,11 @@ pub(crate) fn parse(algorithm: &Algorithm, argv: Vec<String>) -> Result<Args, Ar
                 None | Some("true") => Value::Boolean(true),
                 Some("false") => Value::Boolean(false),
                 Some(v) => {
-                    return Err(ArgError::BadValue { option: flag, value: v.to_string(), expected: "boolean" });
+                    return Err(ArgError::BadValue {
+                        option: flag,
+                        value: v.to_string(),
+                        expected: "boolean",
+                    });
                 }
             }
         } else {
@@ -150,7 +158,11 @@ pub(crate) fn parse(algorithm: &Algorithm, argv: Vec<String>) -> Result<Args, Ar
 }
 
 fn convert(kind: InputType, flag: &str, raw: String) -> Result<Value, ArgError> {
-    let bad = |expected| ArgError::BadValue { option: flag.to_string(), value: raw.clone(), expected };
+    let bad = |expected| ArgError::BadValue {
+        option: flag.to_string(),
+        value: raw.clone(),
+        expected,
+    };
     Ok(match kind {
         InputType::File | InputType::Directory => Value::Path(PathBuf::from(&raw)),
         InputType::String => Value::String(raw),
@@ -232,7 +244,9 @@ mod tests {
 
     #[test]
     fn parses_and_defaults() {
-        let a = algo().parse(["t", "--reaches", "/in/x.zip", "--n=3", "--keep-all"]).unwrap();
+        let a = algo()
+            .parse(["t", "--reaches", "/in/x.zip", "--n=3", "--keep-all"])
+            .unwrap();
         assert_eq!(a.double("max_q").unwrap(), 1.0);
         assert_eq!(a.int("n").unwrap(), 3);
         assert!(a.flag("keep_all"));
@@ -240,12 +254,36 @@ mod tests {
 
     #[test]
     fn reports_what_is_wrong() {
-        assert_eq!(algo().parse(["t"]).unwrap_err(), ArgError::Missing("--reaches".into()));
-        assert_eq!(algo().parse(["t", "--reaches", "a", "--bogus"]).unwrap_err(), ArgError::Unknown("--bogus".into()));
-        let err = algo().parse(["t", "--reaches", "a", "--max-q", "high"]).unwrap_err();
-        assert_eq!(err.to_string(), "option --max-q: \"high\" is not a valid number");
-        assert_eq!(algo().parse(["t", "--reaches"]).unwrap_err(), ArgError::NoValue("--reaches".into()));
-        let err = algo().parse(["t", "--reaches", "a", "--max-q", "NaN"]).unwrap_err();
-        assert!(matches!(err, ArgError::BadValue { expected: "finite number", .. }));
+        assert_eq!(
+            algo().parse(["t"]).unwrap_err(),
+            ArgError::Missing("--reaches".into())
+        );
+        assert_eq!(
+            algo()
+                .parse(["t", "--reaches", "a", "--bogus"])
+                .unwrap_err(),
+            ArgError::Unknown("--bogus".into())
+        );
+        let err = algo()
+            .parse(["t", "--reaches", "a", "--max-q", "high"])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "option --max-q: \"high\" is not a valid number"
+        );
+        assert_eq!(
+            algo().parse(["t", "--reaches"]).unwrap_err(),
+            ArgError::NoValue("--reaches".into())
+        );
+        let err = algo()
+            .parse(["t", "--reaches", "a", "--max-q", "NaN"])
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ArgError::BadValue {
+                expected: "finite number",
+                ..
+            }
+        ));
     }
 }

@@ -52,7 +52,10 @@ pub(crate) fn descriptor(algorithm: &Algorithm) -> Json {
         entry.insert("outputBinding".into(), json!({ "glob": output.glob }));
         outputs.insert(output.id.clone(), Json::Object(entry));
     }
-    let component = algorithm.component.clone().unwrap_or_else(|| format!("{}.wasm", algorithm.name));
+    let component = algorithm
+        .component
+        .clone()
+        .unwrap_or_else(|| format!("{}.wasm", algorithm.name));
     let mut doc = Map::new();
     doc.insert("cwlVersion".into(), json!("v1.2"));
     doc.insert("class".into(), json!("CommandLineTool"));

@@ -104,7 +104,14 @@ pub struct Input {
 
 impl Input {
     fn new(id: &str, kind: InputType) -> Self {
-        Self { id: id.to_string(), kind, optional: false, default: None, doc: None, format: None }
+        Self {
+            id: id.to_string(),
+            kind,
+            optional: false,
+            default: None,
+            doc: None,
+            format: None,
+        }
     }
     /// A required file input.
     pub fn file(id: &str) -> Self {
@@ -128,7 +135,10 @@ impl Input {
     }
     /// A boolean flag, false unless given.
     pub fn boolean(id: &str) -> Self {
-        Self { default: Some(Value::Boolean(false)), ..Self::new(id, InputType::Boolean) }
+        Self {
+            default: Some(Value::Boolean(false)),
+            ..Self::new(id, InputType::Boolean)
+        }
     }
     /// Makes the input optional (CWL `type?`).
     pub fn optional(mut self) -> Self {
@@ -188,7 +198,14 @@ pub struct Output {
 
 impl Output {
     fn new(id: &str, kind: OutputType) -> Self {
-        Self { id: id.to_string(), kind, glob: id.to_string(), optional: false, doc: None, format: None }
+        Self {
+            id: id.to_string(),
+            kind,
+            glob: id.to_string(),
+            optional: false,
+            doc: None,
+            format: None,
+        }
     }
     /// A file output.
     pub fn file(id: &str) -> Self {
@@ -320,7 +337,9 @@ impl Algorithm {
             let doc = input.doc.as_deref().unwrap_or("");
             text.push_str(&format!("  {} <{kind}>{need}  {doc}\n", input.flag()));
         }
-        text.push_str("  --cwl  print the CWL descriptor and exit\n  --help  print this text and exit\n");
+        text.push_str(
+            "  --cwl  print the CWL descriptor and exit\n  --help  print this text and exit\n",
+        );
         text
     }
 }
@@ -369,7 +388,10 @@ where
 {
     let argv: Vec<String> = std::env::args().collect();
     if argv.iter().skip(1).any(|a| a == "--cwl") {
-        println!("{}", serde_json::to_string_pretty(&algorithm.cwl()).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&algorithm.cwl()).unwrap_or_default()
+        );
         std::process::exit(0);
     }
     if argv.iter().skip(1).any(|a| a == "--help" || a == "-h") {
@@ -386,7 +408,11 @@ where
     if let Some(out) = std::env::var_os("HYSOPE_OUT") {
         let out = PathBuf::from(out);
         if let Err(error) = std::env::set_current_dir(&out) {
-            eprintln!("{}: cannot enter output directory {}: {error}", algorithm.name, out.display());
+            eprintln!(
+                "{}: cannot enter output directory {}: {error}",
+                algorithm.name,
+                out.display()
+            );
             std::process::exit(1);
         }
     }
@@ -397,7 +423,11 @@ where
                 log(LogLevel::Error, &error.to_string());
             }
             eprintln!("{}: error: {error}", algorithm.name);
-            let code = if error.is::<DataError>() { EXIT_DATA } else { 1 };
+            let code = if error.is::<DataError>() {
+                EXIT_DATA
+            } else {
+                1
+            };
             std::process::exit(code);
         }
     }

@@ -6,20 +6,40 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hysope_engine::Error;
-use hysope_engine::wasm::{ArtifactOrigin, EngineConfig, Limits, LogLevel, RunEvent, RunOutcome, RunRequest, WasmEngine};
+use hysope_engine::wasm::{
+    ArtifactOrigin, EngineConfig, Limits, LogLevel, RunEvent, RunOutcome, RunRequest, WasmEngine,
+};
 use hysope_test_components::component;
 
 fn engine(cache: Option<&Path>) -> Arc<WasmEngine> {
-    Arc::new(WasmEngine::new(EngineConfig { cache_dir: cache.map(Path::to_path_buf), ..EngineConfig::default() }).unwrap())
+    Arc::new(
+        WasmEngine::new(EngineConfig {
+            cache_dir: cache.map(Path::to_path_buf),
+            ..EngineConfig::default()
+        })
+        .unwrap(),
+    )
 }
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-async fn hostile(engine: &WasmEngine, mode: &[&str], request: RunRequest) -> Result<RunOutcome, Error> {
+async fn hostile(
+    engine: &WasmEngine,
+    mode: &[&str],
+    request: RunRequest,
+) -> Result<RunOutcome, Error> {
     let plugin = engine.load_file(&component("hostile")).unwrap();
-    engine.run(&plugin, RunRequest { args: args(mode), ..request }).await
+    engine
+        .run(
+            &plugin,
+            RunRequest {
+                args: args(mode),
+                ..request
+            },
+        )
+        .await
 }
 
 /// Runs `echo` and checks its output: the engine still works.
@@ -31,11 +51,18 @@ async fn echo_still_works(engine: &WasmEngine) {
         output_dir: Some(out.path().to_path_buf()),
         ..RunRequest::default()
     };
-    let outcome = engine.run(&plugin, request).await.expect("echo after a hostile plugin");
-    let echoed: serde_json::Value = serde_json::from_slice(&std::fs::read(out.path().join("echo.json")).unwrap()).unwrap();
+    let outcome = engine
+        .run(&plugin, request)
+        .await
+        .expect("echo after a hostile plugin");
+    let echoed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("echo.json")).unwrap()).unwrap();
     assert_eq!(echoed["stringInput"], "still alive");
     assert_eq!(echoed["integerInput"], 7);
-    assert_eq!(String::from_utf8_lossy(&outcome.stdout).trim(), serde_json::to_string(&echoed).unwrap());
+    assert_eq!(
+        String::from_utf8_lossy(&outcome.stdout).trim(),
+        serde_json::to_string(&echoed).unwrap()
+    );
 }
 
 fn stdout(outcome: &RunOutcome) -> String {
@@ -58,11 +85,16 @@ async fn hostile_plugins_are_contained_and_the_engine_keeps_working() {
         env: vec![("ALLOWED".into(), "1".into())],
         ..RunRequest::default()
     };
-    let outcome = hostile(&engine, &["fs"], request).await.expect("fs mode runs to the end");
+    let outcome = hostile(&engine, &["fs"], request)
+        .await
+        .expect("fs mode runs to the end");
     let text = stdout(&outcome);
     assert!(!text.contains("ESCAPED"), "{text}");
     assert_eq!(text.matches("denied:").count(), 10, "{text}");
-    assert!(text.contains("env: ALLOWED,HYSOPE_OUT") || text.contains("env: HYSOPE_OUT,ALLOWED"), "{text}");
+    assert!(
+        text.contains("env: ALLOWED,HYSOPE_OUT") || text.contains("env: HYSOPE_OUT,ALLOWED"),
+        "{text}"
+    );
     assert!(!input.path().join("new").exists());
     assert!(!output.path().parent().unwrap().join("outside").exists());
     echo_still_works(&engine).await;
@@ -71,32 +103,83 @@ async fn hostile_plugins_are_contained_and_the_engine_keeps_working() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
-    let outcome = hostile(&engine, &["socket", &port], RunRequest::default()).await.expect("socket mode runs to the end");
+    let outcome = hostile(&engine, &["socket", &port], RunRequest::default())
+        .await
+        .expect("socket mode runs to the end");
     let text = stdout(&outcome);
     assert!(!text.contains("ESCAPED"), "{text}");
     assert_eq!(text.matches("denied:").count(), 4, "{text}");
-    assert_eq!(listener.accept().map_err(|e| e.kind()).unwrap_err(), std::io::ErrorKind::WouldBlock);
+    assert_eq!(
+        listener.accept().map_err(|e| e.kind()).unwrap_err(),
+        std::io::ErrorKind::WouldBlock
+    );
     echo_still_works(&engine).await;
 
     // CPU: an infinite loop is stopped at its deadline.
     let started = Instant::now();
-    let limits = Limits { timeout: Duration::from_millis(200), ..Limits::default() };
-    let error = hostile(&engine, &["loop"], RunRequest { limits, ..RunRequest::default() }).await.unwrap_err();
-    assert!(matches!(error, Error::Timeout { ref plugin, limit } if plugin == "hostile" && limit == Duration::from_millis(200)), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(10), "the loop was not stopped");
+    let limits = Limits {
+        timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let error = hostile(
+        &engine,
+        &["loop"],
+        RunRequest {
+            limits,
+            ..RunRequest::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, Error::Timeout { ref plugin, limit } if plugin == "hostile" && limit == Duration::from_millis(200)),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the loop was not stopped"
+    );
     echo_still_works(&engine).await;
 
     // Blocked in a host call (sleep): stopped at the deadline too.
-    let limits = Limits { timeout: Duration::from_millis(200), ..Limits::default() };
-    let error = hostile(&engine, &["sleep"], RunRequest { limits, ..RunRequest::default() }).await.unwrap_err();
+    let limits = Limits {
+        timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let error = hostile(
+        &engine,
+        &["sleep"],
+        RunRequest {
+            limits,
+            ..RunRequest::default()
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, Error::Timeout { .. }), "{error}");
     echo_still_works(&engine).await;
 
     // Memory: growing past the cap stops the run with a memory-limit error.
-    let limits = Limits { memory_bytes: 64 << 20, ..Limits::default() };
-    let error = hostile(&engine, &["alloc"], RunRequest { limits, ..RunRequest::default() }).await.unwrap_err();
+    let limits = Limits {
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let error = hostile(
+        &engine,
+        &["alloc"],
+        RunRequest {
+            limits,
+            ..RunRequest::default()
+        },
+    )
+    .await
+    .unwrap_err();
     match &error {
-        Error::MemoryLimit { plugin, limit, requested } => {
+        Error::MemoryLimit {
+            plugin,
+            limit,
+            requested,
+        } => {
             assert_eq!(plugin, "hostile");
             assert_eq!(*limit, 64 << 20);
             assert!(*requested > 64 << 20);
@@ -107,22 +190,48 @@ async fn hostile_plugins_are_contained_and_the_engine_keeps_working() {
 
     // Output: writing past the cap fails cleanly and discards the output.
     let output = tempfile::tempdir().unwrap();
-    let limits = Limits { output_bytes: 8 << 20, ..Limits::default() };
-    let request = RunRequest { output_dir: Some(output.path().to_path_buf()), limits, ..RunRequest::default() };
+    let limits = Limits {
+        output_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let request = RunRequest {
+        output_dir: Some(output.path().to_path_buf()),
+        limits,
+        ..RunRequest::default()
+    };
     let error = hostile(&engine, &["write"], request).await.unwrap_err();
-    assert!(matches!(error, Error::OutputLimit { limit, .. } if limit == 8 << 20), "{error}");
-    assert_eq!(std::fs::read_dir(output.path()).unwrap().count(), 0, "output not discarded");
+    assert!(
+        matches!(error, Error::OutputLimit { limit, .. } if limit == 8 << 20),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_dir(output.path()).unwrap().count(),
+        0,
+        "output not discarded"
+    );
     echo_still_works(&engine).await;
 
     // Handles: opening files without end hits the handle cap.
-    let limits = Limits { max_handles: 64, ..Limits::default() };
-    let request = RunRequest { input_dir: Some(input.path().to_path_buf()), limits, ..RunRequest::default() };
+    let limits = Limits {
+        max_handles: 64,
+        ..Limits::default()
+    };
+    let request = RunRequest {
+        input_dir: Some(input.path().to_path_buf()),
+        limits,
+        ..RunRequest::default()
+    };
     let error = hostile(&engine, &["handles"], request).await.unwrap_err();
-    assert!(matches!(error, Error::HandleLimit { limit: 64, .. }), "{error}");
+    assert!(
+        matches!(error, Error::HandleLimit { limit: 64, .. }),
+        "{error}"
+    );
     echo_still_works(&engine).await;
 
     // A panic is a trap naming the plugin, with the panic message.
-    let error = hostile(&engine, &["panic"], RunRequest::default()).await.unwrap_err();
+    let error = hostile(&engine, &["panic"], RunRequest::default())
+        .await
+        .unwrap_err();
     match &error {
         Error::Trap { plugin, reason } => {
             assert_eq!(plugin, "hostile");
@@ -137,7 +246,13 @@ async fn hostile_plugins_are_contained_and_the_engine_keeps_working() {
 async fn cancellation_stops_a_running_plugin_promptly() {
     let engine = engine(None);
     for mode in ["loop", "sleep", "poll-cancel"] {
-        let request = RunRequest { limits: Limits { timeout: Duration::from_secs(120), ..Limits::default() }, ..RunRequest::default() };
+        let request = RunRequest {
+            limits: Limits {
+                timeout: Duration::from_secs(120),
+                ..Limits::default()
+            },
+            ..RunRequest::default()
+        };
         let cancel = request.cancel.clone();
         let started = Instant::now();
         tokio::spawn(async move {
@@ -145,8 +260,14 @@ async fn cancellation_stops_a_running_plugin_promptly() {
             cancel.cancel();
         });
         let error = hostile(&engine, &[mode], request).await.unwrap_err();
-        assert!(matches!(error, Error::Cancelled { ref plugin } if plugin == "hostile"), "{mode}: {error}");
-        assert!(started.elapsed() < Duration::from_secs(30), "{mode}: not stopped");
+        assert!(
+            matches!(error, Error::Cancelled { ref plugin } if plugin == "hostile"),
+            "{mode}: {error}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{mode}: not stopped"
+        );
         echo_still_works(&engine).await;
     }
 }
@@ -155,13 +276,28 @@ async fn cancellation_stops_a_running_plugin_promptly() {
 async fn host_interface_streams_logs_and_progress() {
     let engine = engine(None);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let outcome = hostile(&engine, &["host"], RunRequest { events: Some(tx), ..RunRequest::default() }).await.unwrap();
+    let outcome = hostile(
+        &engine,
+        &["host"],
+        RunRequest {
+            events: Some(tx),
+            ..RunRequest::default()
+        },
+    )
+    .await
+    .unwrap();
     let mut streamed = Vec::new();
     while let Ok(event) = rx.try_recv() {
         streamed.push(event);
     }
     assert_eq!(streamed, outcome.events);
-    assert_eq!(outcome.events[0], RunEvent::Log { level: LogLevel::Info, message: "starting".into() });
+    assert_eq!(
+        outcome.events[0],
+        RunEvent::Log {
+            level: LogLevel::Info,
+            message: "starting".into()
+        }
+    );
     let percents: Vec<f32> = outcome
         .events
         .iter()
@@ -173,7 +309,10 @@ async fn host_interface_streams_logs_and_progress() {
     // The NaN report is clamped to 0, never passed on.
     assert_eq!(percents, vec![0.0, 25.0, 50.0, 75.0, 100.0, 0.0]);
     match outcome.events.last().unwrap() {
-        RunEvent::Log { level: LogLevel::Warn, message } => assert_eq!(message.len(), 4096),
+        RunEvent::Log {
+            level: LogLevel::Warn,
+            message,
+        } => assert_eq!(message.len(), 4096),
         other => panic!("unexpected last event {other:?}"),
     }
     assert_eq!(stdout(&outcome).trim(), "cancelled: false");
@@ -182,8 +321,20 @@ async fn host_interface_streams_logs_and_progress() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captured_stdout_is_bounded() {
     let engine = engine(None);
-    let limits = Limits { stdio_bytes: 64 << 10, ..Limits::default() };
-    let outcome = hostile(&engine, &["stdout"], RunRequest { limits, ..RunRequest::default() }).await.unwrap();
+    let limits = Limits {
+        stdio_bytes: 64 << 10,
+        ..Limits::default()
+    };
+    let outcome = hostile(
+        &engine,
+        &["stdout"],
+        RunRequest {
+            limits,
+            ..RunRequest::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.stdout.len(), 64 << 10);
     assert!(outcome.stdout_truncated);
     assert!(!outcome.stderr_truncated);
@@ -193,12 +344,28 @@ async fn captured_stdout_is_bounded() {
 async fn non_zero_exit_is_a_typed_error_with_the_output() {
     let engine = engine(None);
     let plugin = engine.load_file(&component("echo")).unwrap();
-    let error = engine.run(&plugin, RunRequest { args: args(&["--no-such-option"]), ..RunRequest::default() }).await.unwrap_err();
+    let error = engine
+        .run(
+            &plugin,
+            RunRequest {
+                args: args(&["--no-such-option"]),
+                ..RunRequest::default()
+            },
+        )
+        .await
+        .unwrap_err();
     match error {
-        Error::Exit { plugin, code, outcome } => {
+        Error::Exit {
+            plugin,
+            code,
+            outcome,
+        } => {
             assert_eq!(plugin, "echo");
             assert_eq!(code, 1);
-            assert!(String::from_utf8_lossy(&outcome.stderr).contains("unknown option --no-such-option"));
+            assert!(
+                String::from_utf8_lossy(&outcome.stderr)
+                    .contains("unknown option --no-such-option")
+            );
         }
         other => panic!("expected an exit error, got {other}"),
     }
@@ -229,7 +396,10 @@ async fn compiled_components_are_cached_and_bad_entries_rebuilt() {
     bytes[middle] ^= 0xff;
     std::fs::write(&entry, &bytes).unwrap();
     let third = engine(Some(cache.path()));
-    assert_eq!(third.load("echo", &echo).unwrap().origin(), ArtifactOrigin::Compiled);
+    assert_eq!(
+        third.load("echo", &echo).unwrap().origin(),
+        ArtifactOrigin::Compiled
+    );
     echo_still_works(&third).await;
     drop(third);
 
@@ -240,7 +410,10 @@ async fn compiled_components_are_cached_and_bad_entries_rebuilt() {
     forged.extend_from_slice(&artifact);
     std::fs::write(&entry, forged).unwrap();
     let fourth = engine(Some(cache.path()));
-    assert_eq!(fourth.load("echo", &echo).unwrap().origin(), ArtifactOrigin::Compiled);
+    assert_eq!(
+        fourth.load("echo", &echo).unwrap().origin(),
+        ArtifactOrigin::Compiled
+    );
     echo_still_works(&fourth).await;
 }
 
@@ -253,12 +426,23 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 fn invalid_components_are_refused_with_a_reason() {
     let engine = engine(None);
     let error = engine.load("garbage", b"definitely not wasm").unwrap_err();
-    assert!(error.to_string().contains("plugin garbage is not a valid component"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("plugin garbage is not a valid component"),
+        "{error}"
+    );
     let core_module = b"\0asm\x01\0\0\0";
     let error = engine.load("core", core_module).unwrap_err();
-    assert!(error.to_string().contains("not a WebAssembly component"), "{error}");
+    assert!(
+        error.to_string().contains("not a WebAssembly component"),
+        "{error}"
+    );
     let mut truncated = std::fs::read(component("echo")).unwrap();
     truncated.truncate(truncated.len() / 3);
     let error = engine.load("truncated", &truncated).unwrap_err();
-    assert!(matches!(error, Error::InvalidComponent { ref plugin, .. } if plugin == "truncated"), "{error}");
+    assert!(
+        matches!(error, Error::InvalidComponent { ref plugin, .. } if plugin == "truncated"),
+        "{error}"
+    );
 }

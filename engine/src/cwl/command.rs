@@ -19,14 +19,19 @@ pub struct Context<'a> {
 /// interpolated as text.
 pub fn interpolate(text: &str, ctx: &Context<'_>, self_: &Value, at: &str) -> Result<Value> {
     if text.contains("${") && !text.contains("\\${") {
-        return Err(Error::Unsupported { location: at.to_string(), message: "JavaScript expressions (InlineJavascriptRequirement)".into() });
+        return Err(Error::Unsupported {
+            location: at.to_string(),
+            message: "JavaScript expressions (InlineJavascriptRequirement)".into(),
+        });
     }
     let mut out = String::new();
     let mut rest = text;
     let mut only: Option<Value> = None;
     while let Some(start) = rest.find("$(") {
         let (before, after) = rest.split_at(start);
-        let end = after.find(')').ok_or_else(|| Error::cwl(at, format!("unclosed parameter reference in {text:?}")))?;
+        let end = after
+            .find(')')
+            .ok_or_else(|| Error::cwl(at, format!("unclosed parameter reference in {text:?}")))?;
         let expr = &after[2..end];
         let value = reference(expr, ctx, self_).ok_or_else(|| {
             Error::Unsupported { location: at.to_string(), message: format!("expression $({expr}) is not a parameter reference (needs InlineJavascriptRequirement)") }
@@ -88,7 +93,9 @@ fn reference(expr: &str, ctx: &Context<'_>, self_: &Value) -> Option<Value> {
             return None;
         };
         current = match (&current, &key) {
-            (Value::Array(a), Value::Number(i)) => a.get(i.as_u64()? as usize).cloned().unwrap_or(Value::Null),
+            (Value::Array(a), Value::Number(i)) => {
+                a.get(i.as_u64()? as usize).cloned().unwrap_or(Value::Null)
+            }
             (Value::Array(a), Value::String(s)) if s == "length" => Value::from(a.len()),
             (Value::String(s), Value::String(k)) if k == "length" => Value::from(s.chars().count()),
             (Value::Object(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Null),
@@ -114,25 +121,40 @@ enum SortTail {
 /// Builds the command line: `baseCommand`, then `arguments` and bound inputs sorted
 /// by `position` (then argument index or input name), each rendered with its
 /// `prefix`, `separate`, `itemSeparator` and `valueFrom`.
-pub fn build_command_line(tool: &Tool, inputs: &Map<String, Value>, runtime: &Value) -> Result<Vec<String>> {
+pub fn build_command_line(
+    tool: &Tool,
+    inputs: &Map<String, Value>,
+    runtime: &Value,
+) -> Result<Vec<String>> {
     let ctx = Context { inputs, runtime };
     let mut argv: Vec<String> = match tool.doc.get("baseCommand") {
         None => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().map(|v| as_text(v)).collect(),
-        Some(_) => return Err(Error::cwl(tool.at("/baseCommand"), "baseCommand must be a string or a list of strings")),
+        Some(Value::Array(items)) => items.iter().map(as_text).collect(),
+        Some(_) => {
+            return Err(Error::cwl(
+                tool.at("/baseCommand"),
+                "baseCommand must be a string or a list of strings",
+            ));
+        }
     };
     let mut bound = Vec::new();
     if let Some(arguments) = tool.doc.get("arguments") {
         let Value::Array(arguments) = arguments else {
-            return Err(Error::cwl(tool.at("/arguments"), "arguments must be a list"));
+            return Err(Error::cwl(
+                tool.at("/arguments"),
+                "arguments must be a list",
+            ));
         };
         for (i, argument) in arguments.iter().enumerate() {
             let at = tool.at(&format!("/arguments/{i}"));
             match argument {
                 Value::String(s) => {
                     let value = interpolate(s, &ctx, &Value::Null, &at)?;
-                    bound.push(Bound { key: (0, SortTail::Argument(i)), args: vec![as_text(&value)] });
+                    bound.push(Bound {
+                        key: (0, SortTail::Argument(i)),
+                        args: vec![as_text(&value)],
+                    });
                 }
                 Value::Object(binding) => {
                     let value = match binding.get("valueFrom") {
@@ -141,14 +163,19 @@ pub fn build_command_line(tool: &Tool, inputs: &Map<String, Value>, runtime: &Va
                         None => Value::Null,
                     };
                     let args = render(&value, binding, &at)?;
-                    bound.push(Bound { key: (position(binding, &ctx, &at)?, SortTail::Argument(i)), args });
+                    bound.push(Bound {
+                        key: (position(binding, &ctx, &at)?, SortTail::Argument(i)),
+                        args,
+                    });
                 }
                 _ => return Err(Error::cwl(at, "an argument must be a string or a binding")),
             }
         }
     }
     for (id, def) in tool.inputs() {
-        let Some(Value::Object(binding)) = def.get("inputBinding") else { continue };
+        let Some(Value::Object(binding)) = def.get("inputBinding") else {
+            continue;
+        };
         let at = tool.at(&format!("/inputs/{id}/inputBinding"));
         let mut value = inputs.get(id).cloned().unwrap_or(Value::Null);
         if let Some(Value::String(expr)) = binding.get("valueFrom") {
@@ -158,7 +185,10 @@ pub fn build_command_line(tool: &Tool, inputs: &Map<String, Value>, runtime: &Va
             value = interpolate(expr, &ctx, &value, &at)?;
         }
         let args = render_typed(&value, binding, def.get("type"), &at)?;
-        bound.push(Bound { key: (position(binding, &ctx, &at)?, SortTail::Input(id.clone())), args });
+        bound.push(Bound {
+            key: (position(binding, &ctx, &at)?, SortTail::Input(id.clone())),
+            args,
+        });
     }
     bound.sort_by(|a, b| a.key.cmp(&b.key));
     argv.extend(bound.into_iter().flat_map(|b| b.args));
@@ -168,7 +198,9 @@ pub fn build_command_line(tool: &Tool, inputs: &Map<String, Value>, runtime: &Va
 fn position(binding: &Map<String, Value>, ctx: &Context<'_>, at: &str) -> Result<i64> {
     match binding.get("position") {
         None => Ok(0),
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| Error::cwl(at, "position must be an integer")),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| Error::cwl(at, "position must be an integer")),
         Some(Value::String(expr)) => interpolate(expr, ctx, &Value::Null, at)?
             .as_i64()
             .ok_or_else(|| Error::cwl(at, "position must evaluate to an integer")),
@@ -177,10 +209,17 @@ fn position(binding: &Map<String, Value>, ctx: &Context<'_>, at: &str) -> Result
 }
 
 /// Renders an input's value, using the item type's own `inputBinding` for arrays.
-fn render_typed(value: &Value, binding: &Map<String, Value>, ty: Option<&Value>, at: &str) -> Result<Vec<String>> {
+fn render_typed(
+    value: &Value,
+    binding: &Map<String, Value>,
+    ty: Option<&Value>,
+    at: &str,
+) -> Result<Vec<String>> {
     let item_binding = ty
         .and_then(|t| match t {
-            Value::Object(m) if m.get("type").and_then(Value::as_str) == Some("array") => m.get("inputBinding"),
+            Value::Object(m) if m.get("type").and_then(Value::as_str) == Some("array") => {
+                m.get("inputBinding")
+            }
             _ => None,
         })
         .and_then(Value::as_object);
@@ -202,7 +241,10 @@ fn render_typed(value: &Value, binding: &Map<String, Value>, ty: Option<&Value>,
 /// Renders one value with one binding, per the spec's table of types.
 fn render(value: &Value, binding: &Map<String, Value>, at: &str) -> Result<Vec<String>> {
     let prefix = binding.get("prefix").and_then(Value::as_str);
-    let separate = binding.get("separate").and_then(Value::as_bool).unwrap_or(true);
+    let separate = binding
+        .get("separate")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let join = |text: String| -> Vec<String> {
         match prefix {
             None => vec![text],
@@ -218,18 +260,28 @@ fn render(value: &Value, binding: &Map<String, Value>, at: &str) -> Result<Vec<S
             if items.is_empty() {
                 return Ok(Vec::new());
             }
-            let texts: Vec<String> = items.iter().map(scalar_text).collect::<Result<_>>().map_err(|_| Error::cwl(at, "cannot render a nested array or record"))?;
+            let texts: Vec<String> = items
+                .iter()
+                .map(scalar_text)
+                .collect::<Result<_>>()
+                .map_err(|_| Error::cwl(at, "cannot render a nested array or record"))?;
             match binding.get("itemSeparator").and_then(Value::as_str) {
                 Some(sep) => join(texts.join(sep)),
                 None => {
-                    let mut out: Vec<String> = prefix.map(|p| vec![p.to_string()]).unwrap_or_default();
+                    let mut out: Vec<String> =
+                        prefix.map(|p| vec![p.to_string()]).unwrap_or_default();
                     out.extend(texts);
                     out
                 }
             }
         }
         Value::Object(map) if map.contains_key("class") => join(scalar_text(value)?),
-        Value::Object(_) => return Err(Error::Unsupported { location: at.to_string(), message: "binding of record inputs".into() }),
+        Value::Object(_) => {
+            return Err(Error::Unsupported {
+                location: at.to_string(),
+                message: "binding of record inputs".into(),
+            });
+        }
         other => join(scalar_text(other)?),
     })
 }
@@ -239,7 +291,11 @@ fn scalar_text(value: &Value) -> Result<String> {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Object(map) => map.get("path").and_then(Value::as_str).unwrap_or("").to_string(),
+        Value::Object(map) => map
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         _ => return Err(Error::cwl("", "not a scalar")),
     })
 }

@@ -11,8 +11,13 @@ pub fn glob(root: &Path, pattern: &str) -> Vec<PathBuf> {
     if pattern == "." {
         return vec![root.to_path_buf()];
     }
-    let relative = Path::new(pattern).strip_prefix(root).map(|p| p.to_string_lossy().into_owned());
-    let pattern = relative.as_deref().unwrap_or(pattern).trim_start_matches('/');
+    let relative = Path::new(pattern)
+        .strip_prefix(root)
+        .map(|p| p.to_string_lossy().into_owned());
+    let pattern = relative
+        .as_deref()
+        .unwrap_or(pattern)
+        .trim_start_matches('/');
     let mut current = vec![root.to_path_buf()];
     for part in pattern.split('/').filter(|p| !p.is_empty()) {
         let mut next = Vec::new();
@@ -24,7 +29,9 @@ pub fn glob(root: &Path, pattern: &str) -> Vec<PathBuf> {
                 }
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if name.starts_with('.') && !part.starts_with('.') {

@@ -11,9 +11,14 @@ mod document;
 mod glob;
 mod outputs;
 
-pub use backend::{Backend, LocalBackend, StagedFile, ToolInvocation, WasmBackend, resolve_component};
+pub use backend::{
+    Backend, LocalBackend, StagedFile, ToolInvocation, WasmBackend, resolve_component,
+};
 pub use command::build_command_line;
-pub use document::{Tool, absolutise as absolutise_value, bind_inputs, load_job, load_tool, matches_type, parse_tool};
+pub use document::{
+    Tool, absolutise as absolutise_value, bind_inputs, load_job, load_tool, matches_type,
+    parse_tool,
+};
 pub use outputs::{collect_outputs, file_object};
 
 use std::path::Path;
@@ -24,7 +29,12 @@ use crate::Result;
 
 /// Runs `tool` with `job` (already loaded, File paths resolved to absolute host paths),
 /// writing outputs into `outdir`, and returns the CWL output object.
-pub async fn run_tool(backend: &dyn Backend, tool: &Tool, job: &Map<String, Value>, outdir: &Path) -> Result<Value> {
+pub async fn run_tool(
+    backend: &dyn Backend,
+    tool: &Tool,
+    job: &Map<String, Value>,
+    outdir: &Path,
+) -> Result<Value> {
     let inputs = document::bind_inputs(tool, job)?;
     let invocation = backend.prepare(tool, &inputs, outdir)?;
     let result = backend.execute(invocation).await?;

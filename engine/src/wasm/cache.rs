@@ -41,7 +41,10 @@ impl ArtifactCache {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         crate::ENGINE_VERSION.hash(&mut hasher);
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Ok(Self { dir, compat: format!("{:016x}", hasher.finish()) })
+        Ok(Self {
+            dir,
+            compat: format!("{:016x}", hasher.finish()),
+        })
     }
 
     /// The file that holds the artifact of the component with this sha256.
@@ -68,7 +71,9 @@ impl ArtifactCache {
     /// Stores an artifact atomically (write to a temporary file, then rename).
     pub fn put(&self, sha256: &str, artifact: &[u8]) -> Result<()> {
         let path = self.entry_path(sha256);
-        let tmp = self.dir.join(format!(".{sha256}.{}.tmp", std::process::id()));
+        let tmp = self
+            .dir
+            .join(format!(".{sha256}.{}.tmp", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(MAGIC)?;

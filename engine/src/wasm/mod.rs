@@ -181,7 +181,10 @@ pub struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("name", &self.name).field("sha256", &self.sha256).finish()
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("sha256", &self.sha256)
+            .finish()
     }
 }
 
@@ -213,7 +216,11 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { cache_dir: None, max_instances: 32, max_memory_bytes: 4 << 30 }
+        Self {
+            cache_dir: None,
+            max_instances: 32,
+            max_memory_bytes: 4 << 30,
+        }
     }
 }
 
@@ -254,14 +261,19 @@ impl WasmEngine {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = wasmtime::Engine::new(&wasm_config).map_err(|e| Error::Setup(format!("{e:#}")))?;
+        let engine =
+            wasmtime::Engine::new(&wasm_config).map_err(|e| Error::Setup(format!("{e:#}")))?;
 
         let mut linker = Linker::<RunState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Setup(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| Error::Setup(format!("{e:#}")))?;
         host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
             .map_err(|e| Error::Setup(format!("{e:#}")))?;
 
-        let cache = config.cache_dir.map(|dir| ArtifactCache::open(dir, &engine)).transpose()?;
+        let cache = config
+            .cache_dir
+            .map(|dir| ArtifactCache::open(dir, &engine))
+            .transpose()?;
 
         let ticker = Arc::new(AtomicBool::new(false));
         {
@@ -296,7 +308,11 @@ impl WasmEngine {
     /// Loads a component file; the plugin is named after the file stem.
     pub fn load_file(&self, path: &Path) -> Result<Arc<Plugin>> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("plugin")
+            .to_string();
         self.load(&name, &bytes)
     }
 
@@ -304,10 +320,18 @@ impl WasmEngine {
     /// else from the artifact cache, else by compiling it (and filling the cache).
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<Plugin>> {
         let sha256 = hex::encode(Sha256::digest(bytes));
-        if let Some(plugin) = self.plugins.lock().ok().and_then(|p| p.get(&sha256).cloned()) {
+        if let Some(plugin) = self
+            .plugins
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&sha256).cloned())
+        {
             return Ok(plugin);
         }
-        let invalid = |reason: String| Error::InvalidComponent { plugin: name.to_string(), reason };
+        let invalid = |reason: String| Error::InvalidComponent {
+            plugin: name.to_string(),
+            reason,
+        };
         if !wasmparser_is_component(bytes) {
             return Err(invalid("not a WebAssembly component (a core module or another file); build with --target wasm32-wasip2".into()));
         }
@@ -316,9 +340,17 @@ impl WasmEngine {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = CommandPre::new(pre)
-            .map_err(|e| invalid(format!("does not export wasi:cli/run (not a command component): {e:#}")))?;
-        let plugin = Arc::new(Plugin { name: name.to_string(), sha256: sha256.clone(), origin, pre });
+        let pre = CommandPre::new(pre).map_err(|e| {
+            invalid(format!(
+                "does not export wasi:cli/run (not a command component): {e:#}"
+            ))
+        })?;
+        let plugin = Arc::new(Plugin {
+            name: name.to_string(),
+            sha256: sha256.clone(),
+            origin,
+            pre,
+        });
         if let Ok(mut plugins) = self.plugins.lock() {
             plugins.insert(sha256, plugin.clone());
         }
@@ -332,7 +364,11 @@ impl WasmEngine {
         }
     }
 
-    fn compile_or_fetch(&self, sha256: &str, bytes: &[u8]) -> std::result::Result<(Component, ArtifactOrigin), String> {
+    fn compile_or_fetch(
+        &self,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> std::result::Result<(Component, ArtifactOrigin), String> {
         if let Some(cache) = &self.cache {
             if let Ok(artifact) = cache.get(sha256) {
                 // SAFETY: the artifact was written by `Engine::precompile_component` of an
@@ -345,12 +381,16 @@ impl WasmEngine {
                     }
                 }
             }
-            let artifact = self.engine.precompile_component(bytes).map_err(|e| format!("{e:#}"))?;
+            let artifact = self
+                .engine
+                .precompile_component(bytes)
+                .map_err(|e| format!("{e:#}"))?;
             if let Err(error) = cache.put(sha256, &artifact) {
                 tracing::warn!(sha256, error = %error, "cannot store compiled artifact");
             }
             // SAFETY: produced just above by this engine.
-            let component = unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(|e| format!("{e:#}"))?;
+            let component = unsafe { Component::deserialize(&self.engine, &artifact) }
+                .map_err(|e| format!("{e:#}"))?;
             return Ok((component, ArtifactOrigin::Compiled));
         }
         let component = Component::new(&self.engine, bytes).map_err(|e| format!("{e:#}"))?;
@@ -399,7 +439,11 @@ impl WasmEngine {
         let state = RunState {
             wasi: wasi.build(),
             table,
-            memory: MemoryLimiter { cap: limits.memory_bytes as usize, peak: 0, refused: None },
+            memory: MemoryLimiter {
+                cap: limits.memory_bytes as usize,
+                peak: 0,
+                refused: None,
+            },
             events: Vec::new(),
             sender: request.events,
             cancel: request.cancel.clone(),
@@ -457,9 +501,17 @@ impl WasmEngine {
             peak_memory: state.memory.peak as u64,
         };
         let stop = |stop: Stop| match stop {
-            Stop::Cancelled => Error::Cancelled { plugin: name.clone() },
-            Stop::Timeout => Error::Timeout { plugin: name.clone(), limit: limits.timeout },
-            Stop::Output => Error::OutputLimit { plugin: name.clone(), limit: limits.output_bytes },
+            Stop::Cancelled => Error::Cancelled {
+                plugin: name.clone(),
+            },
+            Stop::Timeout => Error::Timeout {
+                plugin: name.clone(),
+                limit: limits.timeout,
+            },
+            Stop::Output => Error::OutputLimit {
+                plugin: name.clone(),
+                limit: limits.output_bytes,
+            },
         };
         let result = match result {
             Ok(Ok(())) => Ok(0),
@@ -471,20 +523,41 @@ impl WasmEngine {
                 } else if let Some(s) = error.downcast_ref::<Stop>() {
                     Err(stop(*s))
                 } else if let Some(requested) = state.memory.refused {
-                    Err(Error::MemoryLimit { plugin: name.clone(), limit: limits.memory_bytes, requested: requested as u64 })
-                } else if error.chain().any(|e| matches!(e.downcast_ref::<wasmtime::component::ResourceTableError>(), Some(wasmtime::component::ResourceTableError::Full))) {
-                    Err(Error::HandleLimit { plugin: name.clone(), limit: limits.max_handles })
+                    Err(Error::MemoryLimit {
+                        plugin: name.clone(),
+                        limit: limits.memory_bytes,
+                        requested: requested as u64,
+                    })
+                } else if error.chain().any(|e| {
+                    matches!(
+                        e.downcast_ref::<wasmtime::component::ResourceTableError>(),
+                        Some(wasmtime::component::ResourceTableError::Full)
+                    )
+                }) {
+                    Err(Error::HandleLimit {
+                        plugin: name.clone(),
+                        limit: limits.max_handles,
+                    })
                 } else if let Some(reason) = capacity_error(&error) {
-                    Err(Error::Capacity { plugin: name.clone(), reason })
+                    Err(Error::Capacity {
+                        plugin: name.clone(),
+                        reason,
+                    })
                 } else {
                     tracing::debug!(plugin = %name, error = ?error, "plugin trapped");
-                    Err(Error::Trap { plugin: name.clone(), reason: trap_reason(&error, &stderr.contents()) })
+                    Err(Error::Trap {
+                        plugin: name.clone(),
+                        reason: trap_reason(&error, &stderr.contents()),
+                    })
                 }
             }
         };
         let result = match result {
             Ok(_) | Err(Error::OutputLimit { .. }) if output_size > limits.output_bytes => {
-                Err(Error::OutputLimit { plugin: name.clone(), limit: limits.output_bytes })
+                Err(Error::OutputLimit {
+                    plugin: name.clone(),
+                    limit: limits.output_bytes,
+                })
             }
             other => other,
         };
@@ -493,13 +566,24 @@ impl WasmEngine {
         }
         // A plugin that saw `cancelled()` and stopped by itself was cancelled, not failed.
         let result = match result {
-            Ok(code) if code != 0 && request.cancel.is_cancelled() => Err(Error::Cancelled { plugin: name.clone() }),
-            Err(Error::Trap { .. }) if request.cancel.is_cancelled() => Err(Error::Cancelled { plugin: name.clone() }),
+            Ok(code) if code != 0 && request.cancel.is_cancelled() => Err(Error::Cancelled {
+                plugin: name.clone(),
+            }),
+            Err(Error::Trap { .. }) if request.cancel.is_cancelled() => Err(Error::Cancelled {
+                plugin: name.clone(),
+            }),
             other => other,
         };
         match result {
             Ok(0) => Ok(outcome),
-            Ok(code) => Err(Error::Exit { plugin: name, code, outcome: Box::new(RunOutcome { exit_code: code, ..outcome }) }),
+            Ok(code) => Err(Error::Exit {
+                plugin: name,
+                code,
+                outcome: Box::new(RunOutcome {
+                    exit_code: code,
+                    ..outcome
+                }),
+            }),
             Err(error) => Err(error),
         }
     }
@@ -518,7 +602,11 @@ fn trap_reason(error: &wasmtime::Error, stderr: &[u8]) -> String {
         None => error.root_cause().to_string(),
     };
     let text = String::from_utf8_lossy(stderr);
-    match text.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with("note:")) {
+    match text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+    {
         Some(line) => format!("{cause} (stderr: {})", line.trim()),
         None => cause,
     }
@@ -526,8 +614,10 @@ fn trap_reason(error: &wasmtime::Error, stderr: &[u8]) -> String {
 
 fn capacity_error(error: &wasmtime::Error) -> Option<String> {
     let text = format!("{error:#}");
-    (text.contains("maximum concurrent") || text.contains("pooling allocator") || text.contains("concurrent instance limit"))
-        .then_some(text)
+    (text.contains("maximum concurrent")
+        || text.contains("pooling allocator")
+        || text.contains("concurrent instance limit"))
+    .then_some(text)
 }
 
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -554,7 +644,9 @@ async fn watch_output(dir: Option<&Path>, cap: u64, over: Arc<AtomicBool>) {
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(Duration::from_millis(50));
         let dir = dir.clone();
-        let size = tokio::task::spawn_blocking(move || dir_size(&dir)).await.unwrap_or(0);
+        let size = tokio::task::spawn_blocking(move || dir_size(&dir))
+            .await
+            .unwrap_or(0);
         if size > cap {
             over.store(true, Ordering::Relaxed);
             return;
@@ -567,9 +659,13 @@ pub fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
-            let Ok(meta) = entry.path().symlink_metadata() else { continue };
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
             if meta.is_dir() {
                 stack.push(entry.path());
             } else {
@@ -584,7 +680,11 @@ fn discard_contents(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
-            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
         }
     }
 }
@@ -601,7 +701,10 @@ struct RunState {
 
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -639,12 +742,22 @@ impl host::Host for RunState {
             host::Level::Warn => LogLevel::Warn,
             host::Level::Error => LogLevel::Error,
         };
-        self.emit(RunEvent::Log { level, message: clip(message) });
+        self.emit(RunEvent::Log {
+            level,
+            message: clip(message),
+        });
     }
 
     fn progress(&mut self, percent: f32, message: String) {
-        let percent = if percent.is_finite() { percent.clamp(0.0, 100.0) } else { 0.0 };
-        self.emit(RunEvent::Progress { percent, message: clip(message) });
+        let percent = if percent.is_finite() {
+            percent.clamp(0.0, 100.0)
+        } else {
+            0.0
+        };
+        self.emit(RunEvent::Progress {
+            percent,
+            message: clip(message),
+        });
     }
 
     fn cancelled(&mut self) -> bool {
@@ -659,16 +772,29 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.cap {
             self.refused = Some(desired);
-            return Err(wasmtime::format_err!("memory cap of {} bytes reached", self.cap));
+            return Err(wasmtime::format_err!(
+                "memory cap of {} bytes reached",
+                self.cap
+            ));
         }
         self.peak = self.peak.max(desired);
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }

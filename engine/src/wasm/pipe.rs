@@ -32,7 +32,10 @@ impl BoundedCapture {
 
     /// What was kept.
     pub fn contents(&self) -> Bytes {
-        self.buffer.lock().map(|b| b.clone().freeze()).unwrap_or_default()
+        self.buffer
+            .lock()
+            .map(|b| b.clone().freeze())
+            .unwrap_or_default()
     }
 
     /// True when bytes were dropped.
@@ -42,7 +45,11 @@ impl BoundedCapture {
 }
 
 impl AsyncWrite for BoundedCapture {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if let Ok(mut buffer) = self.buffer.lock() {
             let room = self.capacity.saturating_sub(buffer.len());
             let kept = room.min(buf.len());

@@ -14,7 +14,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNSUPPORTED: u8 = 33;
 
 #[derive(Parser)]
-#[command(name = "hysope", version, about = "Hysope: hydrology processing with sandboxed WebAssembly plugins described by CWL")]
+#[command(
+    name = "hysope",
+    version,
+    about = "Hysope: hydrology processing with sandboxed WebAssembly plugins described by CWL"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,3 +60,15 @@ pub fn fail(error: &anyhow::Error, code: u8) -> ExitCode {
     eprintln!("hysope: error: {error:#}");
     ExitCode::from(code)
 }
+
+/// A mistake in how the command was called: reported with exit code [`EXIT_USAGE`].
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}

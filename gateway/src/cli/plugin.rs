@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
 use hysope_engine::wasm::RunRequest;
 
-use super::{EXIT_USAGE, fail};
+use super::{EXIT_USAGE, UsageError, fail};
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
@@ -45,21 +45,12 @@ pub fn main(command: PluginCommand) -> ExitCode {
     }
 }
 
-#[derive(Debug)]
-struct UsageError(String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-')
         && name.len() <= 64
 }
@@ -79,12 +70,18 @@ fn new(name: &str, parent: &Path, sdk: Option<PathBuf>) -> anyhow::Result<()> {
     let sdk = std::fs::canonicalize(&sdk)
         .ok()
         .filter(|p| p.join("Cargo.toml").is_file())
-        .ok_or_else(|| UsageError(format!("hysope-sdk not found at {} (give --sdk PATH)", sdk.display())))?;
+        .ok_or_else(|| {
+            UsageError(format!(
+                "hysope-sdk not found at {} (give --sdk PATH)",
+                sdk.display()
+            ))
+        })?;
     let dir = parent.join(name);
     if dir.exists() {
         return Err(UsageError(format!("{} already exists", dir.display())).into());
     }
-    std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("src"))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let files = [
         ("Cargo.toml", cargo_toml(name, &sdk)),
         ("src/main.rs", main_rs(name)),
@@ -94,10 +91,14 @@ fn new(name: &str, parent: &Path, sdk: Option<PathBuf>) -> anyhow::Result<()> {
     ];
     for (file, content) in files {
         let path = dir.join(file);
-        std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, content)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     println!("created plugin {name} in {}", dir.display());
-    println!("next: cd {} && hysope plugin build && hysope run {name}.cwl values=<file> --out out", dir.display());
+    println!(
+        "next: cd {} && hysope plugin build && hysope run {name}.cwl values=<file> --out out",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -197,26 +198,52 @@ fn build(dir: &Path, release: bool) -> anyhow::Result<()> {
         return Err(UsageError(format!("{} has no Cargo.toml", dir.display())).into());
     }
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.arg("build").arg("--manifest-path").arg(&manifest).args(["--target", "wasm32-wasip2", "--message-format", "json-render-diagnostics"]);
+    cargo
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .args([
+            "--target",
+            "wasm32-wasip2",
+            "--message-format",
+            "json-render-diagnostics",
+        ]);
     if release {
         cargo.arg("--release");
     }
-    let output = cargo.stderr(std::process::Stdio::inherit()).output().context("cannot run cargo")?;
+    let output = cargo
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo")?;
     if !output.status.success() {
         bail!("cargo build failed (is the target installed? rustup target add wasm32-wasip2)");
     }
     let manifest_dir = std::fs::canonicalize(dir)?;
     let mut components = Vec::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if message["reason"] != "compiler-artifact" || !message["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin")) {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact"
+            || !message["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"))
+        {
             continue;
         }
-        let in_crate = message["manifest_path"].as_str().map(|p| Path::new(p).parent() == Some(manifest_dir.as_path())).unwrap_or(false);
+        let in_crate = message["manifest_path"]
+            .as_str()
+            .map(|p| Path::new(p).parent() == Some(manifest_dir.as_path()))
+            .unwrap_or(false);
         if !in_crate {
             continue;
         }
-        for file in message["filenames"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+        for file in message["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+        {
             if file.ends_with(".wasm") {
                 components.push(PathBuf::from(file));
             }
@@ -225,14 +252,26 @@ fn build(dir: &Path, release: bool) -> anyhow::Result<()> {
     if components.is_empty() {
         bail!("cargo built no component binary in {}", dir.display());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let engine = super::run::open_engine()?;
     for component in components {
         let plugin = engine.load_file(&component)?;
-        let request = RunRequest { args: vec!["--cwl".into()], ..RunRequest::default() };
-        let outcome = runtime.block_on(engine.run(&plugin, request)).with_context(|| format!("{} --cwl failed", component.display()))?;
-        let descriptor: serde_json::Value = serde_json::from_slice(&outcome.stdout)
-            .map_err(|e| anyhow!("{} --cwl did not print a CWL descriptor: {e}", component.display()))?;
+        let request = RunRequest {
+            args: vec!["--cwl".into()],
+            ..RunRequest::default()
+        };
+        let outcome = runtime
+            .block_on(engine.run(&plugin, request))
+            .with_context(|| format!("{} --cwl failed", component.display()))?;
+        let descriptor: serde_json::Value =
+            serde_json::from_slice(&outcome.stdout).map_err(|e| {
+                anyhow!(
+                    "{} --cwl did not print a CWL descriptor: {e}",
+                    component.display()
+                )
+            })?;
         let cwl_path = dir.join(format!("{}.cwl", plugin.name()));
         std::fs::write(&cwl_path, serde_json::to_string_pretty(&descriptor)? + "\n")?;
         println!("built {} (sha256 {})", component.display(), plugin.sha256());

@@ -11,7 +11,7 @@ use hysope_engine::wasm::{EngineConfig, Limits, LogLevel, RunEvent, RunRequest, 
 use serde_json::{Map, Value};
 
 use super::units::{parse_duration, parse_size};
-use super::{EXIT_UNSUPPORTED, EXIT_USAGE, fail};
+use super::{EXIT_UNSUPPORTED, EXIT_USAGE, UsageError, fail};
 
 const USAGE: &str = "usage: hysope run <component.wasm | tool.cwl> [job.yml] [key=value ...] [--out DIR] [--in DIR] \
                      [--timeout 30s] [--memory 512MiB] [--output-cap 1GiB] [--quiet] [-- ARGS]";
@@ -41,9 +41,18 @@ fn parse(args: Vec<String>) -> anyhow::Result<RunArgs> {
             "--" => raw = true,
             "--out" | "--outdir" => run.out = Some(PathBuf::from(value(&arg)?)),
             "--in" => run.input = Some(PathBuf::from(value(&arg)?)),
-            "--timeout" => run.limits.timeout = parse_duration(&value(&arg)?).map_err(|e| anyhow!("--timeout: {e}"))?,
-            "--memory" => run.limits.memory_bytes = parse_size(&value(&arg)?).map_err(|e| anyhow!("--memory: {e}"))?,
-            "--output-cap" => run.limits.output_bytes = parse_size(&value(&arg)?).map_err(|e| anyhow!("--output-cap: {e}"))?,
+            "--timeout" => {
+                run.limits.timeout =
+                    parse_duration(&value(&arg)?).map_err(|e| anyhow!("--timeout: {e}"))?
+            }
+            "--memory" => {
+                run.limits.memory_bytes =
+                    parse_size(&value(&arg)?).map_err(|e| anyhow!("--memory: {e}"))?
+            }
+            "--output-cap" => {
+                run.limits.output_bytes =
+                    parse_size(&value(&arg)?).map_err(|e| anyhow!("--output-cap: {e}"))?
+            }
             "--quiet" | "-q" => run.quiet = true,
             "--help" | "-h" if run.target.is_none() => bail!("{USAGE}"),
             _ if run.target.is_none() => run.target = Some(PathBuf::from(arg)),
@@ -71,7 +80,9 @@ pub fn cache_dir() -> PathBuf {
 /// Folders searched for components named in CWL tools: `$HYSOPE_PLUGIN_PATH`, the
 /// wasm build folder beside this executable, and `./target/wasm32-wasip2/release`.
 pub fn plugin_search_path() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("HYSOPE_PLUGIN_PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::var_os("HYSOPE_PLUGIN_PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     if let Ok(exe) = std::env::current_exe() {
         for up in exe.ancestors().skip(1).take(3) {
             dirs.push(up.join("wasm32-wasip2").join("release"));
@@ -84,8 +95,11 @@ pub fn plugin_search_path() -> Vec<PathBuf> {
 
 /// The process's wasm engine with its on-disk cache.
 pub fn open_engine() -> anyhow::Result<Arc<WasmEngine>> {
-    let engine = WasmEngine::new(EngineConfig { cache_dir: Some(cache_dir()), ..EngineConfig::default() })
-        .context("cannot start the wasm engine")?;
+    let engine = WasmEngine::new(EngineConfig {
+        cache_dir: Some(cache_dir()),
+        ..EngineConfig::default()
+    })
+    .context("cannot start the wasm engine")?;
     Ok(Arc::new(engine))
 }
 
@@ -94,20 +108,35 @@ pub fn main(args: Vec<String>) -> ExitCode {
         Ok(run) => run,
         Err(e) => return fail(&e, EXIT_USAGE),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow!(e).context("cannot start the async runtime"), 1),
     };
     let target = run.target.clone().unwrap_or_default();
-    let is_cwl = matches!(target.extension().and_then(|e| e.to_str()), Some("cwl" | "yml" | "yaml" | "json"));
-    let result = if is_cwl { runtime.block_on(run_cwl(&target, run)) } else { runtime.block_on(run_component(&target, run)) };
+    let is_cwl = matches!(
+        target.extension().and_then(|e| e.to_str()),
+        Some("cwl" | "yml" | "yaml" | "json")
+    );
+    let result = if is_cwl {
+        runtime.block_on(run_cwl(&target, run))
+    } else {
+        runtime.block_on(run_component(&target, run))
+    };
     match result {
         Ok(code) => code,
         Err(error) => {
+            if error.is::<UsageError>() {
+                return fail(&error, EXIT_USAGE);
+            }
             let code = match error.downcast_ref::<Error>() {
                 Some(Error::Unsupported { .. }) => EXIT_UNSUPPORTED,
                 Some(Error::Cwl { .. }) => EXIT_USAGE,
-                Some(Error::Exit { code, .. }) => u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(1),
+                Some(Error::Exit { code, .. }) => {
+                    u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(1)
+                }
                 _ => 1,
             };
             fail(&error, code)
@@ -116,7 +145,12 @@ pub fn main(args: Vec<String>) -> ExitCode {
 }
 
 /// Prints plugin events on stderr as they come.
-fn event_printer(quiet: bool) -> (tokio::sync::mpsc::UnboundedSender<RunEvent>, tokio::task::JoinHandle<()>) {
+fn event_printer(
+    quiet: bool,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<RunEvent>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
     let task = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
@@ -149,12 +183,11 @@ async fn run_component(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
         tokio::task::spawn_blocking(move || engine.load_file(&load_path)).await??
     };
     if let Some(out) = &run.out {
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))?;
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("cannot create output directory {}", out.display()))?;
     }
-    if let Some(input) = &run.input {
-        if !input.is_dir() {
-            bail!("--in {}: not a directory", input.display());
-        }
+    if let Some(input) = run.input.as_ref().filter(|i| !i.is_dir()) {
+        bail!("--in {}: not a directory", input.display());
     }
     let (events, printer) = event_printer(run.quiet);
     let stdin = Vec::new();
@@ -188,7 +221,9 @@ async fn run_component(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
             std::io::stdout().write_all(&outcome.stdout)?;
             std::io::stderr().write_all(&outcome.stderr)?;
             eprintln!("hysope: {} exited with code {code}", plugin.name());
-            Ok(ExitCode::from(u8::try_from(code).ok().filter(|c| *c != 0).unwrap_or(1)))
+            Ok(ExitCode::from(
+                u8::try_from(code).ok().filter(|c| *c != 0).unwrap_or(1),
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -196,15 +231,33 @@ async fn run_component(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_cwl(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
     let tool = cwl::load_tool(path)?;
+    let job =
+        command_line_job(path, &tool, &run.positional).map_err(|e| UsageError(format!("{e:#}")))?;
+    run_cwl_job(tool, job, run).await
+}
+
+/// The job given on the command line: an optional job file, then `key=value` pairs.
+fn command_line_job(
+    path: &Path,
+    tool: &cwl::Tool,
+    positional: &[String],
+) -> anyhow::Result<Map<String, Value>> {
     let mut job = Map::new();
-    for arg in &run.positional {
+    for arg in positional {
         match arg.split_once('=') {
             Some((key, value)) => {
                 let def = tool.inputs().get(key).ok_or_else(|| {
                     let known: Vec<&str> = tool.inputs().keys().map(String::as_str).collect();
-                    anyhow!("{} has no input {key:?} (inputs: {})", path.display(), known.join(", "))
+                    anyhow!(
+                        "{} has no input {key:?} (inputs: {})",
+                        path.display(),
+                        known.join(", ")
+                    )
                 })?;
-                job.insert(key.to_string(), typed_value(value, def.get("type").unwrap_or(&Value::Null))?);
+                job.insert(
+                    key.to_string(),
+                    typed_value(value, def.get("type").unwrap_or(&Value::Null))?,
+                );
             }
             None if job.is_empty() && Path::new(arg).is_file() => {
                 for (k, v) in cwl::load_job(Path::new(arg))? {
@@ -218,12 +271,25 @@ async fn run_cwl(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
     for value in job.values_mut() {
         hysope_engine::cwl::absolutise_value(value, &cwd);
     }
+    Ok(job)
+}
+
+async fn run_cwl_job(
+    tool: cwl::Tool,
+    job: Map<String, Value>,
+    run: RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir()?;
     let outdir = run.out.clone().unwrap_or_else(|| cwd.clone());
-    std::fs::create_dir_all(&outdir).with_context(|| format!("cannot create output directory {}", outdir.display()))?;
+    std::fs::create_dir_all(&outdir)
+        .with_context(|| format!("cannot create output directory {}", outdir.display()))?;
     let outdir = std::fs::canonicalize(&outdir)?;
     let (events, printer) = event_printer(run.quiet);
     let backend: Box<dyn Backend> = if tool.requirement("hysope:WasmRequirement").is_some() {
-        Box::new(WasmBackend::new(open_engine()?, run.limits.clone(), plugin_search_path()).with_events(events))
+        Box::new(
+            WasmBackend::new(open_engine()?, run.limits.clone(), plugin_search_path())
+                .with_events(events),
+        )
     } else {
         drop(events);
         Box::new(LocalBackend::new(run.limits.clone()))
@@ -240,22 +306,40 @@ async fn run_cwl(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
 fn typed_value(text: &str, ty: &Value) -> anyhow::Result<Value> {
     let name = match ty {
         Value::String(s) => s.trim_end_matches('?').to_string(),
-        Value::Array(options) => options.iter().filter_map(Value::as_str).find(|s| *s != "null").unwrap_or("string").to_string(),
+        Value::Array(options) => options
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|s| *s != "null")
+            .unwrap_or("string")
+            .to_string(),
         Value::Object(m) if m.get("type").and_then(Value::as_str) == Some("array") => {
-            let items = m.get("items").cloned().unwrap_or(Value::String("string".into()));
-            let values: anyhow::Result<Vec<Value>> = text.split(',').map(|t| typed_value(t, &items)).collect();
+            let items = m
+                .get("items")
+                .cloned()
+                .unwrap_or(Value::String("string".into()));
+            let values: anyhow::Result<Vec<Value>> =
+                text.split(',').map(|t| typed_value(t, &items)).collect();
             return Ok(Value::Array(values?));
         }
         _ => "string".to_string(),
     };
     if let Some(item) = name.strip_suffix("[]") {
-        let values: anyhow::Result<Vec<Value>> = text.split(',').map(|t| typed_value(t, &Value::String(item.into()))).collect();
+        let values: anyhow::Result<Vec<Value>> = text
+            .split(',')
+            .map(|t| typed_value(t, &Value::String(item.into())))
+            .collect();
         return Ok(Value::Array(values?));
     }
     Ok(match name.as_str() {
         "File" | "Directory" => serde_json::json!({ "class": name, "path": text }),
-        "int" | "long" => Value::from(text.parse::<i64>().map_err(|_| anyhow!("{text:?} is not an integer"))?),
-        "float" | "double" => Value::from(text.parse::<f64>().map_err(|_| anyhow!("{text:?} is not a number"))?),
+        "int" | "long" => Value::from(
+            text.parse::<i64>()
+                .map_err(|_| anyhow!("{text:?} is not an integer"))?,
+        ),
+        "float" | "double" => Value::from(
+            text.parse::<f64>()
+                .map_err(|_| anyhow!("{text:?} is not a number"))?,
+        ),
         "boolean" => Value::Bool(match text {
             "true" | "yes" | "1" => true,
             "false" | "no" | "0" => false,

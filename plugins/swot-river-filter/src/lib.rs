@@ -73,7 +73,10 @@ pub struct Feature {
 impl Feature {
     /// The value of an attribute.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.properties.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.properties
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     fn number(&self, name: &str) -> Option<f64> {
@@ -105,7 +108,8 @@ impl std::error::Error for FilterError {}
 /// Reads a RiverSP shapefile zip (`.shp` + `.dbf`, `.shx` optional) from its bytes.
 pub fn read_zip(bytes: &[u8], name: &str) -> Result<Layer, FilterError> {
     let err = |what: String| FilterError(format!("{name}: {what}"));
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| err(format!("not a readable zip archive: {e}")))?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| err(format!("not a readable zip archive: {e}")))?;
     let mut member = |ext: &str| -> Result<Option<Vec<u8>>, FilterError> {
         let Some(entry) = archive
             .file_names()
@@ -114,9 +118,12 @@ pub fn read_zip(bytes: &[u8], name: &str) -> Result<Layer, FilterError> {
         else {
             return Ok(None);
         };
-        let mut file = archive.by_name(&entry).map_err(|e| err(format!("{entry}: {e}")))?;
+        let mut file = archive
+            .by_name(&entry)
+            .map_err(|e| err(format!("{entry}: {e}")))?;
         let mut data = Vec::new();
-        file.read_to_end(&mut data).map_err(|e| err(format!("{entry}: truncated or corrupt member: {e}")))?;
+        file.read_to_end(&mut data)
+            .map_err(|e| err(format!("{entry}: truncated or corrupt member: {e}")))?;
         Ok(Some(data))
     };
     let shp = member(".shp")?.ok_or_else(|| err("no .shp member: not a shapefile zip".into()))?;
@@ -128,16 +135,28 @@ pub fn read_zip(bytes: &[u8], name: &str) -> Result<Layer, FilterError> {
 pub fn read_layer<S: Read + Seek, D: Read + Seek>(shp: S, dbf: D) -> Result<Layer, FilterError> {
     let shapes = shapefile::ShapeReader::new(shp).map_err(|e| FilterError(format!(".shp: {e}")))?;
     let records = dbase::Reader::new(dbf).map_err(|e| FilterError(format!(".dbf: {e}")))?;
-    let fields: Vec<String> = records.fields().iter().map(|f| f.name().to_string()).collect();
+    let fields: Vec<String> = records
+        .fields()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect();
     let mut reader = shapefile::Reader::new(shapes, records);
     let mut features = Vec::new();
     for (index, item) in reader.iter_shapes_and_records().enumerate() {
         let (shape, record) = item.map_err(|e| FilterError(format!("feature {index}: {e}")))?;
         let properties = fields
             .iter()
-            .map(|name| (name.clone(), record.get(name).map(field_value).unwrap_or(Value::Null)))
+            .map(|name| {
+                (
+                    name.clone(),
+                    record.get(name).map(field_value).unwrap_or(Value::Null),
+                )
+            })
             .collect();
-        features.push(Feature { properties, geometry: geometry(&shape) });
+        features.push(Feature {
+            properties,
+            geometry: geometry(&shape),
+        });
     }
     Ok(Layer { fields, features })
 }
@@ -148,7 +167,11 @@ fn field_value(value: &dbase::FieldValue) -> Value {
     match value {
         F::Character(Some(text)) => {
             let text = text.trim();
-            if text.is_empty() || text == TEXT_FILL { Value::Null } else { json!(text) }
+            if text.is_empty() || text == TEXT_FILL {
+                Value::Null
+            } else {
+                json!(text)
+            }
         }
         F::Numeric(Some(n)) => number(*n),
         F::Float(Some(n)) => number(f64::from(*n)),
@@ -173,11 +196,20 @@ fn number(n: f64) -> Value {
 
 fn geometry(shape: &shapefile::Shape) -> Value {
     use shapefile::Shape;
-    let line = |points: &[shapefile::Point]| points.iter().map(|p| json!([p.x, p.y])).collect::<Vec<_>>();
+    let line =
+        |points: &[shapefile::Point]| points.iter().map(|p| json!([p.x, p.y])).collect::<Vec<_>>();
     let parts: Vec<Vec<Value>> = match shape {
         Shape::Polyline(p) => p.parts().iter().map(|part| line(part)).collect(),
-        Shape::PolylineM(p) => p.parts().iter().map(|part| part.iter().map(|q| json!([q.x, q.y])).collect()).collect(),
-        Shape::PolylineZ(p) => p.parts().iter().map(|part| part.iter().map(|q| json!([q.x, q.y])).collect()).collect(),
+        Shape::PolylineM(p) => p
+            .parts()
+            .iter()
+            .map(|part| part.iter().map(|q| json!([q.x, q.y])).collect())
+            .collect(),
+        Shape::PolylineZ(p) => p
+            .parts()
+            .iter()
+            .map(|part| part.iter().map(|q| json!([q.x, q.y])).collect())
+            .collect(),
         Shape::Point(p) => return json!({ "type": "Point", "coordinates": [p.x, p.y] }),
         Shape::Polygon(p) => {
             let rings: Vec<Vec<Value>> = p.rings().iter().map(|r| line(r.points())).collect();
@@ -193,8 +225,16 @@ fn geometry(shape: &shapefile::Shape) -> Value {
 }
 
 /// Why a reach was dropped (the first failing rule, in this order).
-pub const RULES: [&str; 8] =
-    ["unobserved", "reach_q", "ice_clim_f", "ice_dyn_f", "partial_f", "xovr_cal_q", "dark_frac", "obs_frac_n"];
+pub const RULES: [&str; 8] = [
+    "unobserved",
+    "reach_q",
+    "ice_clim_f",
+    "ice_dyn_f",
+    "partial_f",
+    "xovr_cal_q",
+    "dark_frac",
+    "obs_frac_n",
+];
 
 /// The rule that drops this reach, or `None` when it is kept.
 pub fn rejection(feature: &Feature, t: &Thresholds) -> Option<&'static str> {
@@ -260,7 +300,11 @@ pub fn filter(layer: &Layer, t: &Thresholds) -> Filtered {
             }
         }
     }
-    Filtered { kept, dropped, unknown_flags: unknown }
+    Filtered {
+        kept,
+        dropped,
+        unknown_flags: unknown,
+    }
 }
 
 /// The kept features as a GeoJSON FeatureCollection.
@@ -278,7 +322,13 @@ pub fn to_geojson(features: &[Feature]) -> Value {
 /// The kept features as CSV (RFC 4180), one column per attribute, empty for null.
 pub fn to_csv(fields: &[String], features: &[Feature]) -> String {
     let mut out = String::new();
-    out.push_str(&fields.iter().map(|f| csv_cell(f)).collect::<Vec<_>>().join(","));
+    out.push_str(
+        &fields
+            .iter()
+            .map(|f| csv_cell(f))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     out.push('\n');
     for feature in features {
         let row: Vec<String> = fields
@@ -308,7 +358,13 @@ mod tests {
     use super::*;
 
     fn feature(pairs: &[(&str, Value)]) -> Feature {
-        Feature { properties: pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), geometry: Value::Null }
+        Feature {
+            properties: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            geometry: Value::Null,
+        }
     }
 
     #[test]
@@ -316,19 +372,32 @@ mod tests {
         assert_eq!(number(-999_999_999_999.0), Value::Null);
         assert_eq!(number(-999.0), Value::Null);
         assert_eq!(number(3.0), json!(3));
-        assert_eq!(field_value(&dbase::FieldValue::Character(Some("no_data".into()))), Value::Null);
+        assert_eq!(
+            field_value(&dbase::FieldValue::Character(Some("no_data".into()))),
+            Value::Null
+        );
     }
 
     #[test]
     fn unknown_flags_follow_the_policy() {
-        let f = feature(&[("wse", json!(7.6)), ("reach_q", json!(1)), ("ice_dyn_f", Value::Null)]);
+        let f = feature(&[
+            ("wse", json!(7.6)),
+            ("reach_q", json!(1)),
+            ("ice_dyn_f", Value::Null),
+        ]);
         assert_eq!(rejection(&f, &Thresholds::default()), None);
-        let strict = Thresholds { unknown: Unknown::Drop, ..Thresholds::default() };
+        let strict = Thresholds {
+            unknown: Unknown::Drop,
+            ..Thresholds::default()
+        };
         assert_eq!(rejection(&f, &strict), Some("ice_clim_f"));
         let bad = feature(&[("wse", json!(7.6)), ("reach_q", json!(2))]);
         assert_eq!(rejection(&bad, &Thresholds::default()), Some("reach_q"));
         let unobserved = feature(&[("wse", Value::Null), ("reach_q", json!(0))]);
-        assert_eq!(rejection(&unobserved, &Thresholds::default()), Some("unobserved"));
+        assert_eq!(
+            rejection(&unobserved, &Thresholds::default()),
+            Some("unobserved")
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ fn main() {
         let unknown = match args.string("unknown_flags")? {
             "keep" => Unknown::Keep,
             "drop" => Unknown::Drop,
-            other => return Err(format!("--unknown-flags must be keep or drop, not {other:?}").into()),
+            other => {
+                return Err(format!("--unknown-flags must be keep or drop, not {other:?}").into());
+            }
         };
         let thresholds = Thresholds {
             max_reach_q: args.double("max_reach_q")?,
@@ -52,17 +54,37 @@ fn main() {
         hysope_sdk::progress(10.0, "read");
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("input");
         let layer = read_zip(&bytes, name).map_err(|e| DataError(e.to_string()))?;
-        hysope_sdk::log(LogLevel::Info, &format!("{} features, {} fields", layer.features.len(), layer.fields.len()));
+        hysope_sdk::log(
+            LogLevel::Info,
+            &format!(
+                "{} features, {} fields",
+                layer.features.len(),
+                layer.fields.len()
+            ),
+        );
         if !layer.fields.iter().any(|f| f == "reach_id") {
-            return Err(DataError(format!("{name}: no reach_id field: not a RiverSP reach file")).into());
+            return Err(DataError(format!(
+                "{name}: no reach_id field: not a RiverSP reach file"
+            ))
+            .into());
         }
         let result = filter(&layer, &thresholds);
         hysope_sdk::progress(60.0, "filtered");
-        hysope_sdk::write_output("reaches.geojson", serde_json::to_vec(&to_geojson(&result.kept))?)?;
+        hysope_sdk::write_output(
+            "reaches.geojson",
+            serde_json::to_vec(&to_geojson(&result.kept))?,
+        )?;
         hysope_sdk::write_output("reaches.csv", to_csv(&layer.fields, &result.kept))?;
-        let dropped: serde_json::Map<_, _> = result.dropped.iter().map(|(r, n)| (r.to_string(), json!(n))).collect();
-        let unknown: serde_json::Map<_, _> =
-            result.unknown_flags.iter().map(|(r, n)| (r.to_string(), json!(n))).collect();
+        let dropped: serde_json::Map<_, _> = result
+            .dropped
+            .iter()
+            .map(|(r, n)| (r.to_string(), json!(n)))
+            .collect();
+        let unknown: serde_json::Map<_, _> = result
+            .unknown_flags
+            .iter()
+            .map(|(r, n)| (r.to_string(), json!(n)))
+            .collect();
         let summary = json!({
             "input": name,
             "features": layer.features.len(),
@@ -72,7 +94,14 @@ fn main() {
             "unknown_flags": args.string("unknown_flags")?,
         });
         hysope_sdk::write_output("summary.json", serde_json::to_vec_pretty(&summary)?)?;
-        hysope_sdk::log(LogLevel::Info, &format!("kept {} of {} reaches", result.kept.len(), layer.features.len()));
+        hysope_sdk::log(
+            LogLevel::Info,
+            &format!(
+                "kept {} of {} reaches",
+                result.kept.len(),
+                layer.features.len()
+            ),
+        );
         hysope_sdk::progress(100.0, "done");
         println!("{}", serde_json::to_string(&summary)?);
         Ok(())

@@ -8,17 +8,26 @@
 use std::path::PathBuf;
 
 /// The workspace packages that build into components.
-pub const WASM_PACKAGES: &[&str] =
-    &["hysope-echo", "hysope-swot-river-filter", "hysope-guest-hostile", "hysope-guest-moving-median"];
+pub const WASM_PACKAGES: &[&str] = &[
+    "hysope-echo",
+    "hysope-swot-river-filter",
+    "hysope-guest-hostile",
+    "hysope-guest-moving-median",
+];
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
 }
 
 /// Folder of the built components.
 pub fn component_dir() -> PathBuf {
-    workspace_root().join("target").join("wasm32-wasip2").join("release")
+    workspace_root()
+        .join("target")
+        .join("wasm32-wasip2")
+        .join("release")
 }
 
 /// Path of the component `name` (`echo`, `swot-river-filter`, `hostile`, `moving-median`).

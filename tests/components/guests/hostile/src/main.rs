@@ -30,13 +30,32 @@ fn main() {
     let mut escaped = false;
     match mode {
         "fs" => {
-            for path in ["/etc/passwd", "/in/../etc/passwd", "/out/../../etc/passwd", "../etc/passwd", "/in/escape-link", "/proc/self/environ"] {
+            for path in [
+                "/etc/passwd",
+                "/in/../etc/passwd",
+                "/out/../../etc/passwd",
+                "../etc/passwd",
+                "/in/escape-link",
+                "/proc/self/environ",
+            ] {
                 escaped |= attempt(&format!("read {path}"), read(path));
             }
-            escaped |= attempt("list /", std::fs::read_dir("/").and_then(|d| Ok(format!("{} entries", d.count()))));
-            escaped |= attempt("write /in/new", std::fs::write("/in/new", b"x").map(|_| "written".into()));
-            escaped |= attempt("write /out/../outside", std::fs::write("/out/../outside", b"x").map(|_| "written".into()));
-            escaped |= attempt("write /tmp/x", std::fs::write("/tmp/x", b"x").map(|_| "written".into()));
+            escaped |= attempt(
+                "list /",
+                std::fs::read_dir("/").map(|d| format!("{} entries", d.count())),
+            );
+            escaped |= attempt(
+                "write /in/new",
+                std::fs::write("/in/new", b"x").map(|_| "written".into()),
+            );
+            escaped |= attempt(
+                "write /out/../outside",
+                std::fs::write("/out/../outside", b"x").map(|_| "written".into()),
+            );
+            escaped |= attempt(
+                "write /tmp/x",
+                std::fs::write("/tmp/x", b"x").map(|_| "written".into()),
+            );
             let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
             println!("env: {}", env.join(","));
         }
@@ -44,14 +63,25 @@ fn main() {
             let port = args.get(2).cloned().unwrap_or_else(|| "9".into());
             escaped |= attempt(
                 "tcp connect",
-                std::net::TcpStream::connect(format!("127.0.0.1:{port}")).and_then(|mut s| s.write_all(b"hello").map(|_| "connected".into())),
+                std::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+                    .and_then(|mut s| s.write_all(b"hello").map(|_| "connected".into())),
             );
-            escaped |= attempt("tcp listen", std::net::TcpListener::bind("127.0.0.1:0").map(|l| format!("{:?}", l.local_addr())));
+            escaped |= attempt(
+                "tcp listen",
+                std::net::TcpListener::bind("127.0.0.1:0").map(|l| format!("{:?}", l.local_addr())),
+            );
             escaped |= attempt(
                 "udp send",
-                std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.send_to(b"x", format!("127.0.0.1:{port}")).map(|n| format!("sent {n}"))),
+                std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| {
+                    s.send_to(b"x", format!("127.0.0.1:{port}"))
+                        .map(|n| format!("sent {n}"))
+                }),
             );
-            escaped |= attempt("dns lookup", std::net::ToSocketAddrs::to_socket_addrs("localhost:80").map(|a| format!("{} addresses", a.count())));
+            escaped |= attempt(
+                "dns lookup",
+                std::net::ToSocketAddrs::to_socket_addrs("localhost:80")
+                    .map(|a| format!("{} addresses", a.count())),
+            );
         }
         "loop" => {
             let mut x: u64 = 0;

@@ -38,14 +38,22 @@ pub fn moving_median(values: &[f64], window: usize) -> Vec<f64> {
             lo += 1;
         }
         let n = sorted.len();
-        out.push(if n % 2 == 1 { sorted[n / 2] } else { 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]) });
+        out.push(if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+        });
     }
     out
 }
 
 /// A checksum of a result, to compare runs.
 pub fn checksum(values: &[f64]) -> f64 {
-    values.iter().enumerate().map(|(i, v)| v * ((i % 7) as f64 + 1.0)).sum()
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * ((i % 7) as f64 + 1.0))
+        .sum()
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let window: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(31);
     let series = hysope_guest_moving_median::series(n);
     let median = hysope_guest_moving_median::moving_median(&series, window);
