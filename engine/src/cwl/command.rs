@@ -299,3 +299,160 @@ fn scalar_text(value: &Value) -> Result<String> {
         _ => return Err(Error::cwl("", "not a scalar")),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::{Map, Value, json};
+
+    use super::build_command_line;
+    use crate::cwl::{bind_inputs, parse_tool};
+
+    fn command_line(doc: &str, job: Value) -> Vec<String> {
+        let tool = parse_tool(Path::new("/t/tool.cwl"), doc).unwrap();
+        let job: Map<String, Value> = serde_json::from_value(job).unwrap();
+        let inputs = bind_inputs(&tool, &job).unwrap();
+        build_command_line(&tool, &inputs, &json!({ "outdir": "/out" })).unwrap()
+    }
+
+    #[test]
+    fn positions_prefixes_and_separators() {
+        let doc = r#"
+cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [tool, run]
+arguments:
+  - valueFrom: $(runtime.outdir)
+    prefix: -o
+    position: 5
+  - "--verbose"
+inputs:
+  b: { type: int, inputBinding: { position: 2, prefix: -b } }
+  a: { type: string, inputBinding: { position: 2, prefix: "--a=", separate: false } }
+  flag: { type: boolean, inputBinding: { prefix: --flag } }
+  off: { type: boolean, default: false, inputBinding: { prefix: --off } }
+  list: { type: "string[]", inputBinding: { position: 3, prefix: -l, itemSeparator: "," } }
+  spread: { type: "int[]", inputBinding: { position: 4, prefix: -s } }
+  missing: { type: "string?", inputBinding: { prefix: -m } }
+  unbound: string
+outputs: []
+"#;
+        let job = json!({ "b": 3, "a": "x y", "flag": true, "list": ["p", "q"], "spread": [1, 2], "unbound": "u" });
+        assert_eq!(
+            command_line(doc, job),
+            // At equal positions arguments come before inputs (cwltool sorts int keys before names).
+            [
+                "tool",
+                "run",
+                "--verbose",
+                "--flag",
+                "--a=x y",
+                "-b",
+                "3",
+                "-l",
+                "p,q",
+                "-s",
+                "1",
+                "2",
+                "-o",
+                "/out"
+            ]
+        );
+    }
+
+    #[test]
+    fn item_bindings_and_parameter_references() {
+        let doc = r#"
+cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: cat
+inputs:
+  files:
+    type: { type: array, items: File, inputBinding: { prefix: -f } }
+    inputBinding: { position: 1 }
+  name:
+    type: string
+    inputBinding: { valueFrom: "out-$(self).txt", prefix: --name }
+outputs: []
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
+        std::fs::write(&a, "a").unwrap();
+        std::fs::write(&b, "b").unwrap();
+        let (a, b) = (a.display().to_string(), b.display().to_string());
+        let job = json!({ "files": [{ "class": "File", "path": a }, { "class": "File", "path": b }], "name": "n" });
+        assert_eq!(
+            command_line(doc, job),
+            ["cat", "--name", "out-n.txt", "-f", &a, "-f", &b]
+        );
+    }
+
+    #[test]
+    fn invalid_documents_are_refused_with_where_and_what() {
+        let cases = [
+            (
+                "cwlVersion: v9\nclass: CommandLineTool\ninputs: {}\noutputs: {}\n",
+                "/t/tool.cwl#/cwlVersion: unknown cwlVersion \"v9\" (expected v1.0, v1.1 or v1.2)",
+            ),
+            (
+                "class: CommandLineTool\ninputs: {}\noutputs: {}\n",
+                "/t/tool.cwl#/cwlVersion: missing cwlVersion",
+            ),
+            (
+                "cwlVersion: v1.2\nclass: Tool\n",
+                "/t/tool.cwl#/class: unknown class \"Tool\"",
+            ),
+            (
+                "cwlVersion: v1.2\nclass: CommandLineTool\ninputs: { x: Flie }\noutputs: {}\n",
+                "/t/tool.cwl#/inputs/x/type: unknown type \"Flie\"",
+            ),
+            (
+                "cwlVersion: v1.2\nclass: CommandLineTool\ninputs: [ { type: int } ]\noutputs: {}\n",
+                "/t/tool.cwl#/inputs/0: a parameter needs an id",
+            ),
+            (
+                "cwlVersion: v1.2\nclass: CommandLineTool\nbasecommand: ls\ninputs: {}\noutputs: {}\n",
+                "/t/tool.cwl#/basecommand: unknown field \"basecommand\"",
+            ),
+            (
+                "- just a list\n",
+                "/t/tool.cwl: a CWL document must be a mapping",
+            ),
+        ];
+        for (doc, message) in cases {
+            let error = parse_tool(Path::new("/t/tool.cwl"), doc).unwrap_err();
+            assert_eq!(error.to_string(), message);
+        }
+        // Extension fields in a namespace are allowed.
+        parse_tool(
+            Path::new("/t/tool.cwl"),
+            "cwlVersion: v1.2\nclass: CommandLineTool\ns:author: me\ninputs: {}\noutputs: {}\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn jobs_are_checked_against_the_inputs() {
+        let doc = "cwlVersion: v1.2\nclass: CommandLineTool\ninputs:\n  n: int\n  e: { type: { type: enum, symbols: [keep, drop] } }\noutputs: {}\n";
+        let tool = parse_tool(Path::new("/t/tool.cwl"), doc).unwrap();
+        let job = |v: Value| -> Map<String, Value> { serde_json::from_value(v).unwrap() };
+        assert!(bind_inputs(&tool, &job(json!({ "n": 1, "e": "keep" }))).is_ok());
+        let error = bind_inputs(&tool, &job(json!({ "n": 1.5, "e": "keep" }))).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "job#/n: value 1.5 does not match type \"int\""
+        );
+        let error = bind_inputs(&tool, &job(json!({ "n": 1, "e": "maybe" }))).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("job#/e: value \"maybe\" does not match"),
+            "{error}"
+        );
+        let error = bind_inputs(&tool, &job(json!({ "e": "keep" }))).unwrap_err();
+        assert_eq!(error.to_string(), "job#/n: missing required input");
+        let error = bind_inputs(&tool, &job(json!({ "n": 1, "e": "keep", "z": 0 }))).unwrap_err();
+        assert_eq!(error.to_string(), "job#/z: /t/tool.cwl has no input \"z\"");
+    }
+}
