@@ -446,3 +446,42 @@ fn invalid_components_are_refused_with_a_reason() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_reaches_the_plugin() {
+    let engine = engine(None);
+    let request = RunRequest {
+        stdin: b"reach 57203000041\n".to_vec(),
+        ..RunRequest::default()
+    };
+    let outcome = hostile(&engine, &["cat"], request).await.unwrap();
+    assert_eq!(stdout(&outcome), "reach 57203000041\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_runs_than_pool_slots_wait_for_a_slot() {
+    let engine = Arc::new(
+        WasmEngine::new(EngineConfig {
+            max_instances: 2,
+            ..EngineConfig::default()
+        })
+        .unwrap(),
+    );
+    let plugin = engine.load_file(&component("hostile")).unwrap();
+    let mut runs = Vec::new();
+    for i in 0..8 {
+        let (engine, plugin) = (engine.clone(), plugin.clone());
+        runs.push(tokio::spawn(async move {
+            let request = RunRequest {
+                args: args(&["cat"]),
+                stdin: format!("run {i}").into_bytes(),
+                ..RunRequest::default()
+            };
+            engine.run(&plugin, request).await
+        }));
+    }
+    for (i, run) in runs.into_iter().enumerate() {
+        let outcome = run.await.unwrap().expect("every run gets a slot");
+        assert_eq!(stdout(&outcome), format!("run {i}"));
+    }
+}

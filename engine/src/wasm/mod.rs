@@ -232,6 +232,9 @@ pub struct WasmEngine {
     plugins: Mutex<HashMap<String, Arc<Plugin>>>,
     max_memory_bytes: u64,
     ticker: Arc<AtomicBool>,
+    /// One permit per pool slot: runs beyond the pool's size wait for a slot
+    /// instead of failing.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Drop for WasmEngine {
@@ -297,6 +300,7 @@ impl WasmEngine {
             plugins: Mutex::new(HashMap::new()),
             max_memory_bytes: max_memory,
             ticker,
+            slots: Arc::new(tokio::sync::Semaphore::new(instances as usize)),
         })
     }
 
@@ -408,6 +412,10 @@ impl WasmEngine {
                 limits.memory_bytes, self.max_memory_bytes
             )));
         }
+        let _slot = tokio::select! {
+            permit = self.slots.clone().acquire_owned() => permit.map_err(|_| Error::Setup("engine is shutting down".into()))?,
+            _ = request.cancel.cancelled() => return Err(Error::Cancelled { plugin: name }),
+        };
         let stdout = BoundedCapture::new(limits.stdio_bytes);
         let stderr = BoundedCapture::new(limits.stdio_bytes);
         let mut wasi = WasiCtxBuilder::new();

@@ -32,7 +32,8 @@ enum Command {
     /// Run a component (`.wasm`) or a CWL tool (`.cwl`).
     ///
     /// hysope run <component.wasm | tool.cwl> [job.yml] [key=value ...] [--out DIR]
-    /// [--in DIR] [--timeout 30s] [--memory 512MiB] [--output-cap 1GiB] [--quiet] [-- ARGS]
+    /// [--in DIR] [--stdin FILE|-] [--env NAME=VALUE] [--timeout 30s] [--memory 512MiB]
+    /// [--output-cap 1GiB] [--quiet] [-- ARGS]
     ///
     /// A component gets the remaining arguments as its argv; it sees no file unless
     /// `--in DIR` (read-only at /in) or `--out DIR` (read-write at /out) is given.

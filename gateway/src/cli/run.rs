@@ -14,7 +14,7 @@ use super::units::{parse_duration, parse_size};
 use super::{EXIT_UNSUPPORTED, EXIT_USAGE, UsageError, fail};
 
 const USAGE: &str = "usage: hysope run <component.wasm | tool.cwl> [job.yml] [key=value ...] [--out DIR] [--in DIR] \
-                     [--timeout 30s] [--memory 512MiB] [--output-cap 1GiB] [--quiet] [-- ARGS]";
+                     [--stdin FILE|-] [--env NAME=VALUE] [--timeout 30s] [--memory 512MiB] [--output-cap 1GiB] [--quiet] [-- ARGS]";
 
 /// Options of `hysope run`, parsed by hand so that a component's own flags pass through.
 #[derive(Debug, Default)]
@@ -23,6 +23,8 @@ struct RunArgs {
     positional: Vec<String>,
     out: Option<PathBuf>,
     input: Option<PathBuf>,
+    stdin: Option<PathBuf>,
+    env: Vec<(String, String)>,
     quiet: bool,
     limits: Limits,
 }
@@ -41,6 +43,14 @@ fn parse(args: Vec<String>) -> anyhow::Result<RunArgs> {
             "--" => raw = true,
             "--out" | "--outdir" => run.out = Some(PathBuf::from(value(&arg)?)),
             "--in" => run.input = Some(PathBuf::from(value(&arg)?)),
+            "--stdin" => run.stdin = Some(PathBuf::from(value(&arg)?)),
+            "--env" => {
+                let pair = value(&arg)?;
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--env needs NAME=VALUE, not {pair:?}"))?;
+                run.env.push((k.to_string(), v.to_string()));
+            }
             "--timeout" => {
                 run.limits.timeout =
                     parse_duration(&value(&arg)?).map_err(|e| anyhow!("--timeout: {e}"))?
@@ -190,10 +200,19 @@ async fn run_component(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
         bail!("--in {}: not a directory", input.display());
     }
     let (events, printer) = event_printer(run.quiet);
-    let stdin = Vec::new();
+    let stdin = match &run.stdin {
+        None => Vec::new(),
+        Some(path) if path.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .context("cannot read stdin")?;
+            bytes
+        }
+        Some(path) => std::fs::read(path).with_context(|| format!("--stdin {}", path.display()))?,
+    };
     let request = RunRequest {
         args: run.positional,
-        env: Vec::new(),
+        env: run.env,
         stdin,
         input_dir: run.input,
         output_dir: run.out,

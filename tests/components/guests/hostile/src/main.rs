@@ -127,6 +127,14 @@ fn main() {
             }
         }
         "panic" => panic!("hostile plugin panics on purpose"),
+        "cat" => {
+            // Not hostile: copies stdin to stdout, to check that stdin reaches the plugin.
+            let mut input = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut input)
+                .expect("read stdin");
+            std::io::stdout().write_all(&input).expect("write stdout");
+        }
         "stdout" => {
             let line = "x".repeat(1023) + "\n";
             for _ in 0..8192 {
