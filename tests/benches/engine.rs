@@ -6,6 +6,7 @@
 //! Needs the components (`bash tests/run-all.sh` or the cargo build line it runs)
 //! and, for the process peer, `cargo build --release -p hysope-echo`.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hysope_engine::wasm::{EngineConfig, RunRequest, WasmEngine};
@@ -76,27 +77,42 @@ fn main() {
         us(p)
     );
 
-    // Warm: instantiate from the InstancePre and run to exit, writing echo.json.
+    // Warm: instantiate from the InstancePre and run to exit.
     let plugin = engine.load("echo", &echo).unwrap();
-    let warm = runtime.block_on(async {
-        let mut samples = Vec::new();
-        for i in 0..2200 {
-            let request = RunRequest {
-                args: vec!["--stringInput".into(), "x".into()],
-                output_dir: Some(out.path().to_path_buf()),
-                ..RunRequest::default()
-            };
-            let started = Instant::now();
-            engine.run(&plugin, request).await.unwrap();
-            if i >= 200 {
-                samples.push(started.elapsed());
+    let warm = |args: &[&str], output: Option<&Path>| -> (Duration, Duration) {
+        let samples = runtime.block_on(async {
+            let mut samples = Vec::new();
+            for i in 0..2200 {
+                let request = RunRequest {
+                    args: args.iter().map(|a| a.to_string()).collect(),
+                    output_dir: output.map(Path::to_path_buf),
+                    ..RunRequest::default()
+                };
+                let started = Instant::now();
+                engine.run(&plugin, request).await.unwrap();
+                if i >= 200 {
+                    samples.push(started.elapsed());
+                }
             }
-        }
-        samples
-    });
-    let (warm_median, p) = stats(warm);
+            samples
+        });
+        stats(samples)
+    };
+    let (m, p) = warm(&["--help"], None);
     println!(
-        "| echo warm instantiate + run (sandbox) | 2000 | {} | {} |",
+        "| echo warm instantiate + run, no mount (`--help`: parse argv, print usage) | 2000 | {} | {} |",
+        us(m),
+        us(p)
+    );
+    let (m, p) = warm(&["--help"], Some(out.path()));
+    println!(
+        "| echo warm instantiate + run, output mounted (`--help`) | 2000 | {} | {} |",
+        us(m),
+        us(p)
+    );
+    let (warm_median, p) = warm(&["--stringInput", "x"], Some(out.path()));
+    println!(
+        "| echo warm instantiate + run, writes echo.json to /out | 2000 | {} | {} |",
         us(warm_median),
         us(p)
     );

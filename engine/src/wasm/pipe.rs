@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 /// A clonable handle on one capture buffer.
 #[derive(Clone, Debug)]
@@ -41,6 +42,42 @@ impl BoundedCapture {
     /// True when bytes were dropped.
     pub fn truncated(&self) -> bool {
         self.truncated.load(Ordering::Relaxed)
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        if let Ok(mut buffer) = self.buffer.lock() {
+            let room = self.capacity.saturating_sub(buffer.len());
+            let kept = room.min(bytes.len());
+            buffer.extend_from_slice(&bytes[..kept]);
+            if kept < bytes.len() {
+                self.truncated.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The WASI stream view of a capture: writes complete at once, no background task.
+struct CaptureStream(BoundedCapture);
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CaptureStream {
+    async fn ready(&mut self) {}
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for CaptureStream {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.0.append(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        // Everything is accepted: what does not fit is dropped, not refused.
+        Ok(1 << 20)
     }
 }
 
@@ -80,5 +117,9 @@ impl IsTerminal for BoundedCapture {
 impl StdoutStream for BoundedCapture {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
         Box::new(self.clone())
+    }
+
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(CaptureStream(self.clone()))
     }
 }
