@@ -23,6 +23,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts that a run failed with `code` and said `message` on stderr.
+fn assert_fails(output: &Output, code: i32, message: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in: {stderr}"
+    );
+}
+
 #[test]
 fn runs_the_bundled_plugins_from_their_cwl_and_example_jobs() {
     let root = workspace_root();
@@ -123,11 +133,10 @@ fn a_bare_component_gets_its_argv_and_only_the_mounts_it_is_given() {
         &["run", echo.to_str().unwrap(), "--stringInput", "hi"],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output.stderr).contains("no output directory is mounted: run with --out DIR"),
-        "{}",
-        text(&output.stderr)
+    assert_fails(
+        &output,
+        1,
+        "no output directory is mounted: run with --out DIR",
     );
 
     // The component's own flags pass through; its usage error is its own.
@@ -135,8 +144,7 @@ fn a_bare_component_gets_its_argv_and_only_the_mounts_it_is_given() {
         &["run", echo.to_str().unwrap(), "--out", "o", "--", "--bogus"],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("unknown option --bogus"));
+    assert_fails(&output, 1, "unknown option --bogus");
 
     // A file in the current directory is invisible unless mounted.
     std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();
@@ -189,12 +197,7 @@ fn limits_come_from_the_command_line() {
         ],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output.stderr).contains("plugin hostile exceeded its deadline of 300ms"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails(&output, 1, "plugin hostile exceeded its deadline of 300ms");
     let output = hysope(
         &[
             "run",
@@ -222,12 +225,7 @@ fn limits_come_from_the_command_line() {
         ],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output.stderr).contains("--memory: \"lots\" is not a size"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails(&output, 2, "--memory: \"lots\" is not a size");
 }
 
 #[test]
@@ -298,12 +296,7 @@ fn bad_input_gets_a_clear_error_and_exit_code() {
     )
     .unwrap();
     let output = hysope(&["run", broken.to_str().unwrap()], dir.path());
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output.stderr).contains("broken.cwl#/inputz: unknown field \"inputz\""),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails(&output, 2, "broken.cwl#/inputz: unknown field \"inputz\"");
 
     std::fs::write(&broken, "cwlVersion: v1.2\nclass: CommandLineTool\nrequirements:\n  - class: DockerRequirement\n    dockerPull: x\ninputs: {}\noutputs: {}\n").unwrap();
     let output = hysope(&["run", broken.to_str().unwrap()], dir.path());
@@ -315,12 +308,7 @@ fn bad_input_gets_a_clear_error_and_exit_code() {
     )
     .unwrap();
     let output = hysope(&["run", broken.to_str().unwrap()], dir.path());
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output.stderr).contains("broken.cwl:"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_fails(&output, 2, "broken.cwl:");
 }
 
 #[test]

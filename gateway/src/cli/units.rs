@@ -2,17 +2,23 @@
 
 use std::time::Duration;
 
-/// Parses `512MiB`, `1GiB`, `100MB`, `64k`, or a plain number of bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
+/// Splits `12.5MiB` into its number and its unit; `what` names the quantity in errors.
+fn number_and_unit<'a>(text: &'a str, what: &str) -> Result<(f64, &'a str), String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
+    let number = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a size (e.g. 512MiB)"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        .map_err(|_| format!("{text:?} is not a {what}"))?;
+    Ok((number, unit.trim()))
+}
+
+/// Parses `512MiB`, `1GiB`, `100MB`, `64k`, or a plain number of bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = number_and_unit(text, "size (e.g. 512MiB)")?;
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
         "kb" => 1_000,
@@ -35,14 +41,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// Parses `30s`, `500ms`, `2m`, `1h`, or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (e.g. 30s)"))?;
-    let seconds = match unit.trim() {
+    let (number, unit) = number_and_unit(text, "duration (e.g. 30s)")?;
+    let seconds = match unit {
         "" | "s" => number,
         "ms" => number / 1000.0,
         "m" | "min" => number * 60.0,
