@@ -298,7 +298,7 @@ fn bad_input_gets_a_clear_error_and_exit_code() {
     let output = hysope(&["run", broken.to_str().unwrap()], dir.path());
     assert_fails(&output, 2, "broken.cwl#/inputz: unknown field \"inputz\"");
 
-    std::fs::write(&broken, "cwlVersion: v1.2\nclass: CommandLineTool\nrequirements:\n  - class: DockerRequirement\n    dockerPull: x\ninputs: {}\noutputs: {}\n").unwrap();
+    std::fs::write(&broken, "cwlVersion: v1.2\nclass: CommandLineTool\nrequirements:\n  - class: MPIRequirement\n    processes: 2\ninputs: {}\noutputs: {}\n").unwrap();
     let output = hysope(&["run", broken.to_str().unwrap()], dir.path());
     assert_eq!(output.status.code(), Some(33), "{}", text(&output.stderr));
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hysope_engine::Error;
-use hysope_engine::cwl::{self, WasmBackend};
+use hysope_engine::cwl::{self, LocalBackend, Runner, WasmBackend};
 use hysope_engine::wasm::{EngineConfig, Limits, WasmEngine};
 use hysope_test_components::{component_dir, shared_data, workspace_root};
 use serde_json::{Map, Value, json};
@@ -92,12 +92,14 @@ fn kept_by_default(row: &BTreeMap<String, String>) -> bool {
 
 async fn run_filter(job: Map<String, Value>) -> Result<(tempfile::TempDir, Value), Error> {
     let engine = Arc::new(WasmEngine::new(EngineConfig::default()).unwrap());
-    let backend = WasmBackend::new(engine, Limits::default(), vec![component_dir()]);
-    let tool =
-        cwl::load_tool(&workspace_root().join("plugins/swot-river-filter/swot-river-filter.cwl"))
-            .unwrap();
+    let wasm = WasmBackend::new(engine, Limits::default(), vec![component_dir()]);
+    let scratch = tempfile::tempdir().unwrap();
+    let local = Arc::new(LocalBackend::new(Limits::default()));
+    let runner = Runner::new(local, Some(Arc::new(wasm)), scratch.path().to_path_buf());
+    let path = workspace_root().join("plugins/swot-river-filter/swot-river-filter.cwl");
+    let tool = cwl::load(&path.display().to_string()).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let output = cwl::run_tool(&backend, &tool, &job, out.path()).await?;
+    let output = runner.run(&tool.process, &job, out.path()).await?;
     Ok((out, output))
 }
 

@@ -15,12 +15,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::Tool;
-use super::command::build_command_line;
 use crate::wasm::{GUEST_INPUT_DIR, GUEST_OUTPUT_DIR, Limits, RunEvent, RunRequest, WasmEngine};
 use crate::{Error, Result};
 
@@ -36,6 +34,21 @@ pub struct StagedFile {
     pub guest: String,
 }
 
+/// How a backend laid out one invocation's files.
+#[derive(Debug, Clone, Default)]
+pub struct Staging {
+    /// The output folder as the tool sees it (`runtime.outdir`).
+    pub outdir: String,
+    /// The scratch folder as the tool sees it (`runtime.tmpdir`).
+    pub tmpdir: String,
+    /// Folder holding the staged inputs, removed after the run.
+    pub stage_dir: Option<PathBuf>,
+    /// Input files as staged.
+    pub staged: Vec<StagedFile>,
+    /// The component to run (wasm backend).
+    pub component: Option<PathBuf>,
+}
+
 /// Everything a backend needs to run one tool once.
 #[derive(Debug)]
 pub struct ToolInvocation {
@@ -43,9 +56,9 @@ pub struct ToolInvocation {
     pub name: String,
     /// The command line, `argv[0]` first.
     pub argv: Vec<String>,
-    /// The environment (`EnvVarRequirement` plus `HOME`, `TMPDIR`).
+    /// The environment.
     pub env: Vec<(String, String)>,
-    /// File whose content is the standard input.
+    /// File (as the tool sees it) whose content is the standard input.
     pub stdin: Option<PathBuf>,
     /// Name, in the output directory, of the file that receives stdout.
     pub stdout: Option<String>,
@@ -53,18 +66,10 @@ pub struct ToolInvocation {
     pub stderr: Option<String>,
     /// The output directory on the host.
     pub outdir: PathBuf,
-    /// The staging folder (inputs as the tool sees them), if the backend stages.
-    pub stage_dir: Option<PathBuf>,
-    /// The input object as the tool sees it (paths rewritten by staging).
-    pub inputs: Map<String, Value>,
-    /// The staged input files.
-    pub staged: Vec<StagedFile>,
-    /// Exit codes that mean success.
-    pub success_codes: Vec<i32>,
-    /// Limits of the run.
-    pub limits: Limits,
-    /// The component to run (wasm backend).
-    pub component: Option<PathBuf>,
+    /// The staging of inputs.
+    pub staging: Staging,
+    /// The tool's own time limit (`ToolTimeLimit`), within the backend's.
+    pub timeout: Option<std::time::Duration>,
     /// Cancels the run.
     pub cancel: CancellationToken,
 }
@@ -72,14 +77,12 @@ pub struct ToolInvocation {
 /// What a backend hands back.
 #[derive(Debug)]
 pub struct ExecutionResult {
-    /// The exit code (one of the success codes).
+    /// The exit code; the engine decides what counts as success.
     pub exit_code: i32,
-    /// The input object as the tool saw it, for `outputEval`.
-    pub inputs: Map<String, Value>,
-    /// The file that received stdout, if any.
-    pub stdout_file: Option<PathBuf>,
     /// Log and progress events of a wasm plugin.
     pub events: Vec<RunEvent>,
+    /// What the tool wrote on stderr, when the backend captured it.
+    pub stderr: bytes::Bytes,
 }
 
 /// Runs tool invocations somewhere.
@@ -87,140 +90,20 @@ pub trait Backend: Send + Sync {
     /// The backend's name (`wasm`, `local`, `hpc`).
     fn name(&self) -> &'static str;
 
-    /// Stages the inputs and builds the invocation.
-    fn prepare(
+    /// Makes the inputs visible to the tool, rewriting their paths as the tool sees them.
+    fn stage(
         &self,
-        tool: &Tool,
-        inputs: &Map<String, Value>,
+        process: &Value,
+        requirements: &[Value],
+        inputs: &mut Map<String, Value>,
         outdir: &Path,
-    ) -> Result<ToolInvocation>;
+    ) -> Result<Staging>;
 
     /// Runs an invocation to completion.
     fn execute(&self, invocation: ToolInvocation) -> BoxFuture<'_, Result<ExecutionResult>>;
-}
 
-/// Common part of `prepare`: environment, stdio names, success codes, command line.
-fn invocation(
-    tool: &Tool,
-    inputs: Map<String, Value>,
-    outdir: &Path,
-    guest_outdir: &str,
-    limits: Limits,
-) -> Result<ToolInvocation> {
-    let runtime = json!({ "outdir": guest_outdir, "tmpdir": guest_outdir, "cores": 1, "ram": limits.memory_bytes >> 20 });
-    let argv = build_command_line(tool, &inputs, &runtime)?;
-    let ctx = super::command::Context {
-        inputs: &inputs,
-        runtime: &runtime,
-    };
-    let mut env = vec![
-        ("HOME".to_string(), guest_outdir.to_string()),
-        ("TMPDIR".to_string(), guest_outdir.to_string()),
-    ];
-    if let Some(req) = tool.requirement("EnvVarRequirement") {
-        let defs = req.get("envDef");
-        let pairs: Vec<(String, Value)> = match defs {
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(|d| {
-                    Some((
-                        d.get("envName")?.as_str()?.to_string(),
-                        d.get("envValue")?.clone(),
-                    ))
-                })
-                .collect(),
-            Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            _ => Vec::new(),
-        };
-        for (name, value) in pairs {
-            let value = match value {
-                Value::String(s) => super::command::interpolate(
-                    &s,
-                    &ctx,
-                    &Value::Null,
-                    &tool.at("/requirements/EnvVarRequirement"),
-                )?,
-                other => other,
-            };
-            let text = match value {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            env.push((name, text));
-        }
-    }
-    let text_field = |key: &str| -> Result<Option<String>> {
-        match tool.doc.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => match super::command::interpolate(
-                s,
-                &ctx,
-                &Value::Null,
-                &tool.at(&format!("/{key}")),
-            )? {
-                Value::String(s) => Ok(Some(s)),
-                Value::Object(m) => Ok(m.get("path").and_then(Value::as_str).map(str::to_string)),
-                _ => Err(Error::cwl(
-                    tool.at(&format!("/{key}")),
-                    "must evaluate to a string",
-                )),
-            },
-            Some(_) => Err(Error::cwl(tool.at(&format!("/{key}")), "must be a string")),
-        }
-    };
-    let mut stdout = text_field("stdout")?;
-    if stdout.is_none()
-        && tool
-            .outputs()
-            .values()
-            .any(|d| d.get("type").and_then(Value::as_str) == Some("stdout"))
-    {
-        stdout = Some(format!("stdout-{}", random_suffix()));
-    }
-    let stderr = text_field("stderr")?;
-    for name in stdout.iter().chain(stderr.iter()) {
-        if name.contains('/') || name == ".." {
-            return Err(Error::cwl(
-                tool.at("/stdout"),
-                format!("{name:?} must be a file name inside the output directory"),
-            ));
-        }
-    }
-    let stdin = text_field("stdin")?.map(PathBuf::from);
-    let success_codes = match tool.doc.get("successCodes") {
-        Some(Value::Array(codes)) => codes
-            .iter()
-            .filter_map(|c| c.as_i64().map(|c| c as i32))
-            .collect(),
-        _ => vec![0],
-    };
-    let name = tool
-        .doc
-        .get("id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            tool.path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-    Ok(ToolInvocation {
-        name,
-        argv,
-        env,
-        stdin,
-        stdout,
-        stderr,
-        outdir: outdir.to_path_buf(),
-        stage_dir: None,
-        inputs,
-        staged: Vec::new(),
-        success_codes,
-        limits,
-        component: None,
-        cancel: CancellationToken::new(),
-    })
+    /// Turns paths in collected outputs back into host paths, where the backend moved them.
+    fn unstage(&self, _outputs: &mut Value, _outdir: &Path) {}
 }
 
 fn random_suffix() -> String {
@@ -231,27 +114,6 @@ fn random_suffix() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     hex::encode(&Sha256::digest(format!("{}-{n}-{t}", std::process::id()))[..6])
-}
-
-/// Limits a tool asks for (`ToolTimeLimit`, `ResourceRequirement.ramMax`), within `base`.
-fn tool_limits(tool: &Tool, base: &Limits) -> Limits {
-    let mut limits = base.clone();
-    if let Some(seconds) = tool
-        .requirement("ToolTimeLimit")
-        .and_then(|r| r.get("timelimit"))
-        .and_then(Value::as_u64)
-        .filter(|s| *s > 0)
-    {
-        limits.timeout = limits.timeout.min(std::time::Duration::from_secs(seconds));
-    }
-    if let Some(mib) = tool
-        .requirement("ResourceRequirement")
-        .and_then(|r| r.get("ramMax").or_else(|| r.get("ramMin")))
-        .and_then(Value::as_u64)
-    {
-        limits.memory_bytes = limits.memory_bytes.min(mib << 20);
-    }
-    limits
 }
 
 /// The sandbox backend.
@@ -280,24 +142,23 @@ impl WasmBackend {
     }
 }
 
-/// Finds the component a `hysope:WasmRequirement` names: a path relative to the tool,
-/// a file name in `search_path`, or `sha256:<hex>` of a component in `search_path`.
-/// A `sha256` field in the requirement is checked against the file found.
-pub fn resolve_component(tool: &Tool, search_path: &[PathBuf]) -> Result<PathBuf> {
-    let at = tool.at("/requirements/hysope:WasmRequirement");
-    let req = tool
-        .requirement("hysope:WasmRequirement")
-        .ok_or_else(|| Error::cwl(&at, "no hysope:WasmRequirement"))?;
-    let name = req
+/// Finds the component a `hysope:WasmRequirement` names: a path relative to the tool
+/// file, a file name in `search_path`, or `sha256:<hex>` of a component in
+/// `search_path`. A `sha256` field in the requirement is checked against the file found.
+pub fn resolve_component(
+    requirement: &Value,
+    tool_dir: &Path,
+    search_path: &[PathBuf],
+    at: &str,
+) -> Result<PathBuf> {
+    let name = requirement
         .get("component")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::cwl(&at, "component must be a string"))?;
-    let tool_dir = tool
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let mut dirs = vec![tool_dir.clone()];
+        .ok_or_else(|| Error::cwl(at, "component must be a string"))?;
+    let mut dirs = vec![
+        tool_dir.to_path_buf(),
+        tool_dir.join("target/wasm32-wasip2/release"),
+    ];
     dirs.extend(search_path.iter().cloned());
     let found = if let Some(digest) = name.strip_prefix("sha256:") {
         dirs.iter().find_map(|dir| {
@@ -319,16 +180,20 @@ pub fn resolve_component(tool: &Tool, search_path: &[PathBuf]) -> Result<PathBuf
         dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
     };
     let path = found.ok_or_else(|| {
-        let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        let searched: Vec<String> = dirs
+            .iter()
+            .filter(|d| d.is_dir())
+            .map(|d| d.display().to_string())
+            .collect();
         Error::cwl(
-            &at,
+            at,
             format!(
                 "component {name:?} not found (searched {})",
                 searched.join(", ")
             ),
         )
     })?;
-    if let Some(expected) = req.get("sha256").and_then(Value::as_str) {
+    if let Some(expected) = requirement.get("sha256").and_then(Value::as_str) {
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != expected {
@@ -366,7 +231,8 @@ fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Stages every File and Directory of `value` under `stage`, rewriting its paths to `guest_root`.
+/// Stages every File and Directory of `value` (with its secondary files, beside it)
+/// under `stage`, rewriting its paths to `guest_root`.
 fn stage_value(
     value: &mut Value,
     stage: &Path,
@@ -380,22 +246,48 @@ fn stage_value(
                 Some("File" | "Directory")
             ) =>
         {
-            let Some(host) = map.get("path").and_then(Value::as_str).map(PathBuf::from) else {
+            let Some(host) = super::values::path_of(&Value::Object(map.clone())) else {
                 return Ok(());
             };
-            let basename = host
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "input".into());
             let slot = staged.len().to_string();
             let dir = stage.join(&slot);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            link_or_copy(&host, &dir.join(&basename)).map_err(|e| Error::io(&host, e))?;
-            let guest = format!("{guest_root}/{slot}/{basename}");
-            map.insert("path".into(), Value::String(guest.clone()));
-            map.insert("location".into(), Value::String(format!("file://{guest}")));
-            map.insert("basename".into(), Value::String(basename));
-            staged.push(StagedFile { host, guest });
+            let mut place = |map: &mut Map<String, Value>, host: &Path| -> Result<()> {
+                let basename = map
+                    .get("basename")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        host.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "input".into())
+                    });
+                let target = dir.join(&basename);
+                if !target.exists() {
+                    link_or_copy(host, &target).map_err(|e| Error::io(host, e))?;
+                }
+                let guest = format!("{guest_root}/{slot}/{basename}");
+                map.insert("path".into(), Value::String(guest.clone()));
+                map.insert("location".into(), Value::String(format!("file://{guest}")));
+                map.insert(
+                    "dirname".into(),
+                    Value::String(format!("{guest_root}/{slot}")),
+                );
+                staged.push(StagedFile {
+                    host: host.to_path_buf(),
+                    guest,
+                });
+                Ok(())
+            };
+            place(map, &host)?;
+            if let Some(Value::Array(secondary)) = map.get_mut("secondaryFiles") {
+                for s in secondary.iter_mut() {
+                    if let (Some(h), Value::Object(m)) = (super::values::path_of(s), &mut *s) {
+                        place(m, &h)?;
+                    }
+                }
+            }
+            map.remove("listing");
             Ok(())
         }
         Value::Object(map) => map
@@ -413,16 +305,39 @@ impl Backend for WasmBackend {
         "wasm"
     }
 
-    fn prepare(
+    fn stage(
         &self,
-        tool: &Tool,
-        inputs: &Map<String, Value>,
-        outdir: &Path,
-    ) -> Result<ToolInvocation> {
-        let component = resolve_component(tool, &self.search_path)?;
+        process: &Value,
+        requirements: &[Value],
+        inputs: &mut Map<String, Value>,
+        _outdir: &Path,
+    ) -> Result<Staging> {
+        let tool_dir = process
+            .get("$path")
+            .and_then(Value::as_str)
+            .and_then(|p| Path::new(p).parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let requirement = super::tool::find_req(requirements, "hysope:WasmRequirement")
+            .or_else(|| {
+                super::tool::find_req(
+                    process
+                        .get("hints")
+                        .and_then(Value::as_array)
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]),
+                    "hysope:WasmRequirement",
+                )
+            })
+            .ok_or_else(|| Error::cwl("wasm backend", "the tool has no hysope:WasmRequirement"))?;
+        let component = resolve_component(
+            requirement,
+            &tool_dir,
+            &self.search_path,
+            "hysope:WasmRequirement",
+        )?;
         let stage = std::env::temp_dir().join(format!("hysope-stage-{}", random_suffix()));
         std::fs::create_dir_all(&stage).map_err(|e| Error::io(&stage, e))?;
-        let mut inputs = inputs.clone();
         let mut staged = Vec::new();
         for value in inputs.values_mut() {
             if let Err(e) = stage_value(value, &stage, GUEST_INPUT_DIR, &mut staged) {
@@ -430,23 +345,20 @@ impl Backend for WasmBackend {
                 return Err(e);
             }
         }
-        let mut invocation = invocation(
-            tool,
-            inputs,
-            outdir,
-            GUEST_OUTPUT_DIR,
-            tool_limits(tool, &self.limits),
-        )?;
-        invocation.stage_dir = Some(stage);
-        invocation.staged = staged;
-        invocation.component = Some(component);
-        Ok(invocation)
+        Ok(Staging {
+            outdir: GUEST_OUTPUT_DIR.into(),
+            tmpdir: GUEST_OUTPUT_DIR.into(),
+            stage_dir: Some(stage),
+            staged,
+            component: Some(component),
+        })
     }
 
     fn execute(&self, invocation: ToolInvocation) -> BoxFuture<'_, Result<ExecutionResult>> {
         Box::pin(async move {
-            let _stage = invocation.stage_dir.clone().map(StageDir);
+            let _stage = invocation.staging.stage_dir.clone().map(StageDir);
             let component = invocation
+                .staging
                 .component
                 .clone()
                 .ok_or_else(|| Error::Setup("wasm invocation without a component".into()))?;
@@ -457,6 +369,7 @@ impl Backend for WasmBackend {
             let stdin = match &invocation.stdin {
                 Some(path) => {
                     let host = invocation
+                        .staging
                         .staged
                         .iter()
                         .find(|s| Path::new(&s.guest) == path)
@@ -466,7 +379,10 @@ impl Backend for WasmBackend {
                 }
                 None => Vec::new(),
             };
-            let mut limits = invocation.limits.clone();
+            let mut limits = self.limits.clone();
+            if let Some(t) = invocation.timeout {
+                limits.timeout = limits.timeout.min(t);
+            }
             if invocation.stdout.is_some() {
                 limits.stdio_bytes = limits.output_bytes.min(usize::MAX as u64) as usize;
             }
@@ -474,7 +390,7 @@ impl Backend for WasmBackend {
                 args: invocation.argv.iter().skip(1).cloned().collect(),
                 env: invocation.env.clone(),
                 stdin,
-                input_dir: invocation.stage_dir.clone(),
+                input_dir: invocation.staging.stage_dir.clone(),
                 output_dir: Some(invocation.outdir.clone()),
                 limits,
                 cancel: invocation.cancel.clone(),
@@ -482,36 +398,23 @@ impl Backend for WasmBackend {
             };
             let (code, outcome) = match self.engine.run(&plugin, request).await {
                 Ok(outcome) => (0, outcome),
-                Err(Error::Exit { code, outcome, .. })
-                    if invocation.success_codes.contains(&code) =>
-                {
-                    (code, *outcome)
-                }
+                Err(Error::Exit { code, outcome, .. }) => (code, *outcome),
                 Err(e) => return Err(e),
             };
-            if !invocation.success_codes.contains(&code) {
-                return Err(Error::Exit {
-                    plugin: invocation.name.clone(),
-                    code,
-                    outcome: Box::new(outcome),
-                });
-            }
-            let write = |name: &Option<String>, bytes: &[u8]| -> Result<Option<PathBuf>> {
-                let Some(name) = name else { return Ok(None) };
+            let write = |name: &Option<String>, bytes: &[u8]| -> Result<()> {
+                let Some(name) = name else { return Ok(()) };
                 let path = invocation.outdir.join(name);
-                std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
-                Ok(Some(path))
+                std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
             };
-            let stdout_file = write(&invocation.stdout, &outcome.stdout)?;
+            write(&invocation.stdout, &outcome.stdout)?;
             write(&invocation.stderr, &outcome.stderr)?;
-            if invocation.stdout.is_none() && !outcome.stdout.is_empty() {
-                tracing::debug!(plugin = %invocation.name, bytes = outcome.stdout.len(), "plugin stdout not captured by the tool");
+            if code != 0 && !outcome.stderr.is_empty() {
+                tracing::warn!(plugin = %invocation.name, code, stderr = %String::from_utf8_lossy(&outcome.stderr), "plugin failed");
             }
             Ok(ExecutionResult {
                 exit_code: code,
-                inputs: invocation.inputs,
-                stdout_file,
                 events: outcome.events,
+                stderr: outcome.stderr,
             })
         })
     }
@@ -535,28 +438,26 @@ impl Backend for LocalBackend {
         "local"
     }
 
-    fn prepare(
+    fn stage(
         &self,
-        tool: &Tool,
-        inputs: &Map<String, Value>,
+        _process: &Value,
+        _requirements: &[Value],
+        _inputs: &mut Map<String, Value>,
         outdir: &Path,
-    ) -> Result<ToolInvocation> {
-        let outdir_text = outdir.display().to_string();
-        let mut invocation = invocation(
-            tool,
-            inputs.clone(),
-            outdir,
-            &outdir_text,
-            tool_limits(tool, &self.limits),
-        )?;
-        if let Ok(path) = std::env::var("PATH") {
-            invocation.env.push(("PATH".into(), path));
-        }
-        Ok(invocation)
+    ) -> Result<Staging> {
+        let tmp = std::env::temp_dir().join(format!("hysope-tmp-{}", random_suffix()));
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(Staging {
+            outdir: outdir.display().to_string(),
+            tmpdir: tmp.display().to_string(),
+            stage_dir: Some(tmp),
+            ..Staging::default()
+        })
     }
 
     fn execute(&self, invocation: ToolInvocation) -> BoxFuture<'_, Result<ExecutionResult>> {
         Box::pin(async move {
+            let _tmp = invocation.staging.stage_dir.clone().map(StageDir);
             let program = invocation.argv.first().ok_or_else(|| {
                 Error::cwl(
                     &invocation.name,
@@ -564,14 +465,23 @@ impl Backend for LocalBackend {
                 )
             })?;
             let mut command = tokio::process::Command::new(program);
+            let mut env = invocation.env.clone();
+            if !env.iter().any(|(k, _)| k == "PATH") {
+                if let Ok(path) = std::env::var("PATH") {
+                    env.push(("PATH".into(), path));
+                }
+            }
             command
                 .args(&invocation.argv[1..])
                 .current_dir(&invocation.outdir)
                 .env_clear()
-                .envs(invocation.env.iter().cloned())
+                .envs(env)
                 .kill_on_drop(true);
             let open = |name: &str| -> Result<std::fs::File> {
                 let path = invocation.outdir.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
                 std::fs::File::create(&path).map_err(|e| Error::io(&path, e))
             };
             command.stdin(match &invocation.stdin {
@@ -590,44 +500,25 @@ impl Backend for LocalBackend {
                 None => std::process::Stdio::inherit(),
             });
             let mut child = command.spawn().map_err(|e| Error::io(program, e))?;
+            let limit = invocation
+                .timeout
+                .map(|t| t.min(self.limits.timeout))
+                .unwrap_or(self.limits.timeout);
             let status = tokio::select! {
                 status = child.wait() => status.map_err(|e| Error::io(program, e))?,
-                _ = tokio::time::sleep(invocation.limits.timeout) => {
+                _ = tokio::time::sleep(limit) => {
                     let _ = child.kill().await;
-                    return Err(Error::Timeout { plugin: invocation.name.clone(), limit: invocation.limits.timeout });
+                    return Err(Error::Timeout { plugin: invocation.name.clone(), limit });
                 }
                 _ = invocation.cancel.cancelled() => {
                     let _ = child.kill().await;
                     return Err(Error::Cancelled { plugin: invocation.name.clone() });
                 }
             };
-            let code = status.code().unwrap_or(-1);
-            if !invocation.success_codes.contains(&code) {
-                let outcome = crate::wasm::RunOutcome {
-                    exit_code: code,
-                    stdout: Default::default(),
-                    stderr: Default::default(),
-                    stdout_truncated: false,
-                    stderr_truncated: false,
-                    events: Vec::new(),
-                    elapsed: Default::default(),
-                    peak_memory: 0,
-                };
-                return Err(Error::Exit {
-                    plugin: invocation.name.clone(),
-                    code,
-                    outcome: Box::new(outcome),
-                });
-            }
-            let stdout_file = invocation
-                .stdout
-                .as_ref()
-                .map(|n| invocation.outdir.join(n));
             Ok(ExecutionResult {
-                exit_code: code,
-                inputs: invocation.inputs,
-                stdout_file,
+                exit_code: status.code().unwrap_or(-1),
                 events: Vec::new(),
+                stderr: Default::default(),
             })
         })
     }

@@ -1,42 +1,57 @@
-//! CWL v1.2 `CommandLineTool`s: loading, binding a job, building the command line,
-//! running it on a [`Backend`] and collecting outputs into the CWL output object.
-//!
-//! This is the part of the runner that `hysope run tool.cwl` needs: one tool, the
-//! parameter references of the spec (`$(inputs.x.path)`, `$(runtime.outdir)`), no
-//! JavaScript. Workflows, expressions and the rest of the spec build on it.
+//! CWL v1.2: loading and normalising documents, expressions, running
+//! `CommandLineTool`, `ExpressionTool` and `Workflow` on [`Backend`]s, and
+//! collecting outputs into the CWL output object.
 
 mod backend;
-mod command;
-mod document;
+pub mod expr;
 mod glob;
-mod outputs;
+pub mod load;
+mod ontology;
+mod runner;
+pub mod tool;
+mod validate;
+pub mod values;
 
 pub use backend::{
-    Backend, LocalBackend, StagedFile, ToolInvocation, WasmBackend, resolve_component,
+    Backend, ExecutionResult, LocalBackend, StagedFile, Staging, ToolInvocation, WasmBackend,
+    resolve_component,
 };
-pub use command::build_command_line;
-pub use document::{
-    Tool, absolutise as absolutise_value, bind_inputs, load_job, load_tool, matches_type,
-    parse_tool,
-};
-pub use outputs::{collect_outputs, file_object};
+pub use load::{Loaded, load, load_text};
+pub use runner::{Runner, SUPPORTED_REQUIREMENTS};
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::Result;
+use crate::{Error, Result};
 
-/// Runs `tool` with `job` (already loaded, File paths resolved to absolute host paths),
-/// writing outputs into `outdir`, and returns the CWL output object.
-pub async fn run_tool(
-    backend: &dyn Backend,
-    tool: &Tool,
-    job: &Map<String, Value>,
-    outdir: &Path,
-) -> Result<Value> {
-    let inputs = document::bind_inputs(tool, job)?;
-    let invocation = backend.prepare(tool, &inputs, outdir)?;
-    let result = backend.execute(invocation).await?;
-    collect_outputs(tool, &result.inputs, outdir, result.stdout_file.as_deref())
+/// Reads a job file (YAML or JSON); relative File/Directory locations are made
+/// absolute against the job file's folder.
+pub fn load_job(path: &Path) -> Result<Map<String, Value>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let value: Value = if text.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        load::parse_text(path, &text)?
+    };
+    let Value::Object(mut job) = value else {
+        return Err(Error::cwl(
+            path.display().to_string(),
+            "a job must be a mapping of input ids to values",
+        ));
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for value in job.values_mut() {
+        load::absolutise_files(value, &base);
+    }
+    Ok(job)
+}
+
+/// The input parameters of a loaded process (normalised: a list of mappings with `id` and `type`).
+pub fn inputs_of(process: &Value) -> &[Value] {
+    process
+        .get("inputs")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }

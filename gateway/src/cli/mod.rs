@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod cwl_runner;
 mod plugin;
 mod run;
 mod units;
@@ -45,6 +46,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// Run a CWL document with its job, as the CWL reference runner does.
+    CwlRunner(cwl_runner::CwlRunnerArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Plugin(command) => plugin::main(command),
         Command::Run { args } => run::main(args),
+        Command::CwlRunner(args) => cwl_runner::main(args),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use hysope_engine::Error;
-use hysope_engine::cwl::{self, Backend, LocalBackend, WasmBackend};
+use hysope_engine::cwl::{self, LocalBackend, WasmBackend};
 use hysope_engine::wasm::{EngineConfig, Limits, LogLevel, RunEvent, RunRequest, WasmEngine};
 use serde_json::{Map, Value};
 
@@ -249,30 +249,65 @@ async fn run_component(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_cwl(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
-    let tool = cwl::load_tool(path)?;
-    let job =
-        command_line_job(path, &tool, &run.positional).map_err(|e| UsageError(format!("{e:#}")))?;
-    run_cwl_job(tool, job, run).await
+    let loaded = cwl::load(&path.display().to_string())?;
+    let job = command_line_job(path, &loaded.process, &run.positional)
+        .map_err(|e| UsageError(format!("{e:#}")))?;
+    let cwd = std::env::current_dir()?;
+    let outdir = run.out.clone().unwrap_or_else(|| cwd.clone());
+    std::fs::create_dir_all(&outdir)
+        .with_context(|| format!("cannot create output directory {}", outdir.display()))?;
+    let outdir = std::fs::canonicalize(&outdir)?;
+    let (events, printer) = event_printer(run.quiet);
+    let output = {
+        let runner = runner(run.limits.clone(), Some(events))?;
+        runner.run(&loaded.process, &job, &outdir).await
+    };
+    let _ = printer.await;
+    println!("{}", serde_json::to_string_pretty(&output?)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A runner with the local backend and the wasm backend (sandboxed plugins).
+pub fn runner(
+    limits: Limits,
+    events: Option<tokio::sync::mpsc::UnboundedSender<RunEvent>>,
+) -> anyhow::Result<cwl::Runner> {
+    let mut wasm = WasmBackend::new(open_engine()?, limits.clone(), plugin_search_path());
+    if let Some(events) = events {
+        wasm = wasm.with_events(events);
+    }
+    let scratch = std::env::temp_dir().join(format!("hysope-run-{}", std::process::id()));
+    Ok(cwl::Runner::new(
+        Arc::new(LocalBackend::new(limits)),
+        Some(Arc::new(wasm)),
+        scratch,
+    ))
 }
 
 /// The job given on the command line: an optional job file, then `key=value` pairs.
 fn command_line_job(
     path: &Path,
-    tool: &cwl::Tool,
+    process: &Value,
     positional: &[String],
 ) -> anyhow::Result<Map<String, Value>> {
     let mut job = Map::new();
     for arg in positional {
         match arg.split_once('=') {
             Some((key, value)) => {
-                let def = tool.inputs().get(key).ok_or_else(|| {
-                    let known: Vec<&str> = tool.inputs().keys().map(String::as_str).collect();
-                    anyhow!(
-                        "{} has no input {key:?} (inputs: {})",
-                        path.display(),
-                        known.join(", ")
-                    )
-                })?;
+                let def = cwl::inputs_of(process)
+                    .iter()
+                    .find(|i| i.get("id").and_then(Value::as_str) == Some(key))
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = cwl::inputs_of(process)
+                            .iter()
+                            .filter_map(|i| i.get("id").and_then(Value::as_str))
+                            .collect();
+                        anyhow!(
+                            "{} has no input {key:?} (inputs: {})",
+                            path.display(),
+                            known.join(", ")
+                        )
+                    })?;
                 job.insert(
                     key.to_string(),
                     typed_value(value, def.get("type").unwrap_or(&Value::Null))?,
@@ -288,49 +323,24 @@ fn command_line_job(
     }
     let cwd = std::env::current_dir()?;
     for value in job.values_mut() {
-        hysope_engine::cwl::absolutise_value(value, &cwd);
+        cwl::load::absolutise_files(value, &cwd);
     }
     Ok(job)
 }
 
-async fn run_cwl_job(
-    tool: cwl::Tool,
-    job: Map<String, Value>,
-    run: RunArgs,
-) -> anyhow::Result<ExitCode> {
-    let cwd = std::env::current_dir()?;
-    let outdir = run.out.clone().unwrap_or_else(|| cwd.clone());
-    std::fs::create_dir_all(&outdir)
-        .with_context(|| format!("cannot create output directory {}", outdir.display()))?;
-    let outdir = std::fs::canonicalize(&outdir)?;
-    let (events, printer) = event_printer(run.quiet);
-    let backend: Box<dyn Backend> = if tool.requirement("hysope:WasmRequirement").is_some() {
-        Box::new(
-            WasmBackend::new(open_engine()?, run.limits.clone(), plugin_search_path())
-                .with_events(events),
-        )
-    } else {
-        drop(events);
-        Box::new(LocalBackend::new(run.limits.clone()))
-    };
-    let result = cwl::run_tool(backend.as_ref(), &tool, &job, &outdir).await;
-    drop(backend);
-    let _ = printer.await;
-    let output = result?;
-    println!("{}", serde_json::to_string_pretty(&output)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A `key=value` from the command line as a value of the input's CWL type.
+/// A `key=value` from the command line as a value of the input's (normalised) CWL type.
 fn typed_value(text: &str, ty: &Value) -> anyhow::Result<Value> {
-    let name = match ty {
-        Value::String(s) => s.trim_end_matches('?').to_string(),
-        Value::Array(options) => options
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|s| *s != "null")
-            .unwrap_or("string")
-            .to_string(),
+    match ty {
+        Value::Array(options) => {
+            let mut last = None;
+            for option in options.iter().filter(|o| o.as_str() != Some("null")) {
+                match typed_value(text, option) {
+                    Ok(v) => return Ok(v),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| anyhow!("{text:?} does not fit the input's type")))
+        }
         Value::Object(m) if m.get("type").and_then(Value::as_str) == Some("array") => {
             let items = m
                 .get("items")
@@ -338,32 +348,28 @@ fn typed_value(text: &str, ty: &Value) -> anyhow::Result<Value> {
                 .unwrap_or(Value::String("string".into()));
             let values: anyhow::Result<Vec<Value>> =
                 text.split(',').map(|t| typed_value(t, &items)).collect();
-            return Ok(Value::Array(values?));
+            Ok(Value::Array(values?))
         }
-        _ => "string".to_string(),
-    };
-    if let Some(item) = name.strip_suffix("[]") {
-        let values: anyhow::Result<Vec<Value>> = text
-            .split(',')
-            .map(|t| typed_value(t, &Value::String(item.into())))
-            .collect();
-        return Ok(Value::Array(values?));
-    }
-    Ok(match name.as_str() {
-        "File" | "Directory" => serde_json::json!({ "class": name, "path": text }),
-        "int" | "long" => Value::from(
-            text.parse::<i64>()
-                .map_err(|_| anyhow!("{text:?} is not an integer"))?,
-        ),
-        "float" | "double" => Value::from(
-            text.parse::<f64>()
-                .map_err(|_| anyhow!("{text:?} is not a number"))?,
-        ),
-        "boolean" => Value::Bool(match text {
-            "true" | "yes" | "1" => true,
-            "false" | "no" | "0" => false,
-            _ => bail!("{text:?} is not a boolean"),
+        Value::Object(m) if m.get("type").and_then(Value::as_str) == Some("enum") => {
+            Ok(Value::String(text.to_string()))
+        }
+        Value::String(name) => Ok(match name.as_str() {
+            "File" | "Directory" => serde_json::json!({ "class": name, "path": text }),
+            "int" | "long" => Value::from(
+                text.parse::<i64>()
+                    .map_err(|_| anyhow!("{text:?} is not an integer"))?,
+            ),
+            "float" | "double" => Value::from(
+                text.parse::<f64>()
+                    .map_err(|_| anyhow!("{text:?} is not a number"))?,
+            ),
+            "boolean" => Value::Bool(match text {
+                "true" | "yes" | "1" => true,
+                "false" | "no" | "0" => false,
+                _ => bail!("{text:?} is not a boolean"),
+            }),
+            _ => Value::String(text.to_string()),
         }),
-        _ => Value::String(text.to_string()),
-    })
+        _ => Ok(Value::String(text.to_string())),
+    }
 }

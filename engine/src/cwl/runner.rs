@@ -1,0 +1,692 @@
+//! The process runner: CommandLineTool, ExpressionTool and Workflow (DAG of steps run
+//! concurrently as their inputs become available, scatter with its three methods,
+//! `when`, `pickValue`, `linkMerge`, `valueFrom`, defaults, subworkflows).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::backend::Backend;
+use super::expr::{Evaluator, Scope};
+use super::tool::{ToolRun, run_command_line_tool, run_expression_tool};
+use super::values::{self, class_of, path_of};
+use crate::{Error, Result};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Requirements this runner implements. Any other requirement class makes the
+/// process unsupported (exit code 33 in `cwl-runner`); unknown hints are ignored.
+pub const SUPPORTED_REQUIREMENTS: &[&str] = &[
+    "InlineJavascriptRequirement",
+    "SchemaDefRequirement",
+    "DockerRequirement",
+    "SoftwareRequirement",
+    "InitialWorkDirRequirement",
+    "EnvVarRequirement",
+    "ShellCommandRequirement",
+    "ResourceRequirement",
+    "LoadListingRequirement",
+    "WorkReuse",
+    "NetworkAccess",
+    "InplaceUpdateRequirement",
+    "ToolTimeLimit",
+    "SubworkflowFeatureRequirement",
+    "ScatterFeatureRequirement",
+    "MultipleInputFeatureRequirement",
+    "StepInputExpressionRequirement",
+    "hysope:WasmRequirement",
+];
+
+/// Runs processes on the backends it holds.
+pub struct Runner {
+    local: Arc<dyn Backend>,
+    wasm: Option<Arc<dyn Backend>>,
+    scratch: PathBuf,
+}
+
+impl Runner {
+    /// A runner with a local backend and, optionally, a wasm backend; scratch files go under `scratch`.
+    pub fn new(local: Arc<dyn Backend>, wasm: Option<Arc<dyn Backend>>, scratch: PathBuf) -> Self {
+        Self {
+            local,
+            wasm,
+            scratch,
+        }
+    }
+
+    /// Runs a loaded process with `job`, writing its outputs under `outdir`; returns the output object.
+    pub async fn run(
+        &self,
+        process: &Value,
+        job: &Map<String, Value>,
+        outdir: &Path,
+    ) -> Result<Value> {
+        std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
+        let mut output = self
+            .run_process(
+                process,
+                Vec::new(),
+                Vec::new(),
+                job.clone(),
+                outdir.to_path_buf(),
+                "#".into(),
+            )
+            .await?;
+        relocate(&mut output, outdir)?;
+        Ok(output)
+    }
+
+    fn run_process<'a>(
+        &'a self,
+        process: &'a Value,
+        inherited: Vec<Value>,
+        inherited_hints: Vec<Value>,
+        job: Map<String, Value>,
+        outdir: PathBuf,
+        at: String,
+    ) -> BoxFuture<'a, Result<Value>> {
+        Box::pin(async move {
+            let own = |key: &str| {
+                process
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let mut requirements = inherited;
+            requirements.extend(own("requirements"));
+            let mut hints = own("hints");
+            hints.extend(inherited_hints);
+            for req in own("requirements") {
+                let class = req.get("class").and_then(Value::as_str).unwrap_or("");
+                if !SUPPORTED_REQUIREMENTS.contains(&class) {
+                    return Err(Error::Unsupported {
+                        location: format!("{at}/requirements"),
+                        message: format!("requirement {class}"),
+                    });
+                }
+            }
+            std::fs::create_dir_all(&outdir).map_err(|e| Error::io(&outdir, e))?;
+            let scratch = self.scratch.join(values::unique_name("scratch"));
+            std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
+            let class = process.get("class").and_then(Value::as_str).unwrap_or("");
+            let run = ToolRun {
+                process,
+                requirements: requirements.clone(),
+                hints: hints.clone(),
+                outdir: &outdir,
+                scratch: &scratch,
+                at: at.clone(),
+            };
+            match class {
+                "CommandLineTool" => {
+                    let wasm = super::tool::find_req(&requirements, "hysope:WasmRequirement")
+                        .or_else(|| super::tool::find_req(&hints, "hysope:WasmRequirement"));
+                    let backend: &dyn Backend = match (wasm, &self.wasm) {
+                        (Some(_), Some(b)) => b.as_ref(),
+                        (Some(_), None) => {
+                            return Err(Error::Unsupported {
+                                location: at,
+                                message: "hysope:WasmRequirement without a wasm backend".into(),
+                            });
+                        }
+                        (None, _) => self.local.as_ref(),
+                    };
+                    run_command_line_tool(&run, backend, &job).await
+                }
+                "ExpressionTool" => run_expression_tool(&run, &job),
+                "Workflow" => {
+                    self.run_workflow(process, requirements, hints, &job, &outdir, &scratch, &at)
+                        .await
+                }
+                other => Err(Error::Unsupported {
+                    location: format!("{at}/class"),
+                    message: format!("class {other}"),
+                }),
+            }
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_workflow(
+        &self,
+        wf: &Value,
+        requirements: Vec<Value>,
+        hints: Vec<Value>,
+        job: &Map<String, Value>,
+        outdir: &Path,
+        scratch: &Path,
+        at: &str,
+    ) -> Result<Value> {
+        let evaluator = Evaluator::for_requirements(&requirements);
+        let inputs = super::tool::bind_job(wf, job, &evaluator, &requirements, scratch, at)?;
+        let mut state: HashMap<String, Value> =
+            inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let steps: Vec<Value> = wf
+            .get("steps")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut done: HashSet<String> = HashSet::new();
+        while done.len() < steps.len() {
+            let ready: Vec<&Value> = steps
+                .iter()
+                .filter(|s| !done.contains(step_id(s)))
+                .filter(|s| {
+                    step_sources(s).iter().all(|src| {
+                        !src.contains('/') || done.contains(src.split('/').next().unwrap_or(""))
+                    })
+                })
+                .collect();
+            if ready.is_empty() {
+                return Err(Error::cwl(
+                    format!("{at}/steps"),
+                    "the steps form a cycle or depend on unknown steps",
+                ));
+            }
+            let runs = ready.iter().map(|step| {
+                let id = step_id(step).to_string();
+                let step_dir = scratch.join(format!("step-{}", sanitize(&id)));
+                let reqs = requirements.clone();
+                let hints = hints.clone();
+                let state = &state;
+                let evaluator = &evaluator;
+                async move {
+                    let result = self
+                        .run_step(
+                            step,
+                            reqs,
+                            hints,
+                            state,
+                            evaluator,
+                            &step_dir,
+                            &format!("{at}/steps/{id}"),
+                        )
+                        .await;
+                    (id, result)
+                }
+            });
+            let results = futures::future::join_all(runs).await;
+            for (id, result) in results {
+                let outputs = result?;
+                for (k, v) in outputs {
+                    state.insert(format!("{id}/{k}"), v);
+                }
+                done.insert(id);
+            }
+        }
+        let mut out = Map::new();
+        for output in wf
+            .get("outputs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let id = output.get("id").and_then(Value::as_str).unwrap_or("");
+            let sources: Vec<String> = output
+                .get("outputSource")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect();
+            let value = gather(
+                &sources,
+                &state,
+                output.get("linkMerge"),
+                output.get("pickValue"),
+                &format!("{at}/outputs/{id}"),
+            )?;
+            let ty = output.get("type").cloned().unwrap_or(Value::Null);
+            if !values::matches_type(&value, &ty) {
+                return Err(Error::cwl(
+                    format!("{at}/outputs/{id}"),
+                    format!("output {value} does not match its type {ty}"),
+                ));
+            }
+            out.insert(id.to_string(), value);
+        }
+        let _ = outdir;
+        Ok(Value::Object(out))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step(
+        &self,
+        step: &Value,
+        requirements: Vec<Value>,
+        hints: Vec<Value>,
+        state: &HashMap<String, Value>,
+        wf_evaluator: &Evaluator,
+        dir: &Path,
+        at: &str,
+    ) -> Result<Map<String, Value>> {
+        let mut reqs = requirements;
+        reqs.extend(
+            step.get("requirements")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let mut step_hints = step
+            .get("hints")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        step_hints.extend(hints);
+        let run = step
+            .get("run")
+            .ok_or_else(|| Error::cwl(at, "step without run"))?;
+        let evaluator = if super::tool::find_req(&reqs, "InlineJavascriptRequirement").is_some() {
+            Evaluator::for_requirements(&reqs)
+        } else {
+            wf_evaluator.clone()
+        };
+        // Step inputs before valueFrom.
+        let mut raw = Map::new();
+        for input in step
+            .get("in")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let id = input
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let sources: Vec<String> = input
+                .get("source")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect();
+            let mut value = if sources.is_empty() {
+                Value::Null
+            } else {
+                let merged = gather(
+                    &sources,
+                    state,
+                    input.get("linkMerge"),
+                    input.get("pickValue"),
+                    &format!("{at}/in/{id}"),
+                )?;
+                if sources.len() == 1 && input.get("linkMerge").is_some() && !merged.is_array() {
+                    json!([merged])
+                } else {
+                    merged
+                }
+            };
+            if value.is_null() {
+                if let Some(default) = input.get("default") {
+                    value = default.clone();
+                }
+            }
+            raw.insert(id, value);
+        }
+        let outs: Vec<String> = step
+            .get("out")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.as_str().map(str::to_string))
+            .collect();
+        let scatter: Vec<String> = step
+            .get("scatter")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect();
+        let method = step
+            .get("scatterMethod")
+            .and_then(Value::as_str)
+            .unwrap_or("dotproduct");
+        let step_inputs = |raw: &Map<String, Value>| -> Result<Map<String, Value>> {
+            let mut done = raw.clone();
+            let context = Value::Object(raw.clone());
+            for input in step
+                .get("in")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let id = input.get("id").and_then(Value::as_str).unwrap_or("");
+                if let Some(expr) = input.get("valueFrom") {
+                    let self_ = raw.get(id).cloned().unwrap_or(Value::Null);
+                    let mut self_ = self_;
+                    values::complete_files(&mut self_, false, None, at).ok();
+                    let v = evaluator.eval_value(
+                        expr,
+                        &Scope {
+                            inputs: Some(&context),
+                            self_: Some(&self_),
+                            runtime: None,
+                        },
+                        &format!("{at}/in/{id}/valueFrom"),
+                    )?;
+                    done.insert(id.to_string(), v);
+                }
+            }
+            Ok(done)
+        };
+        let condition = step.get("when").cloned();
+        let run_one = |job: Map<String, Value>, n: usize| {
+            let reqs = reqs.clone();
+            let hints = step_hints.clone();
+            let dir = dir.join(format!("{n}"));
+            let condition = condition.clone();
+            let evaluator = evaluator.clone();
+            async move {
+                if let Some(when) = &condition {
+                    let scope_inputs = Value::Object(job.clone());
+                    let go = evaluator.eval_value(
+                        when,
+                        &Scope {
+                            inputs: Some(&scope_inputs),
+                            ..Scope::default()
+                        },
+                        &format!("{at}/when"),
+                    )?;
+                    match go {
+                        Value::Bool(true) => {}
+                        Value::Bool(false) => return Ok(None),
+                        other => {
+                            return Err(Error::cwl(
+                                format!("{at}/when"),
+                                format!("when must evaluate to a boolean, not {other}"),
+                            ));
+                        }
+                    }
+                }
+                let declared: HashSet<String> = run
+                    .get("inputs")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string))
+                    .collect();
+                let job: Map<String, Value> = job
+                    .into_iter()
+                    .filter(|(k, _)| declared.contains(k))
+                    .collect();
+                self.run_process(run, reqs, hints, job, dir, at.to_string())
+                    .await
+                    .map(Some)
+            }
+        };
+        if scatter.is_empty() {
+            let job = step_inputs(&raw)?;
+            let result = run_one(job, 0).await?;
+            return Ok(pick_outputs(&outs, result.as_ref()));
+        }
+        // Scatter: the jobs, and the shape of the result.
+        let mut lists = Vec::new();
+        for name in &scatter {
+            let v = raw.get(name).cloned().unwrap_or(Value::Null);
+            let Value::Array(items) = v else {
+                return Err(Error::cwl(
+                    format!("{at}/scatter"),
+                    format!("scatter input {name} is not an array"),
+                ));
+            };
+            lists.push(items);
+        }
+        let combos: Vec<Vec<usize>> = match method {
+            "dotproduct" => {
+                let n = lists.first().map(Vec::len).unwrap_or(0);
+                if lists.iter().any(|l| l.len() != n) {
+                    return Err(Error::cwl(
+                        format!("{at}/scatter"),
+                        "dotproduct scatter needs arrays of the same length",
+                    ));
+                }
+                (0..n).map(|i| vec![i; lists.len()]).collect()
+            }
+            "nested_crossproduct" | "flat_crossproduct" => {
+                let mut combos = vec![vec![]];
+                for l in &lists {
+                    combos = combos
+                        .into_iter()
+                        .flat_map(|c| {
+                            (0..l.len()).map(move |i| {
+                                let mut c = c.clone();
+                                c.push(i);
+                                c
+                            })
+                        })
+                        .collect();
+                }
+                combos
+            }
+            other => {
+                return Err(Error::cwl(
+                    format!("{at}/scatterMethod"),
+                    format!("unknown scatterMethod {other}"),
+                ));
+            }
+        };
+        let mut jobs = Vec::new();
+        for combo in &combos {
+            let mut job = raw.clone();
+            for (k, name) in scatter.iter().enumerate() {
+                job.insert(name.clone(), lists[k][combo[k]].clone());
+            }
+            jobs.push(step_inputs(&job)?);
+        }
+        let results =
+            futures::future::join_all(jobs.into_iter().enumerate().map(|(n, job)| run_one(job, n)))
+                .await;
+        let results: Vec<Option<Value>> = results.into_iter().collect::<Result<_>>()?;
+        let mut out = Map::new();
+        for o in &outs {
+            let flat: Vec<Value> = results
+                .iter()
+                .map(|r| {
+                    r.as_ref()
+                        .and_then(|r| r.get(o))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                })
+                .collect();
+            let value = if method == "nested_crossproduct" && lists.len() > 1 {
+                nest(&flat, &lists.iter().map(Vec::len).collect::<Vec<_>>())
+            } else {
+                Value::Array(flat)
+            };
+            out.insert(o.clone(), value);
+        }
+        Ok(out)
+    }
+}
+
+fn nest(flat: &[Value], dims: &[usize]) -> Value {
+    if dims.len() <= 1 {
+        return Value::Array(flat.to_vec());
+    }
+    let inner: usize = dims[1..].iter().product();
+    Value::Array(
+        (0..dims[0])
+            .map(|i| nest(&flat[i * inner..(i + 1) * inner], &dims[1..]))
+            .collect(),
+    )
+}
+
+fn pick_outputs(outs: &[String], result: Option<&Value>) -> Map<String, Value> {
+    outs.iter()
+        .map(|o| {
+            (
+                o.clone(),
+                result
+                    .and_then(|r| r.get(o))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+fn step_id(step: &Value) -> &str {
+    step.get("id").and_then(Value::as_str).unwrap_or("")
+}
+
+fn step_sources(step: &Value) -> Vec<String> {
+    step.get("in")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|i| {
+            i.get("source")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+fn sanitize(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Values of `sources` merged (`linkMerge`) and picked (`pickValue`).
+fn gather(
+    sources: &[String],
+    state: &HashMap<String, Value>,
+    link_merge: Option<&Value>,
+    pick: Option<&Value>,
+    at: &str,
+) -> Result<Value> {
+    let mut values = Vec::new();
+    for s in sources {
+        let v = state.get(s).cloned().ok_or_else(|| {
+            Error::cwl(
+                at,
+                format!("source {s:?} is neither a workflow input nor a step output"),
+            )
+        })?;
+        values.push(v);
+    }
+    let merged = if sources.len() == 1 && link_merge.is_none() {
+        values.pop().unwrap_or(Value::Null)
+    } else {
+        match link_merge.and_then(Value::as_str).unwrap_or("merge_nested") {
+            "merge_flattened" => Value::Array(
+                values
+                    .into_iter()
+                    .flat_map(|v| match v {
+                        Value::Array(a) => a,
+                        other => vec![other],
+                    })
+                    .collect(),
+            ),
+            _ => Value::Array(values),
+        }
+    };
+    let Some(pick) = pick.and_then(Value::as_str) else {
+        return Ok(merged);
+    };
+    let items = match merged {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    let non_null: Vec<Value> = items.into_iter().filter(|v| !v.is_null()).collect();
+    match pick {
+        "first_non_null" => non_null
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::cwl(at, "pickValue first_non_null: every source is null")),
+        "the_only_non_null" => {
+            if non_null.len() == 1 {
+                Ok(non_null.into_iter().next().unwrap_or(Value::Null))
+            } else {
+                Err(Error::cwl(
+                    at,
+                    format!(
+                        "pickValue the_only_non_null: {} sources are not null",
+                        non_null.len()
+                    ),
+                ))
+            }
+        }
+        "all_non_null" => Ok(Value::Array(non_null)),
+        other => Err(Error::cwl(at, format!("unknown pickValue {other}"))),
+    }
+}
+
+/// Copies output files that live outside `outdir` into it, and rewrites their paths.
+fn relocate(value: &mut Value, outdir: &Path) -> Result<()> {
+    let outdir = std::fs::canonicalize(outdir).map_err(|e| Error::io(outdir, e))?;
+    relocate_in(value, &outdir)
+}
+
+fn relocate_in(value: &mut Value, outdir: &Path) -> Result<()> {
+    match value {
+        Value::Object(_) if matches!(class_of(value), Some("File" | "Directory")) => {
+            if let Some(path) = path_of(value) {
+                let inside = std::fs::canonicalize(&path)
+                    .map(|p| p.starts_with(outdir))
+                    .unwrap_or(false);
+                if !inside && path.exists() {
+                    let name = value
+                        .get("basename")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| {
+                            path.file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        });
+                    let mut target = outdir.join(&name);
+                    let mut n = 2;
+                    while target.exists() {
+                        target = outdir.join(format!("{name}_{n}"));
+                        n += 1;
+                    }
+                    values::copy_tree(&path, &target).map_err(|e| Error::io(&path, e))?;
+                    let fresh = values::file_object(
+                        &target,
+                        if target.is_dir() { usize::MAX / 2 } else { 0 },
+                    )?;
+                    if let (Value::Object(m), Value::Object(f)) = (&mut *value, fresh) {
+                        for key in ["location", "path", "dirname"] {
+                            if let Some(v) = f.get(key) {
+                                m.insert(key.into(), v.clone());
+                            }
+                        }
+                        if m.get("class").and_then(Value::as_str) == Some("Directory") {
+                            if let Some(l) = f.get("listing") {
+                                m.insert("listing".into(), l.clone());
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+            if let Value::Object(m) = value {
+                if let Some(Value::Array(items)) = m.get_mut("secondaryFiles") {
+                    for i in items.iter_mut() {
+                        relocate_in(i, outdir)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        Value::Object(m) => m.values_mut().try_for_each(|v| relocate_in(v, outdir)),
+        Value::Array(items) => items.iter_mut().try_for_each(|v| relocate_in(v, outdir)),
+        _ => Ok(()),
+    }
+}

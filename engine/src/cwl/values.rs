@@ -1,0 +1,512 @@
+//! CWL values: type checking, File and Directory objects (basename, nameroot,
+//! size, checksum, listing), file and directory literals, `loadContents`, and
+//! secondary files.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+use sha1::{Digest, Sha1};
+
+use super::expr::{Evaluator, Scope};
+use crate::{Error, Result};
+
+/// Largest file `loadContents` reads, per the spec.
+pub const LOAD_CONTENTS_LIMIT: u64 = 64 * 1024;
+
+/// True when `value` is an instance of the (normalised) CWL type `ty`.
+pub fn matches_type(value: &Value, ty: &Value) -> bool {
+    match ty {
+        Value::String(name) => match name.as_str() {
+            "null" => value.is_null(),
+            "Any" => !value.is_null(),
+            "boolean" => value.is_boolean(),
+            "int" | "long" => value.is_i64() || value.is_u64(),
+            "float" | "double" => value.is_number(),
+            "string" => value.is_string(),
+            "File" | "Directory" => class_of(value) == Some(name.as_str()),
+            "stdout" | "stderr" => class_of(value) == Some("File"),
+            _ => false,
+        },
+        Value::Array(options) => options.iter().any(|t| matches_type(value, t)),
+        Value::Object(map) => match map.get("type").and_then(Value::as_str) {
+            Some("array") => value.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|v| matches_type(v, map.get("items").unwrap_or(&Value::Null)))
+            }),
+            Some("enum") => {
+                let symbols = map.get("symbols").and_then(Value::as_array);
+                value.as_str().is_some_and(|s| {
+                    symbols.is_some_and(|syms| syms.iter().any(|x| x.as_str() == Some(s)))
+                })
+            }
+            Some("record") => {
+                let Some(obj) = value.as_object() else {
+                    return false;
+                };
+                map.get("fields")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .all(|f| {
+                        let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+                        matches_type(
+                            obj.get(name).unwrap_or(&Value::Null),
+                            f.get("type").unwrap_or(&Value::Null),
+                        )
+                    })
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// True when the type admits null.
+pub fn is_optional(ty: &Value) -> bool {
+    match ty {
+        Value::String(s) => s == "null",
+        Value::Array(options) => options.iter().any(is_optional),
+        _ => false,
+    }
+}
+
+/// `class` of a File or Directory object.
+pub fn class_of(value: &Value) -> Option<&str> {
+    value.get("class").and_then(Value::as_str)
+}
+
+/// The host path of a File or Directory object.
+pub fn path_of(value: &Value) -> Option<PathBuf> {
+    let raw = value
+        .get("path")
+        .or_else(|| value.get("location"))
+        .and_then(Value::as_str)?;
+    let raw = raw.strip_prefix("file://").unwrap_or(raw);
+    Some(PathBuf::from(percent_decode(raw)))
+}
+
+fn percent_decode(text: &str) -> String {
+    if !text.contains('%') {
+        return text.to_string();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn split_name(basename: &str) -> (String, String) {
+    match basename.rfind('.') {
+        Some(i) if i > 0 => (basename[..i].to_string(), basename[i..].to_string()),
+        _ => (basename.to_string(), String::new()),
+    }
+}
+
+/// Fills `path`, `location`, `basename`, `dirname`, `nameroot`, `nameext` of a File or
+/// Directory that has a host path.
+pub fn fill_names(map: &mut Map<String, Value>) {
+    let value = Value::Object(map.clone());
+    let Some(path) = path_of(&value) else { return };
+    let basename = match map.get("basename").and_then(Value::as_str) {
+        Some(b) if !map.contains_key("location") && !map.contains_key("path") => b.to_string(),
+        _ => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    map.insert("path".into(), json!(path.display().to_string()));
+    map.insert(
+        "location".into(),
+        json!(format!("file://{}", path.display())),
+    );
+    map.insert("basename".into(), json!(basename));
+    if let Some(parent) = path.parent() {
+        map.insert("dirname".into(), json!(parent.display().to_string()));
+    }
+    if map.get("class").and_then(Value::as_str) == Some("File") {
+        let (root, ext) = split_name(&basename);
+        map.insert("nameroot".into(), json!(root));
+        map.insert("nameext".into(), json!(ext));
+    }
+}
+
+/// A File object for an existing host file, with size and sha1 checksum; a
+/// Directory object with its listing.
+pub fn file_object(path: &Path, listing_depth: usize) -> Result<Value> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        let mut map = Map::new();
+        map.insert("class".into(), json!("Directory"));
+        map.insert(
+            "location".into(),
+            json!(format!("file://{}", path.display())),
+        );
+        fill_names(&mut map);
+        if listing_depth > 0 {
+            map.insert(
+                "listing".into(),
+                Value::Array(listing(path, listing_depth - 1)?),
+            );
+        }
+        return Ok(Value::Object(map));
+    }
+    let mut map = Map::new();
+    map.insert("class".into(), json!("File"));
+    map.insert(
+        "location".into(),
+        json!(format!("file://{}", path.display())),
+    );
+    fill_names(&mut map);
+    map.insert("size".into(), json!(meta.len()));
+    map.insert(
+        "checksum".into(),
+        json!(format!("sha1${}", sha1_file(path)?)),
+    );
+    Ok(Value::Object(map))
+}
+
+/// The entries of a folder as File/Directory objects, sorted by name.
+pub fn listing(dir: &Path, depth: usize) -> Result<Vec<Value>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    entries.iter().map(|p| file_object(p, depth)).collect()
+}
+
+fn sha1_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha1::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The first 64 KiB of a file as text, for `loadContents`.
+pub fn read_contents(path: &Path, at: &str) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.len() > LOAD_CONTENTS_LIMIT {
+        return Err(Error::cwl(
+            at,
+            format!("loadContents: {} is larger than 64 KiB", path.display()),
+        ));
+    }
+    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// Materialises file and directory literals (`contents` without a location, `listing`
+/// without a location) under `scratch`, and fills names, recursively.
+pub fn materialise(value: &mut Value, scratch: &Path) -> Result<()> {
+    match value {
+        Value::Object(map)
+            if matches!(
+                map.get("class").and_then(Value::as_str),
+                Some("File" | "Directory")
+            ) =>
+        {
+            let class = map
+                .get("class")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let has_location = map.contains_key("location") || map.contains_key("path");
+            if !has_location {
+                let basename = map
+                    .get("basename")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| unique_name(&class));
+                let dir = scratch.join(unique_name("literal"));
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                let target = dir.join(&basename);
+                if class == "File" {
+                    let contents = map.get("contents").and_then(Value::as_str).unwrap_or("");
+                    std::fs::write(&target, contents).map_err(|e| Error::io(&target, e))?;
+                } else {
+                    std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+                    if let Some(Value::Array(items)) = map.get_mut("listing") {
+                        for item in items.iter_mut() {
+                            materialise(item, scratch)?;
+                            place(item, &target)?;
+                        }
+                    }
+                }
+                map.insert(
+                    "location".into(),
+                    json!(format!("file://{}", target.display())),
+                );
+                map.insert("path".into(), json!(target.display().to_string()));
+            }
+            fill_names(map);
+            if class == "Directory" {
+                if let Some(Value::Array(items)) = map.get_mut("listing") {
+                    for item in items.iter_mut() {
+                        materialise(item, scratch)?;
+                    }
+                }
+            }
+            if let Some(Value::Array(items)) = map.get_mut("secondaryFiles") {
+                for item in items.iter_mut() {
+                    materialise(item, scratch)?;
+                }
+            }
+            Ok(())
+        }
+        Value::Object(map) => map.values_mut().try_for_each(|v| materialise(v, scratch)),
+        Value::Array(items) => items.iter_mut().try_for_each(|v| materialise(v, scratch)),
+        _ => Ok(()),
+    }
+}
+
+/// Puts (links or copies) a File/Directory object's content into `dir` under its basename.
+pub fn place(item: &Value, dir: &Path) -> Result<PathBuf> {
+    let source = path_of(item).ok_or_else(|| Error::cwl("listing", "entry without a location"))?;
+    let name = item
+        .get("basename")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            source
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+    let target = dir.join(name);
+    if source != target {
+        copy_tree(&source, &target).map_err(|e| Error::io(&source, e))?;
+    }
+    Ok(target)
+}
+
+/// Copies a file or folder (hard links for files where possible).
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)?.flatten() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let _ = std::fs::remove_file(to);
+        std::fs::copy(from, to).map(|_| ())
+    }
+}
+
+/// A name unique in this process.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{t:x}", std::process::id())
+}
+
+/// Fills names and, when asked, contents and listings of every File/Directory in `value`.
+pub fn complete_files(
+    value: &mut Value,
+    load_contents: bool,
+    listing_depth: Option<usize>,
+    at: &str,
+) -> Result<()> {
+    match value {
+        Value::Object(map)
+            if matches!(
+                map.get("class").and_then(Value::as_str),
+                Some("File" | "Directory")
+            ) =>
+        {
+            fill_names(map);
+            let path = path_of(&Value::Object(map.clone()));
+            let class = map
+                .get("class")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if let Some(path) = path {
+                if class == "File" {
+                    if !path.is_file() {
+                        return Err(Error::cwl(
+                            at,
+                            format!("input file not found: {}", path.display()),
+                        ));
+                    }
+                    if !map.contains_key("size") {
+                        if let Ok(meta) = std::fs::metadata(&path) {
+                            map.insert("size".into(), json!(meta.len()));
+                        }
+                    }
+                    if load_contents && !map.contains_key("contents") {
+                        map.insert("contents".into(), json!(read_contents(&path, at)?));
+                    }
+                } else {
+                    if !path.is_dir() {
+                        return Err(Error::cwl(
+                            at,
+                            format!("input directory not found: {}", path.display()),
+                        ));
+                    }
+                    if let Some(depth) = listing_depth {
+                        if !map.contains_key("listing") && depth > 0 {
+                            map.insert("listing".into(), Value::Array(listing(&path, depth - 1)?));
+                        }
+                    }
+                }
+            }
+            for key in ["secondaryFiles", "listing"] {
+                if let Some(Value::Array(items)) = map.get_mut(key) {
+                    for item in items.iter_mut() {
+                        complete_files(item, false, None, at)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        Value::Object(map) => map
+            .values_mut()
+            .try_for_each(|v| complete_files(v, load_contents, listing_depth, at)),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|v| complete_files(v, load_contents, listing_depth, at)),
+        _ => Ok(()),
+    }
+}
+
+/// The secondary files of `primary` per the patterns (`^.bai`, `.idx?`, or an
+/// expression), found beside it. Missing required ones are an error when `check`.
+pub fn secondary_files(
+    primary: &Value,
+    patterns: &Value,
+    evaluator: &Evaluator,
+    inputs: &Value,
+    check: bool,
+    at: &str,
+) -> Result<Vec<Value>> {
+    let Some(path) = path_of(primary) else {
+        return Ok(Vec::new());
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let basename = primary
+        .get("basename")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+    let mut out = Vec::new();
+    for pattern in patterns.as_array().into_iter().flatten() {
+        let (text, required) = match pattern {
+            Value::String(s) => (Value::String(s.clone()), true),
+            Value::Object(m) => {
+                let required = match m.get("required") {
+                    Some(Value::Bool(b)) => *b,
+                    Some(Value::String(e)) => evaluator
+                        .eval(
+                            e,
+                            &Scope {
+                                inputs: Some(inputs),
+                                self_: Some(primary),
+                                runtime: None,
+                            },
+                            at,
+                        )?
+                        .as_bool()
+                        .unwrap_or(true),
+                    _ => true,
+                };
+                (m.get("pattern").cloned().unwrap_or(Value::Null), required)
+            }
+            _ => continue,
+        };
+        let resolved = match &text {
+            Value::String(s) if super::expr::has_expression(s) => evaluator.eval(
+                s,
+                &Scope {
+                    inputs: Some(inputs),
+                    self_: Some(primary),
+                    runtime: None,
+                },
+                at,
+            )?,
+            other => other.clone(),
+        };
+        let names: Vec<Value> = match resolved {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        for name in names {
+            let mut object = match name {
+                Value::String(s) => {
+                    let file = apply_pattern(&basename, &s);
+                    json!({ "class": "File", "location": format!("file://{}", dir.join(&file).display()) })
+                }
+                Value::Object(m) => Value::Object(m),
+                _ => continue,
+            };
+            let Some(p) = path_of(&object) else { continue };
+            if !p.exists() {
+                if required && check {
+                    return Err(Error::cwl(
+                        at,
+                        format!(
+                            "secondary file {} of {} not found",
+                            p.display(),
+                            path.display()
+                        ),
+                    ));
+                }
+                continue;
+            }
+            if p.is_dir() {
+                object["class"] = json!("Directory");
+            }
+            if let Value::Object(m) = &mut object {
+                fill_names(m);
+            }
+            out.push(object);
+        }
+    }
+    Ok(out)
+}
+
+/// `^` strips one extension per caret, then the rest is appended.
+pub fn apply_pattern(basename: &str, pattern: &str) -> String {
+    let mut base = basename.to_string();
+    let mut rest = pattern;
+    while let Some(r) = rest.strip_prefix('^') {
+        if let Some(i) = base.rfind('.') {
+            base.truncate(i);
+        }
+        rest = r;
+    }
+    format!("{base}{rest}")
+}
