@@ -223,6 +223,7 @@ impl Loader {
         let ctx = Context {
             path: path.to_path_buf(),
             schema: HashMap::new(),
+            namespaces: Map::new(),
         };
         self.normalise_process(process, &ctx, &at)
     }
@@ -234,6 +235,11 @@ impl Loader {
         at: &str,
     ) -> Result<Value> {
         let mut ctx = parent.clone();
+        if let Some(Value::Object(ns)) = p.get("$namespaces") {
+            for (k, v) in ns {
+                ctx.namespaces.insert(k.clone(), v.clone());
+            }
+        }
         let process_id = p.get("id").and_then(Value::as_str).map(str::to_string);
         for key in ["requirements", "hints"] {
             if let Some(value) = p.remove(key) {
@@ -297,6 +303,9 @@ impl Loader {
                 }
                 if let Some(default) = param.get_mut("default") {
                     absolutise_files(default, ctx.dir());
+                }
+                if let Some(format) = param.get_mut("format") {
+                    ctx.expand(format);
                 }
                 if let Some(sf) = param.remove("secondaryFiles") {
                     param.insert("secondaryFiles".into(), normalise_secondary(sf));
@@ -465,6 +474,24 @@ impl Loader {
 struct Context {
     path: PathBuf,
     schema: HashMap<String, Value>,
+    namespaces: Map<String, Value>,
+}
+
+impl Context {
+    /// `edam:format_2330` -> `http://edamontology.org/format_2330` with the document's `$namespaces`.
+    fn expand(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => {
+                if let Some((prefix, rest)) = s.split_once(':') {
+                    if let Some(base) = self.namespaces.get(prefix).and_then(Value::as_str) {
+                        *s = format!("{base}{rest}");
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.expand(v)),
+            _ => {}
+        }
+    }
 }
 
 impl Context {

@@ -40,7 +40,8 @@ pub fn load_job(path: &Path) -> Result<Map<String, Value>> {
             "a job must be a mapping of input ids to values",
         ));
     };
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let absolute = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+    let base = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
     for value in job.values_mut() {
         load::absolutise_files(value, &base);
     }

@@ -66,18 +66,26 @@ impl Runner {
         outdir: &Path,
     ) -> Result<Value> {
         std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
-        let mut output = self
+        // Tools run in fresh folders; their outputs are then moved into `outdir`.
+        let root = self.scratch.join(values::unique_name("run"));
+        let work = root.join("job");
+        let result = self
             .run_process(
                 process,
                 Vec::new(),
                 Vec::new(),
                 job.clone(),
-                outdir.to_path_buf(),
+                work,
                 "#".into(),
+                root.clone(),
             )
-            .await?;
-        relocate(&mut output, outdir)?;
-        Ok(output)
+            .await;
+        let result = result.and_then(|mut output| {
+            relocate(&mut output, outdir, &root)?;
+            Ok(output)
+        });
+        let _ = std::fs::remove_dir_all(&root);
+        result
     }
 
     fn run_process<'a>(
@@ -88,6 +96,7 @@ impl Runner {
         job: Map<String, Value>,
         outdir: PathBuf,
         at: String,
+        root: PathBuf,
     ) -> BoxFuture<'a, Result<Value>> {
         Box::pin(async move {
             let own = |key: &str| {
@@ -111,7 +120,7 @@ impl Runner {
                 }
             }
             std::fs::create_dir_all(&outdir).map_err(|e| Error::io(&outdir, e))?;
-            let scratch = self.scratch.join(values::unique_name("scratch"));
+            let scratch = root.join(values::unique_name("scratch"));
             std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
             let class = process.get("class").and_then(Value::as_str).unwrap_or("");
             let run = ToolRun {
@@ -415,7 +424,8 @@ impl Runner {
                     .into_iter()
                     .filter(|(k, _)| declared.contains(k))
                     .collect();
-                self.run_process(run, reqs, hints, job, dir, at.to_string())
+                let root = dir.join("scratch");
+                self.run_process(run, reqs, hints, job, dir.join("out"), at.to_string(), root)
                     .await
                     .map(Some)
             }
@@ -627,66 +637,89 @@ fn gather(
     }
 }
 
-/// Copies output files that live outside `outdir` into it, and rewrites their paths.
-fn relocate(value: &mut Value, outdir: &Path) -> Result<()> {
+/// Moves output files made in the scratch area (`root`) into `outdir` and copies
+/// those that live elsewhere (inputs passed through), rewriting their paths. A file
+/// that two outputs name is moved once.
+fn relocate(value: &mut Value, outdir: &Path, root: &Path) -> Result<()> {
     let outdir = std::fs::canonicalize(outdir).map_err(|e| Error::io(outdir, e))?;
-    relocate_in(value, &outdir)
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut moved = HashMap::new();
+    relocate_in(value, &outdir, &root, &mut moved)
 }
 
-fn relocate_in(value: &mut Value, outdir: &Path) -> Result<()> {
+fn relocate_in(
+    value: &mut Value,
+    outdir: &Path,
+    root: &Path,
+    moved: &mut HashMap<PathBuf, PathBuf>,
+) -> Result<()> {
     match value {
         Value::Object(_) if matches!(class_of(value), Some("File" | "Directory")) => {
             if let Some(path) = path_of(value) {
-                let inside = std::fs::canonicalize(&path)
-                    .map(|p| p.starts_with(outdir))
-                    .unwrap_or(false);
-                if !inside && path.exists() {
-                    let name = value
-                        .get("basename")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| {
-                            path.file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_default()
-                        });
-                    let mut target = outdir.join(&name);
-                    let mut n = 2;
-                    while target.exists() {
-                        target = outdir.join(format!("{name}_{n}"));
-                        n += 1;
-                    }
-                    values::copy_tree(&path, &target).map_err(|e| Error::io(&path, e))?;
-                    let fresh = values::file_object(
-                        &target,
-                        if target.is_dir() { usize::MAX / 2 } else { 0 },
-                    )?;
-                    if let (Value::Object(m), Value::Object(f)) = (&mut *value, fresh) {
-                        for key in ["location", "path", "dirname"] {
-                            if let Some(v) = f.get(key) {
-                                m.insert(key.into(), v.clone());
-                            }
+                let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                let target = match moved.get(&real) {
+                    Some(target) => Some(target.clone()),
+                    None if real.starts_with(outdir) || !real.exists() => None,
+                    None => {
+                        let name = value
+                            .get("basename")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| {
+                                real.file_name()
+                                    .map(|n| n.to_string_lossy().into_owned())
+                                    .unwrap_or_default()
+                            });
+                        let mut target = outdir.join(&name);
+                        let mut n = 2;
+                        while target.exists() {
+                            target = outdir.join(format!("{name}_{n}"));
+                            n += 1;
                         }
-                        if m.get("class").and_then(Value::as_str) == Some("Directory") {
-                            if let Some(l) = f.get("listing") {
-                                m.insert("listing".into(), l.clone());
-                            }
+                        let renamed =
+                            real.starts_with(root) && std::fs::rename(&real, &target).is_ok();
+                        if !renamed {
+                            values::copy_tree(&real, &target).map_err(|e| Error::io(&real, e))?;
                         }
+                        moved.insert(real.clone(), target.clone());
+                        Some(target)
                     }
-                    return Ok(());
+                };
+                if let (Some(target), Value::Object(m)) = (target, &mut *value) {
+                    m.insert(
+                        "location".into(),
+                        json!(format!("file://{}", target.display())),
+                    );
+                    m.insert("path".into(), json!(target.display().to_string()));
+                    if let Some(parent) = target.parent() {
+                        m.insert("dirname".into(), json!(parent.display().to_string()));
+                    }
+                    if m.get("class").and_then(Value::as_str) == Some("Directory")
+                        && m.contains_key("listing")
+                    {
+                        let depth = usize::MAX / 2;
+                        m.insert(
+                            "listing".into(),
+                            Value::Array(values::listing(&target, depth)?),
+                        );
+                    }
                 }
             }
             if let Value::Object(m) = value {
                 if let Some(Value::Array(items)) = m.get_mut("secondaryFiles") {
                     for i in items.iter_mut() {
-                        relocate_in(i, outdir)?;
+                        relocate_in(i, outdir, root, moved)?;
                     }
                 }
             }
             Ok(())
         }
-        Value::Object(m) => m.values_mut().try_for_each(|v| relocate_in(v, outdir)),
-        Value::Array(items) => items.iter_mut().try_for_each(|v| relocate_in(v, outdir)),
+        Value::Object(m) => m
+            .values_mut()
+            .try_for_each(|v| relocate_in(v, outdir, root, moved)),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|v| relocate_in(v, outdir, root, moved)),
         _ => Ok(()),
     }
 }

@@ -402,16 +402,24 @@ fn eval_position(
     scope: &Scope<'_>,
     at: &str,
 ) -> Result<i64> {
-    match binding.get("position") {
-        None => Ok(0),
-        Some(Value::Number(n)) => n
+    let value = match binding.get("position") {
+        None => return Ok(0),
+        Some(Value::String(expr)) => evaluator.eval(expr, scope, at)?,
+        Some(other) => other.clone(),
+    };
+    match value {
+        Value::Null => Ok(0),
+        Value::Number(n) => n
             .as_i64()
             .ok_or_else(|| Error::cwl(at, "position must be an integer")),
-        Some(Value::String(expr)) => evaluator
-            .eval(expr, scope, at)?
-            .as_i64()
-            .ok_or_else(|| Error::cwl(at, "position must evaluate to an integer")),
-        Some(_) => Err(Error::cwl(at, "position must be an integer")),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| Error::cwl(at, format!("position {s:?} is not an integer"))),
+        other => Err(Error::cwl(
+            at,
+            format!("position must be an integer, not {other}"),
+        )),
     }
 }
 
@@ -456,11 +464,16 @@ fn bind_value(
     }
     key.push(tail);
     let type_binding = ty.get("inputBinding").and_then(Value::as_object);
-    let binding = binding.or(type_binding);
+    let kind = ty.get("type").and_then(Value::as_str);
+    // An array schema's own binding applies to each item; others add to the parameter's.
+    let binding = if kind == Some("array") {
+        binding
+    } else {
+        binding.or(type_binding)
+    };
     if value.is_null() {
         return Ok(());
     }
-    let kind = ty.get("type").and_then(Value::as_str);
     if let (Some("record"), Value::Object(map)) = (kind, value) {
         if let Some(b) = binding {
             if b.get("valueFrom").is_none() {
@@ -517,7 +530,8 @@ fn bind_value(
     }
     if let (Some("array"), Value::Array(items)) = (kind, value) {
         let items_ty = ty.get("items").unwrap_or(&Value::Null);
-        let item_binding = items_ty.get("inputBinding").and_then(Value::as_object);
+        let item_binding =
+            type_binding.or_else(|| items_ty.get("inputBinding").and_then(Value::as_object));
         let nested = item_binding.is_some()
             || items_ty.get("type").and_then(Value::as_str) == Some("record");
         if nested
@@ -1003,7 +1017,7 @@ fn collect_outputs(
             }
             _ => collect_one(output, &ty, evaluator, &all, runtime, &outdir, &at)?,
         };
-        if !matches_type(&value, &ty) {
+        if !matches_type(&value, &ty) && !(value.is_null() && ty == "Any") {
             return Err(Error::cwl(
                 at,
                 format!(
