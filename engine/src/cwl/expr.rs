@@ -210,6 +210,9 @@ fn parameter_reference(
     scope: &Scope<'_>,
 ) -> std::result::Result<Option<Value>, String> {
     let code = code.trim();
+    if code == "null" {
+        return Ok(Some(Value::Null));
+    }
     let root_len = code.find(['.', '[']).unwrap_or(code.len());
     let null = Value::Null;
     let mut current = match &code[..root_len] {

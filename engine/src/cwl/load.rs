@@ -591,7 +591,12 @@ fn normalise_requirements(value: Value, at: &str) -> Result<Value> {
             ));
         }
         if m.get("class").and_then(Value::as_str) == Some("EnvVarRequirement") {
-            if let Some(Value::Object(defs)) = m.remove("envDef") {
+            if let Some(Value::Object(defs)) = m
+                .get("envDef")
+                .filter(|v| v.is_object())
+                .cloned()
+                .and(m.remove("envDef"))
+            {
                 let list: Vec<Value> = defs
                     .into_iter()
                     .map(|(k, v)| json!({ "envName": k, "envValue": v }))
@@ -600,7 +605,12 @@ fn normalise_requirements(value: Value, at: &str) -> Result<Value> {
             }
         }
         if m.get("class").and_then(Value::as_str) == Some("SoftwareRequirement") {
-            if let Some(Value::Object(pkgs)) = m.remove("packages") {
+            if let Some(Value::Object(pkgs)) = m
+                .get("packages")
+                .filter(|v| v.is_object())
+                .cloned()
+                .and(m.remove("packages"))
+            {
                 let list: Vec<Value> = pkgs
                     .into_iter()
                     .map(|(k, v)| {

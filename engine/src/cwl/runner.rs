@@ -251,7 +251,7 @@ impl Runner {
                 &format!("{at}/outputs/{id}"),
             )?;
             let ty = output.get("type").cloned().unwrap_or(Value::Null);
-            if !values::matches_type(&value, &ty) {
+            if !values::matches_type(&value, &ty) && !(value.is_null() && ty == "Any") {
                 return Err(Error::cwl(
                     format!("{at}/outputs/{id}"),
                     format!("output {value} does not match its type {ty}"),

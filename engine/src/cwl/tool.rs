@@ -590,6 +590,12 @@ fn text_of(value: &Value) -> String {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         Value::Null => String::new(),
+        Value::Number(n) => match n.as_f64() {
+            // Decimal notation, as cwltool writes numbers: 1.23e5 is 123000, 1e-5 is 0.00001.
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e17 => format!("{}", f as i64),
+            Some(f) if n.is_f64() => format!("{f}"),
+            _ => n.to_string(),
+        },
         other => other.to_string(),
     }
 }
@@ -621,7 +627,16 @@ fn render(value: &Value, binding: &Map<String, Value>, at: &str) -> Result<Vec<A
             if items.is_empty() {
                 return Ok(Vec::new());
             }
-            let texts: Vec<String> = items.iter().map(text_of).collect();
+            fn flatten(items: &[Value], out: &mut Vec<String>) {
+                for item in items {
+                    match item {
+                        Value::Array(inner) => flatten(inner, out),
+                        other => out.push(text_of(other)),
+                    }
+                }
+            }
+            let mut texts = Vec::new();
+            flatten(items, &mut texts);
             match binding.get("itemSeparator").and_then(Value::as_str) {
                 Some(sep) => join(texts.join(sep)),
                 None => {
@@ -1305,7 +1320,7 @@ pub fn run_expression_tool(run: &ToolRun<'_>, job: &Map<String, Value>) -> Resul
         let id = output.get("id").and_then(Value::as_str).unwrap_or("");
         let v = value.get(id).cloned().unwrap_or(Value::Null);
         let ty = output.get("type").cloned().unwrap_or(Value::Null);
-        if !matches_type(&v, &ty) {
+        if !matches_type(&v, &ty) && !(v.is_null() && ty == "Any") {
             return Err(Error::cwl(
                 format!("{}/outputs/{id}", run.at),
                 format!(

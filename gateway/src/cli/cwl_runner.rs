@@ -25,6 +25,9 @@ pub struct CwlRunnerArgs {
     /// Check the document and exit.
     #[arg(long)]
     validate: bool,
+    /// Print the loaded, normalised document and exit.
+    #[arg(long)]
+    print_pre: bool,
     /// Accepted for compatibility: tools with DockerRequirement run as local processes.
     #[arg(long)]
     no_container: bool,
@@ -56,6 +59,10 @@ pub fn main(args: CwlRunnerArgs) -> ExitCode {
 
 async fn run(args: CwlRunnerArgs) -> anyhow::Result<ExitCode> {
     let loaded = cwl::load(&args.document)?;
+    if args.print_pre {
+        println!("{}", serde_json::to_string_pretty(&loaded.process)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.validate {
         if !args.quiet {
             eprintln!("{} is valid CWL", args.document);
