@@ -221,7 +221,9 @@ fn parameter_reference(
         "runtime" => scope.runtime.unwrap_or(&null).clone(),
         _ => return Ok(None),
     };
+    let root = &code[..root_len];
     let mut rest = &code[root_len..];
+    let mut depth = 0;
     while !rest.is_empty() {
         let (key, next): (Value, &str) = if let Some(r) = rest.strip_prefix('.') {
             let end = r.find(['.', '[']).unwrap_or(r.len());
@@ -244,7 +246,11 @@ fn parameter_reference(
                 else {
                     return Ok(None);
                 };
-                Value::String(q.into())
+                Value::String(
+                    q.replace("\\'", "'")
+                        .replace("\\\"", "\"")
+                        .replace("\\\\", "\\"),
+                )
             };
             (key, &r[end + 1..])
         } else {
@@ -256,6 +262,12 @@ fn parameter_reference(
                 .cloned()
                 .unwrap_or(Value::Null),
             (Value::Array(a), Value::String(s)) if s == "length" => Value::from(a.len()),
+            // An undeclared input is an error, not null (a step passing an input its tool does not declare).
+            (Value::Object(m), Value::String(k))
+                if depth == 0 && root == "inputs" && !m.contains_key(k) =>
+            {
+                return Err(format!("inputs has no {k:?}"));
+            }
             (Value::Object(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Null),
             (Value::Null, k) => return Err(format!("cannot read {k} of null")),
             (other, Value::String(k)) if k == "length" => {
@@ -264,6 +276,7 @@ fn parameter_reference(
             (other, k) => return Err(format!("cannot read {k} of {}", type_name(other))),
         };
         rest = next;
+        depth += 1;
     }
     Ok(Some(current))
 }

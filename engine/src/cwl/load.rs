@@ -591,12 +591,7 @@ fn normalise_requirements(value: Value, at: &str) -> Result<Value> {
             ));
         }
         if m.get("class").and_then(Value::as_str) == Some("EnvVarRequirement") {
-            if let Some(Value::Object(defs)) = m
-                .get("envDef")
-                .filter(|v| v.is_object())
-                .cloned()
-                .and(m.remove("envDef"))
-            {
+            if let Some(Value::Object(defs)) = take_if_object(&mut m, "envDef") {
                 let list: Vec<Value> = defs
                     .into_iter()
                     .map(|(k, v)| json!({ "envName": k, "envValue": v }))
@@ -605,12 +600,7 @@ fn normalise_requirements(value: Value, at: &str) -> Result<Value> {
             }
         }
         if m.get("class").and_then(Value::as_str) == Some("SoftwareRequirement") {
-            if let Some(Value::Object(pkgs)) = m
-                .get("packages")
-                .filter(|v| v.is_object())
-                .cloned()
-                .and(m.remove("packages"))
-            {
+            if let Some(Value::Object(pkgs)) = take_if_object(&mut m, "packages") {
                 let list: Vec<Value> = pkgs
                     .into_iter()
                     .map(|(k, v)| {
@@ -632,6 +622,15 @@ fn normalise_requirements(value: Value, at: &str) -> Result<Value> {
         out.push(Value::Object(m));
     }
     Ok(Value::Array(out))
+}
+
+/// Removes and returns `key` when it holds a mapping (the map form to normalise).
+fn take_if_object(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
+    if map.get(key).is_some_and(Value::is_object) {
+        map.remove(key)
+    } else {
+        None
+    }
 }
 
 fn normalise_secondary(value: Value) -> Value {
