@@ -235,6 +235,21 @@ impl Loader {
         at: &str,
     ) -> Result<Value> {
         let mut ctx = parent.clone();
+        if let Some(Value::Array(schemas)) = p.get("$schemas").cloned() {
+            let absolute: Vec<Value> = schemas
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| {
+                    Value::String(
+                        ctx.dir()
+                            .join(s.strip_prefix("file://").unwrap_or(s))
+                            .display()
+                            .to_string(),
+                    )
+                })
+                .collect();
+            p.insert("$schemas".into(), Value::Array(absolute));
+        }
         if let Some(Value::Object(ns)) = p.get("$namespaces") {
             for (k, v) in ns {
                 ctx.namespaces.insert(k.clone(), v.clone());

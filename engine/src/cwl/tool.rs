@@ -66,8 +66,11 @@ pub fn bind_job(
     evaluator: &Evaluator,
     requirements: &[Value],
     scratch: &Path,
-    _at: &str,
+    at: &str,
 ) -> Result<Map<String, Value>> {
+    // Secondary files are discovered beside their primary only for the job of the
+    // root process; inside a workflow they travel with the File objects, as in cwltool.
+    let discover = at == "#";
     let mut bound = Map::new();
     let inputs = process
         .get("inputs")
@@ -106,13 +109,17 @@ pub fn bind_job(
         bound.insert(id.to_string(), value);
     }
     // Secondary files and formats need the complete input object.
+    let ontology = super::ontology::for_process(process);
+    for value in bound.values_mut() {
+        expand_formats(value, &ontology);
+    }
     let all = Value::Object(bound.clone());
     for input in &inputs {
         let id = input.get("id").and_then(Value::as_str).unwrap_or("");
         let here = format!("job#/{id}");
         if let Some(patterns) = input.get("secondaryFiles") {
             if let Some(value) = bound.get_mut(id) {
-                attach_secondary(value, patterns, evaluator, &all, &here)?;
+                attach_secondary(value, patterns, evaluator, &all, discover, &here)?;
             }
         }
         if let Some(Value::Object(_)) = input.get("type") {
@@ -122,6 +129,8 @@ pub fn bind_job(
                     input.get("type").unwrap_or(&Value::Null),
                     evaluator,
                     &all,
+                    &ontology,
+                    discover,
                     &here,
                 )?;
             }
@@ -132,11 +141,27 @@ pub fn bind_job(
                 format,
                 evaluator,
                 &all,
+                &ontology,
                 &here,
             )?;
         }
     }
     Ok(bound)
+}
+
+/// Writes the `format` of every File as a full IRI (`edam:format_1929` in a job).
+fn expand_formats(value: &mut Value, ontology: &super::ontology::Ontology) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(f)) = map.get("format") {
+                let full = ontology.expand(f);
+                map.insert("format".into(), Value::String(full));
+            }
+            map.values_mut().for_each(|v| expand_formats(v, ontology));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| expand_formats(v, ontology)),
+        _ => {}
+    }
 }
 
 fn short(v: &Value) -> String {
@@ -162,13 +187,40 @@ fn attach_secondary(
     patterns: &Value,
     evaluator: &Evaluator,
     inputs: &Value,
+    discover: bool,
     at: &str,
 ) -> Result<()> {
     match value {
         Value::Array(items) => items
             .iter_mut()
-            .try_for_each(|v| attach_secondary(v, patterns, evaluator, inputs, at)),
+            .try_for_each(|v| attach_secondary(v, patterns, evaluator, inputs, discover, at)),
         Value::Object(_) if class_of(value) == Some("File") => {
+            if !discover {
+                let expected =
+                    values::secondary_files(value, patterns, evaluator, inputs, false, at)?;
+                let wanted = values::secondary_names(value, patterns, evaluator, inputs, at)?;
+                let have: Vec<String> = value
+                    .get("secondaryFiles")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| {
+                        f.get("basename")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .collect();
+                for name in wanted {
+                    if !have.contains(&name) {
+                        return Err(Error::cwl(
+                            at,
+                            format!("required secondary file {name} is missing"),
+                        ));
+                    }
+                }
+                let _ = expected;
+                return Ok(());
+            }
             let mut found = values::secondary_files(value, patterns, evaluator, inputs, true, at)?;
             let existing = value
                 .get("secondaryFiles")
@@ -191,6 +243,8 @@ fn record_secondary(
     ty: &Value,
     evaluator: &Evaluator,
     inputs: &Value,
+    ontology: &super::ontology::Ontology,
+    discover: bool,
     at: &str,
 ) -> Result<()> {
     if ty.get("type").and_then(Value::as_str) != Some("record") {
@@ -208,16 +262,32 @@ fn record_secondary(
         let name = field.get("name").and_then(Value::as_str).unwrap_or("");
         if let Some(v) = map.get_mut(name) {
             if let Some(patterns) = field.get("secondaryFiles") {
-                attach_secondary(v, patterns, evaluator, inputs, &format!("{at}/{name}"))?;
+                attach_secondary(
+                    v,
+                    patterns,
+                    evaluator,
+                    inputs,
+                    discover,
+                    &format!("{at}/{name}"),
+                )?;
             }
             if let Some(format) = field.get("format") {
-                check_format(v, format, evaluator, inputs, &format!("{at}/{name}"))?;
+                check_format(
+                    v,
+                    format,
+                    evaluator,
+                    inputs,
+                    ontology,
+                    &format!("{at}/{name}"),
+                )?;
             }
             record_secondary(
                 v,
                 field.get("type").unwrap_or(&Value::Null),
                 evaluator,
                 inputs,
+                ontology,
+                discover,
                 &format!("{at}/{name}"),
             )?;
         }
@@ -232,6 +302,7 @@ fn check_format(
     format: &Value,
     evaluator: &Evaluator,
     inputs: &Value,
+    ontology: &super::ontology::Ontology,
     at: &str,
 ) -> Result<()> {
     let expected = evaluator.eval_value(
@@ -259,7 +330,7 @@ fn check_format(
         };
         if !expected
             .iter()
-            .any(|e| super::ontology::format_matches(actual, e))
+            .any(|e| super::ontology::format_matches(&ontology, actual, e))
         {
             return Err(Error::cwl(
                 at,

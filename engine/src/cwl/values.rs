@@ -498,6 +498,58 @@ pub fn secondary_files(
     Ok(out)
 }
 
+/// Basenames of the required secondary files of `primary` (string patterns only;
+/// an expression's files are taken as they are).
+pub fn secondary_names(
+    primary: &Value,
+    patterns: &Value,
+    evaluator: &Evaluator,
+    inputs: &Value,
+    at: &str,
+) -> Result<Vec<String>> {
+    let basename = primary
+        .get("basename")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_default();
+    let mut names = Vec::new();
+    for pattern in patterns.as_array().into_iter().flatten() {
+        let (text, required) = match pattern {
+            Value::String(s) => (s.clone(), true),
+            Value::Object(m) => {
+                let required = match m.get("required") {
+                    Some(Value::Bool(b)) => *b,
+                    Some(Value::String(e)) => evaluator
+                        .eval(
+                            e,
+                            &Scope {
+                                inputs: Some(inputs),
+                                self_: Some(primary),
+                                runtime: None,
+                            },
+                            at,
+                        )?
+                        .as_bool()
+                        .unwrap_or(true),
+                    _ => true,
+                };
+                (
+                    m.get("pattern")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    required,
+                )
+            }
+            _ => continue,
+        };
+        if required && !text.is_empty() && !super::expr::has_expression(&text) {
+            names.push(apply_pattern(&basename, &text));
+        }
+    }
+    Ok(names)
+}
+
 /// `^` strips one extension per caret, then the rest is appended.
 pub fn apply_pattern(basename: &str, pattern: &str) -> String {
     let mut base = basename.to_string();
