@@ -88,6 +88,7 @@ impl Runner {
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_process<'a>(
         &'a self,
         process: &'a Value,
@@ -251,7 +252,7 @@ impl Runner {
                 &format!("{at}/outputs/{id}"),
             )?;
             let ty = output.get("type").cloned().unwrap_or(Value::Null);
-            if !values::matches_type(&value, &ty) && !(value.is_null() && ty == "Any") {
+            if !values::matches_output_type(&value, &ty) {
                 return Err(Error::cwl(
                     format!("{at}/outputs/{id}"),
                     format!("output {value} does not match its type {ty}"),

@@ -330,7 +330,7 @@ fn check_format(
         };
         if !expected
             .iter()
-            .any(|e| super::ontology::format_matches(&ontology, actual, e))
+            .any(|e| super::ontology::format_matches(ontology, actual, e))
         {
             return Err(Error::cwl(
                 at,
@@ -1103,7 +1103,7 @@ fn collect_outputs(
             }
             _ => collect_one(output, &ty, evaluator, &all, runtime, &outdir, &at)?,
         };
-        if !matches_type(&value, &ty) && !(value.is_null() && ty == "Any") {
+        if !values::matches_output_type(&value, &ty) {
             return Err(Error::cwl(
                 at,
                 format!(
@@ -1391,7 +1391,7 @@ pub fn run_expression_tool(run: &ToolRun<'_>, job: &Map<String, Value>) -> Resul
         let id = output.get("id").and_then(Value::as_str).unwrap_or("");
         let v = value.get(id).cloned().unwrap_or(Value::Null);
         let ty = output.get("type").cloned().unwrap_or(Value::Null);
-        if !matches_type(&v, &ty) && !(v.is_null() && ty == "Any") {
+        if !values::matches_output_type(&v, &ty) {
             return Err(Error::cwl(
                 format!("{}/outputs/{id}", run.at),
                 format!(

@@ -62,6 +62,12 @@ pub fn matches_type(value: &Value, ty: &Value) -> bool {
     }
 }
 
+/// Output type check: as [`matches_type`], except that an `Any` output may be null
+/// (a tool may leave an `Any` output unset).
+pub fn matches_output_type(value: &Value, ty: &Value) -> bool {
+    matches_type(value, ty) || (value.is_null() && ty == "Any")
+}
+
 /// True when the type admits null.
 pub fn is_optional(ty: &Value) -> bool {
     match ty {
