@@ -9,3 +9,5 @@ cargo build --release --target wasm32-wasip2 \
     -p hysope-echo -p hysope-swot-river-filter \
     -p hysope-guest-hostile -p hysope-guest-moving-median
 cargo test --workspace "$@"
+# The CWL conformance suite's required tests against the hysope binary the tests built.
+bash tests/conformance.sh required

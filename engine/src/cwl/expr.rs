@@ -66,7 +66,15 @@ impl Evaluator {
     /// yields its value, otherwise the results are interpolated as text.
     pub fn eval(&self, text: &str, scope: &Scope<'_>, at: &str) -> Result<Value> {
         let parts = scan(text, self.javascript).map_err(|m| Error::cwl(at, m))?;
-        if let [Part::Expr(kind, code)] = parts.as_slice() {
+        // One expression with only white space around it (a YAML block scalar's final
+        // newline) is that expression's value, as in cwltool.
+        let mut exprs = parts.iter().filter(|p| matches!(p, Part::Expr(..)));
+        let only_space = parts.iter().all(|p| match p {
+            Part::Text(t) => t.trim().is_empty(),
+            Part::Expr(..) => true,
+        });
+        if let (Some(Part::Expr(kind, code)), None, true) = (exprs.next(), exprs.next(), only_space)
+        {
             return self.eval_one(*kind, code, scope, at);
         }
         let mut out = String::new();

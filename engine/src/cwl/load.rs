@@ -225,7 +225,7 @@ impl Loader {
             schema: HashMap::new(),
             namespaces: Map::new(),
         };
-        self.normalise_process(process, &ctx, &at)
+        self.normalise_process(process, &ctx, &format!("{at}#"))
     }
 
     fn normalise_process(
@@ -344,6 +344,30 @@ impl Loader {
                 p.insert("steps".into(), Value::Array(out));
             }
             if class == "CommandLineTool" {
+                // `type: stdin` is a File input that becomes the tool's stdin.
+                let stdin_input = p
+                    .get("inputs")
+                    .and_then(Value::as_array)
+                    .and_then(|inputs| {
+                        inputs
+                            .iter()
+                            .find(|i| i.get("type").and_then(Value::as_str) == Some("stdin"))
+                            .and_then(|i| i.get("id").and_then(Value::as_str))
+                            .map(str::to_string)
+                    });
+                if let Some(id) = stdin_input {
+                    if let Some(Value::Array(inputs)) = p.get_mut("inputs") {
+                        for i in inputs.iter_mut() {
+                            if i.get("id").and_then(Value::as_str) == Some(id.as_str()) {
+                                i["type"] = json!("File");
+                            }
+                        }
+                    }
+                    p.insert(
+                        "stdin".into(),
+                        Value::String(format!("$(inputs.{id}.path)")),
+                    );
+                }
                 for key in ["baseCommand"] {
                     if let Some(Value::String(s)) = p.get(key).cloned() {
                         p.insert(key.into(), json!([s]));
@@ -677,6 +701,7 @@ const PRIMITIVES: &[&str] = &[
     "File",
     "Directory",
     "Any",
+    "stdin",
     "stdout",
     "stderr",
 ];

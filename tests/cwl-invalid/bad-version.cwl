@@ -1,0 +1,5 @@
+# expect: #/cwlVersion: unknown cwlVersion "v2.0"
+cwlVersion: v2.0
+class: CommandLineTool
+inputs: {}
+outputs: {}

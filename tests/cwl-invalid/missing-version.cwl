@@ -1,0 +1,4 @@
+# expect: #/cwlVersion: missing cwlVersion
+class: CommandLineTool
+inputs: {}
+outputs: {}
