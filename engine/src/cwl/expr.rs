@@ -65,16 +65,15 @@ impl Evaluator {
     /// Evaluates every expression in `text`; a string that is exactly one expression
     /// yields its value, otherwise the results are interpolated as text.
     pub fn eval(&self, text: &str, scope: &Scope<'_>, at: &str) -> Result<Value> {
+        // As cwltool: white space around the whole string is dropped first.
+        self.eval_raw(text.trim(), scope, at)
+    }
+
+    /// As [`Evaluator::eval`], keeping white space around the text (file contents of
+    /// `InitialWorkDirRequirement` entries).
+    pub fn eval_raw(&self, text: &str, scope: &Scope<'_>, at: &str) -> Result<Value> {
         let parts = scan(text, self.javascript).map_err(|m| Error::cwl(at, m))?;
-        // One expression with only white space around it (a YAML block scalar's final
-        // newline) is that expression's value, as in cwltool.
-        let mut exprs = parts.iter().filter(|p| matches!(p, Part::Expr(..)));
-        let only_space = parts.iter().all(|p| match p {
-            Part::Text(t) => t.trim().is_empty(),
-            Part::Expr(..) => true,
-        });
-        if let (Some(Part::Expr(kind, code)), None, true) = (exprs.next(), exprs.next(), only_space)
-        {
+        if let [Part::Expr(kind, code)] = parts.as_slice() {
             return self.eval_one(*kind, code, scope, at);
         }
         let mut out = String::new();
@@ -146,13 +145,19 @@ fn scan(text: &str, javascript: bool) -> std::result::Result<Vec<Part>, String> 
     let mut literal = String::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 1 < bytes.len() && bytes[i + 1] == b'$' {
-            literal.push('$');
+        // Escapes: `\\` is one backslash, `\$(` and `\${` are literal; any other
+        // backslash stays as it is.
+        if bytes[i] == b'\\' && i + 1 < bytes.len() && bytes[i + 1] == b'\\' {
+            literal.push('\\');
             i += 2;
             continue;
         }
-        if bytes[i] == b'\\' && i + 1 < bytes.len() && bytes[i + 1] == b'\\' {
-            literal.push('\\');
+        if bytes[i] == b'\\'
+            && i + 2 < bytes.len()
+            && bytes[i + 1] == b'$'
+            && (bytes[i + 2] == b'(' || bytes[i + 2] == b'{')
+        {
+            literal.push('$');
             i += 2;
             continue;
         }

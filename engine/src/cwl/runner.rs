@@ -67,6 +67,21 @@ impl Runner {
     ) -> Result<Value> {
         std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
         // Tools run in fresh folders; their outputs are then moved into `outdir`.
+        // `cwl:requirements` in the job add to (and override) the process's own.
+        let mut job = job.clone();
+        let mut process = process.clone();
+        if let Some(Value::Array(extra)) = job.remove("cwl:requirements") {
+            if let Value::Object(p) = &mut process {
+                let mut reqs = p
+                    .get("requirements")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                reqs.extend(extra);
+                p.insert("requirements".into(), Value::Array(reqs));
+            }
+        }
+        let (process, job) = (&process, &job);
         let root = self.scratch.join(values::unique_name("run"));
         let work = root.join("job");
         let result = self

@@ -789,7 +789,7 @@ fn stage_entry(
                 None => None,
             };
             let content = match m.get("entry") {
-                Some(Value::String(s)) if has_expression(s) => evaluator.eval(s, scope, at)?,
+                Some(Value::String(s)) if has_expression(s) => evaluator.eval_raw(s, scope, at)?,
                 Some(other) => other.clone(),
                 None => Value::Null,
             };
@@ -855,10 +855,10 @@ pub async fn run_command_line_tool(
         &mut staged_inputs,
         run.outdir,
     )?;
-    let (cores, ram) = resources(run, &evaluator, &staged_inputs)?;
+    let (cores, ram, tmpdir_size, outdir_size) = resources(run, &evaluator, &staged_inputs)?;
     let runtime = json!({
         "outdir": staging.outdir, "tmpdir": staging.tmpdir, "cores": cores, "ram": ram,
-        "outdirSize": 1024, "tmpdirSize": 1024,
+        "outdirSize": outdir_size, "tmpdirSize": tmpdir_size,
     });
     stage_initial_workdir(run, &evaluator, &staged_inputs, &runtime)?;
     let (argv, _shell) = command_line(run, &evaluator, &staged_inputs, &runtime)?;
@@ -996,7 +996,7 @@ pub async fn run_command_line_tool(
     }
     let runtime_out = json!({
         "outdir": run.outdir.display().to_string(), "tmpdir": runtime["tmpdir"], "cores": cores, "ram": ram,
-        "outdirSize": 1024, "tmpdirSize": 1024, "exitCode": result.exit_code,
+        "outdirSize": outdir_size, "tmpdirSize": tmpdir_size, "exitCode": result.exit_code,
     });
     let mut output = collect_outputs(run, &evaluator, &inputs, &runtime_out, stdout.as_deref())?;
     backend.unstage(&mut output, run.outdir);
@@ -1023,7 +1023,7 @@ fn resources(
     run: &ToolRun<'_>,
     evaluator: &Evaluator,
     inputs: &Map<String, Value>,
-) -> Result<(Value, Value)> {
+) -> Result<(Value, Value, Value, Value)> {
     let all = Value::Object(inputs.clone());
     let scope = Scope {
         inputs: Some(&all),
@@ -1050,6 +1050,8 @@ fn resources(
     Ok((
         get(["coresMin", "coresMax"], 1)?,
         get(["ramMin", "ramMax"], 1024)?,
+        get(["tmpdirMin", "tmpdirMax"], 1024)?,
+        get(["outdirMin", "outdirMax"], 1024)?,
     ))
 }
 
