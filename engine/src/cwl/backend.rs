@@ -420,6 +420,52 @@ impl Backend for WasmBackend {
     }
 }
 
+fn stage_renamed(value: &mut Value, dir: &Path) -> Result<()> {
+    match value {
+        Value::Object(map)
+            if matches!(
+                map.get("class").and_then(Value::as_str),
+                Some("File" | "Directory")
+            ) =>
+        {
+            let current = Value::Object(map.clone());
+            if let (Some(path), Some(basename)) = (
+                super::values::path_of(&current),
+                map.get("basename")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            ) {
+                if path
+                    .file_name()
+                    .map(|n| n.to_string_lossy() != basename.as_str())
+                    .unwrap_or(false)
+                    && path.exists()
+                {
+                    let slot = dir.join(random_suffix());
+                    std::fs::create_dir_all(&slot).map_err(|e| Error::io(&slot, e))?;
+                    let target = slot.join(&basename);
+                    link_or_copy(&path, &target).map_err(|e| Error::io(&path, e))?;
+                    map.insert("path".into(), Value::String(target.display().to_string()));
+                    map.insert(
+                        "location".into(),
+                        Value::String(format!("file://{}", target.display())),
+                    );
+                    map.insert("dirname".into(), Value::String(slot.display().to_string()));
+                }
+            }
+            if let Some(Value::Array(items)) = map.get_mut("secondaryFiles") {
+                for item in items.iter_mut() {
+                    stage_renamed(item, dir)?;
+                }
+            }
+            Ok(())
+        }
+        Value::Object(map) => map.values_mut().try_for_each(|v| stage_renamed(v, dir)),
+        Value::Array(items) => items.iter_mut().try_for_each(|v| stage_renamed(v, dir)),
+        _ => Ok(()),
+    }
+}
+
 /// The local-process backend: runs the command in the output directory, with only
 /// the tool's environment (plus `PATH`). For trusted tools and the conformance suite.
 pub struct LocalBackend {
@@ -442,11 +488,16 @@ impl Backend for LocalBackend {
         &self,
         _process: &Value,
         _requirements: &[Value],
-        _inputs: &mut Map<String, Value>,
+        inputs: &mut Map<String, Value>,
         outdir: &Path,
     ) -> Result<Staging> {
         let tmp = std::env::temp_dir().join(format!("hysope-tmp-{}", random_suffix()));
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        // Files whose `basename` differs from their name on disk are linked under that name.
+        let renamed = tmp.join("renamed");
+        for value in inputs.values_mut() {
+            stage_renamed(value, &renamed)?;
+        }
         Ok(Staging {
             outdir: outdir.display().to_string(),
             tmpdir: tmp.display().to_string(),

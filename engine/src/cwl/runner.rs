@@ -352,6 +352,9 @@ impl Runner {
                     value = default.clone();
                 }
             }
+            if input.get("loadContents").and_then(Value::as_bool) == Some(true) {
+                values::complete_files(&mut value, true, None, &format!("{at}/in/{id}"))?;
+            }
             raw.insert(id, value);
         }
         let outs: Vec<String> = step

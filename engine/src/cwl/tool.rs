@@ -584,11 +584,18 @@ fn bind_value(
             {
                 continue;
             }
+            // Fields sort under their record's binding when it has one, else among
+            // the parameters by their own positions (as cwltool does).
+            let field_lead = if binding.is_some() {
+                key.clone()
+            } else {
+                lead.clone()
+            };
             bind_value(
                 &fv,
                 field.get("type").unwrap_or(&Value::Null),
                 fb,
-                key.clone(),
+                field_lead,
                 KeyPart::Name(name.into()),
                 evaluator,
                 inputs,
@@ -818,7 +825,7 @@ fn stage_entry(
                     let text = match content {
                         Value::String(s) => s,
                         Value::Null => String::new(),
-                        other => serde_json::to_string_pretty(&other).unwrap_or_default(),
+                        other => json_dumps(&other),
                     };
                     let target = run.outdir.join(&name);
                     if let Some(parent) = target.parent() {
@@ -830,6 +837,25 @@ fn stage_entry(
             }
         }
         _ => Err(Error::cwl(at, "invalid InitialWorkDir entry")),
+    }
+}
+
+/// JSON as Python's `json.dumps` writes it (`", "` and `": "` separators, no
+/// indentation), which is what `InitialWorkDirRequirement` entries hold in cwltool.
+fn json_dumps(value: &Value) -> String {
+    match value {
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(json_dumps).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), json_dumps(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
     }
 }
 

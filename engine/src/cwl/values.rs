@@ -126,7 +126,8 @@ pub fn fill_names(map: &mut Map<String, Value>) {
     let value = Value::Object(map.clone());
     let Some(path) = path_of(&value) else { return };
     let basename = match map.get("basename").and_then(Value::as_str) {
-        Some(b) if !map.contains_key("location") && !map.contains_key("path") => b.to_string(),
+        // A given basename wins: a File may be renamed, and is staged under that name.
+        Some(b) if !b.is_empty() => b.to_string(),
         _ => path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -255,6 +256,14 @@ pub fn materialise(value: &mut Value, scratch: &Path) -> Result<()> {
                         for item in items.iter_mut() {
                             materialise(item, scratch)?;
                             place(item, &target)?;
+                            for secondary in item
+                                .get("secondaryFiles")
+                                .and_then(Value::as_array)
+                                .cloned()
+                                .unwrap_or_default()
+                            {
+                                place(&secondary, &target)?;
+                            }
                         }
                     }
                 }
