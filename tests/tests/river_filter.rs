@@ -3,14 +3,15 @@
 //! plugin's readers).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hysope_engine::Error;
 use hysope_engine::cwl::{self, LocalBackend, Runner, WasmBackend};
 use hysope_engine::wasm::{EngineConfig, Limits, WasmEngine};
-use hysope_test_components::{component_dir, shared_data, workspace_root};
+use hysope_test_components::{
+    component_dir, dbf_of, kept_by_default, num, shared_data, workspace_root,
+};
 use serde_json::{Map, Value, json};
 
 fn reach_zip() -> PathBuf {
@@ -26,68 +27,6 @@ fn reach_zip() -> PathBuf {
                 .starts_with("SWOT_L2_HR_RiverSP_Reach_")
         })
         .expect("the real RiverSP reach file in ../shared/data/swot")
-}
-
-/// Records of a dBase III file: field name -> trimmed text, in file order.
-fn read_dbf(bytes: &[u8]) -> Vec<BTreeMap<String, String>> {
-    let count = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
-    let header = u16::from_le_bytes(bytes[8..10].try_into().unwrap()) as usize;
-    let record = u16::from_le_bytes(bytes[10..12].try_into().unwrap()) as usize;
-    let mut fields = Vec::new();
-    let mut at = 32;
-    while bytes[at] != 0x0d {
-        let name: String = bytes[at..at + 11]
-            .iter()
-            .take_while(|b| **b != 0)
-            .map(|b| *b as char)
-            .collect();
-        fields.push((name, bytes[at + 16] as usize));
-        at += 32;
-    }
-    (0..count)
-        .map(|i| {
-            let mut offset = header + i * record + 1;
-            let mut row = BTreeMap::new();
-            for (name, len) in &fields {
-                let text: String = bytes[offset..offset + len]
-                    .iter()
-                    .map(|b| *b as char)
-                    .collect();
-                row.insert(name.clone(), text.trim().to_string());
-                offset += len;
-            }
-            row
-        })
-        .collect()
-}
-
-fn dbf_of(zip_path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip_path).unwrap()).unwrap();
-    let name = (0..archive.len())
-        .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())
-        .find(|n| n.ends_with(".dbf"))
-        .unwrap();
-    let mut bytes = Vec::new();
-    archive
-        .by_name(&name)
-        .unwrap()
-        .read_to_end(&mut bytes)
-        .unwrap();
-    read_dbf(&bytes)
-}
-
-fn num(row: &BTreeMap<String, String>, field: &str) -> f64 {
-    row[field].parse().unwrap()
-}
-
-/// The documented default rule, written independently of the plugin.
-fn kept_by_default(row: &BTreeMap<String, String>) -> bool {
-    num(row, "wse") != -999999999999.0
-        && num(row, "reach_q") <= 1.0
-        && num(row, "ice_clim_f") <= 0.0
-        && (num(row, "ice_dyn_f") <= 0.0 || num(row, "ice_dyn_f") == -999.0)
-        && num(row, "partial_f") <= 0.0
-        && num(row, "xovr_cal_q") <= 1.0
 }
 
 async fn run_filter(job: Map<String, Value>) -> Result<(tempfile::TempDir, Value), Error> {

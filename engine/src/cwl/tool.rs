@@ -1408,6 +1408,7 @@ pub fn run_expression_tool(run: &ToolRun<'_>, job: &Map<String, Value>) -> Resul
         ));
     };
     values::materialise(&mut value, run.outdir)?;
+    complete_outputs(&mut value)?;
     let mut out = Map::new();
     for output in run
         .process

@@ -5,7 +5,9 @@
 //! tests: `cargo build --target wasm32-wasip2 --release` of the wasm crates
 //! ([`WASM_PACKAGES`]). A missing component makes the test fail with that command.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 /// The workspace packages that build into components.
 pub const WASM_PACKAGES: &[&str] = &[
@@ -50,4 +52,68 @@ pub fn component(name: &str) -> PathBuf {
 /// The shared data folder (`../shared/data` from the workspace root).
 pub fn shared_data() -> PathBuf {
     workspace_root().join("..").join("shared").join("data")
+}
+
+/// Records of a dBase III file: field name -> trimmed text, in file order.
+pub fn read_dbf(bytes: &[u8]) -> Vec<BTreeMap<String, String>> {
+    let count = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    let header = u16::from_le_bytes(bytes[8..10].try_into().unwrap()) as usize;
+    let record = u16::from_le_bytes(bytes[10..12].try_into().unwrap()) as usize;
+    let mut fields = Vec::new();
+    let mut at = 32;
+    while bytes[at] != 0x0d {
+        let name: String = bytes[at..at + 11]
+            .iter()
+            .take_while(|b| **b != 0)
+            .map(|b| *b as char)
+            .collect();
+        fields.push((name, bytes[at + 16] as usize));
+        at += 32;
+    }
+    (0..count)
+        .map(|i| {
+            let mut offset = header + i * record + 1;
+            let mut row = BTreeMap::new();
+            for (name, len) in &fields {
+                let text: String = bytes[offset..offset + len]
+                    .iter()
+                    .map(|b| *b as char)
+                    .collect();
+                row.insert(name.clone(), text.trim().to_string());
+                offset += len;
+            }
+            row
+        })
+        .collect()
+}
+
+/// The records of the .dbf inside a shapefile zip.
+pub fn dbf_of(zip_path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip_path).unwrap()).unwrap();
+    let name = (0..archive.len())
+        .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())
+        .find(|n| n.ends_with(".dbf"))
+        .unwrap();
+    let mut bytes = Vec::new();
+    archive
+        .by_name(&name)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    read_dbf(&bytes)
+}
+
+/// A numeric attribute of a .dbf record.
+pub fn num(row: &BTreeMap<String, String>, field: &str) -> f64 {
+    row[field].parse().unwrap()
+}
+
+/// The documented default rule of swot-river-filter, written independently of the plugin.
+pub fn kept_by_default(row: &BTreeMap<String, String>) -> bool {
+    num(row, "wse") != -999999999999.0
+        && num(row, "reach_q") <= 1.0
+        && num(row, "ice_clim_f") <= 0.0
+        && (num(row, "ice_dyn_f") <= 0.0 || num(row, "ice_dyn_f") == -999.0)
+        && num(row, "partial_f") <= 0.0
+        && num(row, "xovr_cal_q") <= 1.0
 }

@@ -1,0 +1,78 @@
+//! The hydrology example workflow (`plugins/workflows/river-filter-summary.cwl`):
+//! sandboxed filter runs scattered over real and simulated RiverSP files, then a
+//! per-pass summary, checked against an independent reading of each file.
+
+use std::sync::Arc;
+
+use hysope_engine::cwl::{self, LocalBackend, Runner, WasmBackend};
+use hysope_engine::wasm::{EngineConfig, Limits, WasmEngine};
+use hysope_test_components::{component_dir, dbf_of, kept_by_default, num, workspace_root};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_then_summary_over_every_pass() {
+    let root = workspace_root();
+    let workflow = cwl::load(
+        &root
+            .join("plugins/workflows/river-filter-summary.cwl")
+            .display()
+            .to_string(),
+    )
+    .unwrap();
+    let job =
+        cwl::load_job(&root.join("plugins/workflows/river-filter-summary.example.yml")).unwrap();
+    let engine = Arc::new(WasmEngine::new(EngineConfig::default()).unwrap());
+    let wasm = WasmBackend::new(engine, Limits::default(), vec![component_dir()]);
+    let scratch = tempfile::tempdir().unwrap();
+    let runner = Runner::new(
+        Arc::new(LocalBackend::new(Limits::default())),
+        Some(Arc::new(wasm)),
+        scratch.path().to_path_buf(),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = runner
+        .run(&workflow.process, &job, out.path())
+        .await
+        .unwrap();
+
+    let inputs: Vec<std::path::PathBuf> = job["reaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(output["filtered"].as_array().unwrap().len(), inputs.len());
+    let table = std::fs::read_to_string(output["summary"]["path"].as_str().unwrap()).unwrap();
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next(),
+        Some("input,features,kept,unobserved,dropped_by_quality")
+    );
+    for (line, input) in lines.zip(&inputs) {
+        let rows = dbf_of(input);
+        let kept = rows.iter().filter(|r| kept_by_default(r)).count();
+        let unobserved = rows
+            .iter()
+            .filter(|r| num(r, "wse") == -999999999999.0)
+            .count();
+        let name = input.file_name().unwrap().to_string_lossy();
+        let expected = format!(
+            "{name},{},{kept},{unobserved},{}",
+            rows.len(),
+            rows.len() - kept - unobserved
+        );
+        assert_eq!(line, expected);
+    }
+    // Every output was moved into the output folder.
+    for file in output["filtered"].as_array().unwrap() {
+        assert!(
+            std::path::Path::new(file["path"].as_str().unwrap())
+                .starts_with(std::fs::canonicalize(out.path()).unwrap())
+        );
+    }
+    assert!(
+        output["summary"]["checksum"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha1$")
+    );
+}
