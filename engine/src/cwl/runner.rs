@@ -46,15 +46,23 @@ pub struct Runner {
     local: Arc<dyn Backend>,
     wasm: Option<Arc<dyn Backend>>,
     scratch: PathBuf,
+    /// One permit per core: a tool holds `coresMin` of them while it runs.
+    slots: Arc<tokio::sync::Semaphore>,
+    cores: u32,
 }
 
 impl Runner {
     /// A runner with a local backend and, optionally, a wasm backend; scratch files go under `scratch`.
     pub fn new(local: Arc<dyn Backend>, wasm: Option<Arc<dyn Backend>>, scratch: PathBuf) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
         Self {
             local,
             wasm,
             scratch,
+            slots: Arc::new(tokio::sync::Semaphore::new(cores as usize)),
+            cores,
         }
     }
 
@@ -161,6 +169,19 @@ impl Runner {
                         }
                         (None, _) => self.local.as_ref(),
                     };
+                    // Within the machine's cores: a tool holds `coresMin` slots (1 by default).
+                    let wanted = super::tool::find_req(&requirements, "ResourceRequirement")
+                        .or_else(|| super::tool::find_req(&hints, "ResourceRequirement"))
+                        .and_then(|r| r.get("coresMin"))
+                        .and_then(Value::as_f64)
+                        .map(|c| c.ceil() as u32)
+                        .unwrap_or(1)
+                        .clamp(1, self.cores);
+                    let _slots = self
+                        .slots
+                        .acquire_many(wanted)
+                        .await
+                        .map_err(|_| Error::Setup("runner is shutting down".into()))?;
                     run_command_line_tool(&run, backend, &job).await
                 }
                 "ExpressionTool" => run_expression_tool(&run, &job),
@@ -197,52 +218,51 @@ impl Runner {
             .cloned()
             .unwrap_or_default();
         let mut done: HashSet<String> = HashSet::new();
+        // DAG scheduling: a step starts as soon as every step it reads from has
+        // finished; independent steps run concurrently (tool runs are bounded by the
+        // runner's slots).
+        let mut started: HashSet<String> = HashSet::new();
+        let mut running = futures::stream::FuturesUnordered::new();
         while done.len() < steps.len() {
-            let ready: Vec<&Value> = steps
-                .iter()
-                .filter(|s| !done.contains(step_id(s)))
-                .filter(|s| {
-                    step_sources(s).iter().all(|src| {
-                        !src.contains('/') || done.contains(src.split('/').next().unwrap_or(""))
-                    })
-                })
-                .collect();
-            if ready.is_empty() {
-                return Err(Error::cwl(
-                    format!("{at}/steps"),
-                    "the steps form a cycle or depend on unknown steps",
-                ));
-            }
-            let runs = ready.iter().map(|step| {
+            for step in &steps {
                 let id = step_id(step).to_string();
+                let ready = step_sources(step).iter().all(|src| {
+                    !src.contains('/') || done.contains(src.split('/').next().unwrap_or(""))
+                });
+                if started.contains(&id) || !ready {
+                    continue;
+                }
+                started.insert(id.clone());
                 let step_dir = scratch.join(format!("step-{}", sanitize(&id)));
                 let reqs = requirements.clone();
                 let hints = hints.clone();
-                let state = &state;
+                let snapshot = state.clone();
                 let evaluator = &evaluator;
-                async move {
+                running.push(async move {
                     let result = self
                         .run_step(
                             step,
                             reqs,
                             hints,
-                            state,
+                            &snapshot,
                             evaluator,
                             &step_dir,
                             &format!("{at}/steps/{id}"),
                         )
                         .await;
                     (id, result)
-                }
-            });
-            let results = futures::future::join_all(runs).await;
-            for (id, result) in results {
-                let outputs = result?;
-                for (k, v) in outputs {
-                    state.insert(format!("{id}/{k}"), v);
-                }
-                done.insert(id);
+                });
             }
+            let Some((id, result)) = futures::StreamExt::next(&mut running).await else {
+                return Err(Error::cwl(
+                    format!("{at}/steps"),
+                    "the steps form a cycle or depend on unknown steps",
+                ));
+            };
+            for (k, v) in result? {
+                state.insert(format!("{id}/{k}"), v);
+            }
+            done.insert(id);
         }
         let mut out = Map::new();
         for output in wf
