@@ -30,7 +30,9 @@ def chain(name, run, steps, in_name, out_name):
         lines.append(f"    out: [{out_name}]")
     open(os.path.join(out, name), "w").write("\n".join(lines) + "\n")
 
+chain("chain1.cwl", "trivial.cwl", 1, "prev", "out")
 chain("chain20.cwl", "trivial.cwl", 20, "prev", "out")
+chain("wasm-chain1.cwl", os.path.join(plugins, "echo", "echo.cwl"), 1, "fileInput", "echo")
 chain("wasm-chain20.cwl", os.path.join(plugins, "echo", "echo.cwl"), 20, "fileInput", "echo")
 
 scatter = """cwlVersion: v1.2
