@@ -224,12 +224,16 @@ impl Default for EngineConfig {
     }
 }
 
+type FileStamp = ((u64, Option<std::time::SystemTime>), Arc<Plugin>);
+
 /// The wasm host: one per process, shared by every run.
 pub struct WasmEngine {
     engine: wasmtime::Engine,
     linker: Linker<RunState>,
     cache: Option<ArtifactCache>,
     plugins: Mutex<HashMap<String, Arc<Plugin>>>,
+    /// Loaded files by path, with the length and modification time they had.
+    files: Mutex<HashMap<PathBuf, FileStamp>>,
     max_memory_bytes: u64,
     ticker: Arc<AtomicBool>,
     /// One permit per pool slot: runs beyond the pool's size wait for a slot
@@ -298,6 +302,7 @@ impl WasmEngine {
             linker,
             cache,
             plugins: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
             max_memory_bytes: max_memory,
             ticker,
             slots: Arc::new(tokio::sync::Semaphore::new(instances as usize)),
@@ -309,15 +314,27 @@ impl WasmEngine {
         self.cache.as_ref()
     }
 
-    /// Loads a component file; the plugin is named after the file stem.
+    /// Loads a component file; the plugin is named after the file stem. A file already
+    /// loaded and unchanged since (same length and modification time) is not read again.
     pub fn load_file(&self, path: &Path) -> Result<Arc<Plugin>> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let stamp = (meta.len(), meta.modified().ok());
+        if let Some((seen, plugin)) = self.files.lock().ok().and_then(|f| f.get(path).cloned()) {
+            if seen == stamp {
+                return Ok(plugin);
+            }
+        }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("plugin")
             .to_string();
-        self.load(&name, &bytes)
+        let plugin = self.load(&name, &bytes)?;
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(path.to_path_buf(), (stamp, plugin.clone()));
+        }
+        Ok(plugin)
     }
 
     /// Loads a component from its bytes: from this engine's memory if already loaded,
@@ -365,6 +382,9 @@ impl WasmEngine {
     pub fn unload_all(&self) {
         if let Ok(mut plugins) = self.plugins.lock() {
             plugins.clear();
+        }
+        if let Ok(mut files) = self.files.lock() {
+            files.clear();
         }
     }
 
