@@ -272,13 +272,7 @@ impl Runner {
             .flatten()
         {
             let id = output.get("id").and_then(Value::as_str).unwrap_or("");
-            let sources: Vec<String> = output
-                .get("outputSource")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect();
+            let sources: Vec<String> = values::string_list(output, "outputSource");
             let value = gather(
                 &sources,
                 &state,
@@ -344,13 +338,7 @@ impl Runner {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            let sources: Vec<String> = input
-                .get("source")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect();
+            let sources: Vec<String> = values::string_list(input, "source");
             let mut value = if sources.is_empty() {
                 Value::Null
             } else {
@@ -377,20 +365,8 @@ impl Runner {
             }
             raw.insert(id, value);
         }
-        let outs: Vec<String> = step
-            .get("out")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o.as_str().map(str::to_string))
-            .collect();
-        let scatter: Vec<String> = step
-            .get("scatter")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect();
+        let outs: Vec<String> = values::string_list(step, "out");
+        let scatter: Vec<String> = values::string_list(step, "scatter");
         let method = step
             .get("scatterMethod")
             .and_then(Value::as_str)

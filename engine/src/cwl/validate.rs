@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
+use super::values;
 use crate::{Error, Result};
 
 const COMMON: &[&str] = &[
@@ -295,13 +296,7 @@ fn validate_workflow(map: &serde_json::Map<String, Value>, at: &str) -> Result<(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let o: HashSet<String> = step
-            .get("out")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o.as_str().map(str::to_string))
-            .collect();
+        let o: HashSet<String> = values::string_list(step, "out").into_iter().collect();
         if outs.insert(id.clone(), o).is_some() {
             return Err(Error::cwl(
                 format!("{at}/steps/{id}"),

@@ -68,6 +68,17 @@ pub fn matches_output_type(value: &Value, ty: &Value) -> bool {
     matches_type(value, ty) || (value.is_null() && ty == "Any")
 }
 
+/// The strings of a list field (`source`, `out`, `scatter`...), empty when absent.
+pub fn string_list(value: &Value, key: &str) -> Vec<String> {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
 /// True when the type admits null.
 pub fn is_optional(ty: &Value) -> bool {
     match ty {
@@ -438,28 +449,8 @@ pub fn secondary_files(
         });
     let mut out = Vec::new();
     for pattern in patterns.as_array().into_iter().flatten() {
-        let (text, required) = match pattern {
-            Value::String(s) => (Value::String(s.clone()), true),
-            Value::Object(m) => {
-                let required = match m.get("required") {
-                    Some(Value::Bool(b)) => *b,
-                    Some(Value::String(e)) => evaluator
-                        .eval(
-                            e,
-                            &Scope {
-                                inputs: Some(inputs),
-                                self_: Some(primary),
-                                runtime: None,
-                            },
-                            at,
-                        )?
-                        .as_bool()
-                        .unwrap_or(true),
-                    _ => true,
-                };
-                (m.get("pattern").cloned().unwrap_or(Value::Null), required)
-            }
-            _ => continue,
+        let Some((text, required)) = pattern_parts(pattern, primary, evaluator, inputs, at)? else {
+            continue;
         };
         let resolved = match &text {
             Value::String(s) if super::expr::has_expression(s) => evaluator.eval(
@@ -529,40 +520,48 @@ pub fn secondary_names(
         .unwrap_or_default();
     let mut names = Vec::new();
     for pattern in patterns.as_array().into_iter().flatten() {
-        let (text, required) = match pattern {
-            Value::String(s) => (s.clone(), true),
-            Value::Object(m) => {
-                let required = match m.get("required") {
-                    Some(Value::Bool(b)) => *b,
-                    Some(Value::String(e)) => evaluator
-                        .eval(
-                            e,
-                            &Scope {
-                                inputs: Some(inputs),
-                                self_: Some(primary),
-                                runtime: None,
-                            },
-                            at,
-                        )?
-                        .as_bool()
-                        .unwrap_or(true),
-                    _ => true,
-                };
-                (
-                    m.get("pattern")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                    required,
-                )
-            }
-            _ => continue,
+        let Some((text, required)) = pattern_parts(pattern, primary, evaluator, inputs, at)? else {
+            continue;
         };
+        let text = text.as_str().unwrap_or("").to_string();
         if required && !text.is_empty() && !super::expr::has_expression(&text) {
             names.push(apply_pattern(&basename, &text));
         }
     }
     Ok(names)
+}
+
+/// A `secondaryFiles` entry as (pattern, required), `required` evaluated if an expression.
+fn pattern_parts(
+    pattern: &Value,
+    primary: &Value,
+    evaluator: &Evaluator,
+    inputs: &Value,
+    at: &str,
+) -> Result<Option<(Value, bool)>> {
+    Ok(match pattern {
+        Value::String(s) => Some((Value::String(s.clone()), true)),
+        Value::Object(m) => {
+            let required = match m.get("required") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(e)) => evaluator
+                    .eval(
+                        e,
+                        &Scope {
+                            inputs: Some(inputs),
+                            self_: Some(primary),
+                            runtime: None,
+                        },
+                        at,
+                    )?
+                    .as_bool()
+                    .unwrap_or(true),
+                _ => true,
+            };
+            Some((m.get("pattern").cloned().unwrap_or(Value::Null), required))
+        }
+        _ => None,
+    })
 }
 
 /// `^` strips one extension per caret, then the rest is appended.
