@@ -1434,3 +1434,144 @@ pub fn run_expression_tool(run: &ToolRun<'_>, job: &Map<String, Value>) -> Resul
     }
     Ok(Value::Object(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::{Map, Value, json};
+
+    use super::{ToolRun, bind_job, command_line};
+    use crate::cwl::expr::Evaluator;
+    use crate::cwl::load::load_text;
+
+    fn argv(doc: &str, job: Value) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = load_text(&dir.path().join("tool.cwl"), doc, None).unwrap();
+        let requirements = loaded
+            .process
+            .get("requirements")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let run = ToolRun {
+            process: &loaded.process,
+            requirements: requirements.clone(),
+            hints: vec![],
+            outdir: dir.path(),
+            scratch: dir.path(),
+            at: "#".into(),
+        };
+        let evaluator = Evaluator::for_requirements(&requirements);
+        let job: Map<String, Value> = serde_json::from_value(job).unwrap();
+        let inputs = bind_job(
+            &loaded.process,
+            &job,
+            &evaluator,
+            &requirements,
+            Path::new("/tmp"),
+            "#",
+        )
+        .unwrap();
+        command_line(
+            &run,
+            &evaluator,
+            &inputs,
+            &json!({ "outdir": "/out", "tmpdir": "/tmp" }),
+        )
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn positions_prefixes_separators_and_arguments() {
+        let doc = r#"
+cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [tool, run]
+arguments:
+  - valueFrom: $(runtime.outdir)
+    prefix: -o
+    position: 5
+  - "--verbose"
+inputs:
+  b: { type: int, inputBinding: { position: 2, prefix: -b } }
+  a: { type: string, inputBinding: { position: 2, prefix: "--a=", separate: false } }
+  flag: { type: boolean, inputBinding: { prefix: --flag } }
+  off: { type: boolean, default: false, inputBinding: { prefix: --off } }
+  list: { type: "string[]", inputBinding: { position: 3, prefix: -l, itemSeparator: "," } }
+  spread: { type: "int[]", inputBinding: { position: 4, prefix: -s } }
+  missing: { type: "string?", inputBinding: { prefix: -m } }
+  x: { type: double, inputBinding: { position: 6 } }
+  unbound: string
+outputs: []
+"#;
+        let job = json!({ "b": 3, "a": "x y", "flag": true, "list": ["p", "q"], "spread": [1, 2], "x": 1.23e5, "unbound": "u" });
+        // At equal positions arguments come before inputs; numbers are written in decimal.
+        assert_eq!(
+            argv(doc, job),
+            [
+                "tool",
+                "run",
+                "--verbose",
+                "--flag",
+                "--a=x y",
+                "-b",
+                "3",
+                "-l",
+                "p,q",
+                "-s",
+                "1",
+                "2",
+                "-o",
+                "/out",
+                "123000"
+            ]
+        );
+    }
+
+    #[test]
+    fn records_and_item_bindings() {
+        let doc = r#"
+cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: cat
+inputs:
+  reads:
+    type: { type: array, items: string, inputBinding: { prefix: -r } }
+    inputBinding: { position: 1, prefix: --reads }
+  pair:
+    type:
+      type: record
+      fields:
+        left: { type: string, inputBinding: { position: 3 } }
+        right: { type: string, inputBinding: { position: 0 } }
+outputs: []
+"#;
+        let job = json!({ "reads": ["a", "b"], "pair": { "left": "L", "right": "R" } });
+        assert_eq!(
+            argv(doc, job),
+            ["cat", "R", "--reads", "-r", "a", "-r", "b", "L"]
+        );
+    }
+
+    #[test]
+    fn shell_command_quotes_unless_told_not_to() {
+        let doc = r#"
+cwlVersion: v1.2
+class: CommandLineTool
+requirements:
+  ShellCommandRequirement: {}
+inputs:
+  text: { type: string, inputBinding: { position: 1 } }
+arguments:
+  - { valueFrom: "echo", position: 0 }
+  - { valueFrom: "> out.txt", position: 2, shellQuote: false }
+outputs: []
+"#;
+        assert_eq!(
+            argv(doc, json!({ "text": "it's a river" })),
+            ["/bin/sh", "-c", "echo 'it'\\''s a river' > out.txt"]
+        );
+    }
+}
