@@ -239,65 +239,51 @@ fn stage_value(
     guest_root: &str,
     staged: &mut Vec<StagedFile>,
 ) -> Result<()> {
-    match value {
-        Value::Object(map)
-            if matches!(
-                map.get("class").and_then(Value::as_str),
-                Some("File" | "Directory")
-            ) =>
-        {
-            let Some(host) = super::values::path_of(&Value::Object(map.clone())) else {
-                return Ok(());
-            };
-            let slot = staged.len().to_string();
-            let dir = stage.join(&slot);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let mut place = |map: &mut Map<String, Value>, host: &Path| -> Result<()> {
-                let basename = map
-                    .get("basename")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| {
-                        host.file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_else(|| "input".into())
-                    });
-                let target = dir.join(&basename);
-                if !target.exists() {
-                    link_or_copy(host, &target).map_err(|e| Error::io(host, e))?;
-                }
-                let guest = format!("{guest_root}/{slot}/{basename}");
-                map.insert("path".into(), Value::String(guest.clone()));
-                map.insert("location".into(), Value::String(format!("file://{guest}")));
-                map.insert(
-                    "dirname".into(),
-                    Value::String(format!("{guest_root}/{slot}")),
-                );
-                staged.push(StagedFile {
-                    host: host.to_path_buf(),
-                    guest,
+    super::values::for_each_file(value, &mut |map| {
+        let Some(host) = super::values::path_of(&Value::Object(map.clone())) else {
+            return Ok(());
+        };
+        let slot = staged.len().to_string();
+        let dir = stage.join(&slot);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut place = |map: &mut Map<String, Value>, host: &Path| -> Result<()> {
+            let basename = map
+                .get("basename")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    host.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "input".into())
                 });
-                Ok(())
-            };
-            place(map, &host)?;
-            if let Some(Value::Array(secondary)) = map.get_mut("secondaryFiles") {
-                for s in secondary.iter_mut() {
-                    if let (Some(h), Value::Object(m)) = (super::values::path_of(s), &mut *s) {
-                        place(m, &h)?;
-                    }
+            let target = dir.join(&basename);
+            if !target.exists() {
+                link_or_copy(host, &target).map_err(|e| Error::io(host, e))?;
+            }
+            let guest = format!("{guest_root}/{slot}/{basename}");
+            map.insert("path".into(), Value::String(guest.clone()));
+            map.insert("location".into(), Value::String(format!("file://{guest}")));
+            map.insert(
+                "dirname".into(),
+                Value::String(format!("{guest_root}/{slot}")),
+            );
+            staged.push(StagedFile {
+                host: host.to_path_buf(),
+                guest,
+            });
+            Ok(())
+        };
+        place(map, &host)?;
+        if let Some(Value::Array(secondary)) = map.get_mut("secondaryFiles") {
+            for s in secondary.iter_mut() {
+                if let (Some(h), Value::Object(m)) = (super::values::path_of(s), &mut *s) {
+                    place(m, &h)?;
                 }
             }
-            map.remove("listing");
-            Ok(())
         }
-        Value::Object(map) => map
-            .values_mut()
-            .try_for_each(|v| stage_value(v, stage, guest_root, staged)),
-        Value::Array(items) => items
-            .iter_mut()
-            .try_for_each(|v| stage_value(v, stage, guest_root, staged)),
-        _ => Ok(()),
-    }
+        map.remove("listing");
+        Ok(())
+    })
 }
 
 impl Backend for WasmBackend {
@@ -421,49 +407,39 @@ impl Backend for WasmBackend {
 }
 
 fn stage_renamed(value: &mut Value, dir: &Path) -> Result<()> {
-    match value {
-        Value::Object(map)
-            if matches!(
-                map.get("class").and_then(Value::as_str),
-                Some("File" | "Directory")
-            ) =>
-        {
-            let current = Value::Object(map.clone());
-            if let (Some(path), Some(basename)) = (
-                super::values::path_of(&current),
-                map.get("basename")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            ) {
-                if path
-                    .file_name()
-                    .map(|n| n.to_string_lossy() != basename.as_str())
-                    .unwrap_or(false)
-                    && path.exists()
-                {
-                    let slot = dir.join(random_suffix());
-                    std::fs::create_dir_all(&slot).map_err(|e| Error::io(&slot, e))?;
-                    let target = slot.join(&basename);
-                    link_or_copy(&path, &target).map_err(|e| Error::io(&path, e))?;
-                    map.insert("path".into(), Value::String(target.display().to_string()));
-                    map.insert(
-                        "location".into(),
-                        Value::String(format!("file://{}", target.display())),
-                    );
-                    map.insert("dirname".into(), Value::String(slot.display().to_string()));
-                }
+    super::values::for_each_file(value, &mut |map| {
+        let current = Value::Object(map.clone());
+        if let (Some(path), Some(basename)) = (
+            super::values::path_of(&current),
+            map.get("basename")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ) {
+            if path
+                .file_name()
+                .map(|n| n.to_string_lossy() != basename.as_str())
+                .unwrap_or(false)
+                && path.exists()
+            {
+                let slot = dir.join(random_suffix());
+                std::fs::create_dir_all(&slot).map_err(|e| Error::io(&slot, e))?;
+                let target = slot.join(&basename);
+                link_or_copy(&path, &target).map_err(|e| Error::io(&path, e))?;
+                map.insert("path".into(), Value::String(target.display().to_string()));
+                map.insert(
+                    "location".into(),
+                    Value::String(format!("file://{}", target.display())),
+                );
+                map.insert("dirname".into(), Value::String(slot.display().to_string()));
             }
-            if let Some(Value::Array(items)) = map.get_mut("secondaryFiles") {
-                for item in items.iter_mut() {
-                    stage_renamed(item, dir)?;
-                }
-            }
-            Ok(())
         }
-        Value::Object(map) => map.values_mut().try_for_each(|v| stage_renamed(v, dir)),
-        Value::Array(items) => items.iter_mut().try_for_each(|v| stage_renamed(v, dir)),
-        _ => Ok(()),
-    }
+        if let Some(Value::Array(items)) = map.get_mut("secondaryFiles") {
+            for item in items.iter_mut() {
+                stage_renamed(item, dir)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The local-process backend: runs the command in the output directory, with only

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::backend::Backend;
 use super::expr::{Evaluator, Scope};
 use super::tool::{ToolRun, run_command_line_tool, run_expression_tool};
-use super::values::{self, class_of, path_of};
+use super::values::{self, path_of};
 use crate::{Error, Result};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -281,12 +281,7 @@ impl Runner {
                 &format!("{at}/outputs/{id}"),
             )?;
             let ty = output.get("type").cloned().unwrap_or(Value::Null);
-            if !values::matches_output_type(&value, &ty) {
-                return Err(Error::cwl(
-                    format!("{at}/outputs/{id}"),
-                    format!("output {value} does not match its type {ty}"),
-                ));
-            }
+            values::check_output(&value, &ty, &format!("{at}/outputs/{id}"))?;
             out.insert(id.to_string(), value);
         }
         let _ = outdir;
@@ -668,73 +663,60 @@ fn relocate_in(
     root: &Path,
     moved: &mut HashMap<PathBuf, PathBuf>,
 ) -> Result<()> {
-    match value {
-        Value::Object(_) if matches!(class_of(value), Some("File" | "Directory")) => {
-            if let Some(path) = path_of(value) {
-                let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-                let target = match moved.get(&real) {
-                    Some(target) => Some(target.clone()),
-                    None if real.starts_with(outdir) || !real.exists() => None,
-                    None => {
-                        let name = value
-                            .get("basename")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                            .unwrap_or_else(|| {
-                                real.file_name()
-                                    .map(|n| n.to_string_lossy().into_owned())
-                                    .unwrap_or_default()
-                            });
-                        let mut target = outdir.join(&name);
-                        let mut n = 2;
-                        while target.exists() {
-                            target = outdir.join(format!("{name}_{n}"));
-                            n += 1;
-                        }
-                        let renamed =
-                            real.starts_with(root) && std::fs::rename(&real, &target).is_ok();
-                        if !renamed {
-                            values::copy_tree(&real, &target).map_err(|e| Error::io(&real, e))?;
-                        }
-                        moved.insert(real.clone(), target.clone());
-                        Some(target)
+    values::for_each_file(value, &mut |m| {
+        if let Some(path) = path_of(&Value::Object(m.clone())) {
+            let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let target = match moved.get(&real) {
+                Some(target) => Some(target.clone()),
+                None if real.starts_with(outdir) || !real.exists() => None,
+                None => {
+                    let name = m
+                        .get("basename")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| {
+                            real.file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        });
+                    let mut target = outdir.join(&name);
+                    let mut n = 2;
+                    while target.exists() {
+                        target = outdir.join(format!("{name}_{n}"));
+                        n += 1;
                     }
-                };
-                if let (Some(target), Value::Object(m)) = (target, &mut *value) {
+                    let renamed = real.starts_with(root) && std::fs::rename(&real, &target).is_ok();
+                    if !renamed {
+                        values::copy_tree(&real, &target).map_err(|e| Error::io(&real, e))?;
+                    }
+                    moved.insert(real.clone(), target.clone());
+                    Some(target)
+                }
+            };
+            if let Some(target) = target {
+                m.insert(
+                    "location".into(),
+                    json!(format!("file://{}", target.display())),
+                );
+                m.insert("path".into(), json!(target.display().to_string()));
+                if let Some(parent) = target.parent() {
+                    m.insert("dirname".into(), json!(parent.display().to_string()));
+                }
+                if m.get("class").and_then(Value::as_str) == Some("Directory")
+                    && m.contains_key("listing")
+                {
                     m.insert(
-                        "location".into(),
-                        json!(format!("file://{}", target.display())),
+                        "listing".into(),
+                        Value::Array(values::listing(&target, usize::MAX / 2)?),
                     );
-                    m.insert("path".into(), json!(target.display().to_string()));
-                    if let Some(parent) = target.parent() {
-                        m.insert("dirname".into(), json!(parent.display().to_string()));
-                    }
-                    if m.get("class").and_then(Value::as_str) == Some("Directory")
-                        && m.contains_key("listing")
-                    {
-                        let depth = usize::MAX / 2;
-                        m.insert(
-                            "listing".into(),
-                            Value::Array(values::listing(&target, depth)?),
-                        );
-                    }
                 }
             }
-            if let Value::Object(m) = value {
-                if let Some(Value::Array(items)) = m.get_mut("secondaryFiles") {
-                    for i in items.iter_mut() {
-                        relocate_in(i, outdir, root, moved)?;
-                    }
-                }
-            }
-            Ok(())
         }
-        Value::Object(m) => m
-            .values_mut()
-            .try_for_each(|v| relocate_in(v, outdir, root, moved)),
-        Value::Array(items) => items
-            .iter_mut()
-            .try_for_each(|v| relocate_in(v, outdir, root, moved)),
-        _ => Ok(()),
-    }
+        if let Some(Value::Array(items)) = m.get_mut("secondaryFiles") {
+            for i in items.iter_mut() {
+                relocate_in(i, outdir, root, moved)?;
+            }
+        }
+        Ok(())
+    })
 }

@@ -89,7 +89,11 @@ pub fn bind_job(
             let what = if value.is_null() {
                 "missing required input".to_string()
             } else {
-                format!("value {} does not match type {}", short(&value), short(&ty))
+                format!(
+                    "value {} does not match type {}",
+                    values::short(&value),
+                    values::short(&ty)
+                )
             };
             return Err(Error::cwl(format!("job#/{id}"), what));
         }
@@ -161,15 +165,6 @@ fn expand_formats(value: &mut Value, ontology: &super::ontology::Ontology) {
         }
         Value::Array(items) => items.iter_mut().for_each(|v| expand_formats(v, ontology)),
         _ => {}
-    }
-}
-
-fn short(v: &Value) -> String {
-    let text = v.to_string();
-    if text.len() > 200 {
-        format!("{}...", &text[..200])
-    } else {
-        text
     }
 }
 
@@ -1131,46 +1126,27 @@ fn collect_outputs(
             }
             _ => collect_one(output, &ty, evaluator, &all, runtime, &outdir, &at)?,
         };
-        if !values::matches_output_type(&value, &ty) {
-            return Err(Error::cwl(
-                at,
-                format!(
-                    "output {} does not match its type {}",
-                    short(&value),
-                    short(&ty)
-                ),
-            ));
-        }
+        values::check_output(&value, &ty, &at)?;
         result.insert(id.to_string(), value);
     }
     Ok(Value::Object(result))
 }
 
 fn complete_outputs(value: &mut Value) -> Result<()> {
-    match value {
-        Value::Object(map)
-            if matches!(
-                map.get("class").and_then(Value::as_str),
-                Some("File" | "Directory")
-            ) =>
-        {
-            if let Some(path) = path_of(&Value::Object(map.clone())) {
-                if path.exists() {
-                    let fresh = file_object(&path, if path.is_dir() { 1 } else { 0 })?;
-                    for (k, v) in fresh.as_object().cloned().unwrap_or_default() {
-                        if k == "basename" && map.contains_key("basename") {
-                            continue;
-                        }
-                        map.entry(k).or_insert(v);
+    values::for_each_file(value, &mut |map| {
+        if let Some(path) = path_of(&Value::Object(map.clone())) {
+            if path.exists() {
+                let fresh = file_object(&path, if path.is_dir() { 1 } else { 0 })?;
+                for (k, v) in fresh.as_object().cloned().unwrap_or_default() {
+                    if k == "basename" && map.contains_key("basename") {
+                        continue;
                     }
+                    map.entry(k).or_insert(v);
                 }
             }
-            Ok(())
         }
-        Value::Object(map) => map.values_mut().try_for_each(complete_outputs),
-        Value::Array(items) => items.iter_mut().try_for_each(complete_outputs),
-        _ => Ok(()),
-    }
+        Ok(())
+    })
 }
 
 fn collect_one(
@@ -1420,16 +1396,7 @@ pub fn run_expression_tool(run: &ToolRun<'_>, job: &Map<String, Value>) -> Resul
         let id = output.get("id").and_then(Value::as_str).unwrap_or("");
         let v = value.get(id).cloned().unwrap_or(Value::Null);
         let ty = output.get("type").cloned().unwrap_or(Value::Null);
-        if !values::matches_output_type(&v, &ty) {
-            return Err(Error::cwl(
-                format!("{}/outputs/{id}", run.at),
-                format!(
-                    "output {} does not match its type {}",
-                    short(&v),
-                    short(&ty)
-                ),
-            ));
-        }
+        values::check_output(&v, &ty, &format!("{}/outputs/{id}", run.at))?;
         out.insert(id.to_string(), v);
     }
     Ok(Value::Object(out))

@@ -320,14 +320,8 @@ fn validate_workflow(map: &serde_json::Map<String, Value>, at: &str) -> Result<(
             if let Value::Object(im) = input {
                 unknown_fields(im, &[STEP_INPUT], &format!("{at}/steps/{id}/in/{iid}"))?;
             }
-            for source in input
-                .get("source")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if !exists(source) {
+            for source in values::string_list(input, "source") {
+                if !exists(&source) {
                     return Err(Error::cwl(
                         format!("{at}/steps/{id}/in/{iid}"),
                         format!("source {source:?} is neither a workflow input nor a step output"),
@@ -389,14 +383,8 @@ fn validate_workflow(map: &serde_json::Map<String, Value>, at: &str) -> Result<(
         .flatten()
     {
         let oid = output.get("id").and_then(Value::as_str).unwrap_or("");
-        for source in output
-            .get("outputSource")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            if !exists(source) {
+        for source in values::string_list(output, "outputSource") {
+            if !exists(&source) {
                 return Err(Error::cwl(
                     format!("{at}/outputs/{oid}/outputSource"),
                     format!("{source:?} is neither a workflow input nor a step output"),

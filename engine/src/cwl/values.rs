@@ -68,6 +68,28 @@ pub fn matches_output_type(value: &Value, ty: &Value) -> bool {
     matches_type(value, ty) || (value.is_null() && ty == "Any")
 }
 
+/// Calls `f` on every File and Directory object in `value`, walking records and
+/// arrays but not the objects themselves: `f` decides about their secondary files
+/// and listings.
+pub fn for_each_file(
+    value: &mut Value,
+    f: &mut dyn FnMut(&mut Map<String, Value>) -> Result<()>,
+) -> Result<()> {
+    match value {
+        Value::Object(map)
+            if matches!(
+                map.get("class").and_then(Value::as_str),
+                Some("File" | "Directory")
+            ) =>
+        {
+            f(map)
+        }
+        Value::Object(map) => map.values_mut().try_for_each(|v| for_each_file(v, f)),
+        Value::Array(items) => items.iter_mut().try_for_each(|v| for_each_file(v, f)),
+        _ => Ok(()),
+    }
+}
+
 /// The strings of a list field (`source`, `out`, `scatter`...), empty when absent.
 pub fn string_list(value: &Value, key: &str) -> Vec<String> {
     value
@@ -77,6 +99,31 @@ pub fn string_list(value: &Value, key: &str) -> Vec<String> {
         .flatten()
         .filter_map(|s| s.as_str().map(str::to_string))
         .collect()
+}
+
+/// A value as JSON text, cut to 200 bytes for error messages.
+pub fn short(v: &Value) -> String {
+    let text = v.to_string();
+    if text.len() > 200 {
+        format!("{}...", &text[..text.floor_char_boundary(200)])
+    } else {
+        text
+    }
+}
+
+/// Checks an output value against its declared type, with an error at `at`.
+pub fn check_output(value: &Value, ty: &Value, at: &str) -> Result<()> {
+    if matches_output_type(value, ty) {
+        return Ok(());
+    }
+    Err(Error::cwl(
+        at,
+        format!(
+            "output {} does not match its type {}",
+            short(value),
+            short(ty)
+        ),
+    ))
 }
 
 /// True when the type admits null.
@@ -236,73 +283,63 @@ pub fn read_contents(path: &Path, at: &str) -> Result<String> {
 /// Materialises file and directory literals (`contents` without a location, `listing`
 /// without a location) under `scratch`, and fills names, recursively.
 pub fn materialise(value: &mut Value, scratch: &Path) -> Result<()> {
-    match value {
-        Value::Object(map)
-            if matches!(
-                map.get("class").and_then(Value::as_str),
-                Some("File" | "Directory")
-            ) =>
-        {
-            let class = map
-                .get("class")
+    for_each_file(value, &mut |map| {
+        let class = map
+            .get("class")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let has_location = map.contains_key("location") || map.contains_key("path");
+        if !has_location {
+            let basename = map
+                .get("basename")
                 .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let has_location = map.contains_key("location") || map.contains_key("path");
-            if !has_location {
-                let basename = map
-                    .get("basename")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| unique_name(&class));
-                let dir = scratch.join(unique_name("literal"));
-                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-                let target = dir.join(&basename);
-                if class == "File" {
-                    let contents = map.get("contents").and_then(Value::as_str).unwrap_or("");
-                    std::fs::write(&target, contents).map_err(|e| Error::io(&target, e))?;
-                } else {
-                    std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
-                    if let Some(Value::Array(items)) = map.get_mut("listing") {
-                        for item in items.iter_mut() {
-                            materialise(item, scratch)?;
-                            place(item, &target)?;
-                            for secondary in item
-                                .get("secondaryFiles")
-                                .and_then(Value::as_array)
-                                .cloned()
-                                .unwrap_or_default()
-                            {
-                                place(&secondary, &target)?;
-                            }
-                        }
-                    }
-                }
-                map.insert(
-                    "location".into(),
-                    json!(format!("file://{}", target.display())),
-                );
-                map.insert("path".into(), json!(target.display().to_string()));
-            }
-            fill_names(map);
-            if class == "Directory" {
+                .map(str::to_string)
+                .unwrap_or_else(|| unique_name(&class));
+            let dir = scratch.join(unique_name("literal"));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let target = dir.join(&basename);
+            if class == "File" {
+                let contents = map.get("contents").and_then(Value::as_str).unwrap_or("");
+                std::fs::write(&target, contents).map_err(|e| Error::io(&target, e))?;
+            } else {
+                std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
                 if let Some(Value::Array(items)) = map.get_mut("listing") {
                     for item in items.iter_mut() {
                         materialise(item, scratch)?;
+                        place(item, &target)?;
+                        for secondary in item
+                            .get("secondaryFiles")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default()
+                        {
+                            place(&secondary, &target)?;
+                        }
                     }
                 }
             }
-            if let Some(Value::Array(items)) = map.get_mut("secondaryFiles") {
+            map.insert(
+                "location".into(),
+                json!(format!("file://{}", target.display())),
+            );
+            map.insert("path".into(), json!(target.display().to_string()));
+        }
+        fill_names(map);
+        if class == "Directory" {
+            if let Some(Value::Array(items)) = map.get_mut("listing") {
                 for item in items.iter_mut() {
                     materialise(item, scratch)?;
                 }
             }
-            Ok(())
         }
-        Value::Object(map) => map.values_mut().try_for_each(|v| materialise(v, scratch)),
-        Value::Array(items) => items.iter_mut().try_for_each(|v| materialise(v, scratch)),
-        _ => Ok(()),
-    }
+        if let Some(Value::Array(items)) = map.get_mut("secondaryFiles") {
+            for item in items.iter_mut() {
+                materialise(item, scratch)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Puts (links or copies) a File/Directory object's content into `dir` under its basename.
@@ -361,67 +398,53 @@ pub fn complete_files(
     listing_depth: Option<usize>,
     at: &str,
 ) -> Result<()> {
-    match value {
-        Value::Object(map)
-            if matches!(
-                map.get("class").and_then(Value::as_str),
-                Some("File" | "Directory")
-            ) =>
-        {
-            fill_names(map);
-            let path = path_of(&Value::Object(map.clone()));
-            let class = map
-                .get("class")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if let Some(path) = path {
-                if class == "File" {
-                    if !path.is_file() {
-                        return Err(Error::cwl(
-                            at,
-                            format!("input file not found: {}", path.display()),
-                        ));
+    for_each_file(value, &mut |map| {
+        fill_names(map);
+        let path = path_of(&Value::Object(map.clone()));
+        let class = map
+            .get("class")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if let Some(path) = path {
+            if class == "File" {
+                if !path.is_file() {
+                    return Err(Error::cwl(
+                        at,
+                        format!("input file not found: {}", path.display()),
+                    ));
+                }
+                if !map.contains_key("size") {
+                    if let Ok(meta) = std::fs::metadata(&path) {
+                        map.insert("size".into(), json!(meta.len()));
                     }
-                    if !map.contains_key("size") {
-                        if let Ok(meta) = std::fs::metadata(&path) {
-                            map.insert("size".into(), json!(meta.len()));
-                        }
-                    }
-                    if load_contents && !map.contains_key("contents") {
-                        map.insert("contents".into(), json!(read_contents(&path, at)?));
-                    }
-                } else {
-                    if !path.is_dir() {
-                        return Err(Error::cwl(
-                            at,
-                            format!("input directory not found: {}", path.display()),
-                        ));
-                    }
-                    if let Some(depth) = listing_depth {
-                        if !map.contains_key("listing") && depth > 0 {
-                            map.insert("listing".into(), Value::Array(listing(&path, depth - 1)?));
-                        }
+                }
+                if load_contents && !map.contains_key("contents") {
+                    map.insert("contents".into(), json!(read_contents(&path, at)?));
+                }
+            } else {
+                if !path.is_dir() {
+                    return Err(Error::cwl(
+                        at,
+                        format!("input directory not found: {}", path.display()),
+                    ));
+                }
+                if let Some(depth) = listing_depth {
+                    if !map.contains_key("listing") && depth > 0 {
+                        map.insert("listing".into(), Value::Array(listing(&path, depth - 1)?));
                     }
                 }
             }
-            for key in ["secondaryFiles", "listing"] {
-                if let Some(Value::Array(items)) = map.get_mut(key) {
-                    for item in items.iter_mut() {
-                        complete_files(item, false, None, at)?;
-                    }
-                }
-            }
-            Ok(())
         }
-        Value::Object(map) => map
-            .values_mut()
-            .try_for_each(|v| complete_files(v, load_contents, listing_depth, at)),
-        Value::Array(items) => items
-            .iter_mut()
-            .try_for_each(|v| complete_files(v, load_contents, listing_depth, at)),
-        _ => Ok(()),
-    }
+        for key in ["secondaryFiles", "listing"] {
+            if let Some(Value::Array(items)) = map.get_mut(key) {
+                for item in items.iter_mut() {
+                    complete_files(item, false, None, at)?;
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The secondary files of `primary` per the patterns (`^.bai`, `.idx?`, or an
