@@ -1,4 +1,4 @@
-# expect: #/requirements/ResourceRequirement/coresMin: coresMin must be a number or an expression
+# expect: #/requirements/ResourceRequirement/coresMin: coresMin must be a non-negative number or an expression
 cwlVersion: v1.2
 class: CommandLineTool
 requirements:

@@ -1,4 +1,4 @@
-# expect: #/requirements/ToolTimeLimit/timelimit: timelimit must be a number or an expression
+# expect: #/requirements/ToolTimeLimit/timelimit: timelimit must be a non-negative whole number of seconds or an expression
 cwlVersion: v1.2
 class: CommandLineTool
 requirements:

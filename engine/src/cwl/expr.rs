@@ -84,7 +84,7 @@ impl Evaluator {
                     let v = self.eval_one(kind, &code, scope, at)?;
                     match v {
                         Value::String(s) => out.push_str(&s),
-                        other => out.push_str(&serde_json::to_string(&other).unwrap_or_default()),
+                        other => out.push_str(&super::json::python_dumps(&other)),
                     }
                 }
             }

@@ -528,7 +528,7 @@ fn bind_value(
     } else {
         key.push(KeyPart::Int(0));
     }
-    key.push(tail);
+    key.push(tail.clone());
     let type_binding = ty.get("inputBinding").and_then(Value::as_object);
     let kind = ty.get("type").and_then(Value::as_str);
     // An array schema's own binding applies to each item; others add to the parameter's.
@@ -579,12 +579,18 @@ fn bind_value(
             {
                 continue;
             }
-            // Fields sort under their record's binding when it has one, else among
-            // the parameters by their own positions (as cwltool does).
-            let field_lead = if binding.is_some() {
-                key.clone()
-            } else {
-                lead.clone()
+            // Fields sort under their record's binding when it has one; the fields
+            // of an array item sort under its index; the fields of a record
+            // parameter without a binding sort among the parameters by their own
+            // positions (as cwltool does).
+            let field_lead = match (&binding, &tail) {
+                (Some(_), _) => key.clone(),
+                (None, KeyPart::Int(_)) => {
+                    let mut l = lead.clone();
+                    l.push(tail.clone());
+                    l
+                }
+                (None, _) => lead.clone(),
             };
             bind_value(
                 &fv,
@@ -605,8 +611,10 @@ fn bind_value(
         let items_ty = ty.get("items").unwrap_or(&Value::Null);
         let item_binding =
             type_binding.or_else(|| items_ty.get("inputBinding").and_then(Value::as_object));
+        let is_record = |t: &Value| t.get("type").and_then(Value::as_str) == Some("record");
         let nested = item_binding.is_some()
-            || items_ty.get("type").and_then(Value::as_str) == Some("record");
+            || is_record(items_ty)
+            || items_ty.as_array().is_some_and(|u| u.iter().any(is_record));
         if nested
             && binding
                 .is_none_or(|b| b.get("itemSeparator").is_none() && b.get("valueFrom").is_none())
@@ -820,7 +828,7 @@ fn stage_entry(
                     let text = match content {
                         Value::String(s) => s,
                         Value::Null => String::new(),
-                        other => json_dumps(&other),
+                        other => super::json::python_dumps(&other),
                     };
                     let target = run.outdir.join(&name);
                     if let Some(parent) = target.parent() {
@@ -832,25 +840,6 @@ fn stage_entry(
             }
         }
         _ => Err(Error::cwl(at, "invalid InitialWorkDir entry")),
-    }
-}
-
-/// JSON as Python's `json.dumps` writes it (`", "` and `": "` separators, no
-/// indentation), which is what `InitialWorkDirRequirement` entries hold in cwltool.
-fn json_dumps(value: &Value) -> String {
-    match value {
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(json_dumps).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), json_dumps(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
     }
 }
 

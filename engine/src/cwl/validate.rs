@@ -87,7 +87,7 @@ const VERSIONS: &[&str] = &["v1.0", "v1.1", "v1.2"];
 
 /// Checks a loaded process; `at` is its file (for error locations).
 pub fn validate(process: &Value, at: &str) -> Result<()> {
-    validate_process(process, at, true)
+    validate_process(process, at, None)
 }
 
 fn unknown_fields(
@@ -109,25 +109,34 @@ fn unknown_fields(
     Ok(())
 }
 
-fn validate_process(process: &Value, at: &str, top: bool) -> Result<()> {
+/// `inherited` is the `cwlVersion` of the enclosing document (`None` at the top).
+fn validate_process(process: &Value, at: &str, inherited: Option<&str>) -> Result<()> {
     let Value::Object(map) = process else {
         return Err(Error::cwl(at, "a process must be a mapping"));
     };
-    match map.get("cwlVersion").and_then(Value::as_str) {
-        Some(v) if VERSIONS.contains(&v) => {}
+    let version = match map.get("cwlVersion").and_then(Value::as_str) {
+        Some(v) if VERSIONS.contains(&v) => v,
         Some(other) => {
             return Err(Error::cwl(
                 format!("{at}/cwlVersion"),
                 format!("unknown cwlVersion {other:?} (expected v1.0, v1.1 or v1.2)"),
             ));
         }
-        None if top => return Err(Error::cwl(format!("{at}/cwlVersion"), "missing cwlVersion")),
-        None => {}
-    }
+        None => {
+            inherited.ok_or_else(|| Error::cwl(format!("{at}/cwlVersion"), "missing cwlVersion"))?
+        }
+    };
     let class = map
         .get("class")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::cwl(format!("{at}/class"), "missing class"))?;
+    if class == "Operation" && version != "v1.2" {
+        return Err(since_v12(
+            &format!("{at}/class"),
+            "class Operation",
+            version,
+        ));
+    }
     let extra: &[&str] = match class {
         "CommandLineTool" => TOOL,
         "ExpressionTool" => EXPRESSION_TOOL,
@@ -175,6 +184,7 @@ fn validate_process(process: &Value, at: &str, top: bool) -> Result<()> {
                     "{at}/{key}/{}",
                     req.get("class").and_then(Value::as_str).unwrap_or("?")
                 ),
+                version,
             )?;
         }
     }
@@ -203,12 +213,20 @@ fn validate_process(process: &Value, at: &str, top: bool) -> Result<()> {
         }
     }
     if class == "Workflow" {
-        validate_workflow(map, at)?;
+        validate_workflow(map, at, version)?;
     }
     Ok(())
 }
 
-fn check_requirement(req: &Value, at: &str) -> Result<()> {
+/// The error for a v1.2 feature in a document of an older `cwlVersion`.
+fn since_v12(at: &str, feature: &str, version: &str) -> Error {
+    Error::cwl(
+        at,
+        format!("{feature} is CWL v1.2; this document says cwlVersion {version}"),
+    )
+}
+
+fn check_requirement(req: &Value, at: &str, version: &str) -> Result<()> {
     let class = req.get("class").and_then(Value::as_str).unwrap_or("");
     let expect = |field: &str, ok: fn(&Value) -> bool, what: &str| -> Result<()> {
         match req.get(field) {
@@ -219,7 +237,7 @@ fn check_requirement(req: &Value, at: &str) -> Result<()> {
             _ => Ok(()),
         }
     };
-    let number_or_expr = |v: &Value| v.is_number() || v.is_string();
+    let non_negative_or_expr = |v: &Value| v.as_f64().is_some_and(|n| n >= 0.0) || v.is_string();
     match class {
         "ResourceRequirement" => {
             for f in [
@@ -232,10 +250,29 @@ fn check_requirement(req: &Value, at: &str) -> Result<()> {
                 "outdirMin",
                 "outdirMax",
             ] {
-                expect(f, number_or_expr, "a number or an expression")?;
+                expect(
+                    f,
+                    non_negative_or_expr,
+                    "a non-negative number or an expression",
+                )?;
+                let fraction = req
+                    .get(f)
+                    .and_then(Value::as_f64)
+                    .is_some_and(|n| n.fract() != 0.0);
+                if fraction && version != "v1.2" {
+                    return Err(since_v12(
+                        &format!("{at}/{f}"),
+                        "a fractional resource amount",
+                        version,
+                    ));
+                }
             }
         }
-        "ToolTimeLimit" => expect("timelimit", number_or_expr, "a number or an expression")?,
+        "ToolTimeLimit" => expect(
+            "timelimit",
+            |v| v.is_i64() && v.as_i64() >= Some(0) || v.is_u64() || v.is_string(),
+            "a non-negative whole number of seconds or an expression",
+        )?,
         "InlineJavascriptRequirement" => expect(
             "expressionLib",
             |v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
@@ -276,7 +313,7 @@ fn check_requirement(req: &Value, at: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_workflow(map: &serde_json::Map<String, Value>, at: &str) -> Result<()> {
+fn validate_workflow(map: &serde_json::Map<String, Value>, at: &str, version: &str) -> Result<()> {
     let inputs: HashSet<String> = map
         .get("inputs")
         .and_then(Value::as_array)
@@ -343,7 +380,12 @@ fn validate_workflow(map: &serde_json::Map<String, Value>, at: &str) -> Result<(
             .and_then(Value::as_str)
             .map(|p| format!("{p}#"))
             .unwrap_or_else(|| format!("{at}/steps/{id}/run"));
-        validate_process(run, &run_at, false)?;
+        if version != "v1.2" {
+            if sm.contains_key("when") {
+                return Err(since_v12(&format!("{at}/steps/{id}/when"), "when", version));
+            }
+        }
+        validate_process(run, &run_at, Some(version))?;
         for scatter in sm
             .get("scatter")
             .and_then(Value::as_array)

@@ -82,6 +82,6 @@ async fn run(args: CwlRunnerArgs) -> anyhow::Result<ExitCode> {
     };
     let runner = super::run::runner(limits, None)?;
     let output = runner.run(&loaded.process, &job, &outdir).await?;
-    println!("{}", serde_json::to_string_pretty(&output)?);
+    println!("{}", hysope_engine::cwl::json::pretty(&output, 4));
     Ok(ExitCode::SUCCESS)
 }

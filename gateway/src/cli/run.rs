@@ -263,7 +263,7 @@ async fn run_cwl(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
         runner.run(&loaded.process, &job, &outdir).await
     };
     let _ = printer.await;
-    println!("{}", serde_json::to_string_pretty(&output?)?);
+    println!("{}", hysope_engine::cwl::json::pretty(&output?, 4));
     Ok(ExitCode::SUCCESS)
 }
 
