@@ -264,6 +264,26 @@ impl Loader {
                 );
             }
         }
+        // A `$import` under `types` brings a list of types: splice it in.
+        for key in ["requirements", "hints"] {
+            for req in p
+                .get_mut(key)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if req.get("class").and_then(Value::as_str) != Some("SchemaDefRequirement") {
+                    continue;
+                }
+                if let Some(Value::Array(types)) = req.get_mut("types") {
+                    let flat = std::mem::take(types)
+                        .into_iter()
+                        .flat_map(as_list)
+                        .collect();
+                    *types = flat;
+                }
+            }
+        }
         // Named types of SchemaDefRequirement, by their short name.
         let defs: Vec<Value> = p
             .get("requirements")

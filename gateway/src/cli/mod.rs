@@ -62,8 +62,25 @@ pub fn main() -> ExitCode {
 
 /// Prints an error with its chain of causes and returns `code`.
 pub fn fail(error: &anyhow::Error, code: u8) -> ExitCode {
-    eprintln!("hysope: error: {error:#}");
+    eprintln!("hysope: error: {}", chain_text(error));
     ExitCode::from(code)
+}
+
+/// An error and its causes joined by ": ", leaving out a cause whose text the
+/// message before it already ends with (errors that print their source).
+pub fn chain_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// A mistake in how the command was called: reported with exit code [`EXIT_USAGE`].
