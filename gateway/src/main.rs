@@ -1,7 +1,5 @@
 //! The `hysope` command: plugin scaffolding and builds, running components and CWL
-//! tools, and (in later modules) the portal server and ingestion.
-
-mod cli;
+//! tools, and the portal server.
 
 use std::process::ExitCode;
 
@@ -13,5 +11,5 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    cli::main()
+    hysope_gateway::cli::main()
 }

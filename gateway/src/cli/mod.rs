@@ -2,7 +2,7 @@
 
 mod cwl_runner;
 mod plugin;
-mod run;
+pub mod run;
 mod units;
 
 use std::process::ExitCode;
@@ -48,6 +48,8 @@ enum Command {
     },
     /// Run a CWL document with its job, as the CWL reference runner does.
     CwlRunner(cwl_runner::CwlRunnerArgs),
+    /// Serve OGC API - Processes (the bundled plugins and deployed CWL documents).
+    Serve(crate::server::ServeArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -57,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Plugin(command) => plugin::main(command),
         Command::Run { args } => run::main(args),
         Command::CwlRunner(args) => cwl_runner::main(args),
+        Command::Serve(args) => crate::server::main(args),
     }
 }
 

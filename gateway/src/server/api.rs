@@ -1,0 +1,719 @@
+//! The HTTP API: routes, content negotiation (JSON or HTML) and the handlers of
+//! OGC API - Processes - Part 1.
+
+use std::collections::HashMap;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Path, Query, Request, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::State;
+use super::errors::{ApiError, ApiResult, Kind};
+use super::jobs::{Job, JobFilter, Status, now_ms, rfc3339};
+use super::worker::{self, result_dir};
+
+/// Conformance classes declared at `/conformance`.
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+];
+
+type Shared = Arc<State>;
+
+/// The router of the whole API.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/conformance", get(conformance))
+        .route("/api", get(api_definition))
+        .route("/processes", get(process_list))
+        .route("/processes/{id}", get(process_description))
+        .route("/processes/{id}/package", get(process_package))
+        .route("/processes/{id}/execution", axum::routing::post(execute))
+        .route("/jobs", get(job_list))
+        .route("/jobs/{id}", get(job_status).delete(dismiss))
+        .route("/jobs/{id}/results", get(job_results))
+        .route("/jobs/{id}/files/{*path}", get(job_file))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn count_requests(AxState(state): AxState<Shared>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().as_str().to_string();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .requests
+        .with_label_values(&[&route, &method, response.status().as_str()])
+        .inc();
+    response
+}
+
+/// The server's own URL as the client reached it.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+/// True when the client asked for HTML (`f=html`, or an Accept preferring it).
+fn wants_html(headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
+    match query.get("f").map(String::as_str) {
+        Some("html") => return true,
+        Some(_) => return false,
+        None => {}
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    // The first of the two named wins (browsers send text/html first).
+    match (accept.find("text/html"), accept.find("json")) {
+        (Some(_), None) => true,
+        (Some(h), Some(j)) => h < j,
+        _ => false,
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// JSON, or its HTML page when asked for.
+fn negotiate(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    title: &str,
+    body: Value,
+) -> Response {
+    if wants_html(headers, query) {
+        super::html::page(title, &body).into_response()
+    } else {
+        json_response(StatusCode::OK, &body)
+    }
+}
+
+fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
+    json!({"href": href, "rel": rel, "type": ty, "title": title})
+}
+
+async fn landing(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let base = base_url(&headers);
+    let body = json!({
+        "title": "Hysope",
+        "description": "Hydrology processing in the SWOT era: OGC API - Processes over CWL workflows of sandboxed WebAssembly plugins",
+        "links": [
+            link(format!("{base}/"), "self", "application/json", "this document"),
+            link(format!("{base}/?f=html"), "alternate", "text/html", "this document as HTML"),
+            link(format!("{base}/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition"),
+            link(format!("{base}/api?f=html"), "service-doc", "text/html", "the API documentation"),
+            link(format!("{base}/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance", "application/json", "conformance classes"),
+            link(format!("{base}/processes"), "http://www.opengis.net/def/rel/ogc/1.0/processes", "application/json", "processes"),
+            link(format!("{base}/jobs"), "http://www.opengis.net/def/rel/ogc/1.0/job-list", "application/json", "jobs"),
+        ],
+    });
+    negotiate(&headers, &q, "Hysope", body)
+}
+
+async fn conformance(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    negotiate(
+        &headers,
+        &q,
+        "Conformance",
+        json!({ "conformsTo": CONFORMANCE }),
+    )
+}
+
+async fn api_definition(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let doc = super::openapi::document(&base_url(&headers));
+    if wants_html(&headers, &q) {
+        return super::html::page("API definition", &doc).into_response();
+    }
+    let mut r = json_response(StatusCode::OK, &doc);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"),
+    );
+    r
+}
+
+fn parse_limit(q: &HashMap<String, String>, default: usize, max: usize) -> ApiResult<usize> {
+    match q.get("limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::new(
+                Kind::InvalidParameterValue,
+                format!("limit must be a whole number from 1 to {max}, not {text:?}"),
+            )),
+        },
+    }
+}
+
+fn parse_offset(q: &HashMap<String, String>) -> ApiResult<usize> {
+    match q.get("offset") {
+        None => Ok(0),
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            ApiError::new(
+                Kind::InvalidParameterValue,
+                format!("offset must be a whole number, not {text:?}"),
+            )
+        }),
+    }
+}
+
+async fn process_list(
+    AxState(state): AxState<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let base = base_url(&headers);
+    let limit = parse_limit(&q, 100, 10_000)?;
+    let offset = parse_offset(&q)?;
+    let registry = state.registry.read().expect("registry lock");
+    let all: Vec<Value> = registry.all().map(|p| p.summary(&base)).collect();
+    let total = all.len();
+    let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
+    let mut links = vec![
+        link(
+            format!("{base}/processes"),
+            "self",
+            "application/json",
+            "this document",
+        ),
+        link(
+            format!("{base}/processes?f=html"),
+            "alternate",
+            "text/html",
+            "this document as HTML",
+        ),
+    ];
+    if offset + page.len() < total {
+        links.push(link(
+            format!("{base}/processes?offset={}&limit={limit}", offset + limit),
+            "next",
+            "application/json",
+            "next page",
+        ));
+    }
+    Ok(negotiate(
+        &headers,
+        &q,
+        "Processes",
+        json!({"processes": page, "links": links}),
+    ))
+}
+
+fn find_process(state: &State, id: &str) -> ApiResult<super::processes::Process> {
+    state
+        .registry
+        .read()
+        .expect("registry lock")
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::new(Kind::NoSuchProcess, format!("no process {id:?}")))
+}
+
+async fn process_description(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let process = find_process(&state, &id)?;
+    let body = process.description(&base_url(&headers));
+    Ok(negotiate(&headers, &q, &format!("Process {id}"), body))
+}
+
+async fn process_package(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let process = find_process(&state, &id)?;
+    let json = process.source.trim_start().starts_with('{');
+    let ty = if json {
+        "application/cwl+json"
+    } else {
+        "application/cwl+yaml"
+    };
+    let mut r = process.source.clone().into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ty));
+    Ok(r)
+}
+
+/// statusInfo of a job.
+fn status_info(job: &Job, base: &str) -> Value {
+    let mut links = vec![
+        link(
+            format!("{base}/jobs/{}", job.id),
+            "self",
+            "application/json",
+            "job status",
+        ),
+        link(
+            format!("{base}/jobs/{}?f=html", job.id),
+            "alternate",
+            "text/html",
+            "job status as HTML",
+        ),
+        link(
+            format!("{base}/processes/{}", job.process_id),
+            "up",
+            "application/json",
+            "the process",
+        ),
+    ];
+    if job.status == Status::Successful {
+        links.push(link(
+            format!("{base}/jobs/{}/results", job.id),
+            "http://www.opengis.net/def/rel/ogc/1.0/results",
+            "application/json",
+            "results",
+        ));
+    }
+    let mut s = json!({
+        "jobID": job.id,
+        "processID": job.process_id,
+        "type": "process",
+        "status": job.status.as_str(),
+        "message": job.message,
+        "created": rfc3339(job.created),
+        "updated": rfc3339(job.updated),
+        "progress": job.progress,
+        "links": links,
+    });
+    if let Some(t) = job.started {
+        s["started"] = json!(rfc3339(t));
+    }
+    if let Some(t) = job.finished {
+        s["finished"] = json!(rfc3339(t));
+    }
+    s
+}
+
+async fn execute(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let process = find_process(&state, &id)?;
+    let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                Kind::InvalidBody,
+                format!(
+                    "the execute request is not JSON: {e} (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?
+    };
+    let Value::Object(request) = request else {
+        return Err(ApiError::new(
+            Kind::InvalidBody,
+            "the execute request must be a JSON object",
+        ));
+    };
+    let inputs = process.job_from_request(request.get("inputs"), &state.input_roots)?;
+    let outputs = request.get("outputs").cloned();
+    if let Some(requested) = outputs.as_ref().and_then(Value::as_object) {
+        let declared: Vec<&str> = process
+            .cwl
+            .get("outputs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.get("id").and_then(Value::as_str))
+            .collect();
+        if let Some(bad) = requested.keys().find(|k| !declared.contains(&k.as_str())) {
+            return Err(ApiError::new(
+                Kind::InvalidParameterValue,
+                format!(
+                    "process {id} has no output {bad:?} (outputs: {})",
+                    declared.join(", ")
+                ),
+            ));
+        }
+    } else if outputs.as_ref().is_some_and(|o| !o.is_null()) {
+        return Err(ApiError::new(
+            Kind::InvalidBody,
+            "\"outputs\" must be an object of output id to options",
+        ));
+    }
+    let response = match request.get("response").and_then(Value::as_str) {
+        None | Some("document") => "document",
+        Some("raw") => "raw",
+        Some(other) => {
+            return Err(ApiError::new(
+                Kind::InvalidParameterValue,
+                format!("response must be \"document\" or \"raw\", not {other:?}"),
+            ));
+        }
+    };
+    let prefer_async = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .any(|h| {
+            h.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+        });
+    let mode_async = match request.get("mode").and_then(Value::as_str) {
+        Some("async") => true,
+        Some("sync") => false,
+        _ => prefer_async,
+    };
+    let now = now_ms();
+    let job = Job {
+        id: uuid::Uuid::new_v4().to_string(),
+        process_id: id.clone(),
+        status: Status::Accepted,
+        message: "accepted".into(),
+        created: now,
+        started: None,
+        finished: None,
+        updated: now,
+        progress: 0,
+        inputs,
+        outputs,
+        response: response.into(),
+        subscriber: request.get("subscriber").cloned(),
+        results: None,
+        attempts: 0,
+        failure: None,
+    };
+    state.jobs.put(&job)?;
+    state
+        .metrics
+        .job_moved(&job.process_id, None, Status::Accepted);
+    let base = base_url(&headers);
+    if mode_async {
+        state.queue.push(job.id.clone())?;
+        state.metrics.queue_depth.set(state.queue.depth() as i64);
+        let mut r = json_response(StatusCode::CREATED, &status_info(&job, &base));
+        if let Ok(v) = HeaderValue::from_str(&format!("{base}/jobs/{}", job.id)) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        r.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_static("respond-async"),
+        );
+        return Ok(r);
+    }
+    worker::run_job(&state, &job.id).await?;
+    let job = state
+        .jobs
+        .get(&job.id)?
+        .ok_or_else(|| ApiError::new(Kind::Internal, "the job vanished"))?;
+    let mut r = results_response(&job, &base)?;
+    if let Ok(v) = HeaderValue::from_str(&format!("{base}/jobs/{}", job.id)) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// A job's results document, or the exception saying why there is none.
+fn results_response(job: &Job, base: &str) -> ApiResult<Response> {
+    match job.status {
+        Status::Successful => {}
+        Status::Failed => {
+            let kind = match job.failure.as_deref() {
+                Some("invalid-parameter-value") => Kind::InvalidParameterValue,
+                _ => Kind::ProcessFailed,
+            };
+            return Err(ApiError::new(
+                kind,
+                format!("job {} failed: {}", job.id, job.message),
+            ));
+        }
+        Status::Dismissed => {
+            return Err(ApiError::new(
+                Kind::NoSuchJob,
+                format!("job {} was dismissed", job.id),
+            ));
+        }
+        _ => {
+            return Err(ApiError::new(
+                Kind::ResultNotReady,
+                format!("job {} is {}", job.id, job.status.as_str()),
+            ));
+        }
+    }
+    let results = job.results.clone().unwrap_or(Value::Object(Map::new()));
+    let mut doc = Map::new();
+    let wanted = job.outputs.as_ref().and_then(Value::as_object);
+    if let Value::Object(outputs) = results {
+        for (name, value) in outputs {
+            if wanted.is_some_and(|w| !w.contains_key(&name)) {
+                continue;
+            }
+            doc.insert(name, result_value(value, job, base));
+        }
+    }
+    Ok(json_response(StatusCode::OK, &Value::Object(doc)))
+}
+
+/// An output value in a results document: files become links.
+fn result_value(value: Value, job: &Job, base: &str) -> Value {
+    match value {
+        Value::Object(map)
+            if matches!(
+                map.get("class").and_then(Value::as_str),
+                Some("File" | "Directory")
+            ) =>
+        {
+            let location = map.get("location").and_then(Value::as_str).unwrap_or("");
+            let mut out = json!({
+                "href": format!("{base}/jobs/{}/files/{location}", job.id),
+                "type": media_type(location),
+            });
+            if let Some(size) = map.get("size") {
+                out["size"] = size.clone();
+            }
+            if let Some(sum) = map.get("checksum") {
+                out["checksum"] = sum.clone();
+            }
+            out
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| result_value(v, job, base))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn media_type(path: &str) -> &'static str {
+    match FsPath::new(path).extension().and_then(|e| e.to_str()) {
+        Some("json") => "application/json",
+        Some("geojson") => "application/geo+json",
+        Some("csv") => "text/csv",
+        Some("txt" | "log") => "text/plain",
+        Some("nc") => "application/x-netcdf",
+        Some("zip") => "application/zip",
+        Some("html") => "text/html",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+fn find_job(state: &State, id: &str) -> ApiResult<Job> {
+    state
+        .jobs
+        .get(id)?
+        .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))
+}
+
+async fn job_status(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let job = find_job(&state, &id)?;
+    Ok(negotiate(
+        &headers,
+        &q,
+        &format!("Job {id}"),
+        status_info(&job, &base_url(&headers)),
+    ))
+}
+
+async fn job_results(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let job = find_job(&state, &id)?;
+    results_response(&job, &base_url(&headers))
+}
+
+async fn job_file(
+    AxState(state): AxState<Shared>,
+    Path((id, path)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let job = find_job(&state, &id)?;
+    if job.status != Status::Successful {
+        return Err(ApiError::new(
+            Kind::ResultNotReady,
+            format!("job {id} is {}", job.status.as_str()),
+        ));
+    }
+    if path.split('/').any(|p| p == ".." || p.is_empty()) {
+        return Err(ApiError::new(
+            Kind::NotFound,
+            format!("no result file {path:?}"),
+        ));
+    }
+    let file = result_dir(&state.data_dir, &id).join(&path);
+    let bytes = tokio::fs::read(&file).await.map_err(|_| {
+        ApiError::new(
+            Kind::NotFound,
+            format!("no result file {path:?} in job {id}"),
+        )
+    })?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_type(&path)),
+    );
+    Ok(r)
+}
+
+async fn dismiss(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    find_job(&state, &id)?;
+    let job = worker::update(&state, &id, |job| {
+        if job.status == Status::Dismissed {
+            return false;
+        }
+        job.status = Status::Dismissed;
+        job.message = "dismissed by a user".into();
+        job.finished.get_or_insert_with(now_ms);
+        true
+    })?
+    .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))?;
+    if let Some(token) = state.running.lock().expect("running lock").get(&id) {
+        token.cancel();
+    }
+    let _ = std::fs::remove_dir_all(result_dir(&state.data_dir, &id));
+    Ok(json_response(
+        StatusCode::OK,
+        &status_info(&job, &base_url(&headers)),
+    ))
+}
+
+/// `datetime` of `/jobs`: an instant or an interval `a/b` with `..` for open ends.
+fn parse_datetime(text: &str) -> ApiResult<(Option<u64>, Option<u64>)> {
+    let instant = |t: &str| -> ApiResult<Option<u64>> {
+        if t == ".." || t.is_empty() {
+            return Ok(None);
+        }
+        humantime::parse_rfc3339_weak(t)
+            .map(|time| {
+                time.duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .ok()
+            })
+            .map_err(|e| {
+                ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!("datetime {t:?} is not RFC 3339: {e}"),
+                )
+            })
+    };
+    match text.split_once('/') {
+        Some((a, b)) => Ok((instant(a)?, instant(b)?)),
+        None => {
+            let t = instant(text)?;
+            Ok((t, t))
+        }
+    }
+}
+
+async fn job_list(
+    AxState(state): AxState<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let base = base_url(&headers);
+    let limit = parse_limit(&q, 10, 10_000)?;
+    let offset = parse_offset(&q)?;
+    let mut filter = JobFilter::default();
+    if let Some(p) = q.get("processID") {
+        filter.process_ids = p.split(',').map(str::to_string).collect();
+    }
+    if let Some(s) = q.get("status") {
+        for name in s.split(',') {
+            filter.statuses.push(Status::parse(name).ok_or_else(|| {
+                ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!("status {name:?} is not one of accepted, running, successful, failed, dismissed"),
+                )
+            })?);
+        }
+    }
+    if let Some(d) = q.get("datetime") {
+        filter.created = Some(parse_datetime(d)?);
+    }
+    let page = state.jobs.list(&filter, offset, limit)?;
+    let jobs: Vec<Value> = page.jobs.iter().map(|j| status_info(j, &base)).collect();
+    let mut links = vec![link(
+        format!("{base}/jobs"),
+        "self",
+        "application/json",
+        "this document",
+    )];
+    if page.more {
+        let mut next = format!("{base}/jobs?offset={}&limit={limit}", offset + limit);
+        for key in ["processID", "status", "datetime"] {
+            if let Some(v) = q.get(key) {
+                next.push_str(&format!("&{key}={v}"));
+            }
+        }
+        links.push(link(next, "next", "application/json", "next page"));
+    }
+    Ok(negotiate(
+        &headers,
+        &q,
+        "Jobs",
+        json!({"jobs": jobs, "links": links}),
+    ))
+}
+
+async fn metrics(AxState(state): AxState<Shared>) -> Response {
+    state.metrics.queue_depth.set(state.queue.depth() as i64);
+    let mut r = state.metrics.render().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(Kind::NotFound, format!("no resource at {method} {uri}"))
+}

@@ -1,0 +1,346 @@
+//! Jobs and where they are kept: the [`JobStore`] trait and its embedded
+//! default on redb, whose commits are durable before they return.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The state of a job, as OGC API - Processes names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Stored and waiting for a worker.
+    Accepted,
+    /// A worker runs it.
+    Running,
+    /// Finished with results.
+    Successful,
+    /// Finished with an error (the message says why).
+    Failed,
+    /// Stopped at a user's request.
+    Dismissed,
+}
+
+impl Status {
+    /// Every status, in the order of a job's life.
+    pub const ALL: [Status; 5] = [
+        Status::Accepted,
+        Status::Running,
+        Status::Successful,
+        Status::Failed,
+        Status::Dismissed,
+    ];
+
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Running => "running",
+            Status::Successful => "successful",
+            Status::Failed => "failed",
+            Status::Dismissed => "dismissed",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// True once the job will not change any more.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Status::Successful | Status::Failed | Status::Dismissed
+        )
+    }
+}
+
+/// One job: what was asked, and where it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// Job id (a UUID).
+    pub id: String,
+    /// The process it runs.
+    pub process_id: String,
+    /// Current state.
+    pub status: Status,
+    /// Human-readable state detail (the reason of a failure).
+    pub message: String,
+    /// Milliseconds since the epoch.
+    pub created: u64,
+    /// When a worker took it.
+    pub started: Option<u64>,
+    /// When it reached a final state.
+    pub finished: Option<u64>,
+    /// Last change.
+    pub updated: u64,
+    /// Percent done, 0..=100.
+    pub progress: u8,
+    /// The CWL job object (inputs translated from the request).
+    pub inputs: Map<String, Value>,
+    /// Requested outputs (`outputs` of the execute request), if any.
+    pub outputs: Option<Value>,
+    /// `raw` or `document` (OGC 1.0 `response`); `document` by default.
+    pub response: String,
+    /// Subscriber URIs (callbacks) from the request.
+    pub subscriber: Option<Value>,
+    /// The CWL output object once successful (file locations relative to the job's
+    /// result folder).
+    pub results: Option<Value>,
+    /// How many times a worker started it (a restart re-queues running jobs).
+    pub attempts: u32,
+    /// Why it failed, as an exception kind: `invalid-parameter-value` when the
+    /// inputs were at fault, `process-failed` otherwise.
+    #[serde(default)]
+    pub failure: Option<String>,
+}
+
+/// Now, in milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 text of a time in milliseconds since the epoch.
+pub fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + std::time::Duration::from_millis(ms)).to_string()
+}
+
+/// What `/jobs` asks for.
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    /// Only jobs of these processes (any when empty).
+    pub process_ids: Vec<String>,
+    /// Only jobs in these states (any when empty).
+    pub statuses: Vec<Status>,
+    /// Only jobs created in this interval (milliseconds, inclusive).
+    pub created: Option<(Option<u64>, Option<u64>)>,
+}
+
+impl JobFilter {
+    fn accepts(&self, job: &Job) -> bool {
+        (self.process_ids.is_empty() || self.process_ids.contains(&job.process_id))
+            && (self.statuses.is_empty() || self.statuses.contains(&job.status))
+            && self.created.is_none_or(|(from, to)| {
+                from.is_none_or(|f| job.created >= f) && to.is_none_or(|t| job.created <= t)
+            })
+    }
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug)]
+pub struct JobPage {
+    /// The jobs of the page.
+    pub jobs: Vec<Job>,
+    /// True when more jobs match after this page.
+    pub more: bool,
+}
+
+/// Where jobs are kept. Every write is durable when it returns: a job the API
+/// acknowledged survives a crash of the process.
+pub trait JobStore: Send + Sync {
+    /// Inserts or replaces a job.
+    fn put(&self, job: &Job) -> anyhow::Result<()>;
+    /// A job by id.
+    fn get(&self, id: &str) -> anyhow::Result<Option<Job>>;
+    /// Jobs matching `filter`, newest first, skipping `offset`, at most `limit`.
+    fn list(&self, filter: &JobFilter, offset: usize, limit: usize) -> anyhow::Result<JobPage>;
+    /// Jobs not in a final state (accepted or running), oldest first.
+    fn unfinished(&self) -> anyhow::Result<Vec<Job>>;
+    /// Number of jobs per (process, status), for metrics.
+    fn count(&self) -> anyhow::Result<Vec<(String, Status, u64)>>;
+}
+
+const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
+/// (created ms, id) -> (): the listing order.
+const BY_CREATED: TableDefinition<(u64, &str), ()> = TableDefinition::new("jobs_by_created");
+/// id -> (): jobs not final yet, for recovery after a restart.
+const OPEN: TableDefinition<&str, ()> = TableDefinition::new("jobs_open");
+
+/// The embedded job store: one redb file.
+pub struct RedbJobStore {
+    db: Database,
+}
+
+impl RedbJobStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let db = Database::create(path)
+            .map_err(|e| anyhow::anyhow!("cannot open the job store {}: {e}", path.display()))?;
+        let tx = db.begin_write()?;
+        tx.open_table(JOBS)?;
+        tx.open_table(BY_CREATED)?;
+        tx.open_table(OPEN)?;
+        tx.commit()?;
+        Ok(Self { db })
+    }
+}
+
+fn decode(bytes: &[u8]) -> anyhow::Result<Job> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+impl JobStore for RedbJobStore {
+    fn put(&self, job: &Job) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(job)?;
+        let tx = self.db.begin_write()?;
+        {
+            let mut jobs = tx.open_table(JOBS)?;
+            let mut order = tx.open_table(BY_CREATED)?;
+            let mut open = tx.open_table(OPEN)?;
+            jobs.insert(job.id.as_str(), bytes.as_slice())?;
+            order.insert((job.created, job.id.as_str()), ())?;
+            if job.status.is_final() {
+                open.remove(job.id.as_str())?;
+            } else {
+                open.insert(job.id.as_str(), ())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
+        let tx = self.db.begin_read()?;
+        let jobs = tx.open_table(JOBS)?;
+        let found = jobs.get(id)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    fn list(&self, filter: &JobFilter, offset: usize, limit: usize) -> anyhow::Result<JobPage> {
+        let tx = self.db.begin_read()?;
+        let jobs = tx.open_table(JOBS)?;
+        let order = tx.open_table(BY_CREATED)?;
+        let mut page = Vec::new();
+        let mut skipped = 0;
+        let mut more = false;
+        for entry in order.iter()?.rev() {
+            let (key, _) = entry?;
+            let (_, id) = key.value();
+            let Some(bytes) = jobs.get(id)? else { continue };
+            let job = decode(bytes.value())?;
+            if !filter.accepts(&job) {
+                continue;
+            }
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            if page.len() == limit {
+                more = true;
+                break;
+            }
+            page.push(job);
+        }
+        Ok(JobPage { jobs: page, more })
+    }
+
+    fn unfinished(&self) -> anyhow::Result<Vec<Job>> {
+        let tx = self.db.begin_read()?;
+        let jobs = tx.open_table(JOBS)?;
+        let open = tx.open_table(OPEN)?;
+        let mut out = Vec::new();
+        for entry in open.iter()? {
+            let (id, _) = entry?;
+            if let Some(bytes) = jobs.get(id.value())? {
+                out.push(decode(bytes.value())?);
+            }
+        }
+        out.sort_by_key(|j| j.created);
+        Ok(out)
+    }
+
+    fn count(&self) -> anyhow::Result<Vec<(String, Status, u64)>> {
+        let tx = self.db.begin_read()?;
+        let jobs = tx.open_table(JOBS)?;
+        let mut counts: std::collections::BTreeMap<(String, &'static str), (Status, u64)> =
+            Default::default();
+        for entry in jobs.iter()? {
+            let (_, bytes) = entry?;
+            let job = decode(bytes.value())?;
+            counts
+                .entry((job.process_id.clone(), job.status.as_str()))
+                .or_insert((job.status, 0))
+                .1 += 1;
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((p, _), (s, n))| (p, s, n))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str, created: u64, status: Status) -> Job {
+        Job {
+            id: id.into(),
+            process_id: if created.is_multiple_of(2) { "echo" } else { "filter" }.into(),
+            status,
+            message: String::new(),
+            created,
+            started: None,
+            finished: None,
+            updated: created,
+            progress: 0,
+            inputs: Map::new(),
+            outputs: None,
+            response: "document".into(),
+            subscriber: None,
+            results: None,
+            attempts: 0,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn jobs_survive_reopening_and_list_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.redb");
+        {
+            let store = RedbJobStore::open(&path).unwrap();
+            for i in 0..10 {
+                let status = if i < 7 {
+                    Status::Successful
+                } else {
+                    Status::Running
+                };
+                store.put(&job(&format!("j{i}"), 1000 + i, status)).unwrap();
+            }
+        }
+        let store = RedbJobStore::open(&path).unwrap();
+        assert_eq!(store.get("j3").unwrap().unwrap().created, 1003);
+        let page = store.list(&JobFilter::default(), 0, 4).unwrap();
+        let ids: Vec<_> = page.jobs.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["j9", "j8", "j7", "j6"]);
+        assert!(page.more);
+        let echo = JobFilter {
+            process_ids: vec!["echo".into()],
+            statuses: vec![Status::Successful],
+            ..Default::default()
+        };
+        let page = store.list(&echo, 1, 10).unwrap();
+        let ids: Vec<_> = page.jobs.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["j4", "j2", "j0"]);
+        assert!(!page.more);
+        let open: Vec<_> = store
+            .unfinished()
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(open, ["j7", "j8", "j9"]);
+        let mut done = store.get("j8").unwrap().unwrap();
+        done.status = Status::Failed;
+        store.put(&done).unwrap();
+        assert_eq!(store.unfinished().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,183 @@
+//! The portal server: OGC API - Processes over the CWL engine, with durable jobs.
+//!
+//! A request to execute a process is checked against the process's CWL inputs,
+//! stored as a job in the [`JobStore`](jobs::JobStore) (durable before the reply),
+//! and its id queued; workers run it with the CWL runner. At start, jobs left
+//! accepted or running by a previous process are queued again.
+
+pub mod api;
+pub mod errors;
+pub mod html;
+pub mod jobs;
+pub mod metrics;
+pub mod openapi;
+pub mod processes;
+pub mod queue;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::Context;
+use hysope_engine::wasm::{Limits, WasmEngine};
+use tokio_util::sync::CancellationToken;
+
+use jobs::{JobStore, RedbJobStore};
+use processes::Registry;
+use queue::{JobQueue, LocalQueue};
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where jobs, results and scratch files live.
+    pub data_dir: PathBuf,
+    /// Folders of CWL documents registered as built-in processes.
+    pub process_dirs: Vec<PathBuf>,
+    /// Folders an input `href` may point into (besides the data folder's `inputs`).
+    pub input_roots: Vec<PathBuf>,
+    /// Jobs run at the same time.
+    pub workers: usize,
+    /// Limits of each plugin run.
+    pub limits: Limits,
+}
+
+/// Everything the handlers and workers share.
+pub struct State {
+    /// Deployed processes.
+    pub registry: RwLock<Registry>,
+    /// Jobs.
+    pub jobs: Arc<dyn JobStore>,
+    /// Ids of jobs waiting to run.
+    pub queue: Arc<dyn JobQueue>,
+    /// Metrics.
+    pub metrics: metrics::Metrics,
+    /// The wasm engine shared by all jobs.
+    pub engine: Arc<WasmEngine>,
+    /// Limits of plugin runs.
+    pub limits: Limits,
+    /// Where components named by CWL tools are looked up.
+    pub plugin_path: Vec<PathBuf>,
+    /// Data folder.
+    pub data_dir: PathBuf,
+    /// Folders input hrefs may point into.
+    pub input_roots: Vec<PathBuf>,
+    /// Job slots shared by workers and synchronous executions.
+    pub slots: tokio::sync::Semaphore,
+    /// Serialises read-modify-write of job records.
+    pub write_lock: Mutex<()>,
+    /// Cancellation of running jobs, by id.
+    pub running: Mutex<HashMap<String, CancellationToken>>,
+}
+
+/// Opens the stores, registers the processes, re-queues unfinished jobs and starts
+/// the workers. Returns the shared state and the number of re-queued jobs.
+pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data folder {}",
+            config.data_dir.display()
+        )
+    })?;
+    let data_dir = std::fs::canonicalize(&config.data_dir)?;
+    let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open(&data_dir.join("jobs.redb"))?);
+    let registry = Registry::scan(&config.process_dirs)?;
+    let metrics = metrics::Metrics::new()?;
+    for (process, status, n) in jobs.count()? {
+        metrics
+            .jobs
+            .with_label_values(&[&process, status.as_str()])
+            .set(n as i64);
+    }
+    let mut input_roots = config.input_roots.clone();
+    input_roots.push(data_dir.join("inputs"));
+    std::fs::create_dir_all(data_dir.join("inputs"))?;
+    let state = Arc::new(State {
+        registry: RwLock::new(registry),
+        jobs,
+        queue: Arc::new(LocalQueue::default()),
+        metrics,
+        engine: crate::cli::run::open_engine()?,
+        limits: config.limits.clone(),
+        plugin_path: crate::cli::run::plugin_search_path(),
+        data_dir,
+        input_roots,
+        slots: tokio::sync::Semaphore::new(config.workers.max(1)),
+        write_lock: Mutex::new(()),
+        running: Mutex::new(HashMap::new()),
+    });
+    let requeued = worker::recover(&state)?;
+    worker::spawn_workers(state.clone(), config.workers);
+    Ok((state, requeued))
+}
+
+/// Arguments of `hysope serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5000", env = "HYSOPE_ADDR")]
+    pub addr: String,
+    /// Folder of jobs, results and scratch files.
+    #[arg(long, default_value = "hysope-data", env = "HYSOPE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Folder of CWL documents served as processes (repeatable); default `plugins`
+    /// when it exists.
+    #[arg(long = "processes")]
+    pub process_dirs: Vec<PathBuf>,
+    /// Folder an input href may point into (repeatable).
+    #[arg(long = "input-root")]
+    pub input_roots: Vec<PathBuf>,
+    /// Jobs run at the same time (default: the number of cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// `hysope serve`.
+pub fn main(args: ServeArgs) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return crate::cli::fail(&e.into(), 1),
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => crate::cli::fail(&e, 1),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut process_dirs = args.process_dirs;
+    if process_dirs.is_empty() && std::path::Path::new("plugins").is_dir() {
+        process_dirs.push(PathBuf::from("plugins"));
+    }
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let config = Config {
+        data_dir: args.data_dir,
+        process_dirs,
+        input_roots: args.input_roots,
+        workers,
+        limits: Limits::default(),
+    };
+    let (state, requeued) = start(config).await?;
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let processes = state.registry.read().expect("registry lock").all().count();
+    eprintln!(
+        "hysope: serving OGC API - Processes on http://{addr}/ ({processes} processes, {requeued} jobs re-queued, data in {})",
+        state.data_dir.display()
+    );
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

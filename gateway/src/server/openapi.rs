@@ -1,0 +1,171 @@
+//! The OpenAPI 3.0 definition served at `/api`: self-contained (no reference to a
+//! remote schema), so clients and test tools work offline.
+
+use serde_json::{Value, json};
+
+fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {
+        "application/json": {"schema": schema},
+        "text/html": {"schema": {"type": "string"}},
+    }})
+}
+
+fn error(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": r("exception")}}})
+}
+
+fn f_param() -> Value {
+    json!({"name": "f", "in": "query", "required": false,
+           "description": "response format", "schema": {"type": "string", "enum": ["json", "html"]}})
+}
+
+fn path_param(name: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+/// The API definition, with `base` as the server URL.
+pub fn document(base: &str) -> Value {
+    let limit = json!({"name": "limit", "in": "query", "required": false,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 10000}});
+    let offset = json!({"name": "offset", "in": "query", "required": false,
+        "schema": {"type": "integer", "minimum": 0}});
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Hysope",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "OGC API - Processes - Part 1: Core over CWL workflows of sandboxed WebAssembly plugins",
+            "license": {"name": "Apache-2.0"},
+        },
+        "servers": [{"url": base}],
+        "paths": {
+            "/": {"get": {"operationId": "getLandingPage", "summary": "landing page",
+                "parameters": [f_param()],
+                "responses": {"200": ok("links to the API", r("landingPage"))}}},
+            "/conformance": {"get": {"operationId": "getConformance", "summary": "conformance classes",
+                "parameters": [f_param()],
+                "responses": {"200": ok("conformance classes", r("confClasses"))}}},
+            "/api": {"get": {"operationId": "getAPI", "summary": "this document",
+                "parameters": [f_param()],
+                "responses": {"200": {"description": "the API definition", "content": {
+                    "application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}},
+                    "text/html": {"schema": {"type": "string"}}}}}}},
+            "/processes": {"get": {"operationId": "getProcesses", "summary": "processes",
+                "parameters": [f_param(), limit, offset],
+                "responses": {"200": ok("process summaries", r("processList")),
+                              "400": error("a wrong parameter")}}},
+            "/processes/{processId}": {"get": {"operationId": "getProcessDescription",
+                "summary": "a process description",
+                "parameters": [path_param("processId"), f_param()],
+                "responses": {"200": ok("the process", r("process")),
+                              "404": error("no such process")}}},
+            "/processes/{processId}/package": {"get": {"operationId": "getPackage",
+                "summary": "the CWL document of a process",
+                "parameters": [path_param("processId")],
+                "responses": {"200": {"description": "the CWL document", "content": {
+                    "application/cwl+json": {"schema": {"type": "object"}},
+                    "application/cwl+yaml": {"schema": {"type": "string"}}}},
+                    "404": error("no such process")}}},
+            "/processes/{processId}/execution": {"post": {"operationId": "execute",
+                "summary": "execute a process (synchronously, or asynchronously with Prefer: respond-async)",
+                "parameters": [path_param("processId"),
+                    {"name": "Prefer", "in": "header", "required": false, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": r("execute")}}},
+                "responses": {
+                    "200": {"description": "results (synchronous execution)",
+                            "content": {"application/json": {"schema": r("results")}}},
+                    "201": {"description": "job created (asynchronous execution)",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {"application/json": {"schema": r("statusInfo")}}},
+                    "400": error("a wrong request or input"),
+                    "404": error("no such process"),
+                    "500": error("the process failed")}}},
+            "/jobs": {"get": {"operationId": "getJobs", "summary": "jobs, newest first",
+                "parameters": [f_param(), limit, offset,
+                    {"name": "processID", "in": "query", "required": false, "schema": {"type": "string"}},
+                    {"name": "status", "in": "query", "required": false, "schema": {"type": "string"}},
+                    {"name": "datetime", "in": "query", "required": false, "schema": {"type": "string"}}],
+                "responses": {"200": ok("jobs", r("jobList")), "400": error("a wrong parameter")}}},
+            "/jobs/{jobId}": {
+                "get": {"operationId": "getStatus", "summary": "a job's status",
+                    "parameters": [path_param("jobId"), f_param()],
+                    "responses": {"200": ok("status", r("statusInfo")), "404": error("no such job")}},
+                "delete": {"operationId": "dismiss", "summary": "dismiss a job (stops it if running)",
+                    "parameters": [path_param("jobId")],
+                    "responses": {"200": {"description": "dismissed",
+                        "content": {"application/json": {"schema": r("statusInfo")}}},
+                        "404": error("no such job")}}},
+            "/jobs/{jobId}/results": {"get": {"operationId": "getResult", "summary": "a job's results",
+                "parameters": [path_param("jobId")],
+                "responses": {"200": {"description": "results",
+                    "content": {"application/json": {"schema": r("results")}}},
+                    "400": error("the inputs were invalid"),
+                    "404": error("no such job, or results not ready"),
+                    "500": error("the process failed")}}},
+            "/jobs/{jobId}/files/{path}": {"get": {"operationId": "getResultFile",
+                "summary": "a file a job produced",
+                "parameters": [path_param("jobId"), path_param("path")],
+                "responses": {"200": {"description": "the file",
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                    "404": error("no such job or file")}}},
+            "/metrics": {"get": {"operationId": "getMetrics", "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        },
+        "components": {"schemas": {
+            "link": {"type": "object", "required": ["href"], "properties": {
+                "href": {"type": "string"}, "rel": {"type": "string"},
+                "type": {"type": "string"}, "title": {"type": "string"}}},
+            "exception": {"type": "object", "required": ["type"], "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"},
+                "instance": {"type": "string"}}},
+            "landingPage": {"type": "object", "required": ["links"], "properties": {
+                "title": {"type": "string"}, "description": {"type": "string"},
+                "links": {"type": "array", "items": r("link")}}},
+            "confClasses": {"type": "object", "required": ["conformsTo"], "properties": {
+                "conformsTo": {"type": "array", "items": {"type": "string"}}}},
+            "processSummary": {"type": "object", "required": ["id", "version"], "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"},
+                "description": {"type": "string"}, "version": {"type": "string"},
+                "jobControlOptions": {"type": "array", "items": {"type": "string",
+                    "enum": ["sync-execute", "async-execute", "dismiss"]}},
+                "outputTransmission": {"type": "array", "items": {"type": "string",
+                    "enum": ["value", "reference"]}},
+                "links": {"type": "array", "items": r("link")}}},
+            "processList": {"type": "object", "required": ["processes", "links"], "properties": {
+                "processes": {"type": "array", "items": r("processSummary")},
+                "links": {"type": "array", "items": r("link")}}},
+            "process": {"allOf": [r("processSummary"), {"type": "object", "properties": {
+                "inputs": {"type": "object", "additionalProperties": {"type": "object"}},
+                "outputs": {"type": "object", "additionalProperties": {"type": "object"}}}}]},
+            "execute": {"type": "object", "properties": {
+                "inputs": {"type": "object", "additionalProperties": true},
+                "outputs": {"type": "object", "additionalProperties": {"type": "object"}},
+                "response": {"type": "string", "enum": ["document", "raw"]},
+                "subscriber": {"type": "object", "properties": {
+                    "successUri": {"type": "string"}, "inProgressUri": {"type": "string"},
+                    "failedUri": {"type": "string"}}}}},
+            "statusInfo": {"type": "object", "required": ["jobID", "status", "type"], "properties": {
+                "jobID": {"type": "string"}, "processID": {"type": "string"},
+                "type": {"type": "string", "enum": ["process"]},
+                "status": {"type": "string",
+                    "enum": ["accepted", "running", "successful", "failed", "dismissed"]},
+                "message": {"type": "string"},
+                "created": {"type": "string", "format": "date-time"},
+                "started": {"type": "string", "format": "date-time"},
+                "finished": {"type": "string", "format": "date-time"},
+                "updated": {"type": "string", "format": "date-time"},
+                "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+                "links": {"type": "array", "items": r("link")}}},
+            "jobList": {"type": "object", "required": ["jobs", "links"], "properties": {
+                "jobs": {"type": "array", "items": r("statusInfo")},
+                "links": {"type": "array", "items": r("link")}}},
+            "results": {"type": "object", "additionalProperties": true},
+        }},
+    })
+}

@@ -1,0 +1,268 @@
+//! Workers: take job ids from the queue and run them with the CWL runner, keeping
+//! the job's record up to date (running, progress, results or the reason of a
+//! failure) in the job store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hysope_engine::cwl::{LocalBackend, Runner, WasmBackend};
+use hysope_engine::wasm::RunEvent;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::State;
+use super::jobs::{Job, Status, now_ms};
+
+/// How many times a job interrupted by restarts is run again before it fails.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Runs workers forever: each takes the next job id and runs it.
+pub fn spawn_workers(state: Arc<State>, count: usize) {
+    for _ in 0..count.max(1) {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let id = state.queue.pop().await;
+                state.metrics.queue_depth.set(state.queue.depth() as i64);
+                if let Err(e) = run_job(&state, &id).await {
+                    tracing::error!(job = %id, "job bookkeeping failed: {e:#}");
+                }
+            }
+        });
+    }
+}
+
+/// Puts jobs left unfinished by a previous process back in the queue (or fails
+/// them when they were interrupted too often). Returns how many were re-queued.
+pub fn recover(state: &State) -> anyhow::Result<usize> {
+    let mut requeued = 0;
+    for mut job in state.jobs.unfinished()? {
+        let was = job.status;
+        if job.attempts >= MAX_ATTEMPTS {
+            job.status = Status::Failed;
+            job.failure = Some("process-failed".into());
+            job.message = format!(
+                "interrupted by a server stop {} times while running; not run again",
+                job.attempts
+            );
+            job.finished = Some(now_ms());
+        } else {
+            job.status = Status::Accepted;
+            job.progress = 0;
+            if was == Status::Running {
+                job.message = "re-queued: the server stopped while it ran".into();
+            }
+        }
+        job.updated = now_ms();
+        state.jobs.put(&job)?;
+        state
+            .metrics
+            .job_moved(&job.process_id, Some(was), job.status);
+        if job.status == Status::Accepted {
+            state.queue.push(job.id.clone())?;
+            requeued += 1;
+        }
+    }
+    state.metrics.queue_depth.set(state.queue.depth() as i64);
+    Ok(requeued)
+}
+
+/// The folder of a job's results.
+pub fn result_dir(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("results").join(id)
+}
+
+/// Changes a job in the store under the state's lock: `change` gets the current
+/// record and returns false to leave it as it is (a dismissed job stays dismissed).
+pub fn update(
+    state: &State,
+    id: &str,
+    change: impl FnOnce(&mut Job) -> bool,
+) -> anyhow::Result<Option<Job>> {
+    let _guard = state.write_lock.lock().expect("job write lock");
+    let Some(mut job) = state.jobs.get(id)? else {
+        return Ok(None);
+    };
+    let before = job.status;
+    if !change(&mut job) {
+        return Ok(Some(job));
+    }
+    job.updated = now_ms();
+    state.jobs.put(&job)?;
+    if before != job.status {
+        state
+            .metrics
+            .job_moved(&job.process_id, Some(before), job.status);
+    }
+    Ok(Some(job))
+}
+
+/// Runs one job to a final state.
+pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
+    let _slot = state.slots.acquire().await?;
+    let cancel = CancellationToken::new();
+    let Some(job) = update(state, id, |job| {
+        if job.status != Status::Accepted {
+            return false;
+        }
+        job.status = Status::Running;
+        job.started = Some(now_ms());
+        job.attempts += 1;
+        job.message = format!("running (attempt {})", job.attempts);
+        true
+    })?
+    else {
+        return Ok(());
+    };
+    if job.status != Status::Running {
+        return Ok(());
+    }
+    let Some(process) = state
+        .registry
+        .read()
+        .expect("registry lock")
+        .get(&job.process_id)
+        .cloned()
+    else {
+        update(state, id, |job| {
+            job.status = Status::Failed;
+            job.failure = Some("process-failed".into());
+            job.message = format!("process {} is no longer deployed", job.process_id);
+            job.finished = Some(now_ms());
+            true
+        })?;
+        return Ok(());
+    };
+    state
+        .running
+        .lock()
+        .expect("running lock")
+        .insert(id.to_string(), cancel.clone());
+    let started = Instant::now();
+    let outdir = result_dir(&state.data_dir, id);
+    let _ = std::fs::remove_dir_all(&outdir);
+    std::fs::create_dir_all(&outdir)?;
+
+    // Progress reports of the plugins, written to the job at most every 200 ms.
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+    let progress_state = state.clone();
+    let progress_id = id.to_string();
+    let progress_task = tokio::spawn(async move {
+        let mut last = Instant::now() - Duration::from_secs(1);
+        while let Some(event) = received.recv().await {
+            if let RunEvent::Progress { percent, message } = event {
+                if last.elapsed() < Duration::from_millis(200) {
+                    continue;
+                }
+                last = Instant::now();
+                let pct = percent.clamp(0.0, 99.0) as u8;
+                let _ = update(&progress_state, &progress_id, |job| {
+                    if job.status != Status::Running {
+                        return false;
+                    }
+                    job.progress = pct;
+                    job.message = message.clone();
+                    true
+                });
+            }
+        }
+    });
+
+    let wasm = WasmBackend::new(
+        state.engine.clone(),
+        state.limits.clone(),
+        state.plugin_path.clone(),
+    )
+    .with_events(events);
+    let runner = Runner::new(
+        Arc::new(LocalBackend::new(state.limits.clone())),
+        Some(Arc::new(wasm)),
+        state.data_dir.join("scratch").join(id),
+    );
+    let outcome = tokio::select! {
+        r = runner.run(&process.cwl, &job.inputs, &outdir) => Some(r),
+        _ = cancel.cancelled() => None,
+    };
+    drop(runner);
+    let _ = progress_task.await;
+    let _ = std::fs::remove_dir_all(state.data_dir.join("scratch").join(id));
+    state.running.lock().expect("running lock").remove(id);
+    let seconds = started.elapsed().as_secs_f64();
+    match outcome {
+        None => {
+            // Dismissed: the record already says so.
+            let _ = std::fs::remove_dir_all(&outdir);
+        }
+        Some(Ok(mut output)) => {
+            relative_locations(&mut output, &outdir);
+            update(state, id, |job| {
+                if job.status != Status::Running {
+                    return false;
+                }
+                job.status = Status::Successful;
+                job.progress = 100;
+                job.message = "finished".into();
+                job.finished = Some(now_ms());
+                job.results = Some(output);
+                true
+            })?;
+            state
+                .metrics
+                .job_duration
+                .with_label_values(&[&job.process_id, "successful"])
+                .observe(seconds);
+        }
+        Some(Err(e)) => {
+            let cause = e.cause();
+            state
+                .metrics
+                .plugin_failures
+                .with_label_values(&[cause])
+                .inc();
+            let kind = match cause {
+                "invalid-cwl" => "invalid-parameter-value",
+                _ => "process-failed",
+            };
+            let text = e.to_string();
+            update(state, id, |job| {
+                if job.status != Status::Running {
+                    return false;
+                }
+                job.status = Status::Failed;
+                job.failure = Some(kind.into());
+                job.message = text;
+                job.finished = Some(now_ms());
+                true
+            })?;
+            state
+                .metrics
+                .job_duration
+                .with_label_values(&[&job.process_id, "failed"])
+                .observe(seconds);
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites `location`s of File and Directory values under `root` as paths
+/// relative to it (the API turns them into links).
+fn relative_locations(value: &mut Value, root: &Path) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(loc)) = map.get("location") {
+                let path = loc.strip_prefix("file://").unwrap_or(loc);
+                if let Ok(rel) = Path::new(path).strip_prefix(root) {
+                    let rel = rel.display().to_string();
+                    map.insert("location".into(), Value::String(rel));
+                }
+                map.remove("path");
+            }
+            for v in map.values_mut() {
+                relative_locations(v, root);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| relative_locations(v, root)),
+        _ => {}
+    }
+}

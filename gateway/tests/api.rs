@@ -1,0 +1,536 @@
+//! OGC API - Processes handlers, called in process (no socket): discovery, process
+//! descriptions, synchronous and asynchronous execution of the bundled plugins and
+//! of local test tools, input validation, job listing, dismissal, results, HTML,
+//! metrics, and recovery of unfinished jobs when the server starts again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use hysope_gateway::server::jobs::{Job, JobStore, RedbJobStore, Status, now_ms};
+use hysope_gateway::server::{self, Config, State, api};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn config(data: &Path) -> Config {
+    Config {
+        data_dir: data.to_path_buf(),
+        process_dirs: vec![
+            root().join("plugins"),
+            root().join("gateway/tests/processes"),
+        ],
+        input_roots: vec![root().join("../shared/data")],
+        workers: 2,
+        limits: Default::default(),
+    }
+}
+
+async fn app(data: &Path) -> (Router, Arc<State>) {
+    let (state, _) = server::start(config(data)).await.unwrap();
+    (api::router(state.clone()), state)
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "test.local");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(app: &Router, uri: &str) -> Reply {
+    call(app, "GET", uri, &[], "").await
+}
+
+async fn wait_final(app: &Router, id: &str) -> Value {
+    for _ in 0..600 {
+        let s = get(app, &format!("/jobs/{id}")).await.json();
+        if ["successful", "failed", "dismissed"].contains(&s["status"].as_str().unwrap()) {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+fn rels(doc: &Value) -> Vec<String> {
+    doc["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_landing_conformance_api_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    let landing = get(&app, "/").await;
+    assert_eq!(landing.status, StatusCode::OK);
+    let rels = rels(&landing.json());
+    for rel in [
+        "self",
+        "service-desc",
+        "service-doc",
+        "http://www.opengis.net/def/rel/ogc/1.0/conformance",
+        "http://www.opengis.net/def/rel/ogc/1.0/processes",
+        "http://www.opengis.net/def/rel/ogc/1.0/job-list",
+    ] {
+        assert!(
+            rels.iter().any(|r| r == rel),
+            "landing page lacks rel {rel}"
+        );
+    }
+    let conf = get(&app, "/conformance").await.json();
+    assert!(
+        conf["conformsTo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().ends_with("/conf/core"))
+    );
+    let api = get(&app, "/api").await;
+    assert!(
+        api.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/vnd.oai.openapi+json")
+    );
+    let doc = api.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(
+        !api.text.contains("\"$ref\":\"http"),
+        "the API definition must be self-contained"
+    );
+    let list = get(&app, "/processes").await.json();
+    let ids: Vec<&str> = list["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    for id in ["echo", "swot-river-filter", "river-filter-summary", "sleep"] {
+        assert!(ids.contains(&id), "{id} not listed in {ids:?}");
+    }
+    let page = get(&app, "/processes?limit=2").await.json();
+    assert_eq!(page["processes"].as_array().unwrap().len(), 2);
+    assert!(rels_of(&page).contains(&"next".to_string()));
+    let bad = get(&app, "/processes?limit=0").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let filter = get(&app, "/processes/swot-river-filter").await.json();
+    assert_eq!(filter["inputs"]["reaches"]["minOccurs"], 1);
+    assert_eq!(
+        filter["inputs"]["unknown_flags"]["schema"],
+        json!({"type": "string", "default": "keep"})
+    );
+    assert_eq!(filter["inputs"]["max_reach_q"]["minOccurs"], 0);
+    assert!(filter["outputs"]["geojson"].is_object());
+    let missing = get(&app, "/processes/nope").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/no-such-process")
+    );
+    let package = get(&app, "/processes/echo/package").await;
+    assert_eq!(package.headers["content-type"], "application/cwl+json");
+    assert!(package.text.contains("hysope:WasmRequirement"));
+    let html = call(
+        &app,
+        "GET",
+        "/processes/echo",
+        &[("accept", "text/html,application/xhtml+xml")],
+        "",
+    )
+    .await;
+    assert!(
+        html.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(html.text.contains("<h1>Process echo</h1>"));
+    let nowhere = get(&app, "/nowhere").await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    assert!(
+        nowhere.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/nowhere")
+    );
+}
+
+fn rels_of(doc: &Value) -> Vec<String> {
+    rels(doc)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_and_async_execution_with_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    // Synchronous: results in the reply; the job is recorded too.
+    let sync = call(
+        &app,
+        "POST",
+        "/processes/echo/execution",
+        &[],
+        r#"{"inputs":{"stringInput":"héllo","integerInput":{"value":7}}}"#,
+    )
+    .await;
+    assert_eq!(sync.status, StatusCode::OK, "{}", sync.text);
+    let results = sync.json();
+    let href = results["echo"]["href"].as_str().unwrap();
+    assert!(href.starts_with("http://test.local/jobs/"), "{href}");
+    let file = get(&app, href.strip_prefix("http://test.local").unwrap()).await;
+    assert_eq!(file.status, StatusCode::OK);
+    let echoed: Value = serde_json::from_str(&file.text).unwrap();
+    assert_eq!(echoed["stringInput"], "héllo");
+    assert_eq!(echoed["integerInput"], 7);
+    let location = sync.headers["location"].to_str().unwrap().to_string();
+    let job = get(&app, location.strip_prefix("http://test.local").unwrap())
+        .await
+        .json();
+    assert_eq!(job["status"], "successful");
+    assert_eq!(job["progress"], 100);
+
+    // Asynchronous: 201, Location, statusInfo; then results.
+    let swot = root().join("../shared/data/swot");
+    let reach = std::fs::read_dir(&swot)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains("RiverSP_Reach")
+        })
+        .unwrap();
+    let body = json!({"inputs": {"reaches": {"href": format!("file://{}", reach.display())}, "max_reach_q": 1},
+                      "outputs": {"summary": {}}});
+    let created = call(
+        &app,
+        "POST",
+        "/processes/swot-river-filter/execution",
+        &[("prefer", "respond-async")],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let info = created.json();
+    assert_eq!(info["type"], "process");
+    let id = info["jobID"].as_str().unwrap().to_string();
+    assert!(created.headers["location"].to_str().unwrap().ends_with(&id));
+    let done = wait_final(&app, &id).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    assert!(rels(&done).iter().any(|r| r.ends_with("/results")));
+    let results = get(&app, &format!("/jobs/{id}/results")).await.json();
+    // Only the requested output.
+    assert_eq!(
+        results.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["summary"]
+    );
+    let summary_href = results["summary"]["href"].as_str().unwrap();
+    let summary: Value = serde_json::from_str(
+        &get(
+            &app,
+            summary_href.strip_prefix("http://test.local").unwrap(),
+        )
+        .await
+        .text,
+    )
+    .unwrap();
+    assert!(summary["kept"].as_u64().unwrap() > 0, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_requests_are_refused_before_a_job_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = app(dir.path()).await;
+    let cases = [
+        ("/processes/echo/execution", "{not json", "not JSON"),
+        (
+            "/processes/echo/execution",
+            "[1,2]",
+            "must be a JSON object",
+        ),
+        (
+            "/processes/echo/execution",
+            r#"{"inputs":{"integerInput":"seven"}}"#,
+            "input \"integerInput\"",
+        ),
+        (
+            "/processes/echo/execution",
+            r#"{"inputs":{"colour":"red"}}"#,
+            "no input \"colour\"",
+        ),
+        (
+            "/processes/swot-river-filter/execution",
+            r#"{"inputs":{}}"#,
+            "input \"reaches\" is required",
+        ),
+        (
+            "/processes/swot-river-filter/execution",
+            r#"{"inputs":{"reaches":{"href":"file:///etc/passwd"}}}"#,
+            "outside the allowed input roots",
+        ),
+        (
+            "/processes/swot-river-filter/execution",
+            r#"{"inputs":{"reaches":{"href":"ftp://x/y.zip"}}}"#,
+            "ftp://",
+        ),
+        (
+            "/processes/swot-river-filter/execution",
+            r#"{"inputs":{"reaches":{"href":"/nope.zip"}}}"#,
+            "/nope.zip",
+        ),
+        (
+            "/processes/swot-river-filter/execution",
+            r#"{"inputs":{"max_reach_q":"high"}}"#,
+            "input \"max_reach_q\"",
+        ),
+        (
+            "/processes/echo/execution",
+            r#"{"outputs":{"nothing":{}}}"#,
+            "no output \"nothing\"",
+        ),
+        (
+            "/processes/echo/execution",
+            r#"{"response":"zip"}"#,
+            "response must be",
+        ),
+    ];
+    for (uri, body, expect) in cases {
+        let r = call(&app, "POST", uri, &[], body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+        let e = r.json();
+        assert!(
+            e["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://www.opengis.net/def/exceptions/"),
+            "{e}"
+        );
+        assert!(
+            e["detail"].as_str().unwrap().contains(expect),
+            "{body}: {e}"
+        );
+    }
+    let jobs = get(&app, "/jobs").await.json();
+    assert_eq!(
+        jobs["jobs"].as_array().unwrap().len(),
+        0,
+        "a refused request left a job"
+    );
+    assert!(state.jobs.unfinished().unwrap().is_empty());
+    for uri in [
+        "/jobs?status=finished",
+        "/jobs?limit=x",
+        "/jobs?datetime=yesterday",
+    ] {
+        assert_eq!(
+            get(&app, uri).await.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}"
+        );
+    }
+    let nojob = get(&app, "/jobs/0000/results").await;
+    assert_eq!(nojob.status, StatusCode::NOT_FOUND);
+    assert!(
+        nojob.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/no-such-job")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_dismissal_listing_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    // A failing tool: a failed job whose results say why.
+    let r = call(
+        &app,
+        "POST",
+        "/processes/fail/execution",
+        &[("prefer", "respond-async")],
+        "{}",
+    )
+    .await;
+    let failed_id = r.json()["jobID"].as_str().unwrap().to_string();
+    let failed = wait_final(&app, &failed_id).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["message"].as_str().unwrap().contains("3"),
+        "{failed}"
+    );
+    let results = get(&app, &format!("/jobs/{failed_id}/results")).await;
+    assert_eq!(results.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        results.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/process-failed")
+    );
+    // A running job: results not ready; dismissing it stops it.
+    let r = call(
+        &app,
+        "POST",
+        "/processes/sleep/execution",
+        &[("prefer", "respond-async")],
+        r#"{"inputs":{"seconds":30}}"#,
+    )
+    .await;
+    let id = r.json()["jobID"].as_str().unwrap().to_string();
+    for _ in 0..200 {
+        if get(&app, &format!("/jobs/{id}")).await.json()["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let early = get(&app, &format!("/jobs/{id}/results")).await;
+    assert_eq!(early.status, StatusCode::NOT_FOUND);
+    assert!(
+        early.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/result-not-ready")
+    );
+    let started = std::time::Instant::now();
+    let dismissed = call(&app, "DELETE", &format!("/jobs/{id}"), &[], "").await;
+    assert_eq!(dismissed.status, StatusCode::OK);
+    assert_eq!(dismissed.json()["status"], "dismissed");
+    let after = wait_final(&app, &id).await;
+    assert_eq!(after["status"], "dismissed");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Listing and filters.
+    for _ in 0..3 {
+        call(&app, "POST", "/processes/echo/execution", &[], "{}").await;
+    }
+    let all = get(&app, "/jobs?limit=2").await.json();
+    assert_eq!(all["jobs"].as_array().unwrap().len(), 2);
+    assert!(rels(&all).contains(&"next".to_string()));
+    let echo = get(&app, "/jobs?processID=echo&status=successful")
+        .await
+        .json();
+    assert_eq!(echo["jobs"].as_array().unwrap().len(), 3);
+    let none = get(
+        &app,
+        "/jobs?datetime=2000-01-01T00:00:00Z/2000-01-02T00:00:00Z",
+    )
+    .await
+    .json();
+    assert_eq!(none["jobs"].as_array().unwrap().len(), 0);
+    let recent = get(
+        &app,
+        "/jobs?datetime=2020-01-01T00:00:00Z/..&processID=fail",
+    )
+    .await
+    .json();
+    assert_eq!(recent["jobs"].as_array().unwrap().len(), 1);
+    // Metrics.
+    let metrics = get(&app, "/metrics").await.text;
+    assert!(
+        metrics.contains(r#"hysope_jobs{process="echo",state="successful"} 3"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"hysope_job_failures_total{cause="exit"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"hysope_http_requests_total{method="POST",route="/processes/{id}/execution",status="200"} 3"#), "{metrics}");
+    assert!(metrics.contains("hysope_job_duration_seconds_bucket"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unfinished_jobs_run_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = |id: &str, status: Status, attempts: u32| Job {
+        id: id.into(),
+        process_id: "echo".into(),
+        status,
+        message: String::new(),
+        created: now_ms(),
+        started: None,
+        finished: None,
+        updated: now_ms(),
+        progress: 0,
+        inputs: serde_json::from_value(json!({"stringInput": id})).unwrap(),
+        outputs: None,
+        response: "document".into(),
+        subscriber: None,
+        results: None,
+        attempts,
+        failure: None,
+    };
+    {
+        // What a killed server leaves behind.
+        let store = RedbJobStore::open(&dir.path().join("jobs.redb")).unwrap();
+        store
+            .put(&job("was-accepted", Status::Accepted, 0))
+            .unwrap();
+        store.put(&job("was-running", Status::Running, 1)).unwrap();
+        store
+            .put(&job("ran-too-often", Status::Running, 3))
+            .unwrap();
+    }
+    let (state, requeued) = server::start(config(dir.path())).await.unwrap();
+    assert_eq!(requeued, 2);
+    let app = api::router(state);
+    for id in ["was-accepted", "was-running"] {
+        let s = wait_final(&app, id).await;
+        assert_eq!(s["status"], "successful", "{s}");
+        let results = get(&app, &format!("/jobs/{id}/results")).await.json();
+        assert!(results["echo"]["href"].is_string());
+    }
+    let s = get(&app, "/jobs/ran-too-often").await.json();
+    assert_eq!(s["status"], "failed");
+    assert!(s["message"].as_str().unwrap().contains("3 times"), "{s}");
+}
