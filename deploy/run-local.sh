@@ -1,33 +1,29 @@
 #!/usr/bin/env bash
-# Runs Hysope on one machine with embedded defaults: builds the bundled plugins and
-# the hysope command, then runs the bundled processing chain on every SWOT product
-# found under the given folders (default ../shared/data), writing results to ./out.
+# Runs the Hysope portal on one machine with embedded defaults: builds the bundled
+# plugins and the hysope command, then serves OGC API - Processes with the bundled
+# processes (plugins/), jobs in an embedded redb store and results on local disk.
+# The folders given (default ../shared/data) are the input roots: a job may read any
+# SWOT file under them by href (file://...).
 #
-# Today the chain is swot-river-filter on each RiverSP reach file; the portal
-# (hysope serve) and ingestion take over this script's job in later releases.
+#   bash deploy/run-local.sh [DATA_DIR...]
+#
+# Environment: HYSOPE_ADDR (default 127.0.0.1:5000), HYSOPE_DATA_DIR (default
+# ./hysope-data). Stop with Ctrl-C; accepted jobs survive a stop or a crash and run
+# when the portal starts again.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out="${HYSOPE_OUT_DIR:-$PWD/out}"
 if [ "$#" -eq 0 ]; then set -- "$root/../shared/data"; fi
 
 rustup target add wasm32-wasip2 >/dev/null
 cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 -p hysope-echo -p hysope-swot-river-filter
-cargo build --manifest-path "$root/Cargo.toml" -p hysope-gateway
-hysope="$root/target/debug/hysope"
+cargo build --manifest-path "$root/Cargo.toml" --release -p hysope-gateway
 export HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release"
 
-found=0
-while IFS= read -r -d '' file; do
-    found=$((found + 1))
-    name="$(basename "$file" .zip)"
-    echo "== $name"
-    mkdir -p "$out/$name"
-    if "$hysope" run "$root/plugins/swot-river-filter/swot-river-filter.cwl" "reaches=$file" \
-        --out "$out/$name" --quiet >"$out/$name/outputs.json"; then
-        cat "$out/$name/summary.json"
-        echo
-    else
-        echo "failed: $file" >&2
-    fi
-done < <(find "$@" -name 'SWOT_L2_HR_RiverSP_Reach_*.zip' -print0 | sort -z)
-echo "processed $found RiverSP reach files into $out"
+roots=()
+for dir in "$@"; do
+    dir="$(cd "$dir" && pwd)"
+    roots+=(--input-root "$dir")
+    count="$(find "$dir" -name 'SWOT_L2_HR_*' -type f | wc -l)"
+    echo "input root $dir: $count SWOT files"
+done
+exec "$root/target/release/hysope" serve --processes "$root/plugins" "${roots[@]}"

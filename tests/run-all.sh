@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The test command of the README: builds the wasm components once (bundled plugins
-# and test guests), then runs every test of the workspace against them.
+# The test command of the README: installs the test tools if missing, builds the
+# wasm components once (bundled plugins and test guests), runs every test of the
+# workspace against them, the CWL conformance suite's required tests, and real
+# OGC API clients and linters against a running gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash tests/install-tools.sh
 rustup target add wasm32-wasip2 >/dev/null
 cargo build --release --target wasm32-wasip2 \
     -p hysope-echo -p hysope-swot-river-filter \
@@ -11,3 +14,5 @@ cargo build --release --target wasm32-wasip2 \
 cargo test --workspace "$@"
 # The CWL conformance suite's required tests against the hysope binary the tests built.
 bash tests/conformance.sh required
+# OWSLib, the EOEPCA processes client, schemathesis and promtool against `hysope serve`.
+SCHEMATHESIS_EXAMPLES=100 bash tests/gateway/run.sh

@@ -283,7 +283,12 @@ mod tests {
     fn job(id: &str, created: u64, status: Status) -> Job {
         Job {
             id: id.into(),
-            process_id: if created.is_multiple_of(2) { "echo" } else { "filter" }.into(),
+            process_id: if created.is_multiple_of(2) {
+                "echo"
+            } else {
+                "filter"
+            }
+            .into(),
             status,
             message: String::new(),
             created,

@@ -67,8 +67,8 @@ pub fn document(base: &str) -> Value {
                 "summary": "the CWL document of a process",
                 "parameters": [path_param("processId")],
                 "responses": {"200": {"description": "the CWL document", "content": {
-                    "application/cwl+json": {"schema": {"type": "object"}},
-                    "application/cwl+yaml": {"schema": {"type": "string"}}}},
+                    "application/cwl+json": {"schema": {}},
+                    "application/cwl+yaml": {"schema": {}}}},
                     "404": error("no such process")}}},
             "/processes/{processId}/execution": {"post": {"operationId": "execute",
                 "summary": "execute a process (synchronously, or asynchronously with Prefer: respond-async)",

@@ -1,0 +1,113 @@
+"""Real OGC API - Processes clients against a running `hysope serve`.
+
+    python3 tests/gateway/clients.py http://127.0.0.1:PORT SWOT_REACH_ZIP
+
+OWSLib lists, describes and executes (sync and async); the EOEPCA/Terradue
+`ogc-api-processes-client` runs the async flow: execute, status, results, dismiss.
+Any failed check raises, so the exit status tells.
+"""
+
+import json
+import sys
+import time
+import urllib.request
+
+from owslib.ogcapi.processes import Processes
+import ogc_api_processes_client as oapc
+
+base, reach = sys.argv[1].rstrip("/"), sys.argv[2]
+
+
+def owslib_flow():
+    p = Processes(base + "/")
+    # OWSLib finds the API definition through the landing page's service-desc link.
+    assert any(link["rel"] == "service-desc" for link in p.links), p.links
+    ids = [proc["id"] for proc in p.processes()]
+    for expected in ("echo", "swot-river-filter", "river-filter-summary"):
+        assert expected in ids, ids
+    desc = p.process("swot-river-filter")
+    assert desc["inputs"]["reaches"]["minOccurs"] == 1, desc["inputs"]["reaches"]
+    assert "geojson" in desc["outputs"]
+    # Synchronous: results document.
+    result = p.execute("echo", {"stringInput": "from OWSLib", "integerInput": 42})
+    echoed = json.load(urllib.request.urlopen(result["echo"]["href"]))
+    assert echoed["stringInput"] == "from OWSLib" and echoed["integerInput"] == 42, echoed
+    # Asynchronous: statusInfo, then poll.
+    status = p.execute(
+        "swot-river-filter",
+        {"reaches": {"href": "file://" + reach}, "max_reach_q": 1},
+        async_=True,
+    )
+    assert status["status"] == "accepted", status
+    job = status["jobID"]
+    for _ in range(600):
+        s = p._request(path=f"jobs/{job}")
+        if s["status"] in ("successful", "failed", "dismissed"):
+            break
+        time.sleep(0.1)
+    assert s["status"] == "successful", s
+    results = p._request(path=f"jobs/{job}/results")
+    summary = json.load(urllib.request.urlopen(results["summary"]["href"]))
+    assert summary["kept"] > 0, summary
+    print(f"OWSLib: {len(ids)} processes; sync echo and async filter ({summary['kept']} reaches kept) ok")
+
+
+def location_job(response):
+    """The job id at the end of a 201 reply's Location header."""
+    headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+    assert "location" in headers, headers
+    return headers["location"].rstrip("/").rsplit("/", 1)[1]
+
+
+def eoepca_flow():
+    config = oapc.Configuration(host=base)
+    with oapc.ApiClient(config) as client:
+        landing = oapc.CapabilitiesApi(client).get_landing_page()
+        assert landing.links
+        conformance = oapc.ConformanceDeclarationApi(client).get_conformance_classes()
+        assert any(c.endswith("/conf/core") for c in conformance.conforms_to)
+        processes = oapc.ProcessListApi(client).get_processes()
+        assert any(p.id == "echo" for p in processes.processes)
+        description = oapc.ProcessDescriptionApi(client).get_process_description("echo")
+        assert description.id == "echo"
+        execute = oapc.ExecuteApi(client)
+        status_api = oapc.StatusApi(client)
+        # Async execute, follow the status, read the results.
+        # The client's generated models accept numbers and booleans as inline
+        # values (strings and integers match several of its oneOf branches).
+        request = oapc.Execute.from_dict({"inputs": {"doubleInput": 2.5, "booleanInput": True}})
+        response = execute.execute_with_http_info(
+            "echo", request, _headers={"Prefer": "respond-async"}
+        )
+        assert response.status_code == 201, response.status_code
+        job_id = location_job(response)
+        for _ in range(600):
+            info = status_api.get_status(job_id)
+            if info.status.value in ("successful", "failed", "dismissed"):
+                break
+            time.sleep(0.1)
+        assert info.status.value == "successful", info
+        assert info.progress == 100
+        result = oapc.ResultApi(client).get_result_without_preload_content(job_id)
+        outputs = json.loads(result.data)
+        echoed = json.load(urllib.request.urlopen(outputs["echo"]["href"]))
+        assert echoed["doubleInput"] == 2.5 and echoed["booleanInput"] is True, echoed
+        # Dismiss a running job.
+        request = oapc.Execute.from_dict({"inputs": {"seconds": 30.5}})
+        response = execute.execute_with_http_info(
+            "sleep", request, _headers={"Prefer": "respond-async"}
+        )
+        job_id = location_job(response)
+        for _ in range(200):
+            if status_api.get_status(job_id).status.value == "running":
+                break
+            time.sleep(0.05)
+        dismissed = oapc.DismissApi(client).dismiss(job_id)
+        assert dismissed.status.value == "dismissed", dismissed
+        jobs = oapc.JobListApi(client).get_jobs()
+        assert any(j.job_id == job_id and j.status.value == "dismissed" for j in jobs.jobs)
+    print("EOEPCA ogc-api-processes-client: async execute, status, results, dismiss ok")
+
+
+owslib_flow()
+eoepca_flow()

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Real clients and linters against a running `hysope serve` (started here on a free
+# loopback port with a fresh data folder): OWSLib and the EOEPCA processes client
+# (clients.py), schemathesis on /api (no 5xx), and promtool on /metrics.
+#
+# Needs target/debug/hysope, the wasm plugins, and the Python tools of .ci/run.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+work="$(mktemp -d)"
+servers=()
+cleanup() {
+    for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+reach="$(ls "$root"/../shared/data/swot/SWOT_L2_HR_RiverSP_Reach_*.zip | head -n 1)"
+reach="$(cd "$(dirname "$reach")" && pwd)/$(basename "$reach")"
+
+# start NAME [serve flags]: starts a server; its URL is in $url.
+start() {
+    local name="$1"
+    shift
+    "$root/target/debug/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/$name" \
+        --input-root "$(dirname "$reach")" "$@" 2>"$work/$name.log" &
+    servers+=("$!")
+    for _ in $(seq 100); do
+        grep -q "serving" "$work/$name.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    url="$(grep -o 'http://[0-9.:]*' "$work/$name.log" | head -n 1)"
+    echo "$name server at $url"
+}
+
+# The clients also use the test tools (a waiting one, for dismissal).
+start clients --processes "$root/plugins" --processes "$root/gateway/tests/processes"
+python3 "$root/tests/gateway/clients.py" "$url" "$reach"
+
+# Property-based requests from the API definition: no response may be a 5xx, and
+# responses must match their documented schemas. This server has the bundled plugins
+# only (the test tool that always fails would answer its executions with 500).
+start fuzz --processes "$root/plugins"
+schemathesis run "$url/api" --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --max-examples "${SCHEMATHESIS_EXAMPLES:-30}" --seed 1 --request-timeout 30 \
+    --exclude-path-regex '/files/' --warnings off
+
+curl -sf "$url/metrics" | promtool check metrics
+echo "promtool: /metrics clean"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the tests need besides Rust, on a fresh Debian machine: the Python
+# tools (cwltest for the CWL suite; OWSLib, the EOEPCA/Terradue processes client and
+# schemathesis for the gateway) and promtool (Debian's prometheus package) and curl.
+# Idempotent: skips what is already there.
+set -euo pipefail
+
+python3 -m pip install --quiet --disable-pip-version-check \
+    cwltest owslib==0.35.0 ogc-api-processes-client==0.6.0 schemathesis==4.32.5
+
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v curl >/dev/null || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-tools: need root to apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
