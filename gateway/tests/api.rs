@@ -534,3 +534,255 @@ async fn unfinished_jobs_run_after_a_restart() {
     assert_eq!(s["status"], "failed");
     assert!(s["message"].as_str().unwrap().contains("3 times"), "{s}");
 }
+
+/// A CWL workflow of the echo plugin, packed in one `$graph` document.
+const PACKED: &str = r##"
+cwlVersion: v1.2
+$namespaces: {hysope: "https://hysope.dev/cwl#"}
+$graph:
+  - id: shout
+    class: CommandLineTool
+    requirements:
+      hysope:WasmRequirement: {component: echo.wasm}
+    baseCommand: [echo]
+    inputs:
+      text: {type: string, inputBinding: {prefix: --stringInput}}
+    outputs:
+      echo: {type: File, outputBinding: {glob: echo.json}}
+  - id: main
+    class: Workflow
+    label: Echo twice
+    inputs:
+      text: string
+    outputs:
+      first: {type: File, outputSource: one/echo}
+      second: {type: File, outputSource: two/echo}
+    steps:
+      one: {run: "#shout", in: {text: text}, out: [echo]}
+      two: {run: "#shout", in: {text: text}, out: [echo]}
+"##;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_replace_undeploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = app(dir.path()).await;
+    let cwl = [("content-type", "application/cwl+yaml")];
+    // Deploy a packed workflow: its `main`, under the id given by `w`... or `main`.
+    let r = call(&app, "POST", "/processes?w=main", &cwl, PACKED).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert!(
+        r.headers["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/processes/main")
+    );
+    let summary = r.json();
+    assert_eq!(summary["id"], "main");
+    assert_eq!(summary["mutable"], true);
+    let run = call(
+        &app,
+        "POST",
+        "/processes/main/execution",
+        &[],
+        r#"{"inputs":{"text":"twice"}}"#,
+    )
+    .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+    assert!(run.json()["second"]["href"].is_string());
+    // The package is the body it was deployed with.
+    let package = get(&app, "/processes/main/package").await;
+    assert_eq!(package.headers["content-type"], "application/cwl+yaml");
+    assert_eq!(package.text, PACKED);
+    // Same id again: 409; a built-in id: 403.
+    let again = call(&app, "POST", "/processes?w=main", &cwl, PACKED).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(
+        again.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/duplicated-process")
+    );
+    let echo_doc = std::fs::read_to_string(root().join("plugins/echo/echo.cwl")).unwrap();
+    let builtin = call(
+        &app,
+        "POST",
+        "/processes",
+        &[("content-type", "application/cwl+json")],
+        &echo_doc,
+    )
+    .await;
+    assert_eq!(builtin.status, StatusCode::FORBIDDEN, "{}", builtin.text);
+    assert_eq!(
+        call(&app, "DELETE", "/processes/echo", &[], "")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    // An application package with the CWL by value, deployed under its description's id.
+    let tool: Value = serde_json::from_str(&echo_doc).unwrap();
+    let pkg = json!({
+        "processDescription": {"process": {"id": "echo-copy"}},
+        "executionUnit": {"value": tool, "mediaType": "application/cwl+json"},
+    });
+    let r = call(
+        &app,
+        "POST",
+        "/processes",
+        &[("content-type", "application/ogcapppkg+json")],
+        &pkg.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let run = call(
+        &app,
+        "POST",
+        "/processes/echo-copy/execution",
+        &[],
+        r#"{"inputs":{"stringInput":"copy"}}"#,
+    )
+    .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+    // Replace, then undeploy.
+    let replaced = PACKED.replace("label: Echo twice", "label: Echo two times");
+    let r = call(&app, "PUT", "/processes/main?w=main", &cwl, &replaced).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(
+        get(&app, "/processes/main").await.json()["title"],
+        "Echo two times"
+    );
+    assert_eq!(
+        call(&app, "PUT", "/processes/nothing", &cwl, PACKED)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Deployed processes are on disk, and loaded again at start.
+    let ids = |dir: &Path| {
+        let mut ids: Vec<String> = server::deploy::load_all(dir)
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&state.data_dir), ["echo-copy", "main"]);
+    let reloaded = server::deploy::load_all(&state.data_dir);
+    let main = reloaded.iter().find(|p| p.id == "main").unwrap();
+    assert_eq!(main.cwl["label"], "Echo two times");
+    assert_eq!(
+        call(&app, "DELETE", "/processes/main", &[], "")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        get(&app, "/processes/main").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&app, "DELETE", "/processes/main", &[], "")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(ids(&state.data_dir), ["echo-copy"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_or_broken_deployments_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    let yaml = "application/cwl+yaml";
+    let native = "cwlVersion: v1.2\nclass: CommandLineTool\nid: shell\nbaseCommand: [sh, -c, 'cat /etc/passwd']\ninputs: []\noutputs: []\n";
+    let import = "cwlVersion: v1.2\nclass: CommandLineTool\nid: imp\nrequirements:\n  - $import: /etc/hosts\nbaseCommand: echo\ninputs: []\noutputs: []\n";
+    let run_file = "cwlVersion: v1.2\nclass: Workflow\nid: wf\ninputs: []\noutputs: []\nsteps:\n  s: {run: ../../tool.cwl, in: {}, out: []}\n";
+    let no_id = "cwlVersion: v1.2\nclass: ExpressionTool\ninputs: []\noutputs: []\nexpression: '$({})'\nrequirements: {InlineJavascriptRequirement: {}}\n";
+    let bad_field = "cwlVersion: v1.2\nclass: ExpressionTool\nid: e\ncolour: red\ninputs: []\noutputs: []\nexpression: '$({})'\n";
+    let cases: [(&str, &str, &str, StatusCode, &str); 8] = [
+        (
+            "/processes",
+            yaml,
+            native,
+            StatusCode::BAD_REQUEST,
+            "wasm sandbox",
+        ),
+        (
+            "/processes",
+            yaml,
+            import,
+            StatusCode::BAD_REQUEST,
+            "self-contained",
+        ),
+        (
+            "/processes",
+            yaml,
+            run_file,
+            StatusCode::BAD_REQUEST,
+            "self-contained",
+        ),
+        (
+            "/processes",
+            yaml,
+            no_id,
+            StatusCode::BAD_REQUEST,
+            "needs an id",
+        ),
+        (
+            "/processes",
+            yaml,
+            bad_field,
+            StatusCode::BAD_REQUEST,
+            "unknown field \"colour\"",
+        ),
+        (
+            "/processes?w=nothere",
+            yaml,
+            PACKED,
+            StatusCode::BAD_REQUEST,
+            "no workflow \"nothere\"",
+        ),
+        (
+            "/processes",
+            "text/plain",
+            PACKED,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "text/plain",
+        ),
+        (
+            "/processes",
+            "application/ogcapppkg+json",
+            "{\"executionUnit\": 3}",
+            StatusCode::BAD_REQUEST,
+            "executionUnit",
+        ),
+    ];
+    for (uri, ty, body, status, expect) in cases {
+        let r = call(&app, "POST", uri, &[("content-type", ty)], body).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        let e = r.json();
+        assert!(
+            e["detail"].as_str().unwrap().contains(expect),
+            "{body}: {e}"
+        );
+    }
+    let w = call(
+        &app,
+        "POST",
+        "/processes?w=nothere",
+        &[("content-type", yaml)],
+        PACKED,
+    )
+    .await
+    .json();
+    assert!(w["type"].as_str().unwrap().ends_with("/workflow-not-found"));
+    let list = get(&app, "/processes").await.json();
+    assert_eq!(
+        list["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["mutable"] == true)
+            .count(),
+        0
+    );
+}

@@ -28,6 +28,9 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/cwl",
 ];
 
 type Shared = Arc<State>;
@@ -38,8 +41,11 @@ pub fn router(state: Shared) -> Router {
         .route("/", get(landing))
         .route("/conformance", get(conformance))
         .route("/api", get(api_definition))
-        .route("/processes", get(process_list))
-        .route("/processes/{id}", get(process_description))
+        .route("/processes", get(process_list).post(deploy))
+        .route(
+            "/processes/{id}",
+            get(process_description).put(replace).delete(undeploy),
+        )
         .route("/processes/{id}/package", get(process_package))
         .route("/processes/{id}/execution", axum::routing::post(execute))
         .route("/jobs", get(job_list))
@@ -273,6 +279,106 @@ async fn process_package(
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ty));
     Ok(r)
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+async fn deploy(
+    AxState(state): AxState<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let (process, package, raw) = super::deploy::parse(
+        &content_type(&headers),
+        &body,
+        q.get("w").map(String::as_str),
+        None,
+        &state.data_dir,
+    )?;
+    let base = base_url(&headers);
+    let location = format!("{base}/processes/{}", process.id);
+    let _guard = state.deploy_lock.lock().await;
+    if let Some(existing) = state
+        .registry
+        .read()
+        .expect("registry lock")
+        .get(&process.id)
+    {
+        let kind = if existing.builtin {
+            Kind::ImmutableProcess
+        } else {
+            Kind::DuplicatedProcess
+        };
+        let mut r =
+            ApiError::new(kind, format!("process {:?} exists already", process.id)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(r);
+    }
+    super::deploy::store(&state.data_dir, &process, &package, &raw)?;
+    let summary = process.summary(&base);
+    state
+        .registry
+        .write()
+        .expect("registry lock")
+        .insert(process);
+    let mut r = json_response(StatusCode::CREATED, &summary);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+fn mutable(state: &State, id: &str) -> ApiResult<()> {
+    let process = find_process(state, id)?;
+    if process.builtin {
+        return Err(ApiError::new(
+            Kind::ImmutableProcess,
+            format!("process {id:?} is built in; it cannot be replaced or undeployed"),
+        ));
+    }
+    Ok(())
+}
+
+async fn replace(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _guard = state.deploy_lock.lock().await;
+    mutable(&state, &id)?;
+    let (process, package, raw) = super::deploy::parse(
+        &content_type(&headers),
+        &body,
+        q.get("w").map(String::as_str),
+        Some(&id),
+        &state.data_dir,
+    )?;
+    super::deploy::store(&state.data_dir, &process, &package, &raw)?;
+    state
+        .registry
+        .write()
+        .expect("registry lock")
+        .insert(process);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn undeploy(AxState(state): AxState<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
+    let _guard = state.deploy_lock.lock().await;
+    mutable(&state, &id)?;
+    super::deploy::remove(&state.data_dir, &id)?;
+    state.registry.write().expect("registry lock").remove(&id);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// statusInfo of a job.

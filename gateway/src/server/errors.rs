@@ -30,6 +30,8 @@ pub enum Kind {
     DuplicatedProcess,
     /// A process that cannot be replaced or undeployed (403).
     ImmutableProcess,
+    /// `w` names no workflow of a deployed document (400).
+    WorkflowNotFound,
     /// The request body is not valid for this endpoint (400).
     InvalidBody,
     /// Unsupported media type of a request body (415).
@@ -85,6 +87,11 @@ impl Kind {
                 StatusCode::FORBIDDEN,
                 format!("{OGC_PART2}immutable-process"),
                 "Immutable process",
+            ),
+            WorkflowNotFound => (
+                StatusCode::BAD_REQUEST,
+                format!("{OGC_PART2}workflow-not-found"),
+                "Workflow not found",
             ),
             InvalidBody => (
                 StatusCode::BAD_REQUEST,

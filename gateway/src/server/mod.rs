@@ -6,6 +6,7 @@
 //! accepted or running by a previous process are queued again.
 
 pub mod api;
+pub mod deploy;
 pub mod errors;
 pub mod html;
 pub mod jobs;
@@ -68,6 +69,8 @@ pub struct State {
     pub write_lock: Mutex<()>,
     /// Cancellation of running jobs, by id.
     pub running: Mutex<HashMap<String, CancellationToken>>,
+    /// Serialises deploy, replace and undeploy.
+    pub deploy_lock: tokio::sync::Mutex<()>,
 }
 
 /// Opens the stores, registers the processes, re-queues unfinished jobs and starts
@@ -81,7 +84,14 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     })?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open(&data_dir.join("jobs.redb"))?);
-    let registry = Registry::scan(&config.process_dirs)?;
+    let mut registry = Registry::scan(&config.process_dirs)?;
+    for process in deploy::load_all(&data_dir) {
+        if registry.get(&process.id).is_some_and(|p| p.builtin) {
+            tracing::warn!(id = %process.id, "a deployed process has the id of a built-in one; not registered");
+            continue;
+        }
+        registry.insert(process);
+    }
     let metrics = metrics::Metrics::new()?;
     for (process, status, n) in jobs.count()? {
         metrics
@@ -105,6 +115,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         slots: tokio::sync::Semaphore::new(config.workers.max(1)),
         write_lock: Mutex::new(()),
         running: Mutex::new(HashMap::new()),
+        deploy_lock: tokio::sync::Mutex::new(()),
     });
     let requeued = worker::recover(&state)?;
     worker::spawn_workers(state.clone(), config.workers);

@@ -27,6 +27,17 @@ fn path_param(name: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
 }
 
+fn deploy_body() -> Value {
+    json!({
+        "application/cwl": {"schema": {"type": "string"}},
+        "application/cwl+yaml": {"schema": {"type": "string"}},
+        "application/cwl+json": {"schema": {"type": "object"}},
+        "application/ogcapppkg+json": {"schema": {"type": "object", "properties": {
+            "processDescription": {"type": "object"},
+            "executionUnit": {"type": "object"}}}},
+    })
+}
+
 /// The API definition, with `base` as the server URL.
 pub fn document(base: &str) -> Value {
     let limit = json!({"name": "limit", "in": "query", "required": false,
@@ -54,15 +65,45 @@ pub fn document(base: &str) -> Value {
                 "responses": {"200": {"description": "the API definition", "content": {
                     "application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}},
                     "text/html": {"schema": {"type": "string"}}}}}}},
-            "/processes": {"get": {"operationId": "getProcesses", "summary": "processes",
-                "parameters": [f_param(), limit, offset],
-                "responses": {"200": ok("process summaries", r("processList")),
-                              "400": error("a wrong parameter")}}},
-            "/processes/{processId}": {"get": {"operationId": "getProcessDescription",
-                "summary": "a process description",
-                "parameters": [path_param("processId"), f_param()],
-                "responses": {"200": ok("the process", r("process")),
-                              "404": error("no such process")}}},
+            "/processes": {
+                "get": {"operationId": "getProcesses", "summary": "processes",
+                    "parameters": [f_param(), limit, offset],
+                    "responses": {"200": ok("process summaries", r("processList")),
+                                  "400": error("a wrong parameter")}},
+                "post": {"operationId": "deploy",
+                    "summary": "deploy a process from a CWL document or an OGC application package",
+                    "parameters": [{"name": "w", "in": "query", "required": false,
+                        "description": "the workflow of a $graph document to deploy",
+                        "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": deploy_body()},
+                    "responses": {
+                        "201": {"description": "deployed",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {"application/json": {"schema": r("processSummary")}}},
+                        "400": error("an invalid or unsafe document"),
+                        "403": error("the id is a built-in process"),
+                        "409": error("the id is taken"),
+                        "415": error("an unsupported media type")}}},
+            "/processes/{processId}": {
+                "get": {"operationId": "getProcessDescription",
+                    "summary": "a process description",
+                    "parameters": [path_param("processId"), f_param()],
+                    "responses": {"200": ok("the process", r("process")),
+                                  "404": error("no such process")}},
+                "put": {"operationId": "replace", "summary": "replace a deployed process",
+                    "parameters": [path_param("processId"),
+                        {"name": "w", "in": "query", "required": false, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": deploy_body()},
+                    "responses": {"204": {"description": "replaced"},
+                        "400": error("an invalid or unsafe document"),
+                        "403": error("a built-in process"),
+                        "404": error("no such process"),
+                        "415": error("an unsupported media type")}},
+                "delete": {"operationId": "undeploy", "summary": "undeploy a deployed process",
+                    "parameters": [path_param("processId")],
+                    "responses": {"204": {"description": "undeployed"},
+                        "403": error("a built-in process"),
+                        "404": error("no such process")}}},
             "/processes/{processId}/package": {"get": {"operationId": "getPackage",
                 "summary": "the CWL document of a process",
                 "parameters": [path_param("processId")],

@@ -75,6 +75,7 @@ impl Process {
             "title": self.text("label").unwrap_or_else(|| self.id.clone()),
             "version": self.version,
             "jobControlOptions": ["sync-execute", "async-execute", "dismiss"],
+            "mutable": !self.builtin,
             "outputTransmission": ["value", "reference"],
             "links": [
                 {"href": format!("{base}/processes/{}", self.id), "rel": "self",

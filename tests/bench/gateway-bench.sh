@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Gateway throughput and latency against pygeoapi's hello-world, in the same run:
+# `GET /processes`, and a synchronous execute of `echo` (hysope: a durable job
+# record in redb, the wasm plugin run, results stored) vs `hello-world` (pygeoapi
+# with its TinyDB job manager), each driven by `http-load` with the same
+# connections and duration.
+#
+#   bash tests/bench/gateway-bench.sh [SECONDS] [CONNECTIONS]
+#
+# Needs target/release/hysope and target/release/http-load
+# (cargo build --release -p hysope-gateway -p hysope-tests --bin http-load), the wasm
+# plugins, and Python 3.12 (pyenv) for pygeoapi 0.24, installed here in a venv.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+seconds="${1:-10}"
+connections="${2:-16}"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+python312="${PYTHON312:-$(ls -d /root/.pyenv/versions/3.12.*/bin/python 2>/dev/null | head -n 1)}"
+venv="${PYGEOAPI_VENV:-$HOME/.cache/hysope/pygeoapi-venv}"
+if [ ! -x "$venv/bin/pygeoapi" ]; then
+    "$python312" -m venv "$venv"
+    "$venv/bin/pip" install --quiet "pygeoapi==0.24.*"
+fi
+
+# pygeoapi: hello-world, TinyDB manager, its own server (`pygeoapi serve`).
+mkdir -p "$work/pg/out"
+sed "s|@DIR@|$work/pg|g" "$root/tests/bench/pygeoapi.yml" >"$work/pg/config.yml"
+export PYGEOAPI_CONFIG="$work/pg/config.yml" PYGEOAPI_OPENAPI="$work/pg/openapi.yml"
+"$venv/bin/pygeoapi" openapi generate "$PYGEOAPI_CONFIG" --output-file "$PYGEOAPI_OPENAPI" >/dev/null
+"$venv/bin/pygeoapi" serve >"$work/pg/log" 2>&1 &
+pids+=("$!")
+
+HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release" HYSOPE_CACHE_DIR="$work/cache" \
+    "$root/target/release/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" \
+    --processes "$root/plugins" 2>"$work/hysope.log" &
+pids+=("$!")
+for _ in $(seq 100); do
+    grep -q serving "$work/hysope.log" && curl -sf http://127.0.0.1:5099/processes >/dev/null && break
+    sleep 0.2
+done
+hysope="$(grep -o 'http://[0-9.:]*' "$work/hysope.log" | head -n 1)"
+pygeoapi="http://127.0.0.1:5099"
+
+load() { "$root/target/release/http-load" "$@" --connections "$connections" --duration "$seconds" --warmup 1; }
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+printf '| request | server | req/s | p50 (ms) | p99 (ms) | statuses |\n|---|---|---|---|---|---|\n'
+row() { # name server json
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$(field "$3" rps)" "$(field "$3" p50_ms)" "$(field "$3" p99_ms)" "$(field "$3" statuses)"
+}
+a="$(load "$hysope/processes")"; row "GET /processes" hysope "$a"
+b="$(load "$pygeoapi/processes")"; row "GET /processes" pygeoapi "$b"
+json='Content-Type: application/json'
+c="$(load "$hysope/processes/echo/execution" --method POST --header "$json" --body '{"inputs":{"stringInput":"x"}}')"
+row "sync execute" "hysope (echo)" "$c"
+d="$(load "$pygeoapi/processes/hello-world/execution" --method POST --header "$json" --body '{"inputs":{"name":"x"}}')"
+row "sync execute" "pygeoapi (hello-world)" "$d"
+python3 - "$a" "$b" "$c" "$d" <<'PY'
+import json, sys
+a, b, c, d = (json.loads(x) for x in sys.argv[1:])
+print()
+print("GET /processes: %.0fx the req/s, p99 %.1fx lower" % (a["rps"] / b["rps"], b["p99_ms"] / a["p99_ms"]))
+print("sync execute:   %.0fx the req/s, p99 %.1fx lower" % (c["rps"] / d["rps"], d["p99_ms"] / c["p99_ms"]))
+PY
