@@ -509,6 +509,7 @@ async fn unfinished_jobs_run_after_a_restart() {
         results: None,
         attempts,
         failure: None,
+        base_url: None,
     };
     {
         // What a killed server leaves behind.
@@ -784,5 +785,150 @@ async fn unsafe_or_broken_deployments_are_refused() {
             .filter(|p| p["mutable"] == true)
             .count(),
         0
+    );
+}
+
+/// A subscriber endpoint: records (path, JSON body) of each POST; answers 503 to
+/// the first call on `/flaky`, 200 otherwise.
+async fn subscriber() -> (String, Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+    let calls = seen.clone();
+    tokio::spawn(async move {
+        let mut flaky_failed = false;
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            // Read the head, then the body by Content-Length.
+            let (head, body) = loop {
+                let n = s.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break (head.to_string(), body.to_string());
+                    }
+                }
+                if n == 0 {
+                    break (text, String::new());
+                }
+            };
+            let path = head.split(' ').nth(1).unwrap_or("").to_string();
+            let status = if path == "/flaky" && !flaky_failed {
+                flaky_failed = true;
+                "503 Service Unavailable"
+            } else {
+                calls
+                    .lock()
+                    .unwrap()
+                    .push((path, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                "200 OK"
+            };
+            let _ = s
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await;
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribers_are_called_on_progress_success_and_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    let (addr, seen) = subscriber().await;
+    let body = json!({"inputs": {"stringInput": "called back"}, "subscriber": {
+        "successUri": format!("http://{addr}/flaky"),
+        "inProgressUri": format!("http://{addr}/progress"),
+        "failedUri": format!("http://{addr}/failed")}});
+    let r = call(
+        &app,
+        "POST",
+        "/processes/echo/execution",
+        &[("prefer", "respond-async")],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json()["jobID"].as_str().unwrap().to_string();
+    let body = json!({"subscriber": {"successUri": format!("http://{addr}/ok"), "failedUri": format!("http://{addr}/failed")}});
+    let r = call(
+        &app,
+        "POST",
+        "/processes/fail/execution",
+        &[("prefer", "respond-async")],
+        &body.to_string(),
+    )
+    .await;
+    let failed_id = r.json()["jobID"].as_str().unwrap().to_string();
+    for _ in 0..200 {
+        let n = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == "/flaky" || p == "/failed")
+            .count();
+        if n == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = seen.lock().unwrap().clone();
+    let progress: Vec<&Value> = calls
+        .iter()
+        .filter(|(p, _)| p == "/progress")
+        .map(|(_, b)| b)
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|b| b["status"] == "running" && b["jobID"] == id.as_str()),
+        "{calls:?}"
+    );
+    // The success callback was refused once (503), then retried: it carries the results.
+    let success: Vec<&Value> = calls
+        .iter()
+        .filter(|(p, _)| p == "/flaky")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(success.len(), 1, "{calls:?}");
+    assert!(success[0]["echo"]["href"].as_str().unwrap().contains(&id));
+    let failed: Vec<&Value> = calls
+        .iter()
+        .filter(|(p, _)| p == "/failed")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(failed.len(), 1, "{calls:?}");
+    assert_eq!(failed[0]["status"], "failed");
+    assert_eq!(failed[0]["jobID"], failed_id.as_str());
+    // Subscribers are checked before a job exists.
+    let bad = call(
+        &app,
+        "POST",
+        "/processes/echo/execution",
+        &[],
+        r#"{"subscriber":{"successUri":"ftp://x/y"}}"#,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("successUri")
     );
 }

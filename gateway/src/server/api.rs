@@ -28,6 +28,7 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/callback",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/cwl",
@@ -382,7 +383,7 @@ async fn undeploy(AxState(state): AxState<Shared>, Path(id): Path<String>) -> Ap
 }
 
 /// statusInfo of a job.
-fn status_info(job: &Job, base: &str) -> Value {
+pub fn status_info(job: &Job, base: &str) -> Value {
     let mut links = vec![
         link(
             format!("{base}/jobs/{}", job.id),
@@ -494,6 +495,35 @@ async fn execute(
             ));
         }
     };
+    let subscriber = match request.get("subscriber") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => {
+            for (key, uri) in m {
+                if !["successUri", "inProgressUri", "failedUri"].contains(&key.as_str()) {
+                    return Err(ApiError::new(
+                        Kind::InvalidParameterValue,
+                        format!(
+                            "subscriber has no field {key:?} (successUri, inProgressUri, failedUri)"
+                        ),
+                    ));
+                }
+                let uri = uri.as_str().unwrap_or("");
+                super::callbacks::check_uri(uri).map_err(|m| {
+                    ApiError::new(
+                        Kind::InvalidParameterValue,
+                        format!("subscriber {key}: {m}"),
+                    )
+                })?;
+            }
+            Some(Value::Object(m.clone()))
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                Kind::InvalidParameterValue,
+                "subscriber must be an object of successUri, inProgressUri, failedUri",
+            ));
+        }
+    };
     let prefer_async = headers
         .get_all("prefer")
         .iter()
@@ -521,7 +551,8 @@ async fn execute(
         inputs,
         outputs,
         response: response.into(),
-        subscriber: request.get("subscriber").cloned(),
+        subscriber,
+        base_url: Some(base_url(&headers)),
         results: None,
         attempts: 0,
         failure: None,
@@ -583,6 +614,11 @@ fn results_response(job: &Job, base: &str) -> ApiResult<Response> {
             ));
         }
     }
+    Ok(json_response(StatusCode::OK, &results_document(job, base)))
+}
+
+/// The results document of a successful job: the requested outputs, files as links.
+pub fn results_document(job: &Job, base: &str) -> Value {
     let results = job.results.clone().unwrap_or(Value::Object(Map::new()));
     let mut doc = Map::new();
     let wanted = job.outputs.as_ref().and_then(Value::as_object);
@@ -594,7 +630,7 @@ fn results_response(job: &Job, base: &str) -> ApiResult<Response> {
             doc.insert(name, result_value(value, job, base));
         }
     }
-    Ok(json_response(StatusCode::OK, &Value::Object(doc)))
+    Value::Object(doc)
 }
 
 /// An output value in a results document: files become links.

@@ -97,6 +97,9 @@ pub struct Job {
     /// inputs were at fault, `process-failed` otherwise.
     #[serde(default)]
     pub failure: Option<String>,
+    /// The server URL the job was submitted to (links in callbacks).
+    #[serde(default)]
+    pub base_url: Option<String>,
 }
 
 /// Now, in milliseconds since the epoch.
@@ -303,6 +306,7 @@ mod tests {
             results: None,
             attempts: 0,
             failure: None,
+            base_url: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! accepted or running by a previous process are queued again.
 
 pub mod api;
+pub mod callbacks;
 pub mod deploy;
 pub mod errors;
 pub mod html;

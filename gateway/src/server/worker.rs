@@ -95,6 +95,7 @@ pub fn update(
             .metrics
             .job_moved(&job.process_id, Some(before), job.status);
     }
+    super::callbacks::notify(&job);
     Ok(Some(job))
 }
 
