@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Gateway throughput and latency against pygeoapi's hello-world, in the same run:
-# `GET /processes`, and a synchronous execute of `echo` (hysope: a durable job
-# record in redb, the wasm plugin run, results stored) vs `hello-world` (pygeoapi
-# with its TinyDB job manager), each driven by `http-load` with the same
-# connections and duration.
+# `GET /processes`, a synchronous execute of `echo` (hysope: a durable job record in
+# redb, the wasm plugin run, results stored) vs `hello-world` (pygeoapi with its
+# TinyDB job manager), and `GET /jobs` when the store holds JOBS jobs (100,000 by
+# default), each driven by `http-load` with the same connections and duration.
 #
-#   bash tests/bench/gateway-bench.sh [SECONDS] [CONNECTIONS]
+#   bash tests/bench/gateway-bench.sh [SECONDS] [CONNECTIONS] [JOBS]
 #
 # Needs target/release/hysope and target/release/http-load
-# (cargo build --release -p hysope-gateway -p hysope-tests --bin http-load), the wasm
+# (cargo build --release -p hysope-gateway -p hysope-tests), the wasm
 # plugins, and Python 3.12 (pyenv) for pygeoapi 0.24, installed here in a venv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-10}"
 connections="${2:-16}"
+jobs="${3:-100000}"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -61,10 +62,46 @@ c="$(load "$hysope/processes/echo/execution" --method POST --header "$json" --bo
 row "sync execute" "hysope (echo)" "$c"
 d="$(load "$pygeoapi/processes/hello-world/execution" --method POST --header "$json" --body '{"inputs":{"name":"x"}}')"
 row "sync execute" "pygeoapi (hello-world)" "$d"
-python3 - "$a" "$b" "$c" "$d" <<'PY'
+
+# /jobs at scale: both servers restarted on stores of $jobs finished jobs.
+for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+rm -rf "$work/hysope"
+"$root/target/release/jobs-fill" "$work/hysope" "$jobs" >/dev/null
+python3 - "$work/pg/jobs.db" "$jobs" <<'PY'
+import json, sys, uuid
+path, n = sys.argv[1], int(sys.argv[2])
+jobs = {}
+for i in range(n):
+    t = "2026-01-01T00:00:00.000000Z"
+    status = "dismissed" if i % 100 == 0 else "failed" if i % 100 < 10 else "successful"
+    jobs[str(i + 1)] = {"type": "process", "identifier": str(uuid.UUID(int=i)), "process_id": "hello-world",
+        "created": t, "started": t, "updated": t, "finished": t, "status": status, "location": None,
+        "mimetype": "application/json", "message": "Job complete", "progress": 100}
+json.dump({"_default": jobs}, open(path, "w"))
+PY
+"$venv/bin/pygeoapi" serve >"$work/pg/log" 2>&1 &
+pids+=("$!")
+HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release" HYSOPE_CACHE_DIR="$work/cache" \
+    "$root/target/release/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" \
+    --processes "$root/plugins" 2>"$work/hysope2.log" &
+pids+=("$!")
+for _ in $(seq 300); do
+    grep -q serving "$work/hysope2.log" && curl -sf "http://127.0.0.1:5099/jobs?limit=1" >/dev/null && break
+    sleep 0.2
+done
+hysope="$(grep -o 'http://[0-9.:]*' "$work/hysope2.log" | head -n 1)"
+e="$(load "$hysope/jobs?limit=10")"; row "GET /jobs?limit=10 ($jobs jobs)" hysope "$e"
+f="$(load "$pygeoapi/jobs?limit=10")"; row "GET /jobs?limit=10 ($jobs jobs)" pygeoapi "$f"
+g="$(load "$hysope/jobs?status=failed&limit=10&offset=5000")"; row "GET /jobs?status=failed&offset=5000 ($jobs jobs)" hysope "$g"
+h="$(load "$hysope/jobs?processID=swot-river-filter&datetime=2026-01-01T00:00:00Z/..&limit=100")"; row "GET /jobs?processID=...&datetime=...&limit=100 ($jobs jobs)" hysope "$h"
+
+python3 - "$a" "$b" "$c" "$d" "$e" "$f" <<'PY'
 import json, sys
-a, b, c, d = (json.loads(x) for x in sys.argv[1:])
+a, b, c, d, e, f = (json.loads(x) for x in sys.argv[1:])
 print()
 print("GET /processes: %.0fx the req/s, p99 %.1fx lower" % (a["rps"] / b["rps"], b["p99_ms"] / a["p99_ms"]))
 print("sync execute:   %.0fx the req/s, p99 %.1fx lower" % (c["rps"] / d["rps"], d["p99_ms"] / c["p99_ms"]))
+print("GET /jobs:      %.0fx the req/s, p99 %.1fx lower" % (e["rps"] / max(f["rps"], 1e-9), f["p99_ms"] / max(e["p99_ms"], 1e-9)))
 PY

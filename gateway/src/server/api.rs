@@ -557,7 +557,9 @@ async fn execute(
         attempts: 0,
         failure: None,
     };
-    state.jobs.put(&job)?;
+    // An asynchronous job is durable before its 201; a synchronous one when it ends,
+    // before its reply (a crash before then loses nothing anybody was told of).
+    state.jobs.write(std::slice::from_ref(&job), mode_async)?;
     state
         .metrics
         .job_moved(&job.process_id, None, Status::Accepted);
@@ -575,7 +577,7 @@ async fn execute(
         );
         return Ok(r);
     }
-    worker::run_job(&state, &job.id).await?;
+    worker::run_job(&state, &job.id, false).await?;
     let job = state
         .jobs
         .get(&job.id)?
@@ -748,7 +750,7 @@ async fn dismiss(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     find_job(&state, &id)?;
-    let job = worker::update(&state, &id, |job| {
+    let job = worker::update(&state, &id, true, |job| {
         if job.status == Status::Dismissed {
             return false;
         }

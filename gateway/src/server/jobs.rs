@@ -148,8 +148,19 @@ pub struct JobPage {
 /// Where jobs are kept. Every write is durable when it returns: a job the API
 /// acknowledged survives a crash of the process.
 pub trait JobStore: Send + Sync {
-    /// Inserts or replaces a job.
-    fn put(&self, job: &Job) -> anyhow::Result<()>;
+    /// Inserts or replaces a job, durably.
+    fn put(&self, job: &Job) -> anyhow::Result<()> {
+        self.write(std::slice::from_ref(job), true)
+    }
+    /// Inserts or replaces jobs in one durable commit.
+    fn put_all(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        self.write(jobs, true)
+    }
+    /// Inserts or replaces jobs in one commit; `durable: false` lets the commit ride
+    /// on the next durable one (a crash may lose it), for states a restart rebuilds
+    /// anyway (progress) or that nobody was told of yet (a synchronous job before
+    /// its reply).
+    fn write(&self, jobs: &[Job], durable: bool) -> anyhow::Result<()>;
     /// A job by id.
     fn get(&self, id: &str) -> anyhow::Result<Option<Job>>;
     /// Jobs matching `filter`, newest first, skipping `offset`, at most `limit`.
@@ -163,10 +174,15 @@ pub trait JobStore: Send + Sync {
 const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
 /// (created ms, id) -> (): the listing order.
 const BY_CREATED: TableDefinition<(u64, &str), ()> = TableDefinition::new("jobs_by_created");
+/// (process, created ms, id) -> (): listing by process.
+const BY_PROCESS: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("jobs_by_process");
+/// (status, created ms, id) -> (): listing by status.
+const BY_STATUS: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("jobs_by_status");
 /// id -> (): jobs not final yet, for recovery after a restart.
 const OPEN: TableDefinition<&str, ()> = TableDefinition::new("jobs_open");
 
-/// The embedded job store: one redb file.
+/// The embedded job store: one redb file, with the jobs by id and index tables for
+/// listing newest first by creation time, process and status.
 pub struct RedbJobStore {
     db: Database,
 }
@@ -179,6 +195,8 @@ impl RedbJobStore {
         let tx = db.begin_write()?;
         tx.open_table(JOBS)?;
         tx.open_table(BY_CREATED)?;
+        tx.open_table(BY_PROCESS)?;
+        tx.open_table(BY_STATUS)?;
         tx.open_table(OPEN)?;
         tx.commit()?;
         Ok(Self { db })
@@ -189,20 +207,43 @@ fn decode(bytes: &[u8]) -> anyhow::Result<Job> {
     Ok(serde_json::from_slice(bytes)?)
 }
 
+/// The time bounds of a filter, as an inclusive range of milliseconds.
+fn bounds(filter: &JobFilter) -> (u64, u64) {
+    match filter.created {
+        None => (0, u64::MAX),
+        Some((from, to)) => (from.unwrap_or(0), to.unwrap_or(u64::MAX)),
+    }
+}
+
 impl JobStore for RedbJobStore {
-    fn put(&self, job: &Job) -> anyhow::Result<()> {
-        let bytes = serde_json::to_vec(job)?;
-        let tx = self.db.begin_write()?;
+    fn write(&self, jobs: &[Job], durable: bool) -> anyhow::Result<()> {
+        let mut tx = self.db.begin_write()?;
+        if !durable {
+            tx.set_durability(redb::Durability::None)?;
+        }
         {
-            let mut jobs = tx.open_table(JOBS)?;
+            let mut table = tx.open_table(JOBS)?;
             let mut order = tx.open_table(BY_CREATED)?;
+            let mut by_process = tx.open_table(BY_PROCESS)?;
+            let mut by_status = tx.open_table(BY_STATUS)?;
             let mut open = tx.open_table(OPEN)?;
-            jobs.insert(job.id.as_str(), bytes.as_slice())?;
-            order.insert((job.created, job.id.as_str()), ())?;
-            if job.status.is_final() {
-                open.remove(job.id.as_str())?;
-            } else {
-                open.insert(job.id.as_str(), ())?;
+            for job in jobs {
+                let old = table.get(job.id.as_str())?.map(|v| decode(v.value())).transpose()?;
+                if let Some(old) = old {
+                    by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
+                    by_process.remove((old.process_id.as_str(), old.created, old.id.as_str()))?;
+                    order.remove((old.created, old.id.as_str()))?;
+                }
+                let bytes = serde_json::to_vec(job)?;
+                table.insert(job.id.as_str(), bytes.as_slice())?;
+                order.insert((job.created, job.id.as_str()), ())?;
+                by_process.insert((job.process_id.as_str(), job.created, job.id.as_str()), ())?;
+                by_status.insert((job.status.as_str(), job.created, job.id.as_str()), ())?;
+                if job.status.is_final() {
+                    open.remove(job.id.as_str())?;
+                } else {
+                    open.insert(job.id.as_str(), ())?;
+                }
             }
         }
         tx.commit()?;
@@ -219,14 +260,39 @@ impl JobStore for RedbJobStore {
     fn list(&self, filter: &JobFilter, offset: usize, limit: usize) -> anyhow::Result<JobPage> {
         let tx = self.db.begin_read()?;
         let jobs = tx.open_table(JOBS)?;
-        let order = tx.open_table(BY_CREATED)?;
+        let (from, to) = bounds(filter);
+        // Ids newest first from the narrowest index; `exact` when the index alone
+        // decides the filter (then skipped ids are never decoded).
+        let ids: Box<dyn Iterator<Item = anyhow::Result<String>>>;
+        let exact;
+        if let [status] = filter.statuses.as_slice() {
+            let table = tx.open_table(BY_STATUS)?;
+            let s = status.as_str();
+            let range = table.range((s, from, "")..=(s, to, "\u{10ffff}"))?;
+            exact = filter.process_ids.is_empty();
+            ids = Box::new(range.rev().map(|e| Ok(e?.0.value().2.to_string())));
+        } else if let [process] = filter.process_ids.as_slice() {
+            let table = tx.open_table(BY_PROCESS)?;
+            let p = process.as_str();
+            let range = table.range((p, from, "")..=(p, to, "\u{10ffff}"))?;
+            exact = filter.statuses.is_empty();
+            ids = Box::new(range.rev().map(|e| Ok(e?.0.value().2.to_string())));
+        } else {
+            let table = tx.open_table(BY_CREATED)?;
+            let range = table.range((from, "")..=(to, "\u{10ffff}"))?;
+            exact = filter.statuses.is_empty() && filter.process_ids.is_empty();
+            ids = Box::new(range.rev().map(|e| Ok(e?.0.value().1.to_string())));
+        }
         let mut page = Vec::new();
         let mut skipped = 0;
         let mut more = false;
-        for entry in order.iter()?.rev() {
-            let (key, _) = entry?;
-            let (_, id) = key.value();
-            let Some(bytes) = jobs.get(id)? else { continue };
+        for id in ids {
+            let id = id?;
+            if exact && skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            let Some(bytes) = jobs.get(id.as_str())? else { continue };
             let job = decode(bytes.value())?;
             if !filter.accepts(&job) {
                 continue;
@@ -261,15 +327,18 @@ impl JobStore for RedbJobStore {
 
     fn count(&self) -> anyhow::Result<Vec<(String, Status, u64)>> {
         let tx = self.db.begin_read()?;
+        let by_process = tx.open_table(BY_PROCESS)?;
         let jobs = tx.open_table(JOBS)?;
         let mut counts: std::collections::BTreeMap<(String, &'static str), (Status, u64)> =
             Default::default();
-        for entry in jobs.iter()? {
-            let (_, bytes) = entry?;
-            let job = decode(bytes.value())?;
+        for entry in by_process.iter()? {
+            let (key, _) = entry?;
+            let (process, _, id) = key.value();
+            let Some(bytes) = jobs.get(id)? else { continue };
+            let status = decode(bytes.value())?.status;
             counts
-                .entry((job.process_id.clone(), job.status.as_str()))
-                .or_insert((job.status, 0))
+                .entry((process.to_string(), status.as_str()))
+                .or_insert((status, 0))
                 .1 += 1;
         }
         Ok(counts
@@ -351,5 +420,26 @@ mod tests {
         done.status = Status::Failed;
         store.put(&done).unwrap();
         assert_eq!(store.unfinished().unwrap().len(), 2);
+        // The status index follows the change; the time filter bounds the range.
+        let by = |statuses: Vec<Status>, created| JobFilter {
+            statuses,
+            created,
+            ..Default::default()
+        };
+        let ids = |f: &JobFilter, offset| -> Vec<String> {
+            store.list(f, offset, 100).unwrap().jobs.into_iter().map(|j| j.id).collect()
+        };
+        assert_eq!(ids(&by(vec![Status::Failed], None), 0), ["j8"]);
+        assert_eq!(ids(&by(vec![Status::Running], None), 0), ["j9", "j7"]);
+        assert_eq!(ids(&by(vec![Status::Running], None), 1), ["j7"]);
+        assert_eq!(ids(&by(vec![], Some((Some(1002), Some(1004)))), 0), ["j4", "j3", "j2"]);
+        assert_eq!(ids(&by(vec![Status::Successful], Some((None, Some(1001)))), 0), ["j1", "j0"]);
+        let filter_process = JobFilter {
+            process_ids: vec!["filter".into()],
+            ..Default::default()
+        };
+        assert_eq!(ids(&filter_process, 3), ["j3", "j1"]);
+        let counts = store.count().unwrap();
+        assert!(counts.contains(&("echo".to_string(), Status::Failed, 1)), "{counts:?}");
     }
 }

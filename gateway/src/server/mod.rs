@@ -139,7 +139,7 @@ pub struct ServeArgs {
     /// Folder an input href may point into (repeatable).
     #[arg(long = "input-root")]
     pub input_roots: Vec<PathBuf>,
-    /// Jobs run at the same time (default: the number of cores).
+    /// Jobs run at the same time (default: twice the number of cores).
     #[arg(long)]
     pub workers: Option<usize>,
 }
@@ -164,8 +164,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if process_dirs.is_empty() && std::path::Path::new("plugins").is_dir() {
         process_dirs.push(PathBuf::from("plugins"));
     }
+    // Jobs wait on disk (fsync) and on their tools as much as they compute: twice
+    // the cores keeps the cores busy.
     let workers = args.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
+        2 * std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });

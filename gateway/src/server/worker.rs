@@ -25,7 +25,7 @@ pub fn spawn_workers(state: Arc<State>, count: usize) {
             loop {
                 let id = state.queue.pop().await;
                 state.metrics.queue_depth.set(state.queue.depth() as i64);
-                if let Err(e) = run_job(&state, &id).await {
+                if let Err(e) = run_job(&state, &id, true).await {
                     tracing::error!(job = %id, "job bookkeeping failed: {e:#}");
                 }
             }
@@ -75,9 +75,11 @@ pub fn result_dir(data_dir: &Path, id: &str) -> PathBuf {
 
 /// Changes a job in the store under the state's lock: `change` gets the current
 /// record and returns false to leave it as it is (a dismissed job stays dismissed).
+/// `durable: false` for changes a crash may lose (see [`JobStore::write`]).
 pub fn update(
     state: &State,
     id: &str,
+    durable: bool,
     change: impl FnOnce(&mut Job) -> bool,
 ) -> anyhow::Result<Option<Job>> {
     let _guard = state.write_lock.lock().expect("job write lock");
@@ -89,7 +91,7 @@ pub fn update(
         return Ok(Some(job));
     }
     job.updated = now_ms();
-    state.jobs.put(&job)?;
+    state.jobs.write(std::slice::from_ref(&job), durable)?;
     if before != job.status {
         state
             .metrics
@@ -99,11 +101,13 @@ pub fn update(
     Ok(Some(job))
 }
 
-/// Runs one job to a final state.
-pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
+/// Runs one job to a final state. `durable_start`: the running state (and its
+/// attempt count, which stops a job that crashes the server from looping) is
+/// committed durably; a synchronous job, whose client has no reply yet, skips it.
+pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyhow::Result<()> {
     let _slot = state.slots.acquire().await?;
     let cancel = CancellationToken::new();
-    let Some(job) = update(state, id, |job| {
+    let Some(job) = update(state, id, durable_start, |job| {
         if job.status != Status::Accepted {
             return false;
         }
@@ -126,7 +130,7 @@ pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
         .get(&job.process_id)
         .cloned()
     else {
-        update(state, id, |job| {
+        update(state, id, true, |job| {
             job.status = Status::Failed;
             job.failure = Some("process-failed".into());
             job.message = format!("process {} is no longer deployed", job.process_id);
@@ -158,7 +162,7 @@ pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
                 }
                 last = Instant::now();
                 let pct = percent.clamp(0.0, 99.0) as u8;
-                let _ = update(&progress_state, &progress_id, |job| {
+                let _ = update(&progress_state, &progress_id, false, |job| {
                     if job.status != Status::Running {
                         return false;
                     }
@@ -197,7 +201,7 @@ pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
         }
         Some(Ok(mut output)) => {
             relative_locations(&mut output, &outdir);
-            update(state, id, |job| {
+            update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;
                 }
@@ -226,7 +230,7 @@ pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
                 _ => "process-failed",
             };
             let text = e.to_string();
-            update(state, id, |job| {
+            update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;
                 }
