@@ -22,7 +22,11 @@ fn main() -> anyhow::Result<()> {
             1..=9 => Status::Failed,
             _ => Status::Successful,
         };
-        let process = if i % 10 == 3 { "swot-river-filter" } else { "echo" };
+        let process = if i % 10 == 3 {
+            "swot-river-filter"
+        } else {
+            "echo"
+        };
         batch.push(Job {
             id: format!("{:08x}-0000-4000-8000-{:012x}", i, i),
             process_id: process.into(),

@@ -324,7 +324,7 @@ async fn deploy(
         }
         return Ok(r);
     }
-    super::deploy::store(&state.data_dir, &process, &package, &raw)?;
+    worker::blocking(|| super::deploy::store(&state.data_dir, &process, &package, &raw))?;
     let summary = process.summary(&base);
     state
         .registry
@@ -365,7 +365,7 @@ async fn replace(
         Some(&id),
         &state.data_dir,
     )?;
-    super::deploy::store(&state.data_dir, &process, &package, &raw)?;
+    worker::blocking(|| super::deploy::store(&state.data_dir, &process, &package, &raw))?;
     state
         .registry
         .write()
@@ -559,7 +559,7 @@ async fn execute(
     };
     // An asynchronous job is durable before its 201; a synchronous one when it ends,
     // before its reply (a crash before then loses nothing anybody was told of).
-    state.jobs.write(std::slice::from_ref(&job), mode_async)?;
+    worker::blocking(|| state.jobs.write(std::slice::from_ref(&job), mode_async))?;
     state
         .metrics
         .job_moved(&job.process_id, None, Status::Accepted);

@@ -228,7 +228,10 @@ impl JobStore for RedbJobStore {
             let mut by_status = tx.open_table(BY_STATUS)?;
             let mut open = tx.open_table(OPEN)?;
             for job in jobs {
-                let old = table.get(job.id.as_str())?.map(|v| decode(v.value())).transpose()?;
+                let old = table
+                    .get(job.id.as_str())?
+                    .map(|v| decode(v.value()))
+                    .transpose()?;
                 if let Some(old) = old {
                     by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
                     by_process.remove((old.process_id.as_str(), old.created, old.id.as_str()))?;
@@ -292,7 +295,9 @@ impl JobStore for RedbJobStore {
                 skipped += 1;
                 continue;
             }
-            let Some(bytes) = jobs.get(id.as_str())? else { continue };
+            let Some(bytes) = jobs.get(id.as_str())? else {
+                continue;
+            };
             let job = decode(bytes.value())?;
             if !filter.accepts(&job) {
                 continue;
@@ -427,19 +432,34 @@ mod tests {
             ..Default::default()
         };
         let ids = |f: &JobFilter, offset| -> Vec<String> {
-            store.list(f, offset, 100).unwrap().jobs.into_iter().map(|j| j.id).collect()
+            store
+                .list(f, offset, 100)
+                .unwrap()
+                .jobs
+                .into_iter()
+                .map(|j| j.id)
+                .collect()
         };
         assert_eq!(ids(&by(vec![Status::Failed], None), 0), ["j8"]);
         assert_eq!(ids(&by(vec![Status::Running], None), 0), ["j9", "j7"]);
         assert_eq!(ids(&by(vec![Status::Running], None), 1), ["j7"]);
-        assert_eq!(ids(&by(vec![], Some((Some(1002), Some(1004)))), 0), ["j4", "j3", "j2"]);
-        assert_eq!(ids(&by(vec![Status::Successful], Some((None, Some(1001)))), 0), ["j1", "j0"]);
+        assert_eq!(
+            ids(&by(vec![], Some((Some(1002), Some(1004)))), 0),
+            ["j4", "j3", "j2"]
+        );
+        assert_eq!(
+            ids(&by(vec![Status::Successful], Some((None, Some(1001)))), 0),
+            ["j1", "j0"]
+        );
         let filter_process = JobFilter {
             process_ids: vec!["filter".into()],
             ..Default::default()
         };
         assert_eq!(ids(&filter_process, 3), ["j3", "j1"]);
         let counts = store.count().unwrap();
-        assert!(counts.contains(&("echo".to_string(), Status::Failed, 1)), "{counts:?}");
+        assert!(
+            counts.contains(&("echo".to_string(), Status::Failed, 1)),
+            "{counts:?}"
+        );
     }
 }

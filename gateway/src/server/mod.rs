@@ -146,7 +146,12 @@ pub struct ServeArgs {
 
 /// `hysope serve`.
 pub fn main(args: ServeArgs) -> std::process::ExitCode {
+    // Handlers and jobs wait on the disk and on their tools: more threads than cores.
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((2 * cores).max(4))
         .enable_all()
         .build()
     {

@@ -82,7 +82,29 @@ pub fn update(
     durable: bool,
     change: impl FnOnce(&mut Job) -> bool,
 ) -> anyhow::Result<Option<Job>> {
-    let _guard = state.write_lock.lock().expect("job write lock");
+    blocking(|| {
+        let _guard = state.write_lock.lock().expect("job write lock");
+        change_job(state, id, durable, change)
+    })
+}
+
+/// Runs `f`, which blocks (a store commit waits for the disk), letting the runtime
+/// move its other tasks to another thread meanwhile.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+fn change_job(
+    state: &State,
+    id: &str,
+    durable: bool,
+    change: impl FnOnce(&mut Job) -> bool,
+) -> anyhow::Result<Option<Job>> {
     let Some(mut job) = state.jobs.get(id)? else {
         return Ok(None);
     };
