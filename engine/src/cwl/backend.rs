@@ -322,8 +322,9 @@ impl Backend for WasmBackend {
             &self.search_path,
             "hysope:WasmRequirement",
         )?;
+        // The input folder is made only if there are files to stage (each file's
+        // slot creates it).
         let stage = std::env::temp_dir().join(format!("hysope-stage-{}", random_suffix()));
-        std::fs::create_dir_all(&stage).map_err(|e| Error::io(&stage, e))?;
         let mut staged = Vec::new();
         for value in inputs.values_mut() {
             if let Err(e) = stage_value(value, &stage, GUEST_INPUT_DIR, &mut staged) {
@@ -334,7 +335,7 @@ impl Backend for WasmBackend {
         Ok(Staging {
             outdir: GUEST_OUTPUT_DIR.into(),
             tmpdir: GUEST_OUTPUT_DIR.into(),
-            stage_dir: Some(stage),
+            stage_dir: (!staged.is_empty()).then_some(stage),
             staged,
             component: Some(component),
         })
@@ -348,10 +349,17 @@ impl Backend for WasmBackend {
                 .component
                 .clone()
                 .ok_or_else(|| Error::Setup("wasm invocation without a component".into()))?;
-            let engine = self.engine.clone();
-            let plugin = tokio::task::spawn_blocking(move || engine.load_file(&component))
-                .await
-                .map_err(|e| Error::Setup(format!("loader task failed: {e}")))??;
+            // A component loaded before is one `stat` away; a first load (maybe a
+            // compile) runs off the async threads.
+            let plugin = match self.engine.loaded_file(&component) {
+                Some(plugin) => plugin,
+                None => {
+                    let engine = self.engine.clone();
+                    tokio::task::spawn_blocking(move || engine.load_file(&component))
+                        .await
+                        .map_err(|e| Error::Setup(format!("loader task failed: {e}")))??
+                }
+            };
             let stdin = match &invocation.stdin {
                 Some(path) => {
                     let host = invocation

@@ -144,9 +144,13 @@ impl Runner {
                 }
             }
             std::fs::create_dir_all(&outdir).map_err(|e| Error::io(&outdir, e))?;
-            let scratch = root.join(values::unique_name("scratch"));
-            std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
             let class = process.get("class").and_then(Value::as_str).unwrap_or("");
+            // A tool's scratch holds only literals it materialises (each makes its
+            // folder); workflows and expression tools use it as their work area.
+            let scratch = root.join(values::unique_name("scratch"));
+            if class != "CommandLineTool" {
+                std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
+            }
             let run = ToolRun {
                 process,
                 requirements: requirements.clone(),

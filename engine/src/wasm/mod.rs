@@ -314,6 +314,15 @@ impl WasmEngine {
         self.cache.as_ref()
     }
 
+    /// The plugin of a component file loaded before and unchanged since (same length
+    /// and modification time): one `stat`, no read. `None` when it must be loaded.
+    pub fn loaded_file(&self, path: &Path) -> Option<Arc<Plugin>> {
+        let meta = std::fs::metadata(path).ok()?;
+        let stamp = (meta.len(), meta.modified().ok());
+        let (seen, plugin) = self.files.lock().ok()?.get(path).cloned()?;
+        (seen == stamp).then_some(plugin)
+    }
+
     /// Loads a component file; the plugin is named after the file stem. A file already
     /// loaded and unchanged since (same length and modification time) is not read again.
     pub fn load_file(&self, path: &Path) -> Result<Arc<Plugin>> {
