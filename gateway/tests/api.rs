@@ -232,6 +232,21 @@ async fn sync_and_async_execution_with_results() {
     let echoed: Value = serde_json::from_str(&file.text).unwrap();
     assert_eq!(echoed["stringInput"], "héllo");
     assert_eq!(echoed["integerInput"], 7);
+    // `response: raw` with one output requested: the file itself.
+    let raw = call(
+        &app,
+        "POST",
+        "/processes/echo/execution",
+        &[],
+        r#"{"inputs":{"stringInput":"raw"},"outputs":{"echo":{}},"response":"raw"}"#,
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::OK, "{}", raw.text);
+    assert_eq!(raw.headers["content-type"], "application/json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&raw.text).unwrap()["stringInput"],
+        "raw"
+    );
     let location = sync.headers["location"].to_str().unwrap().to_string();
     let job = get(&app, location.strip_prefix("http://test.local").unwrap())
         .await

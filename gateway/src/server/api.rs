@@ -582,7 +582,11 @@ async fn execute(
         .jobs
         .get(&job.id)?
         .ok_or_else(|| ApiError::new(Kind::Internal, "the job vanished"))?;
-    let mut r = results_response(&job, &base)?;
+    let mut r = if job.response == "raw" {
+        raw_result(&state, &job, &base).await?
+    } else {
+        results_response(&job, &base)?
+    };
     if let Ok(v) = HeaderValue::from_str(&format!("{base}/jobs/{}", job.id)) {
         r.headers_mut().insert(header::LOCATION, v);
     }
@@ -710,6 +714,46 @@ async fn job_results(
 ) -> ApiResult<Response> {
     let job = find_job(&state, &id)?;
     results_response(&job, &base_url(&headers))
+}
+
+/// `response: raw` of a synchronous execution: the one output itself (a file's
+/// bytes with its media type, or a literal as JSON); with several outputs, the
+/// results document.
+async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response> {
+    if job.status != Status::Successful {
+        return results_response(job, base);
+    }
+    let doc = results_document(job, base);
+    let Some((name, _)) = doc
+        .as_object()
+        .filter(|d| d.len() == 1)
+        .and_then(|d| d.iter().next())
+    else {
+        return results_response(job, base);
+    };
+    let value = job
+        .results
+        .as_ref()
+        .and_then(|r| r.get(name))
+        .cloned()
+        .unwrap_or(Value::Null);
+    match value.get("class").and_then(Value::as_str) {
+        Some("File") => {
+            let location = value.get("location").and_then(Value::as_str).unwrap_or("");
+            let file = result_dir(&state.data_dir, &job.id).join(location);
+            let bytes = tokio::fs::read(&file)
+                .await
+                .map_err(|e| ApiError::new(Kind::Internal, format!("result {name}: {e}")))?;
+            let mut r = bytes.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(media_type(location)),
+            );
+            Ok(r)
+        }
+        Some(_) => results_response(job, base),
+        None => Ok(json_response(StatusCode::OK, &value)),
+    }
 }
 
 async fn job_file(
