@@ -34,18 +34,21 @@ mkdir -p "$work/pg/out"
 sed "s|@DIR@|$work/pg|g" "$root/tests/bench/pygeoapi.yml" >"$work/pg/config.yml"
 export PYGEOAPI_CONFIG="$work/pg/config.yml" PYGEOAPI_OPENAPI="$work/pg/openapi.yml"
 "$venv/bin/pygeoapi" openapi generate "$PYGEOAPI_CONFIG" --output-file "$PYGEOAPI_OPENAPI" >/dev/null
-"$venv/bin/pygeoapi" serve >"$work/pg/log" 2>&1 &
-pids+=("$!")
-
-HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release" HYSOPE_CACHE_DIR="$work/cache" \
-    "$root/target/release/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" \
-    --processes "$root/plugins" 2>"$work/hysope.log" &
-pids+=("$!")
-for _ in $(seq 100); do
-    grep -q serving "$work/hysope.log" && curl -sf http://127.0.0.1:5099/processes >/dev/null && break
-    sleep 0.2
-done
-hysope="$(grep -o 'http://[0-9.:]*' "$work/hysope.log" | head -n 1)"
+# start_servers LOG: both servers, until they answer; the hysope URL is in $hysope.
+start_servers() {
+    "$venv/bin/pygeoapi" serve >"$work/pg/log" 2>&1 &
+    pids+=("$!")
+    HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release" HYSOPE_CACHE_DIR="$work/cache" \
+        "$root/target/release/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" \
+        --processes "$root/plugins" 2>"$work/$1" &
+    pids+=("$!")
+    for _ in $(seq 300); do
+        grep -q serving "$work/$1" && curl -sf "http://127.0.0.1:5099/jobs?limit=1" >/dev/null && break
+        sleep 0.2
+    done
+    hysope="$(grep -o 'http://[0-9.:]*' "$work/$1" | head -n 1)"
+}
+start_servers hysope.log
 pygeoapi="http://127.0.0.1:5099"
 
 load() { "$root/target/release/http-load" "$@" --connections "$connections" --duration "$seconds" --warmup 1; }
@@ -81,17 +84,7 @@ for i in range(n):
         "mimetype": "application/json", "message": "Job complete", "progress": 100}
 json.dump({"_default": jobs}, open(path, "w"))
 PY
-"$venv/bin/pygeoapi" serve >"$work/pg/log" 2>&1 &
-pids+=("$!")
-HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release" HYSOPE_CACHE_DIR="$work/cache" \
-    "$root/target/release/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" \
-    --processes "$root/plugins" 2>"$work/hysope2.log" &
-pids+=("$!")
-for _ in $(seq 300); do
-    grep -q serving "$work/hysope2.log" && curl -sf "http://127.0.0.1:5099/jobs?limit=1" >/dev/null && break
-    sleep 0.2
-done
-hysope="$(grep -o 'http://[0-9.:]*' "$work/hysope2.log" | head -n 1)"
+start_servers hysope2.log
 e="$(load "$hysope/jobs?limit=10")"; row "GET /jobs?limit=10 ($jobs jobs)" hysope "$e"
 f="$(load "$pygeoapi/jobs?limit=10")"; row "GET /jobs?limit=10 ($jobs jobs)" pygeoapi "$f"
 g="$(load "$hysope/jobs?status=failed&limit=10&offset=5000")"; row "GET /jobs?status=failed&offset=5000 ($jobs jobs)" hysope "$g"

@@ -640,35 +640,25 @@ pub fn results_document(job: &Job, base: &str) -> Value {
 }
 
 /// An output value in a results document: files become links.
-fn result_value(value: Value, job: &Job, base: &str) -> Value {
-    match value {
-        Value::Object(map)
-            if matches!(
-                map.get("class").and_then(Value::as_str),
-                Some("File" | "Directory")
-            ) =>
-        {
-            let location = map.get("location").and_then(Value::as_str).unwrap_or("");
-            let mut out = json!({
-                "href": format!("{base}/jobs/{}/files/{location}", job.id),
-                "type": media_type(location),
-            });
-            if let Some(size) = map.get("size") {
-                out["size"] = size.clone();
+fn result_value(mut value: Value, job: &Job, base: &str) -> Value {
+    // Every File or Directory (at any depth) becomes a link object.
+    let _ = hysope_engine::cwl::values::for_each_file(&mut value, &mut |map| {
+        let location = map.get("location").and_then(Value::as_str).unwrap_or("");
+        let mut link = Map::new();
+        link.insert(
+            "href".into(),
+            json!(format!("{base}/jobs/{}/files/{location}", job.id)),
+        );
+        link.insert("type".into(), json!(media_type(location)));
+        for key in ["size", "checksum"] {
+            if let Some(v) = map.get(key) {
+                link.insert(key.into(), v.clone());
             }
-            if let Some(sum) = map.get("checksum") {
-                out["checksum"] = sum.clone();
-            }
-            out
         }
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| result_value(v, job, base))
-                .collect(),
-        ),
-        other => other,
-    }
+        *map = link;
+        Ok(())
+    });
+    value
 }
 
 fn media_type(path: &str) -> &'static str {
