@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides Rust, on a fresh Debian machine: the Python
 # tools (cwltest for the CWL suite; OWSLib, the EOEPCA/Terradue processes client and
-# schemathesis for the gateway) and promtool (Debian's prometheus package) and curl.
+# schemathesis for the gateway; moto, an S3 server) and promtool (Debian's prometheus package) and curl.
 # Idempotent: skips what is already there.
 set -euo pipefail
 
 python3 -m pip install --quiet --disable-pip-version-check \
-    cwltest owslib==0.35.0 ogc-api-processes-client==0.6.0 schemathesis==4.32.5
+    cwltest owslib==0.35.0 ogc-api-processes-client==0.6.0 schemathesis==4.32.5 'moto[server]==5.2.5'
 
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)

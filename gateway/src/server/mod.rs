@@ -9,6 +9,7 @@ pub mod api;
 pub mod callbacks;
 pub mod deploy;
 pub mod errors;
+pub mod fetch;
 pub mod html;
 pub mod jobs;
 pub mod metrics;

@@ -377,6 +377,11 @@ fn to_cwl(v: &Value, ty: &Value, roots: &[PathBuf]) -> Result<Value, String> {
             _ => None,
         };
         if let Some(href) = href {
+            if super::fetch::is_remote(href) {
+                // Fetched by the worker before the job runs.
+                super::fetch::check(href)?;
+                return Ok(json!({"class": class, "location": href}));
+            }
             let path = local_path(href, roots)?;
             return Ok(json!({"class": class, "location": format!("file://{}", path.display())}));
         }
@@ -416,7 +421,7 @@ fn local_path(href: &str, roots: &[PathBuf]) -> Result<PathBuf, String> {
     } else if href.contains("://") {
         let scheme = href.split("://").next().unwrap_or("");
         return Err(format!(
-            "href scheme {scheme}:// is not served here (use file:// under an allowed input root)"
+            "href scheme {scheme}:// is not supported (http://, https://, s3://, or file:// under an allowed input root)"
         ));
     } else {
         href

@@ -207,8 +207,19 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
         Some(Arc::new(wasm)),
         state.data_dir.join("scratch").join(id),
     );
+    let scratch = state.data_dir.join("scratch").join(id);
+    let run = async {
+        let mut inputs = job.inputs.clone();
+        super::fetch::fetch_inputs(&mut inputs, &scratch.join("inputs"))
+            .await
+            .map_err(|e| hysope_engine::Error::Cwl {
+                location: "inputs".into(),
+                message: format!("{e:#}"),
+            })?;
+        runner.run(&process.cwl, &inputs, &outdir).await
+    };
     let outcome = tokio::select! {
-        r = runner.run(&process.cwl, &job.inputs, &outdir) => Some(r),
+        r = run => Some(r),
         _ = cancel.cancelled() => None,
     };
     drop(runner);

@@ -1,0 +1,132 @@
+//! Inputs by reference: File values whose location is `http://`, `https://` or
+//! `s3://` are downloaded into the job's folder before it runs (through
+//! `object_store`: its HTTP store, and its S3 store configured from the usual
+//! `AWS_*` variables: `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_DEFAULT_REGION`, `AWS_ALLOW_HTTP`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use hysope_engine::cwl::values;
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
+use serde_json::{Map, Value};
+use tokio::io::AsyncWriteExt;
+
+/// Largest input fetched (bytes).
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+/// True for a location this module fetches.
+pub fn is_remote(location: &str) -> bool {
+    ["http://", "https://", "s3://"]
+        .iter()
+        .any(|p| location.starts_with(p))
+}
+
+/// Checks a remote href before a job is accepted (scheme, host, key).
+pub fn check(href: &str) -> Result<(), String> {
+    let (scheme, rest) = href
+        .split_once("://")
+        .ok_or_else(|| format!("{href:?} is not a URL"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if host.is_empty() {
+        return Err(format!(
+            "{href:?} has no {}",
+            if scheme == "s3" { "bucket" } else { "host" }
+        ));
+    }
+    if path.is_empty() || path.ends_with('/') {
+        return Err(format!("{href:?} names no file"));
+    }
+    Ok(())
+}
+
+fn store_for(href: &str) -> anyhow::Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+    let (scheme, rest) = href.split_once("://").unwrap_or(("", href));
+    let (host, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let key = ObjectPath::from_url_path(key)?;
+    match scheme {
+        "s3" => {
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(host)
+                .build()?;
+            Ok((Arc::new(store), key))
+        }
+        _ => {
+            let options = object_store::ClientOptions::new().with_allow_http(scheme == "http");
+            let store = object_store::http::HttpBuilder::new()
+                .with_url(format!("{scheme}://{host}"))
+                .with_client_options(options)
+                .build()?;
+            Ok((Arc::new(store), key))
+        }
+    }
+}
+
+/// Downloads one object to `target`, refusing more than [`MAX_INPUT_BYTES`].
+async fn download(href: &str, target: &Path) -> anyhow::Result<()> {
+    let (store, key) = store_for(href)?;
+    let result = store.get(&key).await?;
+    if result.meta.size as u64 > MAX_INPUT_BYTES {
+        anyhow::bail!(
+            "{} bytes, more than the {MAX_INPUT_BYTES} allowed",
+            result.meta.size
+        );
+    }
+    if let Some(parent) = target.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let mut file = tokio::fs::File::create(target).await?;
+    let mut stream = result.into_stream();
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        written += chunk.len() as u64;
+        if written > MAX_INPUT_BYTES {
+            anyhow::bail!("more than the {MAX_INPUT_BYTES} bytes allowed");
+        }
+        file.write_all(&chunk).await?;
+    }
+    file.sync_all().await?;
+    Ok(())
+}
+
+/// Fetches every remote File of `inputs` into `dir` and points it there. The
+/// error names the input and the URL.
+pub async fn fetch_inputs(inputs: &mut Map<String, Value>, dir: &Path) -> anyhow::Result<()> {
+    for (name, value) in inputs.iter_mut() {
+        // Collect the remote locations, fetch them, then rewrite the values.
+        let mut remote: Vec<String> = Vec::new();
+        values::for_each_file(value, &mut |map| {
+            if let Some(loc) = map.get("location").and_then(Value::as_str) {
+                if is_remote(loc) {
+                    remote.push(loc.to_string());
+                }
+            }
+            Ok(())
+        })?;
+        let mut fetched: Vec<(String, PathBuf)> = Vec::new();
+        for (i, href) in remote.iter().enumerate() {
+            let basename = href.rsplit('/').next().unwrap_or("input");
+            let basename = basename.split(['?', '#']).next().unwrap_or(basename);
+            let target = dir.join(format!("{name}-{i}")).join(basename);
+            download(href, &target)
+                .await
+                .map_err(|e| anyhow::anyhow!("input {name:?}: cannot fetch {href}: {e}"))?;
+            fetched.push((href.clone(), target));
+        }
+        values::for_each_file(value, &mut |map| {
+            let loc = map.get("location").and_then(Value::as_str).unwrap_or("");
+            if let Some((_, path)) = fetched.iter().find(|(h, _)| h == loc) {
+                map.insert(
+                    "location".into(),
+                    Value::String(format!("file://{}", path.display())),
+                );
+                map.remove("path");
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}

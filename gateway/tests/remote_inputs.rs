@@ -1,0 +1,224 @@
+//! Inputs by reference over the network: an `http://` href (a result file of an
+//! earlier job, served by the gateway itself on a real socket) and an `s3://` href
+//! (an object in moto's S3 server, started here on loopback). Both are fetched
+//! before the job runs; a missing object fails the job with the URL in its reason.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hysope_gateway::server::{self, Config, api};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// One HTTP/1.1 request over a fresh connection; returns (status, body).
+async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).await.unwrap();
+    let split = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(reply.len());
+    let status = String::from_utf8_lossy(&reply[..split])
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, reply[(split + 4).min(reply.len())..].to_vec())
+}
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_final(addr: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let (_, body) = http(addr, "GET", &format!("/jobs/{id}"), &[], b"").await;
+        let s: Value = serde_json::from_slice(&body).unwrap();
+        if ["successful", "failed", "dismissed"].contains(&s["status"].as_str().unwrap()) {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_and_s3_hrefs_are_fetched_before_the_run() {
+    // moto's S3 server on a free loopback port; the S3 client reads AWS_* (set
+    // before any job runs; this binary holds this one test).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let moto = Moto(
+        Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server (pip install 'moto[server]'; tests/install-tools.sh)"),
+    );
+    let s3 = format!("127.0.0.1:{port}");
+    // SAFETY: set before the server starts any thread that reads the environment.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT", format!("http://{s3}"));
+        std::env::set_var("AWS_ALLOW_HTTP", "true");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "hysope");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "hysope-secret");
+        std::env::set_var("AWS_DEFAULT_REGION", "us-east-1");
+    }
+    let mut ready = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&s3).await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "moto_server did not start");
+    assert_eq!(
+        http(&s3, "PUT", "/swot", &[], b"").await.0,
+        200,
+        "create bucket"
+    );
+    let reach = std::fs::read_dir(root().join("../shared/data/swot"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains("RiverSP_Reach")
+        })
+        .unwrap();
+    let bytes = std::fs::read(&reach).unwrap();
+    let key = reach.file_name().unwrap().to_str().unwrap().to_string();
+    assert_eq!(
+        http(&s3, "PUT", &format!("/swot/{key}"), &[], &bytes)
+            .await
+            .0,
+        200,
+        "put object"
+    );
+
+    // The gateway on a real socket.
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        process_dirs: vec![root().join("plugins")],
+        input_roots: vec![],
+        workers: 2,
+        limits: Default::default(),
+    };
+    let (state, _) = server::start(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+
+    // s3:// input.
+    let body =
+        json!({"inputs": {"reaches": {"href": format!("s3://swot/{key}")}, "max_reach_q": 1}});
+    let (status, reply) = http(
+        &addr,
+        "POST",
+        "/processes/swot-river-filter/execution",
+        &[],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let results: Value = serde_json::from_slice(&reply).unwrap();
+    let summary_path = results["summary"]["href"]
+        .as_str()
+        .unwrap()
+        .split_once(&addr)
+        .unwrap()
+        .1
+        .to_string();
+    let summary: Value =
+        serde_json::from_slice(&http(&addr, "GET", &summary_path, &[], b"").await.1).unwrap();
+    assert!(summary["kept"].as_u64().unwrap() > 0, "{summary}");
+
+    // http:// input: the summary file of that job, copied by echo.
+    let href = results["summary"]["href"].as_str().unwrap();
+    let body = json!({"inputs": {"fileInput": {"href": href}}, "mode": "async"});
+    let (status, reply) = http(
+        &addr,
+        "POST",
+        "/processes/echo/execution",
+        &["Prefer: respond-async"],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&reply));
+    let id = serde_json::from_slice::<Value>(&reply).unwrap()["jobID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(wait_final(&addr, &id).await["status"], "successful");
+    let (_, reply) = http(&addr, "GET", &format!("/jobs/{id}/results"), &[], b"").await;
+    let results: Value = serde_json::from_slice(&reply).unwrap();
+    let copy = results["files"][0]["href"]
+        .as_str()
+        .unwrap()
+        .split_once(&addr)
+        .unwrap()
+        .1
+        .to_string();
+    let copied: Value =
+        serde_json::from_slice(&http(&addr, "GET", &copy, &[], b"").await.1).unwrap();
+    assert_eq!(copied, summary);
+
+    // A missing object: the job fails, and says which input and URL.
+    let body = json!({"inputs": {"reaches": {"href": "s3://swot/missing.zip"}}});
+    let (status, reply) = http(
+        &addr,
+        "POST",
+        "/processes/swot-river-filter/execution",
+        &[],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&reply));
+    let e: Value = serde_json::from_slice(&reply).unwrap();
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("reaches") && detail.contains("s3://swot/missing.zip"),
+        "{detail}"
+    );
+    drop(moto);
+}
