@@ -33,6 +33,7 @@ fn config(data: &Path) -> Config {
         input_roots: vec![root().join("../shared/data")],
         workers: 2,
         limits: Default::default(),
+        results_url: None,
     }
 }
 

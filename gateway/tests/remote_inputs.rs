@@ -52,6 +52,23 @@ async fn http(
     (status, reply[(split + 4).min(reply.len())..].to_vec())
 }
 
+/// An object read with a signed request (the AWS_* variables), if it exists.
+async fn s3_get(bucket: &str, key: &str) -> Option<Vec<u8>> {
+    use object_store::ObjectStore;
+    let store = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .unwrap();
+    match store
+        .get(&object_store::path::Path::parse(key).unwrap())
+        .await
+    {
+        Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
+        Err(object_store::Error::NotFound { .. }) => None,
+        Err(e) => panic!("S3 get {bucket}/{key}: {e}"),
+    }
+}
+
 struct Moto(Child);
 
 impl Drop for Moto {
@@ -143,6 +160,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
         input_roots: vec![],
         workers: 2,
         limits: Default::default(),
+        results_url: None,
     };
     let (state, _) = server::start(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -219,6 +237,68 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
     assert!(
         detail.contains("reaches") && detail.contains("s3://swot/missing.zip"),
         "{detail}"
+    );
+
+    // Results in S3: a second gateway whose result store is a bucket.
+    assert_eq!(
+        http(&s3, "PUT", "/results", &[], b"").await.0,
+        200,
+        "create bucket"
+    );
+    let dir2 = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir2.path().to_path_buf(),
+        process_dirs: vec![root().join("plugins")],
+        input_roots: vec![],
+        workers: 2,
+        limits: Default::default(),
+        results_url: Some("s3://results/hysope".into()),
+    };
+    let (state, _) = server::start(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr2 = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    let (status, reply) = http(
+        &addr2,
+        "POST",
+        "/processes/echo/execution",
+        &[],
+        br#"{"inputs":{"stringInput":"to S3"}}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let results: Value = serde_json::from_slice(&reply).unwrap();
+    let href = results["echo"]["href"].as_str().unwrap();
+    let id = href
+        .split("/jobs/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    // In the bucket, not on the gateway's disk; served by the gateway from S3.
+    let object = s3_get("results", &format!("hysope/{id}/echo.json"))
+        .await
+        .expect("object in S3");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&object).unwrap()["stringInput"],
+        "to S3"
+    );
+    assert!(!dir2.path().join("results").join(&id).exists());
+    let served = http(&addr2, "GET", href.split_once(&addr2).unwrap().1, &[], b"").await;
+    assert_eq!(served, (200, object));
+    // Dismissing the job removes its objects.
+    assert_eq!(
+        http(&addr2, "DELETE", &format!("/jobs/{id}"), &[], b"")
+            .await
+            .0,
+        200
+    );
+    assert!(
+        s3_get("results", &format!("hysope/{id}/echo.json"))
+            .await
+            .is_none()
     );
     drop(moto);
 }

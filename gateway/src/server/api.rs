@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::State;
 use super::errors::{ApiError, ApiResult, Kind};
 use super::jobs::{Job, JobFilter, Status, now_ms, rfc3339};
-use super::worker::{self, result_dir};
+use super::worker;
 
 /// Conformance classes declared at `/conformance`.
 pub const CONFORMANCE: &[&str] = &[
@@ -730,10 +730,13 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
     match value.get("class").and_then(Value::as_str) {
         Some("File") => {
             let location = value.get("location").and_then(Value::as_str).unwrap_or("");
-            let file = result_dir(&state.data_dir, &job.id).join(location);
-            let bytes = tokio::fs::read(&file)
-                .await
-                .map_err(|e| ApiError::new(Kind::Internal, format!("result {name}: {e}")))?;
+            let bytes = state
+                .results
+                .read(&job.id, location)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(Kind::Internal, format!("result {name} is missing"))
+                })?;
             let mut r = bytes.into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -763,8 +766,7 @@ async fn job_file(
             format!("no result file {path:?}"),
         ));
     }
-    let file = result_dir(&state.data_dir, &id).join(&path);
-    let bytes = tokio::fs::read(&file).await.map_err(|_| {
+    let bytes = state.results.read(&id, &path).await?.ok_or_else(|| {
         ApiError::new(
             Kind::NotFound,
             format!("no result file {path:?} in job {id}"),
@@ -797,7 +799,9 @@ async fn dismiss(
     if let Some(token) = state.running.lock().expect("running lock").get(&id) {
         token.cancel();
     }
-    let _ = std::fs::remove_dir_all(result_dir(&state.data_dir, &id));
+    if let Err(e) = state.results.remove(&id).await {
+        tracing::warn!(job = %id, "results of a dismissed job not removed: {e:#}");
+    }
     Ok(json_response(
         StatusCode::OK,
         &status_info(&job, &base_url(&headers)),

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod processes;
 pub mod queue;
+pub mod results;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -43,6 +44,8 @@ pub struct Config {
     pub workers: usize,
     /// Limits of each plugin run.
     pub limits: Limits,
+    /// Where results go: `None` for `DATA_DIR/results`, or `s3://BUCKET/PREFIX`.
+    pub results_url: Option<String>,
 }
 
 /// Everything the handlers and workers share.
@@ -63,6 +66,8 @@ pub struct State {
     pub plugin_path: Vec<PathBuf>,
     /// Data folder.
     pub data_dir: PathBuf,
+    /// The result store.
+    pub results: results::Results,
     /// Folders input hrefs may point into.
     pub input_roots: Vec<PathBuf>,
     /// Job slots shared by workers and synchronous executions.
@@ -112,6 +117,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         engine: crate::cli::run::open_engine()?,
         limits: config.limits.clone(),
         plugin_path: crate::cli::run::plugin_search_path(),
+        results: results::Results::open(&data_dir, config.results_url.as_deref())?,
         data_dir,
         input_roots,
         slots: tokio::sync::Semaphore::new(config.workers.max(1)),
@@ -143,6 +149,10 @@ pub struct ServeArgs {
     /// Jobs run at the same time (default: twice the number of cores).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Result store: s3://BUCKET/PREFIX (S3 from the AWS_* variables); default the
+    /// data folder.
+    #[arg(long = "results", env = "HYSOPE_RESULTS")]
+    pub results_url: Option<String>,
 }
 
 /// `hysope serve`.
@@ -183,6 +193,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         input_roots: args.input_roots,
         workers,
         limits: Limits::default(),
+        results_url: args.results_url,
     };
     let (state, requeued) = start(config).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr)

@@ -2,7 +2,7 @@
 //! the job's record up to date (running, progress, results or the reason of a
 //! failure) in the job store.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,11 +66,6 @@ pub fn recover(state: &State) -> anyhow::Result<usize> {
     }
     state.metrics.queue_depth.set(state.queue.depth() as i64);
     Ok(requeued)
-}
-
-/// The folder of a job's results.
-pub fn result_dir(data_dir: &Path, id: &str) -> PathBuf {
-    data_dir.join("results").join(id)
 }
 
 /// Changes a job in the store under the state's lock: `change` gets the current
@@ -167,7 +162,7 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
         .expect("running lock")
         .insert(id.to_string(), cancel.clone());
     let started = Instant::now();
-    let outdir = result_dir(&state.data_dir, id);
+    let outdir = state.results.local_dir(id);
     let _ = std::fs::remove_dir_all(&outdir);
     std::fs::create_dir_all(&outdir)?;
 
@@ -234,6 +229,19 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
         }
         Some(Ok(mut output)) => {
             relative_locations(&mut output, &outdir);
+            if let Err(e) = state.results.publish(id).await {
+                update(state, id, true, |job| {
+                    if job.status != Status::Running {
+                        return false;
+                    }
+                    job.status = Status::Failed;
+                    job.failure = Some("process-failed".into());
+                    job.message = format!("{e:#}");
+                    job.finished = Some(now_ms());
+                    true
+                })?;
+                return Ok(());
+            }
             update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;
