@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides Rust, on a fresh Debian machine: the Python
 # tools (cwltest for the CWL suite; OWSLib, the EOEPCA/Terradue processes client and
-# schemathesis for the gateway; moto, an S3 server) and promtool (Debian's prometheus package) and curl.
+# schemathesis for the gateway; moto, an S3 server), and from Debian promtool
+# (prometheus), curl and chromium (the HTML pages, in a real headless browser).
 # Idempotent: skips what is already there.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ python3 -m pip install --quiet --disable-pip-version-check \
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-tools: need root to apt-get install ${missing[*]}" >&2

@@ -45,3 +45,23 @@ schemathesis run "$url/api" --checks not_a_server_error,status_code_conformance,
 
 curl -sf "$url/metrics" | promtool check metrics
 echo "promtool: /metrics clean"
+
+# The HTML pages in a real headless Chromium (it asks for text/html first): the DOM
+# after load must hold what the JSON says.
+page() { # URL TEXT...
+    local dom
+    dom="$(chromium --headless --no-sandbox --disable-gpu --dump-dom "$1" 2>/dev/null)"
+    shift
+    for text in "$@"; do
+        if ! grep -qF -- "$text" <<<"$dom"; then
+            echo "chromium: $text not in the page" >&2
+            exit 1
+        fi
+    done
+}
+page "$url/" "<h1>Hysope</h1>" "/processes?f=html"
+page "$url/processes" "<h1>Processes</h1>" "swot-river-filter" "/processes/echo?f=html"
+page "$url/processes/swot-river-filter" "<h1>Process swot-river-filter</h1>" "unknown_flags"
+page "$url/jobs" "<h1>Jobs</h1>"
+page "$url/conformance" "conf/core"
+echo "chromium: HTML pages ok"
