@@ -256,19 +256,7 @@ async fn sync_and_async_execution_with_results() {
     assert_eq!(job["progress"], 100);
 
     // Asynchronous: 201, Location, statusInfo; then results.
-    let swot = root().join("../shared/data/swot");
-    let reach = std::fs::read_dir(&swot)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .contains("RiverSP_Reach")
-        })
-        .unwrap();
+    let reach = hysope_test_components::reach_zip();
     let body = json!({"inputs": {"reaches": {"href": format!("file://{}", reach.display())}, "max_reach_q": 1},
                       "outputs": {"summary": {}}});
     let created = call(

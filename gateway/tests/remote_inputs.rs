@@ -69,6 +69,17 @@ async fn s3_get(bucket: &str, key: &str) -> Option<Vec<u8>> {
     }
 }
 
+fn config(data: &Path, results: Option<&str>) -> Config {
+    Config {
+        data_dir: data.to_path_buf(),
+        process_dirs: vec![root().join("plugins")],
+        input_roots: vec![],
+        workers: 2,
+        limits: Default::default(),
+        results_url: results.map(str::to_string),
+    }
+}
+
 struct Moto(Child);
 
 impl Drop for Moto {
@@ -130,18 +141,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
         200,
         "create bucket"
     );
-    let reach = std::fs::read_dir(root().join("../shared/data/swot"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .contains("RiverSP_Reach")
-        })
-        .unwrap();
+    let reach = hysope_test_components::reach_zip();
     let bytes = std::fs::read(&reach).unwrap();
     let key = reach.file_name().unwrap().to_str().unwrap().to_string();
     assert_eq!(
@@ -154,15 +154,8 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
 
     // The gateway on a real socket.
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        process_dirs: vec![root().join("plugins")],
-        input_roots: vec![],
-        workers: 2,
-        limits: Default::default(),
-        results_url: None,
-    };
-    let (state, _) = server::start(config).await.unwrap();
+    let first = config(dir.path(), None);
+    let (state, _) = server::start(first).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
@@ -246,15 +239,8 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
         "create bucket"
     );
     let dir2 = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir2.path().to_path_buf(),
-        process_dirs: vec![root().join("plugins")],
-        input_roots: vec![],
-        workers: 2,
-        limits: Default::default(),
-        results_url: Some("s3://results/hysope".into()),
-    };
-    let (state, _) = server::start(config).await.unwrap();
+    let second = config(dir2.path(), Some("s3://results/hysope"));
+    let (state, _) = server::start(second).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr2 = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });

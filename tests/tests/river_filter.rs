@@ -3,31 +3,16 @@
 //! plugin's readers).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use hysope_engine::Error;
 use hysope_engine::cwl::{self, LocalBackend, Runner, WasmBackend};
 use hysope_engine::wasm::{EngineConfig, Limits, WasmEngine};
 use hysope_test_components::{
-    component_dir, dbf_of, kept_by_default, num, shared_data, workspace_root,
+    component_dir, dbf_of, kept_by_default, num, reach_zip, shared_data, workspace_root,
 };
 use serde_json::{Map, Value, json};
-
-fn reach_zip() -> PathBuf {
-    let dir = shared_data().join("swot");
-    std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("SWOT_L2_HR_RiverSP_Reach_")
-        })
-        .expect("the real RiverSP reach file in ../shared/data/swot")
-}
 
 async fn run_filter(job: Map<String, Value>) -> Result<(tempfile::TempDir, Value), Error> {
     let engine = Arc::new(WasmEngine::new(EngineConfig::default()).unwrap());

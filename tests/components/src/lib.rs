@@ -54,6 +54,22 @@ pub fn shared_data() -> PathBuf {
     workspace_root().join("..").join("shared").join("data")
 }
 
+/// The real SWOT RiverSP reach shapefile zip in `../shared/data/swot`.
+pub fn reach_zip() -> PathBuf {
+    let dir = shared_data().join("swot");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("SWOT_L2_HR_RiverSP_Reach_")
+        })
+        .expect("the real RiverSP reach file in ../shared/data/swot")
+}
+
 /// Records of a dBase III file: field name -> trimmed text, in file order.
 pub fn read_dbf(bytes: &[u8]) -> Vec<BTreeMap<String, String>> {
     let count = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
