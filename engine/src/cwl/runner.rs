@@ -54,9 +54,13 @@ pub struct Runner {
 impl Runner {
     /// A runner with a local backend and, optionally, a wasm backend; scratch files go under `scratch`.
     pub fn new(local: Arc<dyn Backend>, wasm: Option<Arc<dyn Backend>>, scratch: PathBuf) -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1);
+        // Asked once per process: the answer reads cgroup files.
+        static CORES: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let cores = *CORES.get_or_init(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(1)
+        });
         Self {
             local,
             wasm,
