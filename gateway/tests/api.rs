@@ -233,6 +233,28 @@ async fn sync_and_async_execution_with_results() {
     let echoed: Value = serde_json::from_str(&file.text).unwrap();
     assert_eq!(echoed["stringInput"], "héllo");
     assert_eq!(echoed["integerInput"], 7);
+    // `transmissionMode: value`: the file's content inline (JSON as JSON).
+    let inline = call(
+        &app,
+        "POST",
+        "/processes/echo/execution",
+        &[],
+        r#"{"inputs":{"stringInput":"inline"},"outputs":{"echo":{"transmissionMode":"value"}}}"#,
+    )
+    .await;
+    assert_eq!(inline.status, StatusCode::OK, "{}", inline.text);
+    let doc = inline.json();
+    assert_eq!(doc["echo"]["mediaType"], "application/json");
+    assert_eq!(doc["echo"]["value"]["stringInput"], "inline");
+    let bad = call(
+        &app,
+        "POST",
+        "/processes/echo/execution",
+        &[],
+        r#"{"outputs":{"echo":{"transmissionMode":"carrier-pigeon"}}}"#,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     // `response: raw` with one output requested: the file itself.
     let raw = call(
         &app,

@@ -470,6 +470,19 @@ async fn execute(
             .flatten()
             .filter_map(|o| o.get("id").and_then(Value::as_str))
             .collect();
+        for (name, options) in requested {
+            match options.get("transmissionMode").and_then(Value::as_str) {
+                None | Some("value" | "reference") => {}
+                Some(other) => {
+                    return Err(ApiError::new(
+                        Kind::InvalidParameterValue,
+                        format!(
+                            "output {name:?}: transmissionMode must be \"value\" or \"reference\", not {other:?}"
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(bad) = requested.keys().find(|k| !declared.contains(&k.as_str())) {
             return Err(ApiError::new(
                 Kind::InvalidParameterValue,
@@ -585,7 +598,7 @@ async fn execute(
     let mut r = if job.response == "raw" {
         raw_result(&state, &job, &base).await?
     } else {
-        results_response(&job, &base)?
+        results_response(&state, &job, &base).await?
     };
     if let Ok(v) = HeaderValue::from_str(&format!("{base}/jobs/{}", job.id)) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -594,7 +607,7 @@ async fn execute(
 }
 
 /// A job's results document, or the exception saying why there is none.
-fn results_response(job: &Job, base: &str) -> ApiResult<Response> {
+async fn results_response(state: &State, job: &Job, base: &str) -> ApiResult<Response> {
     match job.status {
         Status::Successful => {}
         Status::Failed => {
@@ -620,7 +633,69 @@ fn results_response(job: &Job, base: &str) -> ApiResult<Response> {
             ));
         }
     }
-    Ok(json_response(StatusCode::OK, &results_document(job, base)))
+    let mut doc = results_document(job, base);
+    inline_values(state, job, &mut doc).await?;
+    Ok(json_response(StatusCode::OK, &doc))
+}
+
+/// Outputs requested with `transmissionMode: value`: files inline, as JSON when they
+/// are JSON, as text when they are text, else base64.
+async fn inline_values(state: &State, job: &Job, doc: &mut Value) -> ApiResult<()> {
+    let Some(requested) = job.outputs.as_ref().and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (name, options) in requested {
+        if options.get("transmissionMode").and_then(Value::as_str) != Some("value") {
+            continue;
+        }
+        let Some(value) = job.results.as_ref().and_then(|r| r.get(name)) else {
+            continue;
+        };
+        let files: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        let mut inlined = Vec::new();
+        for file in &files {
+            if file.get("class").and_then(Value::as_str) != Some("File") {
+                inlined.push((*file).clone());
+                continue;
+            }
+            let location = file.get("location").and_then(Value::as_str).unwrap_or("");
+            let bytes = state
+                .results
+                .read(&job.id, location)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(Kind::Internal, format!("result {name} is missing"))
+                })?;
+            let media = media_type(location);
+            let inline = if media.ends_with("json") {
+                serde_json::from_slice::<Value>(&bytes)
+                    .map(|v| json!({"value": v, "mediaType": media}))
+                    .ok()
+            } else if media.starts_with("text/") {
+                String::from_utf8(bytes.clone())
+                    .map(|t| json!({"value": t, "mediaType": media}))
+                    .ok()
+            } else {
+                None
+            };
+            inlined.push(inline.unwrap_or_else(|| {
+                use base64::Engine;
+                json!({
+                    "value": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                    "encoding": "base64",
+                    "mediaType": media,
+                })
+            }));
+        }
+        doc[name] = match value {
+            Value::Array(_) => Value::Array(inlined),
+            _ => inlined.into_iter().next().unwrap_or(Value::Null),
+        };
+    }
+    Ok(())
 }
 
 /// The results document of a successful job: the requested outputs, files as links.
@@ -703,7 +778,7 @@ async fn job_results(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let job = find_job(&state, &id)?;
-    results_response(&job, &base_url(&headers))
+    results_response(&state, &job, &base_url(&headers)).await
 }
 
 /// `response: raw` of a synchronous execution: the one output itself (a file's
@@ -711,7 +786,7 @@ async fn job_results(
 /// results document.
 async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response> {
     if job.status != Status::Successful {
-        return results_response(job, base);
+        return results_response(state, job, base).await;
     }
     let doc = results_document(job, base);
     let Some((name, _)) = doc
@@ -719,7 +794,7 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
         .filter(|d| d.len() == 1)
         .and_then(|d| d.iter().next())
     else {
-        return results_response(job, base);
+        return results_response(state, job, base).await;
     };
     let value = job
         .results
@@ -744,7 +819,7 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
             );
             Ok(r)
         }
-        Some(_) => results_response(job, base),
+        Some(_) => results_response(state, job, base).await,
         None => Ok(json_response(StatusCode::OK, &value)),
     }
 }
