@@ -51,9 +51,5 @@ pub fn load_job(path: &Path) -> Result<Map<String, Value>> {
 
 /// The input parameters of a loaded process (normalised: a list of mappings with `id` and `type`).
 pub fn inputs_of(process: &Value) -> &[Value] {
-    process
-        .get("inputs")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    values::items(process, "inputs")
 }

@@ -431,16 +431,10 @@ impl Runner {
                         }
                     }
                 }
-                let declared: HashSet<String> = run
-                    .get("inputs")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string))
-                    .collect();
+                let declared: HashSet<&str> = values::ids(run, "inputs").into_iter().collect();
                 let job: Map<String, Value> = job
                     .into_iter()
-                    .filter(|(k, _)| declared.contains(k))
+                    .filter(|(k, _)| declared.contains(k.as_str()))
                     .collect();
                 let root = dir.join("scratch");
                 self.run_process(run, reqs, hints, job, dir.join("out"), at.to_string(), root)

@@ -213,7 +213,7 @@ fn validate_process(process: &Value, at: &str, inherited: Option<&str>) -> Resul
         }
     }
     if class == "Workflow" {
-        validate_workflow(map, at, version)?;
+        validate_workflow(process, map, at, version)?;
     }
     Ok(())
 }
@@ -313,14 +313,14 @@ fn check_requirement(req: &Value, at: &str, version: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_workflow(map: &serde_json::Map<String, Value>, at: &str, version: &str) -> Result<()> {
-    let inputs: HashSet<String> = map
-        .get("inputs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string))
-        .collect();
+/// `process` is the workflow, `map` its mapping.
+fn validate_workflow(
+    process: &Value,
+    map: &serde_json::Map<String, Value>,
+    at: &str,
+    version: &str,
+) -> Result<()> {
+    let inputs: HashSet<&str> = values::ids(process, "inputs").into_iter().collect();
     let steps = map
         .get("steps")
         .and_then(Value::as_array)

@@ -90,13 +90,28 @@ pub fn for_each_file(
     }
 }
 
-/// The strings of a list field (`source`, `out`, `scatter`...), empty when absent.
-pub fn string_list(value: &Value, key: &str) -> Vec<String> {
+/// The list under `key` (`inputs`, `steps`, `fields`...), empty when absent.
+pub fn items<'a>(value: &'a Value, key: &str) -> &'a [Value] {
     value
         .get(key)
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// The `id`s of the entries of the list under `key` (a process's `inputs`,
+/// `outputs` or `steps`), in order.
+pub fn ids<'a>(value: &'a Value, key: &str) -> Vec<&'a str> {
+    items(value, key)
+        .iter()
+        .filter_map(|e| e.get("id").and_then(Value::as_str))
+        .collect()
+}
+
+/// The strings of a list field (`source`, `out`, `scatter`...), empty when absent.
+pub fn string_list(value: &Value, key: &str) -> Vec<String> {
+    items(value, key)
+        .iter()
         .filter_map(|s| s.as_str().map(str::to_string))
         .collect()
 }

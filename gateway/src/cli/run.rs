@@ -298,10 +298,7 @@ fn command_line_job(
                     .iter()
                     .find(|i| i.get("id").and_then(Value::as_str) == Some(key))
                     .ok_or_else(|| {
-                        let known: Vec<&str> = cwl::inputs_of(process)
-                            .iter()
-                            .filter_map(|i| i.get("id").and_then(Value::as_str))
-                            .collect();
+                        let known = cwl::values::ids(process, "inputs");
                         anyhow!(
                             "{} has no input {key:?} (inputs: {})",
                             path.display(),

@@ -462,14 +462,7 @@ async fn execute(
     let inputs = process.job_from_request(request.get("inputs"), &state.input_roots)?;
     let outputs = request.get("outputs").cloned();
     if let Some(requested) = outputs.as_ref().and_then(Value::as_object) {
-        let declared: Vec<&str> = process
-            .cwl
-            .get("outputs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o.get("id").and_then(Value::as_str))
-            .collect();
+        let declared = hysope_engine::cwl::values::ids(&process.cwl, "outputs");
         for (name, options) in requested {
             match options.get("transmissionMode").and_then(Value::as_str) {
                 None | Some("value" | "reference") => {}

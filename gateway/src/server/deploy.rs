@@ -254,12 +254,7 @@ fn select(raw: &Value, w: Option<&str>) -> Result<Option<String>, ApiError> {
 /// Refuses a `CommandLineTool` that would run natively.
 fn sandboxed(process: &Value, inherited: bool, at: &str) -> Result<(), ApiError> {
     let has = |key: &str| {
-        process
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|r| r.get("class").and_then(Value::as_str) == Some("hysope:WasmRequirement"))
+        cwl::tool::find_req(cwl::values::items(process, key), "hysope:WasmRequirement").is_some()
     };
     let wasm_required = inherited || has("requirements");
     match process.get("class").and_then(Value::as_str) {
@@ -271,12 +266,7 @@ fn sandboxed(process: &Value, inherited: bool, at: &str) -> Result<(), ApiError>
                 .unwrap_or_else(|| "no baseCommand".into())
         ))),
         Some("Workflow") => {
-            for step in process
-                .get("steps")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for step in cwl::values::items(process, "steps") {
                 let id = step.get("id").and_then(Value::as_str).unwrap_or("?");
                 if let Some(run) = step.get("run") {
                     sandboxed(run, wasm_required, &format!("{at}/steps/{id}/run"))?;

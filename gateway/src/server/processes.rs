@@ -115,13 +115,7 @@ impl Process {
             inputs.insert(id.to_string(), entry);
         }
         let mut outputs = Map::new();
-        for output in self
-            .cwl
-            .get("outputs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for output in values::items(&self.cwl, "outputs") {
             let Some(id) = output.get("id").and_then(Value::as_str) else {
                 continue;
             };
@@ -158,10 +152,7 @@ impl Process {
                 .iter()
                 .any(|i| i.get("id").and_then(Value::as_str) == Some(key))
             {
-                let known: Vec<&str> = declared
-                    .iter()
-                    .filter_map(|i| i.get("id").and_then(Value::as_str))
-                    .collect();
+                let known = values::ids(&self.cwl, "inputs");
                 return Err(ApiError::new(
                     Kind::InvalidParameterValue,
                     format!(
@@ -244,22 +235,21 @@ pub fn type_name(ty: &Value) -> String {
         }
         Value::Object(m) => match m.get("type").and_then(Value::as_str) {
             Some("array") => format!("{}[]", type_name(m.get("items").unwrap_or(&Value::Null))),
-            Some("enum") => {
-                let symbols: Vec<String> = m
-                    .get("symbols")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(|s| s.rsplit(['#', '/']).next().unwrap_or(s).to_string())
-                    .collect();
-                format!("one of {}", symbols.join(", "))
-            }
+            Some("enum") => format!("one of {}", enum_symbols(ty).join(", ")),
             Some(other) => other.to_string(),
             None => "value".into(),
         },
         _ => "value".into(),
     }
+}
+
+/// The symbols of an enum type, without their document prefixes.
+fn enum_symbols(ty: &Value) -> Vec<&str> {
+    values::items(ty, "symbols")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|s| s.rsplit(['#', '/']).next().unwrap_or(s))
+        .collect()
 }
 
 fn is_optional(ty: &Value) -> bool {
@@ -317,26 +307,11 @@ pub fn schema_of(ty: &Value) -> Value {
                 "type": "array",
                 "items": schema_of(m.get("items").unwrap_or(&Value::Null)),
             }),
-            Some("enum") => {
-                let symbols: Vec<Value> = m
-                    .get("symbols")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(|s| json!(s.rsplit(['#', '/']).next().unwrap_or(s)))
-                    .collect();
-                json!({"type": "string", "enum": symbols})
-            }
+            Some("enum") => json!({"type": "string", "enum": enum_symbols(ty)}),
             Some("record") => {
                 let mut properties = Map::new();
                 let mut required = Vec::new();
-                for f in m
-                    .get("fields")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for f in values::items(ty, "fields") {
                     let name = f.get("name").and_then(Value::as_str).unwrap_or("");
                     let fty = f.get("type").unwrap_or(&Value::Null);
                     properties.insert(name.to_string(), schema_of(fty));
