@@ -273,12 +273,7 @@ impl Runner {
             done.insert(id);
         }
         let mut out = Map::new();
-        for output in wf
-            .get("outputs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for output in values::items(wf, "outputs") {
             let id = output.get("id").and_then(Value::as_str).unwrap_or("");
             let sources: Vec<String> = values::string_list(output, "outputSource");
             let value = gather(
@@ -330,12 +325,7 @@ impl Runner {
         };
         // Step inputs before valueFrom.
         let mut raw = Map::new();
-        for input in step
-            .get("in")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for input in values::items(step, "in") {
             let id = input
                 .get("id")
                 .and_then(Value::as_str)
@@ -377,12 +367,7 @@ impl Runner {
         let step_inputs = |raw: &Map<String, Value>| -> Result<Map<String, Value>> {
             let mut done = raw.clone();
             let context = Value::Object(raw.clone());
-            for input in step
-                .get("in")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for input in values::items(step, "in") {
                 let id = input.get("id").and_then(Value::as_str).unwrap_or("");
                 if let Some(expr) = input.get("valueFrom") {
                     let self_ = raw.get(id).cloned().unwrap_or(Value::Null);
@@ -558,10 +543,8 @@ fn step_id(step: &Value) -> &str {
 }
 
 fn step_sources(step: &Value) -> Vec<String> {
-    step.get("in")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    values::items(step, "in")
+        .iter()
         .flat_map(|i| {
             i.get("source")
                 .and_then(Value::as_array)

@@ -194,11 +194,8 @@ fn attach_secondary(
                 let expected =
                     values::secondary_files(value, patterns, evaluator, inputs, false, at)?;
                 let wanted = values::secondary_names(value, patterns, evaluator, inputs, at)?;
-                let have: Vec<String> = value
-                    .get("secondaryFiles")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
+                let have: Vec<String> = values::items(value, "secondaryFiles")
+                    .iter()
                     .filter_map(|f| {
                         f.get("basename")
                             .and_then(Value::as_str)
@@ -248,12 +245,7 @@ fn record_secondary(
     let Value::Object(map) = value else {
         return Ok(());
     };
-    for field in ty
-        .get("fields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for field in values::items(ty, "fields") {
         let name = field.get("name").and_then(Value::as_str).unwrap_or("");
         if let Some(v) = map.get_mut(name) {
             if let Some(patterns) = field.get("secondaryFiles") {
@@ -360,13 +352,7 @@ fn command_line(
     let p = run.process;
     let all = Value::Object(inputs.clone());
     let mut bound = Vec::new();
-    for (i, argument) in p
-        .get("arguments")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, argument) in values::items(p, "arguments").iter().enumerate() {
         let at = format!("{}/arguments/{i}", run.at);
         let scope = Scope {
             inputs: Some(&all),
@@ -399,12 +385,7 @@ fn command_line(
             _ => return Err(Error::cwl(at, "an argument must be a string or a binding")),
         }
     }
-    for input in p
-        .get("inputs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for input in values::items(p, "inputs") {
         let id = input.get("id").and_then(Value::as_str).unwrap_or("");
         let value = inputs.get(id).cloned().unwrap_or(Value::Null);
         let at = format!("{}/inputs/{id}", run.at);
@@ -423,11 +404,8 @@ fn command_line(
     }
     bound.sort_by(|a, b| a.key.cmp(&b.key));
     let shell = find_req(&run.requirements, "ShellCommandRequirement").is_some();
-    let mut argv: Vec<Arg> = p
-        .get("baseCommand")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let mut argv: Vec<Arg> = values::items(p, "baseCommand")
+        .iter()
         .map(|v| Arg {
             text: text_of(v),
             quote: true,
@@ -563,12 +541,7 @@ fn bind_value(
                 return Ok(());
             }
         }
-        for field in ty
-            .get("fields")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for field in values::items(ty, "fields") {
             let name = field.get("name").and_then(Value::as_str).unwrap_or("");
             let fb = field.get("inputBinding").and_then(Value::as_object);
             let fv = map.get(name).cloned().unwrap_or(Value::Null);
@@ -926,12 +899,7 @@ pub async fn run_command_line_tool(
         ("TMPDIR".to_string(), staging.tmpdir.clone()),
     ];
     if let Some(req) = run.req("EnvVarRequirement") {
-        for def in req
-            .get("envDef")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for def in values::items(req, "envDef") {
             let name = def
                 .get("envName")
                 .and_then(Value::as_str)
@@ -946,11 +914,8 @@ pub async fn run_command_line_tool(
         }
     }
     let codes = |key: &str| -> Vec<i32> {
-        run.process
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        values::items(run.process, key)
+            .iter()
             .filter_map(|c| c.as_i64().map(|c| c as i32))
             .collect()
     };
@@ -1085,13 +1050,7 @@ fn collect_outputs(
         return Ok(value);
     }
     let mut result = Map::new();
-    for output in run
-        .process
-        .get("outputs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for output in values::items(run.process, "outputs") {
         let id = output.get("id").and_then(Value::as_str).unwrap_or("");
         let at = format!("{}/outputs/{id}", run.at);
         let ty = output.get("type").cloned().unwrap_or(Value::Null);
@@ -1152,12 +1111,7 @@ fn collect_one(
         && output.get("outputBinding").is_none()
     {
         let mut map = Map::new();
-        for field in ty
-            .get("fields")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for field in values::items(ty, "fields") {
             let name = field.get("name").and_then(Value::as_str).unwrap_or("");
             let v = collect_one(
                 field,
@@ -1375,13 +1329,7 @@ pub fn run_expression_tool(run: &ToolRun<'_>, job: &Map<String, Value>) -> Resul
     values::materialise(&mut value, run.outdir)?;
     complete_outputs(&mut value)?;
     let mut out = Map::new();
-    for output in run
-        .process
-        .get("outputs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for output in values::items(run.process, "outputs") {
         let id = output.get("id").and_then(Value::as_str).unwrap_or("");
         let v = value.get(id).cloned().unwrap_or(Value::Null);
         let ty = output.get("type").cloned().unwrap_or(Value::Null);
