@@ -1,0 +1,536 @@
+//! The embedded catalogue store: one redb file (`DATA/catalog.redb`) holding
+//! collections, items, observations and the checksums of ingested files, plus an
+//! in-memory index of every item's collection, id, box and time (rebuilt from the
+//! items at open) that answers the index part of a search without reading items.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::RwLock;
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde_json::{Value, json};
+
+use crate::search::{Entry, Page, SearchQuery};
+use crate::store::{CatalogStore, Ingested, Observation};
+use crate::{Error, Result};
+
+const COLLECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("collections");
+const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+/// Item id of a product file (its name without extension) -> versions: [{sha256, item}].
+const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
+/// kind \x1f feature id \x1f time \x1f item id -> the observation's properties.
+const OBSERVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("observations");
+
+const SEP: char = '\u{1f}';
+
+/// The redb catalogue store.
+pub struct RedbCatalog {
+    db: Database,
+    index: RwLock<Index>,
+}
+
+#[derive(Default)]
+struct Index {
+    entries: Vec<Entry>,
+    position: HashMap<(String, String), usize>,
+    /// Entries ordered by (collection, id), and by (start, collection, id); rebuilt when stale.
+    by_key: Vec<usize>,
+    by_time: Vec<usize>,
+    stale: bool,
+}
+
+impl Index {
+    fn upsert(&mut self, entry: Entry) {
+        let key = (entry.collection.clone(), entry.id.clone());
+        match self.position.get(&key) {
+            Some(&i) => self.entries[i] = entry,
+            None => {
+                self.position.insert(key, self.entries.len());
+                self.entries.push(entry);
+            }
+        }
+        self.stale = true;
+    }
+
+    fn remove(&mut self, collection: &str, id: &str) {
+        let Some(i) = self
+            .position
+            .remove(&(collection.to_string(), id.to_string()))
+        else {
+            return;
+        };
+        self.entries.swap_remove(i);
+        if let Some(moved) = self.entries.get(i) {
+            self.position
+                .insert((moved.collection.clone(), moved.id.clone()), i);
+        }
+        self.stale = true;
+    }
+
+    fn refresh(&mut self) {
+        if !self.stale {
+            return;
+        }
+        let e = &self.entries;
+        let mut by_key: Vec<usize> = (0..e.len()).collect();
+        by_key.sort_unstable_by(|&a, &b| {
+            (&e[a].collection, &e[a].id).cmp(&(&e[b].collection, &e[b].id))
+        });
+        let mut by_time = by_key.clone();
+        by_time.sort_by_key(|&i| e[i].start);
+        self.by_key = by_key;
+        self.by_time = by_time;
+        self.stale = false;
+    }
+}
+
+impl RedbCatalog {
+    /// Opens (or creates) the store at `path` and builds its index.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::Store(format!(
+                "{}: the catalogue is open in another process (a running `hysope serve`?)",
+                path.display()
+            )),
+            other => Error::Store(format!("{}: {other}", path.display())),
+        })?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(COLLECTIONS)?;
+            txn.open_table(ITEMS)?;
+            txn.open_table(FILES)?;
+            txn.open_table(OBSERVATIONS)?;
+        }
+        txn.commit()?;
+        let mut index = Index::default();
+        {
+            let read = db.begin_read()?;
+            let items = read.open_table(ITEMS)?;
+            for row in items.iter()? {
+                let (_, value) = row?;
+                let item: Value = serde_json::from_slice(value.value())?;
+                index.upsert(Entry::of(&item)?);
+            }
+        }
+        Ok(RedbCatalog {
+            db,
+            index: RwLock::new(index),
+        })
+    }
+
+    fn read_item(
+        table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<Value>> {
+        match table.get((collection, id))? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Grows a collection's extent to cover an entry.
+fn extend(collection: &mut Value, entry: &Entry) {
+    let to_text = |micros: i64| {
+        chrono::DateTime::from_timestamp_micros(micros)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    };
+    let extent = collection
+        .as_object_mut()
+        .map(|c| c.entry("extent").or_insert_with(|| json!({})));
+    let Some(extent) = extent else { return };
+    if let Some(b) = entry.bbox {
+        let current = extent["spatial"]["bbox"][0].as_array().and_then(|a| {
+            let n: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
+            (n.len() == 4).then(|| [n[0], n[1], n[2], n[3]])
+        });
+        let merged = match current {
+            Some(c) if !(c == [-180.0, -90.0, 180.0, 90.0] && entry_count_hint(extent)) => [
+                c[0].min(b[0]),
+                c[1].min(b[1]),
+                c[2].max(b[2]),
+                c[3].max(b[3]),
+            ],
+            _ => b,
+        };
+        extent["spatial"] = json!({ "bbox": [merged] });
+        extent["spatial_has_items"] = Value::Bool(true);
+    }
+    let interval = extent["temporal"]["interval"][0].as_array().cloned();
+    let (start, end) = (to_text(entry.start), to_text(entry.end));
+    let (mut lo, mut hi) = (start.clone(), end.clone());
+    if let Some(pair) = interval {
+        if let (Some(a), Some(b)) = (
+            pair.first().and_then(Value::as_str),
+            pair.get(1).and_then(Value::as_str),
+        ) {
+            if extent["temporal_has_items"].as_bool() == Some(true) {
+                if crate::search::micros(a).is_some_and(|a| a < entry.start) {
+                    lo = Some(a.to_string());
+                }
+                if crate::search::micros(b).is_some_and(|b| b > entry.end) {
+                    hi = Some(b.to_string());
+                }
+            }
+        }
+    }
+    extent["temporal"] = json!({ "interval": [[lo, hi]] });
+    extent["temporal_has_items"] = Value::Bool(true);
+}
+
+/// True when the collection's extent was not yet computed from items (the default
+/// whole-world box of a new collection must not swallow the first item's box).
+fn entry_count_hint(extent: &Value) -> bool {
+    extent["spatial_has_items"].as_bool() != Some(true)
+}
+
+/// Removes the bookkeeping flags before a collection leaves the store.
+pub fn public_collection(mut c: Value) -> Value {
+    if let Some(extent) = c.get_mut("extent").and_then(Value::as_object_mut) {
+        extent.remove("spatial_has_items");
+        extent.remove("temporal_has_items");
+    }
+    c
+}
+
+fn observation_key(kind: &str, feature: &str, time: &str, item: &str) -> String {
+    format!("{kind}{SEP}{feature}{SEP}{time}{SEP}{item}")
+}
+
+impl CatalogStore for RedbCatalog {
+    fn put_collection(&self, collection: &Value) -> Result<()> {
+        let id = collection["id"]
+            .as_str()
+            .ok_or_else(|| Error::InvalidDocument("collection has no string \"id\"".into()))?;
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(COLLECTIONS)?;
+            // Keep the extent computed from the items when a client replaces the collection.
+            let mut new = collection.clone();
+            if let Some(old) = table.get(id)? {
+                let old: Value = serde_json::from_slice(old.value())?;
+                if old["extent"]["temporal_has_items"].as_bool() == Some(true) {
+                    new["extent"] = old["extent"].clone();
+                }
+            }
+            table.insert(id, serde_json::to_vec(&new)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn collection(&self, id: &str) -> Result<Option<Value>> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(COLLECTIONS)?;
+        Ok(match table.get(id)? {
+            Some(v) => Some(public_collection(serde_json::from_slice(v.value())?)),
+            None => None,
+        })
+    }
+
+    fn collections(&self) -> Result<Vec<Value>> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(COLLECTIONS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            out.push(public_collection(serde_json::from_slice(v.value())?));
+        }
+        Ok(out)
+    }
+
+    fn delete_collection(&self, id: &str) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        let mut removed_items = Vec::new();
+        let existed = {
+            let mut collections = txn.open_table(COLLECTIONS)?;
+            let existed = collections.remove(id)?.is_some();
+            let mut items = txn.open_table(ITEMS)?;
+            let keys: Vec<String> = items
+                .range((id, "")..)?
+                .map_while(|row| {
+                    let (k, _) = row.ok()?;
+                    let (c, i) = k.value();
+                    (c == id).then(|| i.to_string())
+                })
+                .collect();
+            for key in keys {
+                items.remove((id, key.as_str()))?;
+                removed_items.push(key);
+            }
+            existed
+        };
+        txn.commit()?;
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for item in removed_items {
+            index.remove(id, &item);
+        }
+        Ok(existed)
+    }
+
+    fn put_items(&self, items: &[Value]) -> Result<()> {
+        let entries = items.iter().map(Entry::of).collect::<Result<Vec<_>>>()?;
+        let txn = self.db.begin_write()?;
+        {
+            let mut collections = txn.open_table(COLLECTIONS)?;
+            let mut table = txn.open_table(ITEMS)?;
+            let mut touched: HashMap<String, Value> = HashMap::new();
+            for (item, entry) in items.iter().zip(&entries) {
+                if !touched.contains_key(&entry.collection) {
+                    let c = collections
+                        .get(entry.collection.as_str())?
+                        .ok_or_else(|| Error::NoSuchCollection(entry.collection.clone()))?;
+                    touched.insert(entry.collection.clone(), serde_json::from_slice(c.value())?);
+                }
+                if let Some(c) = touched.get_mut(&entry.collection) {
+                    extend(c, entry);
+                }
+                table.insert(
+                    (entry.collection.as_str(), entry.id.as_str()),
+                    serde_json::to_vec(item)?.as_slice(),
+                )?;
+            }
+            for (id, c) in touched {
+                collections.insert(id.as_str(), serde_json::to_vec(&c)?.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for entry in entries {
+            index.upsert(entry);
+        }
+        Ok(())
+    }
+
+    fn item(&self, collection: &str, id: &str) -> Result<Option<Value>> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(ITEMS)?;
+        Self::read_item(&table, collection, id)
+    }
+
+    fn delete_item(&self, collection: &str, id: &str) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        let existed = txn.open_table(ITEMS)?.remove((collection, id))?.is_some();
+        txn.commit()?;
+        if existed {
+            self.index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(collection, id);
+        }
+        Ok(existed)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<Page> {
+        {
+            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+            index.refresh();
+        }
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let read = self.db.begin_read()?;
+        let table = read.open_table(ITEMS)?;
+        let by_time = match query.sortby.as_slice() {
+            [] => None,
+            [(field, ascending)] if field == "datetime" || field == "properties.datetime" => {
+                Some(*ascending)
+            }
+            _ => Some(true),
+        };
+        let order: Box<dyn Iterator<Item = &usize>> = match by_time {
+            None => Box::new(index.by_key.iter()),
+            Some(true) => Box::new(index.by_time.iter()),
+            Some(false) => Box::new(index.by_time.iter().rev()),
+        };
+        let (start, limit) = (query.offset, query.limit);
+        let mut page = Vec::new();
+        let mut matched = 0usize;
+        if !query.needs_document() {
+            for &i in order {
+                let e = &index.entries[i];
+                if !query.matches_entry(e) {
+                    continue;
+                }
+                if matched >= start && matched < start + limit {
+                    let item = Self::read_item(&table, &e.collection, &e.id)?.ok_or_else(|| {
+                        Error::Store(format!("index names missing item {}", e.id))
+                    })?;
+                    page.push(item);
+                }
+                matched += 1;
+            }
+        } else {
+            let mut all = Vec::new();
+            for &i in order {
+                let e = &index.entries[i];
+                if !query.matches_entry(e) {
+                    continue;
+                }
+                let Some(item) = Self::read_item(&table, &e.collection, &e.id)? else {
+                    continue;
+                };
+                if query.matches_document(&item)? {
+                    all.push(item);
+                }
+            }
+            let simple = matches!(by_time, None)
+                || (query.sortby.len() == 1
+                    && matches!(
+                        query.sortby[0].0.as_str(),
+                        "datetime" | "properties.datetime"
+                    ));
+            if !simple {
+                all.sort_by(|a, b| query.compare(a, b));
+            }
+            matched = all.len();
+            page = all.into_iter().skip(start).take(limit).collect();
+        }
+        let items = page.into_iter().map(|i| query.shape(i)).collect();
+        Ok(Page {
+            items,
+            matched: matched as u64,
+            next_offset: (start + limit < matched).then_some(start + limit),
+            prev_offset: (start > 0).then(|| start.saturating_sub(limit)),
+        })
+    }
+
+    fn ingest(
+        &self,
+        collection: &Value,
+        mut item: Value,
+        checksum: &str,
+        observations: Vec<Observation>,
+    ) -> Result<Ingested> {
+        let base = item["id"]
+            .as_str()
+            .ok_or_else(|| Error::InvalidDocument("item has no string \"id\"".into()))?
+            .to_string();
+        let collection_id = collection["id"]
+            .as_str()
+            .ok_or_else(|| Error::InvalidDocument("collection has no string \"id\"".into()))?
+            .to_string();
+        let txn = self.db.begin_write()?;
+        let mut updated_previous = None;
+        let outcome = {
+            let mut files = txn.open_table(FILES)?;
+            let mut versions: Vec<Value> = match files.get(base.as_str())? {
+                Some(v) => serde_json::from_slice(v.value())?,
+                None => Vec::new(),
+            };
+            if let Some(same) = versions.iter().find(|v| v["sha256"] == checksum) {
+                return Ok(Ingested::Unchanged(
+                    same["item"].as_str().unwrap_or(&base).to_string(),
+                ));
+            }
+            let mut items = txn.open_table(ITEMS)?;
+            let outcome = match versions.last().and_then(|v| v["item"].as_str()) {
+                None => Ingested::New(base.clone()),
+                Some(previous) => {
+                    let previous = previous.to_string();
+                    let id = format!("{base}.v{}", versions.len() + 1);
+                    item["id"] = json!(id);
+                    item["properties"]["version"] = json!((versions.len() + 1).to_string());
+                    push_link(&mut item, "predecessor-version", &collection_id, &previous);
+                    if let Some(mut old) = Self::read_item(&items, &collection_id, &previous)? {
+                        old["properties"]["deprecated"] = json!(true);
+                        push_link(&mut old, "successor-version", &collection_id, &id);
+                        items.insert(
+                            (collection_id.as_str(), previous.as_str()),
+                            serde_json::to_vec(&old)?.as_slice(),
+                        )?;
+                        updated_previous = Some(Entry::of(&old)?);
+                    }
+                    Ingested::NewVersion { item: id, previous }
+                }
+            };
+            let item_id = item["id"].as_str().unwrap_or(&base).to_string();
+            versions.push(json!({ "sha256": checksum, "item": item_id }));
+            files.insert(base.as_str(), serde_json::to_vec(&versions)?.as_slice())?;
+            let entry = Entry::of(&item)?;
+            let mut collections = txn.open_table(COLLECTIONS)?;
+            let mut stored: Value = match collections.get(collection_id.as_str())? {
+                Some(c) => serde_json::from_slice(c.value())?,
+                None => collection.clone(),
+            };
+            extend(&mut stored, &entry);
+            collections.insert(
+                collection_id.as_str(),
+                serde_json::to_vec(&stored)?.as_slice(),
+            )?;
+            items.insert(
+                (collection_id.as_str(), item_id.as_str()),
+                serde_json::to_vec(&item)?.as_slice(),
+            )?;
+            let mut table = txn.open_table(OBSERVATIONS)?;
+            for o in &observations {
+                let key = observation_key(o.kind, &o.feature_id, &o.time, &item_id);
+                table.insert(key.as_str(), serde_json::to_vec(&o.properties)?.as_slice())?;
+            }
+            (outcome, entry)
+        };
+        txn.commit()?;
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = updated_previous {
+            index.upsert(old);
+        }
+        index.upsert(outcome.1);
+        Ok(outcome.0)
+    }
+
+    fn observations(
+        &self,
+        kind: &str,
+        feature_id: &str,
+        start: Option<&str>,
+        end: Option<&str>,
+    ) -> Result<Vec<Observation>> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(OBSERVATIONS)?;
+        let prefix = format!("{kind}{SEP}{feature_id}{SEP}");
+        let low = format!("{prefix}{}", start.unwrap_or(""));
+        let high = format!("{prefix}\u{7f}");
+        let kind: &'static str = match kind {
+            "reach" => "reach",
+            "node" => "node",
+            _ => "lake",
+        };
+        let mut out = Vec::new();
+        for row in table.range(low.as_str()..high.as_str())? {
+            let (k, v) = row?;
+            let key = k.value();
+            let mut parts = key[prefix.len()..].split(SEP);
+            let time = parts.next().unwrap_or("").to_string();
+            let item_id = parts.next().unwrap_or("").to_string();
+            if end.is_some_and(|e| time.as_str() > e) {
+                break;
+            }
+            out.push(Observation {
+                kind,
+                feature_id: feature_id.to_string(),
+                time,
+                item_id,
+                properties: serde_json::from_slice(v.value())?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn item_count(&self) -> Result<u64> {
+        let read = self.db.begin_read()?;
+        Ok(read.open_table(ITEMS)?.len()?)
+    }
+}
+
+fn push_link(item: &mut Value, rel: &str, collection: &str, id: &str) {
+    let link = json!({
+        "rel": rel,
+        "href": format!("./{id}"),
+        "type": "application/geo+json",
+        "hysope:collection": collection,
+        "hysope:item": id,
+    });
+    match item.get_mut("links").and_then(Value::as_array_mut) {
+        Some(links) => links.push(link),
+        None => item["links"] = json!([link]),
+    }
+}
