@@ -373,13 +373,13 @@ impl CatalogStore for RedbCatalog {
                     all.push(item);
                 }
             }
-            let simple = matches!(by_time, None)
+            let ordered = query.sortby.is_empty()
                 || (query.sortby.len() == 1
                     && matches!(
                         query.sortby[0].0.as_str(),
                         "datetime" | "properties.datetime"
                     ));
-            if !simple {
+            if !ordered {
                 all.sort_by(|a, b| query.compare(a, b));
             }
             matched = all.len();

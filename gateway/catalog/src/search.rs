@@ -377,12 +377,10 @@ impl SearchQuery {
     pub fn needs_document(&self) -> bool {
         self.filter.is_some()
             || !self.query.is_empty()
-            || self.sortby.iter().any(|(f, _)| {
-                !matches!(
-                    f.as_str(),
-                    "id" | "collection" | "datetime" | "properties.datetime"
-                )
-            })
+            || self
+                .sortby
+                .iter()
+                .any(|(f, _)| !matches!(f.as_str(), "datetime" | "properties.datetime"))
     }
 
     /// True when an item document passes the filter and the query.
