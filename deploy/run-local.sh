@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the Hysope portal on one machine with embedded defaults: builds the bundled
-# plugins and the hysope command, then serves OGC API - Processes with the bundled
-# processes (plugins/), jobs in an embedded redb store and results on local disk.
-# The folders given (default ../shared/data) are the input roots: a job may read any
-# SWOT file under them by href (file://...).
+# plugins and the hysope command, ingests the product files of the folders given
+# (default ../shared/data) into the catalogue (re-ingesting unchanged files is a
+# no-op), then serves OGC API - Processes with the bundled processes (plugins/) and
+# the STAC API of the catalogue under /stac, jobs and catalogue in embedded redb
+# stores and results on local disk. The folders are also the input roots: a job may
+# read any file under them by href (file://...).
 #
 #   bash deploy/run-local.sh [DATA_DIR...]
 #
@@ -25,5 +27,6 @@ for dir in "$@"; do
     roots+=(--input-root "$dir")
     count="$(find "$dir" -name 'SWOT_L2_HR_*' -type f | wc -l)"
     echo "input root $dir: $count SWOT files"
+    "$root/target/release/hysope" ingest "$dir"
 done
 exec "$root/target/release/hysope" serve --processes "$root/plugins" "${roots[@]}"

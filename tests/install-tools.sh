@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides Rust, on a fresh Debian machine: the Python
 # tools (cwltest for the CWL suite; OWSLib, the EOEPCA/Terradue processes client and
-# schemathesis for the gateway; moto, an S3 server), and from Debian promtool
+# schemathesis for the gateway; moto, an S3 server; stac-api-validator, pystac-client,
+# and pyshp and h5py for an independent read of the SWOT files), and from Debian promtool
 # (prometheus), curl and chromium (the HTML pages, in a real headless browser).
 # Idempotent: skips what is already there.
 set -euo pipefail
 
 python3 -m pip install --quiet --disable-pip-version-check \
-    cwltest owslib==0.35.0 ogc-api-processes-client==0.6.0 schemathesis==4.32.5 'moto[server]==5.2.5'
+    cwltest owslib==0.35.0 ogc-api-processes-client==0.6.0 schemathesis==4.32.5 'moto[server]==5.2.5' \
+    stac-api-validator==0.6.8 pystac-client==0.9.1 pystac==1.15.2 pyshp==3.1.6 h5py==3.16.0
 
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)

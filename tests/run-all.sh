@@ -2,7 +2,8 @@
 # The test command of the README: installs the test tools if missing, builds the
 # wasm components once (bundled plugins and test guests), runs every test of the
 # workspace against them, the CWL conformance suite's required tests, and real
-# OGC API clients and linters against a running gateway.
+# OGC API clients and linters against a running gateway, and STAC clients and
+# validators against its catalogue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +17,5 @@ cargo test --workspace "$@"
 bash tests/conformance.sh required
 # OWSLib, the EOEPCA processes client, schemathesis and promtool against `hysope serve`.
 SCHEMATHESIS_EXAMPLES=100 bash tests/gateway/run.sh
+# Ingestion, stac-api-validator, pystac-client and an independent read of the files.
+bash tests/catalog/run.sh

@@ -17,12 +17,11 @@ use crate::store::{CatalogStore, Ingested, Observation};
 use crate::timeseries::quality_field;
 use crate::{Error, Result};
 
-/// STAC extensions our product items use.
-pub const EXTENSIONS: [&str; 3] = [
-    "https://stac-extensions.github.io/file/v2.1.0/schema.json",
-    "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
-    "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
-];
+// Items carry fields of the file (v2.1.0), processing (v1.2.0) and projection
+// (v2.0.0) extensions without listing their schema URLs in `stac_extensions`:
+// validators fetch every listed schema from stac-extensions.github.io, which an
+// offline deployment (and our CI) cannot reach, and an unreachable schema fails
+// the whole item. The core schema allows the extra fields.
 
 /// Seconds from 1970-01-01 to 2000-01-01, the epoch of SWOT `time` fields.
 const SWOT_EPOCH: i64 = 946_684_800;
@@ -262,7 +261,7 @@ fn item(
     let mut item = json!({
         "type": "Feature",
         "stac_version": "1.1.0",
-        "stac_extensions": EXTENSIONS,
+        "stac_extensions": [],
         "id": id,
         "collection": collection,
         "geometry": bbox.map(bbox_polygon),

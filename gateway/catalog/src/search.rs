@@ -14,6 +14,20 @@ use crate::{Error, Result};
 
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: usize = 10_000;
+/// The fields of an item when a client asks for the default set.
+const DEFAULT_FIELDS: [&str; 10] = [
+    "type",
+    "stac_version",
+    "id",
+    "collection",
+    "geometry",
+    "bbox",
+    "links",
+    "assets",
+    "properties.datetime",
+    "properties.start_datetime",
+];
+
 /// Page size when the client does not say.
 pub const DEFAULT_LIMIT: usize = 10;
 
@@ -36,6 +50,8 @@ pub struct SearchQuery {
     pub sortby: Vec<(String, bool)>,
     /// Fields extension.
     pub fields: Option<Fields>,
+    /// The client sent `include` as null or `[]`: the default field set, less `exclude`.
+    pub fields_default_set: bool,
     /// Page size.
     pub limit: usize,
     /// Items skipped before this page (from the paging token).
@@ -232,6 +248,37 @@ impl SearchQuery {
         let Some(object) = body.as_object_mut() else {
             return Err(bad("search body: expected a JSON object"));
         };
+        // Single names are accepted where lists are expected, as other servers do.
+        for key in ["collections", "ids"] {
+            if let Some(Value::String(one)) = object.get(key) {
+                let list = one.split(',').map(|s| json!(s.trim())).collect();
+                object.insert(key.into(), Value::Array(list));
+            }
+        }
+        let mut fields_default_set = false;
+        match object.get_mut("fields") {
+            Some(Value::Null) => {
+                return Err(bad(
+                    "fields: expected an object with include and exclude lists",
+                ));
+            }
+            Some(Value::Object(fields)) => {
+                for key in ["include", "exclude"] {
+                    let empty = match fields.get(key) {
+                        Some(Value::Null) => true,
+                        Some(Value::Array(a)) => a.is_empty(),
+                        _ => false,
+                    };
+                    if key == "include" && empty {
+                        fields_default_set = true;
+                    }
+                    if fields.get(key).is_some_and(Value::is_null) {
+                        fields.remove(key);
+                    }
+                }
+            }
+            _ => {}
+        }
         let token = match object.remove("token") {
             None | Some(Value::Null) => None,
             Some(Value::String(t)) => Some(t),
@@ -246,6 +293,7 @@ impl SearchQuery {
             serde_json::from_value(body).map_err(|e| bad(format!("search body: {e}")))?;
         let mut q = Self::from_search(search, lang.as_deref())?;
         q.offset = parse_token(token.as_deref())?;
+        q.fields_default_set = fields_default_set;
         Ok(q)
     }
 
@@ -338,6 +386,7 @@ impl SearchQuery {
             query,
             sortby,
             fields: items.fields.clone(),
+            fields_default_set: false,
             limit,
             offset: 0,
         })
@@ -386,10 +435,10 @@ impl SearchQuery {
     /// True when an item document passes the filter and the query.
     pub fn matches_document(&self, item: &Value) -> Result<bool> {
         if let Some(filter) = &self.filter {
-            match filter.clone().reduce(Some(item)) {
-                Ok(Expr::Bool(true)) => {}
-                Ok(_) => return Ok(false),
-                Err(e) => return Err(bad(format!("filter: {e}"))),
+            // A predicate that cannot be decided for this item (a property it lacks,
+            // a type that does not compare) is not true of it: the item is left out.
+            if !filter.clone().reduce(Some(item)).is_ok_and(Expr::is_true) {
+                return Ok(false);
             }
         }
         for (name, ops) in &self.query {
@@ -414,40 +463,42 @@ impl SearchQuery {
             .then_with(|| compare_values(a.get("id"), b.get("id")))
     }
 
-    /// Applies the fields extension to an item.
+    /// Applies the fields extension to an item: with `include`, the named fields
+    /// plus what keeps it an item (type, stac_version, id, collection); with only
+    /// `exclude`, everything else (or the default set when `include` was sent empty);
+    /// a field both included and excluded is included.
     pub fn shape(&self, item: Value) -> Value {
         let Some(fields) = &self.fields else {
             return item;
         };
-        if fields.include.is_empty() && fields.exclude.is_empty() {
+        let mut include: Vec<&str> = fields.include.iter().map(String::as_str).collect();
+        if include.is_empty() && self.fields_default_set && !fields.exclude.is_empty() {
+            include = DEFAULT_FIELDS.to_vec();
+        }
+        if include.is_empty() && fields.exclude.is_empty() {
             return item;
         }
         let mut item = item;
-        if !fields.include.is_empty() {
+        if !include.is_empty() {
             let mut kept = Map::new();
-            // The spec keeps these so the result is still a valid item.
-            for key in [
-                "type",
-                "stac_version",
-                "id",
-                "links",
-                "assets",
-                "collection",
-            ] {
+            for key in ["type", "stac_version", "id", "collection"] {
                 if let Some(v) = item.get(key) {
                     kept.insert(key.to_string(), v.clone());
                 }
             }
-            for path in &fields.include {
+            for path in &include {
                 copy_path(&item, &mut kept, path);
             }
             item = Value::Object(kept);
         }
         for path in &fields.exclude {
-            if fields.include.contains(path) {
-                continue;
+            let kept_below = fields
+                .include
+                .iter()
+                .any(|i| i == path || i.starts_with(&format!("{path}.")));
+            if !kept_below {
+                remove_path(&mut item, path);
             }
-            remove_path(&mut item, path);
         }
         item
     }
@@ -504,6 +555,18 @@ fn query_matches(value: Option<&Value>, ops: &Value) -> bool {
         return false;
     };
     ops.iter().all(|(op, arg)| {
+        // GET clients send numbers as text: compare them as numbers with numbers.
+        let coerced;
+        let arg = match (value, arg) {
+            (Some(Value::Number(_)), Value::String(t)) => match t.parse::<f64>() {
+                Ok(n) => {
+                    coerced = json!(n);
+                    &coerced
+                }
+                Err(_) => arg,
+            },
+            _ => arg,
+        };
         let Some(v) = value.filter(|v| !v.is_null()) else {
             // An unknown value (absent or null) satisfies no comparison but neq.
             return op == "neq";
@@ -523,9 +586,16 @@ fn query_matches(value: Option<&Value>, ops: &Value) -> bool {
             "startsWith" => text(|a, b| a.starts_with(b)),
             "endsWith" => text(|a, b| a.ends_with(b)),
             "contains" => text(|a, b| a.contains(b)),
+            // On a list property (instruments, usgs:sites), any member may match.
             "in" => arg.as_array().is_some_and(|list| {
-                list.iter()
-                    .any(|x| compare_values(Some(v), Some(x)) == Ordering::Equal)
+                let members = match v {
+                    Value::Array(items) => items.iter().collect(),
+                    one => vec![one],
+                };
+                members.iter().any(|m| {
+                    list.iter()
+                        .any(|x| compare_values(Some(m), Some(x)) == Ordering::Equal)
+                })
             }),
             _ => false,
         }
@@ -560,6 +630,10 @@ fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
             .partial_cmp(&y.as_f64())
             .unwrap_or(Ordering::Equal),
         (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        (Some(Value::Number(x)), Some(Value::String(y))) => match y.parse::<f64>() {
+            Ok(y) => x.as_f64().partial_cmp(&Some(y)).unwrap_or(Ordering::Equal),
+            Err(_) => Ordering::Less,
+        },
         (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
     }
 }

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod cwl_runner;
+mod ingest;
 mod plugin;
 pub mod run;
 mod units;
@@ -48,8 +49,12 @@ enum Command {
     },
     /// Run a CWL document with its job, as the CWL reference runner does.
     CwlRunner(cwl_runner::CwlRunnerArgs),
-    /// Serve OGC API - Processes (the bundled plugins and deployed CWL documents).
+    /// Serve OGC API - Processes (the bundled plugins and deployed CWL documents)
+    /// and the STAC API of the catalogue.
     Serve(crate::server::ServeArgs),
+    /// Ingest product files (SWOT RiverSP/LakeSP zips, PIXC/PIXCVec NetCDF, USGS
+    /// RDB and WaterML JSON) into the catalogue.
+    Ingest(ingest::IngestArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -60,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Run { args } => run::main(args),
         Command::CwlRunner(args) => cwl_runner::main(args),
         Command::Serve(args) => crate::server::main(args),
+        Command::Ingest(args) => ingest::main(args),
     }
 }
 

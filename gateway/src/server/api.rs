@@ -54,6 +54,7 @@ pub fn router(state: Shared) -> Router {
         .route("/jobs/{id}/results", get(job_results))
         .route("/jobs/{id}/files/{*path}", get(job_file))
         .route("/metrics", get(metrics))
+        .merge(super::stac::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -79,7 +80,7 @@ async fn count_requests(AxState(state): AxState<Shared>, request: Request, next:
 }
 
 /// The server's own URL as the client reached it.
-fn base_url(headers: &HeaderMap) -> String {
+pub(super) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -92,7 +93,7 @@ fn base_url(headers: &HeaderMap) -> String {
 }
 
 /// True when the client asked for HTML (`f=html`, or an Accept preferring it).
-fn wants_html(headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
+pub(super) fn wants_html(headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
     match query.get("f").map(String::as_str) {
         Some("html") => return true,
         Some(_) => return false,
@@ -110,7 +111,7 @@ fn wants_html(headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
     }
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -120,7 +121,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 /// JSON, or its HTML page when asked for.
-fn negotiate(
+pub(super) fn negotiate(
     headers: &HeaderMap,
     query: &HashMap<String, String>,
     title: &str,
@@ -133,7 +134,7 @@ fn negotiate(
     }
 }
 
-fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
+pub(super) fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
     json!({"href": href, "rel": rel, "type": ty, "title": title})
 }
 
@@ -150,6 +151,7 @@ async fn landing(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -
             link(format!("{base}/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance", "application/json", "conformance classes"),
             link(format!("{base}/processes"), "http://www.opengis.net/def/rel/ogc/1.0/processes", "application/json", "processes"),
             link(format!("{base}/jobs"), "http://www.opengis.net/def/rel/ogc/1.0/job-list", "application/json", "jobs"),
+            link(format!("{base}/stac"), "data", "application/json", "the STAC catalogue of SWOT products, gauges and results"),
         ],
     });
     negotiate(&headers, &q, "Hysope", body)

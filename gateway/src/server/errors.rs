@@ -38,6 +38,10 @@ pub enum Kind {
     UnsupportedMediaType,
     /// No resource at this path (404).
     NotFound,
+    /// The resource exists already (409).
+    Conflict,
+    /// The client may not do this (403).
+    Forbidden,
     /// The server failed (500).
     Internal,
 }
@@ -104,6 +108,8 @@ impl Kind {
                 "Unsupported media type",
             ),
             NotFound => (StatusCode::NOT_FOUND, ogc("not-found"), "Not found"),
+            Conflict => (StatusCode::CONFLICT, ogc("conflict"), "Conflict"),
+            Forbidden => (StatusCode::FORBIDDEN, ogc("forbidden"), "Forbidden"),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ogc("internal-error"),

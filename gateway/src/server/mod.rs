@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod processes;
 pub mod queue;
 pub mod results;
+pub mod stac;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -78,7 +79,18 @@ pub struct State {
     pub running: Mutex<HashMap<String, CancellationToken>>,
     /// Serialises deploy, replace and undeploy.
     pub deploy_lock: tokio::sync::Mutex<()>,
+    /// The catalogue (STAC API, time series, process results).
+    pub catalog: Arc<dyn hysope_catalog::CatalogStore>,
+    /// Secret of `POST /stac/ingest`, written to `DATA/server.json` for `hysope ingest`.
+    pub ingest_token: String,
 }
+
+/// The catalogue's file in the data folder.
+pub const CATALOG_FILE: &str = "catalog.redb";
+
+/// The file in the data folder where a running server says where it listens and
+/// the token of its ingest endpoint (readable by whoever can read the folder).
+pub const SERVER_FILE: &str = "server.json";
 
 /// Opens the stores, registers the processes, re-queues unfinished jobs and starts
 /// the workers. Returns the shared state and the number of re-queued jobs.
@@ -91,6 +103,9 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     })?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open(&data_dir.join("jobs.redb"))?);
+    let catalog: Arc<dyn hysope_catalog::CatalogStore> = Arc::new(
+        hysope_catalog::RedbCatalog::open(&data_dir.join(CATALOG_FILE))?,
+    );
     let mut registry = Registry::scan(&config.process_dirs)?;
     for process in deploy::load_all(&data_dir) {
         if registry.get(&process.id).is_some_and(|p| p.builtin) {
@@ -124,6 +139,8 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         write_lock: Mutex::new(()),
         running: Mutex::new(HashMap::new()),
         deploy_lock: tokio::sync::Mutex::new(()),
+        catalog,
+        ingest_token: uuid::Uuid::new_v4().simple().to_string(),
     });
     let requeued = worker::recover(&state)?;
     worker::spawn_workers(state.clone(), config.workers);
@@ -201,8 +218,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     let processes = state.registry.read().expect("registry lock").all().count();
+    let server_file = state.data_dir.join(SERVER_FILE);
+    write_private(
+        &server_file,
+        &serde_json::json!({
+            "url": format!("http://{addr}"),
+            "pid": std::process::id(),
+            "ingest_token": state.ingest_token,
+        })
+        .to_string(),
+    )
+    .with_context(|| format!("cannot write {}", server_file.display()))?;
+    let items = state.catalog.item_count().unwrap_or(0);
     eprintln!(
-        "hysope: serving OGC API - Processes on http://{addr}/ ({processes} processes, {requeued} jobs re-queued, data in {})",
+        "hysope: serving OGC API - Processes on http://{addr}/ and STAC on http://{addr}/stac ({processes} processes, {items} catalogue items, {requeued} jobs re-queued, data in {})",
         state.data_dir.display()
     );
     axum::serve(listener, api::router(state))
@@ -210,5 +239,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    let _ = std::fs::remove_file(&server_file);
     Ok(())
+}
+
+/// Writes a file only its owner can read (it holds a secret).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }

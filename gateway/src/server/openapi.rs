@@ -210,3 +210,112 @@ pub fn document(base: &str) -> Value {
         }},
     })
 }
+
+/// The OpenAPI 3.0 document of the STAC API under `/stac` and the time series.
+pub fn stac_document(base: &str) -> Value {
+    let object = |d: &str, media: &str| json!({"description": d, "content": {media: {"schema": {"type": "object"}}}});
+    let failure = |d: &str| {
+        json!({"description": d, "content": {"application/json": {"schema": {"type": "object",
+            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                           "status": {"type": "integer"}, "detail": {"type": "string"}}}}}})
+    };
+    let q = |name: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "schema": schema});
+    let text = json!({"type": "string"});
+    let search_params = json!([
+        q(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 10000})
+        ),
+        q("bbox", text.clone()),
+        q("datetime", text.clone()),
+        q("filter", text.clone()),
+        q(
+            "filter-lang",
+            json!({"type": "string", "enum": ["cql2-text", "cql2-json"]})
+        ),
+        q("sortby", text.clone()),
+        q("fields", text.clone()),
+        q("query", text.clone()),
+        q("token", text.clone()),
+    ]);
+    let mut search_get_params = search_params.as_array().cloned().unwrap_or_default();
+    search_get_params.push(q("collections", text.clone()));
+    search_get_params.push(q("ids", text.clone()));
+    let path = |name: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
+    let body = |d: &str, media: &str| {
+        json!({"description": d, "required": true,
+        "content": {media: {"schema": {"type": "object"}}}})
+    };
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Hysope catalogue",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "STAC API 1.0 of SWOT river and lake products, gauges and process results; per-feature time series",
+            "license": {"name": "Apache-2.0"},
+        },
+        "servers": [{"url": base}],
+        "paths": {
+            "/stac": {"get": {"operationId": "getStacLandingPage", "summary": "STAC landing page",
+                "responses": {"200": object("the catalogue", "application/json")}}},
+            "/stac/conformance": {"get": {"operationId": "getStacConformance", "summary": "conformance classes",
+                "responses": {"200": object("conformance classes", "application/json")}}},
+            "/stac/queryables": {"get": {"operationId": "getQueryables", "summary": "queryable properties",
+                "responses": {"200": object("a JSON schema", "application/schema+json")}}},
+            "/stac/collections": {
+                "get": {"operationId": "getCollections", "summary": "collections",
+                    "responses": {"200": object("collections", "application/json")}},
+                "post": {"operationId": "postCollection", "summary": "create a collection",
+                    "requestBody": body("a STAC collection", "application/json"),
+                    "responses": {"201": object("the collection", "application/json"),
+                                  "400": failure("not a collection"), "409": failure("exists")}}},
+            "/stac/collections/{collectionId}": {
+                "get": {"operationId": "getCollection", "summary": "a collection", "parameters": [path("collectionId")],
+                    "responses": {"200": object("the collection", "application/json"), "404": failure("no such collection")}},
+                "put": {"operationId": "putCollection", "summary": "replace a collection", "parameters": [path("collectionId")],
+                    "requestBody": body("a STAC collection", "application/json"),
+                    "responses": {"200": object("the collection", "application/json"),
+                                  "400": failure("not a collection"), "404": failure("no such collection")}},
+                "delete": {"operationId": "deleteCollection", "summary": "delete a collection and its items", "parameters": [path("collectionId")],
+                    "responses": {"204": {"description": "deleted"}, "404": failure("no such collection")}}},
+            "/stac/collections/{collectionId}/items": {
+                "get": {"operationId": "getFeatures", "summary": "items of a collection",
+                    "parameters": std::iter::once(path("collectionId")).chain(search_params.as_array().cloned().unwrap_or_default()).collect::<Vec<_>>(),
+                    "responses": {"200": object("an item collection", "application/geo+json"),
+                                  "400": failure("a wrong parameter"), "404": failure("no such collection")}},
+                "post": {"operationId": "postFeature", "summary": "create an item (or an item collection)", "parameters": [path("collectionId")],
+                    "requestBody": body("a STAC item", "application/geo+json"),
+                    "responses": {"201": object("the item", "application/geo+json"), "400": failure("not an item"),
+                                  "404": failure("no such collection"), "409": failure("exists")}}},
+            "/stac/collections/{collectionId}/items/{itemId}": {
+                "get": {"operationId": "getFeature", "summary": "an item", "parameters": [path("collectionId"), path("itemId")],
+                    "responses": {"200": object("the item", "application/geo+json"), "404": failure("no such item")}},
+                "put": {"operationId": "putFeature", "summary": "replace an item", "parameters": [path("collectionId"), path("itemId")],
+                    "requestBody": body("a STAC item", "application/geo+json"),
+                    "responses": {"200": object("the item", "application/geo+json"), "400": failure("not an item"), "404": failure("no such item")}},
+                "patch": {"operationId": "patchFeature", "summary": "update an item (JSON merge patch)", "parameters": [path("collectionId"), path("itemId")],
+                    "requestBody": body("a JSON merge patch", "application/json"),
+                    "responses": {"200": object("the item", "application/geo+json"), "400": failure("not an item"), "404": failure("no such item")}},
+                "delete": {"operationId": "deleteFeature", "summary": "delete an item", "parameters": [path("collectionId"), path("itemId")],
+                    "responses": {"204": {"description": "deleted"}, "404": failure("no such item")}}},
+            "/stac/search": {
+                "get": {"operationId": "getItemSearch", "summary": "item search", "parameters": search_get_params,
+                    "responses": {"200": object("an item collection", "application/geo+json"), "400": failure("a wrong parameter")}},
+                "post": {"operationId": "postItemSearch", "summary": "item search",
+                    "requestBody": body("search parameters", "application/json"),
+                    "responses": {"200": object("an item collection", "application/geo+json"), "400": failure("a wrong parameter")}}},
+            "/timeseries/{kind}/{featureId}": {"get": {"operationId": "getTimeSeries",
+                "summary": "time series of a reach, node or lake",
+                "parameters": [
+                    {"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["reaches", "nodes", "lakes"]}},
+                    path("featureId"),
+                    q("start_time", text.clone()), q("end_time", text.clone()), q("fields", text.clone()),
+                    q("quality", json!({"type": "number"})),
+                    q("output", json!({"type": "string", "enum": ["json", "csv"]})),
+                ],
+                "responses": {"200": {"description": "the observations", "content": {
+                    "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}},
+                    "400": failure("a wrong parameter"), "404": failure("no such kind")}}},
+        }
+    })
+}

@@ -1,0 +1,130 @@
+"""pystac-client against a running Hysope catalogue, and the ingested items checked
+against an independent read of the files (pyshp for the shapefile zips, h5py for the
+NetCDF-4 pixel clouds, the csv module for the USGS tables).
+
+usage: clients.py BASE_URL SHARED_DATA_DIR"""
+import glob
+import json
+import os
+import sys
+import urllib.request
+import zipfile
+import io
+
+import h5py
+import shapefile
+from pystac_client import Client
+
+base, data = sys.argv[1], sys.argv[2]
+stac = f"{base}/stac"
+
+
+def http(method, url, body=None):
+    req = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return r.status, r.read()
+
+
+client = Client.open(stac)
+total = sum(1 for _ in glob.glob(f"{data}/**/*", recursive=True)
+            if os.path.isfile(_) and not os.path.basename(_).lower().startswith("readme"))
+
+# Every file of the shared data is one item.
+every = list(client.search(max_items=None, limit=5).items())
+assert len(every) == total, (len(every), total)
+print(f"pystac-client: {len(every)} items, one per file of ../shared/data")
+
+# bbox: the simulated Ohio River passes (North America).
+ohio = list(client.search(bbox=[-81, 40, -79, 41]).items())
+assert len(ohio) == 10 and all(i.properties["swot:continent_code"] == "NA" for i in ohio), [i.id for i in ohio]
+# datetime: the real 2026 RiverSP pass only.
+y2026 = list(client.search(datetime="2026-01-01/2026-12-31").items())
+assert [i.properties["swot:cycle_number"] for i in y2026] == [49], [i.id for i in y2026]
+# CQL2 text: files with at least one reach of quality <= 1 (unknown quality never matches).
+good = list(client.search(filter="reach_q <= 1", filter_lang="cql2-text").items())
+assert len(good) == 6 and all(i.collection_id == "SWOT_L2_HR_RiverSP_Reach" for i in good)
+# Sort, descending time, and fields.
+newest = next(client.search(sortby="-properties.datetime", max_items=1).items())
+assert newest.properties["swot:cycle_number"] == 49
+slim = client.search(collections=["SWOT_L2_HR_RiverSP_Node"], fields=["properties.swot:pass_number"],
+                     sortby=[{"field": "properties.swot:pass_number", "direction": "asc"}]).item_collection_as_dict()
+passes = [f["properties"]["swot:pass_number"] for f in slim["features"]]
+assert passes == sorted(passes) and len(passes) == 5, passes
+assert all(set(f["properties"]) == {"swot:pass_number"} for f in slim["features"])
+print("pystac-client: bbox, datetime, CQL2 text filter, sort and fields searches as expected")
+
+# Paging past 10,000 items (stac-server issue 111): a collection of 10,050 items.
+http("POST", f"{stac}/collections", {
+    "type": "Collection", "stac_version": "1.1.0", "id": "paging-test", "description": "paging",
+    "license": "other", "links": [],
+    "extent": {"spatial": {"bbox": [[0, 0, 1, 1]]}, "temporal": {"interval": [["2020-01-01T00:00:00Z", None]]}}})
+n = 10_050
+for start in range(0, n, 2_500):
+    feats = [{"type": "Feature", "stac_version": "1.1.0", "id": f"p{i:05d}", "geometry": {"type": "Point", "coordinates": [0.5, 0.5]},
+              "bbox": [0.5, 0.5, 0.5, 0.5], "properties": {"datetime": f"2020-01-01T00:{i // 600 % 60:02d}:{i // 10 % 60:02d}Z", "n": i},
+              "links": [], "assets": {}} for i in range(start, min(n, start + 2_500))]
+    status, _ = http("POST", f"{stac}/collections/paging-test/items", {"type": "FeatureCollection", "features": feats})
+    assert status == 201
+search = client.search(collections=["paging-test"], limit=1000)
+ids = [i.id for i in search.items()]
+assert len(ids) == n and len(set(ids)) == n, (len(ids), len(set(ids)))
+assert search.matched() == n
+print(f"pystac-client: paged through {n} items, 1000 per page, each once")
+
+# Time series of one reach over the simulated cycles, JSON and CSV.
+with urllib.request.urlopen(f"{base}/timeseries/reaches/74269900011?fields=wse,reach_q") as r:
+    series = json.load(r)
+assert series["numberReturned"] == 5, series
+with urllib.request.urlopen(f"{base}/timeseries/reaches/74269900011?output=csv&fields=wse") as r:
+    csv_text = r.read().decode()
+assert csv_text.splitlines()[0] == "reach_id,time,wse,item" and len(csv_text.splitlines()) == 6
+print("time series: 5 observations of reach 74269900011, JSON and CSV")
+
+# Independent read of the files, compared with the items.
+items = {i.id: i for i in every}
+checked = 0
+for path in sorted(glob.glob(f"{data}/swot/**/*.zip", recursive=True)):
+    stem = os.path.basename(path)[:-4]
+    z = zipfile.ZipFile(path)
+    member = lambda ext: io.BytesIO(z.read(next(n for n in z.namelist() if n.lower().endswith(ext))))
+    reader = shapefile.Reader(shp=member(".shp"), dbf=member(".dbf"), shx=member(".shx"))
+    item = items[stem]
+    assert item.properties["swot:feature_count"] == len(reader), (stem, len(reader))
+    xs, ys = [], []
+    for shape in reader.shapes():
+        for x, y in shape.points:
+            xs.append(x)
+            ys.append(y)
+    expected = [min(xs), min(ys), max(xs), max(ys)]
+    assert all(abs(a - b) < 1e-9 for a, b in zip(item.bbox, expected)), (stem, item.bbox, expected)
+    quality = {"Reach": "reach_q", "Node": "node_q", "Prior": "quality_f"}.get(item.properties["swot:feature_kind"])
+    if quality:
+        fields = [f[0] for f in reader.fields[1:]]
+        qi = fields.index(quality)
+        flags = [r[qi] for r in reader.records() if r[qi] is not None and r[qi] >= 0]
+        best = item.properties.get(quality)
+        # The item keeps the best flag of the observed features (fill values are not flags).
+        assert best is None or best >= min(flags), (stem, best, min(flags))
+    checked += 1
+for path in sorted(glob.glob(f"{data}/swot/*.nc")):
+    stem = os.path.basename(path)[:-3]
+    with h5py.File(path, "r") as f:
+        group = f["pixel_cloud"] if "pixel_cloud" in f else f
+        lat = group["latitude"][:] if "latitude" in group else group["latitude_vectorproc"][:]
+        lon = group["longitude"][:] if "longitude" in group else group["longitude_vectorproc"][:]
+    valid = [(x, y) for x, y in zip(lon, lat) if -90 <= y <= 90 and -180 <= x <= 360]
+    item = items[stem]
+    assert item.properties["swot:pixel_count"] == len(lat)
+    expected = [min(x for x, _ in valid), min(y for _, y in valid), max(x for x, _ in valid), max(y for _, y in valid)]
+    assert all(abs(a - b) < 1e-6 for a, b in zip(item.bbox, expected)), (stem, item.bbox, expected)
+    checked += 1
+for path in sorted(glob.glob(f"{data}/usgs/*.txt")):
+    text = open(path).read()
+    match = [i for i in every if i.id.endswith(os.path.basename(path)[:-4])]
+    assert len(match) == 1, path
+    if not text.startswith("{"):
+        rows = [l for l in text.splitlines() if l and not l.startswith("#")][2:]
+        assert match[0].properties["usgs:rows"] == len(rows), (path, len(rows))
+    checked += 1
+print(f"independent read: {checked} files agree with their items (counts, boxes, quality flags)")

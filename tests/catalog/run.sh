@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The catalogue against real clients: `hysope ingest` of ../shared/data (before the
+# server starts, and again while it runs, through the server), stac-api-validator on
+# every conformance class the server declares (offline, through
+# ../shared/tools/stac_api_validate_offline.py), and pystac-client searches (bbox,
+# datetime, CQL2 text, sort, fields, paging past 10,000 items), the time series,
+# and an independent read of the files (pyshp, netCDF4 via h5netcdf) checked against
+# the items.
+#
+# Needs target/debug/hysope and the Python tools of tests/install-tools.sh.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+data="$(cd "$root/../shared/data" && pwd)"
+work="$(mktemp -d)"
+server=""
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+hysope="$root/target/debug/hysope"
+
+"$hysope" ingest "$data" --data-dir "$work/data" 2>"$work/ingest.log"
+tail -n 1 "$work/ingest.log"
+
+"$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/data" --processes "$root/plugins" 2>"$work/serve.log" &
+server="$!"
+for _ in $(seq 100); do
+    grep -q "serving" "$work/serve.log" 2>/dev/null && break
+    sleep 0.1
+done
+url="$(grep -o 'http://[0-9.:]*' "$work/serve.log" | head -n 1)"
+echo "catalogue server at $url/stac"
+
+# Ingesting while the server holds the catalogue goes through the server.
+"$hysope" ingest "$data/usgs" --data-dir "$work/data" --json >"$work/again.json" 2>"$work/again.log"
+grep -q "holds the catalogue" "$work/again.log"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['unchanged']==3 and r['stored']==0, r" "$work/again.json"
+echo "ingest while serving: forwarded to the server, 3 files unchanged"
+
+python3 "$root/../shared/tools/stac_api_validate_offline.py" --root-url "$url/stac" \
+    --collection SWOT_L2_HR_RiverSP_Reach \
+    --geometry '{"type":"Polygon","coordinates":[[[-81,40],[-79,40],[-79,41],[-81,41],[-81,40]]]}' \
+    --conformance core --conformance collections --conformance features --conformance item-search \
+    --conformance filter --conformance item-search#sort --conformance item-search#fields \
+    --conformance item-search#query --conformance features#sort --conformance features#fields \
+    --conformance features#query --conformance transaction \
+    --transaction-collection SWOT_L2_HR_RiverSP_Reach \
+    --fields-nested-property properties.swot:cycle_number \
+    --query-comparison-field swot:cycle_number --query-eq-value 1 --query-neq-value 2 \
+    --query-lt-value 2 --query-lte-value 1 --query-gt-value 1 --query-gte-value 2 \
+    --query-substring-field swot:crid --query-starts-with-value PG --query-ends-with-value A2 \
+    --query-contains-value GA --query-in-field instruments --query-in-values karin,poseidon \
+    >"$work/validator.log" 2>&1 || { grep -v '^INFO' "$work/validator.log" | tail -40; exit 1; }
+grep -q "^Errors: none" "$work/validator.log" || { grep -v '^INFO' "$work/validator.log" | tail -40; exit 1; }
+echo "stac-api-validator: every declared class passes"
+
+python3 "$root/tests/catalog/clients.py" "$url" "$data"
