@@ -193,21 +193,13 @@ impl Series {
                 .iter()
                 .map(|h| match row.get(h) {
                     None | Some(Value::Null) => String::new(),
-                    Some(Value::String(s)) => csv_cell(s),
-                    Some(other) => csv_cell(&other.to_string()),
+                    Some(Value::String(s)) => hysope_swot::csv::cell(s),
+                    Some(other) => hysope_swot::csv::cell(&other.to_string()),
                 })
                 .collect();
             out.push_str(&cells.join(","));
             out.push('\n');
         }
         out
-    }
-}
-
-fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
     }
 }

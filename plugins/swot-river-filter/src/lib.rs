@@ -155,7 +155,7 @@ pub fn to_csv(fields: &[String], features: &[Feature]) -> String {
     out.push_str(
         &fields
             .iter()
-            .map(|f| csv_cell(f))
+            .map(|f| hysope_swot::csv::cell(f))
             .collect::<Vec<_>>()
             .join(","),
     );
@@ -165,7 +165,7 @@ pub fn to_csv(fields: &[String], features: &[Feature]) -> String {
             .iter()
             .map(|name| match feature.get(name) {
                 None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => csv_cell(s),
+                Some(Value::String(s)) => hysope_swot::csv::cell(s),
                 Some(other) => other.to_string(),
             })
             .collect();
@@ -173,14 +173,6 @@ pub fn to_csv(fields: &[String], features: &[Feature]) -> String {
         out.push('\n');
     }
     out
-}
-
-fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }
 
 #[cfg(test)]

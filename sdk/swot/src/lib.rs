@@ -7,6 +7,7 @@
 //! file as a [`ReadError`] naming the file and what is wrong with it. The crate
 //! has no native-only dependency, so plugins built for `wasm32-wasip2` use it too.
 
+pub mod csv;
 pub mod name;
 pub mod pixc;
 pub mod rdb;
