@@ -81,6 +81,32 @@ with urllib.request.urlopen(f"{base}/timeseries/reaches/74269900011?output=csv&f
 assert csv_text.splitlines()[0] == "reach_id,time,wse,item" and len(csv_text.splitlines()) == 6
 print("time series: 5 observations of reach 74269900011, JSON and CSV")
 
+# A process result becomes an item of the results collection, with its provenance.
+reach_file = sorted(glob.glob(f"{data}/swot/SWOT_L2_HR_RiverSP_Reach_*.zip"))[0]
+req = urllib.request.Request(f"{base}/processes/swot-river-filter/execution", method="POST",
+                             data=json.dumps({"inputs": {"reaches": {"href": f"file://{reach_file}"}}}).encode(),
+                             headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(req) as r:
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    outputs = json.load(r)
+result = client.get_collection("results").get_item(job_id)
+assert result is not None, job_id
+props = result.properties
+assert props["hysope:job_id"] == job_id and props["hysope:process_id"] == "swot-river-filter"
+assert "hysope:swot-river-filter" in props["processing:software"]
+import hashlib
+wasm = os.path.join(os.path.dirname(__file__), "../../target/wasm32-wasip2/release/swot-river-filter.wasm")
+digest = hashlib.sha256(open(wasm, "rb").read()).hexdigest()
+assert props["hysope:components"] == [{"component": "swot-river-filter.wasm", "sha256": digest}], props["hysope:components"]
+derived = [l.target for l in result.links if l.rel == "derived_from"]
+reach_id = os.path.basename(reach_file)[:-4]
+assert len(derived) == 1 and derived[0].endswith(f"/collections/SWOT_L2_HR_RiverSP_Reach/items/{reach_id}"), derived
+assert set(result.assets) == {"reaches.csv", "reaches.geojson", "summary.json"}, list(result.assets)
+with urllib.request.urlopen(result.assets["summary.json"].href) as r:
+    assert r.status == 200 and json.load(r)
+assert result.bbox == items_bbox if (items_bbox := next(i.bbox for i in every if i.id == reach_id)) else True
+print(f"process result: job {job_id} is an item of 'results' with its plugin digest, inputs and files")
+
 # Independent read of the files, compared with the items.
 items = {i.id: i for i in every}
 checked = 0

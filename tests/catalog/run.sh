@@ -4,6 +4,7 @@
 # every conformance class the server declares (offline, through
 # ../shared/tools/stac_api_validate_offline.py), and pystac-client searches (bbox,
 # datetime, CQL2 text, sort, fields, paging past 10,000 items), the time series,
+# a process result as an item with its provenance,
 # and an independent read of the files (pyshp, netCDF4 via h5netcdf) checked against
 # the items.
 #
@@ -23,7 +24,8 @@ hysope="$root/target/debug/hysope"
 "$hysope" ingest "$data" --data-dir "$work/data" 2>"$work/ingest.log"
 tail -n 1 "$work/ingest.log"
 
-"$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/data" --processes "$root/plugins" 2>"$work/serve.log" &
+"$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/data" --processes "$root/plugins" \
+    --input-root "$data" 2>"$work/serve.log" &
 server="$!"
 for _ in $(seq 100); do
     grep -q "serving" "$work/serve.log" 2>/dev/null && break

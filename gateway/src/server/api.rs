@@ -731,7 +731,7 @@ fn result_value(mut value: Value, job: &Job, base: &str) -> Value {
     value
 }
 
-fn media_type(path: &str) -> &'static str {
+pub(super) fn media_type(path: &str) -> &'static str {
     match FsPath::new(path).extension().and_then(|e| e.to_str()) {
         Some("json") => "application/json",
         Some("geojson") => "application/geo+json",

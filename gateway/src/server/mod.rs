@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod openapi;
 pub mod processes;
+pub mod provenance;
 pub mod queue;
 pub mod results;
 pub mod stac;

@@ -316,6 +316,19 @@ fn item_links(base: &str, mut item: Value) -> Value {
             links.push(l);
         }
     }
+    // Hrefs the server stores as paths (result files, the job) resolve against its origin.
+    for l in &mut links {
+        if let Some(h) = l["href"].as_str().filter(|h| h.starts_with('/')) {
+            l["href"] = json!(format!("{base}{h}"));
+        }
+    }
+    if let Some(assets) = item.get_mut("assets").and_then(Value::as_object_mut) {
+        for asset in assets.values_mut() {
+            if let Some(h) = asset["href"].as_str().filter(|h| h.starts_with('/')) {
+                asset["href"] = json!(format!("{base}{h}"));
+            }
+        }
+    }
     item["links"] = Value::Array(links);
     item
 }

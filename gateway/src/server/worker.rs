@@ -242,6 +242,19 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
                 })?;
                 return Ok(());
             }
+            // The result's catalogue item comes before the job says successful: a
+            // crash between the two runs the job again, which rewrites the same item.
+            let (st, done, proc_, out) =
+                (state.clone(), job.clone(), process.clone(), output.clone());
+            let recorded = tokio::task::spawn_blocking(move || {
+                super::provenance::record(&st, &done, &proc_, &out)
+            })
+            .await;
+            match recorded {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(job = %id, error = %e, "result not catalogued"),
+                Err(e) => tracing::error!(job = %id, error = %e, "result not catalogued"),
+            }
             update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;

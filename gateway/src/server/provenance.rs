@@ -1,0 +1,241 @@
+//! Process results as catalogue items: when a job succeeds, an item of the
+//! `results` collection says which process (and the sha256 of each wasm component
+//! it ran), which job and which inputs produced which files. Written before the
+//! job is marked successful; a job that runs again after a crash rewrites the same
+//! item (its id is the job id).
+
+use std::path::{Path, PathBuf};
+
+use hysope_catalog::search::SearchQuery;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::State;
+use super::jobs::{Job, rfc3339};
+use super::processes::Process;
+
+/// The collection of process results.
+pub const RESULTS: &str = "results";
+
+fn results_collection() -> Value {
+    json!({
+        "type": "Collection",
+        "stac_version": "1.1.0",
+        "id": RESULTS,
+        "title": "Process results",
+        "description": "Products made by Hysope processes: one item per successful job, with the process, the components it ran, the job and the input items",
+        "license": "other",
+        "extent": {
+            "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+            "temporal": {"interval": [[null, null]]}
+        },
+        "links": []
+    })
+}
+
+/// The wasm components a process runs: (component as named, sha256), for every
+/// `hysope:WasmRequirement` of the process and of its embedded steps.
+pub fn component_digests(process: &Process, search_path: &[PathBuf]) -> Vec<(String, String)> {
+    fn walk(v: &Value, dir: &Path, search: &[PathBuf], out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                let here = map
+                    .get("$path")
+                    .and_then(Value::as_str)
+                    .and_then(|p| Path::new(p).parent())
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| dir.to_path_buf());
+                if map.get("class").and_then(Value::as_str) == Some("hysope:WasmRequirement") {
+                    let name = map.get("component").and_then(Value::as_str).unwrap_or("?");
+                    if let Ok(path) =
+                        hysope_engine::cwl::resolve_component(v, &here, search, "results")
+                    {
+                        if let Ok(bytes) = std::fs::read(&path) {
+                            let entry = (name.to_string(), hex::encode(Sha256::digest(&bytes)));
+                            if !out.contains(&entry) {
+                                out.push(entry);
+                            }
+                        }
+                    }
+                }
+                for child in map.values() {
+                    walk(child, &here, search, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|c| walk(c, dir, search, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let dir = process.path.parent().unwrap_or(Path::new("."));
+    walk(&process.cwl, dir, search_path, &mut out);
+    out
+}
+
+/// The catalogue items an input names by href (a file the catalogue ingested).
+fn input_items(state: &State, inputs: &Value) -> Vec<Value> {
+    let mut hrefs = Vec::new();
+    fn collect(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for key in ["href", "location", "path"] {
+                    if let Some(h) = m.get(key).and_then(Value::as_str) {
+                        out.push(h.to_string());
+                    }
+                }
+                m.values().for_each(|c| collect(c, out));
+            }
+            Value::Array(a) => a.iter().for_each(|c| collect(c, out)),
+            _ => {}
+        }
+    }
+    collect(inputs, &mut hrefs);
+    let mut found: Vec<Value> = Vec::new();
+    for href in hrefs {
+        let path = href.strip_prefix("file://").unwrap_or(&href);
+        let Some(stem) = Path::new(path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| n.split('.').next().unwrap_or(n).to_string())
+        else {
+            continue;
+        };
+        // Ingested SWOT files are items named after the file; the asset says which file.
+        let query = SearchQuery {
+            ids: vec![stem],
+            limit: 10,
+            ..Default::default()
+        };
+        let Ok(page) = state.catalog.search(&query) else {
+            continue;
+        };
+        let canonical = std::fs::canonicalize(path)
+            .map(|p| format!("file://{}", p.display()))
+            .unwrap_or_else(|_| href.clone());
+        for item in page.items {
+            let asset = item["assets"]["data"]["href"].as_str().unwrap_or_default();
+            if (asset == href || asset == canonical) && !found.iter().any(|f| f["id"] == item["id"])
+            {
+                found.push(item);
+            }
+        }
+    }
+    found
+}
+
+/// Writes the result item of a successful job (blocking: call off the async threads).
+pub fn record(
+    state: &State,
+    job: &Job,
+    process: &Process,
+    outputs: &Value,
+) -> hysope_catalog::Result<()> {
+    let inputs = input_items(state, &Value::Object(job.inputs.clone()));
+    let mut bbox: Option<[f64; 4]> = None;
+    for item in &inputs {
+        if let Some(b) = item["bbox"].as_array() {
+            let n: Vec<f64> = b.iter().filter_map(Value::as_f64).collect();
+            if n.len() >= 4 {
+                let half = n.len() / 2;
+                let b = [n[0], n[1], n[half], n[half + 1]];
+                bbox = Some(match bbox {
+                    None => b,
+                    Some(c) => [
+                        c[0].min(b[0]),
+                        c[1].min(b[1]),
+                        c[2].max(b[2]),
+                        c[3].max(b[3]),
+                    ],
+                });
+            }
+        }
+    }
+    let components = component_digests(process, &state.plugin_path);
+    let finished = rfc3339(job.finished.unwrap_or_else(super::jobs::now_ms));
+    let started = rfc3339(job.started.unwrap_or(job.created));
+    let mut assets = Map::new();
+    let mut outputs = outputs.clone();
+    let _ = hysope_engine::cwl::values::for_each_file(&mut outputs, &mut |map| {
+        let location = map.get("location").and_then(Value::as_str).unwrap_or("");
+        let key = Path::new(location)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(location)
+            .to_string();
+        let mut asset = json!({
+            // Resolved against the server's origin when the item is served.
+            "href": format!("/jobs/{}/files/{location}", job.id),
+            "type": super::api::media_type(location),
+            "roles": ["data"],
+        });
+        if let Some(size) = map.get("size") {
+            asset["file:size"] = size.clone();
+        }
+        if let Some(sum) = map.get("checksum").and_then(Value::as_str) {
+            if let Some(hex) = sum.strip_prefix("sha1$") {
+                // A multihash: 0x11 (sha1), 0x14 (20 bytes), then the digest.
+                asset["file:checksum"] = json!(format!("1114{hex}"));
+            }
+        }
+        assets.insert(key, asset);
+        Ok(())
+    });
+    let mut links: Vec<Value> = inputs
+        .iter()
+        .map(|i| {
+            json!({
+                "rel": "derived_from",
+                "href": format!("./{}", i["id"].as_str().unwrap_or_default()),
+                "type": "application/geo+json",
+                "hysope:collection": i["collection"],
+                "hysope:item": i["id"],
+            })
+        })
+        .collect();
+    links.push(json!({
+        "rel": "via",
+        "href": format!("/jobs/{}", job.id),
+        "type": "application/json",
+        "title": "the job that made this result",
+    }));
+    let software: Map<String, Value> =
+        std::iter::once((format!("hysope:{}", process.id), json!(process.version)))
+            .chain(std::iter::once((
+                "hysope".to_string(),
+                json!(env!("CARGO_PKG_VERSION")),
+            )))
+            .collect();
+    let item = json!({
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": [],
+        "id": job.id,
+        "collection": RESULTS,
+        "geometry": bbox.map(|b| json!({"type": "Polygon", "coordinates": [[[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]], [b[0], b[1]]]]})),
+        "bbox": bbox,
+        "properties": {
+            "datetime": finished,
+            "start_datetime": started,
+            "end_datetime": finished,
+            "title": format!("{} result of job {}", process.id, job.id),
+            "processing:software": software,
+            "processing:lineage": format!("process {} version {} run by Hysope on the inputs of job {}", process.id, process.version, job.id),
+            "hysope:job_id": job.id,
+            "hysope:process_id": process.id,
+            "hysope:components": components.iter().map(|(name, sha)| json!({"component": name, "sha256": sha})).collect::<Vec<_>>(),
+            "hysope:inputs": job.inputs,
+        },
+        "links": links,
+        "assets": assets,
+    });
+    let mut item = item;
+    if bbox.is_none() {
+        if let Some(o) = item.as_object_mut() {
+            o.remove("bbox");
+        }
+    }
+    if state.catalog.collection(RESULTS)?.is_none() {
+        state.catalog.put_collection(&results_collection())?;
+    }
+    state.catalog.put_items(&[item])
+}
