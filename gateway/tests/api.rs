@@ -3,89 +3,18 @@
 //! of local test tools, input validation, job listing, dismissal, results, HTML,
 //! metrics, and recovery of unfinished jobs when the server starts again.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
+use common::{app, call, config, get, root};
 use hysope_gateway::server::jobs::{Job, JobStore, RedbJobStore, Status, now_ms};
-use hysope_gateway::server::{self, Config, State, api};
+use hysope_gateway::server::{self, api};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn config(data: &Path) -> Config {
-    Config {
-        data_dir: data.to_path_buf(),
-        process_dirs: vec![
-            root().join("plugins"),
-            root().join("gateway/tests/processes"),
-        ],
-        input_roots: vec![root().join("../shared/data")],
-        workers: 2,
-        limits: Default::default(),
-        results_url: None,
-    }
-}
-
-async fn app(data: &Path) -> (Router, Arc<State>) {
-    let (state, _) = server::start(config(data)).await.unwrap();
-    (api::router(state.clone()), state)
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-}
-
-async fn call(
-    app: &Router,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "test.local");
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(app: &Router, uri: &str) -> Reply {
-    call(app, "GET", uri, &[], "").await
-}
 
 async fn wait_final(app: &Router, id: &str) -> Value {
     for _ in 0..600 {
