@@ -6,7 +6,6 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{app, call, get, root};
-use hysope_catalog::CatalogStore;
 use serde_json::{Value, json};
 
 fn rels(doc: &Value) -> Vec<&str> {
