@@ -21,6 +21,7 @@ py="${RUSTAC_PYTHON:-python3}"
 rustac="$(dirname "$(command -v "$py")")/rustac"
 data="$(cd "$root/../shared/data" && pwd)"
 work="$(mktemp -d)"
+mkdir -p "$work/none"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -101,7 +102,7 @@ json.dump({"type": "Collection", "stac_version": "1.1.0", "id": "bench", "descri
           open(f"{work}/collection.json", "w"))
 PY
 
-# hysope, loaded through its transaction API (ItemCollections of 5,000).
+# hysope, loaded through its transaction API (ItemCollections of 2,000).
 "$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" --processes "$work/none" 2>"$work/hysope.log" &
 pids+=("$!")
 for _ in $(seq 100); do grep -q serving "$work/hysope.log" && break; sleep 0.1; done
@@ -118,7 +119,7 @@ def send():
                            headers={"Content-Type": "application/json"})).read()
 for line in open(path):
     batch.append(json.loads(line))
-    if len(batch) == 5000:
+    if len(batch) == 2000:
         send(); batch = []
 if batch:
     send()

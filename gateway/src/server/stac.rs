@@ -87,6 +87,8 @@ pub fn routes() -> Router<Shared> {
         .route("/stac/search", get(search_get).post(search_post))
         .route("/stac/ingest", axum::routing::post(ingest))
         .route("/timeseries/{kind}/{id}", get(timeseries))
+        // Item collections of a few thousand SWOT items run to tens of MB.
+        .layer(axum::extract::DefaultBodyLimit::max(256 << 20))
 }
 
 impl From<hysope_catalog::Error> for ApiError {
