@@ -10,7 +10,7 @@ use std::sync::RwLock;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::{Value, json};
 
-use crate::search::{Entry, Page, SearchQuery};
+use crate::search::{Entry, Page, SearchQuery, StoredItem, StoredPage};
 use crate::store::{CatalogStore, Ingested, Observation};
 use crate::{Error, Result};
 
@@ -22,6 +22,41 @@ const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const OBSERVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("observations");
 
 const SEP: char = '\u{1f}';
+
+/// Items are stored as their links (a JSON array), the byte 0x1E, then the item
+/// without its links: a search splices the stored bytes into its reply after the
+/// links the server makes, without parsing the item. (0x1E cannot occur in JSON
+/// text outside a string, nor unescaped inside one.)
+const RECORD_SEPARATOR: u8 = 0x1e;
+
+fn encode_item(item: &Value) -> Result<Vec<u8>> {
+    let mut rest = item.clone();
+    let links = rest
+        .as_object_mut()
+        .and_then(|o| o.remove("links"))
+        .unwrap_or_else(|| json!([]));
+    let mut out = serde_json::to_vec(&links)?;
+    out.push(RECORD_SEPARATOR);
+    serde_json::to_writer(&mut out, &rest)?;
+    Ok(out)
+}
+
+/// The stored links and the item without them.
+fn split_item(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match bytes.iter().position(|&b| b == RECORD_SEPARATOR) {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (b"[]", bytes),
+    }
+}
+
+fn decode_item(bytes: &[u8]) -> Result<Value> {
+    let (links, rest) = split_item(bytes);
+    let mut item: Value = serde_json::from_slice(rest)?;
+    if let Some(o) = item.as_object_mut() {
+        o.insert("links".into(), serde_json::from_slice(links)?);
+    }
+    Ok(item)
+}
 
 /// The redb catalogue store.
 pub struct RedbCatalog {
@@ -108,7 +143,7 @@ impl RedbCatalog {
             let items = read.open_table(ITEMS)?;
             for row in items.iter()? {
                 let (_, value) = row?;
-                let item: Value = serde_json::from_slice(value.value())?;
+                let item: Value = serde_json::from_slice(split_item(value.value()).1)?;
                 index.upsert(Entry::of(&item)?);
             }
         }
@@ -118,15 +153,87 @@ impl RedbCatalog {
         })
     }
 
+    /// The index, its orders brought up to date.
+    fn fresh_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        {
+            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+            index.refresh();
+        }
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Entries in the order the query asks for: by time when it sorts by time, else
+    /// by collection and id (a sort on anything else reorders the documents later).
+    fn order<'a>(
+        index: &'a Index,
+        query: &SearchQuery,
+    ) -> Box<dyn Iterator<Item = &'a usize> + 'a> {
+        match query.sortby.as_slice() {
+            [] => Box::new(index.by_key.iter()),
+            [(_, false)] if by_time_only(query) => Box::new(index.by_time.iter().rev()),
+            _ => Box::new(index.by_time.iter()),
+        }
+    }
+
+    /// The page of a query the index answers alone: (collection, id, stored bytes)
+    /// of the page's items, and how many match.
+    fn index_page(&self, query: &SearchQuery) -> Result<(Vec<StoredRow>, usize)> {
+        let index = self.fresh_index();
+        let read = self.db.begin_read()?;
+        let table = read.open_table(ITEMS)?;
+        let (start, limit) = (query.offset, query.limit);
+        let mut rows = Vec::new();
+        let mut matched = 0usize;
+        for &i in Self::order(&index, query) {
+            let e = &index.entries[i];
+            if !query.matches_entry(e) {
+                continue;
+            }
+            if matched >= start && matched < start + limit {
+                let bytes = table
+                    .get((e.collection.as_str(), e.id.as_str()))?
+                    .ok_or_else(|| Error::Store(format!("index names missing item {}", e.id)))?
+                    .value()
+                    .to_vec();
+                rows.push((e.collection.clone(), e.id.clone(), bytes));
+            }
+            matched += 1;
+        }
+        Ok((rows, matched))
+    }
+
     fn read_item(
         table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
         collection: &str,
         id: &str,
     ) -> Result<Option<Value>> {
         match table.get((collection, id))? {
-            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            Some(v) => Ok(Some(decode_item(v.value())?)),
             None => Ok(None),
         }
+    }
+}
+
+/// Collection, id and stored bytes of an item.
+type StoredRow = (String, String, Vec<u8>);
+
+/// True when the query sorts by time alone (or not at all): the index order serves it.
+fn by_time_only(query: &SearchQuery) -> bool {
+    query.sortby.is_empty()
+        || (query.sortby.len() == 1
+            && matches!(
+                query.sortby[0].0.as_str(),
+                "datetime" | "properties.datetime"
+            ))
+}
+
+fn page_of(query: &SearchQuery, items: Vec<Value>, matched: usize) -> Page {
+    let (start, limit) = (query.offset, query.limit);
+    Page {
+        items,
+        matched: matched as u64,
+        next_offset: (start + limit < matched).then_some(start + limit),
+        prev_offset: (start > 0).then(|| start.saturating_sub(limit)),
     }
 }
 
@@ -288,7 +395,7 @@ impl CatalogStore for RedbCatalog {
                 }
                 table.insert(
                     (entry.collection.as_str(), entry.id.as_str()),
-                    serde_json::to_vec(item)?.as_slice(),
+                    encode_item(item)?.as_slice(),
                 )?;
             }
             for (id, c) in touched {
@@ -323,74 +430,66 @@ impl CatalogStore for RedbCatalog {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Page> {
-        {
-            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-            index.refresh();
+        if !query.needs_document() {
+            let (rows, matched) = self.index_page(query)?;
+            let items = rows
+                .iter()
+                .map(|(_, _, bytes)| decode_item(bytes).map(|i| query.shape(i)))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(page_of(query, items, matched));
         }
-        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let index = self.fresh_index();
         let read = self.db.begin_read()?;
         let table = read.open_table(ITEMS)?;
-        let by_time = match query.sortby.as_slice() {
-            [] => None,
-            [(field, ascending)] if field == "datetime" || field == "properties.datetime" => {
-                Some(*ascending)
+        let mut all = Vec::new();
+        for &i in Self::order(&index, query) {
+            let e = &index.entries[i];
+            if !query.matches_entry(e) {
+                continue;
             }
-            _ => Some(true),
-        };
-        let order: Box<dyn Iterator<Item = &usize>> = match by_time {
-            None => Box::new(index.by_key.iter()),
-            Some(true) => Box::new(index.by_time.iter()),
-            Some(false) => Box::new(index.by_time.iter().rev()),
-        };
-        let (start, limit) = (query.offset, query.limit);
-        let mut page = Vec::new();
-        let mut matched = 0usize;
-        if !query.needs_document() {
-            for &i in order {
-                let e = &index.entries[i];
-                if !query.matches_entry(e) {
-                    continue;
-                }
-                if matched >= start && matched < start + limit {
-                    let item = Self::read_item(&table, &e.collection, &e.id)?.ok_or_else(|| {
-                        Error::Store(format!("index names missing item {}", e.id))
-                    })?;
-                    page.push(item);
-                }
-                matched += 1;
+            let Some(item) = Self::read_item(&table, &e.collection, &e.id)? else {
+                continue;
+            };
+            if query.matches_document(&item)? {
+                all.push(item);
             }
-        } else {
-            let mut all = Vec::new();
-            for &i in order {
-                let e = &index.entries[i];
-                if !query.matches_entry(e) {
-                    continue;
-                }
-                let Some(item) = Self::read_item(&table, &e.collection, &e.id)? else {
-                    continue;
-                };
-                if query.matches_document(&item)? {
-                    all.push(item);
-                }
-            }
-            let ordered = query.sortby.is_empty()
-                || (query.sortby.len() == 1
-                    && matches!(
-                        query.sortby[0].0.as_str(),
-                        "datetime" | "properties.datetime"
-                    ));
-            if !ordered {
-                all.sort_by(|a, b| query.compare(a, b));
-            }
-            matched = all.len();
-            page = all.into_iter().skip(start).take(limit).collect();
         }
-        let items = page.into_iter().map(|i| query.shape(i)).collect();
-        Ok(Page {
+        if !by_time_only(query) {
+            all.sort_by(|a, b| query.compare(a, b));
+        }
+        let matched = all.len();
+        let items = all
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .map(|i| query.shape(i))
+            .collect();
+        Ok(page_of(query, items, matched))
+    }
+
+    fn search_stored(&self, query: &SearchQuery) -> Result<StoredPage> {
+        if query.needs_document() || query.fields.is_some() {
+            return StoredPage::from_page(self.search(query)?);
+        }
+        let (rows, matched) = self.index_page(query)?;
+        let items = rows
+            .into_iter()
+            .map(|(collection, id, bytes)| {
+                let (links, body) = split_item(&bytes);
+                StoredItem {
+                    collection,
+                    id,
+                    links: Some(links.to_vec()),
+                    body: body.to_vec(),
+                }
+            })
+            .collect();
+        let page = page_of(query, Vec::new(), matched);
+        Ok(StoredPage {
             items,
-            matched: matched as u64,
-            next_offset: (start + limit < matched).then_some(start + limit),
-            prev_offset: (start > 0).then(|| start.saturating_sub(limit)),
+            matched: page.matched,
+            next_offset: page.next_offset,
+            prev_offset: page.prev_offset,
         })
     }
 
@@ -436,7 +535,7 @@ impl CatalogStore for RedbCatalog {
                         push_link(&mut old, "successor-version", &collection_id, &id);
                         items.insert(
                             (collection_id.as_str(), previous.as_str()),
-                            serde_json::to_vec(&old)?.as_slice(),
+                            encode_item(&old)?.as_slice(),
                         )?;
                         updated_previous = Some(Entry::of(&old)?);
                     }
@@ -459,7 +558,7 @@ impl CatalogStore for RedbCatalog {
             )?;
             items.insert(
                 (collection_id.as_str(), item_id.as_str()),
-                serde_json::to_vec(&item)?.as_slice(),
+                encode_item(&item)?.as_slice(),
             )?;
             let mut table = txn.open_table(OBSERVATIONS)?;
             for o in &observations {

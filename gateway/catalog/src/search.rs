@@ -71,6 +71,64 @@ pub struct Page {
     pub prev_offset: Option<usize>,
 }
 
+/// One item of a page as the store keeps it, for a server that writes it into a
+/// reply without parsing it: its links apart from the rest.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    /// Collection id.
+    pub collection: String,
+    /// Item id.
+    pub id: String,
+    /// The stored links (a JSON array), or None when the fields extension left them out.
+    pub links: Option<Vec<u8>>,
+    /// The item without its links (a JSON object).
+    pub body: Vec<u8>,
+}
+
+/// A page of stored items.
+#[derive(Debug, Clone, Default)]
+pub struct StoredPage {
+    /// The items, in order.
+    pub items: Vec<StoredItem>,
+    /// How many items match in all.
+    pub matched: u64,
+    /// Offset of the next page, when there is one.
+    pub next_offset: Option<usize>,
+    /// Offset of the previous page, when this is not the first.
+    pub prev_offset: Option<usize>,
+}
+
+impl StoredPage {
+    /// The stored form of a page of documents.
+    pub fn from_page(page: Page) -> Result<StoredPage> {
+        let items = page
+            .items
+            .into_iter()
+            .map(|mut item| {
+                let text = |k: &str| item[k].as_str().unwrap_or_default().to_string();
+                let (collection, id) = (text("collection"), text("id"));
+                let links = item
+                    .as_object_mut()
+                    .and_then(|o| o.remove("links"))
+                    .map(|l| serde_json::to_vec(&l))
+                    .transpose()?;
+                Ok(StoredItem {
+                    collection,
+                    id,
+                    links,
+                    body: serde_json::to_vec(&item)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StoredPage {
+            items,
+            matched: page.matched,
+            next_offset: page.next_offset,
+            prev_offset: page.prev_offset,
+        })
+    }
+}
+
 /// The index entry of an item: what the fast path of a search looks at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::Result;
-use crate::search::{Page, SearchQuery};
+use crate::search::{Page, SearchQuery, StoredPage};
 
 /// One observation of a feature (a reach, a node, a lake) in one product: the row of
 /// the product's table with fill values as nulls, for the time series endpoints.
@@ -59,6 +59,11 @@ pub trait CatalogStore: Send + Sync {
     fn delete_item(&self, collection: &str, id: &str) -> Result<bool>;
     /// Item search with STAC API semantics.
     fn search(&self, query: &SearchQuery) -> Result<Page>;
+    /// The same search with the items as stored bytes, for replies written without
+    /// parsing the items; stores that keep no such bytes serialise `search`'s page.
+    fn search_stored(&self, query: &SearchQuery) -> Result<StoredPage> {
+        StoredPage::from_page(self.search(query)?)
+    }
     /// Stores one ingested product file: its item (whose collection is created from
     /// `collection` when missing), its observations, and its checksum under its
     /// file name, in one durable commit. Same name and checksum: nothing is written.

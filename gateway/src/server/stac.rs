@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, RawQuery, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hysope_catalog::search::SearchQuery;
+use hysope_catalog::search::{SearchQuery, StoredItem};
 use hysope_catalog::timeseries::SeriesQuery;
 use serde_json::{Map, Value, json};
 
@@ -285,9 +285,28 @@ fn collection_links(base: &str, mut c: Value) -> Value {
 
 /// Adds the links of an item (the stored version links become absolute).
 fn item_links(base: &str, mut item: Value) -> Value {
-    let root = stac(base);
     let cid = item["collection"].as_str().unwrap_or_default().to_string();
     let id = item["id"].as_str().unwrap_or_default().to_string();
+    let stored = item
+        .get("links")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(assets) = item.get_mut("assets").and_then(Value::as_object_mut) {
+        for asset in assets.values_mut() {
+            if let Some(h) = asset["href"].as_str().filter(|h| h.starts_with('/')) {
+                asset["href"] = json!(format!("{base}{h}"));
+            }
+        }
+    }
+    item["links"] = Value::Array(links_of(base, &cid, &id, &stored));
+    item
+}
+
+/// The links of an item as served: self, parent, collection, root, then the stored
+/// ones (version links and result links made absolute).
+fn links_of(base: &str, cid: &str, id: &str, stored: &[Value]) -> Vec<Value> {
+    let root = stac(base);
     let collection = format!("{root}/collections/{cid}");
     let mut links = vec![
         link(
@@ -297,42 +316,62 @@ fn item_links(base: &str, mut item: Value) -> Value {
             "this item",
         ),
         link(collection.clone(), "parent", JSON, "its collection"),
-        link(collection.clone(), "collection", JSON, "its collection"),
-        link(root, "root", JSON, "the catalogue"),
+        link(collection, "collection", JSON, "its collection"),
+        link(root.clone(), "root", JSON, "the catalogue"),
     ];
-    if let Some(stored) = item.get("links").and_then(Value::as_array) {
-        for l in stored {
-            let rel = l["rel"].as_str().unwrap_or_default();
-            if matches!(rel, "self" | "parent" | "collection" | "root") {
-                continue;
-            }
-            let mut l = l.clone();
-            if let (Some(c), Some(i)) = (l["hysope:collection"].as_str(), l["hysope:item"].as_str())
-            {
-                l["href"] = json!(format!("{}/collections/{c}/items/{i}", stac(base)));
-                if let Some(o) = l.as_object_mut() {
-                    o.remove("hysope:collection");
-                    o.remove("hysope:item");
-                }
-            }
-            links.push(l);
+    for l in stored {
+        let rel = l["rel"].as_str().unwrap_or_default();
+        if matches!(rel, "self" | "parent" | "collection" | "root") {
+            continue;
         }
-    }
-    // Hrefs the server stores as paths (result files, the job) resolve against its origin.
-    for l in &mut links {
+        let mut l = l.clone();
+        if let (Some(c), Some(i)) = (l["hysope:collection"].as_str(), l["hysope:item"].as_str()) {
+            l["href"] = json!(format!("{root}/collections/{c}/items/{i}"));
+            if let Some(o) = l.as_object_mut() {
+                o.remove("hysope:collection");
+                o.remove("hysope:item");
+            }
+        }
+        // Hrefs the server stores as paths (result files, the job) resolve against its origin.
         if let Some(h) = l["href"].as_str().filter(|h| h.starts_with('/')) {
             l["href"] = json!(format!("{base}{h}"));
         }
+        links.push(l);
     }
-    if let Some(assets) = item.get_mut("assets").and_then(Value::as_object_mut) {
-        for asset in assets.values_mut() {
-            if let Some(h) = asset["href"].as_str().filter(|h| h.starts_with('/')) {
-                asset["href"] = json!(format!("{base}{h}"));
-            }
+    links
+}
+
+/// Writes one item of a search reply: the stored bytes after the links the server
+/// makes, parsed only when an asset href must be made absolute.
+fn write_item(base: &str, item: &StoredItem, out: &mut Vec<u8>) -> ApiResult<()> {
+    let internal = |e: serde_json::Error| {
+        ApiError::new(Kind::Internal, format!("stored item {}: {e}", item.id))
+    };
+    let Some(links) = &item.links else {
+        // The fields extension left the links out.
+        out.extend_from_slice(&item.body);
+        return Ok(());
+    };
+    let stored: Vec<Value> = serde_json::from_slice(links).map_err(internal)?;
+    if item.body.windows(9).any(|w| w == b"\"href\":\"/") {
+        let mut value: Value = serde_json::from_slice(&item.body).map_err(internal)?;
+        value["links"] = Value::Array(stored);
+        return serde_json::to_writer(out, &item_links(base, value)).map_err(internal);
+    }
+    out.extend_from_slice(b"{\"links\":");
+    serde_json::to_writer(
+        &mut *out,
+        &links_of(base, &item.collection, &item.id, &stored),
+    )
+    .map_err(internal)?;
+    match item.body.len() {
+        0..=2 => out.push(b'}'),
+        _ => {
+            out.push(b',');
+            out.extend_from_slice(&item.body[1..]);
         }
     }
-    item["links"] = Value::Array(links);
-    item
+    Ok(())
 }
 
 async fn collections(
@@ -689,20 +728,8 @@ async fn run_search(
     let base = base_url(headers);
     let catalog = state.catalog.clone();
     let q = query.clone();
-    let page = blocking(move || catalog.search(&q)).await?;
+    let page = blocking(move || catalog.search_stored(&q)).await?;
     let root = stac(&base);
-    let features: Vec<Value> = page
-        .items
-        .into_iter()
-        .map(|i| {
-            // The fields extension may have left links out on purpose.
-            if query.fields.is_none() || i.get("links").is_some() {
-                item_links(&base, i)
-            } else {
-                i
-            }
-        })
-        .collect();
     let mut links = vec![
         link(self_href, "self", GEOJSON, "this page"),
         link(root, "root", JSON, "the catalogue"),
@@ -715,14 +742,28 @@ async fn run_search(
         prev["rel"] = json!("prev");
         links.push(prev);
     }
-    let body = json!({
-        "type": "FeatureCollection",
-        "features": features,
-        "numberMatched": page.matched,
-        "numberReturned": features.len(),
-        "links": links,
-    });
-    Ok(geojson_response(StatusCode::OK, &body))
+    let mut out =
+        Vec::with_capacity(page.items.iter().map(|i| i.body.len() + 600).sum::<usize>() + 1024);
+    out.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
+    for (n, item) in page.items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_item(&base, item, &mut out)?;
+    }
+    out.extend_from_slice(
+        format!(
+            "],\"numberMatched\":{},\"numberReturned\":{},\"links\":{}}}",
+            page.matched,
+            page.items.len(),
+            Value::Array(links)
+        )
+        .as_bytes(),
+    );
+    let mut r = (StatusCode::OK, out).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
+    Ok(r)
 }
 
 fn get_next(href_base: String, pairs: Vec<(String, String)>) -> impl Fn(usize) -> Value {
