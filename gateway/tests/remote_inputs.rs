@@ -156,6 +156,52 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let first = config(dir.path(), None);
     let (state, _) = server::start(first).await.unwrap();
+
+    // The catalogue ingests an S3 prefix: one item per object, its asset the s3:// URL;
+    // again, nothing changes; a truncated object is skipped with its URL.
+    let report = server::fetch::ingest_s3(state.catalog.clone(), "s3://swot/", |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.stored(), report.skipped()),
+        (1, 0),
+        "{:?}",
+        report.files
+    );
+    let stem = key.trim_end_matches(".zip");
+    let item = state
+        .catalog
+        .item("SWOT_L2_HR_RiverSP_Reach", stem)
+        .unwrap()
+        .expect("the S3 object's item");
+    assert_eq!(item["assets"]["data"]["href"], format!("s3://swot/{key}"));
+    assert_eq!(item["assets"]["data"]["file:size"], bytes.len());
+    let again = server::fetch::ingest_s3(state.catalog.clone(), "s3://swot/", |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(again.unchanged(), 1);
+    let cut_key =
+        "cut/SWOT_L2_HR_RiverSP_Reach_001_001_NA_20250101T000000_20250101T000100_PID0_01.zip";
+    assert_eq!(
+        http(
+            &s3,
+            "PUT",
+            &format!("/swot/{cut_key}"),
+            &[],
+            &bytes[..bytes.len() / 3]
+        )
+        .await
+        .0,
+        200
+    );
+    let cut = server::fetch::ingest_s3(state.catalog.clone(), "s3://swot/cut/", |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(cut.skipped(), 1, "{:?}", cut.files);
+    let hysope_catalog::ingest::Outcome::Skipped(why) = &cut.files[0].1 else {
+        unreachable!()
+    };
+    assert!(why.contains("SWOT_L2_HR_RiverSP_Reach_001_001"), "{why}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });

@@ -163,7 +163,26 @@ pub fn read_product(path: &Path, bytes: &[u8]) -> Result<Product> {
         .and_then(|n| n.to_str())
         .unwrap_or_default()
         .to_string();
-    let href = file_href(path);
+    read_named_product(&name, &file_href(path), bytes)
+}
+
+/// Stores the bytes of one product file found at `href` (for example an S3 object);
+/// `name` is its file name, which says what kind of product it is.
+pub fn ingest_bytes(
+    store: &dyn CatalogStore,
+    name: &str,
+    href: &str,
+    bytes: &[u8],
+) -> Result<Outcome> {
+    Ok(match read_named_product(name, href, bytes) {
+        Err(e) => Outcome::Skipped(e.to_string()),
+        Ok(p) => Outcome::Stored(store.ingest(&p.collection, p.item, &p.sha256, p.observations)?),
+    })
+}
+
+/// Reads one product from its bytes; `href` becomes its data asset's href.
+pub fn read_named_product(name: &str, href: &str, bytes: &[u8]) -> Result<Product> {
+    let name = name.to_string();
     let sha256 = hex::encode(Sha256::digest(bytes));
     let lower = name.to_ascii_lowercase();
     let mut product = if name.starts_with("SWOT_") && lower.ends_with(".zip") {

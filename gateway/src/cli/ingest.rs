@@ -7,8 +7,10 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
+use hysope_catalog::CatalogStore;
 use hysope_catalog::ingest::{Outcome, ingest_paths};
 use hysope_catalog::store::Ingested;
 use serde_json::Value;
@@ -18,7 +20,8 @@ use crate::server::{CATALOG_FILE, SERVER_FILE, stac::report_json};
 /// Arguments of `hysope ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
-    /// Product files or folders (walked recursively).
+    /// Product files or folders (walked recursively), or s3://BUCKET/PREFIX (S3 from
+    /// the AWS_* variables).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The data folder `hysope serve` uses.
@@ -41,15 +44,36 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
     let mut paths = Vec::new();
+    let mut urls = Vec::new();
     for p in &args.paths {
-        paths.push(std::fs::canonicalize(p).with_context(|| format!("{}", p.display()))?);
+        let text = p.to_string_lossy();
+        if text.starts_with("s3://") {
+            urls.push(text.to_string());
+        } else {
+            paths.push(std::fs::canonicalize(p).with_context(|| format!("{}", p.display()))?);
+        }
     }
     let report = match hysope_catalog::RedbCatalog::open(&args.data_dir.join(CATALOG_FILE)) {
         Ok(store) => {
+            let store: Arc<dyn CatalogStore> = Arc::new(store);
             let tty = std::io::stderr().is_terminal();
-            let report = ingest_paths(&store, &paths, |n, total, path, outcome| {
+            let mut report = ingest_paths(store.as_ref(), &paths, |n, total, path, outcome| {
                 progress(tty, n, total, path, outcome)
             })?;
+            if !urls.is_empty() {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                for url in &urls {
+                    let more = runtime.block_on(crate::server::fetch::ingest_s3(
+                        store.clone(),
+                        url,
+                        |n, href, outcome| progress(tty, n, 0, Path::new(href), outcome),
+                    ))?;
+                    report.bytes += more.bytes;
+                    report.files.extend(more.files);
+                }
+            }
             if tty {
                 eprintln!();
             }
@@ -67,7 +91,9 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
                 "hysope: the server at {} holds the catalogue; it ingests the files",
                 server["url"].as_str().unwrap_or("?")
             );
-            forward(&server, &paths)?
+            let mut all: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            all.extend(urls.iter().cloned());
+            forward(&server, &all)?
         }
         Err(e) => return Err(e.into()),
     };
@@ -91,16 +117,24 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn progress(tty: bool, n: usize, total: usize, path: &Path, outcome: &Outcome) {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+    let name = path
+        .to_str()
+        .filter(|p| p.starts_with("s3://"))
+        .unwrap_or_else(|| path.file_name().and_then(|n| n.to_str()).unwrap_or("?"));
     let what = match outcome {
         Outcome::Stored(Ingested::New(_)) => "new",
         Outcome::Stored(Ingested::Unchanged(_)) => "unchanged",
         Outcome::Stored(Ingested::NewVersion { .. }) => "new version",
         Outcome::Skipped(_) => "skipped",
     };
+    // An S3 listing streams: its total is not known (0), so no bar.
     let width = 30;
-    let done = width * n / total.max(1);
-    let bar = format!("[{}{}]", "#".repeat(done), " ".repeat(width - done));
+    let done = (width * n / total.max(1)).min(width);
+    let bar = if total == 0 {
+        format!("[{n}]")
+    } else {
+        format!("[{}{}]", "#".repeat(done), " ".repeat(width - done))
+    };
     let mut err = std::io::stderr();
     if tty {
         let _ = write!(err, "\r\x1b[2K{bar} {n}/{total} {what}: {name}");
@@ -111,7 +145,7 @@ fn progress(tty: bool, n: usize, total: usize, path: &Path, outcome: &Outcome) {
 }
 
 /// POSTs the paths to the running server's ingest endpoint and returns its report.
-fn forward(server: &Value, paths: &[PathBuf]) -> anyhow::Result<Value> {
+fn forward(server: &Value, paths: &[String]) -> anyhow::Result<Value> {
     let url = server["url"].as_str().context("server.json has no url")?;
     let token = server["ingest_token"]
         .as_str()

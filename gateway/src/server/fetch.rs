@@ -130,3 +130,53 @@ pub async fn fetch_inputs(inputs: &mut Map<String, Value>, dir: &Path) -> anyhow
     }
     Ok(())
 }
+
+/// Ingests every object under an `s3://BUCKET/PREFIX` into the catalogue (S3 from
+/// the `AWS_*` variables); each object keeps its `s3://` URL as its asset href.
+/// `progress` hears of each object as it is done.
+pub async fn ingest_s3(
+    catalog: Arc<dyn hysope_catalog::CatalogStore>,
+    url: &str,
+    mut progress: impl FnMut(usize, &str, &hysope_catalog::ingest::Outcome),
+) -> anyhow::Result<hysope_catalog::ingest::Report> {
+    use futures::TryStreamExt;
+    let (store, prefix) = store_for(url)?;
+    let bucket = url
+        .trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+    let mut objects: Vec<object_store::ObjectMeta> =
+        store.list(prefix.as_ref()).try_collect().await?;
+    objects.sort_by(|a, b| a.location.cmp(&b.location));
+    let mut report = hysope_catalog::ingest::Report::default();
+    for (n, meta) in objects.into_iter().enumerate() {
+        let href = format!("s3://{bucket}/{}", meta.location);
+        let name = meta.location.filename().unwrap_or_default().to_string();
+        if name.starts_with('.') || name.to_ascii_lowercase().starts_with("readme") {
+            continue;
+        }
+        let outcome = if meta.size > MAX_INPUT_BYTES {
+            hysope_catalog::ingest::Outcome::Skipped(format!(
+                "{href}: {} bytes, more than the {MAX_INPUT_BYTES} an object may have",
+                meta.size
+            ))
+        } else {
+            let bytes = store.get(&meta.location).await?.bytes().await?;
+            report.bytes += bytes.len() as u64;
+            let catalog = catalog.clone();
+            let (name, href2) = (name.clone(), href.clone());
+            tokio::task::spawn_blocking(move || {
+                hysope_catalog::ingest::ingest_bytes(catalog.as_ref(), &name, &href2, &bytes)
+            })
+            .await??
+        };
+        progress(n + 1, &href, &outcome);
+        report
+            .files
+            .push((std::path::PathBuf::from(&href), outcome));
+    }
+    Ok(report)
+}

@@ -912,18 +912,28 @@ async fn ingest(
         ));
     }
     let value = parse_body(&body, "ingest request")?;
-    let paths: Vec<std::path::PathBuf> = value["paths"]
+    let entries: Vec<String> = value["paths"]
         .as_array()
         .ok_or_else(|| ApiError::new(Kind::InvalidBody, "ingest request: no \"paths\" array"))?
         .iter()
         .filter_map(Value::as_str)
-        .map(std::path::PathBuf::from)
+        .map(str::to_string)
         .collect();
+    let (urls, paths): (Vec<String>, Vec<String>) =
+        entries.into_iter().partition(|p| p.starts_with("s3://"));
+    let paths: Vec<std::path::PathBuf> = paths.into_iter().map(std::path::PathBuf::from).collect();
     let catalog = state.catalog.clone();
-    let report = blocking(move || {
+    let mut report = blocking(move || {
         hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &paths, |_, _, _, _| {})
     })
     .await?;
+    for url in urls {
+        let more = super::fetch::ingest_s3(state.catalog.clone(), &url, |_, _, _| {})
+            .await
+            .map_err(|e| ApiError::new(Kind::InvalidParameterValue, format!("{url}: {e:#}")))?;
+        report.bytes += more.bytes;
+        report.files.extend(more.files);
+    }
     Ok(json_response(StatusCode::OK, &report_json(&report)))
 }
 
