@@ -107,6 +107,18 @@ with urllib.request.urlopen(result.assets["summary.json"].href) as r:
 assert result.bbox == items_bbox if (items_bbox := next(i.bbox for i in every if i.id == reach_id)) else True
 print(f"process result: job {job_id} is an item of 'results' with its plugin digest, inputs and files")
 
+# lake-storage-change through the API: the LakeSP pass against itself.
+lake_file = sorted(glob.glob(f"{data}/swot/SWOT_L2_HR_LakeSP_Prior_*.zip"))[0]
+body = {"inputs": {"lakes": {"href": f"file://{lake_file}"}, "reference": {"href": f"file://{lake_file}"}}}
+req = urllib.request.Request(f"{base}/processes/lake-storage-change/execution", method="POST",
+                             data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(req) as r:
+    links = json.load(r)
+with urllib.request.urlopen(links["summary"]["href"]) as r:
+    lake_summary = json.load(r)
+assert lake_summary["status"]["computed"] > 0 and lake_summary["max_abs_diff_vs_ds1_l_km3"] is None, lake_summary
+print(f"lake-storage-change through /processes: {lake_summary['status']['computed']} lakes computed (dV = 0)")
+
 # Independent read of the files, compared with the items.
 items = {i.id: i for i in every}
 checked = 0
