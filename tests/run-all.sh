@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 bash tests/install-tools.sh
 rustup target add wasm32-wasip2 >/dev/null
 cargo build --release --target wasm32-wasip2 \
-    -p hysope-echo -p hysope-swot-river-filter -p hysope-lake-storage-change \
+    -p hysope-echo -p hysope-swot-river-filter -p hysope-lake-storage-change -p hysope-rating-curve \
     -p hysope-guest-hostile -p hysope-guest-moving-median
 cargo test --workspace "$@"
 # The CWL conformance suite's required tests against the hysope binary the tests built.
@@ -20,4 +20,6 @@ SCHEMATHESIS_EXAMPLES=100 bash tests/gateway/run.sh
 # Ingestion, stac-api-validator, pystac-client and an independent read of the files.
 bash tests/catalog/run.sh
 # Plugins against independent computations (numpy, pyshp) on the real files.
-python3 tests/plugins/lake_storage_change.py "$PWD/target/debug/hysope" "$(cd ../shared/data && pwd)"
+for check in tests/plugins/*.py; do
+    python3 "$check" "$PWD/target/debug/hysope" "$(cd ../shared/data && pwd)"
+done
