@@ -236,14 +236,16 @@ fn item_id(name: &str) -> String {
     name.split('.').next().unwrap_or(name).to_string()
 }
 
-fn bbox_polygon(b: [f64; 4]) -> Value {
+/// The polygon of a box (west, south, east, north).
+pub fn bbox_polygon(b: [f64; 4]) -> Value {
     json!({
         "type": "Polygon",
         "coordinates": [[[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]], [b[0], b[1]]]]
     })
 }
 
-fn union(a: Option<[f64; 4]>, b: Option<[f64; 4]>) -> Option<[f64; 4]> {
+/// The box around two boxes, either absent.
+pub fn union(a: Option<[f64; 4]>, b: Option<[f64; 4]>) -> Option<[f64; 4]> {
     match (a, b) {
         (Some(a), Some(b)) => Some([
             a[0].min(b[0]),
@@ -255,7 +257,8 @@ fn union(a: Option<[f64; 4]>, b: Option<[f64; 4]>) -> Option<[f64; 4]> {
     }
 }
 
-fn collection(id: &str, title: &str, description: &str, license: &str) -> Value {
+/// A new collection: its extent grows as items come.
+pub fn collection(id: &str, title: &str, description: &str, license: &str) -> Value {
     json!({
         "type": "Collection",
         "stac_version": "1.1.0",

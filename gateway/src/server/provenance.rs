@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hysope_catalog::ingest::{bbox_polygon, collection, union};
 use hysope_catalog::search::SearchQuery;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -18,19 +19,12 @@ use super::processes::Process;
 pub const RESULTS: &str = "results";
 
 fn results_collection() -> Value {
-    json!({
-        "type": "Collection",
-        "stac_version": "1.1.0",
-        "id": RESULTS,
-        "title": "Process results",
-        "description": "Products made by Hysope processes: one item per successful job, with the process, the components it ran, the job and the input items",
-        "license": "other",
-        "extent": {
-            "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
-            "temporal": {"interval": [[null, null]]}
-        },
-        "links": []
-    })
+    collection(
+        RESULTS,
+        "Process results",
+        "Products made by Hysope processes: one item per successful job, with the process, the components it ran, the job and the input items",
+        "other",
+    )
 }
 
 /// The wasm components a process runs: (component as named, sha256), for every
@@ -131,25 +125,14 @@ pub fn record(
     outputs: &Value,
 ) -> hysope_catalog::Result<()> {
     let inputs = input_items(state, &Value::Object(job.inputs.clone()));
-    let mut bbox: Option<[f64; 4]> = None;
-    for item in &inputs {
-        if let Some(b) = item["bbox"].as_array() {
-            let n: Vec<f64> = b.iter().filter_map(Value::as_f64).collect();
-            if n.len() >= 4 {
-                let half = n.len() / 2;
-                let b = [n[0], n[1], n[half], n[half + 1]];
-                bbox = Some(match bbox {
-                    None => b,
-                    Some(c) => [
-                        c[0].min(b[0]),
-                        c[1].min(b[1]),
-                        c[2].max(b[2]),
-                        c[3].max(b[3]),
-                    ],
-                });
-            }
-        }
-    }
+    let bbox = inputs
+        .iter()
+        .map(|item| {
+            hysope_catalog::search::Entry::of(item)
+                .ok()
+                .and_then(|e| e.bbox)
+        })
+        .fold(None, union);
     let components = component_digests(process, &state.plugin_path);
     let finished = rfc3339(job.finished.unwrap_or_else(super::jobs::now_ms));
     let started = rfc3339(job.started.unwrap_or(job.created));
@@ -211,7 +194,7 @@ pub fn record(
         "stac_extensions": [],
         "id": job.id,
         "collection": RESULTS,
-        "geometry": bbox.map(|b| json!({"type": "Polygon", "coordinates": [[[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]], [b[0], b[1]]]]})),
+        "geometry": bbox.map(bbox_polygon),
         "bbox": bbox,
         "properties": {
             "datetime": finished,
