@@ -20,30 +20,14 @@ pub struct Point {
     pub value: Option<f64>,
 }
 
-/// Day of the year of a YYYY-MM-DD date, or None when it is not a calendar date.
+/// Year and day of the year of text starting with a YYYY-MM-DD date, or None when it
+/// is not a calendar date.
 pub fn day_of_year(date: &str) -> Option<(i32, u32)> {
-    let y: i32 = date.get(0..4)?.parse().ok()?;
-    let m: u32 = date.get(5..7)?.parse().ok()?;
-    let d: u32 = date.get(8..10)?.parse().ok()?;
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let lengths = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&m) || d == 0 || d > lengths[m as usize - 1] {
-        return None;
-    }
-    Some((y, lengths[..m as usize - 1].iter().sum::<u32>() + d))
+    let (y, m, d) = hysope_swot::time::parse_date(date)?;
+    Some((
+        i32::try_from(y).ok()?,
+        hysope_swot::time::day_of_year(y, m, d),
+    ))
 }
 
 /// The `p`-th percentile (0..=100) by linear interpolation between order statistics
@@ -161,13 +145,8 @@ pub fn read_points(text: &str, name: &str, column: Option<&str>) -> Result<Vec<P
             let t = hysope_swot::rdb::parse(text, name).map_err(|e| e.0)?;
             (t.columns, t.rows)
         } else {
-            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-            let header = lines.next().ok_or_else(|| format!("{name}: empty file"))?;
-            let columns: Vec<String> = header.split(',').map(|c| c.trim().to_string()).collect();
-            let rows = lines
-                .map(|l| l.split(',').map(|c| c.trim().to_string()).collect())
-                .collect();
-            (columns, rows)
+            let t = hysope_swot::csv::parse(text, name)?;
+            (t.columns, t.rows)
         };
     let find = |c: &str| columns.iter().position(|x| x == c);
     let time = find("time")

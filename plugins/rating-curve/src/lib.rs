@@ -100,20 +100,13 @@ pub fn fit(pairs: &[(f64, f64)], grid: usize) -> Result<Curve, String> {
 /// Stage-discharge pairs from a USGS RDB rating (`INDEP`, `DEP`) or a CSV with
 /// `stage` and `discharge` columns.
 pub fn read_pairs(text: &str, name: &str) -> Result<Vec<(f64, f64)>, String> {
-    let (columns, rows): (Vec<String>, Vec<Vec<String>>) =
-        if text.starts_with('#') || text.contains('\t') {
-            let t = hysope_swot::rdb::parse(text, name).map_err(|e| e.0)?;
-            (t.columns, t.rows)
-        } else {
-            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-            let header = lines.next().ok_or_else(|| format!("{name}: empty file"))?;
-            (
-                header.split(',').map(|c| c.trim().to_string()).collect(),
-                lines
-                    .map(|l| l.split(',').map(|c| c.trim().to_string()).collect())
-                    .collect(),
-            )
-        };
+    let (columns, rows) = if text.starts_with('#') || text.contains('\t') {
+        let t = hysope_swot::rdb::parse(text, name).map_err(|e| e.0)?;
+        (t.columns, t.rows)
+    } else {
+        let t = hysope_swot::csv::parse(text, name)?;
+        (t.columns, t.rows)
+    };
     let find = |options: &[&str]| columns.iter().position(|c| options.contains(&c.as_str()));
     let h = find(&["INDEP", "stage", "h", "wse"]).ok_or_else(|| {
         format!("{name}: no stage column (INDEP of a USGS rating, or stage in a CSV)")
@@ -146,36 +139,24 @@ pub fn read_levels(
     name: &str,
     column: &str,
 ) -> Result<Vec<(String, Option<f64>)>, String> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines
-        .next()
-        .ok_or_else(|| format!("{name}: empty file"))?
-        .split(',')
-        .map(str::trim)
-        .collect();
-    let t = header
+    let table = hysope_swot::csv::parse(text, name)?;
+    let t = table.column("time", name)?;
+    let v = table
+        .column(column, name)
+        .map_err(|e| format!("{e}; level_column names it"))?;
+    table
+        .rows
         .iter()
-        .position(|c| *c == "time")
-        .ok_or_else(|| format!("{name}: no time column"))?;
-    let v = header
-        .iter()
-        .position(|c| *c == column)
-        .ok_or_else(|| format!("{name}: no {column} column (level_column names it)"))?;
-    lines
         .enumerate()
-        .map(|(i, line)| {
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            let time = cells
-                .get(t)
-                .ok_or_else(|| format!("{name}: row {}: no time", i + 1))?;
+        .map(|(i, row)| {
             // An empty cell is an unknown level (a fill value in the source): no discharge.
-            let level = match cells.get(v).copied().unwrap_or("") {
+            let level = match row[v].as_str() {
                 "" => None,
                 text => Some(text.parse::<f64>().map_err(|_| {
                     format!("{name}: row {}: {column} {text:?} is not a number", i + 1)
                 })?),
             };
-            Ok((time.to_string(), level))
+            Ok((row[t].clone(), level))
         })
         .collect()
 }

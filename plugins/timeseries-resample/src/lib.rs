@@ -3,108 +3,7 @@
 //! interpolation when the gap between known bins is at most a limit, and a second
 //! series (another mission) merged after removing its median offset.
 
-/// Seconds since 1970-01-01T00:00:00Z of an RFC 3339 date-time or a YYYY-MM-DD date
-/// (UTC; an offset other than Z is applied).
-pub fn parse_time(text: &str) -> Option<f64> {
-    let t = text.trim();
-    let y: i64 = t.get(0..4)?.parse().ok()?;
-    if t.as_bytes().get(4) != Some(&b'-') || t.as_bytes().get(7) != Some(&b'-') {
-        return None;
-    }
-    let m: u32 = t.get(5..7)?.parse().ok()?;
-    let d: u32 = t.get(8..10)?.parse().ok()?;
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-        return None;
-    }
-    let mut seconds = days_from_civil(y, m, d) as f64 * 86_400.0;
-    if t.len() > 10 {
-        let rest = &t[10..];
-        if !rest.starts_with(['T', ' ']) {
-            return None;
-        }
-        let hh: f64 = rest.get(1..3)?.parse().ok()?;
-        let mm: f64 = rest.get(4..6)?.parse().ok()?;
-        let tail = rest.get(6..).unwrap_or("");
-        let (ss, zone) = if let Some(s) = tail.strip_prefix(':') {
-            let end = s
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(s.len());
-            (s[..end].parse::<f64>().ok()?, &s[end..])
-        } else {
-            (0.0, tail)
-        };
-        let offset = match zone {
-            "" | "Z" | "z" => 0.0,
-            z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
-                let sign = if z.starts_with('-') { -1.0 } else { 1.0 };
-                let oh: f64 = z.get(1..3)?.parse().ok()?;
-                let om: f64 = z.get(4..6)?.parse().ok()?;
-                sign * (oh * 3600.0 + om * 60.0)
-            }
-            _ => return None,
-        };
-        if hh > 23.0 || mm > 59.0 || ss >= 61.0 {
-            return None;
-        }
-        seconds += hh * 3600.0 + mm * 60.0 + ss - offset;
-    }
-    Some(seconds)
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ][m as usize - 1]
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of days since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// RFC 3339 text of seconds since 1970 (whole seconds).
-pub fn format_time(seconds: f64) -> String {
-    let s = seconds.floor() as i64;
-    let (y, m, d) = civil_from_days(s.div_euclid(86_400));
-    let r = s.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        r / 3600,
-        r % 3600 / 60,
-        r % 60
-    )
-}
+pub use hysope_swot::time::{format_time, parse_time};
 
 /// How the values of a bin become one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,32 +184,18 @@ pub fn merge(base: &mut Vec<Bin>, other: &[Bin]) -> Option<f64> {
 /// (seconds, value) of a CSV with a `time` column and the value column; empty cells
 /// (unknown values) are left out.
 pub fn read_series(text: &str, name: &str, column: &str) -> Result<Vec<(f64, f64)>, String> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines
-        .next()
-        .ok_or_else(|| format!("{name}: empty file"))?
-        .split(',')
-        .map(str::trim)
-        .collect();
-    let t = header
-        .iter()
-        .position(|c| *c == "time")
-        .ok_or_else(|| format!("{name}: no time column"))?;
-    let v = header
-        .iter()
-        .position(|c| *c == column)
-        .ok_or_else(|| format!("{name}: no {column} column"))?;
+    let table = hysope_swot::csv::parse(text, name)?;
+    let (t, v) = (table.column("time", name)?, table.column(column, name)?);
     let mut out = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let time = cells.get(t).copied().unwrap_or("");
+    for (i, row) in table.rows.iter().enumerate() {
+        let time = &row[t];
         let seconds = parse_time(time).ok_or_else(|| {
             format!(
                 "{name}: row {}: time {time:?} is not a date or RFC 3339 date-time",
                 i + 1
             )
         })?;
-        match cells.get(v).copied().unwrap_or("") {
+        match row[v].as_str() {
             "" => {}
             text => {
                 let value: f64 = text.parse().map_err(|_| {
@@ -332,26 +217,6 @@ pub fn read_series(text: &str, name: &str, column: &str) -> Result<Vec<(f64, f64
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_round_trip() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(civil_from_days(11_017), (2000, 3, 1));
-        assert_eq!(
-            parse_time("2024-02-29T12:00:00Z"),
-            Some(days_from_civil(2024, 2, 29) as f64 * 86_400.0 + 43_200.0)
-        );
-        assert_eq!(
-            parse_time("2024-02-29T14:00:00+02:00"),
-            parse_time("2024-02-29T12:00:00Z")
-        );
-        assert_eq!(parse_time("2023-02-29"), None);
-        assert_eq!(
-            format_time(86_400.0 * 11_017.0 + 3_661.0),
-            "2000-03-01T01:01:01Z"
-        );
-    }
 
     #[test]
     fn bins_gaps_and_merge() {

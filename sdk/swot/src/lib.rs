@@ -12,6 +12,7 @@ pub mod name;
 pub mod pixc;
 pub mod rdb;
 pub mod shapefile;
+pub mod time;
 
 pub use name::ProductName;
 pub use shapefile::{FLOAT_FILL, Feature, INT_FILL, Layer, ReadError, TEXT_FILL, read_zip};
