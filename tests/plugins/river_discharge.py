@@ -1,0 +1,110 @@
+"""river-discharge checked against an independent computation (numpy): Manning,
+MetroMan, HiVDI, their consensus and first-order uncertainties for every simulated
+reach over the 5 RiverSP passes (read with pyshp, dA by trapezoids over height and
+width); then zero and negative slopes, A0 + dA <= 0, and missing parameters.
+
+usage: river_discharge.py HYSOPE SHARED_DATA"""
+import collections, csv, glob, io, json, math, os, subprocess, sys, tempfile, zipfile
+
+import numpy as np
+import shapefile
+
+hysope, data = sys.argv[1], sys.argv[2]
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+cwl = os.path.join(root, "plugins/river-discharge/river-discharge.cwl")
+work = tempfile.mkdtemp()
+FILL = -999999999999.0
+PARAMS = {"a0": 800.0, "n": 0.03, "n_inf": 0.03, "p": 0.1, "alpha": 30.0, "beta": 0.2}
+
+
+def run(series, params=PARAMS, ok=True):
+    out = tempfile.mkdtemp(dir=work)
+    p = subprocess.run([hysope, "run", cwl, f"series={series}", *[f"{k}={v}" for k, v in params.items()], "--out", out],
+                       capture_output=True, text=True)
+    if not ok:
+        return p
+    assert p.returncode == 0, p.stderr
+    return list(csv.DictReader(open(os.path.join(out, "discharge.csv")))), json.load(open(os.path.join(out, "summary.json")))
+
+
+def write(path, rows):
+    with open(path, "w") as f:
+        f.write("time,wse,width,slope,wse_u,width_u\n")
+        for r in rows:
+            f.write(",".join("" if x is None else x if isinstance(x, str) else repr(x) for x in r) + "\n")
+
+
+def d_area(hw):
+    s = sorted((h, w) for h, w in hw)
+    hs = np.array([p[0] for p in s]); ws = np.array([p[1] for p in s])
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(hs) * (ws[1:] + ws[:-1]) / 2)])
+    def integral(h):
+        i = np.searchsorted(hs, h, side="right")
+        if i == len(hs):
+            return cum[-1] + (h - hs[-1]) * ws[-1]
+        return cum[i - 1] + (h - hs[i - 1]) * (ws[i - 1] + np.interp(h, hs, ws)) / 2
+    ref = float(np.median(hs))
+    return lambda h: integral(h) - integral(ref)
+
+
+def expected(da, w, s, hu, wu):
+    a = PARAMS["a0"] + da
+    out = {}
+    for name, ln_inv_n, ca, cw in [
+        ("manning", -math.log(PARAMS["n"]), 5 / 3, -2 / 3),
+        ("metroman", -(math.log(PARAMS["n_inf"]) + PARAMS["p"] * math.log(a / w)), 5 / 3 - PARAMS["p"], -2 / 3 + PARAMS["p"]),
+        ("hivdi", math.log(PARAMS["alpha"]) + PARAMS["beta"] * math.log(a / w), 5 / 3 + PARAMS["beta"], -2 / 3 - PARAMS["beta"]),
+    ]:
+        n = math.exp(-ln_inv_n)
+        q = (1 / n) * a ** (5 / 3) * w ** (-2 / 3) * math.sqrt(s)
+        rel = math.sqrt((ca * w / a * hu) ** 2 + (cw / w * wu) ** 2)
+        out[name] = (q, q * rel)
+    return out
+
+
+obs = collections.defaultdict(list)
+for path in sorted(glob.glob(f"{data}/swot/simulated-cycles/SWOT_L2_HR_RiverSP_Reach_*.zip")):
+    z = zipfile.ZipFile(path)
+    m = lambda e: io.BytesIO(z.read(next(n for n in z.namelist() if n.lower().endswith(e))))
+    r = shapefile.Reader(shp=m(".shp"), dbf=m(".dbf"), shx=m(".shx"))
+    names = [f[0] for f in r.fields[1:]]
+    for rec in r.records():
+        d = dict(zip(names, rec))
+        if min(d["wse"], d["width"], d["slope"]) > FILL + 1:
+            obs[d["reach_id"]].append(("2010-01-01T00:00:00Z", d["wse"], d["width"], d["slope"], d["wse_u"], d["width_u"]))
+checked = 0
+for reach, rows in sorted(obs.items()):
+    if len(rows) < 2:
+        continue
+    path = os.path.join(work, f"{reach}.csv")
+    write(path, rows)
+    out, summary = run(path)
+    da = d_area([(r[1], r[2]) for r in rows])
+    for row, r in zip(out, rows):
+        if r[3] < 0:
+            assert row["status"] == "negative slope" and row["q_consensus"] == "", row
+            continue
+        exp = expected(da(r[1]), r[2], r[3], r[4], r[5])
+        for name, (q, qu) in exp.items():
+            assert math.isclose(float(row[f"q_{name}"]), q, rel_tol=1e-9), (reach, name, row, q)
+            assert math.isclose(float(row[f"q_{name}_u"]), qu, rel_tol=1e-9), (reach, name, row, qu)
+        assert math.isclose(float(row["q_consensus"]), float(np.median([v[0] for v in exp.values()])), rel_tol=1e-9)
+    checked += 1
+assert checked >= 5, checked
+print(f"river-discharge: Manning, MetroMan, HiVDI, consensus and uncertainties of {checked} simulated reaches agree with numpy")
+
+edge = os.path.join(work, "edge.csv")
+write(edge, [("t1", 10.0, 50.0, 0.0, 0.1, 1.0), ("t2", 11.0, 60.0, -1e-5, 0.1, 1.0), ("t3", 12.0, 70.0, 1e-4, 0.1, 1.0),
+             ("t4", None, None, 1e-4, None, None)])
+out, summary = run(edge, {**PARAMS, "a0": 500.0})
+assert out[0]["q_manning"] == "0" and out[0]["status"] == "computed", out[0]        # no slope, no flow
+assert out[1]["status"] == "negative slope" and out[1]["q_manning"] == "", out[1]
+assert out[3]["status"] == "unknown input", out[3]
+shallow = run(edge, {**PARAMS, "a0": -200.0})[0]
+assert shallow[0]["status"].startswith("non-positive area"), shallow[0]
+text = open(edge).read()
+p = run(edge, {"a0": 100.0}, ok=False)
+assert p.returncode != 0 and "no flow law" in p.stderr, p.stderr
+p = run(edge, {"a0": 100.0, "n_inf": 0.03}, ok=False)
+assert p.returncode != 0 and "both --n-inf and --p" in p.stderr, p.stderr
+print("river-discharge: zero and negative slopes, A0 + dA <= 0, unknown inputs and missing parameters behave")
