@@ -41,20 +41,10 @@ fn main() {
                 "--reference must be median, min or a height, not {reference_text:?}"
             ))
         })?;
-        let number = |row: usize, col: usize, what: &str| -> Result<Option<f64>, DataError> {
-            match table.rows[row][col].as_str() {
-                "" => Ok(None),
-                text => text.parse::<f64>().map(Some).map_err(|_| {
-                    DataError(format!(
-                        "{name}: row {}: {what} {text:?} is not a number",
-                        row + 1
-                    ))
-                }),
-            }
-        };
+        let number = |row: usize, col: usize| table.number(row, col, &name).map_err(DataError);
         let mut pairs = Vec::with_capacity(table.rows.len());
         for row in 0..table.rows.len() {
-            pairs.push((number(row, h, hc)?, number(row, w, wc)?));
+            pairs.push((number(row, h)?, number(row, w)?));
         }
         let result =
             area_change(&pairs, reference).map_err(|e| DataError(format!("{name}: {e}")))?;

@@ -79,27 +79,18 @@ fn main() {
             optional("width_u"),
             optional("slope_u"),
         );
-        let num = |row: usize, c: Option<usize>, what: &str| -> Result<Option<f64>, DataError> {
-            let Some(c) = c else { return Ok(None) };
-            match table.rows[row][c].as_str() {
-                "" => Ok(None),
-                text => text.parse::<f64>().map(Some).map_err(|_| {
-                    DataError(format!(
-                        "{name}: row {}: {what} {text:?} is not a number",
-                        row + 1
-                    ))
-                }),
-            }
+        let num = |row: usize, c: Option<usize>| -> Result<Option<f64>, DataError> {
+            c.map_or(Ok(None), |c| table.number(row, c, &name).map_err(DataError))
         };
         let rows = table.rows.len();
         let mut heights = Vec::with_capacity(rows);
         for r in 0..rows {
-            heights.push((num(r, Some(h), "wse")?, num(r, Some(w), "width")?));
+            heights.push((num(r, Some(h))?, num(r, Some(w))?));
         }
         // dA from the file, or integrated from the heights and widths (median reference).
         let d_area: Vec<Option<f64>> = match da_col {
             Some(_) => (0..rows)
-                .map(|r| num(r, da_col, "d_area"))
+                .map(|r| num(r, da_col))
                 .collect::<Result<_, _>>()?,
             None => hysope_river_area_change::area_change(
                 &heights,
@@ -116,7 +107,7 @@ fn main() {
         let mut statuses = std::collections::BTreeMap::<String, usize>::new();
         let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         for r in 0..rows {
-            let inputs = (d_area[r], heights[r].1, num(r, Some(s), "slope")?);
+            let inputs = (d_area[r], heights[r].1, num(r, Some(s))?);
             let mut line = hysope_swot::csv::cell(&table.rows[r][t]);
             let (status, values): (String, Vec<Option<(f64, f64)>>) = match inputs {
                 (Some(d_area), Some(width), Some(slope)) => {
@@ -124,9 +115,9 @@ fn main() {
                         d_area,
                         width,
                         slope,
-                        wse_u: num(r, hu, "wse_u")?.unwrap_or(0.0),
-                        width_u: num(r, wu, "width_u")?.unwrap_or(0.0),
-                        slope_u: num(r, su, "slope_u")?.unwrap_or(0.0),
+                        wse_u: num(r, hu)?.unwrap_or(0.0),
+                        width_u: num(r, wu)?.unwrap_or(0.0),
+                        slope_u: num(r, su)?.unwrap_or(0.0),
                     };
                     let results: Vec<_> = laws.iter().map(|l| discharge(&o, a0, l)).collect();
                     let status = results

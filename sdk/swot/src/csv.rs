@@ -31,6 +31,23 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The number in a cell (row and column indexes), None when the cell is empty (an
+    /// unknown value), or an error naming the file, the row and the column.
+    pub fn number(&self, row: usize, column: usize, file: &str) -> Result<Option<f64>, String> {
+        match self.rows[row][column].as_str() {
+            "" => Ok(None),
+            text => text.parse::<f64>().map(Some).map_err(|_| {
+                format!(
+                    "{file}: row {}: {} {text:?} is not a number",
+                    row + 1,
+                    self.columns[column]
+                )
+            }),
+        }
+    }
+}
+
 /// Splits one line into cells, honouring quotes.
 fn split(line: &str) -> Vec<String> {
     let mut cells = Vec::new();
