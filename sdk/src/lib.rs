@@ -364,6 +364,26 @@ pub fn write_output(name: &str, contents: impl AsRef<[u8]>) -> Result<(), BoxErr
     })
 }
 
+/// An input file's name (for messages: `{name}: what is wrong`) and its bytes, with
+/// an error that names the path when it cannot be read.
+pub fn read_input(path: &std::path::Path) -> Result<(String, Vec<u8>), BoxError> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("input")
+        .to_string();
+    Ok((name, bytes))
+}
+
+/// An input file's name and its text; text that is not UTF-8 is a [`DataError`].
+pub fn read_input_text(path: &std::path::Path) -> Result<(String, String), BoxError> {
+    let (name, bytes) = read_input(path)?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| DataError(format!("{name}: not UTF-8 text: {e}")))?;
+    Ok((name, text))
+}
+
 /// An error a plugin's body returns: its message is printed and the plugin exits non-zero.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

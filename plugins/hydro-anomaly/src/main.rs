@@ -35,12 +35,7 @@ fn numbers(text: &str, what: &str) -> Result<Vec<f64>, DataError> {
 fn main() {
     hysope_sdk::run(&algorithm(), |args| {
         let path = args.file("series")?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("series")
-            .to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (name, text) = hysope_sdk::read_input_text(path)?;
         let points =
             read_points(&text, &name, args.string("value_column").ok()).map_err(DataError)?;
         if points.iter().all(|p| p.value.is_none()) {

@@ -24,20 +24,16 @@ fn algorithm() -> Algorithm {
         .output(Output::file("summary").glob("summary.json").doc("counts per status, comparison with the file's ds1_l/ds2_l"))
 }
 
-fn read(path: &std::path::Path) -> Result<hysope_swot::Layer, hysope_sdk::BoxError> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("input");
-    Ok(hysope_swot::read_zip(&bytes, name).map_err(|e| DataError(e.to_string()))?)
+/// The file's name and its layer.
+fn read(path: &std::path::Path) -> Result<(String, hysope_swot::Layer), hysope_sdk::BoxError> {
+    let (name, bytes) = hysope_sdk::read_input(path)?;
+    let layer = hysope_swot::read_zip(&bytes, &name).map_err(|e| DataError(e.to_string()))?;
+    Ok((name, layer))
 }
 
 fn main() {
     hysope_sdk::run(&algorithm(), |args| {
         let path = args.file("lakes")?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("lakes")
-            .to_string();
         let max_quality = args.double("max_quality_f")?;
         if !max_quality.is_finite() {
             return Err(DataError(format!(
@@ -45,18 +41,14 @@ fn main() {
             ))
             .into());
         }
-        let layer = read(path)?;
+        let (name, layer) = read(path)?;
         let current = lakes(&layer, &name).map_err(DataError)?;
         hysope_sdk::progress(40.0, "read the pass");
         let (reference, kind) = match args.opt_file("reference") {
             Some(ref_path) => {
-                let ref_name = ref_path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("reference");
-                let ref_layer = read(ref_path)?;
+                let (ref_name, ref_layer) = read(ref_path)?;
                 (
-                    lakes(&ref_layer, ref_name).map_err(DataError)?,
+                    lakes(&ref_layer, &ref_name).map_err(DataError)?,
                     "reference pass",
                 )
             }

@@ -24,12 +24,7 @@ fn algorithm() -> Algorithm {
 fn main() {
     hysope_sdk::run(&algorithm(), |args| {
         let path = args.file("pairs")?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("pairs")
-            .to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (name, text) = hysope_sdk::read_input_text(path)?;
         let pairs = read_pairs(&text, &name).map_err(DataError)?;
         let grid = usize::try_from(args.int("grid")?)
             .map_err(|_| DataError("--grid must be positive".into()))?;
@@ -46,13 +41,7 @@ fn main() {
             serde_json::to_vec_pretty(&fit_json(&curve, pairs.len()))?,
         )?;
         if let Some(levels_path) = args.opt_file("levels") {
-            let lname = levels_path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("levels")
-                .to_string();
-            let text = std::fs::read_to_string(levels_path)
-                .map_err(|e| format!("{}: {e}", levels_path.display()))?;
+            let (lname, text) = hysope_sdk::read_input_text(levels_path)?;
             let column = args.string("level_column")?;
             let levels = read_levels(&text, &lname, column).map_err(DataError)?;
             let mut out = format!("time,{column},discharge\n");

@@ -24,12 +24,7 @@ fn algorithm() -> Algorithm {
 fn main() {
     hysope_sdk::run(&algorithm(), |args| {
         let path = args.file("series")?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("series")
-            .to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (name, text) = hysope_sdk::read_input_text(path)?;
         let table = hysope_swot::csv::parse(&text, &name).map_err(DataError)?;
         let (hc, wc) = (args.string("height_column")?, args.string("width_column")?);
         let t = table.column("time", &name).map_err(DataError)?;

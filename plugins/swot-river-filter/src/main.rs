@@ -50,10 +50,9 @@ fn main() {
             min_obs_frac_n: args.opt_double("min_obs_frac_n"),
             unknown,
         };
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (name, bytes) = hysope_sdk::read_input(path)?;
         hysope_sdk::progress(10.0, "read");
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("input");
-        let layer = read_zip(&bytes, name).map_err(|e| DataError(e.to_string()))?;
+        let layer = read_zip(&bytes, &name).map_err(|e| DataError(e.to_string()))?;
         hysope_sdk::log(
             LogLevel::Info,
             &format!(

@@ -27,13 +27,7 @@ fn main() {
     hysope_sdk::run(&algorithm(), |args| {
         let column = args.string("value_column")?;
         let read = |path: &std::path::Path| -> Result<Vec<(f64, f64)>, hysope_sdk::BoxError> {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("series")
-                .to_string();
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let (name, text) = hysope_sdk::read_input_text(path)?;
             Ok(read_series(&text, &name, column).map_err(DataError)?)
         };
         let days = args.double("bin_days")?;
