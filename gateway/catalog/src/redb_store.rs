@@ -155,10 +155,17 @@ impl RedbCatalog {
 
     /// The index, its orders brought up to date.
     fn fresh_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
-        {
-            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-            index.refresh();
+        // Searches share the read lock; only the first after a write takes the write
+        // lock, to rebuild the orders.
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        if !index.stale {
+            return index;
         }
+        drop(index);
+        self.index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .refresh();
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
