@@ -657,13 +657,7 @@ async fn inline_values(state: &State, job: &Job, doc: &mut Value) -> ApiResult<(
                 continue;
             }
             let location = file.get("location").and_then(Value::as_str).unwrap_or("");
-            let bytes = state
-                .results
-                .read(&job.id, location)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::new(Kind::Internal, format!("result {name} is missing"))
-                })?;
+            let bytes = result_bytes(state, job, name, location).await?;
             let media = media_type(location);
             let inline = if media.ends_with("json") {
                 serde_json::from_slice::<Value>(&bytes)
@@ -707,6 +701,16 @@ pub fn results_document(job: &Job, base: &str) -> Value {
         }
     }
     Value::Object(doc)
+}
+
+/// The bytes of a job's result file; a file the results name but the store lacks is
+/// a server fault.
+async fn result_bytes(state: &State, job: &Job, name: &str, location: &str) -> ApiResult<Vec<u8>> {
+    state
+        .results
+        .read(&job.id, location)
+        .await?
+        .ok_or_else(|| ApiError::new(Kind::Internal, format!("result {name} is missing")))
 }
 
 /// An output value in a results document: files become links.
@@ -800,13 +804,7 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
     match value.get("class").and_then(Value::as_str) {
         Some("File") => {
             let location = value.get("location").and_then(Value::as_str).unwrap_or("");
-            let bytes = state
-                .results
-                .read(&job.id, location)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::new(Kind::Internal, format!("result {name} is missing"))
-                })?;
+            let bytes = result_bytes(state, job, name, location).await?;
             let mut r = bytes.into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
