@@ -17,7 +17,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ "$#" -eq 0 ]; then set -- "$root/../shared/data"; fi
 
 rustup target add wasm32-wasip2 >/dev/null
-cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 -p hysope-echo -p hysope-swot-river-filter -p hysope-lake-storage-change -p hysope-rating-curve -p hysope-hydro-anomaly -p hysope-timeseries-resample -p hysope-river-area-change -p hysope-river-discharge
+cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 -p hysope-echo -p hysope-swot-river-filter -p hysope-lake-storage-change -p hysope-rating-curve -p hysope-hydro-anomaly -p hysope-timeseries-resample -p hysope-river-area-change -p hysope-river-discharge -p hysope-virtual-station-wse
 cargo build --manifest-path "$root/Cargo.toml" --release -p hysope-gateway
 export HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release"
 

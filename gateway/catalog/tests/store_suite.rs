@@ -149,18 +149,25 @@ fn truncated_and_foreign_files_are_skipped_with_a_reason() {
     )
     .unwrap();
     std::fs::write(input.join("notes.csv"), "a,b\n1,2\n").unwrap();
+    let pixc = "SWOT_L2_HR_PIXC_001_042_067L_20220402T112019_20220402T112029_Dx0000_01.nc";
+    let pixc_bytes = std::fs::read(shared_data().join("swot").join(pixc)).unwrap();
+    std::fs::write(input.join(pixc), &pixc_bytes[..pixc_bytes.len() / 3]).unwrap();
     std::fs::copy(
         shared_data().join("usgs/waterservices_ratings.txt"),
         input.join("r.txt"),
     )
     .unwrap();
     let report = ingest_paths(&store, &[input], |_, _, _, _| {}).unwrap();
-    assert_eq!(report.skipped(), 2, "{:?}", report.files);
+    assert_eq!(report.skipped(), 3, "{:?}", report.files);
     assert_eq!(report.stored(), 1);
     for (path, outcome) in &report.files {
         if let Outcome::Skipped(why) = outcome {
             let name = path.file_name().unwrap().to_str().unwrap();
             assert!(why.contains(name), "{why}");
+            if name == pixc {
+                // The HDF5 superblock's end-of-file address tells a cut file apart.
+                assert!(why.contains("truncated"), "{why}");
+            }
         }
     }
 }
