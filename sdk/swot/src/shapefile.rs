@@ -2,7 +2,11 @@
 //! distributed by PO.DAAC: a zip holding `.shp`, `.shx` and `.dbf`.
 //!
 //! Fill values become nulls as the attributes are read, so no caller ever
-//! sees -999999999999 or -999 as a number.
+//! sees -999999999999 or -999 as a number. The simulated products of the SWOT
+//! science team's pre-launch processor (CRID `PGA2`, in `../shared/data/swot/
+//! simulated-cycles`) fill with -9999 instead (every `area_total`, every
+//! unobserved node's `wse`): -9999 is a fill value too; no SWOT attribute has it
+//! as a physical value.
 
 use std::io::{Cursor, Read, Seek};
 
@@ -12,6 +16,8 @@ use serde_json::{Value, json};
 pub const FLOAT_FILL: f64 = -999_999_999_999.0;
 /// Integer fill value of SWOT shapefiles.
 pub const INT_FILL: f64 = -999.0;
+/// Fill value of the pre-launch simulated products (CRID PGA2).
+pub const SIMULATED_FILL: f64 = -9999.0;
 /// Text fill value of SWOT shapefiles.
 pub const TEXT_FILL: &str = "no_data";
 
@@ -139,7 +145,7 @@ fn field_value(value: &dbase::FieldValue) -> Value {
 }
 
 fn number(n: f64) -> Value {
-    if !n.is_finite() || n <= FLOAT_FILL + 1.0 || n == INT_FILL {
+    if !n.is_finite() || n <= FLOAT_FILL + 1.0 || n == INT_FILL || n == SIMULATED_FILL {
         return Value::Null;
     }
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
@@ -187,6 +193,8 @@ mod tests {
     fn fill_values_become_null() {
         assert_eq!(number(-999_999_999_999.0), Value::Null);
         assert_eq!(number(-999.0), Value::Null);
+        assert_eq!(number(-9999.0), Value::Null);
+        assert_eq!(number(-9998.5), json!(-9998.5));
         assert_eq!(number(3.0), json!(3));
         assert_eq!(
             field_value(&dbase::FieldValue::Character(Some("no_data".into()))),
