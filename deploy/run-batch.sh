@@ -19,7 +19,7 @@ while IFS= read -r -d '' file; do
     name="$(basename "$file" .zip)"
     echo "== $name"
     mkdir -p "$out/$name"
-    if "$hysope" run "$root/plugins/swot-river-filter/swot-river-filter.cwl" "reaches=$file" \
+    if "$hysope" run "$root/plugins/swot-river-filter/swot-river-filter.cwl" "product=$file" \
         --out "$out/$name" --quiet >"$out/$name/outputs.json"; then
         cat "$out/$name/summary.json"
         echo

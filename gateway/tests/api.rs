@@ -93,7 +93,7 @@ async fn discovery_landing_conformance_api_processes() {
     let bad = get(&app, "/processes?limit=0").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let filter = get(&app, "/processes/swot-river-filter").await.json();
-    assert_eq!(filter["inputs"]["reaches"]["minOccurs"], 1);
+    assert_eq!(filter["inputs"]["product"]["minOccurs"], 1);
     assert_eq!(
         filter["inputs"]["unknown_flags"]["schema"],
         json!({"type": "string", "default": "keep"})
@@ -208,7 +208,7 @@ async fn sync_and_async_execution_with_results() {
 
     // Asynchronous: 201, Location, statusInfo; then results.
     let reach = hysope_test_components::reach_zip();
-    let body = json!({"inputs": {"reaches": {"href": format!("file://{}", reach.display())}, "max_reach_q": 1},
+    let body = json!({"inputs": {"product": {"href": format!("file://{}", reach.display())}, "max_reach_q": 1},
                       "outputs": {"summary": {}}});
     let created = call(
         &app,
@@ -269,21 +269,21 @@ async fn wrong_requests_are_refused_before_a_job_exists() {
         (
             "/processes/swot-river-filter/execution",
             r#"{"inputs":{}}"#,
-            "input \"reaches\" is required",
+            "input \"product\" is required",
         ),
         (
             "/processes/swot-river-filter/execution",
-            r#"{"inputs":{"reaches":{"href":"file:///etc/passwd"}}}"#,
+            r#"{"inputs":{"product":{"href":"file:///etc/passwd"}}}"#,
             "outside the allowed input roots",
         ),
         (
             "/processes/swot-river-filter/execution",
-            r#"{"inputs":{"reaches":{"href":"ftp://x/y.zip"}}}"#,
+            r#"{"inputs":{"product":{"href":"ftp://x/y.zip"}}}"#,
             "ftp://",
         ),
         (
             "/processes/swot-river-filter/execution",
-            r#"{"inputs":{"reaches":{"href":"/nope.zip"}}}"#,
+            r#"{"inputs":{"product":{"href":"/nope.zip"}}}"#,
             "/nope.zip",
         ),
         (

@@ -265,7 +265,7 @@ fn bad_input_gets_a_clear_error_and_exit_code() {
         (
             vec!["run".into(), cwl.display().to_string()],
             2,
-            "job#/reaches: missing required input".into(),
+            "job#/product: missing required input".into(),
         ),
         (
             vec!["plugin".into(), "new".into(), "Bad_Name".into()],

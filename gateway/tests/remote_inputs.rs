@@ -208,7 +208,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
 
     // s3:// input.
     let body =
-        json!({"inputs": {"reaches": {"href": format!("s3://swot/{key}")}, "max_reach_q": 1}});
+        json!({"inputs": {"product": {"href": format!("s3://swot/{key}")}, "max_reach_q": 1}});
     let (status, reply) = http(
         &addr,
         "POST",
@@ -261,7 +261,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
     assert_eq!(copied, summary);
 
     // A missing object: the job fails, and says which input and URL.
-    let body = json!({"inputs": {"reaches": {"href": "s3://swot/missing.zip"}}});
+    let body = json!({"inputs": {"product": {"href": "s3://swot/missing.zip"}}});
     let (status, reply) = http(
         &addr,
         "POST",
@@ -274,7 +274,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
     let e: Value = serde_json::from_slice(&reply).unwrap();
     let detail = e["detail"].as_str().unwrap();
     assert!(
-        detail.contains("reaches") && detail.contains("s3://swot/missing.zip"),
+        detail.contains("product") && detail.contains("s3://swot/missing.zip"),
         "{detail}"
     );
 

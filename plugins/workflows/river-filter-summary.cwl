@@ -31,9 +31,9 @@ outputs:
 steps:
   filter:
     run: ../swot-river-filter/swot-river-filter.cwl
-    scatter: reaches
+    scatter: product
     in:
-      reaches: reaches
+      product: reaches
       max_reach_q: max_reach_q
     out: [csv, summary]
 

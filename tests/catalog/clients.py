@@ -84,7 +84,7 @@ print("time series: 5 observations of reach 74269900011, JSON and CSV")
 # A process result becomes an item of the results collection, with its provenance.
 reach_file = sorted(glob.glob(f"{data}/swot/SWOT_L2_HR_RiverSP_Reach_*.zip"))[0]
 req = urllib.request.Request(f"{base}/processes/swot-river-filter/execution", method="POST",
-                             data=json.dumps({"inputs": {"reaches": {"href": f"file://{reach_file}"}}}).encode(),
+                             data=json.dumps({"inputs": {"product": {"href": f"file://{reach_file}"}}}).encode(),
                              headers={"Content-Type": "application/json"})
 with urllib.request.urlopen(req) as r:
     job_id = r.headers["Location"].rsplit("/", 1)[1]

@@ -26,7 +26,7 @@ def owslib_flow():
     for expected in ("echo", "swot-river-filter", "river-filter-summary"):
         assert expected in ids, ids
     desc = p.process("swot-river-filter")
-    assert desc["inputs"]["reaches"]["minOccurs"] == 1, desc["inputs"]["reaches"]
+    assert desc["inputs"]["product"]["minOccurs"] == 1, desc["inputs"]["product"]
     assert "geojson" in desc["outputs"]
     # Synchronous: results document.
     result = p.execute("echo", {"stringInput": "from OWSLib", "integerInput": 42})
@@ -35,7 +35,7 @@ def owslib_flow():
     # Asynchronous: statusInfo, then poll.
     status = p.execute(
         "swot-river-filter",
-        {"reaches": {"href": "file://" + reach}, "max_reach_q": 1},
+        {"product": {"href": "file://" + reach}, "max_reach_q": 1},
         async_=True,
     )
     assert status["status"] == "accepted", status

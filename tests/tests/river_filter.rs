@@ -30,7 +30,7 @@ async fn run_filter(job: Map<String, Value>) -> Result<(tempfile::TempDir, Value
 fn job(extra: &[(&str, Value)]) -> Map<String, Value> {
     let mut job = Map::new();
     job.insert(
-        "reaches".into(),
+        "product".into(),
         json!({ "class": "File", "path": reach_zip().display().to_string() }),
     );
     for (k, v) in extra {
@@ -209,7 +209,7 @@ async fn truncated_or_foreign_files_fail_with_a_clear_error() {
     ] {
         let mut job = Map::new();
         job.insert(
-            "reaches".into(),
+            "product".into(),
             json!({ "class": "File", "path": path.display().to_string() }),
         );
         match run_filter(job).await {
@@ -229,7 +229,7 @@ async fn truncated_or_foreign_files_fail_with_a_clear_error() {
 
     let mut job = Map::new();
     job.insert(
-        "reaches".into(),
+        "product".into(),
         json!({ "class": "File", "path": "/no/such/file.zip" }),
     );
     let error = run_filter(job).await.unwrap_err();
