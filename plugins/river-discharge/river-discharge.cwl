@@ -8,16 +8,16 @@
   ],
   "class": "CommandLineTool",
   "cwlVersion": "v1.2",
-  "doc": "Manning-type discharge Q = (1/n) (A0 + dA)^(5/3) W^(-2/3) S^(1/2) of a reach at each observation (CSV with time, wse, width, slope, optionally d_area and the uncertainties wse_u, width_u, slope_u): constant n, MetroMan n = n_inf ((A0+dA)/W)^p, HiVDI 1/n = alpha ((A0+dA)/W)^beta, and the consensus (median of the algorithms given parameters), with first-order uncertainties. dA is integrated from the heights and widths when the series has no d_area column. Rows with unknown inputs, a negative slope or A0 + dA <= 0 get a status and empty values.",
+  "doc": "Manning-type discharge Q = (1/n) (A0 + dA)^(5/3) W^(-2/3) S^(1/2) of a reach at each observation (CSV with time, wse, width, slope, optionally d_area and the uncertainties wse_u, width_u, slope_u): constant n, MetroMan n = n_inf ((A0+dA)/W)^p, HiVDI 1/n = alpha ((A0+dA)/W)^beta, MOMMA on the depth wse - B with n = nb (1 + log10((H-B)/(wse-B))) below bankfull and nb = 0.11 Save^0.18, and the consensus (median of the algorithms given parameters), with first-order uncertainties. dA is integrated from the heights and widths when the series has no d_area column. Rows with unknown inputs, a negative slope or A0 + dA <= 0 get a status and empty values.",
   "id": "river-discharge",
   "inputs": {
     "a0": {
-      "doc": "unobserved flow area A0 at the dA reference, m2",
+      "doc": "unobserved flow area A0 at the dA reference, m2 (needed by Manning, MetroMan, HiVDI)",
       "inputBinding": {
         "prefix": "--a0",
         "separate": true
       },
-      "type": "double"
+      "type": "double?"
     },
     "alpha": {
       "doc": "HiVDI alpha",
@@ -31,6 +31,30 @@
       "doc": "HiVDI beta",
       "inputBinding": {
         "prefix": "--beta",
+        "separate": true
+      },
+      "type": "double?"
+    },
+    "momma_b": {
+      "doc": "MOMMA elevation of zero flow B, m",
+      "inputBinding": {
+        "prefix": "--momma-b",
+        "separate": true
+      },
+      "type": "double?"
+    },
+    "momma_h": {
+      "doc": "MOMMA bankfull elevation H, m",
+      "inputBinding": {
+        "prefix": "--momma-h",
+        "separate": true
+      },
+      "type": "double?"
+    },
+    "momma_save": {
+      "doc": "MOMMA mean reach slope Save, m/m",
+      "inputBinding": {
+        "prefix": "--momma-save",
         "separate": true
       },
       "type": "double?"

@@ -1,5 +1,6 @@
 """river-discharge checked against an independent computation (numpy): Manning,
-MetroMan, HiVDI, their consensus and first-order uncertainties for every simulated
+MetroMan, HiVDI, MOMMA (B and H set per reach so that passes fall below and above
+bankfull), their consensus and first-order uncertainties for every simulated
 reach over the 5 RiverSP passes (read with pyshp, dA by trapezoids over height and
 width); then zero and negative slopes, A0 + dA <= 0, and missing parameters.
 
@@ -47,6 +48,17 @@ def d_area(hw):
     return lambda h: integral(h) - integral(ref)
 
 
+def momma(wse, w, s, hu, wu, b, h, save):
+    """Bjerklie's MOMMA as the SWOT L2 processing evaluates it, derived anew:
+    ln Q = -ln n + 5/3 ln Y + ln W + 1/2 ln S, Y = wse - B, n = nb (1 + log10((H-B)/Y))."""
+    y = wse - b
+    nd = 1 + np.log10((h - b) / y) if wse < h else 1.0
+    n = 0.11 * save ** 0.18 * nd
+    q = y ** (5 / 3) * w * math.sqrt(s) / n
+    dlnq = 5 / (3 * y) + (1 / (nd * y * math.log(10)) if wse < h else 0.0)
+    return q, q * math.sqrt((dlnq * hu) ** 2 + (wu / w) ** 2)
+
+
 def expected(da, w, s, hu, wu):
     a = PARAMS["a0"] + da
     out = {}
@@ -78,20 +90,24 @@ for reach, rows in sorted(obs.items()):
         continue
     path = os.path.join(work, f"{reach}.csv")
     write(path, rows)
-    out, summary = run(path)
+    heights = [r[1] for r in rows]
+    mp = {"momma_b": min(heights) - 3.0, "momma_h": float(np.median(heights)), "momma_save": 1e-4}
+    out, summary = run(path, {**PARAMS, **mp})
+    assert summary["algorithms"] == ["manning", "metroman", "hivdi", "momma"], summary
     da = d_area([(r[1], r[2]) for r in rows])
     for row, r in zip(out, rows):
         if r[3] < 0:
             assert row["status"] == "negative slope" and row["q_consensus"] == "", row
             continue
         exp = expected(da(r[1]), r[2], r[3], r[4], r[5])
+        exp["momma"] = momma(r[1], r[2], r[3], r[4], r[5], mp["momma_b"], mp["momma_h"], mp["momma_save"])
         for name, (q, qu) in exp.items():
             assert math.isclose(float(row[f"q_{name}"]), q, rel_tol=1e-9), (reach, name, row, q)
             assert math.isclose(float(row[f"q_{name}_u"]), qu, rel_tol=1e-9), (reach, name, row, qu)
         assert math.isclose(float(row["q_consensus"]), float(np.median([v[0] for v in exp.values()])), rel_tol=1e-9)
     checked += 1
 assert checked >= 5, checked
-print(f"river-discharge: Manning, MetroMan, HiVDI, consensus and uncertainties of {checked} simulated reaches agree with numpy")
+print(f"river-discharge: Manning, MetroMan, HiVDI, MOMMA, consensus and uncertainties of {checked} simulated reaches agree with numpy")
 
 edge = os.path.join(work, "edge.csv")
 write(edge, [("t1", 10.0, 50.0, 0.0, 0.1, 1.0), ("t2", 11.0, 60.0, -1e-5, 0.1, 1.0), ("t3", 12.0, 70.0, 1e-4, 0.1, 1.0),
@@ -107,4 +123,13 @@ p = run(edge, {"a0": 100.0}, ok=False)
 assert p.returncode != 0 and "no flow law" in p.stderr, p.stderr
 p = run(edge, {"a0": 100.0, "n_inf": 0.03}, ok=False)
 assert p.returncode != 0 and "both --n-inf and --p" in p.stderr, p.stderr
+p = run(edge, {"momma_b": 5.0, "momma_h": 20.0}, ok=False)
+assert p.returncode != 0 and "--momma-save" in p.stderr, p.stderr
+p = run(edge, {"n": 0.03}, ok=False)
+assert p.returncode != 0 and "--a0 is needed" in p.stderr, p.stderr
+# MOMMA alone needs no A0; a water surface at or below B has no discharge.
+out, summary = run(edge, {"momma_b": 10.5, "momma_h": 12.0, "momma_save": 1e-4})
+assert out[0]["status"].startswith("wse at or below") and out[0]["q_momma"] == "", out[0]
+assert out[2]["status"] == "computed" and math.isclose(float(out[2]["q_momma"]), momma(12.0, 70.0, 1e-4, 0.1, 1.0, 10.5, 12.0, 1e-4)[0], rel_tol=1e-9), out[2]
+assert summary["a0_m2"] is None
 print("river-discharge: zero and negative slopes, A0 + dA <= 0, unknown inputs and missing parameters behave")

@@ -10,18 +10,22 @@ fn algorithm() -> Algorithm {
             "Manning-type discharge Q = (1/n) (A0 + dA)^(5/3) W^(-2/3) S^(1/2) of a reach at each \
              observation (CSV with time, wse, width, slope, optionally d_area and the uncertainties \
              wse_u, width_u, slope_u): constant n, MetroMan n = n_inf ((A0+dA)/W)^p, HiVDI 1/n = \
-             alpha ((A0+dA)/W)^beta, and the consensus (median of the algorithms given parameters), \
+             alpha ((A0+dA)/W)^beta, MOMMA on the depth wse - B with n = nb (1 + log10((H-B)/(wse-B))) \
+             below bankfull and nb = 0.11 Save^0.18, and the consensus (median of the algorithms given parameters), \
              with first-order uncertainties. dA is integrated from the heights and widths when the \
              series has no d_area column. Rows with unknown inputs, a negative slope or A0 + dA <= 0 \
              get a status and empty values.",
         )
         .input(Input::file("series").doc("CSV with time, wse, width, slope (m, m, m/m); d_area, wse_u, width_u, slope_u optional"))
-        .input(Input::double("a0").doc("unobserved flow area A0 at the dA reference, m2"))
+        .input(Input::double("a0").optional().doc("unobserved flow area A0 at the dA reference, m2 (needed by Manning, MetroMan, HiVDI)"))
         .input(Input::double("n").optional().doc("constant Manning n (s m^-1/3)"))
         .input(Input::double("n_inf").optional().doc("MetroMan n_inf"))
         .input(Input::double("p").optional().doc("MetroMan exponent p"))
         .input(Input::double("alpha").optional().doc("HiVDI alpha"))
         .input(Input::double("beta").optional().doc("HiVDI beta"))
+        .input(Input::double("momma_b").optional().doc("MOMMA elevation of zero flow B, m"))
+        .input(Input::double("momma_h").optional().doc("MOMMA bankfull elevation H, m"))
+        .input(Input::double("momma_save").optional().doc("MOMMA mean reach slope Save, m/m"))
         .output(Output::file("discharge").glob("discharge.csv").doc("time, Q and sigma_Q per algorithm, consensus, status (m3/s)"))
         .output(Output::file("summary").glob("summary.json").doc("algorithms, rows per status"))
 }
@@ -31,7 +35,7 @@ fn main() {
         let path = args.file("series")?;
         let (name, text) = hysope_sdk::read_input_text(path)?;
         let table = hysope_swot::csv::parse(&text, &name).map_err(DataError)?;
-        let a0 = args.double("a0")?;
+        let a0 = args.opt_double("a0");
         let mut laws = Vec::new();
         if let Some(n) = args.opt_double("n") {
             laws.push(FlowLaw::Manning { n });
@@ -46,22 +50,48 @@ fn main() {
             (None, None) => {}
             _ => return Err(DataError("HiVDI needs both --alpha and --beta".into()).into()),
         }
+        match (
+            args.opt_double("momma_b"),
+            args.opt_double("momma_h"),
+            args.opt_double("momma_save"),
+        ) {
+            (Some(b), Some(h), Some(save)) => laws.push(FlowLaw::Momma { b, h, save }),
+            (None, None, None) => {}
+            _ => {
+                return Err(
+                    DataError("MOMMA needs --momma-b, --momma-h and --momma-save".into()).into(),
+                );
+            }
+        }
         if laws.is_empty() {
             return Err(DataError(
-                "no flow law: give --n, or --n-inf and --p, or --alpha and --beta".into(),
+                "no flow law: give --n, or --n-inf and --p, or --alpha and --beta, or --momma-b, --momma-h and --momma-save".into(),
             )
             .into());
         }
+        let area_based = laws.iter().any(|l| !matches!(l, FlowLaw::Momma { .. }));
+        let a0 = match a0 {
+            Some(a0) => a0,
+            None if area_based => {
+                return Err(
+                    DataError("--a0 is needed by Manning, MetroMan and HiVDI".into()).into(),
+                );
+            }
+            None => f64::NAN,
+        };
         let bad_parameter = laws.iter().any(|l| match *l {
             FlowLaw::Manning { n } => !(n > 0.0 && n.is_finite()),
             FlowLaw::MetroMan { n_inf, p } => !(n_inf > 0.0 && n_inf.is_finite() && p.is_finite()),
             FlowLaw::HiVdi { alpha, beta } => {
                 !(alpha > 0.0 && alpha.is_finite() && beta.is_finite())
             }
+            FlowLaw::Momma { b, h, save } => {
+                !(b.is_finite() && h.is_finite() && h > b && save > 0.0 && save.is_finite())
+            }
         });
-        if bad_parameter || !a0.is_finite() {
+        if bad_parameter || (area_based && !a0.is_finite()) {
             return Err(DataError(
-                "n, n_inf and alpha must be positive numbers; a0, p and beta numbers".into(),
+                "n, n_inf, alpha and momma_save must be positive numbers; a0, p, beta and momma_b numbers; momma_h above momma_b".into(),
             )
             .into());
         }
@@ -102,12 +132,13 @@ fn main() {
         let mut statuses = std::collections::BTreeMap::<String, usize>::new();
         let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         for r in 0..rows {
-            let inputs = (d_area[r], heights[r].1, num(r, Some(s))?);
+            let inputs = (heights[r].1, num(r, Some(s))?);
             let mut line = hysope_swot::csv::cell(&table.rows[r][t]);
             let (status, values): (String, Vec<Option<(f64, f64)>>) = match inputs {
-                (Some(d_area), Some(width), Some(slope)) => {
+                (Some(width), Some(slope)) => {
                     let o = Observation {
-                        d_area,
+                        d_area: d_area[r].unwrap_or(f64::NAN),
+                        wse: heights[r].0.unwrap_or(f64::NAN),
                         width,
                         slope,
                         wse_u: num(r, hu)?.unwrap_or(0.0),
@@ -151,7 +182,7 @@ fn main() {
             "summary.json",
             serde_json::to_vec_pretty(&serde_json::json!({
                 "algorithms": laws.iter().map(FlowLaw::name).collect::<Vec<_>>(),
-                "a0_m2": a0,
+                "a0_m2": if a0.is_finite() { serde_json::json!(a0) } else { serde_json::Value::Null },
                 "rows": rows,
                 "status": statuses,
                 "d_area": if da_col.is_some() { "from the series" } else { "integrated from wse and width (median reference)" },
