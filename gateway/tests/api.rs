@@ -84,7 +84,16 @@ async fn discovery_landing_conformance_api_processes() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    for id in ["echo", "swot-river-filter", "river-filter-summary", "sleep"] {
+    // The plugin river-discharge and the workflow plugins/workflows/river-discharge.cwl
+    // (id river-discharge-chain) are two processes.
+    for id in [
+        "echo",
+        "swot-river-filter",
+        "river-filter-summary",
+        "sleep",
+        "river-discharge",
+        "river-discharge-chain",
+    ] {
         assert!(ids.contains(&id), "{id} not listed in {ids:?}");
     }
     let page = get(&app, "/processes?limit=2").await.json();

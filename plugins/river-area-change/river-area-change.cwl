@@ -50,7 +50,7 @@
   "label": "River cross-section area change dA",
   "outputs": {
     "area_change": {
-      "doc": "time, height, width, d_area (m2)",
+      "doc": "the input rows with d_area (m2) appended",
       "outputBinding": {
         "glob": "area_change.csv"
       },

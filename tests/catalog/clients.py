@@ -10,6 +10,8 @@ import sys
 import urllib.request
 import zipfile
 import io
+import csv
+import time
 
 import h5py
 import shapefile
@@ -17,6 +19,7 @@ from pystac_client import Client
 
 base, data = sys.argv[1], sys.argv[2]
 stac = f"{base}/stac"
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def http(method, url, body=None):
@@ -118,6 +121,44 @@ with urllib.request.urlopen(links["summary"]["href"]) as r:
     lake_summary = json.load(r)
 assert lake_summary["status"]["computed"] > 0 and lake_summary["max_abs_diff_vs_ds1_l_km3"] is None, lake_summary
 print(f"lake-storage-change through /processes: {lake_summary['status']['computed']} lakes computed (dV = 0)")
+
+# virtual-station-wse through the API: the example stations on the PIXC tile.
+pixc_file = sorted(glob.glob(f"{data}/swot/SWOT_L2_HR_PIXC_*.nc"))[0]
+stations = os.path.join(root, "plugins/virtual-station-wse/example-stations.geojson")
+body = {"inputs": {"pixc": {"href": f"file://{pixc_file}"}, "stations": {"href": f"file://{stations}"}}}
+req = urllib.request.Request(f"{base}/processes/virtual-station-wse/execution", method="POST",
+                             data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(req) as r:
+    links = json.load(r)
+with urllib.request.urlopen(links["csv"]["href"]) as r:
+    stations_rows = list(csv.DictReader(io.TextIOWrapper(r, "utf-8")))
+assert [(s["station"], s["status"]) for s in stations_rows] == [
+    ("river-upstream", "ok"), ("river-middle", "ok"), ("west-water", "ok"), ("dry-land", "no_pixels")], stations_rows
+print(f"virtual-station-wse through /processes: {', '.join(s['station'] + ' ' + s['wse'][:8] for s in stations_rows if s['wse'])} m")
+
+# The river discharge chain (a workflow of four plugins) through the API, asynchronously.
+reach_files = sorted(glob.glob(f"{data}/swot/simulated-cycles/SWOT_L2_HR_RiverSP_Reach_*.zip"))
+body = {"inputs": {"reaches": [{"href": f"file://{f}"} for f in reach_files]}}
+req = urllib.request.Request(f"{base}/processes/river-discharge-chain/execution", method="POST",
+                             data=json.dumps(body).encode(),
+                             headers={"Content-Type": "application/json", "Prefer": "respond-async"})
+with urllib.request.urlopen(req) as r:
+    assert r.status == 201, r.status
+    status_url = r.headers["Location"]
+for _ in range(600):
+    with urllib.request.urlopen(status_url) as r:
+        status = json.load(r)
+    if status["status"] in ("successful", "failed", "dismissed"):
+        break
+    time.sleep(0.1)
+assert status["status"] == "successful", status
+with urllib.request.urlopen(f"{status_url}/results") as r:
+    chain = json.load(r)
+assert len(chain["discharge"]) == 10 and len(chain["anomalies"]) == 10, {k: len(v) for k, v in chain.items()}
+with urllib.request.urlopen(chain["discharge"][0]["href"]) as r:
+    first = list(csv.DictReader(io.TextIOWrapper(r, "utf-8")))
+assert first and all(row["status"] in ("computed", "negative slope") for row in first), first
+print(f"river-discharge-chain through /processes (async): {len(chain['discharge'])} reaches, job {status['jobID']}")
 
 # Independent read of the files, compared with the items.
 items = {i.id: i for i in every}

@@ -25,7 +25,7 @@ hysope="$root/target/debug/hysope"
 tail -n 1 "$work/ingest.log"
 
 "$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/data" --processes "$root/plugins" \
-    --input-root "$data" 2>"$work/serve.log" &
+    --input-root "$data" --input-root "$root/plugins" 2>"$work/serve.log" &
 server="$!"
 for _ in $(seq 100); do
     grep -q "serving" "$work/serve.log" 2>/dev/null && break

@@ -72,8 +72,15 @@ assert "nan" not in json.dumps(doc).lower()
 # No known value: a clear error and a non-zero exit.
 empty = os.path.join(work, "empty.csv")
 open(empty, "w").write("time,value\n2024-05-01,\n")
-p = run(f"series={empty}", ok=False)
-assert p.returncode != 0 and "no known value" in p.stderr, p.stderr
+# No known value: a result with empty statistics that says why (a chain over many
+# reaches goes on), never NaN.
+out = tempfile.mkdtemp(dir=work)
+p = subprocess.run([hysope, "run", cwl, f"series={empty}", "--out", out], capture_output=True, text=True)
+assert p.returncode == 0, p.stderr
+doc = json.load(open(os.path.join(out, "thresholds.json")))
+assert doc["values"] == 0 and "no known value" in doc["notes"][0], doc
+assert all(t["value"] is None for t in doc["percentiles"]), doc
+assert "nan" not in open(os.path.join(out, "anomalies.csv")).read().lower()
 p = run(f"series={one}", "return_periods=1", ok=False)
 assert p.returncode != 0 and "return period" in p.stderr, p.stderr
-print("hydro-anomaly: one value, no known value and a 1-year return period behave")
+print("hydro-anomaly: one value, no known value (a result with a note) and a 1-year return period behave")

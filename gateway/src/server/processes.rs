@@ -32,9 +32,22 @@ impl Process {
     pub fn load(path: &Path, builtin: bool) -> anyhow::Result<Process> {
         let loaded = cwl::load(&path.display().to_string())?;
         let source = std::fs::read_to_string(path)?;
-        let id = path
-            .file_stem()
-            .and_then(|s| s.to_str())
+        // Bundled: the document's own `id` (after any `#`), else the file's name, so
+        // that two files named alike (a plugin and the workflow built on it) stay two
+        // processes. Deployed: the file is named after the id the deployment chose.
+        let own_id = builtin
+            .then(|| loaded.process.get("id"))
+            .flatten()
+            .and_then(Value::as_str)
+            .map(|id| id.rsplit(['#', '/']).next().unwrap_or(id))
+            .filter(|id| {
+                !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+        let id = own_id
+            .or_else(|| path.file_stem().and_then(|s| s.to_str()))
             .unwrap_or("process")
             .to_string();
         let version = loaded
@@ -437,6 +450,15 @@ impl Registry {
             for file in files {
                 match Process::load(&file, true) {
                     Ok(p) => {
+                        if let Some(first) = registry.processes.get(&p.id) {
+                            tracing::error!(
+                                file = %file.display(),
+                                "not registered: the process id {} is already {}'s",
+                                p.id,
+                                first.path.display()
+                            );
+                            continue;
+                        }
                         registry.processes.insert(p.id.clone(), p);
                     }
                     Err(e) => tracing::warn!(file = %file.display(), "not registered: {e:#}"),

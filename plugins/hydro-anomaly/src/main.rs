@@ -38,9 +38,10 @@ fn main() {
         let (name, text) = hysope_sdk::read_input_text(path)?;
         let points =
             read_points(&text, &name, args.string("value_column").ok()).map_err(DataError)?;
-        if points.iter().all(|p| p.value.is_none()) {
-            return Err(DataError(format!("{name}: no known value in the series")).into());
-        }
+        // A series without any known value (a reach whose every discharge is unknown)
+        // is a result, not an error: rows and statistics stay empty and the
+        // thresholds say why, so that a chain over many reaches goes on.
+        let no_value = points.iter().all(|p| p.value.is_none());
         let percentiles = numbers(args.string("percentiles")?, "percentiles")?;
         if let Some(p) = percentiles.iter().find(|p| !(0.0..=100.0).contains(*p)) {
             return Err(DataError(format!("--percentiles: {p} is not within 0..100")).into());
@@ -56,7 +57,16 @@ fn main() {
             .ok()
             .filter(|w| *w <= 183)
             .ok_or_else(|| DataError("--window-days must be within 0..183".into()))?;
-        let doc = thresholds(&points, &percentiles, &periods);
+        let mut doc = thresholds(&points, &percentiles, &periods);
+        if no_value {
+            hysope_sdk::log(
+                LogLevel::Warn,
+                &format!("{name}: no known value in the series"),
+            );
+            if let Some(notes) = doc.get_mut("notes").and_then(|n| n.as_array_mut()) {
+                notes.insert(0, format!("{name}: no known value in the series").into());
+            }
+        }
         let mut sorted: Vec<f64> = points.iter().filter_map(|p| p.value).collect();
         sorted.sort_by(f64::total_cmp);
         let levels: Vec<(f64, f64)> = percentiles

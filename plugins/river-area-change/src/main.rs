@@ -17,7 +17,7 @@ fn algorithm() -> Algorithm {
         .input(Input::string("height_column").default_value("wse").doc("height column, m"))
         .input(Input::string("width_column").default_value("width").doc("width column, m"))
         .input(Input::string("reference").default_value("median").doc("median, min, or a height in m"))
-        .output(Output::file("area_change").glob("area_change.csv").doc("time, height, width, d_area (m2)"))
+        .output(Output::file("area_change").glob("area_change.csv").doc("the input rows with d_area (m2) appended"))
         .output(Output::file("summary").glob("summary.json").doc("reference height, rows used"))
 }
 
@@ -27,7 +27,8 @@ fn main() {
         let (name, text) = hysope_sdk::read_input_text(path)?;
         let table = hysope_swot::csv::parse(&text, &name).map_err(DataError)?;
         let (hc, wc) = (args.string("height_column")?, args.string("width_column")?);
-        let t = table.column("time", &name).map_err(DataError)?;
+        // The series must be dated (the time column is copied to the output as it is).
+        table.column("time", &name).map_err(DataError)?;
         let h = table.column(hc, &name).map_err(DataError)?;
         let w = table.column(wc, &name).map_err(DataError)?;
         let reference_text = args.string("reference")?;
@@ -43,16 +44,25 @@ fn main() {
         }
         let result =
             area_change(&pairs, reference).map_err(|e| DataError(format!("{name}: {e}")))?;
+        // Every input column as given, then d_area (replacing one the input had), so
+        // that the table feeds river-discharge (slope, uncertainties) as it is.
         let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let mut out = format!("time,{hc},{wc},d_area\n");
-        for (i, ((hv, wv), da)) in pairs.iter().zip(&result.d_area).enumerate() {
-            out.push_str(&format!(
-                "{},{},{},{}\n",
-                hysope_swot::csv::cell(&table.rows[i][t]),
-                cell(*hv),
-                cell(*wv),
-                cell(*da)
-            ));
+        let kept: Vec<usize> = (0..table.columns.len())
+            .filter(|&c| table.columns[c] != "d_area")
+            .collect();
+        let mut out = String::new();
+        for &c in &kept {
+            out.push_str(&hysope_swot::csv::cell(&table.columns[c]));
+            out.push(',');
+        }
+        out.push_str("d_area\n");
+        for (i, da) in result.d_area.iter().enumerate() {
+            for &c in &kept {
+                out.push_str(&hysope_swot::csv::cell(&table.rows[i][c]));
+                out.push(',');
+            }
+            out.push_str(&cell(*da));
+            out.push('\n');
         }
         hysope_sdk::write_output("area_change.csv", out)?;
         hysope_sdk::write_output(

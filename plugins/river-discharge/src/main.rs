@@ -124,7 +124,13 @@ fn main() {
             .map(|r| r.d_area)
             .unwrap_or_else(|_| vec![None; rows]),
         };
-        let mut out = String::from("time");
+        // A reach_id column comes through, so that a table says which reach it is.
+        let id = optional("reach_id");
+        let mut out = String::from(if id.is_some() {
+            "reach_id,time"
+        } else {
+            "time"
+        });
         for l in &laws {
             out.push_str(&format!(",q_{0},q_{0}_u", l.name()));
         }
@@ -133,7 +139,11 @@ fn main() {
         let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         for r in 0..rows {
             let inputs = (heights[r].1, num(r, Some(s))?);
-            let mut line = hysope_swot::csv::cell(&table.rows[r][t]);
+            let mut line = match id {
+                Some(c) => format!("{},", hysope_swot::csv::cell(&table.rows[r][c])),
+                None => String::new(),
+            };
+            line.push_str(&hysope_swot::csv::cell(&table.rows[r][t]));
             let (status, values): (String, Vec<Option<(f64, f64)>>) = match inputs {
                 (Some(width), Some(slope)) => {
                     let o = Observation {
