@@ -29,6 +29,14 @@ def http(method, url, body=None):
         return r.status, r.read()
 
 
+def execute(process, body):
+    """A synchronous execute; the results document (output links)."""
+    req = urllib.request.Request(f"{base}/processes/{process}/execution", method="POST",
+                                 data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+
 client = Client.open(stac)
 total = sum(1 for _ in glob.glob(f"{data}/**/*", recursive=True)
             if os.path.isfile(_) and not os.path.basename(_).lower().startswith("readme"))
@@ -113,10 +121,7 @@ print(f"process result: job {job_id} is an item of 'results' with its plugin dig
 # lake-storage-change through the API: the LakeSP pass against itself.
 lake_file = sorted(glob.glob(f"{data}/swot/SWOT_L2_HR_LakeSP_Prior_*.zip"))[0]
 body = {"inputs": {"lakes": {"href": f"file://{lake_file}"}, "reference": {"href": f"file://{lake_file}"}}}
-req = urllib.request.Request(f"{base}/processes/lake-storage-change/execution", method="POST",
-                             data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-with urllib.request.urlopen(req) as r:
-    links = json.load(r)
+links = execute("lake-storage-change", body)
 with urllib.request.urlopen(links["summary"]["href"]) as r:
     lake_summary = json.load(r)
 assert lake_summary["status"]["computed"] > 0 and lake_summary["max_abs_diff_vs_ds1_l_km3"] is None, lake_summary
@@ -126,10 +131,7 @@ print(f"lake-storage-change through /processes: {lake_summary['status']['compute
 pixc_file = sorted(glob.glob(f"{data}/swot/SWOT_L2_HR_PIXC_*.nc"))[0]
 stations = os.path.join(root, "plugins/virtual-station-wse/example-stations.geojson")
 body = {"inputs": {"pixc": {"href": f"file://{pixc_file}"}, "stations": {"href": f"file://{stations}"}}}
-req = urllib.request.Request(f"{base}/processes/virtual-station-wse/execution", method="POST",
-                             data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-with urllib.request.urlopen(req) as r:
-    links = json.load(r)
+links = execute("virtual-station-wse", body)
 with urllib.request.urlopen(links["csv"]["href"]) as r:
     stations_rows = list(csv.DictReader(io.TextIOWrapper(r, "utf-8")))
 assert [(s["station"], s["status"]) for s in stations_rows] == [

@@ -3,10 +3,13 @@ a perturbed copy of the real LakeSP Prior pass is compared with the pass itself,
 then edge cases: every value a fill value, a single observed lake, a foreign file.
 
 usage: lake_storage_change.py HYSOPE SHARED_DATA"""
-import csv, glob, io, json, math, os, subprocess, sys, tempfile, zipfile
+import csv, glob, json, math, os, subprocess, sys, tempfile, zipfile
 
 import numpy as np
 import shapefile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import shapes  # noqa: E402
 
 hysope, data = sys.argv[1], sys.argv[2]
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -16,10 +19,7 @@ work = tempfile.mkdtemp()
 FILL = -999999999999.0
 
 
-def read(path):
-    z = zipfile.ZipFile(path)
-    m = lambda e: io.BytesIO(z.read(next(n for n in z.namelist() if n.lower().endswith(e))))
-    return shapefile.Reader(shp=m(".shp"), dbf=m(".dbf"), shx=m(".shx"))
+read = shapes.reader
 
 
 def write(path, reader, change):

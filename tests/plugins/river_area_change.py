@@ -4,10 +4,12 @@ the median height, by trapezoids over the (height, width) pairs sorted by height
 then unknown values, too few observations and a bad reference.
 
 usage: river_area_change.py HYSOPE SHARED_DATA"""
-import collections, csv, glob, io, json, math, os, subprocess, sys, tempfile, zipfile
+import collections, csv, glob, json, math, os, subprocess, sys, tempfile
 
 import numpy as np
-import shapefile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import shapes  # noqa: E402
 
 hysope, data = sys.argv[1], sys.argv[2]
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -27,12 +29,7 @@ def run(*args, ok=True):
 
 obs = collections.defaultdict(list)
 for path in sorted(glob.glob(f"{data}/swot/simulated-cycles/SWOT_L2_HR_RiverSP_Reach_*.zip")):
-    z = zipfile.ZipFile(path)
-    m = lambda e: io.BytesIO(z.read(next(n for n in z.namelist() if n.lower().endswith(e))))
-    r = shapefile.Reader(shp=m(".shp"), dbf=m(".dbf"), shx=m(".shx"))
-    names = [f[0] for f in r.fields[1:]]
-    for rec in r.records():
-        d = dict(zip(names, rec))
+    for d in shapes.records(path):
         ok = d["wse"] > FILL + 1 and d["width"] > FILL + 1
         obs[d["reach_id"]].append((d["time"], d["wse"] if ok else None, d["width"] if ok else None))
 

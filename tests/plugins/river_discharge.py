@@ -5,12 +5,12 @@ reach over the 5 RiverSP passes (read with pyshp, dA by trapezoids over height a
 width); then zero and negative slopes, A0 + dA <= 0, and missing parameters.
 
 usage: river_discharge.py HYSOPE SHARED_DATA"""
-import collections, csv, glob, io, json, math, os, subprocess, sys, tempfile, zipfile
+import collections, csv, glob, json, math, os, subprocess, sys, tempfile
 
 import numpy as np
-import shapefile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import shapes  # noqa: E402
 from manning import d_area, expected, momma  # noqa: E402
 
 hysope, data = sys.argv[1], sys.argv[2]
@@ -40,12 +40,7 @@ def write(path, rows):
 
 obs = collections.defaultdict(list)
 for path in sorted(glob.glob(f"{data}/swot/simulated-cycles/SWOT_L2_HR_RiverSP_Reach_*.zip")):
-    z = zipfile.ZipFile(path)
-    m = lambda e: io.BytesIO(z.read(next(n for n in z.namelist() if n.lower().endswith(e))))
-    r = shapefile.Reader(shp=m(".shp"), dbf=m(".dbf"), shx=m(".shx"))
-    names = [f[0] for f in r.fields[1:]]
-    for rec in r.records():
-        d = dict(zip(names, rec))
+    for d in shapes.records(path):
         if min(d["wse"], d["width"], d["slope"]) > FILL + 1:
             obs[d["reach_id"]].append(("2010-01-01T00:00:00Z", d["wse"], d["width"], d["slope"], d["wse_u"], d["width_u"]))
 checked = 0

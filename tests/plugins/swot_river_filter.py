@@ -5,9 +5,12 @@ a shapefile of another product and no file are refused. (Reaches:
 tests/tests/river_filter.rs.)
 
 usage: swot_river_filter.py HYSOPE SHARED_DATA"""
-import csv, glob, io, json, os, subprocess, sys, tempfile, zipfile
+import csv, glob, json, os, subprocess, sys, tempfile, zipfile
 
 import shapefile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import shapes  # noqa: E402
 
 hysope, data = sys.argv[1], sys.argv[2]
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -16,12 +19,7 @@ work = tempfile.mkdtemp()
 FILLS = (-999999999999.0, -999, -9999)  # -9999: the simulated (PGA2) products
 
 
-def records(path):
-    z = zipfile.ZipFile(path)
-    m = lambda e: io.BytesIO(z.read(next(n for n in z.namelist() if n.lower().endswith(e))))
-    r = shapefile.Reader(shp=m(".shp"), dbf=m(".dbf"), shx=m(".shx"))
-    names = [f[0] for f in r.fields[1:]]
-    return [dict(zip(names, x)) for x in r.records()]
+records = shapes.records
 
 
 def known(v):

@@ -5,12 +5,12 @@ area-based flow laws and their median (numpy, tests/plugins/lib/manning.py), and
 percentiles of the consensus discharge (numpy.percentile).
 
 usage: workflow_river_discharge.py HYSOPE SHARED_DATA"""
-import collections, csv, glob, io, json, math, os, subprocess, sys, tempfile, zipfile
+import collections, csv, glob, json, math, os, subprocess, sys, tempfile
 
 import numpy as np
-import shapefile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import shapes  # noqa: E402
 from manning import d_area, expected  # noqa: E402
 
 hysope, data = sys.argv[1], sys.argv[2]
@@ -29,12 +29,7 @@ result = json.loads(p.stdout)
 # xovr_cal_q <= 1 (unknown flags kept), in 3 or more passes.
 obs = collections.defaultdict(list)
 for path in sorted(glob.glob(f"{data}/swot/simulated-cycles/SWOT_L2_HR_RiverSP_Reach_*.zip")):
-    z = zipfile.ZipFile(path)
-    m = lambda e: io.BytesIO(z.read(next(n for n in z.namelist() if n.lower().endswith(e))))
-    r = shapefile.Reader(shp=m(".shp"), dbf=m(".dbf"), shx=m(".shx"))
-    names = [f[0] for f in r.fields[1:]]
-    for rec in r.records():
-        d = dict(zip(names, rec))
+    for d in shapes.records(path):
         known = lambda v: v not in FILLS and v > -999999999999.0 + 1
         if not (known(d["wse"]) and known(d["width"])):
             continue

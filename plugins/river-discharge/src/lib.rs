@@ -178,17 +178,7 @@ fn momma(o: &Observation, b: f64, h: f64, save: f64) -> Result<Discharge, &'stat
 
 /// Median of the values given (None when none).
 pub fn consensus(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    hysope_swot::stats::median(&mut values.to_vec())
 }
 
 #[cfg(test)]

@@ -175,20 +175,7 @@ fn polygon(value: &Value, at: &str) -> Result<Vec<Ring>, String> {
         .collect()
 }
 
-/// The median of values (sorted in place); the mean of the two middle values for an
-/// even count, as numpy does. None for no values.
-pub fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_unstable_by(f64::total_cmp);
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
-}
+pub use hysope_swot::stats::median;
 
 /// Which pixels count and how the level is estimated.
 #[derive(Debug, Clone, PartialEq)]
@@ -570,12 +557,5 @@ mod tests {
         assert!(stations(&twice, "f").unwrap_err().contains("used twice"));
         let far = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 100], [0, 0]]]});
         assert!(stations(&far, "f").unwrap_err().contains("position 2"));
-    }
-
-    #[test]
-    fn median_is_numpys() {
-        assert_eq!(median(&mut []), None);
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
     }
 }

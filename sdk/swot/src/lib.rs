@@ -12,6 +12,7 @@ pub mod name;
 pub mod pixc;
 pub mod rdb;
 pub mod shapefile;
+pub mod stats;
 pub mod time;
 
 pub use name::ProductName;
