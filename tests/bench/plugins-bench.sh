@@ -81,12 +81,20 @@ bench() { # name wasm-args-with-/in-paths native-args-with-real-paths
     mkdir -p "$work/out"
     local cold
     cold="$(seconds "$hysope" run "$wasm/$name.wasm" --quiet --in "$work/in" --out "$work/out" -- "${sandbox_args[@]}")"
+    # Sandbox and native runs alternate, so that both see the same machine (a shared VM
+    # drifts by 10 % from one minute to the next).
     local s n
-    s="$(for i in $(seq "$runs"); do rm -rf "$work/out"; mkdir -p "$work/out"
-        seconds "$hysope" run "$wasm/$name.wasm" --quiet --in "$work/in" --out "$work/out" -- "${sandbox_args[@]}"; done | median)"
+    : > "$work/s.txt"
+    : > "$work/n.txt"
+    for i in $(seq "$runs"); do
+        rm -rf "$work/out" "$work/native"
+        mkdir -p "$work/out" "$work/native"
+        seconds "$hysope" run "$wasm/$name.wasm" --quiet --in "$work/in" --out "$work/out" -- "${sandbox_args[@]}" >> "$work/s.txt"
+        (cd "$work/native" && seconds "$native/$name" "${native_args[@]}") >> "$work/n.txt"
+    done
+    s="$(median < "$work/s.txt")"
+    n="$(median < "$work/n.txt")"
     cp -r "$work/out" "$work/out-sandbox"
-    n="$(for i in $(seq "$runs"); do rm -rf "$work/native"; mkdir -p "$work/native"
-        (cd "$work/native" && seconds "$native/$name" "${native_args[@]}"); done | median)"
     # The same code gives the same results in both: equal text, numbers equal to 1e-12
     # (the wasm and glibc maths libraries round log10 and pow differently in the last bit).
     python3 - "$work/out-sandbox" "$work/native" <<'PY'

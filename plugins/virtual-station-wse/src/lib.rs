@@ -228,23 +228,27 @@ pub fn estimate(
     stations: &[Station],
     settings: &Settings,
 ) -> Vec<Estimate> {
-    // One pass over the tile: the pixels of each station.
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); stations.len()];
-    for i in 0..pixels.latitude.len() {
-        let (lon, lat) = (pixels.longitude[i], pixels.latitude[i]);
-        if !(lon.is_finite() && lat.is_finite()) {
-            continue;
-        }
-        for (s, station) in stations.iter().enumerate() {
-            if station.contains(lon, lat) {
-                members[s].push(i);
-            }
-        }
-    }
+    // The located pixels ordered by latitude: each station looks only at the pixels
+    // within its latitude range (two binary searches) instead of the whole tile.
+    let mut by_lat: Vec<(f64, usize)> = (0..pixels.latitude.len())
+        .filter(|&i| pixels.latitude[i].is_finite() && pixels.longitude[i].is_finite())
+        .map(|i| (pixels.latitude[i], i))
+        .collect();
+    by_lat.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     stations
         .iter()
-        .zip(members)
-        .map(|(station, inside)| one(pixels, station, &inside, settings))
+        .map(|station| {
+            let from = by_lat.partition_point(|p| p.0 < station.bbox[1]);
+            let to = by_lat.partition_point(|p| p.0 <= station.bbox[3]);
+            let mut inside: Vec<usize> = by_lat[from..to]
+                .iter()
+                .map(|p| p.1)
+                .filter(|&i| station.contains(pixels.longitude[i], pixels.latitude[i]))
+                .collect();
+            // In file order, so that sums are taken in the same order whatever the index.
+            inside.sort_unstable();
+            one(pixels, station, &inside, settings)
+        })
         .collect()
 }
 

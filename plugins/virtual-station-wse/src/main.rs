@@ -80,8 +80,8 @@ fn main() {
             .map_err(|e| DataError(format!("{stations_name}: not JSON: {e}")))?;
         let stations = stations(&doc, &stations_name).map_err(DataError)?;
         let (name, bytes) = hysope_sdk::read_input(args.file("pixc")?)?;
-        let pixels =
-            hysope_swot::pixc::pixels(&bytes, &name).map_err(|e| DataError(e.to_string()))?;
+        let pixels = hysope_swot::pixc::pixels(&bytes, &name, settings.tides)
+            .map_err(|e| DataError(e.to_string()))?;
         drop(bytes);
         if settings.tides && pixels.tides.is_none() {
             return Err(DataError(format!(

@@ -186,15 +186,16 @@ pub struct Pixels {
     pub quality: Option<Vec<f64>>,
     /// `illumination_time`, seconds since 2000-01-01, when the file has it.
     pub time: Option<Vec<f64>>,
-    /// Solid earth, load (FES) and pole tides, m, when the file has all three.
+    /// Solid earth, load (FES) and pole tides, m, when asked for and the file has all three.
     pub tides: Option<[Vec<f64>; 3]>,
 }
 
 /// Seconds from 1970-01-01 to 2000-01-01, the epoch of SWOT times.
 pub const SWOT_EPOCH: f64 = 946_684_800.0;
 
-/// Reads the pixels of the `pixel_cloud` group of a PIXC file.
-pub fn pixels(bytes: &[u8], name: &str) -> Result<Pixels, ReadError> {
+/// Reads the pixels of the `pixel_cloud` group of a PIXC file; the three tide
+/// variables only when `tides` asks for them (each costs an inflate of the tile).
+pub fn pixels(bytes: &[u8], name: &str, tides: bool) -> Result<Pixels, ReadError> {
     let err = |what: String| ReadError(format!("{name}: {what}"));
     let file = open(bytes, name)?;
     if file.group("pixel_cloud").is_err() {
@@ -229,13 +230,17 @@ pub fn pixels(bytes: &[u8], name: &str) -> Result<Pixels, ReadError> {
     let classification = read("classification")?;
     let quality = optional("pixc_qual")?;
     let time = optional("illumination_time")?;
-    let tides = match (
-        optional("solid_earth_tide")?,
-        optional("load_tide_fes")?,
-        optional("pole_tide")?,
-    ) {
-        (Some(a), Some(b), Some(c)) => Some([a, b, c]),
-        _ => None,
+    let tides = if tides {
+        match (
+            optional("solid_earth_tide")?,
+            optional("load_tide_fes")?,
+            optional("pole_tide")?,
+        ) {
+            (Some(a), Some(b), Some(c)) => Some([a, b, c]),
+            _ => None,
+        }
+    } else {
+        None
     };
     let n = latitude.len();
     let lengths = [
@@ -289,7 +294,7 @@ mod tests {
         // Laid out as the PIXC file of ../shared/data starts (superblock version 0).
         let b = superblock_v0(872_384);
         assert_eq!(hdf5_declared_length(&b), Some(872_384));
-        let e = pixels(&b, "cut.nc").unwrap_err().to_string();
+        let e = pixels(&b, "cut.nc", false).unwrap_err().to_string();
         assert!(
             e.contains("cut.nc: truncated") && e.contains("872384"),
             "{e}"
