@@ -44,6 +44,15 @@
         "separate": true
       },
       "type": "File"
+    },
+    "time_column": {
+      "default": "time",
+      "doc": "column of the times in `levels` (bin_start for a timeseries-resample output)",
+      "inputBinding": {
+        "prefix": "--time-column",
+        "separate": true
+      },
+      "type": "string"
     }
   },
   "label": "Stage-discharge rating curve",

@@ -138,6 +138,17 @@ assert [(s["station"], s["status"]) for s in stations_rows] == [
     ("river-upstream", "ok"), ("river-middle", "ok"), ("west-water", "ok"), ("dry-land", "no_pixels")], stations_rows
 print(f"virtual-station-wse through /processes: {', '.join(s['station'] + ' ' + s['wse'][:8] for s in stations_rows if s['wse'])} m")
 
+# The gauge chain (timeseries-resample -> rating-curve -> hydro-anomaly) through the API.
+body = {"inputs": {"rating": {"href": f"file://{data}/usgs/waterservices_ratings.txt"},
+                   "levels": {"href": f"file://{root}/plugins/rating-curve/example-levels.csv"}}}
+links = execute("gauge-discharge", body)
+with urllib.request.urlopen(links["fit"]["href"]) as r:
+    gauge_fit = json.load(r)
+with urllib.request.urlopen(links["discharge"]["href"]) as r:
+    gauge_q = list(csv.DictReader(io.TextIOWrapper(r, "utf-8")))
+assert round(gauge_fit["b"], 4) == 2.5997 and any(row["discharge"] for row in gauge_q), gauge_fit
+print(f"gauge-discharge through /processes: b = {gauge_fit['b']:.4f}, {len(gauge_q)} daily discharges")
+
 # The river discharge chain (a workflow of four plugins) through the API, asynchronously.
 reach_files = sorted(glob.glob(f"{data}/swot/simulated-cycles/SWOT_L2_HR_RiverSP_Reach_*.zip"))
 body = {"inputs": {"reaches": [{"href": f"file://{f}"} for f in reach_files]}}

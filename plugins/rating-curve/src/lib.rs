@@ -137,10 +137,13 @@ pub fn read_pairs(text: &str, name: &str) -> Result<Vec<(f64, f64)>, String> {
 pub fn read_levels(
     text: &str,
     name: &str,
+    time_column: &str,
     column: &str,
 ) -> Result<Vec<(String, Option<f64>)>, String> {
     let table = hysope_swot::csv::parse(text, name)?;
-    let t = table.column("time", name)?;
+    let t = table
+        .column(time_column, name)
+        .map_err(|e| format!("{e}; time_column names it"))?;
     let v = table
         .column(column, name)
         .map_err(|e| format!("{e}; level_column names it"))?;
@@ -226,10 +229,21 @@ mod tests {
                 .unwrap_err()
                 .contains("row 1")
         );
-        let levels = read_levels("reach_id,time,wse\n1,t1,3.5\n1,t2,\n", "l.csv", "wse").unwrap();
+        let levels = read_levels(
+            "reach_id,time,wse\n1,t1,3.5\n1,t2,\n",
+            "l.csv",
+            "time",
+            "wse",
+        )
+        .unwrap();
         assert_eq!(
             levels,
             [("t1".to_string(), Some(3.5)), ("t2".to_string(), None)]
         );
+        // The time column of a timeseries-resample output.
+        let binned = read_levels("bin_start,value\nt1,2\n", "r.csv", "bin_start", "value").unwrap();
+        assert_eq!(binned, [("t1".to_string(), Some(2.0))]);
+        let e = read_levels("bin_start,value\nt1,2\n", "r.csv", "time", "value").unwrap_err();
+        assert!(e.contains("time_column"), "{e}");
     }
 }

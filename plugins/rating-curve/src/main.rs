@@ -16,6 +16,7 @@ fn algorithm() -> Algorithm {
         .input(Input::file("pairs").doc("stage-discharge pairs: USGS RDB rating (INDEP, DEP) or CSV (stage, discharge)"))
         .input(Input::file("levels").optional().doc("CSV of water levels with a time column"))
         .input(Input::string("level_column").default_value("stage").doc("column of the levels in `levels` (wse for a Hysope time series)"))
+        .input(Input::string("time_column").default_value("time").doc("column of the times in `levels` (bin_start for a timeseries-resample output)"))
         .input(Input::int("grid").default_value(1000).doc("candidate stages of zero flow, evenly spaced from h_min - span to h_min - span/grid"))
         .output(Output::file("fit").glob("fit.json").doc("a, b, h0, pairs used, log-residual RMSE and R2"))
         .output(Output::file("discharge").glob("discharge.csv").optional().doc("time, level, discharge (when levels are given)"))
@@ -43,7 +44,8 @@ fn main() {
         if let Some(levels_path) = args.opt_file("levels") {
             let (lname, text) = hysope_sdk::read_input_text(levels_path)?;
             let column = args.string("level_column")?;
-            let levels = read_levels(&text, &lname, column).map_err(DataError)?;
+            let time_column = args.string("time_column")?;
+            let levels = read_levels(&text, &lname, time_column, column).map_err(DataError)?;
             let mut out = format!("time,{column},discharge\n");
             for (time, level) in &levels {
                 let q = level.and_then(|h| curve.discharge(h));
