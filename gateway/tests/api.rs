@@ -607,6 +607,17 @@ async fn deploy_replace_undeploy() {
     )
     .await;
     assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+    // The (cached) listing follows deployments.
+    let listed = |list: Value| -> Vec<String> {
+        list["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = listed(get(&app, "/processes").await.json());
+    assert!(before.contains(&"echo-copy".to_string()) && before.contains(&"main".to_string()));
     // Replace, then undeploy.
     let replaced = PACKED.replace("label: Echo twice", "label: Echo two times");
     let r = call(&app, "PUT", "/processes/main?w=main", &cwl, &replaced).await;
@@ -614,6 +625,15 @@ async fn deploy_replace_undeploy() {
     assert_eq!(
         get(&app, "/processes/main").await.json()["title"],
         "Echo two times"
+    );
+    let titles = get(&app, "/processes").await.json();
+    assert!(
+        titles["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "main" && p["title"] == "Echo two times"),
+        "the listing shows the replaced process: {titles}"
     );
     assert_eq!(
         call(&app, "PUT", "/processes/nothing", &cwl, PACKED)
@@ -651,6 +671,8 @@ async fn deploy_replace_undeploy() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(ids(&state.data_dir), ["echo-copy"]);
+    let after = listed(get(&app, "/processes").await.json());
+    assert!(!after.contains(&"main".to_string()) && after.len() == before.len() - 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

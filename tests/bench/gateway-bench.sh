@@ -34,13 +34,17 @@ mkdir -p "$work/pg/out"
 sed "s|@DIR@|$work/pg|g" "$root/tests/bench/pygeoapi.yml" >"$work/pg/config.yml"
 export PYGEOAPI_CONFIG="$work/pg/config.yml" PYGEOAPI_OPENAPI="$work/pg/openapi.yml"
 "$venv/bin/pygeoapi" openapi generate "$PYGEOAPI_CONFIG" --output-file "$PYGEOAPI_OPENAPI" >/dev/null
+# hysope lists one process, as pygeoapi lists hello-world: the same work per listing.
+# (The bundled processes are listed by a second server at the end.)
+mkdir -p "$work/processes"
+cp "$root/plugins/echo/echo.cwl" "$work/processes/"
 # start_servers LOG: both servers, until they answer; the hysope URL is in $hysope.
 start_servers() {
     "$venv/bin/pygeoapi" serve >"$work/pg/log" 2>&1 &
     pids+=("$!")
     HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release" HYSOPE_CACHE_DIR="$work/cache" \
         "$root/target/release/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" \
-        --processes "$root/plugins" 2>"$work/$1" &
+        --processes "$work/processes" 2>"$work/$1" &
     pids+=("$!")
     for _ in $(seq 300); do
         grep -q serving "$work/$1" && curl -sf "http://127.0.0.1:5099/jobs?limit=1" >/dev/null && break
@@ -89,6 +93,16 @@ e="$(load "$hysope/jobs?limit=10")"; row "GET /jobs?limit=10 ($jobs jobs)" hysop
 f="$(load "$pygeoapi/jobs?limit=10")"; row "GET /jobs?limit=10 ($jobs jobs)" pygeoapi "$f"
 g="$(load "$hysope/jobs?status=failed&limit=10&offset=5000")"; row "GET /jobs?status=failed&offset=5000 ($jobs jobs)" hysope "$g"
 h="$(load "$hysope/jobs?processID=swot-river-filter&datetime=2026-01-01T00:00:00Z/..&limit=100")"; row "GET /jobs?processID=...&datetime=...&limit=100 ($jobs jobs)" hysope "$h"
+
+# GET /processes listing every bundled plugin and workflow (no peer: pygeoapi lists one).
+rm -rf "$work/processes"
+ln -s "$root/plugins" "$work/processes"
+for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+start_servers hysope3.log
+count="$(curl -s "$hysope/processes" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["processes"]))')"
+i="$(load "$hysope/processes")"; row "GET /processes, the $count bundled processes" hysope "$i"
 
 python3 - "$a" "$b" "$c" "$d" "$e" "$f" <<'PY'
 import json, sys

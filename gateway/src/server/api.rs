@@ -213,9 +213,39 @@ async fn process_list(
     let limit = parse_limit(&q, 100, 10_000)?;
     let offset = parse_offset(&q)?;
     let registry = state.registry.read().expect("registry lock");
-    let all: Vec<Value> = registry.all().map(|p| p.summary(&base)).collect();
-    let total = all.len();
-    let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
+    if wants_html(&headers, &q) {
+        return Ok(negotiate(
+            &headers,
+            &q,
+            "Processes",
+            process_list_body(&registry, &base, limit, offset),
+        ));
+    }
+    let text = registry.listing((base.clone(), limit, offset), || {
+        process_list_body(&registry, &base, limit, offset).to_string()
+    });
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// The `/processes` document: a page of summaries and its links.
+fn process_list_body(
+    registry: &super::processes::Registry,
+    base: &str,
+    limit: usize,
+    offset: usize,
+) -> Value {
+    let total = registry.all().count();
+    let page: Vec<Value> = registry
+        .all()
+        .skip(offset)
+        .take(limit)
+        .map(|p| p.summary(base))
+        .collect();
     let mut links = vec![
         link(
             format!("{base}/processes"),
@@ -238,12 +268,7 @@ async fn process_list(
             "next page",
         ));
     }
-    Ok(negotiate(
-        &headers,
-        &q,
-        "Processes",
-        json!({"processes": page, "links": links}),
-    ))
+    json!({"processes": page, "links": links})
 }
 
 fn find_process(state: &State, id: &str) -> ApiResult<super::processes::Process> {

@@ -437,6 +437,9 @@ fn local_path(href: &str, roots: &[PathBuf]) -> Result<PathBuf, String> {
 #[derive(Debug, Default)]
 pub struct Registry {
     processes: BTreeMap<String, Process>,
+    /// Rendered JSON `/processes` pages by base URL, limit and offset: the list only
+    /// changes when a process is added or removed, which empties it.
+    listings: std::sync::Mutex<std::collections::HashMap<(String, usize, usize), String>>,
 }
 
 impl Registry {
@@ -481,11 +484,36 @@ impl Registry {
     /// Adds or replaces a process.
     pub fn insert(&mut self, process: Process) {
         self.processes.insert(process.id.clone(), process);
+        self.forget_listings();
     }
 
     /// Removes a process.
     pub fn remove(&mut self, id: &str) -> Option<Process> {
-        self.processes.remove(id)
+        let removed = self.processes.remove(id);
+        self.forget_listings();
+        removed
+    }
+
+    fn forget_listings(&mut self) {
+        if let Ok(listings) = self.listings.get_mut() {
+            listings.clear();
+        }
+    }
+
+    /// The rendered JSON listing for (base, limit, offset), made by `render` the first time.
+    pub fn listing(&self, key: (String, usize, usize), render: impl FnOnce() -> String) -> String {
+        if let Some(text) = self.listings.lock().ok().and_then(|l| l.get(&key).cloned()) {
+            return text;
+        }
+        let text = render();
+        if let Ok(mut listings) = self.listings.lock() {
+            // Base URLs come from the Host header: keep the map small whatever clients send.
+            if listings.len() >= 64 {
+                listings.clear();
+            }
+            listings.insert(key, text.clone());
+        }
+        text
     }
 }
 
