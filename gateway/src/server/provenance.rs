@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use hysope_catalog::ingest::{bbox_polygon, collection, union};
 use hysope_catalog::search::SearchQuery;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::State;
 use super::jobs::{Job, rfc3339};
@@ -28,9 +27,21 @@ fn results_collection() -> Value {
 }
 
 /// The wasm components a process runs: (component as named, sha256), for every
-/// `hysope:WasmRequirement` of the process and of its embedded steps.
-pub fn component_digests(process: &Process, search_path: &[PathBuf]) -> Vec<(String, String)> {
-    fn walk(v: &Value, dir: &Path, search: &[PathBuf], out: &mut Vec<(String, String)>) {
+/// `hysope:WasmRequirement` of the process and of its embedded steps. The digest is
+/// the engine's: the one of the bytes it loaded and ran (memoised by file length and
+/// modification time, so a job does not read and hash its components again).
+pub fn component_digests(
+    process: &Process,
+    search_path: &[PathBuf],
+    engine: &hysope_engine::wasm::WasmEngine,
+) -> Vec<(String, String)> {
+    fn walk(
+        v: &Value,
+        dir: &Path,
+        search: &[PathBuf],
+        engine: &hysope_engine::wasm::WasmEngine,
+        out: &mut Vec<(String, String)>,
+    ) {
         match v {
             Value::Object(map) => {
                 let here = map
@@ -44,8 +55,8 @@ pub fn component_digests(process: &Process, search_path: &[PathBuf]) -> Vec<(Str
                     if let Ok(path) =
                         hysope_engine::cwl::resolve_component(v, &here, search, "results")
                     {
-                        if let Ok(bytes) = std::fs::read(&path) {
-                            let entry = (name.to_string(), hex::encode(Sha256::digest(&bytes)));
+                        if let Ok(plugin) = engine.load_file(&path) {
+                            let entry = (name.to_string(), plugin.sha256().to_string());
                             if !out.contains(&entry) {
                                 out.push(entry);
                             }
@@ -53,16 +64,16 @@ pub fn component_digests(process: &Process, search_path: &[PathBuf]) -> Vec<(Str
                     }
                 }
                 for child in map.values() {
-                    walk(child, &here, search, out);
+                    walk(child, &here, search, engine, out);
                 }
             }
-            Value::Array(items) => items.iter().for_each(|c| walk(c, dir, search, out)),
+            Value::Array(items) => items.iter().for_each(|c| walk(c, dir, search, engine, out)),
             _ => {}
         }
     }
     let mut out = Vec::new();
     let dir = process.path.parent().unwrap_or(Path::new("."));
-    walk(&process.cwl, dir, search_path, &mut out);
+    walk(&process.cwl, dir, search_path, engine, &mut out);
     out
 }
 
@@ -133,7 +144,7 @@ pub fn record(
                 .and_then(|e| e.bbox)
         })
         .fold(None, union);
-    let components = component_digests(process, &state.plugin_path);
+    let components = component_digests(process, &state.plugin_path, &state.engine);
     let finished = rfc3339(job.finished.unwrap_or_else(super::jobs::now_ms));
     let started = rfc3339(job.started.unwrap_or(job.created));
     let mut assets = Map::new();
