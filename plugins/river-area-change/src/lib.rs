@@ -100,12 +100,8 @@ pub fn area_change(
         Reference::Height(h) => h,
         Reference::Min => sorted[0].0,
         Reference::Median => {
-            let n = sorted.len();
-            if n % 2 == 1 {
-                sorted[n / 2].0
-            } else {
-                (sorted[n / 2 - 1].0 + sorted[n / 2].0) / 2.0
-            }
+            let mut heights: Vec<f64> = sorted.iter().map(|p| p.0).collect();
+            hysope_swot::stats::median(&mut heights).expect("at least 2 pairs")
         }
     };
     let base = integral_to(&sorted, &acc, reference);

@@ -44,15 +44,9 @@ impl Stat {
     }
 }
 
-/// Median of non-empty values (sorts them).
+/// Median of non-empty values (sorts them), numpy's rule.
 pub fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
+    hysope_swot::stats::median(values).expect("bins and offsets hold at least one value")
 }
 
 /// One bin of the output.

@@ -177,6 +177,13 @@ fn polygon(value: &Value, at: &str) -> Result<Vec<Ring>, String> {
 
 pub use hysope_swot::stats::median;
 
+/// The median of values (sorted in place) and their median absolute deviation from it.
+fn median_mad(values: &mut [f64]) -> Option<(f64, f64)> {
+    let m = median(values)?;
+    let mut deviations: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
+    Some((m, median(&mut deviations)?))
+}
+
 /// Which pixels count and how the level is estimated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -313,9 +320,7 @@ fn one(
         return estimate;
     }
     let mut heights: Vec<f64> = candidates.iter().map(|c| c.1).collect();
-    let first = median(&mut heights).expect("candidates are not empty");
-    let mut deviations: Vec<f64> = heights.iter().map(|h| (h - first).abs()).collect();
-    let mad = median(&mut deviations).expect("candidates are not empty");
+    let (first, mad) = median_mad(&mut heights).expect("candidates are not empty");
     let limit = settings.mad_factor * MAD_TO_SIGMA * mad;
     let used: Vec<(usize, f64)> = candidates
         .into_iter()
@@ -328,11 +333,10 @@ fn one(
         return estimate;
     }
     let mut kept: Vec<f64> = used.iter().map(|u| u.1).collect();
-    let wse = median(&mut kept).expect("used is not empty");
+    let (wse, kept_mad) = median_mad(&mut kept).expect("used is not empty");
     estimate.wse = Some(wse);
     if used.len() > 1 {
-        let mut deviations: Vec<f64> = kept.iter().map(|h| (h - wse).abs()).collect();
-        let std = MAD_TO_SIGMA * median(&mut deviations).expect("used is not empty");
+        let std = MAD_TO_SIGMA * kept_mad;
         estimate.wse_std = Some(std);
         estimate.wse_u = Some(MEDIAN_EFFICIENCY * std / (used.len() as f64).sqrt());
     }
