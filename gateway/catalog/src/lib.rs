@@ -9,6 +9,7 @@
 //! HTTP lives in the gateway; this crate knows nothing of it.
 
 pub mod error;
+pub mod group;
 pub mod ingest;
 pub mod redb_store;
 pub mod search;
@@ -16,6 +17,7 @@ pub mod store;
 pub mod timeseries;
 
 pub use error::{Error, Result};
+pub use group::GroupCommit;
 pub use redb_store::RedbCatalog;
 pub use search::{Page, SearchQuery};
 pub use store::{CatalogStore, Observation};

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::search::{Entry, Page, SearchQuery, StoredItem, StoredPage};
 use crate::store::{CatalogStore, Ingested, Observation};
-use crate::{Error, Result};
+use crate::{Error, GroupCommit, Result};
 
 const COLLECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("collections");
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -62,6 +62,8 @@ fn decode_item(bytes: &[u8]) -> Result<Value> {
 pub struct RedbCatalog {
     db: Database,
     index: RwLock<Index>,
+    /// Concurrent `put_items` calls share commits.
+    group: GroupCommit<Vec<(Entry, Vec<u8>)>, Error>,
 }
 
 #[derive(Default)]
@@ -120,6 +122,41 @@ impl Index {
 }
 
 impl RedbCatalog {
+    /// Writes the encoded items of a batch of `put_items` calls in one transaction,
+    /// then updates the in-memory index.
+    fn commit_items(&self, batch: &[Vec<(Entry, Vec<u8>)>]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut collections = txn.open_table(COLLECTIONS)?;
+            let mut table = txn.open_table(ITEMS)?;
+            let mut touched: HashMap<String, Value> = HashMap::new();
+            for (entry, bytes) in batch.iter().flatten() {
+                if !touched.contains_key(&entry.collection) {
+                    let c = collections
+                        .get(entry.collection.as_str())?
+                        .ok_or_else(|| Error::NoSuchCollection(entry.collection.clone()))?;
+                    touched.insert(entry.collection.clone(), serde_json::from_slice(c.value())?);
+                }
+                if let Some(c) = touched.get_mut(&entry.collection) {
+                    extend(c, entry);
+                }
+                table.insert(
+                    (entry.collection.as_str(), entry.id.as_str()),
+                    bytes.as_slice(),
+                )?;
+            }
+            for (id, c) in touched {
+                collections.insert(id.as_str(), serde_json::to_vec(&c)?.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for (entry, _) in batch.iter().flatten() {
+            index.upsert(entry.clone());
+        }
+        Ok(())
+    }
+
     /// Opens (or creates) the store at `path` and builds its index.
     pub fn open(path: &Path) -> Result<Self> {
         let db = Database::create(path).map_err(|e| match e {
@@ -150,6 +187,7 @@ impl RedbCatalog {
         Ok(RedbCatalog {
             db,
             index: RwLock::new(index),
+            group: GroupCommit::default(),
         })
     }
 
@@ -384,37 +422,13 @@ impl CatalogStore for RedbCatalog {
     }
 
     fn put_items(&self, items: &[Value]) -> Result<()> {
-        let entries = items.iter().map(Entry::of).collect::<Result<Vec<_>>>()?;
-        let txn = self.db.begin_write()?;
-        {
-            let mut collections = txn.open_table(COLLECTIONS)?;
-            let mut table = txn.open_table(ITEMS)?;
-            let mut touched: HashMap<String, Value> = HashMap::new();
-            for (item, entry) in items.iter().zip(&entries) {
-                if !touched.contains_key(&entry.collection) {
-                    let c = collections
-                        .get(entry.collection.as_str())?
-                        .ok_or_else(|| Error::NoSuchCollection(entry.collection.clone()))?;
-                    touched.insert(entry.collection.clone(), serde_json::from_slice(c.value())?);
-                }
-                if let Some(c) = touched.get_mut(&entry.collection) {
-                    extend(c, entry);
-                }
-                table.insert(
-                    (entry.collection.as_str(), entry.id.as_str()),
-                    encode_item(item)?.as_slice(),
-                )?;
-            }
-            for (id, c) in touched {
-                collections.insert(id.as_str(), serde_json::to_vec(&c)?.as_slice())?;
-            }
-        }
-        txn.commit()?;
-        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        for entry in entries {
-            index.upsert(entry);
-        }
-        Ok(())
+        // Checked and encoded on the caller's thread; the commit is shared with the
+        // writers of the same moment (see [`GroupCommit`]).
+        let rows = items
+            .iter()
+            .map(|item| Ok((Entry::of(item)?, encode_item(item)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.group.submit(rows, |batch| self.commit_items(batch))
     }
 
     fn item(&self, collection: &str, id: &str) -> Result<Option<Value>> {

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use hysope_catalog::GroupCommit;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -185,6 +186,24 @@ const OPEN: TableDefinition<&str, ()> = TableDefinition::new("jobs_open");
 /// listing newest first by creation time, process and status.
 pub struct RedbJobStore {
     db: Database,
+    /// Concurrent writes share commits: (records, durable) per `write` call.
+    group: GroupCommit<(Vec<Record>, bool), anyhow::Error>,
+}
+
+/// A job as written: the fields the index tables are keyed by, and the JSON record.
+struct Record {
+    keys: Keys,
+    bytes: Vec<u8>,
+}
+
+/// The indexed fields of a job; decoded alone from a stored record when it is
+/// replaced (its old index entries are removed).
+#[derive(Deserialize)]
+struct Keys {
+    id: String,
+    process_id: String,
+    created: u64,
+    status: Status,
 }
 
 impl RedbJobStore {
@@ -199,7 +218,48 @@ impl RedbJobStore {
         tx.open_table(BY_STATUS)?;
         tx.open_table(OPEN)?;
         tx.commit()?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            group: GroupCommit::default(),
+        })
+    }
+
+    /// Writes a batch of `write` calls in one transaction, durable when one of them
+    /// asks for it; a job written twice in a batch ends as its later record.
+    fn commit(&self, batch: &[(Vec<Record>, bool)]) -> anyhow::Result<()> {
+        let mut tx = self.db.begin_write()?;
+        if !batch.iter().any(|(_, durable)| *durable) {
+            tx.set_durability(redb::Durability::None)?;
+        }
+        {
+            let mut table = tx.open_table(JOBS)?;
+            let mut order = tx.open_table(BY_CREATED)?;
+            let mut by_process = tx.open_table(BY_PROCESS)?;
+            let mut by_status = tx.open_table(BY_STATUS)?;
+            let mut open = tx.open_table(OPEN)?;
+            for Record { keys: job, bytes } in batch.iter().flat_map(|(records, _)| records) {
+                let old = table
+                    .get(job.id.as_str())?
+                    .map(|v| serde_json::from_slice::<Keys>(v.value()))
+                    .transpose()?;
+                if let Some(old) = old {
+                    by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
+                    by_process.remove((old.process_id.as_str(), old.created, old.id.as_str()))?;
+                    order.remove((old.created, old.id.as_str()))?;
+                }
+                table.insert(job.id.as_str(), bytes.as_slice())?;
+                order.insert((job.created, job.id.as_str()), ())?;
+                by_process.insert((job.process_id.as_str(), job.created, job.id.as_str()), ())?;
+                by_status.insert((job.status.as_str(), job.created, job.id.as_str()), ())?;
+                if job.status.is_final() {
+                    open.remove(job.id.as_str())?;
+                } else {
+                    open.insert(job.id.as_str(), ())?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 
@@ -217,40 +277,24 @@ fn bounds(filter: &JobFilter) -> (u64, u64) {
 
 impl JobStore for RedbJobStore {
     fn write(&self, jobs: &[Job], durable: bool) -> anyhow::Result<()> {
-        let mut tx = self.db.begin_write()?;
-        if !durable {
-            tx.set_durability(redb::Durability::None)?;
-        }
-        {
-            let mut table = tx.open_table(JOBS)?;
-            let mut order = tx.open_table(BY_CREATED)?;
-            let mut by_process = tx.open_table(BY_PROCESS)?;
-            let mut by_status = tx.open_table(BY_STATUS)?;
-            let mut open = tx.open_table(OPEN)?;
-            for job in jobs {
-                let old = table
-                    .get(job.id.as_str())?
-                    .map(|v| decode(v.value()))
-                    .transpose()?;
-                if let Some(old) = old {
-                    by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
-                    by_process.remove((old.process_id.as_str(), old.created, old.id.as_str()))?;
-                    order.remove((old.created, old.id.as_str()))?;
-                }
-                let bytes = serde_json::to_vec(job)?;
-                table.insert(job.id.as_str(), bytes.as_slice())?;
-                order.insert((job.created, job.id.as_str()), ())?;
-                by_process.insert((job.process_id.as_str(), job.created, job.id.as_str()), ())?;
-                by_status.insert((job.status.as_str(), job.created, job.id.as_str()), ())?;
-                if job.status.is_final() {
-                    open.remove(job.id.as_str())?;
-                } else {
-                    open.insert(job.id.as_str(), ())?;
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        // Encoded on the caller's thread; the commit is shared with the jobs written
+        // at the same moment (one transaction, one fsync for the batch).
+        let records = jobs
+            .iter()
+            .map(|job| {
+                Ok(Record {
+                    keys: Keys {
+                        id: job.id.clone(),
+                        process_id: job.process_id.clone(),
+                        created: job.created,
+                        status: job.status,
+                    },
+                    bytes: serde_json::to_vec(job)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.group
+            .submit((records, durable), |batch| self.commit(batch))
     }
 
     fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
