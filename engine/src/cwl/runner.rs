@@ -49,6 +49,7 @@ pub struct Runner {
     /// One permit per core: a tool holds `coresMin` of them while it runs.
     slots: Arc<tokio::sync::Semaphore>,
     cores: u32,
+    fresh_outdir: bool,
 }
 
 impl Runner {
@@ -67,7 +68,19 @@ impl Runner {
             scratch,
             slots: Arc::new(tokio::sync::Semaphore::new(cores as usize)),
             cores,
+            fresh_outdir: false,
         }
+    }
+
+    /// Says that the `outdir` given to [`Runner::run`] is a folder made empty for
+    /// this run and for nothing else. A CommandLineTool then runs in it directly
+    /// (no work folder made, no outputs moved: each folder or file created costs
+    /// an inode, the dearest part of a small job on ext4), and what it leaves there
+    /// that no output names is removed afterwards, so that `outdir` ends as it
+    /// would have: the outputs only (and empty if the tool fails).
+    pub fn with_fresh_outdir(mut self, fresh: bool) -> Self {
+        self.fresh_outdir = fresh;
+        self
     }
 
     /// Runs a loaded process with `job`, writing its outputs under `outdir`; returns the output object.
@@ -95,7 +108,13 @@ impl Runner {
         }
         let (process, job) = (&process, &job);
         let root = self.scratch.join(values::unique_name("run"));
-        let work = root.join("job");
+        let in_place = self.fresh_outdir
+            && process.get("class").and_then(Value::as_str) == Some("CommandLineTool");
+        let work = if in_place {
+            outdir.to_path_buf()
+        } else {
+            root.join("job")
+        };
         let result = self
             .run_process(
                 process,
@@ -109,8 +128,15 @@ impl Runner {
             .await;
         let result = result.and_then(|mut output| {
             relocate(&mut output, outdir, &root)?;
+            if in_place {
+                prune(outdir, &output)?;
+            }
             Ok(output)
         });
+        if in_place && result.is_err() {
+            // Whatever the failed tool wrote; `outdir` was empty before it.
+            let _ = prune(outdir, &Value::Null);
+        }
         let _ = std::fs::remove_dir_all(&root);
         result
     }
@@ -630,6 +656,53 @@ fn gather(
         "all_non_null" => Ok(Value::Array(non_null)),
         other => Err(Error::cwl(at, format!("unknown pickValue {other}"))),
     }
+}
+
+/// Removes from `outdir` every file and folder that no File or Directory of
+/// `output` names (nor lies on the way to one).
+fn prune(outdir: &Path, output: &Value) -> Result<()> {
+    fn named(value: &Value, kept: &mut HashSet<PathBuf>) {
+        match value {
+            Value::Object(m)
+                if matches!(
+                    m.get("class").and_then(Value::as_str),
+                    Some("File" | "Directory")
+                ) =>
+            {
+                kept.extend(path_of(value));
+                if let Some(secondary) = m.get("secondaryFiles") {
+                    named(secondary, kept);
+                }
+            }
+            Value::Object(m) => m.values().for_each(|v| named(v, kept)),
+            Value::Array(items) => items.iter().for_each(|v| named(v, kept)),
+            _ => {}
+        }
+    }
+    let mut kept = HashSet::new();
+    named(output, &mut kept);
+    let outdir = std::fs::canonicalize(outdir).map_err(|e| Error::io(outdir, e))?;
+    prune_in(&outdir, &kept)
+}
+
+fn prune_in(dir: &Path, kept: &HashSet<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        if kept.contains(&path) {
+            continue;
+        }
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && kept.iter().any(|k| k.starts_with(&path)) {
+            prune_in(&path, kept)?;
+        } else if is_dir {
+            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        } else {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Moves output files made in the scratch area (`root`) into `outdir` and copies

@@ -590,14 +590,13 @@ async fn execute(
         attempts: 0,
         failure: None,
     };
-    // An asynchronous job is durable before its 201; a synchronous one when it ends,
-    // before its reply (a crash before then loses nothing anybody was told of).
-    worker::blocking(|| state.jobs.write(std::slice::from_ref(&job), mode_async))?;
-    state
-        .metrics
-        .job_moved(&job.process_id, None, Status::Accepted);
     let base = base_url(&headers);
     if mode_async {
+        // Durable before its 201.
+        worker::blocking(|| state.jobs.write(std::slice::from_ref(&job), true))?;
+        state
+            .metrics
+            .job_moved(&job.process_id, None, Status::Accepted);
         state.queue.push(job.id.clone())?;
         state.metrics.queue_depth.set(state.queue.depth() as i64);
         let mut r = json_response(StatusCode::CREATED, &status_info(&job, &base));
@@ -610,11 +609,8 @@ async fn execute(
         );
         return Ok(r);
     }
-    worker::run_job(&state, &job.id, false).await?;
-    let job = state
-        .jobs
-        .get(&job.id)?
-        .ok_or_else(|| ApiError::new(Kind::Internal, "the job vanished"))?;
+    // Stored when it starts; durable when it ends, before the reply.
+    let job = worker::run_sync(&state, job).await?;
     let mut r = if job.response == "raw" {
         raw_result(&state, &job, &base).await?
     } else {

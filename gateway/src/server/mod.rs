@@ -74,8 +74,10 @@ pub struct State {
     pub input_roots: Vec<PathBuf>,
     /// Job slots shared by workers and synchronous executions.
     pub slots: tokio::sync::Semaphore,
-    /// Serialises read-modify-write of job records.
-    pub write_lock: Mutex<()>,
+    /// Serialise read-modify-write of job records: one lock per stripe of job ids,
+    /// so that changes to different jobs go to the store (and share its commits)
+    /// together.
+    pub write_locks: Vec<Mutex<()>>,
     /// Cancellation of running jobs, by id.
     pub running: Mutex<HashMap<String, CancellationToken>>,
     /// Serialises deploy, replace and undeploy.
@@ -104,6 +106,15 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     })?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open(&data_dir.join("jobs.redb"))?);
+    // The job store is open, so no other server uses this folder: what a stopped
+    // server left in the scratch area belongs to no running job (interrupted jobs
+    // run again from their inputs).
+    let scratch = data_dir.join("scratch");
+    if let Err(e) = std::fs::remove_dir_all(&scratch)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(folder = %scratch.display(), error = %e, "cannot empty the scratch area");
+    }
     let catalog: Arc<dyn hysope_catalog::CatalogStore> = Arc::new(
         hysope_catalog::RedbCatalog::open(&data_dir.join(CATALOG_FILE))?,
     );
@@ -137,7 +148,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         data_dir,
         input_roots,
         slots: tokio::sync::Semaphore::new(config.workers.max(1)),
-        write_lock: Mutex::new(()),
+        write_locks: (0..64).map(|_| Mutex::new(())).collect(),
         running: Mutex::new(HashMap::new()),
         deploy_lock: tokio::sync::Mutex::new(()),
         catalog,
@@ -164,7 +175,7 @@ pub struct ServeArgs {
     /// Folder an input href may point into (repeatable).
     #[arg(long = "input-root")]
     pub input_roots: Vec<PathBuf>,
-    /// Jobs run at the same time (default: twice the number of cores).
+    /// Jobs run at the same time (default: four per core).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Result store: s3://BUCKET/PREFIX (S3 from the AWS_* variables); default the
@@ -198,10 +209,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if process_dirs.is_empty() && std::path::Path::new("plugins").is_dir() {
         process_dirs.push(PathBuf::from("plugins"));
     }
-    // Jobs wait on disk (fsync) and on their tools as much as they compute: twice
-    // the cores keeps the cores busy.
+    // Jobs wait on the disk (fsync) and on their tools as much as they compute, and
+    // jobs that finish together share one commit of their records: four per core
+    // kept this 2-core machine busiest with small synchronous jobs (BENCHMARKS.md:
+    // 1.2-1.3x the requests per second of two per core).
     let workers = args.workers.unwrap_or_else(|| {
-        2 * std::thread::available_parallelism()
+        4 * std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });

@@ -25,7 +25,7 @@ pub fn spawn_workers(state: Arc<State>, count: usize) {
             loop {
                 let id = state.queue.pop().await;
                 state.metrics.queue_depth.set(state.queue.depth() as i64);
-                if let Err(e) = run_job(&state, &id, true).await {
+                if let Err(e) = run_job(&state, &id).await {
                     tracing::error!(job = %id, "job bookkeeping failed: {e:#}");
                 }
             }
@@ -78,9 +78,18 @@ pub fn update(
     change: impl FnOnce(&mut Job) -> bool,
 ) -> anyhow::Result<Option<Job>> {
     blocking(|| {
-        let _guard = state.write_lock.lock().expect("job write lock");
+        let _guard = job_lock(state, id);
         change_job(state, id, durable, change)
     })
+}
+
+/// The lock of `id`'s stripe, held while its record is read, changed and written.
+fn job_lock<'a>(state: &'a State, id: &str) -> std::sync::MutexGuard<'a, ()> {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let stripe = BuildHasherDefault::<DefaultHasher>::default().hash_one(id) as usize;
+    state.write_locks[stripe % state.write_locks.len()]
+        .lock()
+        .expect("job write lock")
 }
 
 /// Runs `f`, which blocks (a store commit waits for the disk), letting the runtime
@@ -118,20 +127,15 @@ fn change_job(
     Ok(Some(job))
 }
 
-/// Runs one job to a final state. `durable_start`: the running state (and its
-/// attempt count, which stops a job that crashes the server from looping) is
-/// committed durably; a synchronous job, whose client has no reply yet, skips it.
-pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyhow::Result<()> {
+/// Runs a queued job to a final state. The running state (and its attempt count,
+/// which stops a job that crashes the server from looping) is committed durably.
+pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
     let _slot = state.slots.acquire().await?;
-    let cancel = CancellationToken::new();
-    let Some(job) = update(state, id, durable_start, |job| {
+    let Some(job) = update(state, id, true, |job| {
         if job.status != Status::Accepted {
             return false;
         }
-        job.status = Status::Running;
-        job.started = Some(now_ms());
-        job.attempts += 1;
-        job.message = format!("running (attempt {})", job.attempts);
+        start(job);
         true
     })?
     else {
@@ -140,6 +144,44 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
     if job.status != Status::Running {
         return Ok(());
     }
+    run_started(state, job).await?;
+    Ok(())
+}
+
+/// Runs a synchronous job: stored once running, without waiting for the disk (its
+/// client has no reply yet: a crash before the end loses nothing anybody was told
+/// of), then run to its final state, durable before this returns it.
+pub async fn run_sync(state: &Arc<State>, mut job: Job) -> anyhow::Result<Job> {
+    let _slot = state.slots.acquire().await?;
+    start(&mut job);
+    blocking(|| state.jobs.write(std::slice::from_ref(&job), false))?;
+    state
+        .metrics
+        .job_moved(&job.process_id, None, Status::Running);
+    super::callbacks::notify(&job);
+    let id = job.id.clone();
+    match run_started(state, job).await? {
+        Some(done) => Ok(done),
+        None => state
+            .jobs
+            .get(&id)?
+            .ok_or_else(|| anyhow::anyhow!("job {id} vanished from the store")),
+    }
+}
+
+/// Marks a job as started by a worker.
+fn start(job: &mut Job) {
+    job.status = Status::Running;
+    job.started = Some(now_ms());
+    job.attempts += 1;
+    job.message = format!("running (attempt {})", job.attempts);
+}
+
+/// Runs a job whose record says running; returns its final record (None when it
+/// was dismissed meanwhile or its record could not be updated).
+async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>> {
+    let id = job.id.as_str();
+    let cancel = CancellationToken::new();
     let Some(process) = state
         .registry
         .read()
@@ -147,14 +189,14 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
         .get(&job.process_id)
         .cloned()
     else {
-        update(state, id, true, |job| {
+        return update(state, id, true, |job| {
             job.status = Status::Failed;
             job.failure = Some("process-failed".into());
             job.message = format!("process {} is no longer deployed", job.process_id);
             job.finished = Some(now_ms());
             true
-        })?;
-        return Ok(());
+        })
+        .map(|last| last.filter(|job| job.status.is_final()));
     };
     state
         .running
@@ -197,11 +239,14 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
         state.plugin_path.clone(),
     )
     .with_events(events);
+    // The runner makes (and removes) its own folder under the shared scratch area;
+    // the job's folder there holds only the inputs fetched by reference.
     let runner = Runner::new(
         Arc::new(LocalBackend::new(state.limits.clone())),
         Some(Arc::new(wasm)),
-        state.data_dir.join("scratch").join(id),
-    );
+        state.data_dir.join("scratch"),
+    )
+    .with_fresh_outdir(true);
     let scratch = state.data_dir.join("scratch").join(id);
     let run = async {
         let mut inputs = job.inputs.clone();
@@ -219,18 +264,19 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
     };
     drop(runner);
     let _ = progress_task.await;
-    let _ = std::fs::remove_dir_all(state.data_dir.join("scratch").join(id));
+    let _ = std::fs::remove_dir_all(&scratch);
     state.running.lock().expect("running lock").remove(id);
     let seconds = started.elapsed().as_secs_f64();
-    match outcome {
+    let last = match outcome {
         None => {
             // Dismissed: the record already says so.
             let _ = std::fs::remove_dir_all(&outdir);
+            None
         }
         Some(Ok(mut output)) => {
             relative_locations(&mut output, &outdir);
             if let Err(e) = state.results.publish(id).await {
-                update(state, id, true, |job| {
+                return update(state, id, true, |job| {
                     if job.status != Status::Running {
                         return false;
                     }
@@ -239,8 +285,8 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
                     job.message = format!("{e:#}");
                     job.finished = Some(now_ms());
                     true
-                })?;
-                return Ok(());
+                })
+                .map(|last| last.filter(|job| job.status.is_final()));
             }
             // The result's catalogue item comes before the job says successful: a
             // crash between the two runs the job again, which rewrites the same item.
@@ -255,7 +301,7 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
                 Ok(Err(e)) => tracing::error!(job = %id, error = %e, "result not catalogued"),
                 Err(e) => tracing::error!(job = %id, error = %e, "result not catalogued"),
             }
-            update(state, id, true, |job| {
+            let last = update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;
                 }
@@ -271,6 +317,7 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
                 .job_duration
                 .with_label_values(&[&job.process_id, "successful"])
                 .observe(seconds);
+            last
         }
         Some(Err(e)) => {
             let cause = e.cause();
@@ -284,7 +331,7 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
                 _ => "process-failed",
             };
             let text = e.to_string();
-            update(state, id, true, |job| {
+            let last = update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;
                 }
@@ -299,9 +346,11 @@ pub async fn run_job(state: &Arc<State>, id: &str, durable_start: bool) -> anyho
                 .job_duration
                 .with_label_values(&[&job.process_id, "failed"])
                 .observe(seconds);
+            last
         }
-    }
-    Ok(())
+    };
+    // A record the change left alone (dismissed meanwhile) is not the job's end.
+    Ok(last.filter(|job| job.status.is_final()))
 }
 
 /// Rewrites `location`s of File and Directory values under `root` as paths
