@@ -3,7 +3,8 @@
 # tools (cwltest for the CWL suite; OWSLib, the EOEPCA/Terradue processes client and
 # schemathesis for the gateway; moto, an S3 server; stac-api-validator, pystac-client,
 # and pyshp and h5py for an independent read of the SWOT files), and from Debian promtool
-# (prometheus), curl and chromium (the HTML pages, in a real headless browser).
+# (prometheus), curl, chromium (the HTML pages, in a real headless browser) and
+# openssl (a test CA for the https subscriber).
 # Idempotent: skips what is already there.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-tools: need root to apt-get install ${missing[*]}" >&2

@@ -3,6 +3,12 @@
 
 use std::process::ExitCode;
 
+// The server allocates and frees many small buffers per request on every thread
+// (JSON, redb pages, WASI); mimalloc's per-thread heaps serve them without the
+// contention and consolidation passes of glibc's allocator (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -1,14 +1,19 @@
 """Real OGC API - Processes clients against a running `hysope serve`.
 
-    python3 tests/gateway/clients.py http://127.0.0.1:PORT SWOT_REACH_ZIP
+    python3 tests/gateway/clients.py http://127.0.0.1:PORT SWOT_REACH_ZIP [TLS_DIR]
 
 OWSLib lists, describes and executes (sync and async); the EOEPCA/Terradue
 `ogc-api-processes-client` runs the async flow: execute, status, results, dismiss.
+With TLS_DIR (leaf.pem and leaf.key for 127.0.0.1, signed by a CA the server
+trusts), an https subscriber is called back on progress and success.
 Any failed check raises, so the exit status tells.
 """
 
+import http.server
 import json
+import ssl
 import sys
+import threading
 import time
 import urllib.request
 
@@ -109,5 +114,71 @@ def eoepca_flow():
     print("EOEPCA ogc-api-processes-client: async execute, status, results, dismiss ok")
 
 
+def https_subscriber(tls_dir, cert):
+    """An https server recording (path, JSON body) of each POST; its URL and calls."""
+    calls = []
+
+    class Subscriber(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", 0))
+            calls.append((self.path, json.loads(self.rfile.read(length) or b"null")))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Subscriber)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(f"{tls_dir}/{cert}", f"{tls_dir}/leaf.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"https://127.0.0.1:{server.server_address[1]}", calls
+
+
+def execute_async(body):
+    request = urllib.request.Request(
+        f"{base}/processes/echo/execution", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Prefer": "respond-async"})
+    return json.load(urllib.request.urlopen(request))["jobID"]
+
+
+def https_callback_flow(tls_dir):
+    server, hook, calls = https_subscriber(tls_dir, "leaf.pem")
+    rogue, rogue_hook, rogue_calls = https_subscriber(tls_dir, "rogue.pem")
+    job = execute_async({"inputs": {"stringInput": "over tls"},
+                         "subscriber": {"successUri": f"{hook}/done",
+                                        "inProgressUri": f"{hook}/progress"}})
+    rogue_job = execute_async({"inputs": {"stringInput": "to a rogue"},
+                               "subscriber": {"successUri": f"{rogue_hook}/done"}})
+    for _ in range(300):
+        if any(path == "/done" for path, _ in calls):
+            break
+        time.sleep(0.1)
+    done = [b for path, b in calls if path == "/done"]
+    assert len(done) == 1, calls
+    assert job in done[0]["echo"]["href"], done
+    echoed = json.load(urllib.request.urlopen(done[0]["echo"]["href"]))
+    assert echoed["stringInput"] == "over tls", echoed
+    assert any(path == "/progress" and b["jobID"] == job and b["status"] == "running"
+               for path, b in calls), calls
+    # The subscriber whose certificate no trusted CA signed is never given the
+    # results; its job succeeds all the same.
+    for _ in range(300):
+        status = json.load(urllib.request.urlopen(f"{base}/jobs/{rogue_job}"))
+        if status["status"] in ("successful", "failed", "dismissed"):
+            break
+        time.sleep(0.1)
+    assert status["status"] == "successful", status
+    time.sleep(1)
+    assert rogue_calls == [], rogue_calls
+    server.shutdown()
+    rogue.shutdown()
+    print("https subscribers: called on progress and success; an untrusted certificate refused")
+
+
 owslib_flow()
 eoepca_flow()
+if len(sys.argv) > 3:
+    https_callback_flow(sys.argv[3])

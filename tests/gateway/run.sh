@@ -31,9 +31,28 @@ start() {
     echo "$name server at $url"
 }
 
+# A test CA and a certificate for 127.0.0.1 it signs, for an https subscriber; the
+# clients' server trusts that CA only (SSL_CERT_FILE).
+tls="$work/tls"
+mkdir -p "$tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/ca.key" -out "$tls/ca.pem" \
+    -days 2 -subj /CN=hysope-test-ca 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout "$tls/leaf.key" -out "$tls/leaf.csr" \
+    -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/leaf.ext"
+openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+    -out "$tls/leaf.pem" -days 2 -extfile "$tls/leaf.ext" 2>/dev/null
+# The same name signed by a CA the server does not trust: never to be called.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/rogue-ca.key" -out "$tls/rogue-ca.pem" \
+    -days 2 -subj /CN=rogue-ca 2>/dev/null
+openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/rogue-ca.pem" -CAkey "$tls/rogue-ca.key" \
+    -CAcreateserial -out "$tls/rogue.pem" -days 2 -extfile "$tls/leaf.ext" 2>/dev/null
+
 # The clients also use the test tools (a waiting one, for dismissal).
+export SSL_CERT_FILE="$tls/ca.pem"
 start clients --processes "$root/plugins" --processes "$root/gateway/tests/processes"
-python3 "$root/tests/gateway/clients.py" "$url" "$reach"
+unset SSL_CERT_FILE
+python3 "$root/tests/gateway/clients.py" "$url" "$reach" "$tls"
 
 # Property-based requests from the API definition: no response may be a 5xx, and
 # responses must match their documented schemas. This server has the bundled plugins

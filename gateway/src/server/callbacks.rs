@@ -3,12 +3,12 @@
 //! the job starts and progresses (`inProgressUri`: statusInfo), succeeds
 //! (`successUri`: the results document) or fails (`failedUri`: statusInfo with
 //! the reason). A call that fails is retried 4 times with a growing pause; a
-//! callback never changes the job. Only `http://` URIs are called.
+//! callback never changes the job. `http://` and `https://` URIs are called
+//! (https verified against the system's roots, or `SSL_CERT_FILE`/`SSL_CERT_DIR`).
 
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::jobs::{Job, Status};
 
@@ -17,13 +17,13 @@ const ATTEMPTS: u32 = 5;
 
 /// Checks a subscriber URI before a job is accepted.
 pub fn check_uri(uri: &str) -> Result<(), String> {
-    let Some(rest) = uri.strip_prefix("http://") else {
+    let url = reqwest::Url::parse(uri).map_err(|e| format!("{uri:?} is not a URI: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "{uri:?} is not an http:// URI (this server calls http:// subscribers only)"
+            "{uri:?} is not an http:// or https:// URI (the schemes this server calls)"
         ));
-    };
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() {
+    }
+    if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{uri:?} has no host"));
     }
     Ok(())
@@ -63,34 +63,40 @@ pub fn notify(job: &Job) {
     });
 }
 
-/// POSTs JSON to an http:// URI; returns the status code.
-async fn post(uri: &str, body: &str) -> std::io::Result<u16> {
-    let rest = uri.strip_prefix("http://").unwrap_or(uri);
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = if host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}:80")
-    };
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(&addr).await?;
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nUser-Agent: hysope\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut reply = Vec::new();
-        stream.read_to_end(&mut reply).await?;
-        let text = String::from_utf8_lossy(&reply);
-        text.split(' ')
-            .nth(1)
-            .and_then(|s| s.parse::<u16>().ok())
-            .ok_or_else(|| std::io::Error::other("no HTTP status in the reply"))
-    };
-    tokio::time::timeout(Duration::from_secs(10), exchange)
+/// The client of every callback (connections are pooled per subscriber host).
+fn client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .user_agent("hysope")
+                .build()
+                .map_err(|e| format!("cannot build the callback client: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// POSTs JSON to a subscriber; returns the status code.
+async fn post(uri: &str, body: &str) -> Result<u16, String> {
+    let reply = client()?
+        .post(uri)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no reply in 10 s"))?
+        .map_err(|e| {
+            // The causes say what failed (refused, certificate, timeout).
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        })?;
+    Ok(reply.status().as_u16())
 }
