@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -917,4 +918,135 @@ async fn subscribers_are_called_on_progress_success_and_failure() {
             .unwrap()
             .contains("successUri")
     );
+}
+
+/// The parts of a `multipart/related` body: (headers in lower case, body).
+fn multipart(reply: &common::Reply) -> Vec<(HashMap<String, String>, String)> {
+    let content_type = reply.headers["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("multipart/related; boundary="),
+        "{content_type}"
+    );
+    let boundary = content_type
+        .split("boundary=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let mut sections: Vec<&str> = reply.text.split(&format!("--{boundary}")).collect();
+    assert_eq!(sections.first(), Some(&""), "{}", reply.text);
+    assert_eq!(sections.pop(), Some("--\r\n"), "{}", reply.text);
+    sections
+        .into_iter()
+        .skip(1)
+        .map(|section| {
+            let section = section.strip_prefix("\r\n").unwrap();
+            let (head, body) = section.split_once("\r\n\r\n").unwrap();
+            let headers = head
+                .lines()
+                .map(|l| {
+                    let (k, v) = l.split_once(": ").unwrap();
+                    (k.to_ascii_lowercase(), v.to_string())
+                })
+                .collect();
+            (headers, body.strip_suffix("\r\n").unwrap().to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_responses_of_several_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    let inputs = dir.path().join("inputs");
+    std::fs::write(inputs.join("note.txt"), "a note\n").unwrap();
+    let note = format!("file://{}", inputs.join("note.txt").display());
+    let execute = |outputs: Value, headers: &'static [(&'static str, &'static str)]| {
+        let body = json!({"inputs": {"stringInput": "raw", "fileInput": {"href": note}},
+                          "outputs": outputs, "response": "raw"});
+        let app = app.clone();
+        async move {
+            call(
+                &app,
+                "POST",
+                "/processes/echo/execution",
+                headers,
+                &body.to_string(),
+            )
+            .await
+        }
+    };
+
+    // Both outputs by value: a part each (the array of files: one part per file).
+    let both = execute(json!({"echo": {}, "files": {}}), &[]).await;
+    assert_eq!(both.status, StatusCode::OK, "{}", both.text);
+    // The synchronous reply links to its job.
+    let link = both.headers["link"].to_str().unwrap();
+    assert!(link.contains("rel=\"monitor\""), "{link}");
+    let parts = multipart(&both);
+    assert_eq!(parts.len(), 2, "{}", both.text);
+    assert_eq!(parts[0].0["content-id"], "<echo>");
+    assert_eq!(parts[0].0["content-type"], "application/json");
+    let echoed: Value = serde_json::from_str(&parts[0].1).unwrap();
+    assert_eq!(echoed["stringInput"], "raw");
+    assert_eq!(parts[1].0["content-id"], "<files.0>");
+    assert_eq!(parts[1].0["content-type"], "text/plain");
+    assert_eq!(parts[1].1, "a note\n");
+
+    // A mix: the part by reference has no body and says where the value is.
+    let mixed = execute(
+        json!({"echo": {"transmissionMode": "value"}, "files": {"transmissionMode": "reference"}}),
+        &[],
+    )
+    .await;
+    let parts = multipart(&mixed);
+    assert_eq!(parts.len(), 2, "{}", mixed.text);
+    assert_eq!(
+        serde_json::from_str::<Value>(&parts[0].1).unwrap()["stringInput"],
+        "raw"
+    );
+    assert_eq!(parts[1].1, "");
+    let href = &parts[1].0["content-location"];
+    let file = get(&app, href.strip_prefix("http://test.local").unwrap()).await;
+    assert_eq!(file.text, "a note\n");
+
+    // Every output by reference: no content, a Link header per output.
+    let refs = execute(
+        json!({"echo": {"transmissionMode": "reference"}, "files": {"transmissionMode": "reference"}}),
+        &[],
+    )
+    .await;
+    assert_eq!(refs.status, StatusCode::NO_CONTENT, "{}", refs.text);
+    let links: Vec<&str> = refs
+        .headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .filter(|l| l.contains("/ogc/1.0/results"))
+        .collect();
+    assert_eq!(links.len(), 2, "{:?}", refs.headers);
+    assert!(links.iter().any(|l| l.contains("title=\"echo\"")));
+    let files_link = links
+        .iter()
+        .find(|l| l.contains("title=\"files.0\""))
+        .unwrap();
+    let href = files_link[1..files_link.find('>').unwrap()].to_string();
+    let file = get(&app, href.strip_prefix("http://test.local").unwrap()).await;
+    assert_eq!(file.text, "a note\n");
+
+    // Asynchronously: the job's results keep the raw form.
+    let created = execute(
+        json!({"echo": {}, "files": {}}),
+        &[("prefer", "respond-async")],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.json()["jobID"].as_str().unwrap().to_string();
+    let done = wait_final(&app, &id).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    let results = get(&app, &format!("/jobs/{id}/results")).await;
+    let parts = multipart(&results);
+    assert_eq!(parts.len(), 2, "{}", results.text);
+    assert_eq!(parts[1].1, "a note\n");
 }

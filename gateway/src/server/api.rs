@@ -616,8 +616,15 @@ async fn execute(
     } else {
         results_response(&state, &job, &base).await?
     };
-    if let Ok(v) = HeaderValue::from_str(&format!("{base}/jobs/{}", job.id)) {
+    let monitor = format!("{base}/jobs/{}", job.id);
+    if let Ok(v) = HeaderValue::from_str(&monitor) {
         r.headers_mut().insert(header::LOCATION, v);
+    }
+    // /req/core/job-results-success-sync: the job created for the execution.
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "<{monitor}>; rel=\"monitor\"; type=\"application/json\""
+    )) {
+        r.headers_mut().append(header::LINK, v);
     }
     Ok(r)
 }
@@ -740,10 +747,7 @@ fn result_value(mut value: Value, job: &Job, base: &str) -> Value {
     let _ = hysope_engine::cwl::values::for_each_file(&mut value, &mut |map| {
         let location = map.get("location").and_then(Value::as_str).unwrap_or("");
         let mut link = Map::new();
-        link.insert(
-            "href".into(),
-            json!(format!("{base}/jobs/{}/files/{location}", job.id)),
-        );
+        link.insert("href".into(), json!(file_href(job, base, location)));
         link.insert("type".into(), json!(media_type(location)));
         for key in ["size", "checksum"] {
             if let Some(v) = map.get(key) {
@@ -798,44 +802,150 @@ async fn job_results(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let job = find_job(&state, &id)?;
+    // A job executed with `response: raw` keeps that form for its results.
+    if job.response == "raw" {
+        return raw_result(&state, &job, &base_url(&headers)).await;
+    }
     results_response(&state, &job, &base_url(&headers)).await
 }
 
-/// `response: raw` of a synchronous execution: the one output itself (a file's
-/// bytes with its media type, or a literal as JSON); with several outputs, the
-/// results document.
+/// `response: raw`: the requested outputs themselves. One output by value: its
+/// value (a file's bytes with its media type, a literal as JSON). Several, or any by
+/// reference among others: `multipart/related`, one part per output (an array of
+/// files, one part per file: `id.0`, `id.1`, ...) named by `Content-ID`; a part by
+/// reference has no body and a `Content-Location`. Every output by reference: 204
+/// with a `Link` header per output (`rel` the OGC results relation, `title` the
+/// output id).
 async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response> {
     if job.status != Status::Successful {
         return results_response(state, job, base).await;
     }
-    let doc = results_document(job, base);
-    let Some((name, _)) = doc
-        .as_object()
-        .filter(|d| d.len() == 1)
-        .and_then(|d| d.iter().next())
-    else {
-        return results_response(state, job, base).await;
-    };
-    let value = job
+    let results = job
         .results
         .as_ref()
-        .and_then(|r| r.get(name))
+        .and_then(Value::as_object)
         .cloned()
-        .unwrap_or(Value::Null);
-    match value.get("class").and_then(Value::as_str) {
-        Some("File") => {
-            let location = value.get("location").and_then(Value::as_str).unwrap_or("");
-            let bytes = result_bytes(state, job, name, location).await?;
-            let mut r = bytes.into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(media_type(location)),
-            );
-            Ok(r)
+        .unwrap_or_default();
+    let wanted = job.outputs.as_ref().and_then(Value::as_object);
+    // (part id, value, by reference); optional outputs without a value are left out.
+    let mut parts: Vec<(String, Value, bool)> = Vec::new();
+    for (name, value) in results {
+        let options = match wanted {
+            Some(w) => match w.get(&name) {
+                Some(options) => Some(options),
+                None => continue,
+            },
+            None => None,
+        };
+        let by_reference = options
+            .and_then(|o| o.get("transmissionMode"))
+            .and_then(Value::as_str)
+            == Some("reference");
+        match value {
+            Value::Null => {}
+            Value::Array(items) if items.iter().all(is_file) && !items.is_empty() => {
+                for (i, item) in items.into_iter().enumerate() {
+                    parts.push((format!("{name}.{i}"), item, by_reference));
+                }
+            }
+            value => parts.push((name, value, by_reference)),
         }
-        Some(_) => results_response(state, job, base).await,
-        None => Ok(json_response(StatusCode::OK, &value)),
     }
+    if let [(name, value, false)] = parts.as_slice() {
+        let (bytes, media) = raw_value(state, job, base, name, value).await?;
+        let mut r = bytes.into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+        return Ok(r);
+    }
+    if !parts.is_empty()
+        && parts
+            .iter()
+            .all(|(_, v, by_reference)| *by_reference && is_file(v))
+    {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        for (name, value, _) in &parts {
+            let location = value.get("location").and_then(Value::as_str).unwrap_or("");
+            let link = format!(
+                "<{}>; rel=\"{RESULTS_REL}\"; title=\"{name}\"; type=\"{}\"",
+                file_href(job, base, location),
+                media_type(location)
+            );
+            if let Ok(v) = HeaderValue::from_str(&link) {
+                r.headers_mut().append(header::LINK, v);
+            }
+        }
+        return Ok(r);
+    }
+    let boundary = format!("hysope-{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    let mut root_type = "application/json";
+    for (i, (name, value, by_reference)) in parts.iter().enumerate() {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-ID: <{name}>\r\n").as_bytes());
+        if *by_reference && is_file(value) {
+            let location = value.get("location").and_then(Value::as_str).unwrap_or("");
+            let media = media_type(location);
+            body.extend_from_slice(
+                format!(
+                    "Content-Type: {media}\r\nContent-Location: {}\r\n\r\n\r\n",
+                    file_href(job, base, location)
+                )
+                .as_bytes(),
+            );
+            if i == 0 {
+                root_type = media;
+            }
+            continue;
+        }
+        let (bytes, media) = raw_value(state, job, base, name, value).await?;
+        if i == 0 {
+            root_type = media;
+        }
+        body.extend_from_slice(format!("Content-Type: {media}\r\n\r\n").as_bytes());
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut r = body.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "multipart/related; boundary={boundary}; type=\"{root_type}\""
+    )) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    Ok(r)
+}
+
+/// The relation of a link to a job's result.
+const RESULTS_REL: &str = "http://www.opengis.net/def/rel/ogc/1.0/results";
+
+fn is_file(value: &Value) -> bool {
+    value.get("class").and_then(Value::as_str) == Some("File")
+}
+
+/// Where a result file is served.
+fn file_href(job: &Job, base: &str, location: &str) -> String {
+    format!("{base}/jobs/{}/files/{location}", job.id)
+}
+
+/// An output's bytes and media type in a raw response: a file's content, or any
+/// other value as JSON (a Directory as its link document).
+async fn raw_value(
+    state: &State,
+    job: &Job,
+    base: &str,
+    name: &str,
+    value: &Value,
+) -> ApiResult<(Vec<u8>, &'static str)> {
+    if is_file(value) {
+        let location = value.get("location").and_then(Value::as_str).unwrap_or("");
+        let bytes = result_bytes(state, job, name, location).await?;
+        return Ok((bytes, media_type(location)));
+    }
+    let shown = result_value(value.clone(), job, base);
+    Ok((
+        serde_json::to_vec(&shown).unwrap_or_default(),
+        "application/json",
+    ))
 }
 
 async fn job_file(

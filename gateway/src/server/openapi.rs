@@ -14,6 +14,16 @@ fn ok(description: &str, schema: Value) -> Value {
     }})
 }
 
+/// Results: the document (JSON), or with `response: raw` an output's own bytes, or a
+/// multipart/related body of a part per output.
+fn raw_content() -> Value {
+    json!({
+        "application/json": {"schema": r("results")},
+        "multipart/related": {"schema": {"type": "string", "format": "binary"}},
+        "*/*": {"schema": {"type": "string", "format": "binary"}},
+    })
+}
+
 fn error(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": r("exception")}}})
 }
@@ -117,8 +127,11 @@ pub fn document(base: &str) -> Value {
                     {"name": "Prefer", "in": "header", "required": false, "schema": {"type": "string"}}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": r("execute")}}},
                 "responses": {
-                    "200": {"description": "results (synchronous execution)",
-                            "content": {"application/json": {"schema": r("results")}}},
+                    "200": {"description": "results (synchronous execution): the results document; with `response: raw`, the one output itself, or a multipart/related part per output",
+                            "headers": {"Link": {"schema": {"type": "string"}, "description": "rel=monitor: the job"}},
+                            "content": raw_content()},
+                    "204": {"description": "`response: raw` with every output by reference: a Link header per output",
+                            "headers": {"Link": {"schema": {"type": "string"}}}},
                     "201": {"description": "job created (asynchronous execution)",
                             "headers": {"Location": {"schema": {"type": "string"}}},
                             "content": {"application/json": {"schema": r("statusInfo")}}},
@@ -142,8 +155,10 @@ pub fn document(base: &str) -> Value {
                         "404": error("no such job")}}},
             "/jobs/{jobId}/results": {"get": {"operationId": "getResult", "summary": "a job's results",
                 "parameters": [path_param("jobId")],
-                "responses": {"200": {"description": "results",
-                    "content": {"application/json": {"schema": r("results")}}},
+                "responses": {"200": {"description": "results (as the execute request asked: document or raw)",
+                    "content": raw_content()},
+                    "204": {"description": "`response: raw` with every output by reference: a Link header per output",
+                        "headers": {"Link": {"schema": {"type": "string"}}}},
                     "400": error("the inputs were invalid"),
                     "404": error("no such job, or results not ready"),
                     "500": error("the process failed")}}},
