@@ -211,8 +211,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // Jobs wait on the disk (fsync) and on their tools as much as they compute, and
     // jobs that finish together share one commit of their records: four per core
-    // kept this 2-core machine busiest with small synchronous jobs (BENCHMARKS.md:
-    // 1.2-1.3x the requests per second of two per core).
+    // (against two) gave 0.92x to 1.35x the small synchronous jobs per second on
+    // this 2-core machine's disk, 1.00x to 1.07x on tmpfs (BENCHMARKS.md).
     let workers = args.workers.unwrap_or_else(|| {
         4 * std::thread::available_parallelism()
             .map(|n| n.get())

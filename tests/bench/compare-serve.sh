@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Synchronous `echo` executions per second of several `hysope` binaries (or serve
+# flags), in alternating rounds so that a drift of the machine hits them alike: each
+# run starts the server on a fresh data folder, loads it with `http-load` and stops it.
+#
+#   DATA=/dev/shm/x bash tests/bench/compare-serve.sh ROUNDS "LABEL|SERVE FLAGS|BINARY" ...
+#
+# e.g. two commits' release binaries copied aside, on ext4 then on tmpfs:
+#   bash tests/bench/compare-serve.sh 2 "old||/tmp/hysope-old" "new|--workers 8|target/release/hysope"
+# Prints: label, req/s, p99 (ms), errors. CONNECTIONS (16) and SECONDS_PER_RUN (5) as variables.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+rounds="$1"
+shift
+data="${DATA:-$(mktemp -d)/data}"
+work="$(mktemp -d)"
+cp "$root/plugins/echo/echo.cwl" "$work/"
+port=7811
+stop() { pkill -f "serve --addr 127.0.0.1:$port" 2>/dev/null || true; sleep 0.5; }
+trap 'stop; rm -rf "$work"' EXIT
+for _ in $(seq "$rounds"); do
+    for config in "$@"; do
+        IFS='|' read -r label flags binary <<<"$config"
+        stop
+        rm -rf "$data"
+        # shellcheck disable=SC2086
+        HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release" HYSOPE_CACHE_DIR="$work/cache" \
+            "$binary" serve --addr "127.0.0.1:$port" --data-dir "$data" --processes "$work" $flags \
+            2>"$work/log" &
+        for _ in $(seq 100); do
+            curl -sf "http://127.0.0.1:$port/processes" >/dev/null && break
+            sleep 0.2
+        done
+        out="$("$root/target/release/http-load" "http://127.0.0.1:$port/processes/echo/execution" \
+            --method POST --header 'Content-Type: application/json' \
+            --body '{"inputs":{"stringInput":"x"}}' --connections "${CONNECTIONS:-16}" \
+            --duration "${SECONDS_PER_RUN:-5}" --warmup 1)"
+        echo "$label $(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["rps"], d["p99_ms"], d["errors"])' "$out")"
+    done
+done
+rm -rf "$data"
