@@ -129,13 +129,13 @@ impl Runner {
         let result = result.and_then(|mut output| {
             relocate(&mut output, outdir, &root)?;
             if in_place {
-                prune(outdir, &output)?;
+                prune(outdir, &mut output)?;
             }
             Ok(output)
         });
         if in_place && result.is_err() {
             // Whatever the failed tool wrote; `outdir` was empty before it.
-            let _ = prune(outdir, &Value::Null);
+            let _ = prune(outdir, &mut Value::Null);
         }
         let _ = std::fs::remove_dir_all(&root);
         result
@@ -660,27 +660,18 @@ fn gather(
 
 /// Removes from `outdir` every file and folder that no File or Directory of
 /// `output` names (nor lies on the way to one).
-fn prune(outdir: &Path, output: &Value) -> Result<()> {
-    fn named(value: &Value, kept: &mut HashSet<PathBuf>) {
-        match value {
-            Value::Object(m)
-                if matches!(
-                    m.get("class").and_then(Value::as_str),
-                    Some("File" | "Directory")
-                ) =>
-            {
-                kept.extend(path_of(value));
-                if let Some(secondary) = m.get("secondaryFiles") {
-                    named(secondary, kept);
-                }
+fn prune(outdir: &Path, output: &mut Value) -> Result<()> {
+    fn named(value: &mut Value, kept: &mut HashSet<PathBuf>) -> Result<()> {
+        values::for_each_file(value, &mut |m| {
+            kept.extend(path_of(&Value::Object(m.clone())));
+            match m.get_mut("secondaryFiles") {
+                Some(secondary) => named(secondary, kept),
+                None => Ok(()),
             }
-            Value::Object(m) => m.values().for_each(|v| named(v, kept)),
-            Value::Array(items) => items.iter().for_each(|v| named(v, kept)),
-            _ => {}
-        }
+        })
     }
     let mut kept = HashSet::new();
-    named(output, &mut kept);
+    named(output, &mut kept)?;
     let outdir = std::fs::canonicalize(outdir).map_err(|e| Error::io(outdir, e))?;
     prune_in(&outdir, &kept)
 }
