@@ -680,11 +680,11 @@ async fn inline_values(state: &State, job: &Job, doc: &mut Value) -> ApiResult<(
         };
         let mut inlined = Vec::new();
         for file in &files {
-            if file.get("class").and_then(Value::as_str) != Some("File") {
+            if !is_file(file) {
                 inlined.push((*file).clone());
                 continue;
             }
-            let location = file.get("location").and_then(Value::as_str).unwrap_or("");
+            let location = location(file);
             let bytes = result_bytes(state, job, name, location).await?;
             let media = media_type(location);
             let inline = if media.ends_with("json") {
@@ -717,18 +717,25 @@ async fn inline_values(state: &State, job: &Job, doc: &mut Value) -> ApiResult<(
 
 /// The results document of a successful job: the requested outputs, files as links.
 pub fn results_document(job: &Job, base: &str) -> Value {
-    let results = job.results.clone().unwrap_or(Value::Object(Map::new()));
-    let mut doc = Map::new();
-    let wanted = job.outputs.as_ref().and_then(Value::as_object);
-    if let Value::Object(outputs) = results {
-        for (name, value) in outputs {
-            if wanted.is_some_and(|w| !w.contains_key(&name)) {
-                continue;
-            }
-            doc.insert(name, result_value(value, job, base));
-        }
-    }
+    let doc = requested_results(job)
+        .map(|(name, value, _)| (name.clone(), result_value(value.clone(), job, base)))
+        .collect();
     Value::Object(doc)
+}
+
+/// The job's results that its execute request asked for (all when it named none),
+/// each with the options the request gave it.
+fn requested_results(job: &Job) -> impl Iterator<Item = (&String, &Value, Option<&Value>)> {
+    let wanted = job.outputs.as_ref().and_then(Value::as_object);
+    job.results
+        .as_ref()
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(move |(name, value)| match wanted {
+            Some(w) => w.get(name).map(|options| (name, value, Some(options))),
+            None => Some((name, value, None)),
+        })
 }
 
 /// The bytes of a job's result file; a file the results name but the store lacks is
@@ -820,23 +827,9 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
     if job.status != Status::Successful {
         return results_response(state, job, base).await;
     }
-    let results = job
-        .results
-        .as_ref()
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let wanted = job.outputs.as_ref().and_then(Value::as_object);
     // (part id, value, by reference); optional outputs without a value are left out.
-    let mut parts: Vec<(String, Value, bool)> = Vec::new();
-    for (name, value) in results {
-        let options = match wanted {
-            Some(w) => match w.get(&name) {
-                Some(options) => Some(options),
-                None => continue,
-            },
-            None => None,
-        };
+    let mut parts: Vec<(String, &Value, bool)> = Vec::new();
+    for (name, value, options) in requested_results(job) {
         let by_reference = options
             .and_then(|o| o.get("transmissionMode"))
             .and_then(Value::as_str)
@@ -844,11 +837,11 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
         match value {
             Value::Null => {}
             Value::Array(items) if items.iter().all(is_file) && !items.is_empty() => {
-                for (i, item) in items.into_iter().enumerate() {
+                for (i, item) in items.iter().enumerate() {
                     parts.push((format!("{name}.{i}"), item, by_reference));
                 }
             }
-            value => parts.push((name, value, by_reference)),
+            value => parts.push((name.clone(), value, by_reference)),
         }
     }
     if let [(name, value, false)] = parts.as_slice() {
@@ -865,7 +858,7 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
     {
         let mut r = StatusCode::NO_CONTENT.into_response();
         for (name, value, _) in &parts {
-            let location = value.get("location").and_then(Value::as_str).unwrap_or("");
+            let location = location(value);
             let link = format!(
                 "<{}>; rel=\"{RESULTS_REL}\"; title=\"{name}\"; type=\"{}\"",
                 file_href(job, base, location),
@@ -881,27 +874,26 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
     let mut body = Vec::new();
     let mut root_type = "application/json";
     for (i, (name, value, by_reference)) in parts.iter().enumerate() {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-ID: <{name}>\r\n").as_bytes());
-        if *by_reference && is_file(value) {
-            let location = value.get("location").and_then(Value::as_str).unwrap_or("");
-            let media = media_type(location);
-            body.extend_from_slice(
-                format!(
-                    "Content-Type: {media}\r\nContent-Location: {}\r\n\r\n\r\n",
-                    file_href(job, base, location)
-                )
-                .as_bytes(),
-            );
-            if i == 0 {
-                root_type = media;
-            }
-            continue;
-        }
-        let (bytes, media) = raw_value(state, job, base, name, value).await?;
+        // A part by reference: no body, where the value is instead.
+        let (bytes, media, extra) = if *by_reference && is_file(value) {
+            let location = location(value);
+            let href = file_href(job, base, location);
+            (
+                Vec::new(),
+                media_type(location),
+                format!("Content-Location: {href}\r\n"),
+            )
+        } else {
+            let (bytes, media) = raw_value(state, job, base, name, value).await?;
+            (bytes, media, String::new())
+        };
         if i == 0 {
             root_type = media;
         }
-        body.extend_from_slice(format!("Content-Type: {media}\r\n\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-ID: <{name}>\r\nContent-Type: {media}\r\n{extra}\r\n")
+                .as_bytes(),
+        );
         body.extend_from_slice(&bytes);
         body.extend_from_slice(b"\r\n");
     }
@@ -919,7 +911,12 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
 const RESULTS_REL: &str = "http://www.opengis.net/def/rel/ogc/1.0/results";
 
 fn is_file(value: &Value) -> bool {
-    value.get("class").and_then(Value::as_str) == Some("File")
+    hysope_engine::cwl::values::class_of(value) == Some("File")
+}
+
+/// Where a File value of a job's results lies in its result store.
+fn location(file: &Value) -> &str {
+    file.get("location").and_then(Value::as_str).unwrap_or("")
 }
 
 /// Where a result file is served.
@@ -937,7 +934,7 @@ async fn raw_value(
     value: &Value,
 ) -> ApiResult<(Vec<u8>, &'static str)> {
     if is_file(value) {
-        let location = value.get("location").and_then(Value::as_str).unwrap_or("");
+        let location = location(value);
         let bytes = result_bytes(state, job, name, location).await?;
         return Ok((bytes, media_type(location)));
     }
