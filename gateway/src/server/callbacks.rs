@@ -46,10 +46,12 @@ pub fn notify(job: &Job) {
     };
     let uri = uri.to_string();
     let id = job.id.clone();
+    // Serialised once for every attempt.
+    let body = axum::body::Bytes::from(body.to_string());
     tokio::spawn(async move {
         let mut pause = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
-            match post(&uri, &body.to_string()).await {
+            match post(&uri, body.clone()).await {
                 Ok(status) if (200..300).contains(&status) => return,
                 Ok(status) => {
                     tracing::warn!(job = %id, %uri, attempt, "callback answered {status}")
@@ -80,23 +82,14 @@ fn client() -> Result<&'static reqwest::Client, String> {
 }
 
 /// POSTs JSON to a subscriber; returns the status code.
-async fn post(uri: &str, body: &str) -> Result<u16, String> {
+async fn post(uri: &str, body: axum::body::Bytes) -> Result<u16, String> {
     let reply = client()?
         .post(uri)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_string())
+        .body(body)
         .send()
         .await
-        .map_err(|e| {
-            // The causes say what failed (refused, certificate, timeout).
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        })?;
+        // With its causes, which say what failed (refused, certificate, timeout).
+        .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
     Ok(reply.status().as_u16())
 }
