@@ -478,7 +478,7 @@ async fn unfinished_jobs_run_after_a_restart() {
     };
     {
         // What a killed server leaves behind.
-        let store = RedbJobStore::open(&dir.path().join("jobs.redb")).unwrap();
+        let store = RedbJobStore::open(&dir.path().join(server::STORE_FILE)).unwrap();
         store
             .put(&job("was-accepted", Status::Accepted, 0))
             .unwrap();
@@ -499,6 +499,63 @@ async fn unfinished_jobs_run_after_a_restart() {
     let s = get(&app, "/jobs/ran-too-often").await.json();
     assert_eq!(s["status"], "failed");
     assert!(s["message"].as_str().unwrap().contains("3 times"), "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_folder_of_two_store_files_is_brought_into_one() {
+    // The layout of earlier versions: the catalogue in catalog.redb, the jobs in
+    // jobs.redb (a finished job and one the server was running when it stopped).
+    let dir = tempfile::tempdir().unwrap();
+    let old = |id: &str, status: Status| Job {
+        id: id.into(),
+        process_id: "echo".into(),
+        status,
+        message: "before".into(),
+        created: now_ms(),
+        started: None,
+        finished: None,
+        updated: now_ms(),
+        progress: 0,
+        inputs: serde_json::from_value(json!({"stringInput": id})).unwrap(),
+        outputs: None,
+        response: "document".into(),
+        subscriber: None,
+        results: None,
+        attempts: 0,
+        failure: None,
+        base_url: None,
+    };
+    {
+        let jobs = RedbJobStore::open(&dir.path().join("jobs.redb")).unwrap();
+        jobs.put(&old("old-done", Status::Successful)).unwrap();
+        jobs.put(&old("old-running", Status::Running)).unwrap();
+        let catalog = hysope_catalog::RedbCatalog::open(&dir.path().join("catalog.redb")).unwrap();
+        use hysope_catalog::CatalogStore;
+        catalog
+            .put_collection(&hysope_catalog::ingest::collection(
+                "gauges", "Gauges", "kept", "other",
+            ))
+            .unwrap();
+    }
+    let (state, requeued) = server::start(config(dir.path())).await.unwrap();
+    assert_eq!(requeued, 1, "the interrupted job runs again");
+    let app = api::router(state);
+    assert_eq!(
+        get(&app, "/jobs/old-done").await.json()["status"],
+        "successful"
+    );
+    assert_eq!(
+        wait_final(&app, "old-running").await["status"],
+        "successful"
+    );
+    assert_eq!(
+        get(&app, "/stac/collections/gauges").await.status,
+        StatusCode::OK
+    );
+    assert!(dir.path().join(server::STORE_FILE).exists());
+    assert!(!dir.path().join("catalog.redb").exists());
+    assert!(!dir.path().join("jobs.redb").exists());
+    assert!(dir.path().join("jobs.redb.imported").exists());
 }
 
 /// A CWL workflow of the echo plugin, packed in one `$graph` document.

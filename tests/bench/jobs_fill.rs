@@ -12,7 +12,8 @@ fn main() -> anyhow::Result<()> {
     };
     let n: u64 = n.parse()?;
     std::fs::create_dir_all(&dir)?;
-    let store = RedbJobStore::open(&std::path::Path::new(&dir).join("jobs.redb"))?;
+    let file = hysope_gateway::server::STORE_FILE;
+    let store = RedbJobStore::open(&std::path::Path::new(&dir).join(file))?;
     let now = now_ms();
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..n {
@@ -55,6 +56,6 @@ fn main() -> anyhow::Result<()> {
         }
     }
     store.put_all(&batch)?;
-    println!("{n} jobs in {dir}/jobs.redb");
+    println!("{n} jobs in {dir}/{file}");
     Ok(())
 }

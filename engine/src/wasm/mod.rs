@@ -262,7 +262,10 @@ impl WasmEngine {
             .max_tables_per_component(8)
             .max_memory_size(max_memory as usize)
             .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(1 << 16);
+            .table_keep_resident(1 << 16)
+            // Where the kernel has PAGEMAP_SCAN (Linux 6.7+), a freed slot has only its
+            // written pages reset, instead of a memset of all it keeps resident.
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut wasm_config = Config::new();
         wasm_config
             .wasm_component_model(true)

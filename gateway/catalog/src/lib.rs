@@ -9,15 +9,15 @@
 //! HTTP lives in the gateway; this crate knows nothing of it.
 
 pub mod error;
-pub mod group;
 pub mod ingest;
 pub mod redb_store;
 pub mod search;
+pub mod shared;
 pub mod store;
 pub mod timeseries;
 
 pub use error::{Error, Result};
-pub use group::GroupCommit;
 pub use redb_store::RedbCatalog;
 pub use search::{Page, SearchQuery};
+pub use shared::SharedDb;
 pub use store::{CatalogStore, Observation};

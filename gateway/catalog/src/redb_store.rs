@@ -1,18 +1,20 @@
-//! The embedded catalogue store: one redb file (`DATA/catalog.redb`) holding
+//! The embedded catalogue store: tables of a redb file (the server's
+//! `DATA/store.redb`, which its jobs share, see [`SharedDb`]) holding
 //! collections, items, observations and the checksums of ingested files, plus an
 //! in-memory index of every item's collection, id, box and time (rebuilt from the
 //! items at open) that answers the index part of a search without reading items.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::{Value, json};
 
 use crate::search::{Entry, Page, SearchQuery, StoredItem, StoredPage};
-use crate::store::{CatalogStore, Ingested, Observation};
-use crate::{Error, GroupCommit, Result};
+use crate::shared::block_on;
+use crate::store::{CatalogStore, Ingested, ItemsCommit, Observation};
+use crate::{Error, Result, SharedDb};
 
 const COLLECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("collections");
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -60,10 +62,9 @@ fn decode_item(bytes: &[u8]) -> Result<Value> {
 
 /// The redb catalogue store.
 pub struct RedbCatalog {
-    db: Database,
-    index: RwLock<Index>,
-    /// Concurrent `put_items` calls share commits.
-    group: GroupCommit<Vec<(Entry, Vec<u8>)>, Error>,
+    /// Concurrent `put_items` calls share commits (with the file's other writers).
+    db: Arc<SharedDb>,
+    index: Arc<RwLock<Index>>,
 }
 
 #[derive(Default)]
@@ -122,50 +123,41 @@ impl Index {
 }
 
 impl RedbCatalog {
-    /// Writes the encoded items of a batch of `put_items` calls in one transaction,
-    /// then updates the in-memory index.
-    fn commit_items(&self, batch: &[Vec<(Entry, Vec<u8>)>]) -> Result<()> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut collections = txn.open_table(COLLECTIONS)?;
-            let mut table = txn.open_table(ITEMS)?;
-            let mut touched: HashMap<String, Value> = HashMap::new();
-            for (entry, bytes) in batch.iter().flatten() {
-                if !touched.contains_key(&entry.collection) {
-                    let c = collections
-                        .get(entry.collection.as_str())?
-                        .ok_or_else(|| Error::NoSuchCollection(entry.collection.clone()))?;
-                    touched.insert(entry.collection.clone(), serde_json::from_slice(c.value())?);
-                }
-                if let Some(c) = touched.get_mut(&entry.collection) {
-                    extend(c, entry);
-                }
-                table.insert(
-                    (entry.collection.as_str(), entry.id.as_str()),
-                    bytes.as_slice(),
-                )?;
+    /// Writes the encoded items of one `put_items` call in `txn` and grows their
+    /// collections' extents.
+    fn write_items(txn: &redb::WriteTransaction, rows: &[(Entry, Vec<u8>)]) -> Result<()> {
+        let mut collections = txn.open_table(COLLECTIONS)?;
+        let mut table = txn.open_table(ITEMS)?;
+        let mut touched: HashMap<&str, Value> = HashMap::new();
+        for (entry, bytes) in rows {
+            if !touched.contains_key(entry.collection.as_str()) {
+                let c = collections
+                    .get(entry.collection.as_str())?
+                    .ok_or_else(|| Error::NoSuchCollection(entry.collection.clone()))?;
+                touched.insert(&entry.collection, serde_json::from_slice(c.value())?);
             }
-            for (id, c) in touched {
-                collections.insert(id.as_str(), serde_json::to_vec(&c)?.as_slice())?;
+            if let Some(c) = touched.get_mut(entry.collection.as_str()) {
+                extend(c, entry);
             }
+            table.insert(
+                (entry.collection.as_str(), entry.id.as_str()),
+                bytes.as_slice(),
+            )?;
         }
-        txn.commit()?;
-        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        for (entry, _) in batch.iter().flatten() {
-            index.upsert(entry.clone());
+        for (id, c) in touched {
+            collections.insert(id, serde_json::to_vec(&c)?.as_slice())?;
         }
         Ok(())
     }
 
     /// Opens (or creates) the store at `path` and builds its index.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => Error::Store(format!(
-                "{}: the catalogue is open in another process (a running `hysope serve`?)",
-                path.display()
-            )),
-            other => Error::Store(format!("{}: {other}", path.display())),
-        })?;
+        Self::open_shared(Arc::new(SharedDb::open(path)?))
+    }
+
+    /// The catalogue in a file other stores share (the server's jobs): the
+    /// catalogue's writes share their commits with theirs.
+    pub fn open_shared(db: Arc<SharedDb>) -> Result<Self> {
         let txn = db.begin_write()?;
         {
             txn.open_table(COLLECTIONS)?;
@@ -186,8 +178,7 @@ impl RedbCatalog {
         }
         Ok(RedbCatalog {
             db,
-            index: RwLock::new(index),
-            group: GroupCommit::default(),
+            index: Arc::new(RwLock::new(index)),
         })
     }
 
@@ -422,13 +413,34 @@ impl CatalogStore for RedbCatalog {
     }
 
     fn put_items(&self, items: &[Value]) -> Result<()> {
+        block_on(self.submit_items(items))
+    }
+
+    fn submit_items(&self, items: &[Value]) -> ItemsCommit {
         // Checked and encoded on the caller's thread; the commit is shared with the
-        // writers of the same moment (see [`GroupCommit`]).
-        let rows = items
+        // writers of the same moment (see [`SharedDb`]); the index learns the items
+        // once they are stored.
+        let rows = match items
             .iter()
             .map(|item| Ok((Entry::of(item)?, encode_item(item)?)))
-            .collect::<Result<Vec<_>>>()?;
-        self.group.submit(rows, |batch| self.commit_items(batch))
+            .collect::<Result<Vec<_>>>()
+        {
+            Ok(rows) => Arc::new(rows),
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        let written = rows.clone();
+        let commit = self
+            .db
+            .submit(Box::new(move |txn| Self::write_items(txn, &written)), true);
+        let index = self.index.clone();
+        Box::pin(async move {
+            commit.await?;
+            let mut index = index.write().unwrap_or_else(|e| e.into_inner());
+            for (entry, _) in rows.iter() {
+                index.upsert(entry.clone());
+            }
+            Ok(())
+        })
     }
 
     fn item(&self, collection: &str, id: &str) -> Result<Option<Value>> {

@@ -2,10 +2,16 @@
 //! [`crate::RedbCatalog`]; a PostgreSQL/pgstac store implements the same trait, and
 //! `tests` in this crate hold the suite every implementation must pass.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde_json::Value;
 
 use crate::Result;
 use crate::search::{Page, SearchQuery, StoredPage};
+
+/// The end of [`CatalogStore::submit_items`].
+pub type ItemsCommit = Pin<Box<dyn Future<Output = Result<()>> + Send + 'static>>;
 
 /// One observation of a feature (a reach, a node, a lake) in one product: the row of
 /// the product's table with fill values as nulls, for the time series endpoints.
@@ -53,6 +59,12 @@ pub trait CatalogStore: Send + Sync {
     /// Inserts or replaces items (each names its collection, which must exist), in
     /// one durable commit; the collections' extents grow to cover them.
     fn put_items(&self, items: &[Value]) -> Result<()>;
+    /// [`CatalogStore::put_items`] for async callers: the future resolves once the
+    /// items are stored. By default they are stored before the future is returned;
+    /// a store with commits of its own lets the caller wait without a thread.
+    fn submit_items(&self, items: &[Value]) -> ItemsCommit {
+        Box::pin(std::future::ready(self.put_items(items)))
+    }
     /// An item by collection and id.
     fn item(&self, collection: &str, id: &str) -> Result<Option<Value>>;
     /// Removes an item; false when there was none.

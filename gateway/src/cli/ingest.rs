@@ -15,7 +15,7 @@ use hysope_catalog::ingest::{Outcome, ingest_paths};
 use hysope_catalog::store::Ingested;
 use serde_json::Value;
 
-use crate::server::{CATALOG_FILE, SERVER_FILE, stac::report_json};
+use crate::server::{SERVER_FILE, stac::report_json};
 
 /// Arguments of `hysope ingest`.
 #[derive(Debug, clap::Args)]
@@ -53,7 +53,9 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             paths.push(std::fs::canonicalize(p).with_context(|| format!("{}", p.display()))?);
         }
     }
-    let report = match hysope_catalog::RedbCatalog::open(&args.data_dir.join(CATALOG_FILE)) {
+    let report = match crate::server::open_store(&args.data_dir)
+        .and_then(|db| Ok(hysope_catalog::RedbCatalog::open_shared(db)?))
+    {
         Ok(store) => {
             let store: Arc<dyn CatalogStore> = Arc::new(store);
             let tty = std::io::stderr().is_terminal();
@@ -95,7 +97,7 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             all.extend(urls.iter().cloned());
             forward(&server, &all)?
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

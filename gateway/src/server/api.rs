@@ -593,7 +593,7 @@ async fn execute(
     let base = base_url(&headers);
     if mode_async {
         // Durable before its 201.
-        worker::blocking(|| state.jobs.write(std::slice::from_ref(&job), true))?;
+        state.jobs.submit(std::slice::from_ref(&job), true).await?;
         state
             .metrics
             .job_moved(&job.process_id, None, Status::Accepted);
@@ -990,7 +990,8 @@ async fn dismiss(
         job.message = "dismissed by a user".into();
         job.finished.get_or_insert_with(now_ms);
         true
-    })?
+    })
+    .await?
     .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))?;
     if let Some(token) = state.running.lock().expect("running lock").get(&id) {
         token.cancel();

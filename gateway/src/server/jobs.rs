@@ -2,10 +2,11 @@
 //! default on redb, whose commits are durable before they return.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hysope_catalog::GroupCommit;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use hysope_catalog::SharedDb;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -146,6 +147,10 @@ pub struct JobPage {
     pub more: bool,
 }
 
+/// The end of [`JobStore::submit`].
+pub type JobCommit =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'static>>;
+
 /// Where jobs are kept. Every write is durable when it returns: a job the API
 /// acknowledged survives a crash of the process.
 pub trait JobStore: Send + Sync {
@@ -160,8 +165,13 @@ pub trait JobStore: Send + Sync {
     /// Inserts or replaces jobs in one commit; `durable: false` lets the commit ride
     /// on the next durable one (a crash may lose it), for states a restart rebuilds
     /// anyway (progress) or that nobody was told of yet (a synchronous job before
-    /// its reply).
-    fn write(&self, jobs: &[Job], durable: bool) -> anyhow::Result<()>;
+    /// its reply). Blocks the calling thread until the commit is done.
+    fn write(&self, jobs: &[Job], durable: bool) -> anyhow::Result<()> {
+        hysope_catalog::shared::block_on(self.submit(jobs, durable))
+    }
+    /// [`JobStore::write`] for async callers: the future resolves once the commit
+    /// is done, without holding a thread meanwhile.
+    fn submit(&self, jobs: &[Job], durable: bool) -> JobCommit;
     /// A job by id.
     fn get(&self, id: &str) -> anyhow::Result<Option<Job>>;
     /// Jobs matching `filter`, newest first, skipping `offset`, at most `limit`.
@@ -182,12 +192,12 @@ const BY_STATUS: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("
 /// id -> (): jobs not final yet, for recovery after a restart.
 const OPEN: TableDefinition<&str, ()> = TableDefinition::new("jobs_open");
 
-/// The embedded job store: one redb file, with the jobs by id and index tables for
-/// listing newest first by creation time, process and status.
+/// The embedded job store: tables of a redb file (the server's, shared with its
+/// catalogue), with the jobs by id and index tables for listing newest first by
+/// creation time, process and status.
 pub struct RedbJobStore {
-    db: Database,
-    /// Concurrent writes share commits: (records, durable) per `write` call.
-    group: GroupCommit<(Vec<Record>, bool), anyhow::Error>,
+    /// Concurrent writes share commits, with the file's other writers.
+    db: Arc<SharedDb>,
 }
 
 /// A job as written: the fields the index tables are keyed by, and the JSON record.
@@ -209,8 +219,13 @@ struct Keys {
 impl RedbJobStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let db = Database::create(path)
-            .map_err(|e| anyhow::anyhow!("cannot open the job store {}: {e}", path.display()))?;
+        let db =
+            SharedDb::open(path).map_err(|e| anyhow::anyhow!("cannot open the job store: {e}"))?;
+        Self::open_shared(Arc::new(db))
+    }
+
+    /// The job store in a file other stores share (the server's catalogue).
+    pub fn open_shared(db: Arc<SharedDb>) -> anyhow::Result<Self> {
         let tx = db.begin_write()?;
         tx.open_table(JOBS)?;
         tx.open_table(BY_CREATED)?;
@@ -218,49 +233,39 @@ impl RedbJobStore {
         tx.open_table(BY_STATUS)?;
         tx.open_table(OPEN)?;
         tx.commit()?;
-        Ok(Self {
-            db,
-            group: GroupCommit::default(),
-        })
+        Ok(Self { db })
     }
+}
 
-    /// Writes a batch of `write` calls in one transaction, durable when one of them
-    /// asks for it; a job written twice in a batch ends as its later record.
-    fn commit(&self, batch: &[(Vec<Record>, bool)]) -> anyhow::Result<()> {
-        let mut tx = self.db.begin_write()?;
-        if !batch.iter().any(|(_, durable)| *durable) {
-            tx.set_durability(redb::Durability::None)?;
+/// Writes records in `tx`, replacing their jobs' old index entries; a job written
+/// twice ends as its later record.
+fn write_records(tx: &redb::WriteTransaction, records: &[Record]) -> hysope_catalog::Result<()> {
+    let mut table = tx.open_table(JOBS)?;
+    let mut order = tx.open_table(BY_CREATED)?;
+    let mut by_process = tx.open_table(BY_PROCESS)?;
+    let mut by_status = tx.open_table(BY_STATUS)?;
+    let mut open = tx.open_table(OPEN)?;
+    for Record { keys: job, bytes } in records {
+        let old = table
+            .get(job.id.as_str())?
+            .map(|v| serde_json::from_slice::<Keys>(v.value()))
+            .transpose()?;
+        if let Some(old) = old {
+            by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
+            by_process.remove((old.process_id.as_str(), old.created, old.id.as_str()))?;
+            order.remove((old.created, old.id.as_str()))?;
         }
-        {
-            let mut table = tx.open_table(JOBS)?;
-            let mut order = tx.open_table(BY_CREATED)?;
-            let mut by_process = tx.open_table(BY_PROCESS)?;
-            let mut by_status = tx.open_table(BY_STATUS)?;
-            let mut open = tx.open_table(OPEN)?;
-            for Record { keys: job, bytes } in batch.iter().flat_map(|(records, _)| records) {
-                let old = table
-                    .get(job.id.as_str())?
-                    .map(|v| serde_json::from_slice::<Keys>(v.value()))
-                    .transpose()?;
-                if let Some(old) = old {
-                    by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
-                    by_process.remove((old.process_id.as_str(), old.created, old.id.as_str()))?;
-                    order.remove((old.created, old.id.as_str()))?;
-                }
-                table.insert(job.id.as_str(), bytes.as_slice())?;
-                order.insert((job.created, job.id.as_str()), ())?;
-                by_process.insert((job.process_id.as_str(), job.created, job.id.as_str()), ())?;
-                by_status.insert((job.status.as_str(), job.created, job.id.as_str()), ())?;
-                if job.status.is_final() {
-                    open.remove(job.id.as_str())?;
-                } else {
-                    open.insert(job.id.as_str(), ())?;
-                }
-            }
+        table.insert(job.id.as_str(), bytes.as_slice())?;
+        order.insert((job.created, job.id.as_str()), ())?;
+        by_process.insert((job.process_id.as_str(), job.created, job.id.as_str()), ())?;
+        by_status.insert((job.status.as_str(), job.created, job.id.as_str()), ())?;
+        if job.status.is_final() {
+            open.remove(job.id.as_str())?;
+        } else {
+            open.insert(job.id.as_str(), ())?;
         }
-        tx.commit()?;
-        Ok(())
     }
+    Ok(())
 }
 
 fn decode(bytes: &[u8]) -> anyhow::Result<Job> {
@@ -276,10 +281,10 @@ fn bounds(filter: &JobFilter) -> (u64, u64) {
 }
 
 impl JobStore for RedbJobStore {
-    fn write(&self, jobs: &[Job], durable: bool) -> anyhow::Result<()> {
-        // Encoded on the caller's thread; the commit is shared with the jobs written
-        // at the same moment (one transaction, one fsync for the batch).
-        let records = jobs
+    fn submit(&self, jobs: &[Job], durable: bool) -> JobCommit {
+        // Encoded on the caller's thread; the commit is shared with whatever is
+        // written to the file at the same moment (one transaction, one fsync).
+        let records = match jobs
             .iter()
             .map(|job| {
                 Ok(Record {
@@ -292,9 +297,15 @@ impl JobStore for RedbJobStore {
                     bytes: serde_json::to_vec(job)?,
                 })
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        self.group
-            .submit((records, durable), |batch| self.commit(batch))
+            .collect::<anyhow::Result<Vec<_>>>()
+        {
+            Ok(records) => records,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        let commit = self
+            .db
+            .submit(Box::new(move |tx| write_records(tx, &records)), durable);
+        Box::pin(async move { commit.await.map_err(|e| anyhow::anyhow!("job store: {e}")) })
     }
 
     fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {

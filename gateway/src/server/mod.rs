@@ -22,7 +22,7 @@ pub mod stac;
 pub mod worker;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Context;
@@ -77,7 +77,7 @@ pub struct State {
     /// Serialise read-modify-write of job records: one lock per stripe of job ids,
     /// so that changes to different jobs go to the store (and share its commits)
     /// together.
-    pub write_locks: Vec<Mutex<()>>,
+    pub write_locks: Vec<tokio::sync::Mutex<()>>,
     /// Cancellation of running jobs, by id.
     pub running: Mutex<HashMap<String, CancellationToken>>,
     /// Serialises deploy, replace and undeploy.
@@ -88,8 +88,36 @@ pub struct State {
     pub ingest_token: String,
 }
 
-/// The catalogue's file in the data folder.
-pub const CATALOG_FILE: &str = "catalog.redb";
+/// The store's file in the data folder: the jobs and the catalogue, whose writes
+/// share commits (a job's result item and its final record reach the disk together).
+pub const STORE_FILE: &str = "store.redb";
+
+/// Opens the data folder's store. A folder of an earlier version, with the
+/// catalogue in `catalog.redb` and the jobs in `jobs.redb`, is brought over: the
+/// catalogue file becomes the store, the jobs are copied into it (one durable
+/// commit) and their old file is renamed `jobs.redb.imported`.
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<hysope_catalog::SharedDb>> {
+    let path = data_dir.join(STORE_FILE);
+    let old_catalog = data_dir.join("catalog.redb");
+    if !path.exists() && old_catalog.exists() {
+        std::fs::rename(&old_catalog, &path)
+            .with_context(|| format!("cannot rename {} to {STORE_FILE}", old_catalog.display()))?;
+        tracing::info!(from = %old_catalog.display(), to = %path.display(), "catalogue file renamed");
+    }
+    let db = Arc::new(hysope_catalog::SharedDb::open(&path)?);
+    let old_jobs = data_dir.join("jobs.redb");
+    if old_jobs.exists() {
+        let old = RedbJobStore::open(&old_jobs)?;
+        let all = old.list(&jobs::JobFilter::default(), 0, usize::MAX)?.jobs;
+        drop(old);
+        RedbJobStore::open_shared(db.clone())?.put_all(&all)?;
+        let done = data_dir.join("jobs.redb.imported");
+        std::fs::rename(&old_jobs, &done)
+            .with_context(|| format!("cannot rename {}", old_jobs.display()))?;
+        tracing::info!(jobs = all.len(), from = %done.display(), "jobs imported into {STORE_FILE}");
+    }
+    Ok(db)
+}
 
 /// The file in the data folder where a running server says where it listens and
 /// the token of its ingest endpoint (readable by whoever can read the folder).
@@ -105,7 +133,8 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         )
     })?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
-    let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open(&data_dir.join("jobs.redb"))?);
+    let store = open_store(&data_dir)?;
+    let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open_shared(store.clone())?);
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs
     // run again from their inputs).
@@ -115,9 +144,8 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     {
         tracing::warn!(folder = %scratch.display(), error = %e, "cannot empty the scratch area");
     }
-    let catalog: Arc<dyn hysope_catalog::CatalogStore> = Arc::new(
-        hysope_catalog::RedbCatalog::open(&data_dir.join(CATALOG_FILE))?,
-    );
+    let catalog: Arc<dyn hysope_catalog::CatalogStore> =
+        Arc::new(hysope_catalog::RedbCatalog::open_shared(store)?);
     let mut registry = Registry::scan(&config.process_dirs)?;
     for process in deploy::load_all(&data_dir) {
         if registry.get(&process.id).is_some_and(|p| p.builtin) {
@@ -148,7 +176,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         data_dir,
         input_roots,
         slots: tokio::sync::Semaphore::new(config.workers.max(1)),
-        write_locks: (0..64).map(|_| Mutex::new(())).collect(),
+        write_locks: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
         running: Mutex::new(HashMap::new()),
         deploy_lock: tokio::sync::Mutex::new(()),
         catalog,

@@ -128,13 +128,22 @@ fn input_items(state: &State, inputs: &Value) -> Vec<Value> {
     found
 }
 
-/// Writes the result item of a successful job (blocking: call off the async threads).
-pub fn record(
+/// Writes the result item of a successful job.
+pub async fn record(
     state: &State,
     job: &Job,
     process: &Process,
     outputs: &Value,
 ) -> hysope_catalog::Result<()> {
+    let item = item(state, job, process, outputs);
+    if state.catalog.collection(RESULTS)?.is_none() {
+        state.catalog.put_collection(&results_collection())?;
+    }
+    state.catalog.submit_items(&[item]).await
+}
+
+/// The result item of a successful job: what made its files, from which inputs.
+fn item(state: &State, job: &Job, process: &Process, outputs: &Value) -> Value {
     let inputs = input_items(state, &Value::Object(job.inputs.clone()));
     let bbox = inputs
         .iter()
@@ -228,8 +237,5 @@ pub fn record(
             o.remove("bbox");
         }
     }
-    if state.catalog.collection(RESULTS)?.is_none() {
-        state.catalog.put_collection(&results_collection())?;
-    }
-    state.catalog.put_items(&[item])
+    item
 }

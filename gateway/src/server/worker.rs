@@ -68,47 +68,19 @@ pub fn recover(state: &State) -> anyhow::Result<usize> {
     Ok(requeued)
 }
 
-/// Changes a job in the store under the state's lock: `change` gets the current
+/// Changes a job in the store under its stripe's lock: `change` gets the current
 /// record and returns false to leave it as it is (a dismissed job stays dismissed).
-/// `durable: false` for changes a crash may lose (see [`JobStore::write`]).
-pub fn update(
+/// `durable: false` for changes a crash may lose (see [`JobStore::write`]). The lock
+/// is held until the change is committed, so the next change of the job reads it.
+///
+/// [`JobStore::write`]: super::jobs::JobStore::write
+pub async fn update(
     state: &State,
     id: &str,
     durable: bool,
     change: impl FnOnce(&mut Job) -> bool,
 ) -> anyhow::Result<Option<Job>> {
-    blocking(|| {
-        let _guard = job_lock(state, id);
-        change_job(state, id, durable, change)
-    })
-}
-
-/// The lock of `id`'s stripe, held while its record is read, changed and written.
-fn job_lock<'a>(state: &'a State, id: &str) -> std::sync::MutexGuard<'a, ()> {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    let stripe = BuildHasherDefault::<DefaultHasher>::default().hash_one(id) as usize;
-    state.write_locks[stripe % state.write_locks.len()]
-        .lock()
-        .expect("job write lock")
-}
-
-/// Runs `f`, which blocks (a store commit waits for the disk), letting the runtime
-/// move its other tasks to another thread meanwhile.
-pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
-
-fn change_job(
-    state: &State,
-    id: &str,
-    durable: bool,
-    change: impl FnOnce(&mut Job) -> bool,
-) -> anyhow::Result<Option<Job>> {
+    let _guard = job_lock(state, id).await;
     let Some(mut job) = state.jobs.get(id)? else {
         return Ok(None);
     };
@@ -117,7 +89,10 @@ fn change_job(
         return Ok(Some(job));
     }
     job.updated = now_ms();
-    state.jobs.write(std::slice::from_ref(&job), durable)?;
+    state
+        .jobs
+        .submit(std::slice::from_ref(&job), durable)
+        .await?;
     if before != job.status {
         state
             .metrics
@@ -125,6 +100,26 @@ fn change_job(
     }
     super::callbacks::notify(&job);
     Ok(Some(job))
+}
+
+/// The lock of `id`'s stripe, held while its record is read, changed and written.
+async fn job_lock<'a>(state: &'a State, id: &str) -> tokio::sync::MutexGuard<'a, ()> {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let stripe = BuildHasherDefault::<DefaultHasher>::default().hash_one(id) as usize;
+    state.write_locks[stripe % state.write_locks.len()]
+        .lock()
+        .await
+}
+
+/// Runs `f`, which blocks (a file written and flushed to disk), letting the runtime
+/// move its other tasks to another thread meanwhile.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 /// Runs a queued job to a final state. The running state (and its attempt count,
@@ -137,7 +132,8 @@ pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
         }
         start(job);
         true
-    })?
+    })
+    .await?
     else {
         return Ok(());
     };
@@ -154,7 +150,7 @@ pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
 pub async fn run_sync(state: &Arc<State>, mut job: Job) -> anyhow::Result<Job> {
     let _slot = state.slots.acquire().await?;
     start(&mut job);
-    blocking(|| state.jobs.write(std::slice::from_ref(&job), false))?;
+    state.jobs.submit(std::slice::from_ref(&job), false).await?;
     state
         .metrics
         .job_moved(&job.process_id, None, Status::Running);
@@ -196,6 +192,7 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
             job.finished = Some(now_ms());
             true
         })
+        .await
         .map(|last| last.filter(|job| job.status.is_final()));
     };
     state
@@ -228,7 +225,8 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
                     job.progress = pct;
                     job.message = message.clone();
                     true
-                });
+                })
+                .await;
             }
         }
     });
@@ -286,20 +284,13 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
                     job.finished = Some(now_ms());
                     true
                 })
+                .await
                 .map(|last| last.filter(|job| job.status.is_final()));
             }
             // The result's catalogue item comes before the job says successful: a
             // crash between the two runs the job again, which rewrites the same item.
-            let (st, done, proc_, out) =
-                (state.clone(), job.clone(), process.clone(), output.clone());
-            let recorded = tokio::task::spawn_blocking(move || {
-                super::provenance::record(&st, &done, &proc_, &out)
-            })
-            .await;
-            match recorded {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(job = %id, error = %e, "result not catalogued"),
-                Err(e) => tracing::error!(job = %id, error = %e, "result not catalogued"),
+            if let Err(e) = super::provenance::record(state, &job, &process, &output).await {
+                tracing::error!(job = %id, error = %e, "result not catalogued");
             }
             let last = update(state, id, true, |job| {
                 if job.status != Status::Running {
@@ -311,7 +302,8 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
                 job.finished = Some(now_ms());
                 job.results = Some(output);
                 true
-            })?;
+            })
+            .await?;
             state
                 .metrics
                 .job_duration
@@ -340,7 +332,8 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
                 job.message = text;
                 job.finished = Some(now_ms());
                 true
-            })?;
+            })
+            .await?;
             state
                 .metrics
                 .job_duration

@@ -1,0 +1,334 @@
+//! One redb file for the stores of a process, and one committing thread for all of
+//! their writes.
+//!
+//! The server keeps its jobs and its catalogue in the same file: a job's result
+//! item and the job's final record, and whatever other writers submit at that
+//! moment, reach the disk in one transaction and one `fsync`.
+//!
+//! Writers hand a change (a closure that applies itself to a transaction) to the
+//! file's committing thread and get a [`Commit`], a future that resolves once the
+//! transaction holding the change is committed; [`SharedDb::write`] waits for it on
+//! the calling thread. While the thread commits one batch the next one gathers, so
+//! the more writers wait on the disk, the larger the batches and the fewer the
+//! commits; a lone writer's batch is itself. An async writer waits without holding
+//! a thread, and nothing else moves between threads: one wake-up of the committing
+//! thread per batch, one of each writer's task when its batch is done.
+//!
+//! When a batch of several changes fails, each is committed again alone, so that
+//! one bad change fails only its own writer: a change may run twice and must not
+//! consume what it writes. A change that panics fails its batch's writers (each
+//! alone then) and leaves the thread running.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use redb::{Database, WriteTransaction};
+use tokio::sync::oneshot;
+
+use crate::{Error, Result};
+
+/// A change to the shared file, applied inside a batch's write transaction.
+pub type Change = Box<dyn Fn(&WriteTransaction) -> Result<()> + Send>;
+
+/// A redb database whose writers share commits. Reads (and writes that must be
+/// their own transaction) go to the [`Database`] it dereferences to.
+pub struct SharedDb {
+    inner: Arc<Inner>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Inner {
+    db: Database,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Request>,
+    closing: bool,
+}
+
+struct Request {
+    change: Change,
+    durable: bool,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+impl SharedDb {
+    /// Opens (or creates) the file at `path` and starts its committing thread.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::Store(format!(
+                "{}: the store is open in another process (a running `hysope serve`?)",
+                path.display()
+            )),
+            other => Error::Store(format!("{}: {other}", path.display())),
+        })?;
+        let inner = Arc::new(Inner {
+            db,
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+        });
+        let thread = inner.clone();
+        let committer = std::thread::Builder::new()
+            .name("hysope-commit".into())
+            .spawn(move || thread.run())
+            .map_err(|e| Error::Store(format!("cannot start the committing thread: {e}")))?;
+        Ok(Self {
+            inner,
+            committer: Some(committer),
+        })
+    }
+
+    /// Hands `change` to the committing thread; the returned future resolves once
+    /// a transaction holding it is committed. With `durable: false` the commit may
+    /// skip the disk flush when no change of its batch asks for one: a crash loses
+    /// it unless a later durable commit came (redb persists every earlier commit
+    /// with a durable one).
+    pub fn submit(&self, change: Change, durable: bool) -> Commit {
+        let (reply, done) = oneshot::channel();
+        {
+            let mut queue = lock(&self.inner.queue);
+            queue.pending.push(Request {
+                change,
+                durable,
+                reply,
+            });
+        }
+        self.inner.wake.notify_one();
+        Commit(done)
+    }
+
+    /// [`SharedDb::submit`], then waits for the commit on the calling thread.
+    pub fn write(&self, change: Change, durable: bool) -> Result<()> {
+        block_on(self.submit(change, durable))
+    }
+}
+
+impl Drop for SharedDb {
+    fn drop(&mut self) {
+        lock(&self.inner.queue).closing = true;
+        self.inner.wake.notify_one();
+        // The thread commits what is pending, then lets go of the database, so the
+        // file is closed when this returns (it may be opened again at once).
+        if let Some(thread) = self.committer.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Deref for SharedDb {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        &self.inner.db
+    }
+}
+
+impl Inner {
+    fn run(&self) {
+        loop {
+            let batch = {
+                let mut queue = lock(&self.queue);
+                while queue.pending.is_empty() && !queue.closing {
+                    queue = self
+                        .wake
+                        .wait(queue)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if queue.pending.is_empty() {
+                    return;
+                }
+                std::mem::take(&mut queue.pending)
+            };
+            let outcome = self.commit(&batch);
+            if outcome.is_ok() || batch.len() == 1 {
+                for request in batch {
+                    let _ = request.reply.send(clone_outcome(&outcome));
+                }
+            } else {
+                for request in batch {
+                    let alone = self.commit(std::slice::from_ref(&request));
+                    let _ = request.reply.send(alone);
+                }
+            }
+        }
+    }
+
+    /// Commits a batch in one transaction, durable when one of its changes asks.
+    fn commit(&self, batch: &[Request]) -> Result<()> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut txn = self.db.begin_write()?;
+            if !batch.iter().any(|r| r.durable) {
+                txn.set_durability(redb::Durability::None)?;
+            }
+            for request in batch {
+                (request.change)(&txn)?;
+            }
+            txn.commit()?;
+            Ok(())
+        }))
+        .unwrap_or_else(|_| Err(Error::Store("a change to the store panicked".into())))
+    }
+}
+
+fn clone_outcome(outcome: &Result<()>) -> Result<()> {
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Error::Store(e.to_string())),
+    }
+}
+
+/// The end of a submitted change: resolves to the outcome of its commit.
+pub struct Commit(oneshot::Receiver<Result<()>>);
+
+impl Future for Commit {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Pin::new(&mut self.0).poll(cx).map(|r| {
+            r.unwrap_or_else(|_| Err(Error::Store("the committing thread stopped".into())))
+        })
+    }
+}
+
+/// Waits for a future on the calling thread (parking it), inside an async runtime
+/// or not: for the blocking callers of the stores.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const T: TableDefinition<&str, u64> = TableDefinition::new("t");
+
+    fn put(key: String, value: u64) -> Change {
+        Box::new(move |txn| {
+            txn.open_table(T)?.insert(key.as_str(), value)?;
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn a_lone_write_is_committed_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        SharedDb::open(&path)
+            .unwrap()
+            .write(put("a".into(), 1), true)
+            .unwrap();
+        let db = SharedDb::open(&path).unwrap();
+        let read = db.begin_read().unwrap();
+        assert_eq!(
+            read.open_table(T)
+                .unwrap()
+                .get("a")
+                .unwrap()
+                .unwrap()
+                .value(),
+            1
+        );
+    }
+
+    #[test]
+    fn writes_of_many_threads_share_commits_and_a_bad_one_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let applied = Arc::new(AtomicUsize::new(0));
+        {
+            let db = Arc::new(SharedDb::open(&path).unwrap());
+            let threads: Vec<_> = (0..16)
+                .map(|t| {
+                    let (db, applied) = (db.clone(), applied.clone());
+                    std::thread::spawn(move || {
+                        for i in 0..50u64 {
+                            let key = format!("k{t}-{i}");
+                            let applied = applied.clone();
+                            let change: Change = Box::new(move |txn| {
+                                applied.fetch_add(1, Ordering::Relaxed);
+                                txn.open_table(T)?.insert(key.as_str(), i)?;
+                                Ok(())
+                            });
+                            db.write(change, i % 2 == 0).unwrap();
+                            if i == 25 {
+                                let bad: Change = Box::new(|_| Err(Error::Store("refused".into())));
+                                let err = db.write(bad, true).unwrap_err().to_string();
+                                assert!(err.contains("refused"), "{err}");
+                                let boom: Change = Box::new(|_| panic!("boom"));
+                                let err = db.write(boom, true).unwrap_err().to_string();
+                                assert!(err.contains("panicked"), "{err}");
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let read = db.begin_read().unwrap();
+            assert_eq!(read.open_table(T).unwrap().len().unwrap(), 800);
+        }
+        // Good changes are applied once, or twice when a bad one shared their batch.
+        let applied = applied.load(Ordering::Relaxed);
+        assert!((800..=1600).contains(&applied), "{applied}");
+        // Reopened: every write is there (the last one of each thread was durable,
+        // and a durable commit persists the earlier ones).
+        let db = SharedDb::open(&path).unwrap();
+        let read = db.begin_read().unwrap();
+        assert_eq!(read.open_table(T).unwrap().len().unwrap(), 800);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn async_writers_wait_without_a_thread_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(SharedDb::open(&dir.path().join("s.redb")).unwrap());
+        let tasks: Vec<_> = (0..200u64)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move { db.submit(put(format!("k{i}"), i), true).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let read = db.begin_read().unwrap();
+        assert_eq!(read.open_table(T).unwrap().len().unwrap(), 200);
+    }
+
+    #[test]
+    fn the_file_refuses_a_second_opener_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let _first = SharedDb::open(&path).unwrap();
+        let err = SharedDb::open(&path).err().unwrap().to_string();
+        assert!(err.contains("open in another process"), "{err}");
+    }
+}
