@@ -413,10 +413,10 @@ impl CatalogStore for RedbCatalog {
     }
 
     fn put_items(&self, items: &[Value]) -> Result<()> {
-        block_on(self.submit_items(items))
+        block_on(self.submit_items(items, true))
     }
 
-    fn submit_items(&self, items: &[Value]) -> ItemsCommit {
+    fn submit_items(&self, items: &[Value], durable: bool) -> ItemsCommit {
         // Checked and encoded on the caller's thread; the commit is shared with the
         // writers of the same moment (see [`SharedDb`]); the index learns the items
         // once they are stored.
@@ -429,9 +429,10 @@ impl CatalogStore for RedbCatalog {
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         let written = rows.clone();
-        let commit = self
-            .db
-            .submit(Box::new(move |txn| Self::write_items(txn, &written)), true);
+        let commit = self.db.submit(
+            Box::new(move |txn| Self::write_items(txn, &written)),
+            durable,
+        );
         let index = self.index.clone();
         Box::pin(async move {
             commit.await?;

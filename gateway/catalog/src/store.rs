@@ -60,9 +60,12 @@ pub trait CatalogStore: Send + Sync {
     /// one durable commit; the collections' extents grow to cover them.
     fn put_items(&self, items: &[Value]) -> Result<()>;
     /// [`CatalogStore::put_items`] for async callers: the future resolves once the
-    /// items are stored. By default they are stored before the future is returned;
-    /// a store with commits of its own lets the caller wait without a thread.
-    fn submit_items(&self, items: &[Value]) -> ItemsCommit {
+    /// items are stored. With `durable: false` a store may leave the disk flush to
+    /// the next durable commit of its file (the server's job record that follows).
+    /// By default the items are stored, durably, before the future is returned; a
+    /// store with commits of its own lets the caller wait without a thread.
+    fn submit_items(&self, items: &[Value], durable: bool) -> ItemsCommit {
+        let _ = durable;
         Box::pin(std::future::ready(self.put_items(items)))
     }
     /// An item by collection and id.

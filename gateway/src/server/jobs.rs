@@ -247,22 +247,36 @@ fn write_records(tx: &redb::WriteTransaction, records: &[Record]) -> hysope_cata
     let mut open = tx.open_table(OPEN)?;
     for Record { keys: job, bytes } in records {
         let old = table
-            .get(job.id.as_str())?
+            .insert(job.id.as_str(), bytes.as_slice())?
             .map(|v| serde_json::from_slice::<Keys>(v.value()))
             .transpose()?;
-        if let Some(old) = old {
-            by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
+        // Only the index entries whose keys changed are rewritten (a job's process
+        // and creation time stay; its status moves).
+        let (moved, restated) = match &old {
+            Some(old) => (
+                old.created != job.created || old.process_id != job.process_id,
+                old.status != job.status || old.created != job.created,
+            ),
+            None => (true, true),
+        };
+        if let Some(old) = old.as_ref().filter(|_| moved) {
             by_process.remove((old.process_id.as_str(), old.created, old.id.as_str()))?;
             order.remove((old.created, old.id.as_str()))?;
         }
-        table.insert(job.id.as_str(), bytes.as_slice())?;
-        order.insert((job.created, job.id.as_str()), ())?;
-        by_process.insert((job.process_id.as_str(), job.created, job.id.as_str()), ())?;
-        by_status.insert((job.status.as_str(), job.created, job.id.as_str()), ())?;
-        if job.status.is_final() {
-            open.remove(job.id.as_str())?;
-        } else {
-            open.insert(job.id.as_str(), ())?;
+        if let Some(old) = old.as_ref().filter(|_| restated) {
+            by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
+        }
+        if moved {
+            order.insert((job.created, job.id.as_str()), ())?;
+            by_process.insert((job.process_id.as_str(), job.created, job.id.as_str()), ())?;
+        }
+        if restated {
+            by_status.insert((job.status.as_str(), job.created, job.id.as_str()), ())?;
+            if job.status.is_final() {
+                open.remove(job.id.as_str())?;
+            } else {
+                open.insert(job.id.as_str(), ())?;
+            }
         }
     }
     Ok(())

@@ -1,8 +1,8 @@
 //! Process results as catalogue items: when a job succeeds, an item of the
 //! `results` collection says which process (and the sha256 of each wasm component
-//! it ran), which job and which inputs produced which files. Written before the
-//! job is marked successful; a job that runs again after a crash rewrites the same
-//! item (its id is the job id).
+//! it ran), which job and which inputs produced which files. Submitted before the
+//! job is marked successful, and durable with that record; a job that runs again
+//! after a crash rewrites the same item (its id is the job id).
 
 use std::path::{Path, PathBuf};
 
@@ -128,18 +128,25 @@ fn input_items(state: &State, inputs: &Value) -> Vec<Value> {
     found
 }
 
-/// Writes the result item of a successful job.
-pub async fn record(
+/// Starts writing the result item of a successful job, without a disk flush of its
+/// own: the job's final record, written after it to the same file, is durable and
+/// persists it too (the store commits in submission order). The future says whether
+/// the item was stored.
+pub fn submit(
     state: &State,
     job: &Job,
     process: &Process,
     outputs: &Value,
-) -> hysope_catalog::Result<()> {
+) -> hysope_catalog::store::ItemsCommit {
     let item = item(state, job, process, outputs);
-    if state.catalog.collection(RESULTS)?.is_none() {
-        state.catalog.put_collection(&results_collection())?;
+    let results = state.catalog.collection(RESULTS).and_then(|c| match c {
+        Some(_) => Ok(()),
+        None => state.catalog.put_collection(&results_collection()),
+    });
+    match results {
+        Ok(()) => state.catalog.submit_items(&[item], false),
+        Err(e) => Box::pin(std::future::ready(Err(e))),
     }
-    state.catalog.submit_items(&[item]).await
 }
 
 /// The result item of a successful job: what made its files, from which inputs.

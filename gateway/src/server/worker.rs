@@ -287,11 +287,11 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
                 .await
                 .map(|last| last.filter(|job| job.status.is_final()));
             }
-            // The result's catalogue item comes before the job says successful: a
-            // crash between the two runs the job again, which rewrites the same item.
-            if let Err(e) = super::provenance::record(state, &job, &process, &output).await {
-                tracing::error!(job = %id, error = %e, "result not catalogued");
-            }
+            // The result's catalogue item goes to the store before the job says
+            // successful, in the same commit or an earlier one, and reaches the disk
+            // with the final record's commit; a crash before that runs the job again,
+            // which rewrites the same item.
+            let item = super::provenance::submit(state, &job, &process, &output);
             let last = update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;
@@ -304,6 +304,9 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
                 true
             })
             .await?;
+            if let Err(e) = item.await {
+                tracing::error!(job = %id, error = %e, "result not catalogued");
+            }
             state
                 .metrics
                 .job_duration
