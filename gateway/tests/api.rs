@@ -455,6 +455,61 @@ async fn failures_dismissal_listing_and_metrics() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_long_synchronous_job_is_listed_while_it_runs_and_can_be_dismissed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    // A quick one is stored when it ends: listed once its reply is out.
+    let quick = call(
+        &app,
+        "POST",
+        "/processes/echo/execution",
+        &[],
+        r#"{"inputs":{"stringInput":"quick"}}"#,
+    )
+    .await;
+    assert_eq!(quick.status, StatusCode::OK);
+    let listed = get(&app, "/jobs?processID=echo").await.json();
+    assert_eq!(listed["jobs"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["jobs"][0]["status"], "successful");
+    // A long one is stored as running after a moment; dismissing it ends the call.
+    let sync = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            call(
+                &app,
+                "POST",
+                "/processes/sleep/execution",
+                &[],
+                r#"{"inputs":{"seconds":30}}"#,
+            )
+            .await
+        })
+    };
+    let mut id = None;
+    for _ in 0..200 {
+        let page = get(&app, "/jobs?processID=sleep&status=running")
+            .await
+            .json();
+        if let Some(job) = page["jobs"].as_array().unwrap().first() {
+            id = job["jobID"].as_str().map(str::to_string);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let id = id.expect("the running synchronous job is listed");
+    let started = std::time::Instant::now();
+    let dismissed = call(&app, "DELETE", &format!("/jobs/{id}"), &[], "").await;
+    assert_eq!(dismissed.status, StatusCode::OK);
+    let reply = sync.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!reply.status.is_success(), "{}", reply.text);
+    assert_eq!(
+        get(&app, &format!("/jobs/{id}")).await.json()["status"],
+        "dismissed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn unfinished_jobs_run_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let job = |id: &str, status: Status, attempts: u32| Job {

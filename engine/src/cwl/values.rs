@@ -252,7 +252,7 @@ pub fn file_object(path: &Path, listing_depth: usize) -> Result<Value> {
     map.insert("size".into(), json!(meta.len()));
     map.insert(
         "checksum".into(),
-        json!(format!("sha1${}", sha1_file(path)?)),
+        json!(format!("sha1${}", sha1_file(path, meta.len())?)),
     );
     Ok(Value::Object(map))
 }
@@ -268,10 +268,11 @@ pub fn listing(dir: &Path, depth: usize) -> Result<Vec<Value>> {
     entries.iter().map(|p| file_object(p, depth)).collect()
 }
 
-fn sha1_file(path: &Path) -> Result<String> {
+/// The SHA-1 of a file of `size` bytes (the buffer is no larger than the file).
+fn sha1_file(path: &Path, size: u64) -> Result<String> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha1::new();
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; size.clamp(1, 1 << 16) as usize];
     loop {
         let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
         if n == 0 {

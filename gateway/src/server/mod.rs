@@ -29,7 +29,7 @@ use anyhow::Context;
 use hysope_engine::wasm::{Limits, WasmEngine};
 use tokio_util::sync::CancellationToken;
 
-use jobs::{JobStore, RedbJobStore};
+use jobs::{Job, JobStore, RedbJobStore};
 use processes::Registry;
 use queue::{JobQueue, LocalQueue};
 
@@ -80,6 +80,8 @@ pub struct State {
     pub write_locks: Vec<tokio::sync::Mutex<()>>,
     /// Cancellation of running jobs, by id.
     pub running: Mutex<HashMap<String, CancellationToken>>,
+    /// Synchronous jobs running but not in the store yet (see [`worker::run_sync`]).
+    pub quiet: Mutex<HashMap<String, Job>>,
     /// Serialises deploy, replace and undeploy.
     pub deploy_lock: tokio::sync::Mutex<()>,
     /// The catalogue (STAC API, time series, process results).
@@ -178,6 +180,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         slots: tokio::sync::Semaphore::new(config.workers.max(1)),
         write_locks: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
         running: Mutex::new(HashMap::new()),
+        quiet: Mutex::new(HashMap::new()),
         deploy_lock: tokio::sync::Mutex::new(()),
         catalog,
         ingest_token: uuid::Uuid::new_v4().simple().to_string(),

@@ -69,7 +69,8 @@ pub fn recover(state: &State) -> anyhow::Result<usize> {
 }
 
 /// Changes a job in the store under its stripe's lock: `change` gets the current
-/// record and returns false to leave it as it is (a dismissed job stays dismissed).
+/// record (or the one of a quiet synchronous job, which the change then stores) and
+/// returns false to leave it as it is (a dismissed job stays dismissed).
 /// `durable: false` for changes a crash may lose (see [`JobStore::write`]). The lock
 /// is held until the change is committed, so the next change of the job reads it.
 ///
@@ -81,7 +82,11 @@ pub async fn update(
     change: impl FnOnce(&mut Job) -> bool,
 ) -> anyhow::Result<Option<Job>> {
     let _guard = job_lock(state, id).await;
-    let Some(mut job) = state.jobs.get(id)? else {
+    let stored = match state.jobs.get(id)? {
+        Some(job) => Some(job),
+        None => state.quiet.lock().expect("quiet lock").get(id).cloned(),
+    };
+    let Some(mut job) = stored else {
         return Ok(None);
     };
     let before = job.status;
@@ -93,6 +98,7 @@ pub async fn update(
         .jobs
         .submit(std::slice::from_ref(&job), durable)
         .await?;
+    state.quiet.lock().expect("quiet lock").remove(id);
     if before != job.status {
         state
             .metrics
@@ -144,19 +150,43 @@ pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a synchronous job: stored once running, without waiting for the disk (its
-/// client has no reply yet: a crash before the end loses nothing anybody was told
-/// of), then run to its final state, durable before this returns it.
+/// How long a synchronous job runs before its record goes to the store.
+const QUIET: Duration = Duration::from_millis(100);
+
+/// Runs a synchronous job to its final state, durable before this returns it. A job
+/// that ends within [`QUIET`] is written once, when it ends: nobody can know its id
+/// before the reply, and a crash before then loses nothing anybody was told of.
+/// One that runs longer is stored as running then (without waiting for the disk),
+/// or at its first progress report, and from then on is listed, followed and
+/// dismissed as any job.
 pub async fn run_sync(state: &Arc<State>, mut job: Job) -> anyhow::Result<Job> {
     let _slot = state.slots.acquire().await?;
     start(&mut job);
-    state.jobs.submit(std::slice::from_ref(&job), false).await?;
     state
         .metrics
         .job_moved(&job.process_id, None, Status::Running);
     super::callbacks::notify(&job);
     let id = job.id.clone();
-    match run_started(state, job).await? {
+    state
+        .quiet
+        .lock()
+        .expect("quiet lock")
+        .insert(id.clone(), job.clone());
+    let run = run_started(state, job);
+    tokio::pin!(run);
+    let announce = async {
+        tokio::time::sleep(QUIET).await;
+        update(state, &id, false, |job| job.status == Status::Running).await
+    };
+    let outcome = tokio::select! {
+        outcome = &mut run => outcome,
+        announced = announce => match announced {
+            Ok(_) => run.await,
+            Err(e) => Err(e),
+        },
+    };
+    state.quiet.lock().expect("quiet lock").remove(&id);
+    match outcome? {
         Some(done) => Ok(done),
         None => state
             .jobs
