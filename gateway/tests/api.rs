@@ -510,6 +510,47 @@ async fn a_long_synchronous_job_is_listed_while_it_runs_and_can_be_dismissed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn results_are_catalogued_even_after_their_collection_was_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    let run = |text: &'static str| {
+        let app = app.clone();
+        async move {
+            let r = call(
+                &app,
+                "POST",
+                "/processes/echo/execution",
+                &[],
+                &format!(r#"{{"inputs":{{"stringInput":"{text}"}}}}"#),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK);
+            let monitor = r.headers["link"].to_str().unwrap().to_string();
+            let id = monitor
+                .split("/jobs/")
+                .nth(1)
+                .unwrap()
+                .split('>')
+                .next()
+                .unwrap();
+            id.to_string()
+        }
+    };
+    let first = run("one").await;
+    let item = get(&app, &format!("/stac/collections/results/items/{first}")).await;
+    assert_eq!(item.status, StatusCode::OK, "{}", item.text);
+    assert_eq!(item.json()["properties"]["hysope:job_id"], first.as_str());
+    let deleted = call(&app, "DELETE", "/stac/collections/results", &[], "").await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    // The next jobs find it missing and make it again.
+    for text in ["two", "three"] {
+        let id = run(text).await;
+        let item = get(&app, &format!("/stac/collections/results/items/{id}")).await;
+        assert_eq!(item.status, StatusCode::OK, "{}", item.text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn unfinished_jobs_run_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let job = |id: &str, status: Status, attempts: u32| Job {

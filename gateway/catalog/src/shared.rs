@@ -52,6 +52,9 @@ struct Inner {
 struct Queue {
     pending: Vec<Request>,
     closing: bool,
+    /// The committing thread waits for requests: a submitter wakes it. (While it
+    /// commits, submitters only queue: it takes them when it is done.)
+    idle: bool,
 }
 
 struct Request {
@@ -93,15 +96,18 @@ impl SharedDb {
     /// with a durable one).
     pub fn submit(&self, change: Change, durable: bool) -> Commit {
         let (reply, done) = oneshot::channel();
-        {
+        let idle = {
             let mut queue = lock(&self.inner.queue);
             queue.pending.push(Request {
                 change,
                 durable,
                 reply,
             });
+            std::mem::take(&mut queue.idle)
+        };
+        if idle {
+            self.inner.wake.notify_one();
         }
-        self.inner.wake.notify_one();
         Commit(done)
     }
 
@@ -137,11 +143,13 @@ impl Inner {
             let batch = {
                 let mut queue = lock(&self.queue);
                 while queue.pending.is_empty() && !queue.closing {
+                    queue.idle = true;
                     queue = self
                         .wake
                         .wait(queue)
                         .unwrap_or_else(PoisonError::into_inner);
                 }
+                queue.idle = false;
                 if queue.pending.is_empty() {
                     return;
                 }

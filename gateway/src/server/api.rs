@@ -271,7 +271,7 @@ fn process_list_body(
     json!({"processes": page, "links": links})
 }
 
-fn find_process(state: &State, id: &str) -> ApiResult<super::processes::Process> {
+fn find_process(state: &State, id: &str) -> ApiResult<Arc<super::processes::Process>> {
     state
         .registry
         .read()

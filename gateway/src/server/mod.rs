@@ -80,6 +80,9 @@ pub struct State {
     pub write_locks: Vec<tokio::sync::Mutex<()>>,
     /// Cancellation of running jobs, by id.
     pub running: Mutex<HashMap<String, CancellationToken>>,
+    /// The catalogue has the `results` collection (checked once, again after an item
+    /// found it missing: a user may delete it).
+    pub results_ready: std::sync::atomic::AtomicBool,
     /// Synchronous jobs running but not in the store yet (see [`worker::run_sync`]).
     pub quiet: Mutex<HashMap<String, Job>>,
     /// Serialises deploy, replace and undeploy.
@@ -181,6 +184,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         write_locks: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
         running: Mutex::new(HashMap::new()),
         quiet: Mutex::new(HashMap::new()),
+        results_ready: std::sync::atomic::AtomicBool::new(false),
         deploy_lock: tokio::sync::Mutex::new(()),
         catalog,
         ingest_token: uuid::Uuid::new_v4().simple().to_string(),

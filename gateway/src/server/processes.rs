@@ -436,7 +436,8 @@ fn local_path(href: &str, roots: &[PathBuf]) -> Result<PathBuf, String> {
 /// The processes the server knows.
 #[derive(Debug, Default)]
 pub struct Registry {
-    processes: BTreeMap<String, Process>,
+    /// Shared with the requests and jobs that use them (a lookup copies no CWL).
+    processes: BTreeMap<String, std::sync::Arc<Process>>,
     /// Rendered JSON `/processes` pages by base URL, limit and offset: the list only
     /// changes when a process is added or removed, which empties it.
     listings: std::sync::Mutex<std::collections::HashMap<(String, usize, usize), String>>,
@@ -462,7 +463,9 @@ impl Registry {
                             );
                             continue;
                         }
-                        registry.processes.insert(p.id.clone(), p);
+                        registry
+                            .processes
+                            .insert(p.id.clone(), std::sync::Arc::new(p));
                     }
                     Err(e) => tracing::warn!(file = %file.display(), "not registered: {e:#}"),
                 }
@@ -472,23 +475,24 @@ impl Registry {
     }
 
     /// A process by id.
-    pub fn get(&self, id: &str) -> Option<&Process> {
+    pub fn get(&self, id: &str) -> Option<&std::sync::Arc<Process>> {
         self.processes.get(id)
     }
 
     /// Every process, by id.
     pub fn all(&self) -> impl Iterator<Item = &Process> {
-        self.processes.values()
+        self.processes.values().map(|p| p.as_ref())
     }
 
     /// Adds or replaces a process.
     pub fn insert(&mut self, process: Process) {
-        self.processes.insert(process.id.clone(), process);
+        self.processes
+            .insert(process.id.clone(), std::sync::Arc::new(process));
         self.forget_listings();
     }
 
     /// Removes a process.
-    pub fn remove(&mut self, id: &str) -> Option<Process> {
+    pub fn remove(&mut self, id: &str) -> Option<std::sync::Arc<Process>> {
         let removed = self.processes.remove(id);
         self.forget_listings();
         removed

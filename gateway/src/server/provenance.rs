@@ -132,20 +132,42 @@ fn input_items(state: &State, inputs: &Value) -> Vec<Value> {
 /// own: the job's final record, written after it to the same file, is durable and
 /// persists it too (the store commits in submission order). The future says whether
 /// the item was stored.
-pub fn submit(
-    state: &State,
+pub fn submit<'a>(
+    state: &'a State,
     job: &Job,
     process: &Process,
     outputs: &Value,
-) -> hysope_catalog::store::ItemsCommit {
+) -> impl Future<Output = hysope_catalog::Result<()>> + 'a {
+    use std::sync::atomic::Ordering;
     let item = item(state, job, process, outputs);
-    let results = state.catalog.collection(RESULTS).and_then(|c| match c {
-        Some(_) => Ok(()),
-        None => state.catalog.put_collection(&results_collection()),
+    let ensure = || {
+        state.catalog.collection(RESULTS).and_then(|c| match c {
+            Some(_) => Ok(()),
+            None => state.catalog.put_collection(&results_collection()),
+        })
+    };
+    let ready = match state.results_ready.load(Ordering::Relaxed) {
+        true => Ok(()),
+        false => ensure(),
+    };
+    // Submitted now, before the caller writes the job's final record.
+    let commit = ready.map(|()| {
+        state
+            .catalog
+            .submit_items(std::slice::from_ref(&item), false)
     });
-    match results {
-        Ok(()) => state.catalog.submit_items(&[item], false),
-        Err(e) => Box::pin(std::future::ready(Err(e))),
+    async move {
+        let mut stored = commit?.await;
+        if let Err(hysope_catalog::Error::NoSuchCollection(_)) = stored {
+            // Deleted since it was checked: made again, the item written again, with
+            // its own flush this time (the job's record may have gone ahead).
+            stored = match ensure() {
+                Ok(()) => state.catalog.submit_items(&[item], true).await,
+                Err(e) => Err(e),
+            };
+        }
+        state.results_ready.store(stored.is_ok(), Ordering::Relaxed);
+        stored
     }
 }
 
