@@ -82,11 +82,13 @@ pub async fn update(
     change: impl FnOnce(&mut Job) -> bool,
 ) -> anyhow::Result<Option<Job>> {
     let _guard = job_lock(state, id).await;
-    let stored = match state.jobs.get(id)? {
+    // A quiet job is not in the store yet (it leaves the quiet ones once written).
+    let quiet = state.quiet.lock().expect("quiet lock").get(id).cloned();
+    let current = match quiet {
         Some(job) => Some(job),
-        None => state.quiet.lock().expect("quiet lock").get(id).cloned(),
+        None => state.jobs.get(id)?,
     };
-    let Some(mut job) = stored else {
+    let Some(mut job) = current else {
         return Ok(None);
     };
     let before = job.status;
@@ -231,9 +233,16 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
         .expect("running lock")
         .insert(id.to_string(), cancel.clone());
     let started = Instant::now();
+    // A fresh folder for the results (emptied if an interrupted run left one).
     let outdir = state.results.local_dir(id);
-    let _ = std::fs::remove_dir_all(&outdir);
-    std::fs::create_dir_all(&outdir)?;
+    match std::fs::create_dir(&outdir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_dir_all(&outdir)?;
+            std::fs::create_dir(&outdir)?;
+        }
+        Err(_) => std::fs::create_dir_all(&outdir)?,
+    }
 
     // Progress reports of the plugins, written to the job at most every 200 ms.
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
@@ -292,7 +301,9 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
     };
     drop(runner);
     let _ = progress_task.await;
-    let _ = std::fs::remove_dir_all(&scratch);
+    if scratch.exists() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
     state.running.lock().expect("running lock").remove(id);
     let seconds = started.elapsed().as_secs_f64();
     let last = match outcome {
