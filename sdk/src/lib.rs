@@ -354,7 +354,12 @@ pub const EXIT_DATA: i32 = 65;
 /// Writes one output file into the output directory (the working directory), with an
 /// error that names the file and says when no output directory was mounted.
 pub fn write_output(name: &str, contents: impl AsRef<[u8]>) -> Result<(), BoxError> {
-    std::fs::write(name, contents).map_err(|e| {
+    let contents = contents.as_ref();
+    let written = match direct::write(name, contents) {
+        Some(written) => written,
+        None => std::fs::write(name, contents),
+    };
+    written.map_err(|e| {
         let hint = if cfg!(target_arch = "wasm32") && std::env::var_os("HYSOPE_OUT").is_none() {
             " (no output directory is mounted: run with --out DIR)"
         } else {
@@ -362,6 +367,61 @@ pub fn write_output(name: &str, contents: impl AsRef<[u8]>) -> Result<(), BoxErr
         };
         format!("cannot write {name}: {e}{hint}").into()
     })
+}
+
+/// Output files written straight on the WASI descriptor of the output directory.
+mod direct {
+    /// Writes `name` (a plain relative path) in the mounted output directory, the
+    /// working directory, with positioned writes on its WASI descriptor: one host
+    /// call per write, where a file stream takes several and a hop of the host to
+    /// its blocking threads. None when it does not apply (not in the sandbox, no
+    /// output directory, another working directory, an unusual path): then the
+    /// caller writes through `std::fs`.
+    #[cfg(target_arch = "wasm32")]
+    pub fn write(name: &str, bytes: &[u8]) -> Option<std::io::Result<()>> {
+        use wasip2::filesystem::types::{DescriptorFlags, ErrorCode, OpenFlags, PathFlags};
+        let out = std::env::var("HYSOPE_OUT").ok()?;
+        if name.starts_with('/')
+            || name
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return None;
+        }
+        if std::env::current_dir().ok()? != std::path::Path::new(&out) {
+            return None;
+        }
+        let (dir, _) = wasip2::filesystem::preopens::get_directories()
+            .into_iter()
+            .find(|(_, path)| *path == out)?;
+        let error = |code: ErrorCode| std::io::Error::other(code.message());
+        let written = dir
+            .open_at(
+                PathFlags::empty(),
+                name,
+                OpenFlags::CREATE | OpenFlags::TRUNCATE,
+                DescriptorFlags::WRITE,
+            )
+            .map_err(error)
+            .and_then(|file| {
+                let mut done = 0;
+                while done < bytes.len() {
+                    let n = file.write(&bytes[done..], done as u64).map_err(error)?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                    done += n as usize;
+                }
+                Ok(())
+            });
+        Some(written)
+    }
+
+    /// Outside the sandbox `std::fs` writes directly.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn write(_name: &str, _bytes: &[u8]) -> Option<std::io::Result<()>> {
+        None
+    }
 }
 
 /// An input file's name (for messages: `{name}: what is wrong`) and its bytes, with

@@ -3,11 +3,12 @@
 # flags), in alternating rounds so that a drift of the machine hits them alike: each
 # run starts the server on a fresh data folder, loads it with `http-load` and stops it.
 #
-#   DATA=/dev/shm/x bash tests/bench/compare-serve.sh ROUNDS "LABEL|SERVE FLAGS|BINARY" ...
+#   DATA=/dev/shm/x bash tests/bench/compare-serve.sh ROUNDS "LABEL|SERVE FLAGS|BINARY[|PLUGINS]" ...
 #
 # e.g. two commits' release binaries copied aside, on ext4 then on tmpfs:
 #   bash tests/bench/compare-serve.sh 2 "old||/tmp/hysope-old" "new|--workers 8|target/release/hysope"
-# Prints: label, req/s, p99 (ms), errors. CONNECTIONS (16) and SECONDS_PER_RUN (5) as variables.
+# PLUGINS: the folder of the wasm components (default: this tree's release build),
+# to compare builds of a plugin. Prints: label, req/s, p99 (ms), errors. CONNECTIONS (16) and SECONDS_PER_RUN (5) as variables.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 rounds="$1"
@@ -26,11 +27,11 @@ stop() { pkill -f "serve --addr 127.0.0.1:$port" 2>/dev/null || true; sleep 0.5;
 trap 'stop; rm -rf "$work" "$data"' EXIT
 for _ in $(seq "$rounds"); do
     for config in "$@"; do
-        IFS='|' read -r label flags binary <<<"$config"
+        IFS='|' read -r label flags binary plugins <<<"$config"
         stop
         run=$((run + 1))
         # shellcheck disable=SC2086
-        HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release" HYSOPE_CACHE_DIR="$work/cache" \
+        HYSOPE_PLUGIN_PATH="${plugins:-$root/target/wasm32-wasip2/release}" HYSOPE_CACHE_DIR="$work/cache" \
             "$binary" serve --addr "127.0.0.1:$port" --data-dir "$data/$run" --processes "$work" $flags \
             2>"$work/log" &
         for _ in $(seq 100); do
