@@ -28,6 +28,29 @@ async fn wait_final(app: &Router, id: &str) -> Value {
     panic!("job {id} did not finish");
 }
 
+/// A job of `echo` as a stopped server leaves it in its store.
+fn job(id: &str, status: Status, attempts: u32) -> Job {
+    Job {
+        id: id.into(),
+        process_id: "echo".into(),
+        status,
+        message: String::new(),
+        created: now_ms(),
+        started: None,
+        finished: None,
+        updated: now_ms(),
+        progress: 0,
+        inputs: serde_json::from_value(json!({"stringInput": id})).unwrap(),
+        outputs: None,
+        response: "document".into(),
+        subscriber: None,
+        results: None,
+        attempts,
+        failure: None,
+        base_url: None,
+    }
+}
+
 fn rels(doc: &Value) -> Vec<String> {
     doc["links"]
         .as_array()
@@ -553,25 +576,6 @@ async fn results_are_catalogued_even_after_their_collection_was_deleted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unfinished_jobs_run_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let job = |id: &str, status: Status, attempts: u32| Job {
-        id: id.into(),
-        process_id: "echo".into(),
-        status,
-        message: String::new(),
-        created: now_ms(),
-        started: None,
-        finished: None,
-        updated: now_ms(),
-        progress: 0,
-        inputs: serde_json::from_value(json!({"stringInput": id})).unwrap(),
-        outputs: None,
-        response: "document".into(),
-        subscriber: None,
-        results: None,
-        attempts,
-        failure: None,
-        base_url: None,
-    };
     {
         // What a killed server leaves behind.
         let store = RedbJobStore::open(&dir.path().join(server::STORE_FILE)).unwrap();
@@ -602,29 +606,10 @@ async fn a_data_folder_of_two_store_files_is_brought_into_one() {
     // The layout of earlier versions: the catalogue in catalog.redb, the jobs in
     // jobs.redb (a finished job and one the server was running when it stopped).
     let dir = tempfile::tempdir().unwrap();
-    let old = |id: &str, status: Status| Job {
-        id: id.into(),
-        process_id: "echo".into(),
-        status,
-        message: "before".into(),
-        created: now_ms(),
-        started: None,
-        finished: None,
-        updated: now_ms(),
-        progress: 0,
-        inputs: serde_json::from_value(json!({"stringInput": id})).unwrap(),
-        outputs: None,
-        response: "document".into(),
-        subscriber: None,
-        results: None,
-        attempts: 0,
-        failure: None,
-        base_url: None,
-    };
     {
         let jobs = RedbJobStore::open(&dir.path().join("jobs.redb")).unwrap();
-        jobs.put(&old("old-done", Status::Successful)).unwrap();
-        jobs.put(&old("old-running", Status::Running)).unwrap();
+        jobs.put(&job("old-done", Status::Successful, 0)).unwrap();
+        jobs.put(&job("old-running", Status::Running, 0)).unwrap();
         let catalog = hysope_catalog::RedbCatalog::open(&dir.path().join("catalog.redb")).unwrap();
         use hysope_catalog::CatalogStore;
         catalog
