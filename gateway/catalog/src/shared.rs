@@ -155,15 +155,23 @@ impl Inner {
                 }
                 std::mem::take(&mut queue.pending)
             };
-            let outcome = self.commit(&batch);
-            if outcome.is_ok() || batch.len() == 1 {
-                for request in batch {
-                    let _ = request.reply.send(clone_outcome(&outcome));
+            match self.commit(&batch) {
+                Ok(()) => {
+                    for request in batch {
+                        let _ = request.reply.send(Ok(()));
+                    }
                 }
-            } else {
-                for request in batch {
-                    let alone = self.commit(std::slice::from_ref(&request));
-                    let _ = request.reply.send(alone);
+                // A lone change gets its own error as it is (its caller may match it).
+                Err(e) if batch.len() == 1 => {
+                    if let Some(request) = batch.into_iter().next() {
+                        let _ = request.reply.send(Err(e));
+                    }
+                }
+                Err(_) => {
+                    for request in batch {
+                        let alone = self.commit(std::slice::from_ref(&request));
+                        let _ = request.reply.send(alone);
+                    }
                 }
             }
         }
@@ -183,13 +191,6 @@ impl Inner {
             Ok(())
         }))
         .unwrap_or_else(|_| Err(Error::Store("a change to the store panicked".into())))
-    }
-}
-
-fn clone_outcome(outcome: &Result<()>) -> Result<()> {
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(e) => Err(Error::Store(e.to_string())),
     }
 }
 
@@ -329,6 +330,34 @@ mod tests {
         }
         let read = db.begin_read().unwrap();
         assert_eq!(read.open_table(T).unwrap().len().unwrap(), 200);
+    }
+
+    #[test]
+    fn a_failing_change_gets_its_own_error_alone_or_in_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(SharedDb::open(&dir.path().join("s.redb")).unwrap());
+        let missing: Change = Box::new(|_| Err(Error::NoSuchCollection("results".into())));
+        let err = db.write(missing, false).unwrap_err();
+        assert!(matches!(err, Error::NoSuchCollection(_)), "{err:?}");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let change: Change = if i % 2 == 0 {
+                        Box::new(|_| Err(Error::NoSuchCollection("results".into())))
+                    } else {
+                        put(format!("k{i}"), i)
+                    };
+                    (i, db.write(change, true))
+                })
+            })
+            .collect();
+        for t in threads {
+            match t.join().unwrap() {
+                (i, Err(e)) => assert!(i % 2 == 0 && matches!(e, Error::NoSuchCollection(_))),
+                (i, Ok(())) => assert!(i % 2 == 1),
+            }
+        }
     }
 
     #[test]
