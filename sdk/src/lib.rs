@@ -461,8 +461,11 @@ impl std::fmt::Display for DataError {
 impl std::error::Error for DataError {}
 
 /// Runs a plugin: handles `--cwl` and `--help`, parses the arguments, moves into the
-/// output directory (`$HYSOPE_OUT`) and calls `body`. Never returns.
-pub fn run<F>(algorithm: &Algorithm, body: F) -> !
+/// output directory (`$HYSOPE_OUT`) and calls `body`. Returns when all went well, so
+/// that `main` ends normally (exit status 0): in the sandbox that is the cheap way
+/// out, where `exit` unwinds the component as a trap, whose backtrace the host
+/// records. Otherwise exits with the status the failure calls for.
+pub fn run<F>(algorithm: &Algorithm, body: F)
 where
     F: FnOnce(&Args) -> Result<(), BoxError>,
 {
@@ -472,11 +475,11 @@ where
             "{}",
             serde_json::to_string_pretty(&algorithm.cwl()).unwrap_or_default()
         );
-        std::process::exit(0);
+        return;
     }
     if argv.iter().skip(1).any(|a| a == "--help" || a == "-h") {
         print!("{}", algorithm.usage());
-        std::process::exit(0);
+        return;
     }
     let args = match algorithm.parse(argv) {
         Ok(args) => args,
@@ -497,7 +500,7 @@ where
         }
     }
     match body(&args) {
-        Ok(()) => std::process::exit(0),
+        Ok(()) => {}
         Err(error) => {
             if cfg!(target_arch = "wasm32") {
                 log(LogLevel::Error, &error.to_string());
