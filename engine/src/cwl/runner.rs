@@ -91,27 +91,43 @@ impl Runner {
         outdir: &Path,
     ) -> Result<Value> {
         std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
-        // Tools run in fresh folders; their outputs are then moved into `outdir`.
-        // `cwl:requirements` in the job add to (and override) the process's own.
-        let mut job = job.clone();
-        let mut process = process.clone();
-        if let Some(Value::Array(extra)) = job.remove("cwl:requirements") {
-            if let Value::Object(p) = &mut process {
-                let mut reqs = p
-                    .get("requirements")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                reqs.extend(extra);
-                p.insert("requirements".into(), Value::Array(reqs));
+        // Resolved once: outputs are checked against, moved into and pruned in it.
+        let outdir = &match std::fs::canonicalize(outdir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(outdir).map_err(|e| Error::io(outdir, e))?;
+                std::fs::canonicalize(outdir)
             }
+            resolved => resolved,
         }
-        let (process, job) = (&process, &job);
+        .map_err(|e| Error::io(outdir, e))?;
+        // Tools run in fresh folders; their outputs are then moved into `outdir`.
+        // `cwl:requirements` in the job add to (and override) the process's own
+        // (the process is copied only then).
+        let mut job = job.clone();
+        let extended;
+        let process = match job.remove("cwl:requirements") {
+            Some(Value::Array(extra)) if process.is_object() => {
+                let mut copy = process.clone();
+                if let Value::Object(p) = &mut copy {
+                    let mut reqs = p
+                        .get("requirements")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    reqs.extend(extra);
+                    p.insert("requirements".into(), Value::Array(reqs));
+                }
+                extended = copy;
+                &extended
+            }
+            _ => process,
+        };
+        let job = &job;
         let root = self.scratch.join(values::unique_name("run"));
         let in_place = self.fresh_outdir
             && process.get("class").and_then(Value::as_str) == Some("CommandLineTool");
         let work = if in_place {
-            outdir.to_path_buf()
+            outdir.clone()
         } else {
             root.join("job")
         };
@@ -127,7 +143,7 @@ impl Runner {
             )
             .await;
         let result = result.and_then(|mut output| {
-            relocate(&mut output, outdir, &root)?;
+            relocate(&mut output, outdir, &root, in_place)?;
             if in_place {
                 prune(outdir, &mut output)?;
             }
@@ -658,8 +674,8 @@ fn gather(
     }
 }
 
-/// Removes from `outdir` every file and folder that no File or Directory of
-/// `output` names (nor lies on the way to one).
+/// Removes from `outdir` (a resolved path) every file and folder that no File or
+/// Directory of `output` names (nor lies on the way to one).
 fn prune(outdir: &Path, output: &mut Value) -> Result<()> {
     fn named(value: &mut Value, kept: &mut HashSet<PathBuf>) -> Result<()> {
         values::for_each_file(value, &mut |m| {
@@ -672,8 +688,7 @@ fn prune(outdir: &Path, output: &mut Value) -> Result<()> {
     }
     let mut kept = HashSet::new();
     named(output, &mut kept)?;
-    let outdir = std::fs::canonicalize(outdir).map_err(|e| Error::io(outdir, e))?;
-    prune_in(&outdir, &kept)
+    prune_in(outdir, &kept)
 }
 
 fn prune_in(dir: &Path, kept: &HashSet<PathBuf>) -> Result<()> {
@@ -696,14 +711,17 @@ fn prune_in(dir: &Path, kept: &HashSet<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Moves output files made in the scratch area (`root`) into `outdir` and copies
-/// those that live elsewhere (inputs passed through), rewriting their paths. A file
-/// that two outputs name is moved once.
-fn relocate(value: &mut Value, outdir: &Path, root: &Path) -> Result<()> {
-    let outdir = std::fs::canonicalize(outdir).map_err(|e| Error::io(outdir, e))?;
-    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+/// Moves output files made in the scratch area (`root`) into `outdir` (a resolved
+/// path) and copies those that live elsewhere (inputs passed through), rewriting
+/// their paths. A file that two outputs name is moved once. `in_place`: the tool
+/// ran in `outdir` and `root` was never made.
+fn relocate(value: &mut Value, outdir: &Path, root: &Path, in_place: bool) -> Result<()> {
+    let root = match in_place {
+        true => root.to_path_buf(),
+        false => std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+    };
     let mut moved = HashMap::new();
-    relocate_in(value, &outdir, &root, &mut moved)
+    relocate_in(value, outdir, &root, &mut moved)
 }
 
 fn relocate_in(
@@ -714,7 +732,7 @@ fn relocate_in(
 ) -> Result<()> {
     values::for_each_file(value, &mut |m| {
         if let Some(path) = path_of(&Value::Object(m.clone())) {
-            let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let real = values::real_path(&path, outdir);
             let target = match moved.get(&real) {
                 Some(target) => Some(target.clone()),
                 None if real.starts_with(outdir) || !real.exists() => None,

@@ -395,6 +395,27 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
+/// `path` with its symbolic links resolved. Under `base` (a resolved path) and with
+/// no link among its components below it, `path` is its own answer: one `lstat` per
+/// component instead of the `readlink` per component of the whole path that
+/// `realpath` costs. A path that cannot be resolved is returned as it is.
+pub fn real_path(path: &Path, base: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix(base) {
+        let mut at = base.to_path_buf();
+        let plain = rest.components().all(|c| {
+            at.push(c);
+            matches!(c, std::path::Component::Normal(_))
+                && at
+                    .symlink_metadata()
+                    .is_ok_and(|m| !m.file_type().is_symlink())
+        });
+        if plain {
+            return path.to_path_buf();
+        }
+    }
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// A name unique in this process.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
