@@ -47,6 +47,8 @@ pub struct Staging {
     pub staged: Vec<StagedFile>,
     /// The component to run (wasm backend).
     pub component: Option<PathBuf>,
+    /// The component as the tool names it (wasm backend).
+    pub component_name: Option<String>,
 }
 
 /// Everything a backend needs to run one tool once.
@@ -116,12 +118,17 @@ fn random_suffix() -> String {
     hex::encode(&Sha256::digest(format!("{}-{n}-{t}", std::process::id()))[..6])
 }
 
+/// The wasm components a backend ran, each once: (the component as the tool names
+/// it, sha256 of the bytes run).
+pub type ComponentLog = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// The sandbox backend.
 pub struct WasmBackend {
     engine: Arc<WasmEngine>,
     limits: Limits,
     search_path: Vec<PathBuf>,
     events: Option<tokio::sync::mpsc::UnboundedSender<RunEvent>>,
+    ran: Option<ComponentLog>,
 }
 
 impl WasmBackend {
@@ -132,7 +139,14 @@ impl WasmBackend {
             limits,
             search_path,
             events: None,
+            ran: None,
         }
+    }
+
+    /// Notes in `log` each component this backend runs (the provenance of results).
+    pub fn with_log(mut self, log: ComponentLog) -> Self {
+        self.ran = Some(log);
+        self
     }
 
     /// Forwards plugin log and progress events as they happen.
@@ -338,6 +352,10 @@ impl Backend for WasmBackend {
             stage_dir: (!staged.is_empty()).then_some(stage),
             staged,
             component: Some(component),
+            component_name: requirement
+                .get("component")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     }
 
@@ -360,6 +378,17 @@ impl Backend for WasmBackend {
                         .map_err(|e| Error::Setup(format!("loader task failed: {e}")))??
                 }
             };
+            if let Some(log) = &self.ran {
+                let name = invocation.staging.component_name.clone();
+                let entry = (
+                    name.unwrap_or_else(|| plugin.name().to_string()),
+                    plugin.sha256().to_string(),
+                );
+                let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                if !log.contains(&entry) {
+                    log.push(entry);
+                }
+            }
             let stdin = match &invocation.stdin {
                 Some(path) => {
                     let host = invocation

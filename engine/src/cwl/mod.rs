@@ -14,8 +14,8 @@ mod validate;
 pub mod values;
 
 pub use backend::{
-    Backend, ExecutionResult, LocalBackend, StagedFile, Staging, ToolInvocation, WasmBackend,
-    resolve_component,
+    Backend, ComponentLog, ExecutionResult, LocalBackend, StagedFile, Staging, ToolInvocation,
+    WasmBackend, resolve_component,
 };
 pub use load::{Loaded, load, load_text};
 pub use runner::{Runner, SUPPORTED_REQUIREMENTS};

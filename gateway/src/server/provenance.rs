@@ -4,7 +4,7 @@
 //! job is marked successful, and durable with that record; a job that runs again
 //! after a crash rewrites the same item (its id is the job id).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hysope_catalog::ingest::{bbox_polygon, collection, union};
 use hysope_catalog::search::SearchQuery;
@@ -24,57 +24,6 @@ fn results_collection() -> Value {
         "Products made by Hysope processes: one item per successful job, with the process, the components it ran, the job and the input items",
         "other",
     )
-}
-
-/// The wasm components a process runs: (component as named, sha256), for every
-/// `hysope:WasmRequirement` of the process and of its embedded steps. The digest is
-/// the engine's: the one of the bytes it loaded and ran (memoised by file length and
-/// modification time, so a job does not read and hash its components again).
-pub fn component_digests(
-    process: &Process,
-    search_path: &[PathBuf],
-    engine: &hysope_engine::wasm::WasmEngine,
-) -> Vec<(String, String)> {
-    fn walk(
-        v: &Value,
-        dir: &Path,
-        search: &[PathBuf],
-        engine: &hysope_engine::wasm::WasmEngine,
-        out: &mut Vec<(String, String)>,
-    ) {
-        match v {
-            Value::Object(map) => {
-                let here = map
-                    .get("$path")
-                    .and_then(Value::as_str)
-                    .and_then(|p| Path::new(p).parent())
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| dir.to_path_buf());
-                if map.get("class").and_then(Value::as_str) == Some("hysope:WasmRequirement") {
-                    let name = map.get("component").and_then(Value::as_str).unwrap_or("?");
-                    if let Ok(path) =
-                        hysope_engine::cwl::resolve_component(v, &here, search, "results")
-                    {
-                        if let Ok(plugin) = engine.load_file(&path) {
-                            let entry = (name.to_string(), plugin.sha256().to_string());
-                            if !out.contains(&entry) {
-                                out.push(entry);
-                            }
-                        }
-                    }
-                }
-                for child in map.values() {
-                    walk(child, &here, search, engine, out);
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|c| walk(c, dir, search, engine, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    let dir = process.path.parent().unwrap_or(Path::new("."));
-    walk(&process.cwl, dir, search_path, engine, &mut out);
-    out
 }
 
 /// The catalogue items an input names by href (a file the catalogue ingested).
@@ -136,10 +85,11 @@ pub fn submit<'a>(
     state: &'a State,
     job: &Job,
     process: &Process,
+    components: &[(String, String)],
     outputs: &Value,
 ) -> impl Future<Output = hysope_catalog::Result<()>> + 'a {
     use std::sync::atomic::Ordering;
-    let item = item(state, job, process, outputs);
+    let item = item(state, job, process, components, outputs);
     let ensure = || {
         state.catalog.collection(RESULTS).and_then(|c| match c {
             Some(_) => Ok(()),
@@ -171,8 +121,15 @@ pub fn submit<'a>(
     }
 }
 
-/// The result item of a successful job: what made its files, from which inputs.
-fn item(state: &State, job: &Job, process: &Process, outputs: &Value) -> Value {
+/// The result item of a successful job: what made its files (the process, and the
+/// wasm components it ran with the sha256 of the bytes run), from which inputs.
+fn item(
+    state: &State,
+    job: &Job,
+    process: &Process,
+    components: &[(String, String)],
+    outputs: &Value,
+) -> Value {
     let inputs = input_items(state, &Value::Object(job.inputs.clone()));
     let bbox = inputs
         .iter()
@@ -182,7 +139,6 @@ fn item(state: &State, job: &Job, process: &Process, outputs: &Value) -> Value {
                 .and_then(|e| e.bbox)
         })
         .fold(None, union);
-    let components = component_digests(process, &state.plugin_path, &state.engine);
     let finished = rfc3339(job.finished.unwrap_or_else(super::jobs::now_ms));
     let started = rfc3339(job.started.unwrap_or(job.created));
     let mut assets = Map::new();

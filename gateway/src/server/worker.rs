@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hysope_engine::cwl::{LocalBackend, Runner, WasmBackend};
+use hysope_engine::cwl::{ComponentLog, LocalBackend, Runner, WasmBackend};
 use hysope_engine::wasm::RunEvent;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -270,12 +270,14 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
         }
     });
 
+    let ran = ComponentLog::default();
     let wasm = WasmBackend::new(
         state.engine.clone(),
         state.limits.clone(),
         state.plugin_path.clone(),
     )
-    .with_events(events);
+    .with_events(events)
+    .with_log(ran.clone());
     // The runner makes (and removes) its own folder under the shared scratch area;
     // the job's folder there holds only the inputs fetched by reference.
     let runner = Runner::new(
@@ -332,7 +334,8 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
             // successful, in the same commit or an earlier one, and reaches the disk
             // with the final record's commit; a crash before that runs the job again,
             // which rewrites the same item.
-            let item = super::provenance::submit(state, &job, &process, &output);
+            let components = std::mem::take(&mut *ran.lock().unwrap_or_else(|e| e.into_inner()));
+            let item = super::provenance::submit(state, &job, &process, &components, &output);
             let last = update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;
