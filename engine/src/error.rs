@@ -66,6 +66,20 @@ pub enum Error {
         /// The cap in bytes.
         limit: u64,
     },
+    /// The plugin left a symbolic link in its output directory that does not resolve
+    /// inside it (the host, following it, would serve or copy files the plugin may
+    /// not read). The output is discarded.
+    #[error(
+        "plugin {plugin} left a symbolic link in its output that leads out of it: {link} -> {target}; its output was discarded"
+    )]
+    OutputLink {
+        /// Plugin name.
+        plugin: String,
+        /// The link, relative to the output directory.
+        link: String,
+        /// What the link holds.
+        target: String,
+    },
     /// The plugin held more handles (files, streams) than allowed.
     #[error("plugin {plugin} exceeded its cap of {limit} open handles")]
     HandleLimit {
@@ -158,6 +172,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::MemoryLimit { .. } => "memory-limit",
             Error::OutputLimit { .. } => "output-limit",
+            Error::OutputLink { .. } => "output-link",
             Error::HandleLimit { .. } => "handle-limit",
             Error::Cancelled { .. } => "cancelled",
             Error::Exit { .. } => "exit",

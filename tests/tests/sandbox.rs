@@ -211,6 +211,54 @@ async fn hostile_plugins_are_contained_and_the_engine_keeps_working() {
     );
     echo_still_works(&engine).await;
 
+    // Links: a link out of the output folder (the sandbox lets a plugin make one
+    // with a relative target) fails the run and discards the output, whatever the
+    // link climbs to; one that stays inside is an ordinary output.
+    for target in ["../../../etc/passwd", "..", "kept.txt/../../x"] {
+        let output = tempfile::tempdir().unwrap();
+        let request = RunRequest {
+            output_dir: Some(output.path().to_path_buf()),
+            ..RunRequest::default()
+        };
+        let error = hostile(&engine, &["link-out", target], request)
+            .await
+            .unwrap_err();
+        match &error {
+            Error::OutputLink {
+                plugin,
+                link,
+                target: held,
+            } => {
+                assert_eq!(plugin, "hostile");
+                assert_eq!(link, "leak.txt");
+                assert_eq!(held, target);
+            }
+            other => panic!("expected an output-link error for {target}, got {other}"),
+        }
+        assert_eq!(error.cause(), "output-link");
+        assert!(error.to_string().contains("leads out of it"), "{error}");
+        assert_eq!(
+            std::fs::read_dir(output.path()).unwrap().count(),
+            0,
+            "output not discarded"
+        );
+        assert!(std::path::Path::new("/etc/passwd").exists());
+    }
+    let output = tempfile::tempdir().unwrap();
+    let request = RunRequest {
+        output_dir: Some(output.path().to_path_buf()),
+        ..RunRequest::default()
+    };
+    let outcome = hostile(&engine, &["link-out", "kept.txt"], request)
+        .await
+        .expect("a link inside the output is fine");
+    assert!(stdout(&outcome).contains("made /out/leak.txt"));
+    assert_eq!(
+        std::fs::read_to_string(output.path().join("leak.txt")).unwrap(),
+        "kept"
+    );
+    echo_still_works(&engine).await;
+
     // Handles: opening files without end hits the handle cap.
     let limits = Limits {
         max_handles: 64,

@@ -530,10 +530,11 @@ impl WasmEngine {
         };
         let elapsed = started.elapsed();
         let state = store.into_data();
-        let output_size = match &request.output_dir {
-            Some(dir) => dir_size(dir),
-            None => 0,
+        let survey = match &request.output_dir {
+            Some(dir) => survey(dir),
+            None => Survey::default(),
         };
+        let output_size = survey.bytes;
         let outcome = RunOutcome {
             exit_code: 0,
             stdout: stdout.contents(),
@@ -605,7 +606,17 @@ impl WasmEngine {
             }
             other => other,
         };
-        if let (Err(Error::OutputLimit { .. }), Some(dir)) = (&result, &request.output_dir) {
+        let result = match (result, survey.escaping) {
+            (Ok(_), Some((link, target))) => Err(Error::OutputLink {
+                plugin: name.clone(),
+                link: link.display().to_string(),
+                target: target.display().to_string(),
+            }),
+            (result, _) => result,
+        };
+        if let (Err(Error::OutputLimit { .. } | Error::OutputLink { .. }), Some(dir)) =
+            (&result, &request.output_dir)
+        {
             discard_contents(dir);
         }
         // A plugin that saw `cancelled()` and stopped by itself was cancelled, not failed.
@@ -700,31 +711,65 @@ async fn watch_output(dir: Option<&Path>, cap: u64, over: Arc<AtomicBool>) {
 
 /// Total size in bytes of the regular files under `dir` (symlinks not followed).
 pub fn dir_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
+    survey(dir).bytes
+}
+
+/// What a plugin left in its output directory.
+#[derive(Default)]
+struct Survey {
+    /// Size of the files in bytes (symbolic links not followed).
+    bytes: u64,
+    /// A symbolic link that does not resolve inside the directory (relative to it),
+    /// with what it holds. The sandbox refuses absolute targets, not relative ones
+    /// that climb out (`../../etc/passwd`): harmless to the plugin, which cannot
+    /// follow them, but not to the host, which reads the outputs.
+    escaping: Option<(PathBuf, PathBuf)>,
+}
+
+fn survey(root: &Path) -> Survey {
+    let mut survey = Survey::default();
+    let mut real_root = None;
+    let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
-            let Ok(meta) = entry.path().symlink_metadata() else {
+            let path = entry.path();
+            let Ok(meta) = path.symlink_metadata() else {
                 continue;
             };
             if meta.is_dir() {
-                stack.push(entry.path());
+                stack.push(path);
+            } else if meta.is_symlink() {
+                if survey.escaping.is_some() {
+                    continue;
+                }
+                let real_root = real_root
+                    .get_or_insert_with(|| std::fs::canonicalize(root).unwrap_or_default());
+                // Followed to the end (links to links, `..` after a link): a link
+                // that leads nowhere may lead out later.
+                let inside =
+                    std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(&*real_root));
+                if !inside {
+                    let link = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+                    let target = std::fs::read_link(&path).unwrap_or_default();
+                    survey.escaping = Some((link, target));
+                }
             } else {
-                total += meta.len();
+                survey.bytes += meta.len();
             }
         }
     }
-    total
+    survey
 }
 
 fn discard_contents(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
-            let _ = if path.is_dir() {
+            // A link is removed, never what it leads to.
+            let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 std::fs::remove_dir_all(&path)
             } else {
                 std::fs::remove_file(&path)

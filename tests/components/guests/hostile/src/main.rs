@@ -126,6 +126,29 @@ fn main() {
                 }
             }
         }
+        "link-out" => {
+            // Links in /out that the sandbox lets a plugin make (relative targets) but
+            // that lead out of it: the host must not follow them when it reads the
+            // outputs. `kept.txt` is an ordinary output beside them.
+            std::fs::write("/out/kept.txt", b"kept").expect("write /out/kept.txt");
+            let target = args
+                .get(2)
+                .map(String::as_str)
+                .unwrap_or("../../../etc/passwd");
+            #[cfg(target_arch = "wasm32")]
+            {
+                let (out, _) = wasip2::filesystem::preopens::get_directories()
+                    .into_iter()
+                    .find(|(_, path)| path == "/out")
+                    .expect("/out is preopened");
+                match out.symlink_at(target, "leak.txt") {
+                    Ok(()) => println!("made /out/leak.txt -> {target}"),
+                    Err(e) => println!("denied: symlink /out/leak.txt -> {target}: {e}"),
+                }
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            println!("not a wasm build: no link to {target}");
+        }
         "panic" => panic!("hostile plugin panics on purpose"),
         "cat" => {
             // Not hostile: copies stdin to stdout, to check that stdin reaches the plugin.
