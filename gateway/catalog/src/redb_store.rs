@@ -12,7 +12,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use serde_json::{Value, json};
 
 use crate::search::{Entry, Page, SearchQuery, StoredItem, StoredPage};
-use crate::shared::block_on;
+use crate::shared::{Logged, Replayer, block_on, frame, unframe};
 use crate::store::{CatalogStore, Ingested, ItemsCommit, Observation};
 use crate::{Error, Result, SharedDb};
 
@@ -152,8 +152,20 @@ impl RedbCatalog {
 
     /// Opens (or creates) the store at `path` and builds its index.
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_shared(Arc::new(SharedDb::open(path)?))
+        Self::open_shared(Arc::new(SharedDb::open_with(path, &[Self::REPLAYER])?))
     }
+
+    /// Writes again the items of a [`SharedDb`] log record (see `submit_items`).
+    pub const REPLAYER: Replayer = Replayer {
+        kind: "catalog-items",
+        apply: |txn, bytes| {
+            let rows = unframe(bytes)?
+                .into_iter()
+                .map(|stored| Ok((Entry::of(&decode_item(stored)?)?, stored.to_vec())))
+                .collect::<Result<Vec<_>>>()?;
+            Self::write_items(txn, &rows)
+        },
+    };
 
     /// The catalogue in a file other stores share (the server's jobs): the
     /// catalogue's writes share their commits with theirs.
@@ -429,8 +441,13 @@ impl CatalogStore for RedbCatalog {
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         let written = rows.clone();
-        let commit = self.db.submit(
+        let record = Logged {
+            kind: Self::REPLAYER.kind,
+            bytes: frame(rows.iter().map(|(_, bytes)| bytes.as_slice())),
+        };
+        let commit = self.db.submit_logged(
             Box::new(move |txn| Self::write_items(txn, &written)),
+            record,
             durable,
         );
         let index = self.index.clone();

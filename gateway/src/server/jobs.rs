@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hysope_catalog::SharedDb;
+use hysope_catalog::shared::{Logged, Replayer, frame, unframe};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -219,10 +220,27 @@ struct Keys {
 impl RedbJobStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let db =
-            SharedDb::open(path).map_err(|e| anyhow::anyhow!("cannot open the job store: {e}"))?;
+        let db = SharedDb::open_with(path, &[Self::REPLAYER])
+            .map_err(|e| anyhow::anyhow!("cannot open the job store: {e}"))?;
         Self::open_shared(Arc::new(db))
     }
+
+    /// Writes again the jobs of a [`SharedDb`] log record (see `submit`).
+    pub const REPLAYER: Replayer = Replayer {
+        kind: "jobs",
+        apply: |tx, bytes| {
+            let records = unframe(bytes)?
+                .into_iter()
+                .map(|bytes| {
+                    Ok(Record {
+                        keys: serde_json::from_slice(bytes)?,
+                        bytes: bytes.to_vec(),
+                    })
+                })
+                .collect::<hysope_catalog::Result<Vec<_>>>()?;
+            write_records(tx, &records)
+        },
+    };
 
     /// The job store in a file other stores share (the server's catalogue).
     pub fn open_shared(db: Arc<SharedDb>) -> anyhow::Result<Self> {
@@ -316,9 +334,15 @@ impl JobStore for RedbJobStore {
             Ok(records) => records,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
-        let commit = self
-            .db
-            .submit(Box::new(move |tx| write_records(tx, &records)), durable);
+        let record = Logged {
+            kind: Self::REPLAYER.kind,
+            bytes: frame(records.iter().map(|r| r.bytes.as_slice())),
+        };
+        let commit = self.db.submit_logged(
+            Box::new(move |tx| write_records(tx, &records)),
+            record,
+            durable,
+        );
         Box::pin(async move { commit.await.map_err(|e| anyhow::anyhow!("job store: {e}")) })
     }
 

@@ -109,7 +109,12 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<hysope_catalog::SharedD
             .with_context(|| format!("cannot rename {} to {STORE_FILE}", old_catalog.display()))?;
         tracing::info!(from = %old_catalog.display(), to = %path.display(), "catalogue file renamed");
     }
-    let db = Arc::new(hysope_catalog::SharedDb::open(&path)?);
+    // The log's records (see `SharedDb`) are of these two kinds.
+    let replayers = [
+        hysope_catalog::RedbCatalog::REPLAYER,
+        RedbJobStore::REPLAYER,
+    ];
+    let db = Arc::new(hysope_catalog::SharedDb::open_with(&path, &replayers)?);
     let old_jobs = data_dir.join("jobs.redb");
     if old_jobs.exists() {
         let old = RedbJobStore::open(&old_jobs)?;
@@ -119,6 +124,8 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<hysope_catalog::SharedD
         let done = data_dir.join("jobs.redb.imported");
         std::fs::rename(&old_jobs, &done)
             .with_context(|| format!("cannot rename {}", old_jobs.display()))?;
+        // The old file's log, empty since it was closed.
+        let _ = std::fs::remove_file(old_jobs.with_extension("wal"));
         tracing::info!(jobs = all.len(), from = %done.display(), "jobs imported into {STORE_FILE}");
     }
     Ok(db)
