@@ -62,10 +62,19 @@ fn start(data: &Path) -> Server {
 
 /// One HTTP/1.1 request; returns the status and the body.
 fn http(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
+    try_http(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// [`http`], with the connection's failure as an error (the server killed).
+fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -76,9 +85,9 @@ fn http(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (
     }
     request.push_str("\r\n");
     request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(request.as_bytes())?;
     let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).unwrap();
+    stream.read_to_end(&mut reply)?;
     let text = String::from_utf8_lossy(&reply).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -86,7 +95,7 @@ fn http(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    (status, body.to_string())
+    Ok((status, body.to_string()))
 }
 
 fn get_json(addr: &str, path: &str) -> Value {
@@ -180,6 +189,87 @@ fn jobs_survive_kill_9() {
         }
         let listed = get_json(&server.addr, "/jobs?limit=10000");
         assert_eq!(listed["jobs"].as_array().unwrap().len(), accepted.len());
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+    }
+}
+
+/// Synchronous jobs under load, the server killed among them: every job whose
+/// results were returned is still there after the restart, successful, with its
+/// result item in the catalogue and its file. (Their records reach the disk through
+/// the store's log; the kill finds some only there, since redb flushes once a
+/// second at most.)
+#[test]
+fn acknowledged_sync_jobs_survive_kill_9_under_load() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let data = tempfile::tempdir().unwrap();
+    for round in 0..2u64 {
+        let mut server = start(data.path());
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..8)
+            .map(|client| {
+                let (addr, stop) = (server.addr.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut acknowledged = Vec::new();
+                    for n in 0.. {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let text = format!("round {round} client {client} request {n}");
+                        let body = json!({"inputs": {"stringInput": text}}).to_string();
+                        let Ok((200, reply)) = try_http(
+                            &addr,
+                            "POST",
+                            "/processes/echo/execution",
+                            &["Content-Type: application/json"],
+                            &body,
+                        ) else {
+                            break;
+                        };
+                        let results: Value = serde_json::from_str(&reply).unwrap();
+                        let href = results["echo"]["href"].as_str().unwrap().to_string();
+                        let id = href.split("/jobs/").nth(1).unwrap().split('/').next();
+                        acknowledged.push((id.unwrap().to_string(), text));
+                    }
+                    acknowledged
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(700 + 900 * round));
+        server.child.kill().unwrap(); // SIGKILL, requests in flight
+        server.child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let acknowledged: Vec<(String, String)> = clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        assert!(
+            acknowledged.len() > 20,
+            "round {round}: {} jobs",
+            acknowledged.len()
+        );
+
+        let mut server = start(data.path());
+        for (id, text) in &acknowledged {
+            let job = get_json(&server.addr, &format!("/jobs/{id}"));
+            assert_eq!(job["status"], "successful", "round {round}: {job}");
+            let item = get_json(
+                &server.addr,
+                &format!("/stac/collections/results/items/{id}"),
+            );
+            assert_eq!(item["properties"]["hysope:job_id"], id.as_str(), "{item}");
+            let (code, content) = http(
+                &server.addr,
+                "GET",
+                &format!("/jobs/{id}/files/echo.json"),
+                &[],
+                "",
+            );
+            assert_eq!(code, 200, "{id}: {content}");
+            let echoed: Value = serde_json::from_str(&content).unwrap();
+            assert_eq!(echoed["stringInput"], text.as_str(), "{id}");
+        }
         server.child.kill().unwrap();
         server.child.wait().unwrap();
     }
