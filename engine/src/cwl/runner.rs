@@ -105,19 +105,17 @@ impl Runner {
         // (the process is copied only then).
         let mut job = job.clone();
         let extended;
-        let process = match job.remove("cwl:requirements") {
-            Some(Value::Array(extra)) if process.is_object() => {
-                let mut copy = process.clone();
-                if let Value::Object(p) = &mut copy {
-                    let mut reqs = p
-                        .get("requirements")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    reqs.extend(extra);
-                    p.insert("requirements".into(), Value::Array(reqs));
-                }
-                extended = copy;
+        let process = match (job.remove("cwl:requirements"), process) {
+            (Some(Value::Array(extra)), Value::Object(own)) => {
+                let mut copy = own.clone();
+                let mut reqs = own
+                    .get("requirements")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                reqs.extend(extra);
+                copy.insert("requirements".into(), Value::Array(reqs));
+                extended = Value::Object(copy);
                 &extended
             }
             _ => process,
