@@ -173,17 +173,17 @@ impl SharedDb {
     }
 
     /// Hands `change` to the committing thread; the returned future resolves once
-    /// a transaction holding it is committed. With `durable: false` the commit may
-    /// skip the disk flush when no change of its batch asks for one: a crash loses
-    /// it unless a later durable commit came (redb persists every earlier commit
-    /// with a durable one).
-    /// A change without a record makes its batch a durable commit of redb.
+    /// a transaction holding it is committed. A change without a record in the log
+    /// makes its batch a durable commit of redb (a checkpoint) whatever `durable`
+    /// says: nothing could make it again after a crash.
     pub fn submit(&self, change: Change, durable: bool) -> Commit {
         self.enqueue(change, None, durable)
     }
 
     /// [`SharedDb::submit`] of a change with its record, which the log keeps until
-    /// redb's next durable commit: durable once the log is flushed.
+    /// redb's next durable commit. With `durable: false` the log is not flushed for
+    /// it: a crash loses it unless a later flush of the log or a checkpoint came
+    /// (either persists every earlier commit).
     pub fn submit_logged(&self, change: Change, log: Logged, durable: bool) -> Commit {
         self.enqueue(change, Some(log), durable)
     }
