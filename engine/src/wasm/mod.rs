@@ -745,8 +745,9 @@ fn survey(root: &Path) -> Survey {
                 if survey.escaping.is_some() {
                     continue;
                 }
-                let real_root = real_root
-                    .get_or_insert_with(|| std::fs::canonicalize(root).unwrap_or_default());
+                let real_root = real_root.get_or_insert_with(|| {
+                    std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
+                });
                 // Followed to the end (links to links, `..` after a link): a link
                 // that leads nowhere may lead out later.
                 let inside =
