@@ -108,11 +108,7 @@ impl Runner {
         let process = match (job.remove("cwl:requirements"), process) {
             (Some(Value::Array(extra)), Value::Object(own)) => {
                 let mut copy = own.clone();
-                let mut reqs = own
-                    .get("requirements")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+                let mut reqs = values::items(process, "requirements").to_vec();
                 reqs.extend(extra);
                 copy.insert("requirements".into(), Value::Array(reqs));
                 extended = Value::Object(copy);
@@ -167,13 +163,7 @@ impl Runner {
         root: PathBuf,
     ) -> BoxFuture<'a, Result<Value>> {
         Box::pin(async move {
-            let own = |key: &str| {
-                process
-                    .get(key)
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            };
+            let own = |key: &str| values::items(process, key).to_vec();
             let mut requirements = inherited;
             requirements.extend(own("requirements"));
             let mut hints = own("hints");
@@ -260,11 +250,7 @@ impl Runner {
         let inputs = super::tool::bind_job(wf, job, &evaluator, &requirements, scratch, at)?;
         let mut state: HashMap<String, Value> =
             inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let steps: Vec<Value> = wf
-            .get("steps")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let steps: Vec<Value> = values::items(wf, "steps").to_vec();
         let mut done: HashSet<String> = HashSet::new();
         // DAG scheduling: a step starts as soon as every step it reads from has
         // finished; independent steps run concurrently (tool runs are bounded by the
@@ -343,17 +329,8 @@ impl Runner {
         at: &str,
     ) -> Result<Map<String, Value>> {
         let mut reqs = requirements;
-        reqs.extend(
-            step.get("requirements")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        );
-        let mut step_hints = step
-            .get("hints")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        reqs.extend_from_slice(values::items(step, "requirements"));
+        let mut step_hints = values::items(step, "hints").to_vec();
         step_hints.extend(hints);
         let run = step
             .get("run")
@@ -585,12 +562,7 @@ fn step_id(step: &Value) -> &str {
 fn step_sources(step: &Value) -> Vec<String> {
     values::items(step, "in")
         .iter()
-        .flat_map(|i| {
-            i.get("source")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        })
+        .flat_map(|i| values::items(i, "source"))
         .filter_map(|s| s.as_str().map(str::to_string))
         .collect()
 }
