@@ -115,7 +115,7 @@ fn random_suffix() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    hex::encode(&Sha256::digest(format!("{}-{n}-{t}", std::process::id()))[..6])
+    hex::encode(&Sha256::digest(format!("{}-{n}-{t}", super::values::process_id()))[..6])
 }
 
 /// The wasm components a backend ran, each once: (the component as the tool names

@@ -50,6 +50,7 @@ pub struct Runner {
     slots: Arc<tokio::sync::Semaphore>,
     cores: u32,
     fresh_outdir: bool,
+    resolved: bool,
 }
 
 impl Runner {
@@ -69,6 +70,7 @@ impl Runner {
             slots: Arc::new(tokio::sync::Semaphore::new(cores as usize)),
             cores,
             fresh_outdir: false,
+            resolved: false,
         }
     }
 
@@ -83,6 +85,15 @@ impl Runner {
         self
     }
 
+    /// Says that the scratch folder and the `outdir` given to [`Runner::run`] exist
+    /// and are resolved paths (absolute, no symbolic link on the way): they are used
+    /// as given, not created and resolved again at each run (a `readlink` per
+    /// component of each path, and a `mkdir` and a `stat` per folder).
+    pub fn with_resolved_dirs(mut self, resolved: bool) -> Self {
+        self.resolved = resolved;
+        self
+    }
+
     /// Runs a loaded process with `job`, writing its outputs under `outdir`; returns the output object.
     pub async fn run(
         &self,
@@ -90,16 +101,14 @@ impl Runner {
         job: &Map<String, Value>,
         outdir: &Path,
     ) -> Result<Value> {
-        std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
-        // Resolved once: outputs are checked against, moved into and pruned in it.
-        let outdir = &match std::fs::canonicalize(outdir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(outdir).map_err(|e| Error::io(outdir, e))?;
-                std::fs::canonicalize(outdir)
-            }
-            resolved => resolved,
-        }
-        .map_err(|e| Error::io(outdir, e))?;
+        // Resolved once: outputs are checked against, moved into and pruned in
+        // `outdir`; every folder of the run is made under the scratch folder, so
+        // that the paths the tools see are resolved too.
+        let (outdir, scratch) = match self.resolved {
+            true => (outdir.to_path_buf(), self.scratch.clone()),
+            false => (resolved_dir(outdir)?, resolved_dir(&self.scratch)?),
+        };
+        let outdir = &outdir;
         // Tools run in fresh folders; their outputs are then moved into `outdir`.
         // `cwl:requirements` in the job add to (and override) the process's own
         // (the process is copied only then).
@@ -117,7 +126,7 @@ impl Runner {
             _ => process,
         };
         let job = &job;
-        let root = self.scratch.join(values::unique_name("run"));
+        let root = scratch.join(values::unique_name("run"));
         let in_place = self.fresh_outdir
             && process.get("class").and_then(Value::as_str) == Some("CommandLineTool");
         let work = if in_place {
@@ -137,7 +146,7 @@ impl Runner {
             )
             .await;
         let result = result.and_then(|mut output| {
-            relocate(&mut output, outdir, &root, in_place)?;
+            relocate(&mut output, outdir, &root)?;
             if in_place {
                 prune(outdir, &mut output)?;
             }
@@ -177,7 +186,10 @@ impl Runner {
                     });
                 }
             }
-            std::fs::create_dir_all(&outdir).map_err(|e| Error::io(&outdir, e))?;
+            // (A tool run in place runs in the caller's folder, which exists.)
+            if !outdir.is_dir() {
+                std::fs::create_dir_all(&outdir).map_err(|e| Error::io(&outdir, e))?;
+            }
             let class = process.get("class").and_then(Value::as_str).unwrap_or("");
             // A tool's scratch holds only literals it materialises (each makes its
             // folder); workflows and expression tools use it as their work area.
@@ -681,17 +693,24 @@ fn prune_in(dir: &Path, kept: &HashSet<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Moves output files made in the scratch area (`root`) into `outdir` (a resolved
-/// path) and copies those that live elsewhere (inputs passed through), rewriting
-/// their paths. A file that two outputs name is moved once. `in_place`: the tool
-/// ran in `outdir` and `root` was never made.
-fn relocate(value: &mut Value, outdir: &Path, root: &Path, in_place: bool) -> Result<()> {
-    let root = match in_place {
-        true => root.to_path_buf(),
-        false => std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
-    };
+/// Moves output files made in the scratch area (`root`) into `outdir` (both
+/// resolved paths) and copies those that live elsewhere (inputs passed through),
+/// rewriting their paths. A file that two outputs name is moved once.
+fn relocate(value: &mut Value, outdir: &Path, root: &Path) -> Result<()> {
     let mut moved = HashMap::new();
-    relocate_in(value, outdir, &root, &mut moved)
+    relocate_in(value, outdir, root, &mut moved)
+}
+
+/// `dir` resolved (absolute, without symbolic links), made first if missing.
+fn resolved_dir(dir: &Path) -> Result<PathBuf> {
+    match std::fs::canonicalize(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            std::fs::canonicalize(dir)
+        }
+        resolved => resolved,
+    }
+    .map_err(|e| Error::io(dir, e))
 }
 
 fn relocate_in(

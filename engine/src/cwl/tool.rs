@@ -27,7 +27,7 @@ pub struct ToolRun<'a> {
     pub requirements: Vec<Value>,
     /// Effective hints.
     pub hints: Vec<Value>,
-    /// Where to put outputs.
+    /// Where to put outputs: a resolved path (absolute, no symbolic link on the way).
     pub outdir: &'a Path,
     /// Scratch folder for literals and staging.
     pub scratch: &'a Path,
@@ -1038,7 +1038,7 @@ fn collect_outputs(
     runtime: &Value,
     stdout: Option<&str>,
 ) -> Result<Value> {
-    let outdir = std::fs::canonicalize(run.outdir).map_err(|e| Error::io(run.outdir, e))?;
+    let outdir = run.outdir;
     let all = Value::Object(inputs.clone());
     let custom = outdir.join("cwl.output.json");
     if custom.is_file() {

@@ -425,7 +425,13 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{n}-{t:x}", std::process::id())
+    format!("{prefix}-{}-{n}-{t:x}", process_id())
+}
+
+/// This process's id, asked of the system once (a system call per name made).
+pub(crate) fn process_id() -> u32 {
+    static ID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ID.get_or_init(std::process::id)
 }
 
 /// Fills names and, when asked, contents and listings of every File/Directory in `value`.

@@ -156,6 +156,9 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     {
         tracing::warn!(folder = %scratch.display(), error = %e, "cannot empty the scratch area");
     }
+    // The job runners use it as it is (resolved, existing): see `Runner::with_resolved_dirs`.
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create the scratch area {}", scratch.display()))?;
     let catalog: Arc<dyn hysope_catalog::CatalogStore> =
         Arc::new(hysope_catalog::RedbCatalog::open_shared(store)?);
     let mut registry = Registry::scan(&config.process_dirs)?;

@@ -285,7 +285,8 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
         Some(Arc::new(wasm)),
         state.data_dir.join("scratch"),
     )
-    .with_fresh_outdir(true);
+    .with_fresh_outdir(true)
+    .with_resolved_dirs(true);
     let scratch = state.data_dir.join("scratch").join(id);
     let run = async {
         let mut inputs = job.inputs.clone();
