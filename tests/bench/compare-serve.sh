@@ -8,7 +8,9 @@
 # e.g. two commits' release binaries copied aside, on ext4 then on tmpfs:
 #   bash tests/bench/compare-serve.sh 2 "old||/tmp/hysope-old" "new|--workers 8|target/release/hysope"
 # PLUGINS: the folder of the wasm components (default: this tree's release build),
-# to compare builds of a plugin. Prints: label, req/s, p99 (ms), errors. CONNECTIONS (16) and SECONDS_PER_RUN (5) as variables.
+# to compare builds of a plugin. Prints: label, req/s, p99 (ms), errors, and the
+# server's CPU time per request (ms, user + system, from /proc). CONNECTIONS (16) and
+# SECONDS_PER_RUN (5) as variables.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 rounds="$1"
@@ -34,14 +36,23 @@ for _ in $(seq "$rounds"); do
         HYSOPE_PLUGIN_PATH="${plugins:-$root/target/wasm32-wasip2/release}" HYSOPE_CACHE_DIR="$work/cache" \
             "$binary" serve --addr "127.0.0.1:$port" --data-dir "$data/$run" --processes "$work" $flags \
             2>"$work/log" &
+        server=$!
         for _ in $(seq 100); do
             curl -sf "http://127.0.0.1:$port/processes" >/dev/null && break
             sleep 0.2
         done
-        out="$("$root/target/release/http-load" "http://127.0.0.1:$port/processes/echo/execution" \
+        cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+        # The server's CPU time over the measured seconds (after the 1 s warm-up).
+        "$root/target/release/http-load" "http://127.0.0.1:$port/processes/echo/execution" \
             --method POST --header 'Content-Type: application/json' \
             --body '{"inputs":{"stringInput":"x"}}' --connections "${CONNECTIONS:-16}" \
-            --duration "${SECONDS_PER_RUN:-5}" --warmup 1)"
-        echo "$label $(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["rps"], d["p99_ms"], d["errors"])' "$out")"
+            --duration "${SECONDS_PER_RUN:-5}" --warmup 1 >"$work/out" &
+        load=$!
+        sleep 1
+        before="$(cpu)"
+        wait "$load"
+        out="$(cat "$work/out")"
+        ticks=$(($(cpu) - before))
+        echo "$label $(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["rps"], d["p99_ms"], d["errors"], "%.3f" % (int(sys.argv[2]) * 1000 / int(sys.argv[3]) / max(d["requests"], 1)))' "$out" "$ticks" "$(getconf CLK_TCK)")"
     done
 done
