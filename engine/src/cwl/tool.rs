@@ -1045,7 +1045,7 @@ fn collect_outputs(
         let text = std::fs::read_to_string(&custom).map_err(|e| Error::io(&custom, e))?;
         let mut value: Value = serde_json::from_str(&text)
             .map_err(|e| Error::cwl(custom.display().to_string(), e.to_string()))?;
-        super::load::absolutise_files(&mut value, &outdir);
+        super::load::absolutise_files(&mut value, outdir);
         complete_outputs(&mut value)?;
         return Ok(value);
     }
@@ -1063,7 +1063,7 @@ fn collect_outputs(
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 let path = if name.is_empty() {
-                    glob(&outdir, "stderr-*")
+                    glob(outdir, "stderr-*")
                         .into_iter()
                         .next()
                         .unwrap_or_default()
@@ -1072,7 +1072,7 @@ fn collect_outputs(
                 };
                 file_object(&path, 0)?
             }
-            _ => collect_one(output, &ty, evaluator, &all, runtime, &outdir, &at)?,
+            _ => collect_one(output, &ty, evaluator, &all, runtime, outdir, &at)?,
         };
         values::check_output(&value, &ty, &at)?;
         result.insert(id.to_string(), value);
