@@ -72,7 +72,8 @@ pub struct State {
     pub results: results::Results,
     /// Folders input hrefs may point into.
     pub input_roots: Vec<PathBuf>,
-    /// Job slots shared by workers and synchronous executions.
+    /// Slots of running tools, shared by workers and synchronous executions (a job
+    /// holds one while its tools run).
     pub slots: tokio::sync::Semaphore,
     /// Serialise read-modify-write of job records: one lock per stripe of job ids,
     /// so that changes to different jobs go to the store (and share its commits)
@@ -220,7 +221,8 @@ pub struct ServeArgs {
     /// Folder an input href may point into (repeatable).
     #[arg(long = "input-root")]
     pub input_roots: Vec<PathBuf>,
-    /// Jobs run at the same time (default: four per core).
+    /// Jobs whose tools run at the same time (default: four per core); a job waiting
+    /// for the disk once its tools have run does not count.
     #[arg(long)]
     pub workers: Option<usize>,
     /// Result store: s3://BUCKET/PREFIX (S3 from the AWS_* variables); default the
@@ -254,10 +256,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if process_dirs.is_empty() && std::path::Path::new("plugins").is_dir() {
         process_dirs.push(PathBuf::from("plugins"));
     }
-    // Jobs wait on the disk (fsync) and on their tools as much as they compute, and
-    // jobs that finish together share one commit of their records: four per core
+    // Tools wait on their files as much as they compute: four tool runs per core
     // (against two) gave 0.92x to 1.35x the small synchronous jobs per second on
-    // this 2-core machine's disk, 1.00x to 1.07x on tmpfs (BENCHMARKS.md).
+    // this 2-core machine's disk, 1.00x to 1.07x on tmpfs (BENCHMARKS.md). A job
+    // gives its slot back once its tools have run, before it waits for the disk.
     let workers = args.workers.unwrap_or_else(|| {
         4 * std::thread::available_parallelism()
             .map(|n| n.get())

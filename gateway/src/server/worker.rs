@@ -133,7 +133,7 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// Runs a queued job to a final state. The running state (and its attempt count,
 /// which stops a job that crashes the server from looping) is committed durably.
 pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
-    let _slot = state.slots.acquire().await?;
+    let slot = state.slots.acquire().await?;
     let Some(job) = update(state, id, true, |job| {
         if job.status != Status::Accepted {
             return false;
@@ -148,7 +148,7 @@ pub async fn run_job(state: &Arc<State>, id: &str) -> anyhow::Result<()> {
     if job.status != Status::Running {
         return Ok(());
     }
-    run_started(state, job).await?;
+    run_started(state, job, slot).await?;
     Ok(())
 }
 
@@ -162,7 +162,7 @@ const QUIET: Duration = Duration::from_millis(100);
 /// or at its first progress report, and from then on is listed, followed and
 /// dismissed as any job.
 pub async fn run_sync(state: &Arc<State>, mut job: Job) -> anyhow::Result<Job> {
-    let _slot = state.slots.acquire().await?;
+    let slot = state.slots.acquire().await?;
     start(&mut job);
     state
         .metrics
@@ -174,7 +174,7 @@ pub async fn run_sync(state: &Arc<State>, mut job: Job) -> anyhow::Result<Job> {
         .lock()
         .expect("quiet lock")
         .insert(id.clone(), job.clone());
-    let run = run_started(state, job);
+    let run = run_started(state, job, slot);
     tokio::pin!(run);
     let announce = async {
         tokio::time::sleep(QUIET).await;
@@ -206,8 +206,15 @@ fn start(job: &mut Job) {
 }
 
 /// Runs a job whose record says running; returns its final record (None when it
-/// was dismissed meanwhile or its record could not be updated).
-async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>> {
+/// was dismissed meanwhile or its record could not be updated). The job's slot is
+/// given back once its tools have run: the job then waits for the disk (its
+/// results published, its records committed) without keeping another job from
+/// running meanwhile, and the jobs that finish together share a commit.
+async fn run_started<'a>(
+    state: &'a Arc<State>,
+    job: Job,
+    slot: tokio::sync::SemaphorePermit<'a>,
+) -> anyhow::Result<Option<Job>> {
     let id = job.id.as_str();
     let cancel = CancellationToken::new();
     let Some(process) = state
@@ -303,6 +310,7 @@ async fn run_started(state: &Arc<State>, job: Job) -> anyhow::Result<Option<Job>
         _ = cancel.cancelled() => None,
     };
     drop(runner);
+    drop(slot);
     let _ = progress_task.await;
     if scratch.exists() {
         let _ = std::fs::remove_dir_all(&scratch);
