@@ -27,6 +27,8 @@ cp "$root/plugins/echo/echo.cwl" "$work/"
 port=7811
 stop() { pkill -f "serve --addr 127.0.0.1:$port" 2>/dev/null || true; sleep 0.5; }
 trap 'stop; rm -rf "$work" "$data"' EXIT
+# The CPU time (clock ticks, user + system) of the server started last.
+cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 for _ in $(seq "$rounds"); do
     for config in "$@"; do
         IFS='|' read -r label flags binary plugins <<<"$config"
@@ -41,7 +43,6 @@ for _ in $(seq "$rounds"); do
             curl -sf "http://127.0.0.1:$port/processes" >/dev/null && break
             sleep 0.2
         done
-        cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
         # The server's CPU time over the measured seconds (after the 1 s warm-up).
         "$root/target/release/http-load" "http://127.0.0.1:$port/processes/echo/execution" \
             --method POST --header 'Content-Type: application/json' \

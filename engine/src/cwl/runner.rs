@@ -172,12 +172,12 @@ impl Runner {
         root: PathBuf,
     ) -> BoxFuture<'a, Result<Value>> {
         Box::pin(async move {
-            let own = |key: &str| values::items(process, key).to_vec();
+            let own_requirements = values::items(process, "requirements");
             let mut requirements = inherited;
-            requirements.extend(own("requirements"));
-            let mut hints = own("hints");
+            requirements.extend_from_slice(own_requirements);
+            let mut hints = values::items(process, "hints").to_vec();
             hints.extend(inherited_hints);
-            for req in own("requirements") {
+            for req in own_requirements {
                 let class = req.get("class").and_then(Value::as_str).unwrap_or("");
                 if !SUPPORTED_REQUIREMENTS.contains(&class) {
                     return Err(Error::Unsupported {
