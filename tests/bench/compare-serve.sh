@@ -19,20 +19,26 @@ shift
 # this machine) skips inodes freed in the last minutes when it allocates new ones
 # (`recently_deleted`), so removing a run's thousands of job folders before the next
 # run would slow the next one's folder creation, a cost of the benchmark, not of
-# the server.
+# the server (an earlier invocation's removal is waited out: settle.sh). Each run
+# starts with the earlier runs' files written back (`sync`), not with the kernel
+# writing them back under the load.
 data="${DATA:-$(mktemp -d)/data}"
 work="$(mktemp -d)"
 run=0
 cp "$root/plugins/echo/echo.cwl" "$work/"
 port=7811
 stop() { pkill -f "serve --addr 127.0.0.1:$port" 2>/dev/null || true; sleep 0.5; }
-trap 'stop; rm -rf "$work" "$data"' EXIT
+# shellcheck source=tests/bench/settle.sh
+. "$root/tests/bench/settle.sh"
+settle
+trap 'stop; remove_tree "$work" "$data"' EXIT
 # The CPU time (clock ticks, user + system) of the server started last.
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 for _ in $(seq "$rounds"); do
     for config in "$@"; do
         IFS='|' read -r label flags binary plugins <<<"$config"
         stop
+        sync
         run=$((run + 1))
         # shellcheck disable=SC2086
         HYSOPE_PLUGIN_PATH="${plugins:-$root/target/wasm32-wasip2/release}" HYSOPE_CACHE_DIR="$work/cache" \

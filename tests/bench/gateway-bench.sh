@@ -15,11 +15,14 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-10}"
 connections="${2:-16}"
 jobs="${3:-100000}"
+# shellcheck source=tests/bench/settle.sh
+. "$root/tests/bench/settle.sh"
+settle
 work="$(mktemp -d)"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
+    remove_tree "$work"
 }
 trap cleanup EXIT
 python312="${PYTHON312:-$(ls -d /root/.pyenv/versions/3.12.*/bin/python 2>/dev/null | head -n 1)}"

@@ -65,7 +65,7 @@ impl Status {
 /// One job: what was asked, and where it is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
-    /// Job id (a UUID).
+    /// Job id (a UUID, time-ordered: v7).
     pub id: String,
     /// The process it runs.
     pub process_id: String,
