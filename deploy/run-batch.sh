@@ -8,8 +8,11 @@ out="${HYSOPE_OUT_DIR:-$PWD/out}"
 if [ "$#" -eq 0 ]; then set -- "$root/../shared/data"; fi
 
 rustup target add wasm32-wasip2 >/dev/null
-cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 -p hysope-echo -p hysope-swot-river-filter
-cargo build --manifest-path "$root/Cargo.toml" -p hysope-gateway
+# The bundled plugins, one package a line (word splitting of $bundled is meant).
+bundled=$(sed -e '/^#/d' -e 's/^/-p /' "$root/plugins/bundled.txt")
+# shellcheck disable=SC2086
+cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 $bundled
+cargo build --manifest-path "$root/Cargo.toml" -p hysope-cli
 hysope="$root/target/debug/hysope"
 export HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release"
 

@@ -17,8 +17,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ "$#" -eq 0 ]; then set -- "$root/../shared/data"; fi
 
 rustup target add wasm32-wasip2 >/dev/null
-cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 -p hysope-echo -p hysope-swot-river-filter -p hysope-lake-storage-change -p hysope-rating-curve -p hysope-hydro-anomaly -p hysope-timeseries-resample -p hysope-river-area-change -p hysope-river-discharge -p hysope-virtual-station-wse
-cargo build --manifest-path "$root/Cargo.toml" --release -p hysope-gateway
+# The bundled plugins, one package a line (word splitting of $bundled is meant).
+bundled=$(sed -e '/^#/d' -e 's/^/-p /' "$root/plugins/bundled.txt")
+# shellcheck disable=SC2086
+cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 $bundled
+cargo build --manifest-path "$root/Cargo.toml" --release -p hysope-cli
 export HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release"
 
 roots=()

@@ -5,7 +5,7 @@
 #   tests/conformance.sh required   the `required` tests; fails if any fails (CI)
 #   tests/conformance.sh all        every test; writes the per-tag table of CONFORMANCE.md
 #
-# Needs target/debug/hysope (cargo build -p hysope-gateway) and cwltest.
+# Needs target/debug/hysope (cargo build -p hysope-cli) and cwltest.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 suite="$root/../shared/cwl-v1.2"

@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 
 bash tests/install-tools.sh
 rustup target add wasm32-wasip2 >/dev/null
-cargo build --release --target wasm32-wasip2 \
-    -p hysope-echo -p hysope-swot-river-filter -p hysope-lake-storage-change -p hysope-rating-curve -p hysope-hydro-anomaly -p hysope-timeseries-resample -p hysope-river-area-change -p hysope-river-discharge -p hysope-virtual-station-wse \
+# The bundled plugins (plugins/bundled.txt, one package a line) and the test guests.
+bundled=$(sed -e '/^#/d' -e 's/^/-p /' plugins/bundled.txt)
+# shellcheck disable=SC2086
+cargo build --release --target wasm32-wasip2 $bundled \
     -p hysope-guest-hostile -p hysope-guest-moving-median
 cargo test --workspace "$@"
 # The CWL conformance suite's required tests against the hysope binary the tests built.

@@ -10,10 +10,12 @@
 #   bash tests/bench/catalog-bench.sh [SECONDS] [ITEMS] [ROUNDS]
 #
 # Needs target/release/hysope and target/release/http-load
-# (cargo build --release -p hysope-gateway -p hysope-tests) and a Python with
+# (cargo build --release -p hysope-cli -p hysope-tests) and a Python with
 # rustac, pyshp and h5py (RUSTAC_PYTHON, default python3).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../lib.sh
+source "$root/tests/lib.sh"
 seconds="${1:-10}"
 items="${2:-100000}"
 rounds="${3:-5}"
@@ -74,8 +76,7 @@ printf '| pyshp + h5py read only (reference) | %.3f | %.1f |\n\n' "$tr" "$(echo 
 # times over 2023-2026 and boxes moved so that they differ.
 "$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/ingest-1" --processes "$work/none" 2>"$work/seed.log" &
 pids+=("$!")
-for _ in $(seq 100); do grep -q serving "$work/seed.log" && break; sleep 0.1; done
-seed="$(grep -o 'http://[0-9.:]*' "$work/seed.log" | head -n 1)"
+seed="$(server_url "$work/ingest-1" "$!")"
 curl -sf "$seed/stac/search?limit=100&collections=SWOT_L2_HR_RiverSP_Reach,SWOT_L2_HR_RiverSP_Node,SWOT_L2_HR_LakeSP_Prior,SWOT_L2_HR_PIXC,SWOT_L2_HR_PIXCVec" >"$work/seed.json"
 python3 - "$work/seed.json" "$items" "$work" <<'PY'
 import copy, json, sys, datetime
@@ -105,8 +106,7 @@ PY
 # hysope, loaded through its transaction API (ItemCollections of 2,000).
 "$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" --processes "$work/none" 2>"$work/hysope.log" &
 pids+=("$!")
-for _ in $(seq 100); do grep -q serving "$work/hysope.log" && break; sleep 0.1; done
-hs="$(grep -o 'http://[0-9.:]*' "$work/hysope.log" | head -n 1)/stac"
+hs="$(server_url "$work/hysope" "$!")/stac"
 curl -sf -X POST "$hs/collections" -H 'Content-Type: application/json' -d @"$work/collection.json" >/dev/null
 load_start=$(date +%s.%N)
 python3 - "$work/items.ndjson" "$hs" <<'PY'

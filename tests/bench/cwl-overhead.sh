@@ -9,7 +9,7 @@
 # row has no peer; the median of RUNS runs is reported (CWLTOOL_RUNS for cwltool, which
 # takes seconds per step).
 #
-# Needs target/release/hysope (cargo build --release -p hysope-gateway), the wasm
+# Needs target/release/hysope (cargo build --release -p hysope-cli), the wasm
 # plugins (target/wasm32-wasip2/release) and cwltool (pip install cwltool).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -8,10 +8,12 @@
 #   bash tests/bench/gateway-bench.sh [SECONDS] [CONNECTIONS] [JOBS]
 #
 # Needs target/release/hysope and target/release/http-load
-# (cargo build --release -p hysope-gateway -p hysope-tests), the wasm
+# (cargo build --release -p hysope-cli -p hysope-tests), the wasm
 # plugins, and Python 3.12 (pyenv) for pygeoapi 0.24, installed here in a venv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../lib.sh
+source "$root/tests/lib.sh"
 seconds="${1:-10}"
 connections="${2:-16}"
 jobs="${3:-100000}"
@@ -49,11 +51,11 @@ start_servers() {
         "$root/target/release/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" \
         --processes "$work/processes" 2>"$work/$1" &
     pids+=("$!")
+    hysope="$(server_url "$work/hysope" "$!")" || { cat "$work/$1" >&2; exit 1; }
     for _ in $(seq 300); do
-        grep -q serving "$work/$1" && curl -sf "http://127.0.0.1:5099/jobs?limit=1" >/dev/null && break
+        curl -sf "http://127.0.0.1:5099/jobs?limit=1" >/dev/null && break
         sleep 0.2
     done
-    hysope="$(grep -o 'http://[0-9.:]*' "$work/$1" | head -n 1)"
 }
 start_servers hysope.log
 pygeoapi="http://127.0.0.1:5099"

@@ -3,7 +3,7 @@
 //! from now) into the job store of a gateway data folder, for the `/jobs`
 //! benchmarks at scale. Commits in batches of 10,000.
 
-use hysope_gateway::server::jobs::{Job, JobStore, RedbJobStore, Status, now_ms};
+use hysope_jobs::{Job, JobStore, RedbJobStore, Status, now_ms};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -12,7 +12,7 @@ fn main() -> anyhow::Result<()> {
     };
     let n: u64 = n.parse()?;
     std::fs::create_dir_all(&dir)?;
-    let file = hysope_gateway::server::STORE_FILE;
+    let file = hysope_server::STORE_FILE;
     let store = RedbJobStore::open(&std::path::Path::new(&dir).join(file))?;
     let now = now_ms();
     let mut batch = Vec::with_capacity(10_000);
@@ -47,7 +47,7 @@ fn main() -> anyhow::Result<()> {
                     "checksum": "sha1$0000000000000000000000000000000000000000"}, "files": []})
             }),
             attempts: 1,
-            failure: (status == Status::Failed).then(|| "process-failed".to_string()),
+            failure: (status == Status::Failed).then_some(hysope_jobs::FailureKind::ProcessFailed),
             base_url: None,
         });
         if batch.len() == 10_000 {

@@ -13,7 +13,7 @@
 # reported; the sandbox runs with a warm compile cache (compilation is measured apart).
 #
 # Needs target/release/hysope and the native plugins (cargo build --release -p
-# hysope-gateway -p hysope-river-discharge -p hysope-virtual-station-wse) and the wasm
+# hysope-cli -p hysope-river-discharge -p hysope-virtual-station-wse) and the wasm
 # plugins (cargo build --release --target wasm32-wasip2 ...).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -11,6 +11,8 @@
 # Needs target/debug/hysope and the Python tools of tests/install-tools.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../lib.sh
+source "$root/tests/lib.sh"
 data="$(cd "$root/../shared/data" && pwd)"
 work="$(mktemp -d)"
 server=""
@@ -27,11 +29,7 @@ tail -n 1 "$work/ingest.log"
 "$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/data" --processes "$root/plugins" \
     --input-root "$data" --input-root "$root/plugins" 2>"$work/serve.log" &
 server="$!"
-for _ in $(seq 100); do
-    grep -q "serving" "$work/serve.log" 2>/dev/null && break
-    sleep 0.1
-done
-url="$(grep -o 'http://[0-9.:]*' "$work/serve.log" | head -n 1)"
+url="$(server_url "$work/data" "$server")" || { cat "$work/serve.log" >&2; exit 1; }
 echo "catalogue server at $url/stac"
 
 # Ingesting while the server holds the catalogue goes through the server.

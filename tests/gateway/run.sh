@@ -6,6 +6,8 @@
 # Needs target/debug/hysope, the wasm plugins, and the Python tools of .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../lib.sh
+source "$root/tests/lib.sh"
 work="$(mktemp -d)"
 servers=()
 cleanup() {
@@ -23,11 +25,7 @@ start() {
     "$root/target/debug/hysope" serve --addr 127.0.0.1:0 --data-dir "$work/$name" \
         --input-root "$(dirname "$reach")" "$@" 2>"$work/$name.log" &
     servers+=("$!")
-    for _ in $(seq 100); do
-        grep -q "serving" "$work/$name.log" 2>/dev/null && break
-        sleep 0.1
-    done
-    url="$(grep -o 'http://[0-9.:]*' "$work/$name.log" | head -n 1)"
+    url="$(server_url "$work/$name" "$!")" || { cat "$work/$name.log" >&2; exit 1; }
     echo "$name server at $url"
 }
 
@@ -50,7 +48,7 @@ openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/rogue-ca.pem" -CAkey "$tls/rogue
 
 # The clients also use the test tools (a waiting one, for dismissal).
 export SSL_CERT_FILE="$tls/ca.pem"
-start clients --processes "$root/plugins" --processes "$root/gateway/tests/processes"
+start clients --processes "$root/plugins" --processes "$root/gateway/server/tests/processes"
 unset SSL_CERT_FILE
 python3 "$root/tests/gateway/clients.py" "$url" "$reach" "$tls"
 

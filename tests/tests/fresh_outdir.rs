@@ -47,8 +47,7 @@ fn tool(dir: &Path, script: &str) -> Value {
 
 fn runner(scratch: &Path, fresh: bool) -> Runner {
     Runner::new(
-        Arc::new(LocalBackend::new(Limits::default())),
-        None,
+        vec![Arc::new(LocalBackend::new(Limits::default()))],
         scratch.to_path_buf(),
     )
     .with_fresh_outdir(fresh)

@@ -42,3 +42,18 @@ fn every_broken_document_is_refused_with_its_message() {
         );
     }
 }
+
+#[test]
+fn an_unknown_hint_or_an_extension_requirement_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tool.cwl");
+    std::fs::write(
+        &path,
+        "cwlVersion: v1.2\nclass: CommandLineTool\n$namespaces:\n  ext: https://example.org/ext#\n\
+         requirements:\n  - class: ext:Special\nhints:\n  - class: FooHint\n\
+         baseCommand: echo\ninputs: []\noutputs: []\n",
+    )
+    .unwrap();
+    let loaded = hysope_engine::cwl::load(&path.display().to_string());
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
+}

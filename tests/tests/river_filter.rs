@@ -4,22 +4,24 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use hysope_engine::Error;
-use hysope_engine::cwl::{self, LocalBackend, Runner, WasmBackend};
-use hysope_engine::wasm::{EngineConfig, Limits, WasmEngine};
+use hysope_engine::cwl;
+use hysope_engine::wasm::Limits;
+use hysope_engine::{Engine, EngineSettings, Error};
 use hysope_test_components::{
     component_dir, dbf_of, kept_by_default, num, reach_zip, shared_data, workspace_root,
 };
 use serde_json::{Map, Value, json};
 
 async fn run_filter(job: Map<String, Value>) -> Result<(tempfile::TempDir, Value), Error> {
-    let engine = Arc::new(WasmEngine::new(EngineConfig::default()).unwrap());
-    let wasm = WasmBackend::new(engine, Limits::default(), vec![component_dir()]);
+    let engine = Engine::open(EngineSettings {
+        cache_dir: None,
+        plugin_path: vec![component_dir()],
+        limits: Limits::default(),
+    })
+    .unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let local = Arc::new(LocalBackend::new(Limits::default()));
-    let runner = Runner::new(local, Some(Arc::new(wasm)), scratch.path().to_path_buf());
+    let runner = engine.runner(scratch.path()).build();
     let path = workspace_root().join("plugins/swot-river-filter/swot-river-filter.cwl");
     let tool = cwl::load(&path.display().to_string()).unwrap();
     let out = tempfile::tempdir().unwrap();

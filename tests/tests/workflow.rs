@@ -2,10 +2,9 @@
 //! sandboxed filter runs scattered over real and simulated RiverSP files, then a
 //! per-pass summary, checked against an independent reading of each file.
 
-use std::sync::Arc;
-
-use hysope_engine::cwl::{self, LocalBackend, Runner, WasmBackend};
-use hysope_engine::wasm::{EngineConfig, Limits, WasmEngine};
+use hysope_engine::cwl;
+use hysope_engine::wasm::Limits;
+use hysope_engine::{Engine, EngineSettings};
 use hysope_test_components::{component_dir, dbf_of, kept_by_default, num, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,14 +19,14 @@ async fn filter_then_summary_over_every_pass() {
     .unwrap();
     let job =
         cwl::load_job(&root.join("plugins/workflows/river-filter-summary.example.yml")).unwrap();
-    let engine = Arc::new(WasmEngine::new(EngineConfig::default()).unwrap());
-    let wasm = WasmBackend::new(engine, Limits::default(), vec![component_dir()]);
+    let engine = Engine::open(EngineSettings {
+        cache_dir: None,
+        plugin_path: vec![component_dir()],
+        limits: Limits::default(),
+    })
+    .unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let runner = Runner::new(
-        Arc::new(LocalBackend::new(Limits::default())),
-        Some(Arc::new(wasm)),
-        scratch.path().to_path_buf(),
-    );
+    let runner = engine.runner(scratch.path()).build();
     let out = tempfile::tempdir().unwrap();
     let output = runner
         .run(&workflow.process, &job, out.path())

@@ -92,6 +92,11 @@ pub trait Backend: Send + Sync {
     /// The backend's name (`wasm`, `local`, `hpc`).
     fn name(&self) -> &'static str;
 
+    /// True when this backend runs a CommandLineTool with these effective
+    /// requirements and hints. A [`Runner`](super::Runner) gives each tool to the
+    /// first of its backends that accepts it.
+    fn accepts(&self, requirements: &[Value], hints: &[Value]) -> bool;
+
     /// Makes the inputs visible to the tool, rewriting their paths as the tool sees them.
     fn stage(
         &self,
@@ -121,6 +126,14 @@ fn random_suffix() -> String {
 /// The wasm components a backend ran, each once: (the component as the tool names
 /// it, sha256 of the bytes run).
 pub type ComponentLog = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// True when a tool is a sandboxed plugin: a `hysope:WasmRequirement` among its
+/// requirements or hints.
+pub fn is_wasm_tool(requirements: &[Value], hints: &[Value]) -> bool {
+    super::tool::find_req(requirements, "hysope:WasmRequirement")
+        .or_else(|| super::tool::find_req(hints, "hysope:WasmRequirement"))
+        .is_some()
+}
 
 /// The sandbox backend.
 pub struct WasmBackend {
@@ -305,6 +318,10 @@ impl Backend for WasmBackend {
         "wasm"
     }
 
+    fn accepts(&self, requirements: &[Value], hints: &[Value]) -> bool {
+        is_wasm_tool(requirements, hints)
+    }
+
     fn stage(
         &self,
         process: &Value,
@@ -360,86 +377,89 @@ impl Backend for WasmBackend {
     }
 
     fn execute(&self, invocation: ToolInvocation) -> BoxFuture<'_, Result<ExecutionResult>> {
-        Box::pin(async move {
-            let _stage = invocation.staging.stage_dir.clone().map(StageDir);
-            let component = invocation
-                .staging
-                .component
-                .clone()
-                .ok_or_else(|| Error::Setup("wasm invocation without a component".into()))?;
-            // A component loaded before is one `stat` away; a first load (maybe a
-            // compile) runs off the async threads.
-            let plugin = match self.engine.loaded_file(&component) {
-                Some(plugin) => plugin,
-                None => {
-                    let engine = self.engine.clone();
-                    tokio::task::spawn_blocking(move || engine.load_file(&component))
-                        .await
-                        .map_err(|e| Error::Setup(format!("loader task failed: {e}")))??
+        let span = tracing::info_span!("plugin", tool = %invocation.name);
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let _stage = invocation.staging.stage_dir.clone().map(StageDir);
+                let component =
+                    invocation.staging.component.clone().ok_or_else(|| {
+                        Error::Setup("wasm invocation without a component".into())
+                    })?;
+                // A component loaded before is one `stat` away; a first load (maybe a
+                // compile) runs off the async threads.
+                let plugin = match self.engine.loaded_file(&component) {
+                    Some(plugin) => plugin,
+                    None => {
+                        let engine = self.engine.clone();
+                        tokio::task::spawn_blocking(move || engine.load_file(&component))
+                            .await
+                            .map_err(|e| Error::Setup(format!("loader task failed: {e}")))??
+                    }
+                };
+                if let Some(log) = &self.ran {
+                    let name = invocation.staging.component_name.clone();
+                    let entry = (
+                        name.unwrap_or_else(|| plugin.name().to_string()),
+                        plugin.sha256().to_string(),
+                    );
+                    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                    if !log.contains(&entry) {
+                        log.push(entry);
+                    }
                 }
-            };
-            if let Some(log) = &self.ran {
-                let name = invocation.staging.component_name.clone();
-                let entry = (
-                    name.unwrap_or_else(|| plugin.name().to_string()),
-                    plugin.sha256().to_string(),
-                );
-                let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-                if !log.contains(&entry) {
-                    log.push(entry);
+                let stdin = match &invocation.stdin {
+                    Some(path) => {
+                        let host = invocation
+                            .staging
+                            .staged
+                            .iter()
+                            .find(|s| Path::new(&s.guest) == path)
+                            .map(|s| s.host.clone())
+                            .unwrap_or_else(|| path.clone());
+                        std::fs::read(&host).map_err(|e| Error::io(&host, e))?
+                    }
+                    None => Vec::new(),
+                };
+                let mut limits = self.limits.clone();
+                if let Some(t) = invocation.timeout {
+                    limits.timeout = limits.timeout.min(t);
                 }
-            }
-            let stdin = match &invocation.stdin {
-                Some(path) => {
-                    let host = invocation
-                        .staging
-                        .staged
-                        .iter()
-                        .find(|s| Path::new(&s.guest) == path)
-                        .map(|s| s.host.clone())
-                        .unwrap_or_else(|| path.clone());
-                    std::fs::read(&host).map_err(|e| Error::io(&host, e))?
+                if invocation.stdout.is_some() {
+                    limits.stdio_bytes = limits.output_bytes.min(usize::MAX as u64) as usize;
                 }
-                None => Vec::new(),
-            };
-            let mut limits = self.limits.clone();
-            if let Some(t) = invocation.timeout {
-                limits.timeout = limits.timeout.min(t);
-            }
-            if invocation.stdout.is_some() {
-                limits.stdio_bytes = limits.output_bytes.min(usize::MAX as u64) as usize;
-            }
-            let request = RunRequest {
-                args: invocation.argv.iter().skip(1).cloned().collect(),
-                env: invocation.env.clone(),
-                stdin,
-                input_dir: invocation.staging.stage_dir.clone(),
-                output_dir: Some(invocation.outdir.clone()),
-                limits,
-                cancel: invocation.cancel.clone(),
-                events: self.events.clone(),
-            };
-            let (code, outcome) = match self.engine.run(&plugin, request).await {
-                Ok(outcome) => (0, outcome),
-                Err(Error::Exit { code, outcome, .. }) => (code, *outcome),
-                Err(e) => return Err(e),
-            };
-            let write = |name: &Option<String>, bytes: &[u8]| -> Result<()> {
-                let Some(name) = name else { return Ok(()) };
-                let path = invocation.outdir.join(name);
-                std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
-            };
-            write(&invocation.stdout, &outcome.stdout)?;
-            write(&invocation.stderr, &outcome.stderr)?;
-            if code != 0 && !outcome.stderr.is_empty() {
-                tracing::warn!(plugin = %invocation.name, code, stderr = %String::from_utf8_lossy(&outcome.stderr), "plugin failed");
-            }
-            Ok(ExecutionResult {
-                exit_code: code,
-                events: outcome.events,
-                stderr: outcome.stderr,
-            })
-        })
+                let request = RunRequest {
+                    args: invocation.argv.iter().skip(1).cloned().collect(),
+                    env: invocation.env.clone(),
+                    stdin,
+                    input_dir: invocation.staging.stage_dir.clone(),
+                    output_dir: Some(invocation.outdir.clone()),
+                    limits,
+                    cancel: invocation.cancel.clone(),
+                    events: self.events.clone(),
+                };
+                let (code, outcome) = match self.engine.run(&plugin, request).await {
+                    Ok(outcome) => (0, outcome),
+                    Err(Error::Exit { code, outcome, .. }) => (code, *outcome),
+                    Err(e) => return Err(e),
+                };
+                let write = |name: &Option<String>, bytes: &[u8]| -> Result<()> {
+                    let Some(name) = name else { return Ok(()) };
+                    let path = invocation.outdir.join(name);
+                    std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
+                };
+                write(&invocation.stdout, &outcome.stdout)?;
+                write(&invocation.stderr, &outcome.stderr)?;
+                if code != 0 && !outcome.stderr.is_empty() {
+                    tracing::warn!(plugin = %invocation.name, code, stderr = %String::from_utf8_lossy(&outcome.stderr), "plugin failed");
+                }
+                Ok(ExecutionResult {
+                    exit_code: code,
+                    events: outcome.events,
+                    stderr: outcome.stderr,
+                })
+            },
+            span,
+        ))
     }
 }
 
@@ -486,7 +506,7 @@ pub struct LocalBackend {
 }
 
 impl LocalBackend {
-    /// A local backend with default limits.
+    /// A local backend with these limits.
     pub fn new(limits: Limits) -> Self {
         Self { limits }
     }
@@ -495,6 +515,11 @@ impl LocalBackend {
 impl Backend for LocalBackend {
     fn name(&self) -> &'static str {
         "local"
+    }
+
+    /// Every tool but the sandboxed plugins (those never run outside the sandbox).
+    fn accepts(&self, requirements: &[Value], hints: &[Value]) -> bool {
+        !is_wasm_tool(requirements, hints)
     }
 
     fn stage(

@@ -11,14 +11,15 @@ mod ontology;
 mod runner;
 pub mod tool;
 mod validate;
+pub use validate::refuse_unknown_requirements;
 pub mod values;
 
 pub use backend::{
     Backend, ComponentLog, ExecutionResult, LocalBackend, StagedFile, Staging, ToolInvocation,
-    WasmBackend, resolve_component,
+    WasmBackend, is_wasm_tool, resolve_component,
 };
 pub use load::{Loaded, load, load_text};
-pub use runner::{Runner, SUPPORTED_REQUIREMENTS};
+pub use runner::{Runner, supports_requirement};
 
 use std::path::Path;
 

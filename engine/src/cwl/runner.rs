@@ -18,33 +18,17 @@ use crate::{Error, Result};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Requirements this runner implements. Any other requirement class makes the
-/// process unsupported (exit code 33 in `cwl-runner`); unknown hints are ignored.
-pub const SUPPORTED_REQUIREMENTS: &[&str] = &[
-    "InlineJavascriptRequirement",
-    "SchemaDefRequirement",
-    "DockerRequirement",
-    "SoftwareRequirement",
-    "InitialWorkDirRequirement",
-    "EnvVarRequirement",
-    "ShellCommandRequirement",
-    "ResourceRequirement",
-    "LoadListingRequirement",
-    "WorkReuse",
-    "NetworkAccess",
-    "InplaceUpdateRequirement",
-    "ToolTimeLimit",
-    "SubworkflowFeatureRequirement",
-    "ScatterFeatureRequirement",
-    "MultipleInputFeatureRequirement",
-    "StepInputExpressionRequirement",
-    "hysope:WasmRequirement",
-];
+/// Requirements this runner implements: every class of CWL v1.2 and ours. Any
+/// other requirement class makes the process unsupported (exit code 33 in
+/// `cwl-runner`); unknown hints are ignored.
+pub fn supports_requirement(class: &str) -> bool {
+    super::validate::REQUIREMENT_CLASSES.contains(&class) || class == "hysope:WasmRequirement"
+}
 
 /// Runs processes on the backends it holds.
 pub struct Runner {
-    local: Arc<dyn Backend>,
-    wasm: Option<Arc<dyn Backend>>,
+    /// Each CommandLineTool goes to the first that accepts it.
+    backends: Vec<Arc<dyn Backend>>,
     scratch: PathBuf,
     /// One permit per core: a tool holds `coresMin` of them while it runs.
     slots: Arc<tokio::sync::Semaphore>,
@@ -54,8 +38,11 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner with a local backend and, optionally, a wasm backend; scratch files go under `scratch`.
-    pub fn new(local: Arc<dyn Backend>, wasm: Option<Arc<dyn Backend>>, scratch: PathBuf) -> Self {
+    /// A runner over `backends` (each CommandLineTool goes to the first that
+    /// accepts it, see [`Backend::accepts`]); scratch files go under `scratch`.
+    /// Callers outside the engine get theirs from
+    /// [`Engine::runner`](crate::Engine::runner), with the engine's backends.
+    pub fn new(backends: Vec<Arc<dyn Backend>>, scratch: PathBuf) -> Self {
         // Asked once per process: the answer reads cgroup files.
         static CORES: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
         let cores = *CORES.get_or_init(|| {
@@ -64,8 +51,7 @@ impl Runner {
                 .unwrap_or(1)
         });
         Self {
-            local,
-            wasm,
+            backends,
             scratch,
             slots: Arc::new(tokio::sync::Semaphore::new(cores as usize)),
             cores,
@@ -179,7 +165,7 @@ impl Runner {
             hints.extend(inherited_hints);
             for req in own_requirements {
                 let class = req.get("class").and_then(Value::as_str).unwrap_or("");
-                if !SUPPORTED_REQUIREMENTS.contains(&class) {
+                if !supports_requirement(class) {
                     return Err(Error::Unsupported {
                         location: format!("{at}/requirements"),
                         message: format!("requirement {class}"),
@@ -207,17 +193,19 @@ impl Runner {
             };
             match class {
                 "CommandLineTool" => {
-                    let wasm = super::tool::find_req(&requirements, "hysope:WasmRequirement")
-                        .or_else(|| super::tool::find_req(&hints, "hysope:WasmRequirement"));
-                    let backend: &dyn Backend = match (wasm, &self.wasm) {
-                        (Some(_), Some(b)) => b.as_ref(),
-                        (Some(_), None) => {
-                            return Err(Error::Unsupported {
-                                location: at,
-                                message: "hysope:WasmRequirement without a wasm backend".into(),
-                            });
-                        }
-                        (None, _) => self.local.as_ref(),
+                    let Some(backend) = self
+                        .backends
+                        .iter()
+                        .find(|b| b.accepts(&requirements, &hints))
+                    else {
+                        let message = match super::backend::is_wasm_tool(&requirements, &hints) {
+                            true => "hysope:WasmRequirement without a wasm backend",
+                            false => "no backend of this runner runs this tool",
+                        };
+                        return Err(Error::Unsupported {
+                            location: at,
+                            message: message.into(),
+                        });
                     };
                     // Within the machine's cores: a tool holds `coresMin` slots (1 by default).
                     let wanted = super::tool::find_req(&requirements, "ResourceRequirement")
@@ -232,7 +220,7 @@ impl Runner {
                         .acquire_many(wanted)
                         .await
                         .map_err(|_| Error::Setup("runner is shutting down".into()))?;
-                    run_command_line_tool(&run, backend, &job).await
+                    run_command_line_tool(&run, backend.as_ref(), &job).await
                 }
                 "ExpressionTool" => run_expression_tool(&run, &job),
                 "Workflow" => {

@@ -84,6 +84,71 @@ const OUTPUT: &[&str] = &[
     "pickValue",
 ];
 const VERSIONS: &[&str] = &["v1.0", "v1.1", "v1.2"];
+/// The requirement classes of CWL v1.2 (all versions' classes are among them).
+pub(crate) const REQUIREMENT_CLASSES: &[&str] = &[
+    "InlineJavascriptRequirement",
+    "SchemaDefRequirement",
+    "LoadListingRequirement",
+    "DockerRequirement",
+    "SoftwareRequirement",
+    "InitialWorkDirRequirement",
+    "EnvVarRequirement",
+    "ShellCommandRequirement",
+    "ResourceRequirement",
+    "WorkReuse",
+    "NetworkAccess",
+    "InplaceUpdateRequirement",
+    "ToolTimeLimit",
+    "SubworkflowFeatureRequirement",
+    "ScatterFeatureRequirement",
+    "MultipleInputFeatureRequirement",
+    "StepInputExpressionRequirement",
+];
+
+/// True for a class of the CWL standard or of an extension namespace
+/// (`prefix:Name` or a full URI, such as `hysope:WasmRequirement`).
+fn known_or_extension(class: &str) -> bool {
+    REQUIREMENT_CLASSES.contains(&class) || class.contains(':')
+}
+
+/// Refuses, as cwltool's validation does, a `requirements` entry (of the process,
+/// its steps or the processes they run) whose class is neither CWL's nor of an
+/// extension namespace: `cwl-runner --validate`. Running such a document is not
+/// refused here but reported unsupported by the runner (exit code 33), which is
+/// what conformance runners expect of a requirement they do not implement.
+pub fn refuse_unknown_requirements(process: &Value, at: &str) -> Result<()> {
+    for req in process
+        .get("requirements")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let class = req.get("class").and_then(Value::as_str).unwrap_or("?");
+        if !known_or_extension(class) {
+            return Err(Error::cwl(
+                format!("{at}/requirements/{class}"),
+                format!(
+                    "unknown requirement class {class:?} (not a CWL requirement; an extension's class needs its namespace prefix)"
+                ),
+            ));
+        }
+    }
+    for step in process
+        .get("steps")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = step.get("id").and_then(Value::as_str).unwrap_or("?");
+        let here = format!("{at}/steps/{id}");
+        let own = serde_json::json!({"requirements": step.get("requirements")});
+        refuse_unknown_requirements(&own, &here)?;
+        if let Some(run) = step.get("run").filter(|r| r.is_object()) {
+            refuse_unknown_requirements(run, &format!("{here}/run"))?;
+        }
+    }
+    Ok(())
+}
 
 /// Checks a loaded process; `at` is its file (for error locations).
 pub fn validate(process: &Value, at: &str) -> Result<()> {
@@ -178,14 +243,12 @@ fn validate_process(process: &Value, at: &str, inherited: Option<&str>) -> Resul
     }
     for key in ["requirements", "hints"] {
         for req in map.get(key).and_then(Value::as_array).into_iter().flatten() {
-            check_requirement(
-                req,
-                &format!(
-                    "{at}/{key}/{}",
-                    req.get("class").and_then(Value::as_str).unwrap_or("?")
-                ),
-                version,
-            )?;
+            let class = req.get("class").and_then(Value::as_str).unwrap_or("?");
+            let here = format!("{at}/{key}/{class}");
+            if key == "hints" && !known_or_extension(class) {
+                tracing::warn!(location = %here, class, "unknown hint class, ignored");
+            }
+            check_requirement(req, &here, version)?;
         }
     }
     if class == "CommandLineTool" {

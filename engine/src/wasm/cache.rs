@@ -71,9 +71,13 @@ impl ArtifactCache {
     /// Stores an artifact atomically (write to a temporary file, then rename).
     pub fn put(&self, sha256: &str, artifact: &[u8]) -> Result<()> {
         let path = self.entry_path(sha256);
+        // One temporary file per write: two jobs of a process that compile the same
+        // component at once must not write into the same file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = self
             .dir
-            .join(format!(".{sha256}.{}.tmp", std::process::id()));
+            .join(format!(".{sha256}.{}.{n}.tmp", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(MAGIC)?;
@@ -106,4 +110,31 @@ fn verify(bytes: &[u8]) -> Option<&[u8]> {
     }
     let (sum, artifact) = rest.split_at(32);
     (Sha256::digest(artifact).as_slice() == sum).then_some(artifact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_writes_of_one_entry_all_succeed_and_leave_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = wasmtime::Engine::default();
+        let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
+        let artifact: Vec<u8> = (0..(1 << 20)).map(|i| (i % 251) as u8).collect();
+        std::thread::scope(|s| {
+            let writers: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| cache.put("abc", &artifact)))
+                .collect();
+            for w in writers {
+                w.join().unwrap().unwrap();
+            }
+        });
+        assert_eq!(cache.get("abc").unwrap(), artifact);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "temporary files left: {left:?}");
+    }
 }

@@ -30,6 +30,9 @@ pub enum Error {
     /// The store failed.
     #[error("catalogue store: {0}")]
     Store(String),
+    /// The storage foundation failed.
+    #[error("catalogue store: {0}")]
+    Storage(hysope_store::Error),
     /// File-system error, with the path.
     #[error("{path}: {source}")]
     Io {
@@ -62,3 +65,13 @@ store_error!(
     redb::SetDurabilityError,
     serde_json::Error
 );
+
+impl From<hysope_store::Error> for Error {
+    /// A catalogue error raised inside a change comes back as it is.
+    fn from(e: hysope_store::Error) -> Self {
+        match e.into_change::<Error>() {
+            Ok(mine) => mine,
+            Err(e) => Error::Storage(e),
+        }
+    }
+}

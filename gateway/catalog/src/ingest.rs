@@ -58,6 +58,46 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report as JSON: what `hysope ingest --json` prints and the server's
+    /// ingest endpoint answers.
+    pub fn to_json(&self) -> Value {
+        let files: Vec<Value> = self
+            .files
+            .iter()
+            .map(|(path, outcome)| {
+                let mut o = Map::new();
+                o.insert("path".into(), json!(path.display().to_string()));
+                match outcome {
+                    Outcome::Stored(Ingested::New(id)) => {
+                        o.insert("outcome".into(), json!("new"));
+                        o.insert("item".into(), json!(id));
+                    }
+                    Outcome::Stored(Ingested::Unchanged(id)) => {
+                        o.insert("outcome".into(), json!("unchanged"));
+                        o.insert("item".into(), json!(id));
+                    }
+                    Outcome::Stored(Ingested::NewVersion { item, previous }) => {
+                        o.insert("outcome".into(), json!("new-version"));
+                        o.insert("item".into(), json!(item));
+                        o.insert("previous".into(), json!(previous));
+                    }
+                    Outcome::Skipped(why) => {
+                        o.insert("outcome".into(), json!("skipped"));
+                        o.insert("reason".into(), json!(why));
+                    }
+                }
+                Value::Object(o)
+            })
+            .collect();
+        json!({
+            "stored": self.stored(),
+            "unchanged": self.unchanged(),
+            "skipped": self.skipped(),
+            "bytes": self.bytes,
+            "files": files,
+        })
+    }
+
     /// Files that became new items or new versions.
     pub fn stored(&self) -> usize {
         self.files

@@ -12,12 +12,11 @@ pub mod error;
 pub mod ingest;
 pub mod redb_store;
 pub mod search;
-pub mod shared;
 pub mod store;
 pub mod timeseries;
 
 pub use error::{Error, Result};
+pub use hysope_store::SharedDb;
 pub use redb_store::RedbCatalog;
 pub use search::{Page, SearchQuery};
-pub use shared::SharedDb;
 pub use store::{CatalogStore, Observation};

@@ -12,9 +12,9 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use serde_json::{Value, json};
 
 use crate::search::{Entry, Page, SearchQuery, StoredItem, StoredPage};
-use crate::shared::{Logged, Replayer, block_on, frame, unframe};
 use crate::store::{CatalogStore, Ingested, ItemsCommit, Observation};
 use crate::{Error, Result, SharedDb};
+use hysope_store::{Logged, Replayer, block_on, frame, unframe};
 
 const COLLECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("collections");
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -162,8 +162,9 @@ impl RedbCatalog {
             let rows = unframe(bytes)?
                 .into_iter()
                 .map(|stored| Ok((Entry::of(&decode_item(stored)?)?, stored.to_vec())))
-                .collect::<Result<Vec<_>>>()?;
-            Self::write_items(txn, &rows)
+                .collect::<Result<Vec<_>>>()
+                .map_err(hysope_store::Error::change)?;
+            Self::write_items(txn, &rows).map_err(hysope_store::Error::change)
         },
     };
 
@@ -446,7 +447,9 @@ impl CatalogStore for RedbCatalog {
             bytes: frame(rows.iter().map(|(_, bytes)| bytes.as_slice())),
         };
         let commit = self.db.submit_logged(
-            Box::new(move |txn| Self::write_items(txn, &written)),
+            Box::new(move |txn| {
+                Self::write_items(txn, &written).map_err(hysope_store::Error::change)
+            }),
             record,
             durable,
         );

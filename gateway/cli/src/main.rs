@@ -1,0 +1,110 @@
+//! The `hysope` command: plugin scaffolding and builds, running components and CWL
+//! tools, ingesting product files, and the portal server (`hysope serve`, wired
+//! here from the server, jobs and catalogue crates).
+
+// The server allocates and frees many small buffers per request on every thread
+// (JSON, redb pages, WASI); mimalloc's per-thread heaps serve them without the
+// contention and consolidation passes of glibc's allocator (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod cwl_runner;
+mod ingest;
+mod plugin;
+mod run;
+mod serve;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for wrong usage (bad flags, unreadable arguments).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a CWL runner for an unsupported requirement (cwltest convention).
+pub const EXIT_UNSUPPORTED: u8 = 33;
+
+#[derive(Parser)]
+#[command(
+    name = "hysope",
+    version,
+    about = "Hysope: hydrology processing with sandboxed WebAssembly plugins described by CWL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, build and describe plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Run a component (`.wasm`) or a CWL tool (`.cwl`).
+    ///
+    /// hysope run <component.wasm | tool.cwl> [job.yml] [key=value ...] [--out DIR]
+    /// [--in DIR] [--stdin FILE|-] [--env NAME=VALUE] [--timeout 30s] [--memory 512MiB]
+    /// [--output-cap 1GiB] [--quiet] [-- ARGS]
+    ///
+    /// A component gets the remaining arguments as its argv; it sees no file unless
+    /// `--in DIR` (read-only at /in) or `--out DIR` (read-write at /out) is given.
+    /// A CWL tool gets its job (a file and/or key=value pairs) and the command
+    /// prints the CWL output object as JSON.
+    #[command(disable_help_flag = true)]
+    Run {
+        /// Target, job, key=value pairs, options and component arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Run a CWL document with its job, as the CWL reference runner does.
+    CwlRunner(cwl_runner::CwlRunnerArgs),
+    /// Serve OGC API - Processes (the bundled plugins and deployed CWL documents)
+    /// and the STAC API of the catalogue.
+    Serve(serve::ServeArgs),
+    /// Ingest product files (SWOT RiverSP/LakeSP zips, PIXC/PIXCVec NetCDF, USGS
+    /// RDB and WaterML JSON) into the catalogue.
+    Ingest(ingest::IngestArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HYSOPE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        // A closed stderr (the terminal gone, a reader that stopped) loses log lines;
+        // it must not panic the task that logs (tracing-subscriber reports a failed
+        // write with eprintln!, which panics on a broken pipe).
+        .log_internal_errors(false)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Plugin(command) => plugin::main(command),
+        Command::Run { args } => run::main(args),
+        Command::CwlRunner(args) => cwl_runner::main(args),
+        Command::Serve(args) => serve::main(args),
+        Command::Ingest(args) => ingest::main(args),
+    }
+}
+
+/// Prints an error with its chain of causes and returns `code`.
+pub fn fail(error: &anyhow::Error, code: u8) -> ExitCode {
+    eprintln!(
+        "hysope: error: {}",
+        hysope_server::errors::chain_text(error)
+    );
+    ExitCode::from(code)
+}
+
+/// A mistake in how the command was called: reported with exit code [`EXIT_USAGE`].
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}

@@ -1,0 +1,119 @@
+//! `hysope serve`: opens the data folder's stores, starts the server and its
+//! workers, and writes `DATA/server.json` (its address and ingest token) while it
+//! listens.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use hysope_engine::{Engine, EngineSettings};
+use hysope_server::{Config, SERVER_FILE, start};
+
+/// Arguments of `hysope serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5000", env = "HYSOPE_ADDR")]
+    pub addr: String,
+    /// Folder of jobs, results and scratch files.
+    #[arg(long, default_value = "hysope-data", env = "HYSOPE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Folder of CWL documents served as processes (repeatable); default `plugins`
+    /// when it exists.
+    #[arg(long = "processes")]
+    pub process_dirs: Vec<PathBuf>,
+    /// Folder an input href may point into (repeatable).
+    #[arg(long = "input-root")]
+    pub input_roots: Vec<PathBuf>,
+    /// Jobs whose tools run at the same time (default: four per core); a job waiting
+    /// for the disk once its tools have run does not count.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Result store: s3://BUCKET/PREFIX (S3 from the AWS_* variables); default the
+    /// data folder.
+    #[arg(long = "results", env = "HYSOPE_RESULTS")]
+    pub results_url: Option<String>,
+}
+
+/// `hysope serve`.
+pub fn main(args: ServeArgs) -> std::process::ExitCode {
+    // Handlers and jobs wait on the disk and on their tools: more threads than cores.
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((2 * cores).max(4))
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return crate::fail(&e.into(), 1),
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => crate::fail(&e, 1),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut process_dirs = args.process_dirs;
+    if process_dirs.is_empty() && std::path::Path::new("plugins").is_dir() {
+        process_dirs.push(PathBuf::from("plugins"));
+    }
+    // Tools wait on their files as much as they compute: four tool runs per core
+    // (against two) gave 0.92x to 1.35x the small synchronous jobs per second on
+    // this 2-core machine's disk, 1.00x to 1.07x on tmpfs (BENCHMARKS.md). A job
+    // gives its slot back once its tools have run, before it waits for the disk.
+    let workers = args.workers.unwrap_or_else(|| {
+        4 * std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let config = Config {
+        data_dir: args.data_dir,
+        process_dirs,
+        input_roots: args.input_roots,
+        workers,
+        engine: Engine::open(EngineSettings::from_env()).context("cannot start the wasm engine")?,
+        results_url: args.results_url,
+    };
+    let (state, requeued) = start(config).await?;
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let processes = state.registry.read().expect("registry lock").all().count();
+    let server_file = state.data_dir.join(SERVER_FILE);
+    write_private(
+        &server_file,
+        &serde_json::json!({
+            "url": format!("http://{addr}"),
+            "pid": std::process::id(),
+            "ingest_token": state.ingest_token,
+        })
+        .to_string(),
+    )
+    .with_context(|| format!("cannot write {}", server_file.display()))?;
+    let items = state.catalog.item_count().unwrap_or(0);
+    eprintln!(
+        "hysope: serving OGC API - Processes on http://{addr}/ and STAC on http://{addr}/stac ({processes} processes, {items} catalogue items, {requeued} jobs re-queued, data in {})",
+        state.data_dir.display()
+    );
+    hysope_server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    let _ = std::fs::remove_file(&server_file);
+    Ok(())
+}
+
+/// Writes a file only its owner can read (it holds a secret).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}

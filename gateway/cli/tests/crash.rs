@@ -1,0 +1,292 @@
+//! Crash test: the real `hysope serve` is killed with SIGKILL while it runs jobs,
+//! then started again on the same data folder. Every job acknowledged before the
+//! kill must reach a final state, and every successful job must have complete
+//! results. Repeated `HYSOPE_CRASH_ROUNDS` times (3 by default).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    addr: String,
+    /// Jobs the server found unfinished at start and queued again.
+    requeued: usize,
+}
+
+fn start(data: &Path) -> Server {
+    let root = hysope_test_components::workspace_root();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hysope"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--data-dir",
+        ])
+        .arg(data)
+        .arg("--processes")
+        .arg(root.join("plugins"))
+        .arg("--processes")
+        .arg(root.join("gateway/server/tests/processes"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
+    // The server's later lines are read and dropped: its stderr stays open.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let requeued = line
+        .split(" jobs re-queued")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no re-queued count in {line:?}"));
+    Server {
+        child,
+        addr,
+        requeued,
+    }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn http(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
+    try_http(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// [`http`], with the connection's failure as an error (the server killed).
+fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply)?;
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, body.to_string()))
+}
+
+fn get_json(addr: &str, path: &str) -> Value {
+    let (status, body) = http(addr, "GET", path, &[], "");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn jobs_survive_kill_9() {
+    let rounds: usize = std::env::var("HYSOPE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let data = tempfile::tempdir().unwrap();
+    let mut accepted: Vec<(String, Value)> = Vec::new();
+    for round in 0..rounds {
+        let mut server = start(data.path());
+        for i in 0..100 {
+            let (process, inputs) = if i % 4 == 0 {
+                ("sleep", json!({"seconds": 0.2}))
+            } else {
+                (
+                    "echo",
+                    json!({"stringInput": format!("round {round} job {i}")}),
+                )
+            };
+            let (status, body) = http(
+                &server.addr,
+                "POST",
+                &format!("/processes/{process}/execution"),
+                &["Prefer: respond-async", "Content-Type: application/json"],
+                &json!({ "inputs": inputs }).to_string(),
+            );
+            assert_eq!(status, 201, "{body}");
+            let info: Value = serde_json::from_str(&body).unwrap();
+            accepted.push((info["jobID"].as_str().unwrap().to_string(), inputs));
+        }
+        // Let some jobs finish and some start, then kill the server mid-run.
+        std::thread::sleep(Duration::from_millis(300 + 200 * round as u64));
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+
+        let mut server = start(data.path());
+        // The kill came while jobs were waiting or running: they are queued again.
+        assert!(
+            server.requeued > 0,
+            "round {round}: the kill found no unfinished job"
+        );
+        let deadline = Instant::now() + Duration::from_secs(300);
+        for (id, inputs) in &accepted {
+            let status = loop {
+                let s = get_json(&server.addr, &format!("/jobs/{id}"));
+                let status = s["status"].as_str().unwrap().to_string();
+                if ["successful", "failed", "dismissed"].contains(&status.as_str()) {
+                    if status == "failed" {
+                        assert!(
+                            !s["message"].as_str().unwrap().is_empty(),
+                            "failed without a reason: {s}"
+                        );
+                    }
+                    break status;
+                }
+                assert!(Instant::now() < deadline, "job {id} stuck: {s}");
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            assert_eq!(
+                status,
+                "successful",
+                "job {id}: {}",
+                get_json(&server.addr, &format!("/jobs/{id}"))
+            );
+            let results = get_json(&server.addr, &format!("/jobs/{id}/results"));
+            let (key, want) = if inputs.get("seconds").is_some() {
+                ("done", "done\n".to_string())
+            } else {
+                ("echo", String::new())
+            };
+            let href = results[key]["href"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: {results}"));
+            let path = href.split_once(&server.addr).unwrap().1;
+            let (code, content) = http(&server.addr, "GET", path, &[], "");
+            assert_eq!(code, 200);
+            assert_eq!(
+                content.len() as u64,
+                results[key]["size"].as_u64().unwrap(),
+                "{id}: truncated result"
+            );
+            if key == "done" {
+                assert_eq!(content, want);
+            } else {
+                let echoed: Value = serde_json::from_str(&content).unwrap();
+                assert_eq!(echoed["stringInput"], inputs["stringInput"], "{id}");
+            }
+        }
+        let listed = get_json(&server.addr, "/jobs?limit=10000");
+        assert_eq!(listed["jobs"].as_array().unwrap().len(), accepted.len());
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+    }
+}
+
+/// Synchronous jobs under load, the server killed among them: every job whose
+/// results were returned is still there after the restart, successful, with its
+/// result item in the catalogue and its file. (Their records reach the disk through
+/// the store's log; the kill finds some only there, since redb flushes once a
+/// second at most.)
+#[test]
+fn acknowledged_sync_jobs_survive_kill_9_under_load() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let data = tempfile::tempdir().unwrap();
+    for round in 0..2u64 {
+        let mut server = start(data.path());
+        // The first job compiles the component, which takes seconds with a cold
+        // compile cache (a fresh machine): the load and its kill come after it.
+        let (code, reply) = http(
+            &server.addr,
+            "POST",
+            "/processes/echo/execution",
+            &["Content-Type: application/json"],
+            r#"{"inputs": {"stringInput": "warm-up"}}"#,
+        );
+        assert_eq!(code, 200, "{reply}");
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..8)
+            .map(|client| {
+                let (addr, stop) = (server.addr.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut acknowledged = Vec::new();
+                    for n in 0.. {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let text = format!("round {round} client {client} request {n}");
+                        let body = json!({"inputs": {"stringInput": text}}).to_string();
+                        let Ok((200, reply)) = try_http(
+                            &addr,
+                            "POST",
+                            "/processes/echo/execution",
+                            &["Content-Type: application/json"],
+                            &body,
+                        ) else {
+                            break;
+                        };
+                        let results: Value = serde_json::from_str(&reply).unwrap();
+                        let href = results["echo"]["href"].as_str().unwrap().to_string();
+                        let id = href.split("/jobs/").nth(1).unwrap().split('/').next();
+                        acknowledged.push((id.unwrap().to_string(), text));
+                    }
+                    acknowledged
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(700 + 900 * round));
+        server.child.kill().unwrap(); // SIGKILL, requests in flight
+        server.child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let acknowledged: Vec<(String, String)> = clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        assert!(
+            acknowledged.len() > 20,
+            "round {round}: {} jobs",
+            acknowledged.len()
+        );
+
+        let mut server = start(data.path());
+        for (id, text) in &acknowledged {
+            let job = get_json(&server.addr, &format!("/jobs/{id}"));
+            assert_eq!(job["status"], "successful", "round {round}: {job}");
+            let item = get_json(
+                &server.addr,
+                &format!("/stac/collections/results/items/{id}"),
+            );
+            assert_eq!(item["properties"]["hysope:job_id"], id.as_str(), "{item}");
+            let (code, content) = http(
+                &server.addr,
+                "GET",
+                &format!("/jobs/{id}/files/echo.json"),
+                &[],
+                "",
+            );
+            assert_eq!(code, 200, "{id}: {content}");
+            let echoed: Value = serde_json::from_str(&content).unwrap();
+            assert_eq!(echoed["stringInput"], text.as_str(), "{id}");
+        }
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+    }
+}

@@ -1,0 +1,322 @@
+//! The conformance suites of the job traits, run by every implementation: the
+//! embedded ones here (`tests/suites.rs`), PostgreSQL and RabbitMQ when they come.
+//! Each case is a function over a fresh, empty store or queue; the macros
+//! [`job_store_suite!`](crate::job_store_suite) and
+//! [`job_queue_suite!`](crate::job_queue_suite) declare one test per case (the
+//! calling crate needs tokio with its `macros` and `rt-multi-thread` features).
+
+use serde_json::Map;
+
+use crate::{Job, JobFilter, JobQueue, JobStore, Status};
+
+/// A job of the suites: process `echo` when `created` is even, `filter` when odd.
+pub fn job(id: &str, created: u64, status: Status) -> Job {
+    Job {
+        id: id.into(),
+        process_id: if created.is_multiple_of(2) {
+            "echo"
+        } else {
+            "filter"
+        }
+        .into(),
+        status,
+        message: String::new(),
+        created,
+        started: None,
+        finished: None,
+        updated: created,
+        progress: 0,
+        inputs: Map::new(),
+        outputs: None,
+        response: "document".into(),
+        subscriber: None,
+        results: None,
+        attempts: 0,
+        failure: None,
+        base_url: None,
+    }
+}
+
+fn ids(store: &dyn JobStore, filter: &JobFilter, offset: usize, limit: usize) -> Vec<String> {
+    store
+        .list(filter, offset, limit)
+        .unwrap()
+        .jobs
+        .into_iter()
+        .map(|j| j.id)
+        .collect()
+}
+
+/// Ten jobs j0..j9 created at 1000..1009, j0..j6 successful, j7..j9 running.
+fn ten(store: &dyn JobStore) {
+    let jobs: Vec<Job> = (0..10)
+        .map(|i| {
+            let status = if i < 7 {
+                Status::Successful
+            } else {
+                Status::Running
+            };
+            job(&format!("j{i}"), 1000 + i, status)
+        })
+        .collect();
+    store.put_all(&jobs).unwrap();
+}
+
+/// The job store's cases.
+pub mod job_store {
+    use super::*;
+
+    /// What is put is got back whole; an unknown id is none.
+    pub fn a_job_put_is_got_back_whole(store: &dyn JobStore) {
+        let mut one = job("a", 1, Status::Failed);
+        one.failure = Some(crate::FailureKind::InvalidParameterValue);
+        one.inputs
+            .insert("x".into(), serde_json::json!({"href": "file:///a"}));
+        one.message = "why".into();
+        store.put(&one).unwrap();
+        let back = store.get("a").unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&one).unwrap()
+        );
+        assert!(store.get("b").unwrap().is_none());
+    }
+
+    /// Listing is newest first, paged, and says when more follow.
+    pub fn jobs_list_newest_first_in_pages(store: &dyn JobStore) {
+        ten(store);
+        let page = store.list(&JobFilter::default(), 0, 4).unwrap();
+        let got: Vec<_> = page.jobs.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(got, ["j9", "j8", "j7", "j6"]);
+        assert!(page.more);
+        let last = store.list(&JobFilter::default(), 8, 4).unwrap();
+        assert_eq!(last.jobs.len(), 2);
+        assert!(!last.more);
+    }
+
+    /// Filters by process, status and creation time, alone and together.
+    pub fn filters_select_by_process_status_and_time(store: &dyn JobStore) {
+        ten(store);
+        let echo_done = JobFilter {
+            process_ids: vec!["echo".into()],
+            statuses: vec![Status::Successful],
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &echo_done, 1, 10), ["j4", "j2", "j0"]);
+        let running = JobFilter {
+            statuses: vec![Status::Running],
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &running, 0, 10), ["j9", "j8", "j7"]);
+        assert_eq!(ids(store, &running, 1, 10), ["j8", "j7"]);
+        let window = JobFilter {
+            created: Some((Some(1002), Some(1004))),
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &window, 0, 10), ["j4", "j3", "j2"]);
+        let early_done = JobFilter {
+            statuses: vec![Status::Successful],
+            created: Some((None, Some(1001))),
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &early_done, 0, 10), ["j1", "j0"]);
+        let filter = JobFilter {
+            process_ids: vec!["filter".into()],
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &filter, 3, 10), ["j3", "j1"]);
+        let two_states = JobFilter {
+            statuses: vec![Status::Running, Status::Failed],
+            process_ids: vec!["echo".into(), "filter".into()],
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &two_states, 0, 10), ["j9", "j8", "j7"]);
+    }
+
+    /// A job that changes state moves in the listings and leaves the unfinished.
+    pub fn a_state_change_moves_the_job_in_every_listing(store: &dyn JobStore) {
+        ten(store);
+        let open: Vec<_> = store
+            .unfinished()
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(open, ["j7", "j8", "j9"], "oldest first");
+        let mut done = store.get("j8").unwrap().unwrap();
+        done.status = Status::Failed;
+        done.failure = Some(crate::FailureKind::ProcessFailed);
+        store.put(&done).unwrap();
+        assert_eq!(store.unfinished().unwrap().len(), 2);
+        let failed = JobFilter {
+            statuses: vec![Status::Failed],
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &failed, 0, 10), ["j8"]);
+        let running = JobFilter {
+            statuses: vec![Status::Running],
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &running, 0, 10), ["j9", "j7"]);
+        assert_eq!(ids(store, &JobFilter::default(), 0, 100).len(), 10);
+    }
+
+    /// Counts per process and state, for the metrics.
+    pub fn counts_are_per_process_and_state(store: &dyn JobStore) {
+        ten(store);
+        let mut counts = store.count().unwrap();
+        counts.sort_by(|a, b| (&a.0, a.1.as_str()).cmp(&(&b.0, b.1.as_str())));
+        assert_eq!(
+            counts,
+            [
+                ("echo".to_string(), Status::Running, 1),
+                ("echo".to_string(), Status::Successful, 4),
+                ("filter".to_string(), Status::Running, 2),
+                ("filter".to_string(), Status::Successful, 3),
+            ]
+        );
+    }
+
+    /// Writes submitted together, durable or not, are all there once they return;
+    /// the later record of a job written twice wins.
+    pub async fn concurrent_submits_are_all_kept(store: &dyn JobStore) {
+        let commits: Vec<_> = (0..50u64)
+            .map(|i| store.submit(&[job(&format!("s{i:02}"), i, Status::Accepted)], i % 2 == 0))
+            .collect();
+        for commit in commits {
+            commit.await.unwrap();
+        }
+        let mut again = job("s07", 7, Status::Running);
+        again.attempts = 1;
+        store.submit(&[again], true).await.unwrap();
+        assert_eq!(store.get("s07").unwrap().unwrap().attempts, 1);
+        assert_eq!(ids(store, &JobFilter::default(), 0, 100).len(), 50);
+        assert_eq!(store.unfinished().unwrap().len(), 50);
+    }
+}
+
+/// The job queue's cases.
+pub mod job_queue {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Ids come out in the order they went in, each once when acknowledged.
+    pub async fn ids_come_out_in_order_and_once(queue: &dyn JobQueue) {
+        for id in ["a", "b", "c"] {
+            queue.push(id.into()).await.unwrap();
+        }
+        assert_eq!(queue.depth(), 3);
+        for id in ["a", "b", "c"] {
+            let delivery = queue.pop().await.unwrap();
+            assert_eq!(delivery.id(), id);
+            delivery.ack().await.unwrap();
+        }
+        assert_eq!(queue.depth(), 0);
+        let none = tokio::time::timeout(Duration::from_millis(100), queue.pop()).await;
+        assert!(none.is_err(), "an acknowledged id came back");
+    }
+
+    /// A worker waiting on an empty queue gets the next id pushed.
+    pub async fn pop_waits_for_a_push(queue: &dyn JobQueue) {
+        let (delivery, ()) = tokio::join!(queue.pop(), async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            queue.push("late".into()).await.unwrap();
+        });
+        let delivery = delivery.unwrap();
+        assert_eq!(delivery.id(), "late");
+        delivery.ack().await.unwrap();
+    }
+
+    /// A returned delivery, or one dropped unacknowledged, is delivered again.
+    pub async fn returned_and_dropped_deliveries_come_back(queue: &dyn JobQueue) {
+        queue.push("x".into()).await.unwrap();
+        let first = queue.pop().await.unwrap();
+        first.nack().await.unwrap();
+        let again = tokio::time::timeout(Duration::from_secs(10), queue.pop())
+            .await
+            .expect("the returned id was not delivered again")
+            .unwrap();
+        assert_eq!(again.id(), "x");
+        drop(again);
+        let third = tokio::time::timeout(Duration::from_secs(10), queue.pop())
+            .await
+            .expect("the dropped delivery was not delivered again")
+            .unwrap();
+        assert_eq!(third.id(), "x");
+        third.ack().await.unwrap();
+    }
+}
+
+/// Declares the job store suite's tests; `$make` is an expression giving
+/// `(guard, store)`, a fresh empty store and what keeps it alive (a folder).
+#[macro_export]
+macro_rules! job_store_suite {
+    ($make:expr) => {
+        mod job_store_suite {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::conformance::job_store as case;
+
+            #[test]
+            fn a_job_put_is_got_back_whole() {
+                let (_guard, store) = $make;
+                case::a_job_put_is_got_back_whole(&store);
+            }
+            #[test]
+            fn jobs_list_newest_first_in_pages() {
+                let (_guard, store) = $make;
+                case::jobs_list_newest_first_in_pages(&store);
+            }
+            #[test]
+            fn filters_select_by_process_status_and_time() {
+                let (_guard, store) = $make;
+                case::filters_select_by_process_status_and_time(&store);
+            }
+            #[test]
+            fn a_state_change_moves_the_job_in_every_listing() {
+                let (_guard, store) = $make;
+                case::a_state_change_moves_the_job_in_every_listing(&store);
+            }
+            #[test]
+            fn counts_are_per_process_and_state() {
+                let (_guard, store) = $make;
+                case::counts_are_per_process_and_state(&store);
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_submits_are_all_kept() {
+                let (_guard, store) = $make;
+                case::concurrent_submits_are_all_kept(&store).await;
+            }
+        }
+    };
+}
+
+/// Declares the job queue suite's tests; `$make` is an expression giving
+/// `(guard, queue)`, a fresh empty queue and what keeps it alive.
+#[macro_export]
+macro_rules! job_queue_suite {
+    ($make:expr) => {
+        mod job_queue_suite {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::conformance::job_queue as case;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn ids_come_out_in_order_and_once() {
+                let (_guard, queue) = $make;
+                case::ids_come_out_in_order_and_once(&queue).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn pop_waits_for_a_push() {
+                let (_guard, queue) = $make;
+                case::pop_waits_for_a_push(&queue).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn returned_and_dropped_deliveries_come_back() {
+                let (_guard, queue) = $make;
+                case::returned_and_dropped_deliveries_come_back(&queue).await;
+            }
+        }
+    };
+}

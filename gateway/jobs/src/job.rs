@@ -1,0 +1,166 @@
+//! A job, its states and how jobs are filtered for listing.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The state of a job, as OGC API - Processes names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Stored and waiting for a worker.
+    Accepted,
+    /// A worker runs it.
+    Running,
+    /// Finished with results.
+    Successful,
+    /// Finished with an error (the message says why).
+    Failed,
+    /// Stopped at a user's request.
+    Dismissed,
+}
+
+impl Status {
+    /// Every status, in the order of a job's life.
+    pub const ALL: [Status; 5] = [
+        Status::Accepted,
+        Status::Running,
+        Status::Successful,
+        Status::Failed,
+        Status::Dismissed,
+    ];
+
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Running => "running",
+            Status::Successful => "successful",
+            Status::Failed => "failed",
+            Status::Dismissed => "dismissed",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// True once the job will not change any more.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Status::Successful | Status::Failed | Status::Dismissed
+        )
+    }
+}
+
+/// Why a job failed, as the OGC exception its results answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The inputs were at fault (a file that is not what the process reads, a value
+    /// out of range, an input the CWL refuses): `invalid-parameter-value`.
+    InvalidParameterValue,
+    /// The process failed (a trap, a time or memory limit, an exit code, the
+    /// server): `process-failed`.
+    ProcessFailed,
+}
+
+impl FailureKind {
+    /// The OGC exception name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::InvalidParameterValue => "invalid-parameter-value",
+            FailureKind::ProcessFailed => "process-failed",
+        }
+    }
+}
+
+/// One job: what was asked, and where it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// Job id (a UUID, time-ordered: v7).
+    pub id: String,
+    /// The process it runs.
+    pub process_id: String,
+    /// Current state.
+    pub status: Status,
+    /// Human-readable state detail (the reason of a failure).
+    pub message: String,
+    /// Milliseconds since the epoch.
+    pub created: u64,
+    /// When a worker took it.
+    pub started: Option<u64>,
+    /// When it reached a final state.
+    pub finished: Option<u64>,
+    /// Last change.
+    pub updated: u64,
+    /// Percent done, 0..=100.
+    pub progress: u8,
+    /// The CWL job object (inputs translated from the request).
+    pub inputs: Map<String, Value>,
+    /// Requested outputs (`outputs` of the execute request), if any.
+    pub outputs: Option<Value>,
+    /// `raw` or `document` (OGC 1.0 `response`); `document` by default.
+    pub response: String,
+    /// Subscriber URIs (callbacks) from the request.
+    pub subscriber: Option<Value>,
+    /// The CWL output object once successful (file locations relative to the job's
+    /// result folder).
+    pub results: Option<Value>,
+    /// How many times a worker started it (a restart re-queues running jobs).
+    pub attempts: u32,
+    /// Why it failed: the inputs or the process.
+    #[serde(default)]
+    pub failure: Option<FailureKind>,
+    /// The server URL the job was submitted to (links in callbacks).
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+/// Now, in milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 text of a time in milliseconds since the epoch.
+pub fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + std::time::Duration::from_millis(ms)).to_string()
+}
+
+/// What `/jobs` asks for.
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    /// Only jobs of these processes (any when empty).
+    pub process_ids: Vec<String>,
+    /// Only jobs in these states (any when empty).
+    pub statuses: Vec<Status>,
+    /// Only jobs created in this interval (milliseconds, inclusive).
+    pub created: Option<(Option<u64>, Option<u64>)>,
+}
+
+impl JobFilter {
+    /// True when `job` passes the filter.
+    pub fn accepts(&self, job: &Job) -> bool {
+        (self.process_ids.is_empty() || self.process_ids.contains(&job.process_id))
+            && (self.statuses.is_empty() || self.statuses.contains(&job.status))
+            && self.created.is_none_or(|(from, to)| {
+                from.is_none_or(|f| job.created >= f) && to.is_none_or(|t| job.created <= t)
+            })
+    }
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug)]
+pub struct JobPage {
+    /// The jobs of the page.
+    pub jobs: Vec<Job>,
+    /// True when more jobs match after this page.
+    pub more: bool,
+}

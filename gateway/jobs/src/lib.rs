@@ -1,0 +1,22 @@
+//! Hysope's jobs: what a job is ([`Job`], [`Status`], [`FailureKind`]), where jobs
+//! are kept ([`JobStore`], embedded default [`RedbJobStore`]) and how accepted
+//! jobs reach a worker ([`JobQueue`], in-process default [`LocalQueue`]), with one
+//! conformance suite per trait ([`conformance`]) that every implementation runs.
+//!
+//! The promise the job system keeps whatever stores are behind these traits: a job
+//! is accepted only once its record is durable, and it says successful only once
+//! its result item is durable (the caller commits the item before, or in the same
+//! commit as, the final record; see [`JobStore::submit`]).
+
+pub mod conformance;
+mod error;
+mod job;
+mod queue;
+mod redb_store;
+mod store;
+
+pub use error::{Error, Result};
+pub use job::{FailureKind, Job, JobFilter, JobPage, Status, now_ms, rfc3339};
+pub use queue::{Delivery, JobQueue, LocalQueue};
+pub use redb_store::RedbJobStore;
+pub use store::{JobCommit, JobStore};

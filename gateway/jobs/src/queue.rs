@@ -1,0 +1,159 @@
+//! The job queue: ids of accepted jobs on their way to a worker. The queue holds
+//! only ids; the job itself is in the [`JobStore`](crate::JobStore), so a queue
+//! lost in a crash is rebuilt from the store's unfinished jobs at start.
+//!
+//! [`JobQueue::pop`] hands out a [`Delivery`] that the worker acknowledges once
+//! it has durably claimed the job (its record says running) or returns to the
+//! queue when it cannot take it: a broker with manual acknowledgements (AMQP)
+//! redelivers what a dead worker never acknowledged, without a change of trait.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use tokio::sync::Notify;
+
+use crate::Result;
+
+/// A queue of job ids.
+pub trait JobQueue: Send + Sync {
+    /// Adds a job id at the back; resolves once the queue holds it (for a broker:
+    /// once the broker confirmed it).
+    fn push(&self, id: String) -> BoxFuture<'_, Result<()>>;
+    /// Waits for the next job id.
+    fn pop(&self) -> BoxFuture<'_, Result<Delivery>>;
+    /// Ids waiting (an estimate for a shared broker).
+    fn depth(&self) -> usize;
+}
+
+/// What a queue does with a delivery's end.
+pub trait Acknowledge: Send {
+    /// The worker holds the job: the queue forgets the delivery.
+    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<()>>;
+    /// The worker gives the job back: the queue delivers it again.
+    fn nack(self: Box<Self>) -> BoxFuture<'static, Result<()>>;
+}
+
+/// A job id handed to a worker. Acknowledge it ([`Delivery::ack`]) once the job is
+/// durably claimed, or return it ([`Delivery::nack`]); a delivery dropped without
+/// either is returned, as a broker returns the unacknowledged messages of a
+/// consumer that went away.
+pub struct Delivery {
+    id: String,
+    acker: Option<Box<dyn Acknowledge>>,
+}
+
+impl Delivery {
+    /// A delivery of `id` whose end `acker` carries out.
+    pub fn new(id: String, acker: Box<dyn Acknowledge>) -> Self {
+        Self {
+            id,
+            acker: Some(acker),
+        }
+    }
+
+    /// The job id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The job is claimed: the queue forgets it.
+    pub async fn ack(mut self) -> Result<()> {
+        match self.acker.take() {
+            Some(acker) => acker.ack().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The job goes back to the queue.
+    pub async fn nack(mut self) -> Result<()> {
+        match self.acker.take() {
+            Some(acker) => acker.nack().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if let Some(acker) = self.acker.take() {
+            // The local queue's return does not wait; a broker's runs on its own.
+            let returned = acker.nack();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(returned);
+            } else {
+                let _ = hysope_store::block_on(returned);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery").field("id", &self.id).finish()
+    }
+}
+
+/// The in-process queue (the embedded default).
+#[derive(Default)]
+pub struct LocalQueue {
+    inner: Arc<Local>,
+}
+
+#[derive(Default)]
+struct Local {
+    items: Mutex<VecDeque<String>>,
+    ready: Notify,
+}
+
+impl Local {
+    fn items(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A delivery's end in the local queue: a returned id goes to the front.
+struct LocalAck {
+    queue: Arc<Local>,
+    id: String,
+}
+
+impl Acknowledge for LocalAck {
+    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn nack(self: Box<Self>) -> BoxFuture<'static, Result<()>> {
+        self.queue.items().push_front(self.id);
+        self.queue.ready.notify_one();
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl JobQueue for LocalQueue {
+    fn push(&self, id: String) -> BoxFuture<'_, Result<()>> {
+        self.inner.items().push_back(id);
+        self.inner.ready.notify_one();
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn pop(&self) -> BoxFuture<'_, Result<Delivery>> {
+        Box::pin(async move {
+            loop {
+                let notified = self.inner.ready.notified();
+                if let Some(id) = self.inner.items().pop_front() {
+                    let acker = LocalAck {
+                        queue: self.inner.clone(),
+                        id: id.clone(),
+                    };
+                    return Ok(Delivery::new(id, Box::new(acker)));
+                }
+                notified.await;
+            }
+        })
+    }
+
+    fn depth(&self) -> usize {
+        self.inner.items().len()
+    }
+}

@@ -1,0 +1,1104 @@
+//! The HTTP API: routes, content negotiation (JSON or HTML) and the handlers of
+//! OGC API - Processes - Part 1.
+
+use std::collections::HashMap;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Path, Query, Request, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::State;
+use super::errors::{ApiError, ApiResult, Kind};
+use super::worker;
+use hysope_jobs::{FailureKind, Job, JobFilter, Status, now_ms, rfc3339};
+
+/// Conformance classes declared at `/conformance`.
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/callback",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/cwl",
+];
+
+type Shared = Arc<State>;
+
+/// The router of the whole API.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/conformance", get(conformance))
+        .route("/api", get(api_definition))
+        .route("/processes", get(process_list).post(deploy))
+        .route(
+            "/processes/{id}",
+            get(process_description).put(replace).delete(undeploy),
+        )
+        .route("/processes/{id}/package", get(process_package))
+        .route("/processes/{id}/execution", axum::routing::post(execute))
+        .route("/jobs", get(job_list))
+        .route("/jobs/{id}", get(job_status).delete(dismiss))
+        .route("/jobs/{id}/results", get(job_results))
+        .route("/jobs/{id}/files/{*path}", get(job_file))
+        .route("/metrics", get(metrics))
+        .merge(super::stac::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn count_requests(AxState(state): AxState<Shared>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().as_str().to_string();
+    let span = tracing::info_span!("request", %method, %route);
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
+    state
+        .metrics
+        .requests
+        .with_label_values(&[&route, &method, response.status().as_str()])
+        .inc();
+    response
+}
+
+/// The server's own URL as the client reached it.
+pub(super) fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+/// True when the client asked for HTML (`f=html`, or an Accept preferring it).
+pub(super) fn wants_html(headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
+    match query.get("f").map(String::as_str) {
+        Some("html") => return true,
+        Some(_) => return false,
+        None => {}
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    // The first of the two named wins (browsers send text/html first).
+    match (accept.find("text/html"), accept.find("json")) {
+        (Some(_), None) => true,
+        (Some(h), Some(j)) => h < j,
+        _ => false,
+    }
+}
+
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// JSON, or its HTML page when asked for.
+pub(super) fn negotiate(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    title: &str,
+    body: Value,
+) -> Response {
+    if wants_html(headers, query) {
+        super::html::page(title, &body).into_response()
+    } else {
+        json_response(StatusCode::OK, &body)
+    }
+}
+
+pub(super) fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
+    json!({"href": href, "rel": rel, "type": ty, "title": title})
+}
+
+async fn landing(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let base = base_url(&headers);
+    let body = json!({
+        "title": "Hysope",
+        "description": "Hydrology processing in the SWOT era: OGC API - Processes over CWL workflows of sandboxed WebAssembly plugins",
+        "links": [
+            link(format!("{base}/"), "self", "application/json", "this document"),
+            link(format!("{base}/?f=html"), "alternate", "text/html", "this document as HTML"),
+            link(format!("{base}/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition"),
+            link(format!("{base}/api?f=html"), "service-doc", "text/html", "the API documentation"),
+            link(format!("{base}/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance", "application/json", "conformance classes"),
+            link(format!("{base}/processes"), "http://www.opengis.net/def/rel/ogc/1.0/processes", "application/json", "processes"),
+            link(format!("{base}/jobs"), "http://www.opengis.net/def/rel/ogc/1.0/job-list", "application/json", "jobs"),
+            link(format!("{base}/stac"), "data", "application/json", "the STAC catalogue of SWOT products, gauges and results"),
+        ],
+    });
+    negotiate(&headers, &q, "Hysope", body)
+}
+
+async fn conformance(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    negotiate(
+        &headers,
+        &q,
+        "Conformance",
+        json!({ "conformsTo": CONFORMANCE }),
+    )
+}
+
+async fn api_definition(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let doc = super::openapi::document(&base_url(&headers));
+    if wants_html(&headers, &q) {
+        return super::html::page("API definition", &doc).into_response();
+    }
+    let mut r = json_response(StatusCode::OK, &doc);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"),
+    );
+    r
+}
+
+fn parse_limit(q: &HashMap<String, String>, default: usize, max: usize) -> ApiResult<usize> {
+    match q.get("limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::new(
+                Kind::InvalidParameterValue,
+                format!("limit must be a whole number from 1 to {max}, not {text:?}"),
+            )),
+        },
+    }
+}
+
+fn parse_offset(q: &HashMap<String, String>) -> ApiResult<usize> {
+    match q.get("offset") {
+        None => Ok(0),
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            ApiError::new(
+                Kind::InvalidParameterValue,
+                format!("offset must be a whole number, not {text:?}"),
+            )
+        }),
+    }
+}
+
+async fn process_list(
+    AxState(state): AxState<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let base = base_url(&headers);
+    let limit = parse_limit(&q, 100, 10_000)?;
+    let offset = parse_offset(&q)?;
+    let registry = state.registry.read().expect("registry lock");
+    if wants_html(&headers, &q) {
+        return Ok(negotiate(
+            &headers,
+            &q,
+            "Processes",
+            process_list_body(&registry, &base, limit, offset),
+        ));
+    }
+    let text = registry.listing((base.clone(), limit, offset), || {
+        process_list_body(&registry, &base, limit, offset).to_string()
+    });
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// The `/processes` document: a page of summaries and its links.
+fn process_list_body(
+    registry: &super::processes::Registry,
+    base: &str,
+    limit: usize,
+    offset: usize,
+) -> Value {
+    let total = registry.all().count();
+    let page: Vec<Value> = registry
+        .all()
+        .skip(offset)
+        .take(limit)
+        .map(|p| p.summary(base))
+        .collect();
+    let mut links = vec![
+        link(
+            format!("{base}/processes"),
+            "self",
+            "application/json",
+            "this document",
+        ),
+        link(
+            format!("{base}/processes?f=html"),
+            "alternate",
+            "text/html",
+            "this document as HTML",
+        ),
+    ];
+    if offset + page.len() < total {
+        links.push(link(
+            format!("{base}/processes?offset={}&limit={limit}", offset + limit),
+            "next",
+            "application/json",
+            "next page",
+        ));
+    }
+    json!({"processes": page, "links": links})
+}
+
+fn find_process(state: &State, id: &str) -> ApiResult<Arc<super::processes::Process>> {
+    state
+        .registry
+        .read()
+        .expect("registry lock")
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::new(Kind::NoSuchProcess, format!("no process {id:?}")))
+}
+
+async fn process_description(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let process = find_process(&state, &id)?;
+    let body = process.description(&base_url(&headers));
+    Ok(negotiate(&headers, &q, &format!("Process {id}"), body))
+}
+
+async fn process_package(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let process = find_process(&state, &id)?;
+    let json = process.source.trim_start().starts_with('{');
+    let ty = if json {
+        "application/cwl+json"
+    } else {
+        "application/cwl+yaml"
+    };
+    let mut r = process.source.clone().into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ty));
+    Ok(r)
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+async fn deploy(
+    AxState(state): AxState<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let (process, package, raw) = super::deploy::parse(
+        &content_type(&headers),
+        &body,
+        q.get("w").map(String::as_str),
+        None,
+        &state.data_dir,
+    )?;
+    let base = base_url(&headers);
+    let location = format!("{base}/processes/{}", process.id);
+    let _guard = state.deploy_lock.lock().await;
+    if let Some(existing) = state
+        .registry
+        .read()
+        .expect("registry lock")
+        .get(&process.id)
+    {
+        let kind = if existing.builtin {
+            Kind::ImmutableProcess
+        } else {
+            Kind::DuplicatedProcess
+        };
+        let mut r =
+            ApiError::new(kind, format!("process {:?} exists already", process.id)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(r);
+    }
+    worker::blocking(|| super::deploy::store(&state.data_dir, &process, &package, &raw))?;
+    let summary = process.summary(&base);
+    state
+        .registry
+        .write()
+        .expect("registry lock")
+        .insert(process);
+    let mut r = json_response(StatusCode::CREATED, &summary);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+fn mutable(state: &State, id: &str) -> ApiResult<()> {
+    let process = find_process(state, id)?;
+    if process.builtin {
+        return Err(ApiError::new(
+            Kind::ImmutableProcess,
+            format!("process {id:?} is built in; it cannot be replaced or undeployed"),
+        ));
+    }
+    Ok(())
+}
+
+async fn replace(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _guard = state.deploy_lock.lock().await;
+    mutable(&state, &id)?;
+    let (process, package, raw) = super::deploy::parse(
+        &content_type(&headers),
+        &body,
+        q.get("w").map(String::as_str),
+        Some(&id),
+        &state.data_dir,
+    )?;
+    worker::blocking(|| super::deploy::store(&state.data_dir, &process, &package, &raw))?;
+    state
+        .registry
+        .write()
+        .expect("registry lock")
+        .insert(process);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn undeploy(AxState(state): AxState<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
+    let _guard = state.deploy_lock.lock().await;
+    mutable(&state, &id)?;
+    super::deploy::remove(&state.data_dir, &id)?;
+    state.registry.write().expect("registry lock").remove(&id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// statusInfo of a job.
+pub fn status_info(job: &Job, base: &str) -> Value {
+    let mut links = vec![
+        link(
+            format!("{base}/jobs/{}", job.id),
+            "self",
+            "application/json",
+            "job status",
+        ),
+        link(
+            format!("{base}/jobs/{}?f=html", job.id),
+            "alternate",
+            "text/html",
+            "job status as HTML",
+        ),
+        link(
+            format!("{base}/processes/{}", job.process_id),
+            "up",
+            "application/json",
+            "the process",
+        ),
+    ];
+    if job.status == Status::Successful {
+        links.push(link(
+            format!("{base}/jobs/{}/results", job.id),
+            "http://www.opengis.net/def/rel/ogc/1.0/results",
+            "application/json",
+            "results",
+        ));
+    }
+    let mut s = json!({
+        "jobID": job.id,
+        "processID": job.process_id,
+        "type": "process",
+        "status": job.status.as_str(),
+        "message": job.message,
+        "created": rfc3339(job.created),
+        "updated": rfc3339(job.updated),
+        "progress": job.progress,
+        "links": links,
+    });
+    if let Some(t) = job.started {
+        s["started"] = json!(rfc3339(t));
+    }
+    if let Some(t) = job.finished {
+        s["finished"] = json!(rfc3339(t));
+    }
+    s
+}
+
+async fn execute(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let process = find_process(&state, &id)?;
+    let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                Kind::InvalidBody,
+                format!(
+                    "the execute request is not JSON: {e} (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?
+    };
+    let Value::Object(request) = request else {
+        return Err(ApiError::new(
+            Kind::InvalidBody,
+            "the execute request must be a JSON object",
+        ));
+    };
+    let inputs = process.job_from_request(request.get("inputs"), &state.input_roots)?;
+    let outputs = request.get("outputs").cloned();
+    if let Some(requested) = outputs.as_ref().and_then(Value::as_object) {
+        let declared = hysope_engine::cwl::values::ids(&process.cwl, "outputs");
+        for (name, options) in requested {
+            match options.get("transmissionMode").and_then(Value::as_str) {
+                None | Some("value" | "reference") => {}
+                Some(other) => {
+                    return Err(ApiError::new(
+                        Kind::InvalidParameterValue,
+                        format!(
+                            "output {name:?}: transmissionMode must be \"value\" or \"reference\", not {other:?}"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(bad) = requested.keys().find(|k| !declared.contains(&k.as_str())) {
+            return Err(ApiError::new(
+                Kind::InvalidParameterValue,
+                format!(
+                    "process {id} has no output {bad:?} (outputs: {})",
+                    declared.join(", ")
+                ),
+            ));
+        }
+    } else if outputs.as_ref().is_some_and(|o| !o.is_null()) {
+        return Err(ApiError::new(
+            Kind::InvalidBody,
+            "\"outputs\" must be an object of output id to options",
+        ));
+    }
+    let response = match request.get("response").and_then(Value::as_str) {
+        None | Some("document") => "document",
+        Some("raw") => "raw",
+        Some(other) => {
+            return Err(ApiError::new(
+                Kind::InvalidParameterValue,
+                format!("response must be \"document\" or \"raw\", not {other:?}"),
+            ));
+        }
+    };
+    let subscriber = match request.get("subscriber") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => {
+            for (key, uri) in m {
+                if !["successUri", "inProgressUri", "failedUri"].contains(&key.as_str()) {
+                    return Err(ApiError::new(
+                        Kind::InvalidParameterValue,
+                        format!(
+                            "subscriber has no field {key:?} (successUri, inProgressUri, failedUri)"
+                        ),
+                    ));
+                }
+                let uri = uri.as_str().unwrap_or("");
+                super::callbacks::check_uri(uri).map_err(|m| {
+                    ApiError::new(
+                        Kind::InvalidParameterValue,
+                        format!("subscriber {key}: {m}"),
+                    )
+                })?;
+            }
+            Some(Value::Object(m.clone()))
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                Kind::InvalidParameterValue,
+                "subscriber must be an object of successUri, inProgressUri, failedUri",
+            ));
+        }
+    };
+    let prefer_async = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .any(|h| {
+            h.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+        });
+    let mode_async = match request.get("mode").and_then(Value::as_str) {
+        Some("async") => true,
+        Some("sync") => false,
+        _ => prefer_async,
+    };
+    let now = now_ms();
+    let job = Job {
+        // A time-ordered UUID (v7: milliseconds, then 74 random bits): a new job's
+        // record and result item go at the end of their tables, where the jobs
+        // committed with it went, instead of at random places, so a shared commit
+        // rewrites a few pages rather than a few per job (pwrites per job
+        // 3.8 -> 2.4, the store 5.0 -> 3.2 KB per job).
+        id: uuid::Uuid::now_v7().to_string(),
+        process_id: id.clone(),
+        status: Status::Accepted,
+        message: "accepted".into(),
+        created: now,
+        started: None,
+        finished: None,
+        updated: now,
+        progress: 0,
+        inputs,
+        outputs,
+        response: response.into(),
+        subscriber,
+        base_url: Some(base_url(&headers)),
+        results: None,
+        attempts: 0,
+        failure: None,
+    };
+    let base = base_url(&headers);
+    if mode_async {
+        // Durable before its 201.
+        state.jobs.submit(std::slice::from_ref(&job), true).await?;
+        state
+            .metrics
+            .job_moved(&job.process_id, None, Status::Accepted);
+        state.queue.push(job.id.clone()).await?;
+        state.metrics.queue_depth.set(state.queue.depth() as i64);
+        let mut r = json_response(StatusCode::CREATED, &status_info(&job, &base));
+        if let Ok(v) = HeaderValue::from_str(&format!("{base}/jobs/{}", job.id)) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        r.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_static("respond-async"),
+        );
+        return Ok(r);
+    }
+    // Stored when it starts; durable when it ends, before the reply.
+    let job = worker::run_sync(&state, job).await?;
+    let mut r = if job.response == "raw" {
+        raw_result(&state, &job, &base).await?
+    } else {
+        results_response(&state, &job, &base).await?
+    };
+    let monitor = format!("{base}/jobs/{}", job.id);
+    if let Ok(v) = HeaderValue::from_str(&monitor) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    // /req/core/job-results-success-sync: the job created for the execution.
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "<{monitor}>; rel=\"monitor\"; type=\"application/json\""
+    )) {
+        r.headers_mut().append(header::LINK, v);
+    }
+    Ok(r)
+}
+
+/// A job's results document, or the exception saying why there is none.
+async fn results_response(state: &State, job: &Job, base: &str) -> ApiResult<Response> {
+    match job.status {
+        Status::Successful => {}
+        Status::Failed => {
+            let kind = match job.failure {
+                Some(FailureKind::InvalidParameterValue) => Kind::InvalidParameterValue,
+                _ => Kind::ProcessFailed,
+            };
+            return Err(ApiError::new(
+                kind,
+                format!("job {} failed: {}", job.id, job.message),
+            ));
+        }
+        Status::Dismissed => {
+            return Err(ApiError::new(
+                Kind::NoSuchJob,
+                format!("job {} was dismissed", job.id),
+            ));
+        }
+        _ => {
+            return Err(ApiError::new(
+                Kind::ResultNotReady,
+                format!("job {} is {}", job.id, job.status.as_str()),
+            ));
+        }
+    }
+    let mut doc = results_document(job, base);
+    inline_values(state, job, &mut doc).await?;
+    Ok(json_response(StatusCode::OK, &doc))
+}
+
+/// Outputs requested with `transmissionMode: value`: files inline, as JSON when they
+/// are JSON, as text when they are text, else base64.
+async fn inline_values(state: &State, job: &Job, doc: &mut Value) -> ApiResult<()> {
+    let Some(requested) = job.outputs.as_ref().and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (name, options) in requested {
+        if options.get("transmissionMode").and_then(Value::as_str) != Some("value") {
+            continue;
+        }
+        let Some(value) = job.results.as_ref().and_then(|r| r.get(name)) else {
+            continue;
+        };
+        let files: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        let mut inlined = Vec::new();
+        for file in &files {
+            if !is_file(file) {
+                inlined.push((*file).clone());
+                continue;
+            }
+            let location = location(file);
+            let bytes = result_bytes(state, job, name, location).await?;
+            let media = media_type(location);
+            let inline = if media.ends_with("json") {
+                serde_json::from_slice::<Value>(&bytes)
+                    .map(|v| json!({"value": v, "mediaType": media}))
+                    .ok()
+            } else if media.starts_with("text/") {
+                String::from_utf8(bytes.clone())
+                    .map(|t| json!({"value": t, "mediaType": media}))
+                    .ok()
+            } else {
+                None
+            };
+            inlined.push(inline.unwrap_or_else(|| {
+                use base64::Engine;
+                json!({
+                    "value": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                    "encoding": "base64",
+                    "mediaType": media,
+                })
+            }));
+        }
+        doc[name] = match value {
+            Value::Array(_) => Value::Array(inlined),
+            _ => inlined.into_iter().next().unwrap_or(Value::Null),
+        };
+    }
+    Ok(())
+}
+
+/// The results document of a successful job: the requested outputs, files as links.
+pub fn results_document(job: &Job, base: &str) -> Value {
+    let doc = requested_results(job)
+        .map(|(name, value, _)| (name.clone(), result_value(value.clone(), job, base)))
+        .collect();
+    Value::Object(doc)
+}
+
+/// The job's results that its execute request asked for (all when it named none),
+/// each with the options the request gave it.
+fn requested_results(job: &Job) -> impl Iterator<Item = (&String, &Value, Option<&Value>)> {
+    let wanted = job.outputs.as_ref().and_then(Value::as_object);
+    job.results
+        .as_ref()
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(move |(name, value)| match wanted {
+            Some(w) => w.get(name).map(|options| (name, value, Some(options))),
+            None => Some((name, value, None)),
+        })
+}
+
+/// The bytes of a job's result file; a file the results name but the store lacks is
+/// a server fault.
+async fn result_bytes(state: &State, job: &Job, name: &str, location: &str) -> ApiResult<Vec<u8>> {
+    state
+        .results
+        .read(&job.id, location)
+        .await?
+        .ok_or_else(|| ApiError::new(Kind::Internal, format!("result {name} is missing")))
+}
+
+/// An output value in a results document: files become links.
+fn result_value(mut value: Value, job: &Job, base: &str) -> Value {
+    // Every File or Directory (at any depth) becomes a link object.
+    let _ = hysope_engine::cwl::values::for_each_file(&mut value, &mut |map| {
+        let location = map.get("location").and_then(Value::as_str).unwrap_or("");
+        let mut link = Map::new();
+        link.insert("href".into(), json!(file_href(job, base, location)));
+        link.insert("type".into(), json!(media_type(location)));
+        for key in ["size", "checksum"] {
+            if let Some(v) = map.get(key) {
+                link.insert(key.into(), v.clone());
+            }
+        }
+        *map = link;
+        Ok(())
+    });
+    value
+}
+
+pub(super) fn media_type(path: &str) -> &'static str {
+    match FsPath::new(path).extension().and_then(|e| e.to_str()) {
+        Some("json") => "application/json",
+        Some("geojson") => "application/geo+json",
+        Some("csv") => "text/csv",
+        Some("txt" | "log") => "text/plain",
+        Some("nc") => "application/x-netcdf",
+        Some("zip") => "application/zip",
+        Some("html") => "text/html",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+fn find_job(state: &State, id: &str) -> ApiResult<Job> {
+    state
+        .jobs
+        .get(id)?
+        .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))
+}
+
+async fn job_status(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let job = find_job(&state, &id)?;
+    Ok(negotiate(
+        &headers,
+        &q,
+        &format!("Job {id}"),
+        status_info(&job, &base_url(&headers)),
+    ))
+}
+
+async fn job_results(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let job = find_job(&state, &id)?;
+    // A job executed with `response: raw` keeps that form for its results.
+    if job.response == "raw" {
+        return raw_result(&state, &job, &base_url(&headers)).await;
+    }
+    results_response(&state, &job, &base_url(&headers)).await
+}
+
+/// `response: raw`: the requested outputs themselves. One output by value: its
+/// value (a file's bytes with its media type, a literal as JSON). Several, or any by
+/// reference among others: `multipart/related`, one part per output (an array of
+/// files, one part per file: `id.0`, `id.1`, ...) named by `Content-ID`; a part by
+/// reference has no body and a `Content-Location`. Every output by reference: 204
+/// with a `Link` header per output (`rel` the OGC results relation, `title` the
+/// output id).
+async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response> {
+    if job.status != Status::Successful {
+        return results_response(state, job, base).await;
+    }
+    // (part id, value, by reference); optional outputs without a value are left out.
+    let mut parts: Vec<(String, &Value, bool)> = Vec::new();
+    for (name, value, options) in requested_results(job) {
+        let by_reference = options
+            .and_then(|o| o.get("transmissionMode"))
+            .and_then(Value::as_str)
+            == Some("reference");
+        match value {
+            Value::Null => {}
+            Value::Array(items) if items.iter().all(is_file) && !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    parts.push((format!("{name}.{i}"), item, by_reference));
+                }
+            }
+            value => parts.push((name.clone(), value, by_reference)),
+        }
+    }
+    if let [(name, value, false)] = parts.as_slice() {
+        let (bytes, media) = raw_value(state, job, base, name, value).await?;
+        let mut r = bytes.into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+        return Ok(r);
+    }
+    if !parts.is_empty()
+        && parts
+            .iter()
+            .all(|(_, v, by_reference)| *by_reference && is_file(v))
+    {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        for (name, value, _) in &parts {
+            let location = location(value);
+            let link = format!(
+                "<{}>; rel=\"{RESULTS_REL}\"; title=\"{name}\"; type=\"{}\"",
+                file_href(job, base, location),
+                media_type(location)
+            );
+            if let Ok(v) = HeaderValue::from_str(&link) {
+                r.headers_mut().append(header::LINK, v);
+            }
+        }
+        return Ok(r);
+    }
+    let boundary = format!("hysope-{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    let mut root_type = "application/json";
+    for (i, (name, value, by_reference)) in parts.iter().enumerate() {
+        // A part by reference: no body, where the value is instead.
+        let (bytes, media, extra) = if *by_reference && is_file(value) {
+            let location = location(value);
+            let href = file_href(job, base, location);
+            (
+                Vec::new(),
+                media_type(location),
+                format!("Content-Location: {href}\r\n"),
+            )
+        } else {
+            let (bytes, media) = raw_value(state, job, base, name, value).await?;
+            (bytes, media, String::new())
+        };
+        if i == 0 {
+            root_type = media;
+        }
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-ID: <{name}>\r\nContent-Type: {media}\r\n{extra}\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut r = body.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "multipart/related; boundary={boundary}; type=\"{root_type}\""
+    )) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    Ok(r)
+}
+
+/// The relation of a link to a job's result.
+const RESULTS_REL: &str = "http://www.opengis.net/def/rel/ogc/1.0/results";
+
+fn is_file(value: &Value) -> bool {
+    hysope_engine::cwl::values::class_of(value) == Some("File")
+}
+
+/// Where a File value of a job's results lies in its result store.
+fn location(file: &Value) -> &str {
+    file.get("location").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Where a result file is served.
+fn file_href(job: &Job, base: &str, location: &str) -> String {
+    format!("{base}/jobs/{}/files/{location}", job.id)
+}
+
+/// An output's bytes and media type in a raw response: a file's content, or any
+/// other value as JSON (a Directory as its link document).
+async fn raw_value(
+    state: &State,
+    job: &Job,
+    base: &str,
+    name: &str,
+    value: &Value,
+) -> ApiResult<(Vec<u8>, &'static str)> {
+    if is_file(value) {
+        let location = location(value);
+        let bytes = result_bytes(state, job, name, location).await?;
+        return Ok((bytes, media_type(location)));
+    }
+    let shown = result_value(value.clone(), job, base);
+    Ok((
+        serde_json::to_vec(&shown).unwrap_or_default(),
+        "application/json",
+    ))
+}
+
+async fn job_file(
+    AxState(state): AxState<Shared>,
+    Path((id, path)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let job = find_job(&state, &id)?;
+    if job.status != Status::Successful {
+        return Err(ApiError::new(
+            Kind::ResultNotReady,
+            format!("job {id} is {}", job.status.as_str()),
+        ));
+    }
+    if path.split('/').any(|p| p == ".." || p.is_empty()) {
+        return Err(ApiError::new(
+            Kind::NotFound,
+            format!("no result file {path:?}"),
+        ));
+    }
+    let bytes = state.results.read(&id, &path).await?.ok_or_else(|| {
+        ApiError::new(
+            Kind::NotFound,
+            format!("no result file {path:?} in job {id}"),
+        )
+    })?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_type(&path)),
+    );
+    Ok(r)
+}
+
+async fn dismiss(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    find_job(&state, &id)?;
+    let job = worker::update(&state, &id, true, |job| {
+        if job.status == Status::Dismissed {
+            return false;
+        }
+        job.status = Status::Dismissed;
+        job.message = "dismissed by a user".into();
+        job.finished.get_or_insert_with(now_ms);
+        true
+    })
+    .await?
+    .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))?;
+    if let Some(token) = state.running.lock().expect("running lock").get(&id) {
+        token.cancel();
+    }
+    if let Err(e) = state.results.remove(&id).await {
+        tracing::warn!(job_id = %id, error = format!("{e:#}"), "results of a dismissed job not removed");
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &status_info(&job, &base_url(&headers)),
+    ))
+}
+
+/// `datetime` of `/jobs`: an instant or an interval `a/b` with `..` for open ends.
+fn parse_datetime(text: &str) -> ApiResult<(Option<u64>, Option<u64>)> {
+    let instant = |t: &str| -> ApiResult<Option<u64>> {
+        if t == ".." || t.is_empty() {
+            return Ok(None);
+        }
+        humantime::parse_rfc3339_weak(t)
+            .map(|time| {
+                time.duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .ok()
+            })
+            .map_err(|e| {
+                ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!("datetime {t:?} is not RFC 3339: {e}"),
+                )
+            })
+    };
+    match text.split_once('/') {
+        Some((a, b)) => Ok((instant(a)?, instant(b)?)),
+        None => {
+            let t = instant(text)?;
+            Ok((t, t))
+        }
+    }
+}
+
+async fn job_list(
+    AxState(state): AxState<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let base = base_url(&headers);
+    let limit = parse_limit(&q, 10, 10_000)?;
+    let offset = parse_offset(&q)?;
+    let mut filter = JobFilter::default();
+    if let Some(p) = q.get("processID") {
+        filter.process_ids = p.split(',').map(str::to_string).collect();
+    }
+    if let Some(s) = q.get("status") {
+        for name in s.split(',') {
+            filter.statuses.push(Status::parse(name).ok_or_else(|| {
+                ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!("status {name:?} is not one of accepted, running, successful, failed, dismissed"),
+                )
+            })?);
+        }
+    }
+    if let Some(d) = q.get("datetime") {
+        filter.created = Some(parse_datetime(d)?);
+    }
+    let page = state.jobs.list(&filter, offset, limit)?;
+    let jobs: Vec<Value> = page.jobs.iter().map(|j| status_info(j, &base)).collect();
+    let mut links = vec![link(
+        format!("{base}/jobs"),
+        "self",
+        "application/json",
+        "this document",
+    )];
+    if page.more {
+        let mut next = format!("{base}/jobs?offset={}&limit={limit}", offset + limit);
+        for key in ["processID", "status", "datetime"] {
+            if let Some(v) = q.get(key) {
+                next.push_str(&format!("&{key}={v}"));
+            }
+        }
+        links.push(link(next, "next", "application/json", "next page"));
+    }
+    Ok(negotiate(
+        &headers,
+        &q,
+        "Jobs",
+        json!({"jobs": jobs, "links": links}),
+    ))
+}
+
+async fn metrics(AxState(state): AxState<Shared>) -> Response {
+    state.metrics.queue_depth.set(state.queue.depth() as i64);
+    let mut r = state.metrics.render().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(Kind::NotFound, format!("no resource at {method} {uri}"))
+}

@@ -1,0 +1,97 @@
+//! Callbacks (OGC API - Processes, conformance class `callback`): the
+//! `subscriber` URIs of an execute request are called with a POST of JSON when
+//! the job starts and progresses (`inProgressUri`: statusInfo), succeeds
+//! (`successUri`: the results document) or fails (`failedUri`: statusInfo with
+//! the reason). A call that fails is retried 4 times with a growing pause; a
+//! callback never changes the job. `http://` and `https://` URIs are called
+//! (https verified against the system's roots, or `SSL_CERT_FILE`/`SSL_CERT_DIR`).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use hysope_jobs::{Job, Status};
+
+/// Attempts per notification.
+const ATTEMPTS: u32 = 5;
+
+/// Checks a subscriber URI before a job is accepted.
+pub fn check_uri(uri: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(uri).map_err(|e| format!("{uri:?} is not a URI: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "{uri:?} is not an http:// or https:// URI (the schemes this server calls)"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{uri:?} has no host"));
+    }
+    Ok(())
+}
+
+/// Sends the notification `job`'s state calls for, in the background.
+pub fn notify(job: &Job) {
+    let Some(subscriber) = job.subscriber.as_ref() else {
+        return;
+    };
+    let base = job.base_url.clone().unwrap_or_default();
+    let (key, body) = match job.status {
+        Status::Successful => ("successUri", super::api::results_document(job, &base)),
+        Status::Failed => ("failedUri", super::api::status_info(job, &base)),
+        Status::Running => ("inProgressUri", super::api::status_info(job, &base)),
+        _ => return,
+    };
+    let Some(uri) = subscriber.get(key).and_then(Value::as_str) else {
+        return;
+    };
+    let uri = uri.to_string();
+    let id = job.id.clone();
+    // Serialised once for every attempt.
+    let body = axum::body::Bytes::from(body.to_string());
+    tokio::spawn(async move {
+        let mut pause = Duration::from_millis(200);
+        for attempt in 1..=ATTEMPTS {
+            match post(&uri, body.clone()).await {
+                Ok(status) if (200..300).contains(&status) => return,
+                Ok(status) => {
+                    tracing::warn!(job_id = %id, %uri, attempt, %status, "callback refused")
+                }
+                Err(e) => {
+                    tracing::warn!(job_id = %id, %uri, attempt, error = %e, "callback failed")
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+        tracing::error!(job_id = %id, %uri, attempts = ATTEMPTS, "callback given up");
+    });
+}
+
+/// The client of every callback (connections are pooled per subscriber host).
+fn client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .user_agent("hysope")
+                .build()
+                .map_err(|e| format!("cannot build the callback client: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// POSTs JSON to a subscriber; returns the status code.
+async fn post(uri: &str, body: axum::body::Bytes) -> Result<u16, String> {
+    let reply = client()?
+        .post(uri)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        // With its causes, which say what failed (refused, certificate, timeout).
+        .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
+    Ok(reply.status().as_u16())
+}

@@ -1,0 +1,371 @@
+//! OGC API - Processes - Part 2: deploying, replacing and undeploying processes
+//! from CWL documents (`application/cwl`, `+yaml`, `+json`) or OGC application
+//! packages (`application/ogcapppkg+json`) whose execution unit is CWL.
+//!
+//! A deployed document must be self-contained (no `$import`, `$include` or `run:`
+//! file references: the server's files are not the deployer's) and every
+//! `CommandLineTool` in it must run in the wasm sandbox (`hysope:WasmRequirement`):
+//! a deployed process never runs a native command on the server. Deployed
+//! documents are written to `DATA_DIR/processes/` (durably) and registered again at
+//! start.
+
+use std::path::{Path, PathBuf};
+
+use hysope_engine::cwl;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::errors::{ApiError, Kind};
+use super::processes::Process;
+
+/// What was deployed, kept beside the document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Package {
+    /// Process id.
+    pub id: String,
+    /// Media type of the deploy request.
+    pub content_type: String,
+    /// The `$graph` entry deployed, if the document has several.
+    pub fragment: Option<String>,
+}
+
+const CWL_TYPES: &[&str] = &[
+    "application/cwl",
+    "application/cwl+yaml",
+    "application/cwl+json",
+    "application/x-yaml",
+    "application/yaml",
+    "text/yaml",
+];
+const APPPKG: &str = "application/ogcapppkg+json";
+
+/// The folder of deployed processes.
+pub fn dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("processes")
+}
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::new(Kind::InvalidBody, detail)
+}
+
+/// Parses a deploy (or replace) request into a checked process. `w` selects a
+/// workflow of a `$graph` document; `id` (replace) is the id the process must have.
+pub fn parse(
+    content_type: &str,
+    body: &[u8],
+    w: Option<&str>,
+    id: Option<&str>,
+    data_dir: &Path,
+) -> Result<(Process, Package, Vec<u8>), ApiError> {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let text = std::str::from_utf8(body).map_err(|_| invalid("the request body is not UTF-8"))?;
+    let (cwl_text, described_id) = if CWL_TYPES.contains(&media.as_str()) {
+        (text.to_string(), None)
+    } else if media == APPPKG {
+        application_package(text)?
+    } else {
+        return Err(ApiError::new(
+            Kind::UnsupportedMediaType,
+            format!(
+                "cannot deploy a {media:?} body; send application/cwl (+yaml, +json) or {APPPKG}"
+            ),
+        ));
+    };
+    let name = Path::new("deployed.cwl");
+    let raw = cwl::load::parse_text(name, &cwl_text).map_err(|e| invalid(e.to_string()))?;
+    self_contained(&raw, "#")?;
+    let fragment = select(&raw, w)?;
+    let selected = match (&raw.get("$graph"), &fragment) {
+        (Some(Value::Array(graph)), Some(f)) => graph
+            .iter()
+            .find(|p| short(p.get("id")) == Some(f.as_str()))
+            .cloned()
+            .unwrap_or(Value::Null),
+        _ => raw.clone(),
+    };
+    let process_id = id
+        .map(str::to_string)
+        .or(described_id)
+        .or_else(|| w.map(str::to_string))
+        .or_else(|| short(selected.get("id")).map(str::to_string))
+        .ok_or_else(|| {
+            invalid("the process needs an id: give the CWL process an `id`, or deploy with ?w=ID")
+        })?;
+    if process_id.is_empty()
+        || !process_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || process_id.starts_with('.')
+    {
+        return Err(invalid(format!(
+            "process id {process_id:?} must be letters, digits, '-', '_' or '.'"
+        )));
+    }
+    // Check the document by loading it as it will be loaded at start.
+    let staging = dir(data_dir).join(format!(".check-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&staging).map_err(|e| ApiError::new(Kind::Internal, e.to_string()))?;
+    let path = staging.join(format!("{process_id}.cwl"));
+    let loaded = cwl::load::load_text(&path, &cwl_text, fragment.as_deref());
+    let _ = std::fs::remove_dir_all(&staging);
+    let loaded = loaded.map_err(|e| {
+        let text = e
+            .to_string()
+            .replace(&path.display().to_string(), "the deployed document");
+        invalid(format!("invalid CWL: {text}"))
+    })?;
+    sandboxed(&loaded.process, false, "#")?;
+    let package = Package {
+        id: process_id.clone(),
+        content_type: media,
+        fragment,
+    };
+    let process = Process {
+        id: process_id,
+        version: version_of(&loaded.process),
+        cwl: loaded.process,
+        source: cwl_text,
+        path: dir(data_dir).join(format!("{}.cwl", package.id)),
+        builtin: false,
+    };
+    Ok((process, package, body.to_vec()))
+}
+
+fn version_of(process: &Value) -> String {
+    process
+        .get("s:softwareVersion")
+        .or_else(|| process.get("https://schema.org/softwareVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or("1.0.0")
+        .to_string()
+}
+
+fn short(id: Option<&Value>) -> Option<&str> {
+    let id = id?.as_str()?;
+    Some(id.rsplit('#').next().unwrap_or(id).trim_start_matches('/'))
+}
+
+/// The CWL document of an application package, and the id its description gives.
+fn application_package(text: &str) -> Result<(String, Option<String>), ApiError> {
+    let pkg: Value = serde_json::from_str(text).map_err(|e| {
+        invalid(format!(
+            "the application package is not JSON: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let described = pkg
+        .pointer("/processDescription/process/id")
+        .or_else(|| pkg.pointer("/processDescription/id"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let unit = match pkg.get("executionUnit") {
+        Some(Value::Array(units)) if units.len() == 1 => &units[0],
+        Some(Value::Array(_)) => return Err(invalid("executionUnit must hold one CWL document")),
+        Some(unit) => unit,
+        None => return Err(invalid("the application package has no executionUnit")),
+    };
+    let unit = unit.get("unit").unwrap_or(unit);
+    if let Some(value) = unit.get("value") {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        return Ok((text, described));
+    }
+    if let Some(href) = unit.get("href").and_then(Value::as_str) {
+        return Err(invalid(format!(
+            "executionUnit by href ({href}) is not fetched by this server; send the CWL by value (executionUnit.value with mediaType application/cwl+json)"
+        )));
+    }
+    Err(invalid(
+        "executionUnit needs a value (the CWL document) with mediaType application/cwl+json",
+    ))
+}
+
+/// Refuses references to files: `$import`, `$include`, and `run:` naming a file.
+fn self_contained(value: &Value, at: &str) -> Result<(), ApiError> {
+    match value {
+        Value::Object(map) => {
+            for key in ["$import", "$include", "$mixin"] {
+                if map.contains_key(key) {
+                    return Err(invalid(format!(
+                        "{at}: {key} refers to a file; a deployed document must be self-contained (pack it with `cwltool --pack`)"
+                    )));
+                }
+            }
+            if let Some(Value::String(run)) = map.get("run") {
+                if !run.starts_with('#') {
+                    return Err(invalid(format!(
+                        "{at}/run: {run:?} refers to a file; a deployed document must be self-contained (pack it with `cwltool --pack`)"
+                    )));
+                }
+            }
+            for (k, v) in map {
+                self_contained(v, &format!("{at}/{k}"))?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| self_contained(v, &format!("{at}/{i}"))),
+        _ => Ok(()),
+    }
+}
+
+/// The `$graph` entry to deploy: `w` if given (it must exist), else `main`, else the
+/// first process.
+fn select(raw: &Value, w: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(Value::Array(graph)) = raw.get("$graph") else {
+        if let Some(w) = w {
+            let id = short(raw.get("id"));
+            if id != Some(w) {
+                return Err(ApiError::new(
+                    Kind::WorkflowNotFound,
+                    format!("the document has no workflow {w:?} (its process id is {id:?})"),
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    let ids: Vec<&str> = graph.iter().filter_map(|p| short(p.get("id"))).collect();
+    match w {
+        Some(w) if ids.contains(&w) => Ok(Some(w.to_string())),
+        Some(w) => Err(ApiError::new(
+            Kind::WorkflowNotFound,
+            format!(
+                "the document has no workflow {w:?} (its $graph has {})",
+                ids.join(", ")
+            ),
+        )),
+        None if ids.contains(&"main") => Ok(Some("main".into())),
+        None => ids
+            .first()
+            .map(|s| Some(s.to_string()))
+            .ok_or_else(|| invalid("the $graph holds no process with an id")),
+    }
+}
+
+/// Refuses a `CommandLineTool` that would run natively.
+fn sandboxed(process: &Value, inherited: bool, at: &str) -> Result<(), ApiError> {
+    let has = |key: &str| {
+        cwl::tool::find_req(cwl::values::items(process, key), "hysope:WasmRequirement").is_some()
+    };
+    let wasm_required = inherited || has("requirements");
+    match process.get("class").and_then(Value::as_str) {
+        Some("CommandLineTool") if !(wasm_required || has("hints")) => Err(invalid(format!(
+            "{at}: this CommandLineTool would run a native command ({}); a deployed process must run its tools in the wasm sandbox (requirements: hysope:WasmRequirement)",
+            process
+                .get("baseCommand")
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "no baseCommand".into())
+        ))),
+        Some("Workflow") => {
+            for step in cwl::values::items(process, "steps") {
+                let id = step.get("id").and_then(Value::as_str).unwrap_or("?");
+                if let Some(run) = step.get("run") {
+                    sandboxed(run, wasm_required, &format!("{at}/steps/{id}/run"))?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes a deployed process durably: the document, the request body and the
+/// package record, each through a temporary file and a rename.
+pub fn store(
+    data_dir: &Path,
+    process: &Process,
+    package: &Package,
+    body: &[u8],
+) -> anyhow::Result<()> {
+    let dir = dir(data_dir);
+    std::fs::create_dir_all(&dir)?;
+    write_durably(
+        &dir.join(format!("{}.cwl", package.id)),
+        process.source.as_bytes(),
+    )?;
+    write_durably(&dir.join(format!("{}.body", package.id)), body)?;
+    write_durably(
+        &dir.join(format!("{}.package.json", package.id)),
+        &serde_json::to_vec_pretty(package)?,
+    )?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(())
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Removes a deployed process's files.
+pub fn remove(data_dir: &Path, id: &str) -> anyhow::Result<()> {
+    let dir = dir(data_dir);
+    for ext in ["package.json", "cwl", "body"] {
+        let path = dir.join(format!("{id}.{ext}"));
+        if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The request body a deployed process came from, and its media type.
+pub fn package_body(data_dir: &Path, id: &str) -> Option<(String, Vec<u8>)> {
+    let dir = dir(data_dir);
+    let package: Package =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{id}.package.json"))).ok()?)
+            .ok()?;
+    let body = std::fs::read(dir.join(format!("{id}.body"))).ok()?;
+    Some((package.content_type, body))
+}
+
+/// Loads every deployed process of `data_dir`.
+pub fn load_all(data_dir: &Path) -> Vec<Process> {
+    let dir = dir(data_dir);
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.to_string_lossy().ends_with(".package.json") {
+            continue;
+        }
+        let loaded = (|| -> anyhow::Result<Process> {
+            let package: Package = serde_json::from_slice(&std::fs::read(&path)?)?;
+            let cwl_path = dir.join(format!("{}.cwl", package.id));
+            let source = std::fs::read_to_string(&cwl_path)?;
+            let loaded = cwl::load::load_text(&cwl_path, &source, package.fragment.as_deref())?;
+            Ok(Process {
+                id: package.id.clone(),
+                version: version_of(&loaded.process),
+                cwl: loaded.process,
+                source,
+                path: cwl_path,
+                builtin: false,
+            })
+        })();
+        match loaded {
+            Ok(p) => out.push(p),
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = format!("{e:#}"), "deployed process not loaded")
+            }
+        }
+    }
+    out
+}

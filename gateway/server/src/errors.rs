@@ -1,0 +1,202 @@
+//! OGC API exceptions: every error the API returns is built here, with its
+//! standard type URI and status code.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+const OGC: &str = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/";
+const OGC_PART2: &str = "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/";
+
+/// The kinds of error the API reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// No process with that id (404).
+    NoSuchProcess,
+    /// No job with that id (404).
+    NoSuchJob,
+    /// The job has not finished, or finished without results (404).
+    ResultNotReady,
+    /// An input or a request field is wrong (400).
+    InvalidParameterValue,
+    /// An input the process needs is absent (400).
+    MissingInput,
+    /// The process cannot run the way the request asks (sync/async) (400).
+    NotSupported,
+    /// The job ran and failed (500 for a synchronous execution).
+    ProcessFailed,
+    /// A deploy request with a process id already taken (409).
+    DuplicatedProcess,
+    /// A process that cannot be replaced or undeployed (403).
+    ImmutableProcess,
+    /// `w` names no workflow of a deployed document (400).
+    WorkflowNotFound,
+    /// The request body is not valid for this endpoint (400).
+    InvalidBody,
+    /// Unsupported media type of a request body (415).
+    UnsupportedMediaType,
+    /// No resource at this path (404).
+    NotFound,
+    /// The resource exists already (409).
+    Conflict,
+    /// The client may not do this (403).
+    Forbidden,
+    /// The server failed (500).
+    Internal,
+}
+
+impl Kind {
+    fn parts(self) -> (StatusCode, String, &'static str) {
+        use Kind::*;
+        let ogc = |name: &str| format!("{OGC}{name}");
+        match self {
+            NoSuchProcess => (
+                StatusCode::NOT_FOUND,
+                ogc("no-such-process"),
+                "No such process",
+            ),
+            NoSuchJob => (StatusCode::NOT_FOUND, ogc("no-such-job"), "No such job"),
+            ResultNotReady => (
+                StatusCode::NOT_FOUND,
+                ogc("result-not-ready"),
+                "Result not ready",
+            ),
+            InvalidParameterValue => (
+                StatusCode::BAD_REQUEST,
+                ogc("invalid-parameter-value"),
+                "Invalid parameter value",
+            ),
+            MissingInput => (
+                StatusCode::BAD_REQUEST,
+                ogc("missing-input"),
+                "Missing input",
+            ),
+            NotSupported => (
+                StatusCode::BAD_REQUEST,
+                ogc("execution-mode-not-supported"),
+                "Execution mode not supported",
+            ),
+            ProcessFailed => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ogc("process-failed"),
+                "The process failed",
+            ),
+            DuplicatedProcess => (
+                StatusCode::CONFLICT,
+                format!("{OGC_PART2}duplicated-process"),
+                "Duplicated process",
+            ),
+            ImmutableProcess => (
+                StatusCode::FORBIDDEN,
+                format!("{OGC_PART2}immutable-process"),
+                "Immutable process",
+            ),
+            WorkflowNotFound => (
+                StatusCode::BAD_REQUEST,
+                format!("{OGC_PART2}workflow-not-found"),
+                "Workflow not found",
+            ),
+            InvalidBody => (
+                StatusCode::BAD_REQUEST,
+                ogc("invalid-request"),
+                "Invalid request",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("{OGC_PART2}unsupported-media-type"),
+                "Unsupported media type",
+            ),
+            NotFound => (StatusCode::NOT_FOUND, ogc("not-found"), "Not found"),
+            Conflict => (StatusCode::CONFLICT, ogc("conflict"), "Conflict"),
+            Forbidden => (StatusCode::FORBIDDEN, ogc("forbidden"), "Forbidden"),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ogc("internal-error"),
+                "Internal error",
+            ),
+        }
+    }
+}
+
+/// An API error: rendered as an OGC exception document.
+#[derive(Debug)]
+pub struct ApiError {
+    /// What went wrong.
+    pub kind: Kind,
+    /// Says what and where, for the person reading it.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// An error of `kind` with `detail`.
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        self.kind.parts().0
+    }
+
+    /// The exception document.
+    pub fn body(&self) -> serde_json::Value {
+        let (status, uri, title) = self.kind.parts();
+        json!({
+            "type": uri,
+            "title": title,
+            "status": status.as_u16(),
+            "detail": self.detail,
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.parts().2, self.detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.kind == Kind::Internal {
+            tracing::error!(detail = %self.detail, "internal error");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::new(Kind::Internal, chain_text(&e))
+    }
+}
+
+/// An error and its causes joined by ": ", leaving out a cause whose text the
+/// message before it already ends with (errors that print their source).
+pub fn chain_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+impl From<hysope_jobs::Error> for ApiError {
+    fn from(e: hysope_jobs::Error) -> Self {
+        ApiError::new(Kind::Internal, e.to_string())
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,544 @@
+//! Processes: CWL documents registered at start (the bundled plugins) and their
+//! OGC process descriptions, and the translation of an execute request's inputs
+//! into a CWL job, checked against the process before a job is created.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hysope_engine::cwl::{self, values};
+use serde_json::{Map, Value, json};
+
+use super::errors::{ApiError, Kind};
+
+/// One deployable process: a loaded CWL document.
+#[derive(Debug, Clone)]
+pub struct Process {
+    /// Process id (the document's file stem, or its `id`).
+    pub id: String,
+    /// Version shown in descriptions.
+    pub version: String,
+    /// The normalised CWL process.
+    pub cwl: Value,
+    /// The document as deployed (its text), for `/processes/{id}/package`.
+    pub source: String,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Bundled with the server (cannot be replaced or undeployed).
+    pub builtin: bool,
+}
+
+impl Process {
+    /// Loads a CWL file as a process.
+    pub fn load(path: &Path, builtin: bool) -> anyhow::Result<Process> {
+        let loaded = cwl::load(&path.display().to_string())?;
+        let source = std::fs::read_to_string(path)?;
+        // Bundled: the document's own `id` (after any `#`), else the file's name, so
+        // that two files named alike (a plugin and the workflow built on it) stay two
+        // processes. Deployed: the file is named after the id the deployment chose.
+        let own_id = builtin
+            .then(|| loaded.process.get("id"))
+            .flatten()
+            .and_then(Value::as_str)
+            .map(|id| id.rsplit(['#', '/']).next().unwrap_or(id))
+            .filter(|id| {
+                !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+        let id = own_id
+            .or_else(|| path.file_stem().and_then(|s| s.to_str()))
+            .unwrap_or("process")
+            .to_string();
+        let version = loaded
+            .process
+            .get("s:softwareVersion")
+            .or_else(|| loaded.process.get("https://schema.org/softwareVersion"))
+            .and_then(Value::as_str)
+            .unwrap_or("1.0.0")
+            .to_string();
+        Ok(Process {
+            id,
+            version,
+            cwl: loaded.process,
+            source,
+            path: path.to_path_buf(),
+            builtin,
+        })
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        match self.cwl.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(lines) => Some(
+                lines
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The process summary of `/processes`.
+    pub fn summary(&self, base: &str) -> Value {
+        let mut s = json!({
+            "id": self.id,
+            "title": self.text("label").unwrap_or_else(|| self.id.clone()),
+            "version": self.version,
+            "jobControlOptions": ["sync-execute", "async-execute", "dismiss"],
+            "mutable": !self.builtin,
+            "outputTransmission": ["value", "reference"],
+            "links": [
+                {"href": format!("{base}/processes/{}", self.id), "rel": "self",
+                 "type": "application/json", "title": "process description"},
+                {"href": format!("{base}/processes/{}?f=html", self.id), "rel": "alternate",
+                 "type": "text/html", "title": "process description as HTML"},
+                {"href": format!("{base}/processes/{}/execution", self.id),
+                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/execute",
+                 "type": "application/json", "title": "execute"},
+                {"href": format!("{base}/processes/{}/package", self.id),
+                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/application-package",
+                 "type": "application/cwl+json", "title": "CWL document"},
+            ],
+        });
+        if let Some(doc) = self.text("doc") {
+            s["description"] = json!(doc);
+        }
+        s
+    }
+
+    /// The full process description of `/processes/{id}`.
+    pub fn description(&self, base: &str) -> Value {
+        let mut d = self.summary(base);
+        let mut inputs = Map::new();
+        for input in cwl::inputs_of(&self.cwl) {
+            let Some(id) = input.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let ty = input.get("type").unwrap_or(&Value::Null);
+            let optional = is_optional(ty) || input.get("default").is_some();
+            let mut entry = param_description(input, id, ty);
+            entry["minOccurs"] = json!(if optional { 0 } else { 1 });
+            entry["maxOccurs"] = json!(1);
+            if let Some(default) = input.get("default") {
+                entry["schema"]["default"] = default.clone();
+            }
+            inputs.insert(id.to_string(), entry);
+        }
+        let mut outputs = Map::new();
+        for output in values::items(&self.cwl, "outputs") {
+            let Some(id) = output.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let ty = output.get("type").unwrap_or(&Value::Null);
+            outputs.insert(id.to_string(), param_description(output, id, ty));
+        }
+        d["inputs"] = Value::Object(inputs);
+        d["outputs"] = Value::Object(outputs);
+        d
+    }
+
+    /// Translates the `inputs` of an execute request into a CWL job, checking each
+    /// against the process: unknown ids, missing required inputs and values of the
+    /// wrong type are refused, naming the input. File inputs come by `href`
+    /// (`file://` or a path under one of `roots`).
+    pub fn job_from_request(
+        &self,
+        inputs: Option<&Value>,
+        roots: &[PathBuf],
+    ) -> Result<Map<String, Value>, ApiError> {
+        let given = match inputs {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => {
+                return Err(ApiError::new(
+                    Kind::InvalidBody,
+                    "\"inputs\" must be an object of input id to value",
+                ));
+            }
+        };
+        let declared = cwl::inputs_of(&self.cwl);
+        for key in given.keys() {
+            if !declared
+                .iter()
+                .any(|i| i.get("id").and_then(Value::as_str) == Some(key))
+            {
+                let known = values::ids(&self.cwl, "inputs");
+                return Err(ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!(
+                        "process {} has no input {key:?} (inputs: {})",
+                        self.id,
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        // Values given are checked first, then what is missing.
+        let mut job = Map::new();
+        for input in declared {
+            let Some(id) = input.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let ty = input.get("type").unwrap_or(&Value::Null);
+            let Some(v) = given.get(id).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let value = to_cwl(v, ty, roots).map_err(|m| {
+                ApiError::new(Kind::InvalidParameterValue, format!("input {id:?}: {m}"))
+            })?;
+            if !values::matches_type(&value, ty) {
+                return Err(ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!(
+                        "input {id:?}: {} is not a valid {}",
+                        short_json(v),
+                        type_name(ty)
+                    ),
+                ));
+            }
+            job.insert(id.to_string(), value);
+        }
+        for input in declared {
+            let Some(id) = input.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let ty = input.get("type").unwrap_or(&Value::Null);
+            if !job.contains_key(id) && !is_optional(ty) && input.get("default").is_none() {
+                return Err(ApiError::new(
+                    Kind::MissingInput,
+                    format!("input {id:?} is required by process {}", self.id),
+                ));
+            }
+        }
+        Ok(job)
+    }
+}
+
+fn short_json(v: &Value) -> String {
+    let text = v.to_string();
+    if text.len() <= 80 {
+        return text;
+    }
+    let mut end = 77;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// CWL type in the words of its documents (`int`, `File`, `string[]`, `int?`).
+pub fn type_name(ty: &Value) -> String {
+    match ty {
+        Value::String(s) => s.clone(),
+        Value::Array(options) => {
+            let named: Vec<String> = options
+                .iter()
+                .filter(|o| o.as_str() != Some("null"))
+                .map(type_name)
+                .collect();
+            let text = named.join(" or ");
+            if options.iter().any(|o| o.as_str() == Some("null")) {
+                format!("{text} (optional)")
+            } else {
+                text
+            }
+        }
+        Value::Object(m) => match m.get("type").and_then(Value::as_str) {
+            Some("array") => format!("{}[]", type_name(m.get("items").unwrap_or(&Value::Null))),
+            Some("enum") => format!("one of {}", enum_symbols(ty).join(", ")),
+            Some(other) => other.to_string(),
+            None => "value".into(),
+        },
+        _ => "value".into(),
+    }
+}
+
+/// The symbols of an enum type, without their document prefixes.
+fn enum_symbols(ty: &Value) -> Vec<&str> {
+    values::items(ty, "symbols")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|s| s.rsplit(['#', '/']).next().unwrap_or(s))
+        .collect()
+}
+
+fn is_optional(ty: &Value) -> bool {
+    ty.as_array()
+        .is_some_and(|o| o.iter().any(|t| t.as_str() == Some("null")))
+}
+
+fn param_description(param: &Value, id: &str, ty: &Value) -> Value {
+    let mut entry = json!({
+        "title": param.get("label").and_then(Value::as_str).unwrap_or(id),
+        "schema": schema_of(ty),
+    });
+    if let Some(doc) = param.get("doc").and_then(Value::as_str) {
+        entry["description"] = json!(doc);
+    }
+    entry
+}
+
+/// JSON Schema of a (normalised) CWL type.
+pub fn schema_of(ty: &Value) -> Value {
+    match ty {
+        Value::String(name) => match name.as_str() {
+            "string" => json!({"type": "string"}),
+            "int" | "long" => json!({"type": "integer"}),
+            "float" | "double" => json!({"type": "number"}),
+            "boolean" => json!({"type": "boolean"}),
+            "File" => json!({
+                "type": "string", "format": "uri",
+                "contentMediaType": "application/octet-stream",
+                "description": "a file, given by href",
+            }),
+            "Directory" => json!({"type": "string", "format": "uri",
+                "description": "a directory, given by href"}),
+            "null" => json!({"type": "null"}),
+            _ => json!({}),
+        },
+        Value::Array(options) => {
+            let non_null: Vec<&Value> = options
+                .iter()
+                .filter(|o| o.as_str() != Some("null"))
+                .collect();
+            match non_null.as_slice() {
+                [one] => {
+                    let mut s = schema_of(one);
+                    if non_null.len() < options.len() {
+                        s["nullable"] = json!(true);
+                    }
+                    s
+                }
+                many => json!({"oneOf": many.iter().map(|t| schema_of(t)).collect::<Vec<_>>()}),
+            }
+        }
+        Value::Object(m) => match m.get("type").and_then(Value::as_str) {
+            Some("array") => json!({
+                "type": "array",
+                "items": schema_of(m.get("items").unwrap_or(&Value::Null)),
+            }),
+            Some("enum") => json!({"type": "string", "enum": enum_symbols(ty)}),
+            Some("record") => {
+                let mut properties = Map::new();
+                let mut required = Vec::new();
+                for f in values::items(ty, "fields") {
+                    let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+                    let fty = f.get("type").unwrap_or(&Value::Null);
+                    properties.insert(name.to_string(), schema_of(fty));
+                    if !is_optional(fty) {
+                        required.push(json!(name));
+                    }
+                }
+                json!({"type": "object", "properties": properties, "required": required})
+            }
+            _ => json!({}),
+        },
+        _ => json!({}),
+    }
+}
+
+/// One request value as a CWL value of type `ty`: `{"value": x}` is x; a File or
+/// Directory is an `{"href": ...}` object or a URI string.
+fn to_cwl(v: &Value, ty: &Value, roots: &[PathBuf]) -> Result<Value, String> {
+    if let Some(inner) = v.as_object().and_then(|m| m.get("value")) {
+        if v.as_object()
+            .is_some_and(|m| m.len() <= 2 && !m.contains_key("href"))
+        {
+            return to_cwl(inner, ty, roots);
+        }
+    }
+    let wants = |class: &str| type_accepts(ty, class);
+    let class = if wants("File") {
+        Some("File")
+    } else if wants("Directory") {
+        Some("Directory")
+    } else {
+        None
+    };
+    if let Some(class) = class {
+        let href = match v {
+            Value::String(s) => Some(s.as_str()),
+            Value::Object(m) => m.get("href").and_then(Value::as_str),
+            _ => None,
+        };
+        if let Some(href) = href {
+            if super::fetch::is_remote(href) {
+                // Fetched by the worker before the job runs.
+                super::fetch::check(href)?;
+                return Ok(json!({"class": class, "location": href}));
+            }
+            let path = local_path(href, roots)?;
+            return Ok(json!({"class": class, "location": format!("file://{}", path.display())}));
+        }
+    }
+    if let (Value::Array(items), Some(item_ty)) = (v, array_items(ty)) {
+        return items
+            .iter()
+            .map(|i| to_cwl(i, item_ty, roots))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array);
+    }
+    Ok(v.clone())
+}
+
+fn array_items(ty: &Value) -> Option<&Value> {
+    match ty {
+        Value::Object(m) if m.get("type").and_then(Value::as_str) == Some("array") => {
+            m.get("items")
+        }
+        Value::Array(options) => options.iter().find_map(array_items),
+        _ => None,
+    }
+}
+
+fn type_accepts(ty: &Value, class: &str) -> bool {
+    match ty {
+        Value::String(s) => s == class,
+        Value::Array(options) => options.iter().any(|o| type_accepts(o, class)),
+        _ => false,
+    }
+}
+
+/// The local file an href names, if it lies under one of `roots`.
+fn local_path(href: &str, roots: &[PathBuf]) -> Result<PathBuf, String> {
+    let raw = if let Some(rest) = href.strip_prefix("file://") {
+        rest
+    } else if href.contains("://") {
+        let scheme = href.split("://").next().unwrap_or("");
+        return Err(format!(
+            "href scheme {scheme}:// is not supported (http://, https://, s3://, or file:// under an allowed input root)"
+        ));
+    } else {
+        href
+    };
+    let path = std::fs::canonicalize(raw).map_err(|e| format!("href {href}: {e}"))?;
+    if roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .any(|r| path.starts_with(&r))
+    {
+        Ok(path)
+    } else {
+        Err(format!(
+            "href {href} is outside the allowed input roots ({})",
+            roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+/// The processes the server knows.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// Shared with the requests and jobs that use them (a lookup copies no CWL).
+    processes: BTreeMap<String, std::sync::Arc<Process>>,
+    /// Rendered JSON `/processes` pages by base URL, limit and offset: the list only
+    /// changes when a process is added or removed, which empties it.
+    listings: std::sync::Mutex<std::collections::HashMap<(String, usize, usize), String>>,
+}
+
+impl Registry {
+    /// Registers every CWL document found in `dirs` (recursively, `*.cwl`).
+    pub fn scan(dirs: &[PathBuf]) -> anyhow::Result<Registry> {
+        let mut registry = Registry::default();
+        for dir in dirs {
+            let mut files = Vec::new();
+            collect_cwl(dir, &mut files)?;
+            files.sort();
+            for file in files {
+                match Process::load(&file, true) {
+                    Ok(p) => {
+                        if let Some(first) = registry.processes.get(&p.id) {
+                            tracing::error!(
+                                file = %file.display(),
+                                "not registered: the process id {} is already {}'s",
+                                p.id,
+                                first.path.display()
+                            );
+                            continue;
+                        }
+                        registry
+                            .processes
+                            .insert(p.id.clone(), std::sync::Arc::new(p));
+                    }
+                    Err(e) => {
+                        tracing::warn!(file = %file.display(), error = format!("{e:#}"), "process not registered")
+                    }
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    /// A process by id.
+    pub fn get(&self, id: &str) -> Option<&std::sync::Arc<Process>> {
+        self.processes.get(id)
+    }
+
+    /// Every process, by id.
+    pub fn all(&self) -> impl Iterator<Item = &Process> {
+        self.processes.values().map(|p| p.as_ref())
+    }
+
+    /// Adds or replaces a process.
+    pub fn insert(&mut self, process: Process) {
+        self.processes
+            .insert(process.id.clone(), std::sync::Arc::new(process));
+        self.forget_listings();
+    }
+
+    /// Removes a process.
+    pub fn remove(&mut self, id: &str) -> Option<std::sync::Arc<Process>> {
+        let removed = self.processes.remove(id);
+        self.forget_listings();
+        removed
+    }
+
+    fn forget_listings(&mut self) {
+        if let Ok(listings) = self.listings.get_mut() {
+            listings.clear();
+        }
+    }
+
+    /// The rendered JSON listing for (base, limit, offset), made by `render` the first time.
+    pub fn listing(&self, key: (String, usize, usize), render: impl FnOnce() -> String) -> String {
+        if let Some(text) = self.listings.lock().ok().and_then(|l| l.get(&key).cloned()) {
+            return text;
+        }
+        let text = render();
+        if let Ok(mut listings) = self.listings.lock() {
+            // Base URLs come from the Host header: keep the map small whatever clients send.
+            if listings.len() >= 64 {
+                listings.clear();
+            }
+            listings.insert(key, text.clone());
+        }
+        text
+    }
+}
+
+fn collect_cwl(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("cannot read the plugin folder {}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "target" || n == "src")
+            {
+                continue;
+            }
+            collect_cwl(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "cwl") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

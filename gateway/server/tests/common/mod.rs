@@ -1,0 +1,87 @@
+//! Helpers of the in-process handler tests: a server state on a temporary data
+//! folder, and requests through the router without a socket.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use hysope_server::{Config, State, api};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub fn root() -> PathBuf {
+    hysope_test_components::workspace_root()
+}
+
+pub fn config(data: &Path) -> Config {
+    Config {
+        data_dir: data.to_path_buf(),
+        process_dirs: vec![
+            root().join("plugins"),
+            root().join("gateway/server/tests/processes"),
+        ],
+        input_roots: vec![root().join("../shared/data")],
+        workers: 2,
+        engine: engine(),
+        results_url: None,
+    }
+}
+
+/// The engine of the `hysope` command (its cache and plugin search path).
+pub fn engine() -> hysope_engine::Engine {
+    hysope_engine::Engine::open(hysope_engine::EngineSettings::from_env()).unwrap()
+}
+
+pub async fn app(data: &Path) -> (Router, Arc<State>) {
+    let (state, _) = hysope_server::start(config(data)).await.unwrap();
+    (api::router(state.clone()), state)
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+pub async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "test.local");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+pub async fn get(app: &Router, uri: &str) -> Reply {
+    call(app, "GET", uri, &[], "").await
+}
