@@ -81,8 +81,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
-    let processes = state.registry.read().expect("registry lock").all().count();
-    let server_file = state.data_dir.join(SERVER_FILE);
+    let processes = state
+        .jobs
+        .registry
+        .read()
+        .expect("registry lock")
+        .all()
+        .count();
+    let server_file = state.data_dir().join(SERVER_FILE);
     write_private(
         &server_file,
         &serde_json::json!({
@@ -96,7 +102,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let items = state.catalog.item_count().unwrap_or(0);
     eprintln!(
         "hysope: serving OGC API - Processes on http://{addr}/ and STAC on http://{addr}/stac ({processes} processes, {items} catalogue items, {requeued} jobs re-queued, data in {})",
-        state.data_dir.display()
+        state.data_dir().display()
     );
     hysope_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -16,6 +16,37 @@ pub enum Error {
     /// The queue's broker failed (scale-out queues).
     #[error("job queue: {0}")]
     Queue(String),
+    /// An execute request is wrong; the text names the input and why.
+    #[error("{detail}")]
+    InvalidRequest {
+        /// What kind of mistake.
+        fault: RequestFault,
+        /// What was wrong, and where.
+        detail: String,
+    },
+}
+
+/// What is wrong with an execute request (the HTTP layer maps each to its OGC
+/// exception).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestFault {
+    /// The body is not what the API takes.
+    InvalidBody,
+    /// An input's value (or an input that does not exist).
+    InvalidParameterValue,
+    /// A required input is missing.
+    MissingInput,
+}
+
+impl Error {
+    /// An execute request's mistake.
+    pub fn request(fault: RequestFault, detail: impl Into<String>) -> Self {
+        Error::InvalidRequest {
+            fault,
+            detail: detail.into(),
+        }
+    }
 }
 
 /// Result of the job system.

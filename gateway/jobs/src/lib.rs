@@ -1,4 +1,5 @@
-//! Hysope's jobs: what a job is ([`Job`], [`Status`], [`FailureKind`]), where jobs
+//! Hysope's jobs: the job system a server runs ([`Jobs`]: the processes, the
+//! workers, results, input fetching, callbacks, provenance) and its parts: what a job is ([`Job`], [`Status`], [`FailureKind`]), where jobs
 //! are kept ([`JobStore`], embedded default [`RedbJobStore`]) and how accepted
 //! jobs reach a worker ([`JobQueue`], in-process default [`LocalQueue`]), with one
 //! conformance suite per trait ([`conformance`]) that every implementation runs.
@@ -8,15 +9,25 @@
 //! its result item is durable (the caller commits the item before, or in the same
 //! commit as, the final record; see [`JobStore::submit`]).
 
+pub mod callbacks;
 pub mod conformance;
+pub mod documents;
 mod error;
+pub mod fetch;
 mod job;
+pub mod metrics;
+pub mod processes;
+pub mod provenance;
 mod queue;
 mod redb_store;
+pub mod results;
+mod service;
 mod store;
+pub mod worker;
 
-pub use error::{Error, Result};
+pub use error::{Error, RequestFault, Result};
 pub use job::{FailureKind, Job, JobFilter, JobPage, Status, now_ms, rfc3339};
 pub use queue::{Delivery, JobQueue, LocalQueue};
 pub use redb_store::RedbJobStore;
+pub use service::{Jobs, JobsParts};
 pub use store::{JobCommit, JobStore};

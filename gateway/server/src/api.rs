@@ -2,7 +2,6 @@
 //! OGC API - Processes - Part 1.
 
 use std::collections::HashMap;
-use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use axum::Router;
@@ -12,12 +11,15 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::State;
 use super::errors::{ApiError, ApiResult, Kind};
-use super::worker;
-use hysope_jobs::{FailureKind, Job, JobFilter, Status, now_ms, rfc3339};
+use hysope_jobs::documents::{
+    file_href, media_type, requested_results, result_value, results_document, status_info,
+};
+use hysope_jobs::worker;
+use hysope_jobs::{FailureKind, Job, JobFilter, Status, now_ms};
 
 /// Conformance classes declared at `/conformance`.
 pub const CONFORMANCE: &[&str] = &[
@@ -73,6 +75,7 @@ async fn count_requests(AxState(state): AxState<Shared>, request: Request, next:
     let span = tracing::info_span!("request", %method, %route);
     let response = tracing::Instrument::instrument(next.run(request), span).await;
     state
+        .jobs
         .metrics
         .requests
         .with_label_values(&[&route, &method, response.status().as_str()])
@@ -135,9 +138,7 @@ pub(super) fn negotiate(
     }
 }
 
-pub(super) fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
-    json!({"href": href, "rel": rel, "type": ty, "title": title})
-}
+pub(super) use hysope_jobs::documents::link;
 
 async fn landing(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let base = base_url(&headers);
@@ -213,7 +214,7 @@ async fn process_list(
     let base = base_url(&headers);
     let limit = parse_limit(&q, 100, 10_000)?;
     let offset = parse_offset(&q)?;
-    let registry = state.registry.read().expect("registry lock");
+    let registry = state.jobs.registry.read().expect("registry lock");
     if wants_html(&headers, &q) {
         return Ok(negotiate(
             &headers,
@@ -235,7 +236,7 @@ async fn process_list(
 
 /// The `/processes` document: a page of summaries and its links.
 fn process_list_body(
-    registry: &super::processes::Registry,
+    registry: &hysope_jobs::processes::Registry,
     base: &str,
     limit: usize,
     offset: usize,
@@ -272,8 +273,9 @@ fn process_list_body(
     json!({"processes": page, "links": links})
 }
 
-fn find_process(state: &State, id: &str) -> ApiResult<Arc<super::processes::Process>> {
+fn find_process(state: &State, id: &str) -> ApiResult<Arc<hysope_jobs::processes::Process>> {
     state
+        .jobs
         .registry
         .read()
         .expect("registry lock")
@@ -329,12 +331,13 @@ async fn deploy(
         &body,
         q.get("w").map(String::as_str),
         None,
-        &state.data_dir,
+        state.data_dir(),
     )?;
     let base = base_url(&headers);
     let location = format!("{base}/processes/{}", process.id);
     let _guard = state.deploy_lock.lock().await;
     if let Some(existing) = state
+        .jobs
         .registry
         .read()
         .expect("registry lock")
@@ -352,9 +355,10 @@ async fn deploy(
         }
         return Ok(r);
     }
-    worker::blocking(|| super::deploy::store(&state.data_dir, &process, &package, &raw))?;
+    worker::blocking(|| super::deploy::store(state.data_dir(), &process, &package, &raw))?;
     let summary = process.summary(&base);
     state
+        .jobs
         .registry
         .write()
         .expect("registry lock")
@@ -391,10 +395,11 @@ async fn replace(
         &body,
         q.get("w").map(String::as_str),
         Some(&id),
-        &state.data_dir,
+        state.data_dir(),
     )?;
-    worker::blocking(|| super::deploy::store(&state.data_dir, &process, &package, &raw))?;
+    worker::blocking(|| super::deploy::store(state.data_dir(), &process, &package, &raw))?;
     state
+        .jobs
         .registry
         .write()
         .expect("registry lock")
@@ -405,59 +410,14 @@ async fn replace(
 async fn undeploy(AxState(state): AxState<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
     let _guard = state.deploy_lock.lock().await;
     mutable(&state, &id)?;
-    super::deploy::remove(&state.data_dir, &id)?;
-    state.registry.write().expect("registry lock").remove(&id);
+    super::deploy::remove(state.data_dir(), &id)?;
+    state
+        .jobs
+        .registry
+        .write()
+        .expect("registry lock")
+        .remove(&id);
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// statusInfo of a job.
-pub fn status_info(job: &Job, base: &str) -> Value {
-    let mut links = vec![
-        link(
-            format!("{base}/jobs/{}", job.id),
-            "self",
-            "application/json",
-            "job status",
-        ),
-        link(
-            format!("{base}/jobs/{}?f=html", job.id),
-            "alternate",
-            "text/html",
-            "job status as HTML",
-        ),
-        link(
-            format!("{base}/processes/{}", job.process_id),
-            "up",
-            "application/json",
-            "the process",
-        ),
-    ];
-    if job.status == Status::Successful {
-        links.push(link(
-            format!("{base}/jobs/{}/results", job.id),
-            "http://www.opengis.net/def/rel/ogc/1.0/results",
-            "application/json",
-            "results",
-        ));
-    }
-    let mut s = json!({
-        "jobID": job.id,
-        "processID": job.process_id,
-        "type": "process",
-        "status": job.status.as_str(),
-        "message": job.message,
-        "created": rfc3339(job.created),
-        "updated": rfc3339(job.updated),
-        "progress": job.progress,
-        "links": links,
-    });
-    if let Some(t) = job.started {
-        s["started"] = json!(rfc3339(t));
-    }
-    if let Some(t) = job.finished {
-        s["finished"] = json!(rfc3339(t));
-    }
-    s
 }
 
 async fn execute(
@@ -487,7 +447,7 @@ async fn execute(
             "the execute request must be a JSON object",
         ));
     };
-    let inputs = process.job_from_request(request.get("inputs"), &state.input_roots)?;
+    let inputs = process.job_from_request(request.get("inputs"), &state.jobs.input_roots)?;
     let outputs = request.get("outputs").cloned();
     if let Some(requested) = outputs.as_ref().and_then(Value::as_object) {
         let declared = hysope_engine::cwl::values::ids(&process.cwl, "outputs");
@@ -542,7 +502,7 @@ async fn execute(
                     ));
                 }
                 let uri = uri.as_str().unwrap_or("");
-                super::callbacks::check_uri(uri).map_err(|m| {
+                hysope_jobs::callbacks::check_uri(uri).map_err(|m| {
                     ApiError::new(
                         Kind::InvalidParameterValue,
                         format!("subscriber {key}: {m}"),
@@ -599,12 +559,21 @@ async fn execute(
     let base = base_url(&headers);
     if mode_async {
         // Durable before its 201.
-        state.jobs.submit(std::slice::from_ref(&job), true).await?;
         state
+            .jobs
+            .store
+            .submit(std::slice::from_ref(&job), true)
+            .await?;
+        state
+            .jobs
             .metrics
             .job_moved(&job.process_id, None, Status::Accepted);
-        state.queue.push(job.id.clone()).await?;
-        state.metrics.queue_depth.set(state.queue.depth() as i64);
+        state.jobs.queue.push(job.id.clone()).await?;
+        state
+            .jobs
+            .metrics
+            .queue_depth
+            .set(state.jobs.queue.depth() as i64);
         let mut r = json_response(StatusCode::CREATED, &status_info(&job, &base));
         if let Ok(v) = HeaderValue::from_str(&format!("{base}/jobs/{}", job.id)) {
             r.headers_mut().insert(header::LOCATION, v);
@@ -616,7 +585,7 @@ async fn execute(
         return Ok(r);
     }
     // Stored when it starts; durable when it ends, before the reply.
-    let job = worker::run_sync(&state, job).await?;
+    let job = worker::run_sync(&state.jobs, job).await?;
     let mut r = if job.response == "raw" {
         raw_result(&state, &job, &base).await?
     } else {
@@ -721,75 +690,21 @@ async fn inline_values(state: &State, job: &Job, doc: &mut Value) -> ApiResult<(
     Ok(())
 }
 
-/// The results document of a successful job: the requested outputs, files as links.
-pub fn results_document(job: &Job, base: &str) -> Value {
-    let doc = requested_results(job)
-        .map(|(name, value, _)| (name.clone(), result_value(value.clone(), job, base)))
-        .collect();
-    Value::Object(doc)
-}
-
-/// The job's results that its execute request asked for (all when it named none),
-/// each with the options the request gave it.
-fn requested_results(job: &Job) -> impl Iterator<Item = (&String, &Value, Option<&Value>)> {
-    let wanted = job.outputs.as_ref().and_then(Value::as_object);
-    job.results
-        .as_ref()
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(move |(name, value)| match wanted {
-            Some(w) => w.get(name).map(|options| (name, value, Some(options))),
-            None => Some((name, value, None)),
-        })
-}
-
 /// The bytes of a job's result file; a file the results name but the store lacks is
 /// a server fault.
 async fn result_bytes(state: &State, job: &Job, name: &str, location: &str) -> ApiResult<Vec<u8>> {
     state
+        .jobs
         .results
         .read(&job.id, location)
         .await?
         .ok_or_else(|| ApiError::new(Kind::Internal, format!("result {name} is missing")))
 }
 
-/// An output value in a results document: files become links.
-fn result_value(mut value: Value, job: &Job, base: &str) -> Value {
-    // Every File or Directory (at any depth) becomes a link object.
-    let _ = hysope_engine::cwl::values::for_each_file(&mut value, &mut |map| {
-        let location = map.get("location").and_then(Value::as_str).unwrap_or("");
-        let mut link = Map::new();
-        link.insert("href".into(), json!(file_href(job, base, location)));
-        link.insert("type".into(), json!(media_type(location)));
-        for key in ["size", "checksum"] {
-            if let Some(v) = map.get(key) {
-                link.insert(key.into(), v.clone());
-            }
-        }
-        *map = link;
-        Ok(())
-    });
-    value
-}
-
-pub(super) fn media_type(path: &str) -> &'static str {
-    match FsPath::new(path).extension().and_then(|e| e.to_str()) {
-        Some("json") => "application/json",
-        Some("geojson") => "application/geo+json",
-        Some("csv") => "text/csv",
-        Some("txt" | "log") => "text/plain",
-        Some("nc") => "application/x-netcdf",
-        Some("zip") => "application/zip",
-        Some("html") => "text/html",
-        Some("png") => "image/png",
-        _ => "application/octet-stream",
-    }
-}
-
 fn find_job(state: &State, id: &str) -> ApiResult<Job> {
     state
         .jobs
+        .store
         .get(id)?
         .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))
 }
@@ -925,11 +840,6 @@ fn location(file: &Value) -> &str {
     file.get("location").and_then(Value::as_str).unwrap_or("")
 }
 
-/// Where a result file is served.
-fn file_href(job: &Job, base: &str, location: &str) -> String {
-    format!("{base}/jobs/{}/files/{location}", job.id)
-}
-
 /// An output's bytes and media type in a raw response: a file's content, or any
 /// other value as JSON (a Directory as its link document).
 async fn raw_value(
@@ -968,7 +878,7 @@ async fn job_file(
             format!("no result file {path:?}"),
         ));
     }
-    let bytes = state.results.read(&id, &path).await?.ok_or_else(|| {
+    let bytes = state.jobs.results.read(&id, &path).await?.ok_or_else(|| {
         ApiError::new(
             Kind::NotFound,
             format!("no result file {path:?} in job {id}"),
@@ -988,7 +898,7 @@ async fn dismiss(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     find_job(&state, &id)?;
-    let job = worker::update(&state, &id, true, |job| {
+    let job = worker::update(&state.jobs, &id, true, |job| {
         if job.status == Status::Dismissed {
             return false;
         }
@@ -999,10 +909,10 @@ async fn dismiss(
     })
     .await?
     .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))?;
-    if let Some(token) = state.running.lock().expect("running lock").get(&id) {
+    if let Some(token) = state.jobs.running.lock().expect("running lock").get(&id) {
         token.cancel();
     }
-    if let Err(e) = state.results.remove(&id).await {
+    if let Err(e) = state.jobs.results.remove(&id).await {
         tracing::warn!(job_id = %id, error = format!("{e:#}"), "results of a dismissed job not removed");
     }
     Ok(json_response(
@@ -1064,7 +974,7 @@ async fn job_list(
     if let Some(d) = q.get("datetime") {
         filter.created = Some(parse_datetime(d)?);
     }
-    let page = state.jobs.list(&filter, offset, limit)?;
+    let page = state.jobs.store.list(&filter, offset, limit)?;
     let jobs: Vec<Value> = page.jobs.iter().map(|j| status_info(j, &base)).collect();
     let mut links = vec![link(
         format!("{base}/jobs"),
@@ -1090,8 +1000,12 @@ async fn job_list(
 }
 
 async fn metrics(AxState(state): AxState<Shared>) -> Response {
-    state.metrics.queue_depth.set(state.queue.depth() as i64);
-    let mut r = state.metrics.render().into_response();
+    state
+        .jobs
+        .metrics
+        .queue_depth
+        .set(state.jobs.queue.depth() as i64);
+    let mut r = state.jobs.metrics.render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::errors::{ApiError, Kind};
-use super::processes::Process;
+use hysope_jobs::processes::Process;
 
 /// What was deployed, kept beside the document.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -194,7 +194,16 @@ pub fn chain_text(error: &anyhow::Error) -> String {
 
 impl From<hysope_jobs::Error> for ApiError {
     fn from(e: hysope_jobs::Error) -> Self {
-        ApiError::new(Kind::Internal, e.to_string())
+        use hysope_jobs::{Error, RequestFault};
+        let kind = match &e {
+            Error::InvalidRequest { fault, .. } => match fault {
+                RequestFault::InvalidBody => Kind::InvalidBody,
+                RequestFault::MissingInput => Kind::MissingInput,
+                _ => Kind::InvalidParameterValue,
+            },
+            _ => Kind::Internal,
+        };
+        ApiError::new(kind, e.to_string())
     }
 }
 

@@ -3,34 +3,29 @@
 //! it up and serves [`api::router`].
 //!
 //! A request to execute a process is checked against the process's CWL inputs,
-//! stored as a job in the [`JobStore`](jobs::JobStore) (durable before the reply),
-//! and its id queued; workers run it with the CWL runner. At start, jobs left
-//! accepted or running by a previous process are queued again.
+//! stored as a job in the [`JobStore`](hysope_jobs::JobStore) (durable before the
+//! reply), and its id queued; the job system's workers ([`hysope_jobs::Jobs`]) run
+//! it with the CWL runner. At start, jobs left accepted or running by a previous
+//! process are queued again.
 
 pub mod api;
-pub mod callbacks;
 pub mod deploy;
 pub mod errors;
-pub mod fetch;
 pub mod html;
-pub mod metrics;
 pub mod openapi;
-pub mod processes;
-pub mod provenance;
-pub mod results;
 pub mod stac;
-pub mod worker;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context;
 use hysope_engine::Engine;
-use tokio_util::sync::CancellationToken;
 
-use hysope_jobs::{Job, JobFilter, JobQueue, JobStore, LocalQueue, RedbJobStore};
-use processes::Registry;
+use hysope_jobs::processes::Registry;
+use hysope_jobs::{JobFilter, JobStore, Jobs, JobsParts, LocalQueue, RedbJobStore, worker};
+
+/// Re-exported for the callers that fetch from S3 (`hysope ingest s3://...`).
+pub use hysope_jobs::fetch;
 
 /// How the server is set up.
 #[derive(Clone)]
@@ -49,44 +44,23 @@ pub struct Config {
     pub results_url: Option<String>,
 }
 
-/// Everything the handlers and workers share.
+/// Everything the handlers share.
 pub struct State {
-    /// Deployed processes.
-    pub registry: RwLock<Registry>,
-    /// Jobs.
-    pub jobs: Arc<dyn JobStore>,
-    /// Ids of jobs waiting to run.
-    pub queue: Arc<dyn JobQueue>,
-    /// Metrics.
-    pub metrics: metrics::Metrics,
-    /// The engine shared by all jobs: runners come from it.
-    pub engine: Engine,
-    /// Data folder.
-    pub data_dir: PathBuf,
-    /// The result store.
-    pub results: results::Results,
-    /// Folders input hrefs may point into.
-    pub input_roots: Vec<PathBuf>,
-    /// Slots of running tools, shared by workers and synchronous executions (a job
-    /// holds one while its tools run).
-    pub slots: tokio::sync::Semaphore,
-    /// Serialise read-modify-write of job records: one lock per stripe of job ids,
-    /// so that changes to different jobs go to the store (and share its commits)
-    /// together.
-    pub write_locks: Vec<tokio::sync::Mutex<()>>,
-    /// Cancellation of running jobs, by id.
-    pub running: Mutex<HashMap<String, CancellationToken>>,
-    /// The catalogue has the `results` collection (checked once, again after an item
-    /// found it missing: a user may delete it).
-    pub results_ready: std::sync::atomic::AtomicBool,
-    /// Synchronous jobs running but not in the store yet (see [`worker::run_sync`]).
-    pub quiet: Mutex<HashMap<String, Job>>,
-    /// Serialises deploy, replace and undeploy.
-    pub deploy_lock: tokio::sync::Mutex<()>,
+    /// The job system (processes, jobs, workers, results).
+    pub jobs: Arc<Jobs>,
     /// The catalogue (STAC API, time series, process results).
     pub catalog: Arc<dyn hysope_catalog::CatalogStore>,
+    /// Serialises deploy, replace and undeploy.
+    pub deploy_lock: tokio::sync::Mutex<()>,
     /// Secret of `POST /stac/ingest`, written to `DATA/server.json` for `hysope ingest`.
     pub ingest_token: String,
+}
+
+impl State {
+    /// The data folder (resolved).
+    pub fn data_dir(&self) -> &Path {
+        &self.jobs.data_dir
+    }
 }
 
 /// The store's file in the data folder: the jobs and the catalogue, whose writes
@@ -177,35 +151,28 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         }
         registry.insert(process);
     }
-    let metrics = metrics::Metrics::new()?;
-    for (process, status, n) in jobs.count()? {
-        metrics
-            .jobs
-            .with_label_values(&[&process, status.as_str()])
-            .set(n as i64);
-    }
     let mut input_roots = config.input_roots.clone();
     input_roots.push(data_dir.join("inputs"));
     std::fs::create_dir_all(data_dir.join("inputs"))?;
-    let state = Arc::new(State {
-        registry: RwLock::new(registry),
-        jobs,
+    let results = hysope_jobs::results::Results::open(&data_dir, config.results_url.as_deref())?;
+    let jobs = Arc::new(Jobs::new(JobsParts {
+        registry,
+        store: jobs,
         queue: Arc::new(LocalQueue::default()),
-        metrics,
+        catalog: catalog.clone(),
         engine: config.engine.clone(),
-        results: results::Results::open(&data_dir, config.results_url.as_deref())?,
         data_dir,
+        results,
         input_roots,
-        slots: tokio::sync::Semaphore::new(config.workers.max(1)),
-        write_locks: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
-        running: Mutex::new(HashMap::new()),
-        quiet: Mutex::new(HashMap::new()),
-        results_ready: std::sync::atomic::AtomicBool::new(false),
-        deploy_lock: tokio::sync::Mutex::new(()),
+        workers: config.workers,
+    })?);
+    let requeued = worker::recover(&jobs).await?;
+    worker::spawn_workers(jobs.clone(), config.workers);
+    let state = Arc::new(State {
+        jobs,
         catalog,
+        deploy_lock: tokio::sync::Mutex::new(()),
         ingest_token: uuid::Uuid::new_v4().simple().to_string(),
     });
-    let requeued = worker::recover(&state).await?;
-    worker::spawn_workers(state.clone(), config.workers);
     Ok((state, requeued))
 }

@@ -928,7 +928,7 @@ async fn ingest(
     })
     .await?;
     for url in urls {
-        let more = super::fetch::ingest_s3(state.catalog.clone(), &url, |_, _, _| {})
+        let more = hysope_jobs::fetch::ingest_s3(state.catalog.clone(), &url, |_, _, _| {})
             .await
             .map_err(|e| ApiError::new(Kind::InvalidParameterValue, format!("{url}: {e:#}")))?;
         report.bytes += more.bytes;

@@ -357,7 +357,7 @@ async fn wrong_requests_are_refused_before_a_job_exists() {
         0,
         "a refused request left a job"
     );
-    assert!(state.jobs.unfinished().unwrap().is_empty());
+    assert!(state.jobs.store.unfinished().unwrap().is_empty());
     for uri in [
         "/jobs?status=finished",
         "/jobs?limit=x",
@@ -789,8 +789,8 @@ async fn deploy_replace_undeploy() {
         ids.sort();
         ids
     };
-    assert_eq!(ids(&state.data_dir), ["echo-copy", "main"]);
-    let reloaded = hysope_server::deploy::load_all(&state.data_dir);
+    assert_eq!(ids(state.data_dir()), ["echo-copy", "main"]);
+    let reloaded = hysope_server::deploy::load_all(state.data_dir());
     let main = reloaded.iter().find(|p| p.id == "main").unwrap();
     assert_eq!(main.cwl["label"], "Echo two times");
     assert_eq!(
@@ -809,7 +809,7 @@ async fn deploy_replace_undeploy() {
             .status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(ids(&state.data_dir), ["echo-copy"]);
+    assert_eq!(ids(state.data_dir()), ["echo-copy"]);
     let after = listed(get(&app, "/processes").await.json());
     assert!(!after.contains(&"main".to_string()) && after.len() == before.len() - 1);
 }

@@ -12,14 +12,13 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::State;
-use hysope_jobs::{Delivery, FailureKind, Job, Status, now_ms};
+use crate::{Delivery, FailureKind, Job, Jobs, Status, now_ms};
 
 /// How many times a job interrupted by restarts is run again before it fails.
 pub const MAX_ATTEMPTS: u32 = 3;
 
 /// Runs workers forever: each takes the next job id and runs it.
-pub fn spawn_workers(state: Arc<State>, count: usize) {
+pub fn spawn_workers(state: Arc<Jobs>, count: usize) {
     for _ in 0..count.max(1) {
         let state = state.clone();
         tokio::spawn(async move {
@@ -49,9 +48,9 @@ pub fn spawn_workers(state: Arc<State>, count: usize) {
 
 /// Puts jobs left unfinished by a previous process back in the queue (or fails
 /// them when they were interrupted too often). Returns how many were re-queued.
-pub async fn recover(state: &State) -> anyhow::Result<usize> {
+pub async fn recover(state: &Jobs) -> anyhow::Result<usize> {
     let mut requeued = 0;
-    for mut job in state.jobs.unfinished()? {
+    for mut job in state.store.unfinished()? {
         let was = job.status;
         if job.attempts >= MAX_ATTEMPTS {
             job.status = Status::Failed;
@@ -69,7 +68,7 @@ pub async fn recover(state: &State) -> anyhow::Result<usize> {
             }
         }
         job.updated = now_ms();
-        state.jobs.put(&job)?;
+        state.store.put(&job)?;
         state
             .metrics
             .job_moved(&job.process_id, Some(was), job.status);
@@ -88,9 +87,9 @@ pub async fn recover(state: &State) -> anyhow::Result<usize> {
 /// `durable: false` for changes a crash may lose (see [`JobStore::write`]). The lock
 /// is held until the change is committed, so the next change of the job reads it.
 ///
-/// [`JobStore::write`]: super::jobs::JobStore::write
+/// [`JobStore::write`]: crate::JobStore::write
 pub async fn update(
-    state: &State,
+    state: &Jobs,
     id: &str,
     durable: bool,
     change: impl FnOnce(&mut Job) -> bool,
@@ -100,7 +99,7 @@ pub async fn update(
     let quiet = state.quiet.lock().expect("quiet lock").get(id).cloned();
     let current = match quiet {
         Some(job) => Some(job),
-        None => state.jobs.get(id)?,
+        None => state.store.get(id)?,
     };
     let Some(mut job) = current else {
         return Ok(None);
@@ -111,7 +110,7 @@ pub async fn update(
     }
     job.updated = now_ms();
     state
-        .jobs
+        .store
         .submit(std::slice::from_ref(&job), durable)
         .await?;
     state.quiet.lock().expect("quiet lock").remove(id);
@@ -120,12 +119,12 @@ pub async fn update(
             .metrics
             .job_moved(&job.process_id, Some(before), job.status);
     }
-    super::callbacks::notify(&job);
+    crate::callbacks::notify(&job);
     Ok(Some(job))
 }
 
 /// The lock of `id`'s stripe, held while its record is read, changed and written.
-async fn job_lock<'a>(state: &'a State, id: &str) -> tokio::sync::MutexGuard<'a, ()> {
+async fn job_lock<'a>(state: &'a Jobs, id: &str) -> tokio::sync::MutexGuard<'a, ()> {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     let stripe = BuildHasherDefault::<DefaultHasher>::default().hash_one(id) as usize;
     state.write_locks[stripe % state.write_locks.len()]
@@ -149,7 +148,7 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// then the delivery is acknowledged. It is acknowledged too when the claim
 /// fails: the job stays accepted in the store, whose unfinished jobs are queued
 /// again at start, and a store that refuses writes would only hand it back at once.
-pub async fn run_job(state: &Arc<State>, delivery: Delivery) -> anyhow::Result<()> {
+pub async fn run_job(state: &Arc<Jobs>, delivery: Delivery) -> anyhow::Result<()> {
     let slot = state.slots.acquire().await?;
     let id = delivery.id().to_string();
     let claimed = update(state, &id, true, |job| {
@@ -181,13 +180,13 @@ const QUIET: Duration = Duration::from_millis(100);
 /// One that runs longer is stored as running then (without waiting for the disk),
 /// or at its first progress report, and from then on is listed, followed and
 /// dismissed as any job.
-pub async fn run_sync(state: &Arc<State>, mut job: Job) -> anyhow::Result<Job> {
+pub async fn run_sync(state: &Arc<Jobs>, mut job: Job) -> anyhow::Result<Job> {
     let slot = state.slots.acquire().await?;
     start(&mut job);
     state
         .metrics
         .job_moved(&job.process_id, None, Status::Running);
-    super::callbacks::notify(&job);
+    crate::callbacks::notify(&job);
     let id = job.id.clone();
     state
         .quiet
@@ -212,7 +211,7 @@ pub async fn run_sync(state: &Arc<State>, mut job: Job) -> anyhow::Result<Job> {
     match outcome? {
         Some(done) => Ok(done),
         None => state
-            .jobs
+            .store
             .get(&id)?
             .ok_or_else(|| anyhow::anyhow!("job {id} vanished from the store")),
     }
@@ -232,7 +231,7 @@ fn start(job: &mut Job) {
 /// results published, its records committed) without keeping another job from
 /// running meanwhile, and the jobs that finish together share a commit.
 async fn run_started<'a>(
-    state: &'a Arc<State>,
+    state: &'a Arc<Jobs>,
     job: Job,
     slot: tokio::sync::SemaphorePermit<'a>,
 ) -> anyhow::Result<Option<Job>> {
@@ -312,7 +311,7 @@ async fn run_started<'a>(
     let scratch = state.data_dir.join("scratch").join(id);
     let run = async {
         let mut inputs = job.inputs.clone();
-        super::fetch::fetch_inputs(&mut inputs, &scratch.join("inputs"))
+        crate::fetch::fetch_inputs(&mut inputs, &scratch.join("inputs"))
             .await
             .map_err(|e| hysope_engine::Error::Cwl {
                 location: "inputs".into(),
@@ -359,7 +358,7 @@ async fn run_started<'a>(
             // with the final record's commit; a crash before that runs the job again,
             // which rewrites the same item.
             let components = std::mem::take(&mut *ran.lock().unwrap_or_else(|e| e.into_inner()));
-            let item = super::provenance::submit(state, &job, &process, &components, &output);
+            let item = crate::provenance::submit(state, &job, &process, &components, &output);
             let last = update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;

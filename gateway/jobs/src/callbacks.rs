@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use hysope_jobs::{Job, Status};
+use crate::{Job, Status};
 
 /// Attempts per notification.
 const ATTEMPTS: u32 = 5;
@@ -36,9 +36,9 @@ pub fn notify(job: &Job) {
     };
     let base = job.base_url.clone().unwrap_or_default();
     let (key, body) = match job.status {
-        Status::Successful => ("successUri", super::api::results_document(job, &base)),
-        Status::Failed => ("failedUri", super::api::status_info(job, &base)),
-        Status::Running => ("inProgressUri", super::api::status_info(job, &base)),
+        Status::Successful => ("successUri", crate::documents::results_document(job, &base)),
+        Status::Failed => ("failedUri", crate::documents::status_info(job, &base)),
+        Status::Running => ("inProgressUri", crate::documents::status_info(job, &base)),
         _ => return,
     };
     let Some(uri) = subscriber.get(key).and_then(Value::as_str) else {
@@ -47,7 +47,7 @@ pub fn notify(job: &Job) {
     let uri = uri.to_string();
     let id = job.id.clone();
     // Serialised once for every attempt.
-    let body = axum::body::Bytes::from(body.to_string());
+    let body = bytes::Bytes::from(body.to_string());
     tokio::spawn(async move {
         let mut pause = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
@@ -84,7 +84,7 @@ fn client() -> Result<&'static reqwest::Client, String> {
 }
 
 /// POSTs JSON to a subscriber; returns the status code.
-async fn post(uri: &str, body: axum::body::Bytes) -> Result<u16, String> {
+async fn post(uri: &str, body: bytes::Bytes) -> Result<u16, String> {
     let reply = client()?
         .post(uri)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

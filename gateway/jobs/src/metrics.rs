@@ -6,7 +6,7 @@ use prometheus::{
     TextEncoder,
 };
 
-use hysope_jobs::Status;
+use crate::Status;
 
 /// The gateway's metrics.
 pub struct Metrics {

@@ -10,9 +10,8 @@ use hysope_catalog::ingest::{bbox_polygon, collection, union};
 use hysope_catalog::search::SearchQuery;
 use serde_json::{Map, Value, json};
 
-use super::State;
-use super::processes::Process;
-use hysope_jobs::{Job, now_ms, rfc3339};
+use crate::processes::Process;
+use crate::{Job, Jobs, now_ms, rfc3339};
 
 /// The collection of process results.
 pub const RESULTS: &str = "results";
@@ -27,7 +26,7 @@ fn results_collection() -> Value {
 }
 
 /// The catalogue items an input names by href (a file the catalogue ingested).
-fn input_items(state: &State, inputs: &Value) -> Vec<Value> {
+fn input_items(state: &Jobs, inputs: &Value) -> Vec<Value> {
     let mut hrefs = Vec::new();
     fn collect(v: &Value, out: &mut Vec<String>) {
         match v {
@@ -82,7 +81,7 @@ fn input_items(state: &State, inputs: &Value) -> Vec<Value> {
 /// persists it too (the store commits in submission order). The future says whether
 /// the item was stored.
 pub fn submit<'a>(
-    state: &'a State,
+    state: &'a Jobs,
     job: &Job,
     process: &Process,
     components: &[(String, String)],
@@ -124,7 +123,7 @@ pub fn submit<'a>(
 /// The result item of a successful job: what made its files (the process, and the
 /// wasm components it ran with the sha256 of the bytes run), from which inputs.
 fn item(
-    state: &State,
+    state: &Jobs,
     job: &Job,
     process: &Process,
     components: &[(String, String)],
@@ -153,7 +152,7 @@ fn item(
         let mut asset = json!({
             // Resolved against the server's origin when the item is served.
             "href": format!("/jobs/{}/files/{location}", job.id),
-            "type": super::api::media_type(location),
+            "type": crate::documents::media_type(location),
             "roles": ["data"],
         });
         if let Some(size) = map.get("size") {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use hysope_engine::cwl::{self, values};
 use serde_json::{Map, Value, json};
 
-use super::errors::{ApiError, Kind};
+use crate::{Error, RequestFault};
 
 /// One deployable process: a loaded CWL document.
 #[derive(Debug, Clone)]
@@ -148,13 +148,13 @@ impl Process {
         &self,
         inputs: Option<&Value>,
         roots: &[PathBuf],
-    ) -> Result<Map<String, Value>, ApiError> {
+    ) -> Result<Map<String, Value>, Error> {
         let given = match inputs {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(_) => {
-                return Err(ApiError::new(
-                    Kind::InvalidBody,
+                return Err(Error::request(
+                    RequestFault::InvalidBody,
                     "\"inputs\" must be an object of input id to value",
                 ));
             }
@@ -166,8 +166,8 @@ impl Process {
                 .any(|i| i.get("id").and_then(Value::as_str) == Some(key))
             {
                 let known = values::ids(&self.cwl, "inputs");
-                return Err(ApiError::new(
-                    Kind::InvalidParameterValue,
+                return Err(Error::request(
+                    RequestFault::InvalidParameterValue,
                     format!(
                         "process {} has no input {key:?} (inputs: {})",
                         self.id,
@@ -187,11 +187,14 @@ impl Process {
                 continue;
             };
             let value = to_cwl(v, ty, roots).map_err(|m| {
-                ApiError::new(Kind::InvalidParameterValue, format!("input {id:?}: {m}"))
+                Error::request(
+                    RequestFault::InvalidParameterValue,
+                    format!("input {id:?}: {m}"),
+                )
             })?;
             if !values::matches_type(&value, ty) {
-                return Err(ApiError::new(
-                    Kind::InvalidParameterValue,
+                return Err(Error::request(
+                    RequestFault::InvalidParameterValue,
                     format!(
                         "input {id:?}: {} is not a valid {}",
                         short_json(v),
@@ -207,8 +210,8 @@ impl Process {
             };
             let ty = input.get("type").unwrap_or(&Value::Null);
             if !job.contains_key(id) && !is_optional(ty) && input.get("default").is_none() {
-                return Err(ApiError::new(
-                    Kind::MissingInput,
+                return Err(Error::request(
+                    RequestFault::MissingInput,
                     format!("input {id:?} is required by process {}", self.id),
                 ));
             }
@@ -365,9 +368,9 @@ fn to_cwl(v: &Value, ty: &Value, roots: &[PathBuf]) -> Result<Value, String> {
             _ => None,
         };
         if let Some(href) = href {
-            if super::fetch::is_remote(href) {
+            if crate::fetch::is_remote(href) {
                 // Fetched by the worker before the job runs.
-                super::fetch::check(href)?;
+                crate::fetch::check(href)?;
                 return Ok(json!({"class": class, "location": href}));
             }
             let path = local_path(href, roots)?;
