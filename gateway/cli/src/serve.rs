@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use hysope_engine::{Engine, EngineSettings};
-use hysope_server::{Config, SERVER_FILE, start};
+use hysope_server::{Config, Durability, SERVER_FILE, start};
 
 /// Arguments of `hysope serve`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// data folder.
     #[arg(long = "results", env = "HYSOPE_RESULTS")]
     pub results_url: Option<String>,
+    /// Make commits durable through a log beside the store (`store.wal`: one
+    /// sequential write and flush per commit, redb's own flush once a second)
+    /// instead of redb's durable commits.
+    #[arg(long, env = "HYSOPE_STORE_LOG")]
+    pub store_log: bool,
 }
 
 /// `hysope serve`.
@@ -75,6 +80,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         workers,
         engine: Engine::open(EngineSettings::from_env()).context("cannot start the wasm engine")?,
         results_url: args.results_url,
+        durability: match args.store_log {
+            true => Durability::Log,
+            false => Durability::Grouped,
+        },
     };
     let (state, requeued) = start(config).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr)

@@ -18,7 +18,8 @@ struct Server {
     requeued: usize,
 }
 
-fn start(data: &Path) -> Server {
+/// Starts `hysope serve` on `data` with `flags` (the store's durability mode).
+fn start(data: &Path, flags: &[&str]) -> Server {
     let root = hysope_test_components::workspace_root();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hysope"))
         .args([
@@ -34,6 +35,7 @@ fn start(data: &Path) -> Server {
         .arg(root.join("plugins"))
         .arg("--processes")
         .arg(root.join("gateway/server/tests/processes"))
+        .args(flags)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -107,6 +109,15 @@ fn get_json(addr: &str, path: &str) -> Value {
 
 #[test]
 fn jobs_survive_kill_9() {
+    jobs_survive_kill_9_with(&[]);
+}
+
+#[test]
+fn jobs_survive_kill_9_with_the_store_log() {
+    jobs_survive_kill_9_with(&["--store-log"]);
+}
+
+fn jobs_survive_kill_9_with(flags: &[&str]) {
     let rounds: usize = std::env::var("HYSOPE_CRASH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -114,7 +125,7 @@ fn jobs_survive_kill_9() {
     let data = tempfile::tempdir().unwrap();
     let mut accepted: Vec<(String, Value)> = Vec::new();
     for round in 0..rounds {
-        let mut server = start(data.path());
+        let mut server = start(data.path(), flags);
         for i in 0..100 {
             let (process, inputs) = if i % 4 == 0 {
                 ("sleep", json!({"seconds": 0.2}))
@@ -140,7 +151,7 @@ fn jobs_survive_kill_9() {
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
 
-        let mut server = start(data.path());
+        let mut server = start(data.path(), flags);
         // The kill came while jobs were waiting or running: they are queued again.
         assert!(
             server.requeued > 0,
@@ -202,16 +213,25 @@ fn jobs_survive_kill_9() {
 
 /// Synchronous jobs under load, the server killed among them: every job whose
 /// results were returned is still there after the restart, successful, with its
-/// result item in the catalogue and its file. (Their records reach the disk through
-/// the store's log; the kill finds some only there, since redb flushes once a
-/// second at most.)
+/// result item in the catalogue and its file: with redb's grouped durable commits,
+/// and with the store's log (where the kill finds some records only in the log,
+/// since redb then flushes once a second at most).
 #[test]
 fn acknowledged_sync_jobs_survive_kill_9_under_load() {
+    acknowledged_sync_jobs_survive_kill_9_with(&[]);
+}
+
+#[test]
+fn acknowledged_sync_jobs_survive_kill_9_under_load_with_the_store_log() {
+    acknowledged_sync_jobs_survive_kill_9_with(&["--store-log"]);
+}
+
+fn acknowledged_sync_jobs_survive_kill_9_with(flags: &[&str]) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let data = tempfile::tempdir().unwrap();
     for round in 0..2u64 {
-        let mut server = start(data.path());
+        let mut server = start(data.path(), flags);
         // The first job compiles the component, which takes seconds with a cold
         // compile cache (a fresh machine): the load and its kill come after it.
         let (code, reply) = http(
@@ -266,7 +286,7 @@ fn acknowledged_sync_jobs_survive_kill_9_under_load() {
             acknowledged.len()
         );
 
-        let mut server = start(data.path());
+        let mut server = start(data.path(), flags);
         for (id, text) in &acknowledged {
             let job = get_json(&server.addr, &format!("/jobs/{id}"));
             assert_eq!(job["status"], "successful", "round {round}: {job}");

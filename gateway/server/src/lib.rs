@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hysope_engine::Engine;
+pub use hysope_store::Durability;
 
 use hysope_jobs::processes::Registry;
 use hysope_jobs::{JobFilter, JobStore, Jobs, JobsParts, LocalQueue, RedbJobStore, worker};
@@ -42,6 +43,9 @@ pub struct Config {
     pub engine: Engine,
     /// Where results go: `None` for `DATA_DIR/results`, or `s3://BUCKET/PREFIX`.
     pub results_url: Option<String>,
+    /// How the store's commits are made durable (grouped redb commits by default,
+    /// or through its log).
+    pub durability: Durability,
 }
 
 /// Everything the handlers share.
@@ -71,7 +75,10 @@ pub const STORE_FILE: &str = "store.redb";
 /// catalogue in `catalog.redb` and the jobs in `jobs.redb`, is brought over: the
 /// catalogue file becomes the store, the jobs are copied into it (one durable
 /// commit) and their old file is renamed `jobs.redb.imported`.
-pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<hysope_store::SharedDb>> {
+pub fn open_store(
+    data_dir: &Path,
+    durability: Durability,
+) -> anyhow::Result<Arc<hysope_store::SharedDb>> {
     let path = data_dir.join(STORE_FILE);
     let old_catalog = data_dir.join("catalog.redb");
     if !path.exists() && old_catalog.exists() {
@@ -84,7 +91,9 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<hysope_store::SharedDb>
         hysope_catalog::RedbCatalog::REPLAYER,
         RedbJobStore::REPLAYER,
     ];
-    let db = Arc::new(hysope_store::SharedDb::open_with(&path, &replayers)?);
+    let db = Arc::new(hysope_store::SharedDb::open_in(
+        &path, &replayers, durability,
+    )?);
     let old_jobs = data_dir.join("jobs.redb");
     if old_jobs.exists() {
         let old = RedbJobStore::open(&old_jobs)?;
@@ -127,7 +136,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         )
     })?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
-    let store = open_store(&data_dir)?;
+    let store = open_store(&data_dir, config.durability)?;
     let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open_shared(store.clone())?);
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs

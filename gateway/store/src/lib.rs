@@ -13,4 +13,6 @@ pub use error::{Error, Result};
 /// The redb the store is built on, for the stores' own tables and the
 /// [`from_redb_errors!`] macro.
 pub use redb;
-pub use shared::{Change, Commit, Logged, Replayer, SharedDb, block_on, frame, unframe};
+pub use shared::{
+    Change, Commit, Durability, Logged, Replayer, SharedDb, block_on, frame, unframe,
+};

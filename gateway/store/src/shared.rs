@@ -19,7 +19,12 @@
 //! consume what it writes. A change that panics fails its batch's writers (each
 //! alone then) and leaves the thread running.
 //!
-//! **The log.** A change submitted with its record ([`Logged`], see
+//! **Durability.** By default ([`Durability::Grouped`]) a batch is one redb
+//! transaction, committed durably (redb's own flush) when one of its changes asks
+//! for durability, and without a flush otherwise (a later durable commit persists
+//! it). A reader never sees a change before the commit that holds it returns.
+//!
+//! **The log (opt-in, [`Durability::Log`]).** A change submitted with its record ([`Logged`], see
 //! [`SharedDb::submit_logged`]) is committed to redb without a flush, and its record
 //! appended to the log beside the file (`store.wal` for `store.redb`), flushed when
 //! a change of the batch asks for durability: one sequential write into a file
@@ -108,6 +113,20 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Record header: payload length (u32), CRC-32 of the rest (u32), sequence (u64).
 const HEADER: usize = 16;
 
+/// How a [`SharedDb`] makes its commits durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// redb's own durable commits, one per batch that asks for durability (the
+    /// default).
+    #[default]
+    Grouped,
+    /// The log beside the file (`store.wal`): a batch's records are appended and
+    /// flushed, redb commits without its flush and checkpoints now and then (see
+    /// the module's documentation). A reader may see a change of the last batch
+    /// before its record is flushed.
+    Log,
+}
+
 /// A redb database whose writers share commits. Reads (and writes that must be
 /// their own transaction) go to the [`Database`] it dereferences to.
 pub struct SharedDb {
@@ -144,10 +163,17 @@ impl SharedDb {
         Self::open_with(path, &[])
     }
 
+    /// Opens (or creates) the file at `path` with grouped durable commits; a log
+    /// left beside it (by [`Durability::Log`]) is made again first (with
+    /// `replayers`, by kind) and then removed.
+    pub fn open_with(path: &Path, replayers: &[Replayer]) -> Result<Self> {
+        Self::open_in(path, replayers, Durability::Grouped)
+    }
+
     /// Opens (or creates) the file at `path`, makes again the changes its log holds
     /// beyond the file's last durable commit (with `replayers`, by kind), and starts
-    /// its committing thread.
-    pub fn open_with(path: &Path, replayers: &[Replayer]) -> Result<Self> {
+    /// its committing thread, whose commits are made durable as `durability` says.
+    pub fn open_in(path: &Path, replayers: &[Replayer], durability: Durability) -> Result<Self> {
         let db = Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::AlreadyOpen {
                 path: path.to_path_buf(),
@@ -157,7 +183,22 @@ impl SharedDb {
                 source,
             },
         })?;
-        let log = Log::open(&path.with_extension("wal"), &db, replayers)?;
+        let log_path = path.with_extension("wal");
+        let log = match durability {
+            Durability::Log => Some(Log::open(&log_path, &db, replayers)?),
+            Durability::Grouped => {
+                // What a run with the log left is made again (a durable commit),
+                // then the log goes: nothing writes to it any more.
+                if log_path.exists() {
+                    drop(Log::open(&log_path, &db, replayers)?);
+                    std::fs::remove_file(&log_path).map_err(|source| Error::Io {
+                        path: log_path.clone(),
+                        source,
+                    })?;
+                }
+                None
+            }
+        };
         let inner = Arc::new(Inner {
             db,
             queue: Mutex::new(Queue::default()),
@@ -235,13 +276,13 @@ impl Deref for SharedDb {
 }
 
 impl Inner {
-    fn run(&self, mut log: Log) {
+    fn run(&self, mut log: Option<Log>) {
         loop {
             let batch = {
                 let mut queue = lock(&self.queue);
                 while queue.pending.is_empty() && !queue.closing {
                     queue.idle = true;
-                    if log.unchecked {
+                    if let Some(log) = log.as_mut().filter(|l| l.unchecked) {
                         // Idle with records in the log: a checkpoint after a while.
                         let (q, wait) = self
                             .wake
@@ -250,7 +291,7 @@ impl Inner {
                         queue = q;
                         if wait.timed_out() && queue.pending.is_empty() {
                             drop(queue);
-                            let _ = self.checkpoint(&mut log);
+                            let _ = self.checkpoint(log);
                             queue = lock(&self.queue);
                         }
                     } else {
@@ -263,12 +304,14 @@ impl Inner {
                 queue.idle = false;
                 if queue.pending.is_empty() {
                     drop(queue);
-                    let _ = self.checkpoint(&mut log);
+                    if let Some(log) = log.as_mut() {
+                        let _ = self.checkpoint(log);
+                    }
                     return;
                 }
                 std::mem::take(&mut queue.pending)
             };
-            match self.commit(&batch, &mut log) {
+            match self.commit(&batch, log.as_mut()) {
                 Ok(()) => {
                     for request in batch {
                         let _ = request.reply.send(Ok(()));
@@ -282,7 +325,7 @@ impl Inner {
                 }
                 Err(_) => {
                     for request in batch {
-                        let alone = self.commit(std::slice::from_ref(&request), &mut log);
+                        let alone = self.commit(std::slice::from_ref(&request), log.as_mut());
                         let _ = request.reply.send(alone);
                     }
                 }
@@ -291,27 +334,18 @@ impl Inner {
     }
 
     /// Commits a batch in one transaction, durable when one of its changes asks:
-    /// through the log when every change has a record, else by redb itself.
-    fn commit(&self, batch: &[Request], log: &mut Log) -> Result<()> {
+    /// by redb itself, or with a log through the log when every change has a record.
+    fn commit(&self, batch: &[Request], log: Option<&mut Log>) -> Result<()> {
         let durable = batch.iter().any(|r| r.durable);
+        let Some(log) = log else {
+            return self.transact(batch, durable, None);
+        };
         let logged = batch.iter().all(|r| r.log.is_some());
         let checkpoint = !logged || log.due() || log.broken;
         // The batch's records are numbered (none when redb's flush holds the batch).
         let count = if checkpoint { 0 } else { batch.len() as u64 };
         let last = log.next + count - 1;
-        std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut txn = self.db.begin_write()?;
-            if !checkpoint {
-                txn.set_durability(redb::Durability::None)?;
-            }
-            for request in batch {
-                (request.change)(&txn)?;
-            }
-            txn.open_table(META)?.insert(LOGGED_UP_TO, last)?;
-            txn.commit()?;
-            Ok(())
-        }))
-        .unwrap_or(Err(Error::Panicked))?;
+        self.transact(batch, checkpoint, Some(last))?;
         let first = log.next;
         log.next = last + 1;
         if checkpoint {
@@ -330,6 +364,26 @@ impl Inner {
                 self.checkpoint(log).map_err(|_| e)
             }
         }
+    }
+
+    /// Applies a batch's changes in one transaction and commits it, with redb's
+    /// flush when `flush`; `logged_up_to` is the log's last record it holds.
+    fn transact(&self, batch: &[Request], flush: bool, logged_up_to: Option<u64>) -> Result<()> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut txn = self.db.begin_write()?;
+            if !flush {
+                txn.set_durability(redb::Durability::None)?;
+            }
+            for request in batch {
+                (request.change)(&txn)?;
+            }
+            if let Some(last) = logged_up_to {
+                txn.open_table(META)?.insert(LOGGED_UP_TO, last)?;
+            }
+            txn.commit()?;
+            Ok(())
+        }))
+        .unwrap_or(Err(Error::Panicked))
     }
 
     /// A durable commit of redb (holding every earlier one), after which the log is
@@ -633,11 +687,17 @@ mod tests {
 
     #[test]
     fn writes_of_many_threads_share_commits_and_a_bad_one_fails_alone() {
+        for durability in [Durability::Grouped, Durability::Log] {
+            many_writers(durability);
+        }
+    }
+
+    fn many_writers(durability: Durability) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
         let applied = Arc::new(AtomicUsize::new(0));
         {
-            let db = Arc::new(SharedDb::open(&path).unwrap());
+            let db = Arc::new(SharedDb::open_in(&path, &[], durability).unwrap());
             let threads: Vec<_> = (0..16)
                 .map(|t| {
                     let (db, applied) = (db.clone(), applied.clone());
@@ -762,7 +822,7 @@ mod tests {
         let path = dir.path().join("s.redb");
         let image = tempfile::tempdir().unwrap();
         {
-            let db = SharedDb::open_with(&path, &[T_REPLAYER]).unwrap();
+            let db = SharedDb::open_in(&path, &[T_REPLAYER], Durability::Log).unwrap();
             writes(&db);
             std::fs::copy(&path, image.path().join("s.redb")).unwrap();
             std::fs::copy(path.with_extension("wal"), image.path().join("s.wal")).unwrap();
@@ -792,11 +852,12 @@ mod tests {
         assert!(err.contains("cannot make again"), "{err}");
         let db = SharedDb::open_with(&path, &[T_REPLAYER]).unwrap();
         assert_eq!(keys(&db), 301);
-        // Once made again they are in redb for good: the log starts over.
+        // Once made again they are in redb for good, and the log is gone.
+        assert!(!path.with_extension("wal").exists());
         let (change, log) = logged_put("after", 1);
         db.submit_logged(change, log, true);
         drop(db);
-        let db = SharedDb::open_with(&path, &[T_REPLAYER]).unwrap();
+        let db = SharedDb::open(&path).unwrap();
         assert_eq!(keys(&db), 302);
     }
 
