@@ -35,7 +35,13 @@ pub struct ServeArgs {
     /// Make commits durable through a log beside the store (`store.wal`: one
     /// sequential write and flush per commit, redb's own flush once a second)
     /// instead of redb's durable commits.
-    #[arg(long, env = "HYSOPE_STORE_LOG")]
+    /// (`HYSOPE_STORE_LOG`: true/false, 1/0, yes/no, on/off).
+    #[arg(
+        long,
+        env = "HYSOPE_STORE_LOG",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub store_log: bool,
 }
 

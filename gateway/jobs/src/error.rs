@@ -16,6 +16,9 @@ pub enum Error {
     /// The queue's broker failed (scale-out queues).
     #[error("job queue: {0}")]
     Queue(String),
+    /// No process has this id.
+    #[error("no process {0:?}")]
+    NoSuchProcess(String),
     /// An execute request is wrong; the text names the input and why.
     #[error("{detail}")]
     InvalidRequest {

@@ -13,6 +13,7 @@ pub mod callbacks;
 pub mod conformance;
 pub mod documents;
 mod error;
+mod execute;
 pub mod fetch;
 mod job;
 pub mod metrics;
@@ -26,6 +27,7 @@ mod store;
 pub mod worker;
 
 pub use error::{Error, RequestFault, Result};
+pub use execute::ExecuteRequest;
 pub use job::{FailureKind, Job, JobFilter, JobPage, Status, now_ms, rfc3339};
 pub use queue::{Delivery, JobQueue, LocalQueue};
 pub use redb_store::RedbJobStore;

@@ -19,7 +19,7 @@ use hysope_jobs::documents::{
     file_href, media_type, requested_results, result_value, results_document, status_info,
 };
 use hysope_jobs::worker;
-use hysope_jobs::{FailureKind, Job, JobFilter, Status, now_ms};
+use hysope_jobs::{ExecuteRequest, FailureKind, Job, JobFilter, Status, now_ms};
 
 /// Conformance classes declared at `/conformance`.
 pub const CONFORMANCE: &[&str] = &[
@@ -426,98 +426,9 @@ async fn execute(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let process = find_process(&state, &id)?;
-    let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                Kind::InvalidBody,
-                format!(
-                    "the execute request is not JSON: {e} (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?
-    };
-    let Value::Object(request) = request else {
-        return Err(ApiError::new(
-            Kind::InvalidBody,
-            "the execute request must be a JSON object",
-        ));
-    };
-    let inputs = process.job_from_request(request.get("inputs"), &state.jobs.input_roots)?;
-    let outputs = request.get("outputs").cloned();
-    if let Some(requested) = outputs.as_ref().and_then(Value::as_object) {
-        let declared = hysope_engine::cwl::values::ids(&process.cwl, "outputs");
-        for (name, options) in requested {
-            match options.get("transmissionMode").and_then(Value::as_str) {
-                None | Some("value" | "reference") => {}
-                Some(other) => {
-                    return Err(ApiError::new(
-                        Kind::InvalidParameterValue,
-                        format!(
-                            "output {name:?}: transmissionMode must be \"value\" or \"reference\", not {other:?}"
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(bad) = requested.keys().find(|k| !declared.contains(&k.as_str())) {
-            return Err(ApiError::new(
-                Kind::InvalidParameterValue,
-                format!(
-                    "process {id} has no output {bad:?} (outputs: {})",
-                    declared.join(", ")
-                ),
-            ));
-        }
-    } else if outputs.as_ref().is_some_and(|o| !o.is_null()) {
-        return Err(ApiError::new(
-            Kind::InvalidBody,
-            "\"outputs\" must be an object of output id to options",
-        ));
-    }
-    let response = match request.get("response").and_then(Value::as_str) {
-        None | Some("document") => "document",
-        Some("raw") => "raw",
-        Some(other) => {
-            return Err(ApiError::new(
-                Kind::InvalidParameterValue,
-                format!("response must be \"document\" or \"raw\", not {other:?}"),
-            ));
-        }
-    };
-    let subscriber = match request.get("subscriber") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => {
-            for (key, uri) in m {
-                if !["successUri", "inProgressUri", "failedUri"].contains(&key.as_str()) {
-                    return Err(ApiError::new(
-                        Kind::InvalidParameterValue,
-                        format!(
-                            "subscriber has no field {key:?} (successUri, inProgressUri, failedUri)"
-                        ),
-                    ));
-                }
-                let uri = uri.as_str().unwrap_or("");
-                hysope_jobs::callbacks::check_uri(uri).map_err(|m| {
-                    ApiError::new(
-                        Kind::InvalidParameterValue,
-                        format!("subscriber {key}: {m}"),
-                    )
-                })?;
-            }
-            Some(Value::Object(m.clone()))
-        }
-        Some(_) => {
-            return Err(ApiError::new(
-                Kind::InvalidParameterValue,
-                "subscriber must be an object of successUri, inProgressUri, failedUri",
-            ));
-        }
-    };
+    // An unknown process is a 404 whatever the body holds.
+    find_process(&state, &id)?;
+    let request = ExecuteRequest::from_json(&body)?;
     let prefer_async = headers
         .get_all("prefer")
         .iter()
@@ -526,54 +437,11 @@ async fn execute(
             h.split(',')
                 .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
         });
-    let mode_async = match request.get("mode").and_then(Value::as_str) {
-        Some("async") => true,
-        Some("sync") => false,
-        _ => prefer_async,
-    };
-    let now = now_ms();
-    let job = Job {
-        // A time-ordered UUID (v7: milliseconds, then 74 random bits): a new job's
-        // record and result item go at the end of their tables, where the jobs
-        // committed with it went, instead of at random places, so a shared commit
-        // rewrites a few pages rather than a few per job (pwrites per job
-        // 3.8 -> 2.4, the store 5.0 -> 3.2 KB per job).
-        id: uuid::Uuid::now_v7().to_string(),
-        process_id: id.clone(),
-        status: Status::Accepted,
-        message: "accepted".into(),
-        created: now,
-        started: None,
-        finished: None,
-        updated: now,
-        progress: 0,
-        inputs,
-        outputs,
-        response: response.into(),
-        subscriber,
-        base_url: Some(base_url(&headers)),
-        results: None,
-        attempts: 0,
-        failure: None,
-    };
     let base = base_url(&headers);
-    if mode_async {
+    let (job, asynchronous) = state.jobs.prepare(&id, request, prefer_async, &base)?;
+    if asynchronous {
         // Durable before its 201.
-        state
-            .jobs
-            .store
-            .submit(std::slice::from_ref(&job), true)
-            .await?;
-        state
-            .jobs
-            .metrics
-            .job_moved(&job.process_id, None, Status::Accepted);
-        state.jobs.queue.push(job.id.clone()).await?;
-        state
-            .jobs
-            .metrics
-            .queue_depth
-            .set(state.jobs.queue.depth() as i64);
+        state.jobs.accept(&job).await?;
         let mut r = json_response(StatusCode::CREATED, &status_info(&job, &base));
         if let Ok(v) = HeaderValue::from_str(&format!("{base}/jobs/{}", job.id)) {
             r.headers_mut().insert(header::LOCATION, v);
@@ -585,7 +453,7 @@ async fn execute(
         return Ok(r);
     }
     // Stored when it starts; durable when it ends, before the reply.
-    let job = worker::run_sync(&state.jobs, job).await?;
+    let job = state.jobs.run_sync(job).await?;
     let mut r = if job.response == "raw" {
         raw_result(&state, &job, &base).await?
     } else {

@@ -201,6 +201,7 @@ impl From<hysope_jobs::Error> for ApiError {
                 RequestFault::MissingInput => Kind::MissingInput,
                 _ => Kind::InvalidParameterValue,
             },
+            Error::NoSuchProcess(_) => Kind::NoSuchProcess,
             _ => Kind::Internal,
         };
         ApiError::new(kind, e.to_string())

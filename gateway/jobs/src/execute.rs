@@ -1,0 +1,213 @@
+//! Execute requests: an OGC API - Processes execute request checked against its
+//! process and turned into a job ([`Jobs::prepare`]), then accepted for a worker
+//! ([`Jobs::accept`]) or run at once ([`Jobs::run_sync`]).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::{Error, Job, Jobs, RequestFault, Result, Status, now_ms};
+
+/// An execute request's body: the fields OGC API - Processes 1.0 gives it (any
+/// other field is ignored).
+#[derive(Debug, Default, Clone)]
+pub struct ExecuteRequest {
+    /// Input id -> value (`href` objects for files).
+    pub inputs: Option<Value>,
+    /// Output id -> options (`transmissionMode`).
+    pub outputs: Option<Value>,
+    /// `document` (default) or `raw`.
+    pub response: Option<Value>,
+    /// `successUri`, `inProgressUri`, `failedUri`.
+    pub subscriber: Option<Value>,
+    /// `sync` or `async` (otherwise the `Prefer` header decides).
+    pub mode: Option<Value>,
+}
+
+impl ExecuteRequest {
+    /// Reads a request body; an empty one is a request without inputs.
+    pub fn from_json(body: &[u8]) -> Result<Self> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            Error::request(
+                RequestFault::InvalidBody,
+                format!(
+                    "the execute request is not JSON: {e} (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        let Value::Object(mut map) = value else {
+            return Err(Error::request(
+                RequestFault::InvalidBody,
+                "the execute request must be a JSON object",
+            ));
+        };
+        Ok(Self {
+            inputs: map.remove("inputs"),
+            outputs: map.remove("outputs"),
+            response: map.remove("response"),
+            subscriber: map.remove("subscriber"),
+            mode: map.remove("mode"),
+        })
+    }
+}
+
+impl Jobs {
+    /// Checks `request` against process `process_id` and makes its job (accepted,
+    /// not stored yet); `prefer_async` is the caller's `Prefer: respond-async`,
+    /// `base_url` the server URL the request came to (links in callbacks). Returns
+    /// the job and whether it runs asynchronously.
+    pub fn prepare(
+        &self,
+        process_id: &str,
+        request: ExecuteRequest,
+        prefer_async: bool,
+        base_url: &str,
+    ) -> Result<(Job, bool)> {
+        let process = self
+            .registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(process_id)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchProcess(process_id.to_string()))?;
+        let inputs = process.job_from_request(request.inputs.as_ref(), &self.input_roots)?;
+        let outputs = request.outputs;
+        let invalid = |detail: String| Error::request(RequestFault::InvalidParameterValue, detail);
+        if let Some(requested) = outputs.as_ref().and_then(Value::as_object) {
+            let declared = hysope_engine::cwl::values::ids(&process.cwl, "outputs");
+            for (name, options) in requested {
+                match options.get("transmissionMode").and_then(Value::as_str) {
+                    None | Some("value" | "reference") => {}
+                    Some(other) => {
+                        return Err(invalid(format!(
+                            "output {name:?}: transmissionMode must be \"value\" or \"reference\", not {other:?}"
+                        )));
+                    }
+                }
+            }
+            if let Some(bad) = requested.keys().find(|k| !declared.contains(&k.as_str())) {
+                return Err(invalid(format!(
+                    "process {process_id} has no output {bad:?} (outputs: {})",
+                    declared.join(", ")
+                )));
+            }
+        } else if outputs.as_ref().is_some_and(|o| !o.is_null()) {
+            return Err(Error::request(
+                RequestFault::InvalidBody,
+                "\"outputs\" must be an object of output id to options",
+            ));
+        }
+        let response = match request.response.as_ref().and_then(Value::as_str) {
+            None | Some("document") => "document",
+            Some("raw") => "raw",
+            Some(other) => {
+                return Err(invalid(format!(
+                    "response must be \"document\" or \"raw\", not {other:?}"
+                )));
+            }
+        };
+        let subscriber = subscriber(request.subscriber)?;
+        let asynchronous = match request.mode.as_ref().and_then(Value::as_str) {
+            Some("async") => true,
+            Some("sync") => false,
+            _ => prefer_async,
+        };
+        let now = now_ms();
+        let job = Job {
+            // A time-ordered UUID (v7: milliseconds, then 74 random bits): a new job's
+            // record and result item go at the end of their tables, where the jobs
+            // committed with it went, instead of at random places, so a shared commit
+            // rewrites a few pages rather than a few per job (pwrites per job
+            // 3.8 -> 2.4, the store 5.0 -> 3.2 KB per job).
+            id: uuid::Uuid::now_v7().to_string(),
+            process_id: process_id.to_string(),
+            status: Status::Accepted,
+            message: "accepted".into(),
+            created: now,
+            started: None,
+            finished: None,
+            updated: now,
+            progress: 0,
+            inputs,
+            outputs,
+            response: response.into(),
+            subscriber,
+            base_url: Some(base_url.to_string()),
+            results: None,
+            attempts: 0,
+            failure: None,
+        };
+        Ok((job, asynchronous))
+    }
+
+    /// Accepts an asynchronous job: its record is durable, then it is queued.
+    pub async fn accept(&self, job: &Job) -> Result<()> {
+        self.store.submit(std::slice::from_ref(job), true).await?;
+        self.metrics
+            .job_moved(&job.process_id, None, Status::Accepted);
+        self.queue.push(job.id.clone()).await?;
+        self.metrics.queue_depth.set(self.queue.depth() as i64);
+        Ok(())
+    }
+
+    /// Runs a synchronous job to its end (see [`crate::worker::run_sync`]): its
+    /// final record, and its result item when successful, are durable when this
+    /// returns.
+    pub async fn run_sync(self: &Arc<Self>, job: Job) -> anyhow::Result<Job> {
+        crate::worker::run_sync(self, job).await
+    }
+}
+
+/// The `subscriber` of a request: an object of callback URIs, each checked.
+fn subscriber(given: Option<Value>) -> Result<Option<Value>> {
+    let invalid = |detail: String| Error::request(RequestFault::InvalidParameterValue, detail);
+    match given {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => {
+            for (key, uri) in &m {
+                if !["successUri", "inProgressUri", "failedUri"].contains(&key.as_str()) {
+                    return Err(invalid(format!(
+                        "subscriber has no field {key:?} (successUri, inProgressUri, failedUri)"
+                    )));
+                }
+                let uri = uri.as_str().unwrap_or("");
+                crate::callbacks::check_uri(uri)
+                    .map_err(|m| invalid(format!("subscriber {key}: {m}")))?;
+            }
+            Ok(Some(Value::Object(m)))
+        }
+        Some(_) => Err(invalid(
+            "subscriber must be an object of successUri, inProgressUri, failedUri".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_is_read_into_its_fields_and_bad_bodies_say_why() {
+        let empty = ExecuteRequest::from_json(b"  \n").unwrap();
+        assert!(empty.inputs.is_none() && empty.mode.is_none());
+        let r =
+            ExecuteRequest::from_json(br#"{"inputs": {"a": 1}, "mode": "async", "x": 2}"#).unwrap();
+        assert_eq!(r.inputs, Some(serde_json::json!({"a": 1})));
+        assert_eq!(r.mode, Some(Value::from("async")));
+        let err = ExecuteRequest::from_json(b"{\"inputs\": ").unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+        let err = ExecuteRequest::from_json(b"[1]").unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidRequest {
+                fault: RequestFault::InvalidBody,
+                ..
+            }
+        ));
+    }
+}
