@@ -38,7 +38,7 @@ impl EngineSettings {
 }
 
 /// Where compiled components are cached (see [`EngineSettings::from_env`]).
-pub fn cache_dir_from_env() -> PathBuf {
+fn cache_dir_from_env() -> PathBuf {
     if let Some(dir) = std::env::var_os("HYSOPE_CACHE_DIR") {
         return PathBuf::from(dir);
     }
@@ -50,7 +50,7 @@ pub fn cache_dir_from_env() -> PathBuf {
 }
 
 /// Folders searched for components (see [`EngineSettings::from_env`]).
-pub fn plugin_path_from_env() -> Vec<PathBuf> {
+fn plugin_path_from_env() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("HYSOPE_PLUGIN_PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();

@@ -8,9 +8,7 @@ pub mod cwl;
 pub mod error;
 pub mod wasm;
 
-pub use configured::{
-    Engine, EngineSettings, RunnerBuilder, cache_dir_from_env, plugin_path_from_env,
-};
+pub use configured::{Engine, EngineSettings, RunnerBuilder};
 pub use error::{Error, Result};
 
 /// The engine's version, part of the compiled-artifact cache key.

@@ -377,89 +377,86 @@ impl Backend for WasmBackend {
     }
 
     fn execute(&self, invocation: ToolInvocation) -> BoxFuture<'_, Result<ExecutionResult>> {
-        let span = tracing::info_span!("plugin", tool = %invocation.name);
-        Box::pin(tracing::Instrument::instrument(
-            async move {
-                let _stage = invocation.staging.stage_dir.clone().map(StageDir);
-                let component =
-                    invocation.staging.component.clone().ok_or_else(|| {
-                        Error::Setup("wasm invocation without a component".into())
-                    })?;
-                // A component loaded before is one `stat` away; a first load (maybe a
-                // compile) runs off the async threads.
-                let plugin = match self.engine.loaded_file(&component) {
-                    Some(plugin) => plugin,
-                    None => {
-                        let engine = self.engine.clone();
-                        tokio::task::spawn_blocking(move || engine.load_file(&component))
-                            .await
-                            .map_err(|e| Error::Setup(format!("loader task failed: {e}")))??
-                    }
-                };
-                if let Some(log) = &self.ran {
-                    let name = invocation.staging.component_name.clone();
-                    let entry = (
-                        name.unwrap_or_else(|| plugin.name().to_string()),
-                        plugin.sha256().to_string(),
-                    );
-                    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-                    if !log.contains(&entry) {
-                        log.push(entry);
-                    }
+        Box::pin(async move {
+            let _stage = invocation.staging.stage_dir.clone().map(StageDir);
+            let component = invocation
+                .staging
+                .component
+                .clone()
+                .ok_or_else(|| Error::Setup("wasm invocation without a component".into()))?;
+            // A component loaded before is one `stat` away; a first load (maybe a
+            // compile) runs off the async threads.
+            let plugin = match self.engine.loaded_file(&component) {
+                Some(plugin) => plugin,
+                None => {
+                    let engine = self.engine.clone();
+                    tokio::task::spawn_blocking(move || engine.load_file(&component))
+                        .await
+                        .map_err(|e| Error::Setup(format!("loader task failed: {e}")))??
                 }
-                let stdin = match &invocation.stdin {
-                    Some(path) => {
-                        let host = invocation
-                            .staging
-                            .staged
-                            .iter()
-                            .find(|s| Path::new(&s.guest) == path)
-                            .map(|s| s.host.clone())
-                            .unwrap_or_else(|| path.clone());
-                        std::fs::read(&host).map_err(|e| Error::io(&host, e))?
-                    }
-                    None => Vec::new(),
-                };
-                let mut limits = self.limits.clone();
-                if let Some(t) = invocation.timeout {
-                    limits.timeout = limits.timeout.min(t);
+            };
+            if let Some(log) = &self.ran {
+                let name = invocation.staging.component_name.clone();
+                let entry = (
+                    name.unwrap_or_else(|| plugin.name().to_string()),
+                    plugin.sha256().to_string(),
+                );
+                let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                if !log.contains(&entry) {
+                    log.push(entry);
                 }
-                if invocation.stdout.is_some() {
-                    limits.stdio_bytes = limits.output_bytes.min(usize::MAX as u64) as usize;
+            }
+            let stdin = match &invocation.stdin {
+                Some(path) => {
+                    let host = invocation
+                        .staging
+                        .staged
+                        .iter()
+                        .find(|s| Path::new(&s.guest) == path)
+                        .map(|s| s.host.clone())
+                        .unwrap_or_else(|| path.clone());
+                    std::fs::read(&host).map_err(|e| Error::io(&host, e))?
                 }
-                let request = RunRequest {
-                    args: invocation.argv.iter().skip(1).cloned().collect(),
-                    env: invocation.env.clone(),
-                    stdin,
-                    input_dir: invocation.staging.stage_dir.clone(),
-                    output_dir: Some(invocation.outdir.clone()),
-                    limits,
-                    cancel: invocation.cancel.clone(),
-                    events: self.events.clone(),
-                };
-                let (code, outcome) = match self.engine.run(&plugin, request).await {
-                    Ok(outcome) => (0, outcome),
-                    Err(Error::Exit { code, outcome, .. }) => (code, *outcome),
-                    Err(e) => return Err(e),
-                };
-                let write = |name: &Option<String>, bytes: &[u8]| -> Result<()> {
-                    let Some(name) = name else { return Ok(()) };
-                    let path = invocation.outdir.join(name);
-                    std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
-                };
-                write(&invocation.stdout, &outcome.stdout)?;
-                write(&invocation.stderr, &outcome.stderr)?;
-                if code != 0 && !outcome.stderr.is_empty() {
-                    tracing::warn!(plugin = %invocation.name, code, stderr = %String::from_utf8_lossy(&outcome.stderr), "plugin failed");
-                }
-                Ok(ExecutionResult {
-                    exit_code: code,
-                    events: outcome.events,
-                    stderr: outcome.stderr,
-                })
-            },
-            span,
-        ))
+                None => Vec::new(),
+            };
+            let mut limits = self.limits.clone();
+            if let Some(t) = invocation.timeout {
+                limits.timeout = limits.timeout.min(t);
+            }
+            if invocation.stdout.is_some() {
+                limits.stdio_bytes = limits.output_bytes.min(usize::MAX as u64) as usize;
+            }
+            let request = RunRequest {
+                args: invocation.argv.iter().skip(1).cloned().collect(),
+                env: invocation.env.clone(),
+                stdin,
+                input_dir: invocation.staging.stage_dir.clone(),
+                output_dir: Some(invocation.outdir.clone()),
+                limits,
+                cancel: invocation.cancel.clone(),
+                events: self.events.clone(),
+            };
+            let (code, outcome) = match self.engine.run(&plugin, request).await {
+                Ok(outcome) => (0, outcome),
+                Err(Error::Exit { code, outcome, .. }) => (code, *outcome),
+                Err(e) => return Err(e),
+            };
+            let write = |name: &Option<String>, bytes: &[u8]| -> Result<()> {
+                let Some(name) = name else { return Ok(()) };
+                let path = invocation.outdir.join(name);
+                std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
+            };
+            write(&invocation.stdout, &outcome.stdout)?;
+            write(&invocation.stderr, &outcome.stderr)?;
+            if code != 0 && !outcome.stderr.is_empty() {
+                tracing::warn!(plugin = %invocation.name, code, stderr = %String::from_utf8_lossy(&outcome.stderr), "plugin failed");
+            }
+            Ok(ExecutionResult {
+                exit_code: code,
+                events: outcome.events,
+                stderr: outcome.stderr,
+            })
+        })
     }
 }
 

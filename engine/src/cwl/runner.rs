@@ -220,7 +220,13 @@ impl Runner {
                         .acquire_many(wanted)
                         .await
                         .map_err(|_| Error::Setup("runner is shutting down".into()))?;
-                    run_command_line_tool(&run, backend.as_ref(), &job).await
+                    // One span per tool run, whichever backend runs it.
+                    let span = tracing::info_span!("tool", backend = backend.name(), at = %at);
+                    tracing::Instrument::instrument(
+                        run_command_line_tool(&run, backend.as_ref(), &job),
+                        span,
+                    )
+                    .await
                 }
                 "ExpressionTool" => run_expression_tool(&run, &job),
                 "Workflow" => {

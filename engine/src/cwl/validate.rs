@@ -117,12 +117,21 @@ fn known_or_extension(class: &str) -> bool {
 /// refused here but reported unsupported by the runner (exit code 33), which is
 /// what conformance runners expect of a requirement they do not implement.
 pub fn refuse_unknown_requirements(process: &Value, at: &str) -> Result<()> {
-    for req in process
-        .get("requirements")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    refuse_unknown_classes(values::items(process, "requirements"), at)?;
+    for step in values::items(process, "steps") {
+        let id = step.get("id").and_then(Value::as_str).unwrap_or("?");
+        let here = format!("{at}/steps/{id}");
+        refuse_unknown_classes(values::items(step, "requirements"), &here)?;
+        if let Some(run) = step.get("run").filter(|r| r.is_object()) {
+            refuse_unknown_requirements(run, &format!("{here}/run"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The first of `requirements` (at `at`) whose class is unknown, as an error.
+fn refuse_unknown_classes(requirements: &[Value], at: &str) -> Result<()> {
+    for req in requirements {
         let class = req.get("class").and_then(Value::as_str).unwrap_or("?");
         if !known_or_extension(class) {
             return Err(Error::cwl(
@@ -131,20 +140,6 @@ pub fn refuse_unknown_requirements(process: &Value, at: &str) -> Result<()> {
                     "unknown requirement class {class:?} (not a CWL requirement; an extension's class needs its namespace prefix)"
                 ),
             ));
-        }
-    }
-    for step in process
-        .get("steps")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let id = step.get("id").and_then(Value::as_str).unwrap_or("?");
-        let here = format!("{at}/steps/{id}");
-        let own = serde_json::json!({"requirements": step.get("requirements")});
-        refuse_unknown_requirements(&own, &here)?;
-        if let Some(run) = step.get("run").filter(|r| r.is_object()) {
-            refuse_unknown_requirements(run, &format!("{here}/run"))?;
         }
     }
     Ok(())

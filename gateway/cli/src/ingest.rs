@@ -81,7 +81,12 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             }
             report.to_json()
         }
-        Err(e) if e.to_string().contains("open in another process") => {
+        Err(e)
+            if matches!(
+                e.downcast_ref(),
+                Some(hysope_store::Error::AlreadyOpen { .. })
+            ) =>
+        {
             let server =
                 std::fs::read_to_string(args.data_dir.join(SERVER_FILE)).with_context(|| {
                     format!(

@@ -114,7 +114,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .to_string(),
     )
     .with_context(|| format!("cannot write {}", server_file.display()))?;
-    let items = state.catalog.item_count().unwrap_or(0);
+    let items = state.catalog().item_count().unwrap_or(0);
     eprintln!(
         "hysope: serving OGC API - Processes on http://{addr}/ and STAC on http://{addr}/stac ({processes} processes, {items} catalogue items, {requeued} jobs re-queued, data in {})",
         state.data_dir().display()

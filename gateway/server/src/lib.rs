@@ -50,10 +50,8 @@ pub struct Config {
 
 /// Everything the handlers share.
 pub struct State {
-    /// The job system (processes, jobs, workers, results).
+    /// The job system (processes, jobs, workers, results); it holds the catalogue.
     pub jobs: Arc<Jobs>,
-    /// The catalogue (STAC API, time series, process results).
-    pub catalog: Arc<dyn hysope_catalog::CatalogStore>,
     /// Serialises deploy, replace and undeploy.
     pub deploy_lock: tokio::sync::Mutex<()>,
     /// Secret of `POST /stac/ingest`, written to `DATA/server.json` for `hysope ingest`.
@@ -61,6 +59,11 @@ pub struct State {
 }
 
 impl State {
+    /// The catalogue (STAC API, time series, process results).
+    pub fn catalog(&self) -> &Arc<dyn hysope_catalog::CatalogStore> {
+        &self.jobs.catalog
+    }
+
     /// The data folder (resolved).
     pub fn data_dir(&self) -> &Path {
         &self.jobs.data_dir
@@ -168,7 +171,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         registry,
         store: jobs,
         queue: Arc::new(LocalQueue::default()),
-        catalog: catalog.clone(),
+        catalog,
         engine: config.engine.clone(),
         data_dir,
         results,
@@ -179,7 +182,6 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     worker::spawn_workers(jobs.clone(), config.workers);
     let state = Arc::new(State {
         jobs,
-        catalog,
         deploy_lock: tokio::sync::Mutex::new(()),
         ingest_token: uuid::Uuid::new_v4().simple().to_string(),
     });

@@ -133,7 +133,7 @@ async fn landing(
 ) -> ApiResult<Response> {
     let base = base_url(&headers);
     let root = stac(&base);
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let collections = blocking(move || catalog.collections()).await?;
     let mut links = vec![
         link(root.clone(), "self", JSON, "this catalogue"),
@@ -213,7 +213,7 @@ async fn queryables(
 ) -> ApiResult<Response> {
     let base = base_url(&headers);
     if let Some(Path(cid)) = &cid {
-        let catalog = state.catalog.clone();
+        let catalog = state.catalog().clone();
         let id = cid.clone();
         if blocking(move || catalog.collection(&id)).await?.is_none() {
             return Err(hysope_catalog::Error::NoSuchCollection(cid.clone()).into());
@@ -380,7 +380,7 @@ async fn collections(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let base = base_url(&headers);
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let list = blocking(move || catalog.collections()).await?;
     let root = stac(&base);
     let body = json!({
@@ -400,7 +400,7 @@ async fn collection(
     Path(cid): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let id = cid.clone();
     let c = blocking(move || catalog.collection(&id))
         .await?
@@ -463,7 +463,7 @@ async fn create_collection(
     let value = parse_body(&body, "collection")?;
     check_collection(&value)?;
     let id = value["id"].as_str().unwrap_or_default().to_string();
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let stored = value.clone();
     blocking(move || {
         if catalog.collection(&id)?.is_some() {
@@ -499,7 +499,7 @@ async fn replace_collection(
     }
     value["id"] = json!(cid);
     check_collection(&value)?;
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let stored = value.clone();
     let id = cid.clone();
     blocking(move || {
@@ -519,7 +519,7 @@ async fn delete_collection(
     AxState(state): AxState<Shared>,
     Path(cid): Path<String>,
 ) -> ApiResult<Response> {
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let id = cid.clone();
     if !blocking(move || catalog.delete_collection(&id)).await? {
         return Err(hysope_catalog::Error::NoSuchCollection(cid).into());
@@ -533,7 +533,7 @@ async fn item(
     Path((cid, iid)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let (c, i) = (cid.clone(), iid.clone());
     let found =
         blocking(move || catalog.item(&c, &i))
@@ -568,7 +568,7 @@ async fn create_item(
     } else {
         vec![check_item(value, &cid)?]
     };
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let stored = items.clone();
     let c = cid.clone();
     blocking(move || {
@@ -623,7 +623,7 @@ async fn replace_item(
     }
     value["id"] = json!(iid);
     let value = check_item(value, &cid)?;
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let stored = value.clone();
     let (c, i) = (cid.clone(), iid.clone());
     blocking(move || {
@@ -674,7 +674,7 @@ async fn patch_item(
             format!("item patch: id differs from the path's {iid:?}"),
         ));
     }
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let (c, i) = (cid.clone(), iid.clone());
     let current =
         blocking(move || catalog.item(&c, &i))
@@ -686,7 +686,7 @@ async fn patch_item(
     let mut value = current;
     merge_patch(&mut value, &patch);
     let value = check_item(value, &cid)?;
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let stored = value.clone();
     blocking(move || catalog.put_items(&[stored])).await?;
     let _ = (headers, value);
@@ -700,7 +700,7 @@ async fn delete_item(
 ) -> ApiResult<Response> {
     // Deleting is idempotent: an item already gone answers 204 too (a client that
     // retries after a lost reply must not see an error); a missing collection is 404.
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     blocking(move || {
         if catalog.collection(&cid)?.is_none() {
             return Err(hysope_catalog::Error::NoSuchCollection(cid));
@@ -726,7 +726,7 @@ async fn run_search(
     next: impl Fn(usize) -> Value,
 ) -> ApiResult<Response> {
     let base = base_url(headers);
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let q = query.clone();
     let page = blocking(move || catalog.search_stored(&q)).await?;
     let root = stac(&base);
@@ -833,7 +833,7 @@ async fn items(
     }
     let mut query = SearchQuery::from_get(&pairs)?;
     query.collections = vec![cid.clone()];
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let c = cid.clone();
     if blocking(move || catalog.collection(&c)).await?.is_none() {
         return Err(hysope_catalog::Error::NoSuchCollection(cid).into());
@@ -880,7 +880,7 @@ async fn timeseries(
         ));
     }
     let query = SeriesQuery::from_params(kind, &id, &pairs)?;
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let series = blocking(move || query.run(catalog.as_ref())).await?;
     if output == "csv" {
         let mut r = series.to_csv().into_response();
@@ -922,13 +922,13 @@ async fn ingest(
     let (urls, paths): (Vec<String>, Vec<String>) =
         entries.into_iter().partition(|p| p.starts_with("s3://"));
     let paths: Vec<std::path::PathBuf> = paths.into_iter().map(std::path::PathBuf::from).collect();
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let mut report = blocking(move || {
         hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &paths, |_, _, _, _| {})
     })
     .await?;
     for url in urls {
-        let more = hysope_jobs::fetch::ingest_s3(state.catalog.clone(), &url, |_, _, _| {})
+        let more = hysope_jobs::fetch::ingest_s3(state.catalog().clone(), &url, |_, _, _| {})
             .await
             .map_err(|e| ApiError::new(Kind::InvalidParameterValue, format!("{url}: {e:#}")))?;
         report.bytes += more.bytes;

@@ -157,9 +157,10 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
 
     // The catalogue ingests an S3 prefix: one item per object, its asset the s3:// URL;
     // again, nothing changes; a truncated object is skipped with its URL.
-    let report = hysope_server::fetch::ingest_s3(state.catalog.clone(), "s3://swot/", |_, _, _| {})
-        .await
-        .unwrap();
+    let report =
+        hysope_server::fetch::ingest_s3(state.catalog().clone(), "s3://swot/", |_, _, _| {})
+            .await
+            .unwrap();
     assert_eq!(
         (report.stored(), report.skipped()),
         (1, 0),
@@ -168,15 +169,16 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
     );
     let stem = key.trim_end_matches(".zip");
     let item = state
-        .catalog
+        .catalog()
         .item("SWOT_L2_HR_RiverSP_Reach", stem)
         .unwrap()
         .expect("the S3 object's item");
     assert_eq!(item["assets"]["data"]["href"], format!("s3://swot/{key}"));
     assert_eq!(item["assets"]["data"]["file:size"], bytes.len());
-    let again = hysope_server::fetch::ingest_s3(state.catalog.clone(), "s3://swot/", |_, _, _| {})
-        .await
-        .unwrap();
+    let again =
+        hysope_server::fetch::ingest_s3(state.catalog().clone(), "s3://swot/", |_, _, _| {})
+            .await
+            .unwrap();
     assert_eq!(again.unchanged(), 1);
     let cut_key =
         "cut/SWOT_L2_HR_RiverSP_Reach_001_001_NA_20250101T000000_20250101T000100_PID0_01.zip";
@@ -193,7 +195,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
         200
     );
     let cut =
-        hysope_server::fetch::ingest_s3(state.catalog.clone(), "s3://swot/cut/", |_, _, _| {})
+        hysope_server::fetch::ingest_s3(state.catalog().clone(), "s3://swot/cut/", |_, _, _| {})
             .await
             .unwrap();
     assert_eq!(cut.skipped(), 1, "{:?}", cut.files);

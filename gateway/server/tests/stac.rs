@@ -22,7 +22,7 @@ async fn landing_search_items_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (app, state) = app(dir.path()).await;
     let data = root().join("../shared/data/swot/simulated-cycles");
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     tokio::task::spawn_blocking(move || {
         hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &[data], |_, _, _, _| {})
     })
@@ -221,7 +221,7 @@ async fn transactions_and_the_ingest_token() {
         get(&app, "/stac/collections/mine/items/a").await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(state.catalog.item_count().unwrap(), 0);
+    assert_eq!(state.catalog().item_count().unwrap(), 0);
 
     // The ingest endpoint needs the server's token.
     let body = json!({"paths": [root().join("../shared/data/usgs")]}).to_string();
