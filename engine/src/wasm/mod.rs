@@ -10,7 +10,10 @@
 //! output directory, open handles through the resource table's capacity.
 
 mod cache;
+mod limits;
+mod output;
 mod pipe;
+mod run_state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,15 +28,20 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
-    Config, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    UpdateDeadline,
+    Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 pub use cache::{ArtifactCache, CacheMiss};
+pub use limits::Limits;
+pub use output::dir_size;
 pub use pipe::BoundedCapture;
+
+use limits::{MemoryLimiter, Stop, capacity_error};
+use output::{Survey, discard_contents, survey, watch_output};
+use run_state::RunState;
 
 use crate::{Error, Result};
 
@@ -53,33 +61,6 @@ pub const GUEST_OUTPUT_DIR: &str = "/out";
 
 /// How often the epoch advances: the granularity of deadlines and cancellation.
 const EPOCH_TICK: Duration = Duration::from_millis(2);
-
-/// Per-run limits. The defaults are safe for an untrusted plugin on a shared host.
-#[derive(Debug, Clone, Serialize)]
-pub struct Limits {
-    /// Cap on the plugin's linear memory, in bytes.
-    pub memory_bytes: u64,
-    /// Wall-clock deadline of the run (instantiation included).
-    pub timeout: Duration,
-    /// Cap on the total size of the output directory, in bytes.
-    pub output_bytes: u64,
-    /// Cap on captured stdout and on captured stderr, each, in bytes.
-    pub stdio_bytes: usize,
-    /// Cap on open handles (files, directories, streams) at once.
-    pub max_handles: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            memory_bytes: 512 << 20,
-            timeout: Duration::from_secs(30),
-            output_bytes: 1 << 30,
-            stdio_bytes: 1 << 20,
-            max_handles: 1024,
-        }
-    }
-}
 
 /// Severity of a plugin log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -667,224 +648,7 @@ fn trap_reason(error: &wasmtime::Error, stderr: &[u8]) -> String {
     }
 }
 
-fn capacity_error(error: &wasmtime::Error) -> Option<String> {
-    let text = format!("{error:#}");
-    (text.contains("maximum concurrent")
-        || text.contains("pooling allocator")
-        || text.contains("concurrent instance limit"))
-    .then_some(text)
-}
-
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-enum Stop {
-    #[error("run cancelled")]
-    Cancelled,
-    #[error("deadline reached")]
-    Timeout,
-    #[error("output cap exceeded")]
-    Output,
-}
-
 enum RunFailure {
     Wasm(wasmtime::Error),
     Stop(Stop),
-}
-
-async fn watch_output(dir: Option<&Path>, cap: u64, over: Arc<AtomicBool>) {
-    let Some(dir) = dir.map(Path::to_path_buf) else {
-        return std::future::pending().await;
-    };
-    let mut interval = Duration::from_millis(5);
-    loop {
-        tokio::time::sleep(interval).await;
-        interval = (interval * 2).min(Duration::from_millis(50));
-        let dir = dir.clone();
-        let size = tokio::task::spawn_blocking(move || dir_size(&dir))
-            .await
-            .unwrap_or(0);
-        if size > cap {
-            over.store(true, Ordering::Relaxed);
-            return;
-        }
-    }
-}
-
-/// Total size in bytes of the regular files under `dir` (symlinks not followed).
-pub fn dir_size(dir: &Path) -> u64 {
-    survey(dir).bytes
-}
-
-/// What a plugin left in its output directory.
-#[derive(Default)]
-struct Survey {
-    /// Size of the files in bytes (symbolic links not followed).
-    bytes: u64,
-    /// A symbolic link that does not resolve inside the directory (relative to it),
-    /// with what it holds. The sandbox refuses absolute targets, not relative ones
-    /// that climb out (`../../etc/passwd`): harmless to the plugin, which cannot
-    /// follow them, but not to the host, which reads the outputs.
-    escaping: Option<(PathBuf, PathBuf)>,
-}
-
-fn survey(root: &Path) -> Survey {
-    let mut survey = Survey::default();
-    let mut real_root = None;
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(meta) = path.symlink_metadata() else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push(path);
-            } else if meta.is_symlink() {
-                if survey.escaping.is_some() {
-                    continue;
-                }
-                let real_root = real_root.get_or_insert_with(|| {
-                    std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
-                });
-                // Followed to the end (links to links, `..` after a link): a link
-                // that leads nowhere may lead out later.
-                let inside =
-                    std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(&*real_root));
-                if !inside {
-                    let link = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-                    let target = std::fs::read_link(&path).unwrap_or_default();
-                    survey.escaping = Some((link, target));
-                }
-            } else {
-                survey.bytes += meta.len();
-            }
-        }
-    }
-    survey
-}
-
-fn discard_contents(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            // A link is removed, never what it leads to.
-            let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-        }
-    }
-}
-
-/// Per-store state: WASI context, limits and the host interface's sinks.
-struct RunState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    memory: MemoryLimiter,
-    events: Vec<RunEvent>,
-    sender: Option<UnboundedSender<RunEvent>>,
-    cancel: CancellationToken,
-}
-
-impl WasiView for RunState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl RunState {
-    fn emit(&mut self, event: RunEvent) {
-        if let Some(sender) = &self.sender {
-            let _ = sender.send(event.clone());
-        }
-        // Bounded: a plugin logging in a tight loop must not exhaust the host.
-        if self.events.len() < 10_000 {
-            self.events.push(event);
-        }
-    }
-}
-
-const MAX_MESSAGE: usize = 4096;
-
-fn clip(mut message: String) -> String {
-    if message.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-    }
-    message
-}
-
-impl host::Host for RunState {
-    fn log(&mut self, level: host::Level, message: String) {
-        let level = match level {
-            host::Level::Trace => LogLevel::Trace,
-            host::Level::Debug => LogLevel::Debug,
-            host::Level::Info => LogLevel::Info,
-            host::Level::Warn => LogLevel::Warn,
-            host::Level::Error => LogLevel::Error,
-        };
-        self.emit(RunEvent::Log {
-            level,
-            message: clip(message),
-        });
-    }
-
-    fn progress(&mut self, percent: f32, message: String) {
-        let percent = if percent.is_finite() {
-            percent.clamp(0.0, 100.0)
-        } else {
-            0.0
-        };
-        self.emit(RunEvent::Progress {
-            percent,
-            message: clip(message),
-        });
-    }
-
-    fn cancelled(&mut self) -> bool {
-        self.cancel.is_cancelled()
-    }
-}
-
-struct MemoryLimiter {
-    cap: usize,
-    peak: usize,
-    refused: Option<usize>,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.cap {
-            self.refused = Some(desired);
-            return Err(wasmtime::format_err!(
-                "memory cap of {} bytes reached",
-                self.cap
-            ));
-        }
-        self.peak = self.peak.max(desired);
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
-    }
 }

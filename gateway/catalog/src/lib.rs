@@ -8,6 +8,7 @@
 //! [`timeseries`] answers per-reach, per-node and per-lake time series.
 //! HTTP lives in the gateway; this crate knows nothing of it.
 
+pub mod conformance;
 pub mod error;
 pub mod ingest;
 pub mod redb_store;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::search::{Entry, Page, SearchQuery, StoredItem, StoredPage};
 use crate::store::{CatalogStore, Ingested, ItemsCommit, Observation};
 use crate::{Error, Result, SharedDb};
-use hysope_store::{Logged, Replayer, block_on, frame, unframe};
+use hysope_store::block_on;
 
 const COLLECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("collections");
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -152,21 +152,8 @@ impl RedbCatalog {
 
     /// Opens (or creates) the store at `path` and builds its index.
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_shared(Arc::new(SharedDb::open_with(path, &[Self::REPLAYER])?))
+        Self::open_shared(Arc::new(SharedDb::open(path)?))
     }
-
-    /// Writes again the items of a [`SharedDb`] log record (see `submit_items`).
-    pub const REPLAYER: Replayer = Replayer {
-        kind: "catalog-items",
-        apply: |txn, bytes| {
-            let rows = unframe(bytes)?
-                .into_iter()
-                .map(|stored| Ok((Entry::of(&decode_item(stored)?)?, stored.to_vec())))
-                .collect::<Result<Vec<_>>>()
-                .map_err(hysope_store::Error::change)?;
-            Self::write_items(txn, &rows).map_err(hysope_store::Error::change)
-        },
-    };
 
     /// The catalogue in a file other stores share (the server's jobs): the
     /// catalogue's writes share their commits with theirs.
@@ -442,15 +429,10 @@ impl CatalogStore for RedbCatalog {
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         let written = rows.clone();
-        let record = Logged {
-            kind: Self::REPLAYER.kind,
-            bytes: frame(rows.iter().map(|(_, bytes)| bytes.as_slice())),
-        };
-        let commit = self.db.submit_logged(
+        let commit = self.db.submit(
             Box::new(move |txn| {
                 Self::write_items(txn, &written).map_err(hysope_store::Error::change)
             }),
-            record,
             durable,
         );
         let index = self.index.clone();

@@ -53,7 +53,7 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             paths.push(std::fs::canonicalize(p).with_context(|| format!("{}", p.display()))?);
         }
     }
-    let report = match hysope_server::open_store(&args.data_dir, hysope_server::Durability::Grouped)
+    let report = match hysope_server::open_store(&args.data_dir)
         .and_then(|db| Ok(hysope_catalog::RedbCatalog::open_shared(db)?))
     {
         Ok(store) => {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use hysope_engine::{Engine, EngineSettings};
-use hysope_server::{Config, Durability, SERVER_FILE, start};
+use hysope_server::{Config, SERVER_FILE, start};
 
 /// Arguments of `hysope serve`.
 #[derive(Debug, clap::Args)]
@@ -32,17 +32,6 @@ pub struct ServeArgs {
     /// data folder.
     #[arg(long = "results", env = "HYSOPE_RESULTS")]
     pub results_url: Option<String>,
-    /// Make commits durable through a log beside the store (`store.wal`: one
-    /// sequential write and flush per commit, redb's own flush once a second)
-    /// instead of redb's durable commits.
-    /// (`HYSOPE_STORE_LOG`: true/false, 1/0, yes/no, on/off).
-    #[arg(
-        long,
-        env = "HYSOPE_STORE_LOG",
-        action = clap::ArgAction::SetTrue,
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub store_log: bool,
 }
 
 /// `hysope serve`.
@@ -86,30 +75,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         workers,
         engine: Engine::open(EngineSettings::from_env()).context("cannot start the wasm engine")?,
         results_url: args.results_url,
-        durability: match args.store_log {
-            true => Durability::Log,
-            false => Durability::Grouped,
-        },
     };
     let (state, requeued) = start(config).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
-    let processes = state
-        .jobs
-        .registry
-        .read()
-        .expect("registry lock")
-        .all()
-        .count();
+    let processes = state.jobs().processes().all().count();
     let server_file = state.data_dir().join(SERVER_FILE);
     write_private(
         &server_file,
         &serde_json::json!({
             "url": format!("http://{addr}"),
             "pid": std::process::id(),
-            "ingest_token": state.ingest_token,
+            "ingest_token": state.ingest_token(),
         })
         .to_string(),
     )

@@ -18,8 +18,8 @@ struct Server {
     requeued: usize,
 }
 
-/// Starts `hysope serve` on `data` with `flags` (the store's durability mode).
-fn start(data: &Path, flags: &[&str]) -> Server {
+/// Starts `hysope serve` on `data`.
+fn start(data: &Path) -> Server {
     let root = hysope_test_components::workspace_root();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hysope"))
         .args([
@@ -35,7 +35,6 @@ fn start(data: &Path, flags: &[&str]) -> Server {
         .arg(root.join("plugins"))
         .arg("--processes")
         .arg(root.join("gateway/server/tests/processes"))
-        .args(flags)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -109,15 +108,6 @@ fn get_json(addr: &str, path: &str) -> Value {
 
 #[test]
 fn jobs_survive_kill_9() {
-    jobs_survive_kill_9_with(&[]);
-}
-
-#[test]
-fn jobs_survive_kill_9_with_the_store_log() {
-    jobs_survive_kill_9_with(&["--store-log"]);
-}
-
-fn jobs_survive_kill_9_with(flags: &[&str]) {
     let rounds: usize = std::env::var("HYSOPE_CRASH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -125,7 +115,7 @@ fn jobs_survive_kill_9_with(flags: &[&str]) {
     let data = tempfile::tempdir().unwrap();
     let mut accepted: Vec<(String, Value)> = Vec::new();
     for round in 0..rounds {
-        let mut server = start(data.path(), flags);
+        let mut server = start(data.path());
         for i in 0..100 {
             let (process, inputs) = if i % 4 == 0 {
                 ("sleep", json!({"seconds": 0.2}))
@@ -151,7 +141,7 @@ fn jobs_survive_kill_9_with(flags: &[&str]) {
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
 
-        let mut server = start(data.path(), flags);
+        let mut server = start(data.path());
         // The kill came while jobs were waiting or running: they are queued again.
         assert!(
             server.requeued > 0,
@@ -213,25 +203,14 @@ fn jobs_survive_kill_9_with(flags: &[&str]) {
 
 /// Synchronous jobs under load, the server killed among them: every job whose
 /// results were returned is still there after the restart, successful, with its
-/// result item in the catalogue and its file: with redb's grouped durable commits,
-/// and with the store's log (where the kill finds some records only in the log,
-/// since redb then flushes once a second at most).
+/// result item in the catalogue and its file.
 #[test]
 fn acknowledged_sync_jobs_survive_kill_9_under_load() {
-    acknowledged_sync_jobs_survive_kill_9_with(&[]);
-}
-
-#[test]
-fn acknowledged_sync_jobs_survive_kill_9_under_load_with_the_store_log() {
-    acknowledged_sync_jobs_survive_kill_9_with(&["--store-log"]);
-}
-
-fn acknowledged_sync_jobs_survive_kill_9_with(flags: &[&str]) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let data = tempfile::tempdir().unwrap();
     for round in 0..2u64 {
-        let mut server = start(data.path(), flags);
+        let mut server = start(data.path());
         // The first job compiles the component, which takes seconds with a cold
         // compile cache (a fresh machine): the load and its kill come after it.
         let (code, reply) = http(
@@ -286,7 +265,7 @@ fn acknowledged_sync_jobs_survive_kill_9_with(flags: &[&str]) {
             acknowledged.len()
         );
 
-        let mut server = start(data.path(), flags);
+        let mut server = start(data.path());
         for (id, text) in &acknowledged {
             let job = get_json(&server.addr, &format!("/jobs/{id}"));
             assert_eq!(job["status"], "successful", "round {round}: {job}");

@@ -16,6 +16,28 @@ pub enum Error {
     /// The queue's broker failed (scale-out queues).
     #[error("job queue: {0}")]
     Queue(String),
+    /// No job has this id.
+    #[error("no job {0:?}")]
+    NoSuchJob(String),
+    /// The job's results are asked for before it succeeded.
+    #[error("job {id} is {}", status.as_str())]
+    ResultNotReady {
+        /// The job.
+        id: String,
+        /// Its status.
+        status: crate::Status,
+    },
+    /// A result file that the job does not have.
+    #[error("no result file {path:?} in job {id}")]
+    NoSuchResult {
+        /// The job.
+        id: String,
+        /// The file asked for.
+        path: String,
+    },
+    /// The result store failed.
+    #[error("result store: {0}")]
+    Results(String),
     /// No process has this id.
     #[error("no process {0:?}")]
     NoSuchProcess(String),

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hysope_store::{Logged, Replayer, SharedDb, frame, unframe};
+use hysope_store::SharedDb;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Deserialize;
 
@@ -47,26 +47,9 @@ struct Keys {
 impl RedbJobStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = SharedDb::open_with(path, &[Self::REPLAYER])?;
+        let db = SharedDb::open(path)?;
         Self::open_shared(Arc::new(db))
     }
-
-    /// Writes again the jobs of a [`SharedDb`] log record (see `submit`).
-    pub const REPLAYER: Replayer = Replayer {
-        kind: "jobs",
-        apply: |tx, bytes| {
-            let records = unframe(bytes)?
-                .into_iter()
-                .map(|bytes| {
-                    Ok(Record {
-                        keys: serde_json::from_slice(bytes).map_err(hysope_store::Error::change)?,
-                        bytes: bytes.to_vec(),
-                    })
-                })
-                .collect::<hysope_store::Result<Vec<_>>>()?;
-            write_records(tx, &records)
-        },
-    };
 
     /// The job store in a file other stores share (the server's catalogue).
     pub fn open_shared(db: Arc<SharedDb>) -> Result<Self> {
@@ -161,15 +144,9 @@ impl JobStore for RedbJobStore {
             Ok(records) => records,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
-        let record = Logged {
-            kind: Self::REPLAYER.kind,
-            bytes: frame(records.iter().map(|r| r.bytes.as_slice())),
-        };
-        let commit = self.db.submit_logged(
-            Box::new(move |tx| write_records(tx, &records)),
-            record,
-            durable,
-        );
+        let commit = self
+            .db
+            .submit(Box::new(move |tx| write_records(tx, &records)), durable);
         Box::pin(async move { Ok(commit.await?) })
     }
 

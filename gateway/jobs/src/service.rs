@@ -5,16 +5,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use hysope_catalog::CatalogStore;
 use hysope_engine::Engine;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
-use crate::processes::Registry;
+use crate::processes::{Process, Registry};
 use crate::results::Results;
-use crate::{Job, JobQueue, JobStore};
+use crate::{Error, Job, JobFilter, JobPage, JobQueue, JobStore, Result, Status, worker};
 
 /// What a [`Jobs`] is made of.
 pub struct JobsParts {
@@ -41,38 +41,38 @@ pub struct JobsParts {
 /// The job system: everything jobs need, shared by the handlers and the workers.
 pub struct Jobs {
     /// Deployed processes.
-    pub registry: RwLock<Registry>,
+    pub(crate) registry: RwLock<Registry>,
     /// Jobs.
-    pub store: Arc<dyn JobStore>,
+    pub(crate) store: Arc<dyn JobStore>,
     /// Ids of jobs waiting to run.
-    pub queue: Arc<dyn JobQueue>,
+    pub(crate) queue: Arc<dyn JobQueue>,
     /// Metrics.
-    pub metrics: Metrics,
+    pub(crate) metrics: Metrics,
     /// The engine shared by all jobs: runners come from it.
-    pub engine: Engine,
+    pub(crate) engine: Engine,
     /// Data folder.
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// The result store.
-    pub results: Results,
+    pub(crate) results: Results,
     /// Folders input hrefs may point into.
-    pub input_roots: Vec<PathBuf>,
+    pub(crate) input_roots: Vec<PathBuf>,
     /// Slots of running tools, shared by workers and synchronous executions (a job
     /// holds one while its tools run).
-    pub slots: tokio::sync::Semaphore,
+    pub(crate) slots: tokio::sync::Semaphore,
     /// Serialise read-modify-write of job records: one lock per stripe of job ids,
     /// so that changes to different jobs go to the store (and share its commits)
     /// together.
-    pub write_locks: Vec<tokio::sync::Mutex<()>>,
+    pub(crate) write_locks: Vec<tokio::sync::Mutex<()>>,
     /// Cancellation of running jobs, by id.
-    pub running: Mutex<HashMap<String, CancellationToken>>,
+    pub(crate) running: Mutex<HashMap<String, CancellationToken>>,
     /// The catalogue has the `results` collection (checked once, again after an item
     /// found it missing: a user may delete it).
-    pub results_ready: AtomicBool,
+    pub(crate) results_ready: AtomicBool,
     /// Synchronous jobs running but not in the store yet (see
     /// [`run_sync`](crate::worker::run_sync)).
-    pub quiet: Mutex<HashMap<String, Job>>,
+    pub(crate) quiet: Mutex<HashMap<String, Job>>,
     /// The catalogue (result items, the items jobs read).
-    pub catalog: Arc<dyn CatalogStore>,
+    pub(crate) catalog: Arc<dyn CatalogStore>,
 }
 
 impl Jobs {
@@ -101,5 +101,122 @@ impl Jobs {
             quiet: Mutex::new(HashMap::new()),
             catalog: parts.catalog,
         })
+    }
+
+    /// The deployed processes (read; a deploy waits while the guard lives).
+    pub fn processes(&self) -> RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The process `id`.
+    pub fn process(&self, id: &str) -> Result<Arc<Process>> {
+        self.processes()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchProcess(id.to_string()))
+    }
+
+    /// Adds `process` (deployed or replaced), or puts it in the place of the one
+    /// with its id.
+    pub fn install(&self, process: Process) {
+        self.registry
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(process);
+    }
+
+    /// Takes the process `id` away (undeployed); its jobs stay.
+    pub fn uninstall(&self, id: &str) -> Option<Arc<Process>> {
+        self.registry
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+    }
+
+    /// The job `id` as stored.
+    pub fn status(&self, id: &str) -> Result<Job> {
+        self.store
+            .get(id)?
+            .ok_or_else(|| Error::NoSuchJob(id.to_string()))
+    }
+
+    /// A page of the jobs `filter` selects, newest first.
+    pub fn list(&self, filter: &JobFilter, offset: usize, limit: usize) -> Result<JobPage> {
+        self.store.list(filter, offset, limit)
+    }
+
+    /// The bytes of the result file `path` (relative to the job's results, one or
+    /// more `/`-separated names) of the job `id`, which must be successful.
+    pub async fn result_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+        let job = self.status(id)?;
+        if job.status != Status::Successful {
+            return Err(Error::ResultNotReady {
+                id: id.to_string(),
+                status: job.status,
+            });
+        }
+        let missing = || Error::NoSuchResult {
+            id: id.to_string(),
+            path: path.to_string(),
+        };
+        if path
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+        {
+            return Err(missing());
+        }
+        self.results
+            .read(id, path)
+            .await
+            .map_err(|e| Error::Results(format!("{e:#}")))?
+            .ok_or_else(missing)
+    }
+
+    /// Dismisses the job `id`: marked dismissed (durably), cancelled if it runs,
+    /// its result files removed. A dismissed job is returned as it is.
+    pub async fn dismiss(&self, id: &str) -> Result<Job> {
+        let job = worker::update(self, id, true, |job| {
+            if job.status == Status::Dismissed {
+                return false;
+            }
+            job.status = Status::Dismissed;
+            job.message = "dismissed by a user".into();
+            job.finished.get_or_insert_with(crate::now_ms);
+            true
+        })
+        .await
+        .map_err(|e| match e.downcast::<Error>() {
+            Ok(e) => e,
+            Err(e) => Error::Results(format!("{e:#}")),
+        })?
+        .ok_or_else(|| Error::NoSuchJob(id.to_string()))?;
+        if let Some(token) = self.running.lock().expect("running lock").get(id) {
+            token.cancel();
+        }
+        if let Err(e) = self.results.remove(id).await {
+            tracing::warn!(job_id = %id, error = format!("{e:#}"), "results of a dismissed job not removed");
+        }
+        Ok(job)
+    }
+
+    /// The metrics (the HTTP layer counts its requests there).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.queue_depth.set(self.queue.depth() as i64);
+        self.metrics.render()
+    }
+
+    /// The catalogue result items go to.
+    pub fn catalog(&self) -> &Arc<dyn CatalogStore> {
+        &self.catalog
+    }
+
+    /// The data folder (resolved).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 }

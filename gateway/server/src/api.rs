@@ -1,12 +1,11 @@
 //! The HTTP API: routes, content negotiation (JSON or HTML) and the handlers of
 //! OGC API - Processes - Part 1.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, Query, Request, State as AxState};
+use axum::extract::{MatchedPath, Path, Request, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,11 +14,12 @@ use serde_json::{Value, json};
 
 use super::State;
 use super::errors::{ApiError, ApiResult, Kind};
+use super::query::{DeployQuery, Format, JobsQuery, Paging, Params};
 use hysope_jobs::documents::{
     file_href, media_type, requested_results, result_value, results_document, status_info,
 };
 use hysope_jobs::worker;
-use hysope_jobs::{ExecuteRequest, FailureKind, Job, JobFilter, Status, now_ms};
+use hysope_jobs::{ExecuteRequest, FailureKind, Job, JobFilter, Status};
 
 /// Conformance classes declared at `/conformance`.
 pub const CONFORMANCE: &[&str] = &[
@@ -76,7 +76,7 @@ async fn count_requests(AxState(state): AxState<Shared>, request: Request, next:
     let response = tracing::Instrument::instrument(next.run(request), span).await;
     state
         .jobs
-        .metrics
+        .metrics()
         .requests
         .with_label_values(&[&route, &method, response.status().as_str()])
         .inc();
@@ -97,8 +97,8 @@ pub(super) fn base_url(headers: &HeaderMap) -> String {
 }
 
 /// True when the client asked for HTML (`f=html`, or an Accept preferring it).
-pub(super) fn wants_html(headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
-    match query.get("f").map(String::as_str) {
+pub(super) fn wants_html(headers: &HeaderMap, f: Option<&str>) -> bool {
+    match f {
         Some("html") => return true,
         Some(_) => return false,
         None => {}
@@ -127,11 +127,11 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
 /// JSON, or its HTML page when asked for.
 pub(super) fn negotiate(
     headers: &HeaderMap,
-    query: &HashMap<String, String>,
+    f: Option<&str>,
     title: &str,
     body: Value,
 ) -> Response {
-    if wants_html(headers, query) {
+    if wants_html(headers, f) {
         super::html::page(title, &body).into_response()
     } else {
         json_response(StatusCode::OK, &body)
@@ -140,7 +140,7 @@ pub(super) fn negotiate(
 
 pub(super) use hysope_jobs::documents::link;
 
-async fn landing(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn landing(headers: HeaderMap, Params(q): Params<Format>) -> Response {
     let base = base_url(&headers);
     let body = json!({
         "title": "Hysope",
@@ -156,21 +156,21 @@ async fn landing(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -
             link(format!("{base}/stac"), "data", "application/json", "the STAC catalogue of SWOT products, gauges and results"),
         ],
     });
-    negotiate(&headers, &q, "Hysope", body)
+    negotiate(&headers, q.f.as_deref(), "Hysope", body)
 }
 
-async fn conformance(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn conformance(headers: HeaderMap, Params(q): Params<Format>) -> Response {
     negotiate(
         &headers,
-        &q,
+        q.f.as_deref(),
         "Conformance",
         json!({ "conformsTo": CONFORMANCE }),
     )
 }
 
-async fn api_definition(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn api_definition(headers: HeaderMap, Params(q): Params<Format>) -> Response {
     let doc = super::openapi::document(&base_url(&headers));
-    if wants_html(&headers, &q) {
+    if wants_html(&headers, q.f.as_deref()) {
         return super::html::page("API definition", &doc).into_response();
     }
     let mut r = json_response(StatusCode::OK, &doc);
@@ -181,44 +181,19 @@ async fn api_definition(headers: HeaderMap, Query(q): Query<HashMap<String, Stri
     r
 }
 
-fn parse_limit(q: &HashMap<String, String>, default: usize, max: usize) -> ApiResult<usize> {
-    match q.get("limit") {
-        None => Ok(default),
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::new(
-                Kind::InvalidParameterValue,
-                format!("limit must be a whole number from 1 to {max}, not {text:?}"),
-            )),
-        },
-    }
-}
-
-fn parse_offset(q: &HashMap<String, String>) -> ApiResult<usize> {
-    match q.get("offset") {
-        None => Ok(0),
-        Some(text) => text.parse::<usize>().map_err(|_| {
-            ApiError::new(
-                Kind::InvalidParameterValue,
-                format!("offset must be a whole number, not {text:?}"),
-            )
-        }),
-    }
-}
-
 async fn process_list(
     AxState(state): AxState<Shared>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<Paging>,
 ) -> ApiResult<Response> {
     let base = base_url(&headers);
-    let limit = parse_limit(&q, 100, 10_000)?;
-    let offset = parse_offset(&q)?;
-    let registry = state.jobs.registry.read().expect("registry lock");
-    if wants_html(&headers, &q) {
+    let limit = q.limit(100, 10_000)?;
+    let offset = q.offset();
+    let registry = state.jobs.processes();
+    if wants_html(&headers, q.f.as_deref()) {
         return Ok(negotiate(
             &headers,
-            &q,
+            q.f.as_deref(),
             "Processes",
             process_list_body(&registry, &base, limit, offset),
         ));
@@ -274,25 +249,23 @@ fn process_list_body(
 }
 
 fn find_process(state: &State, id: &str) -> ApiResult<Arc<hysope_jobs::processes::Process>> {
-    state
-        .jobs
-        .registry
-        .read()
-        .expect("registry lock")
-        .get(id)
-        .cloned()
-        .ok_or_else(|| ApiError::new(Kind::NoSuchProcess, format!("no process {id:?}")))
+    Ok(state.jobs.process(id)?)
 }
 
 async fn process_description(
     AxState(state): AxState<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<Format>,
 ) -> ApiResult<Response> {
     let process = find_process(&state, &id)?;
     let body = process.description(&base_url(&headers));
-    Ok(negotiate(&headers, &q, &format!("Process {id}"), body))
+    Ok(negotiate(
+        &headers,
+        q.f.as_deref(),
+        &format!("Process {id}"),
+        body,
+    ))
 }
 
 async fn process_package(
@@ -323,26 +296,20 @@ fn content_type(headers: &HeaderMap) -> String {
 async fn deploy(
     AxState(state): AxState<Shared>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<DeployQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let (process, package, raw) = super::deploy::parse(
         &content_type(&headers),
         &body,
-        q.get("w").map(String::as_str),
+        q.w.as_deref(),
         None,
         state.data_dir(),
     )?;
     let base = base_url(&headers);
     let location = format!("{base}/processes/{}", process.id);
     let _guard = state.deploy_lock.lock().await;
-    if let Some(existing) = state
-        .jobs
-        .registry
-        .read()
-        .expect("registry lock")
-        .get(&process.id)
-    {
+    if let Ok(existing) = state.jobs.process(&process.id) {
         let kind = if existing.builtin {
             Kind::ImmutableProcess
         } else {
@@ -357,12 +324,7 @@ async fn deploy(
     }
     worker::blocking(|| super::deploy::store(state.data_dir(), &process, &package, &raw))?;
     let summary = process.summary(&base);
-    state
-        .jobs
-        .registry
-        .write()
-        .expect("registry lock")
-        .insert(process);
+    state.jobs.install(process);
     let mut r = json_response(StatusCode::CREATED, &summary);
     if let Ok(v) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -385,7 +347,7 @@ async fn replace(
     AxState(state): AxState<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<DeployQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let _guard = state.deploy_lock.lock().await;
@@ -393,17 +355,12 @@ async fn replace(
     let (process, package, raw) = super::deploy::parse(
         &content_type(&headers),
         &body,
-        q.get("w").map(String::as_str),
+        q.w.as_deref(),
         Some(&id),
         state.data_dir(),
     )?;
     worker::blocking(|| super::deploy::store(state.data_dir(), &process, &package, &raw))?;
-    state
-        .jobs
-        .registry
-        .write()
-        .expect("registry lock")
-        .insert(process);
+    state.jobs.install(process);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -411,12 +368,7 @@ async fn undeploy(AxState(state): AxState<Shared>, Path(id): Path<String>) -> Ap
     let _guard = state.deploy_lock.lock().await;
     mutable(&state, &id)?;
     super::deploy::remove(state.data_dir(), &id)?;
-    state
-        .jobs
-        .registry
-        .write()
-        .expect("registry lock")
-        .remove(&id);
+    state.jobs.uninstall(&id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -560,33 +512,34 @@ async fn inline_values(state: &State, job: &Job, doc: &mut Value) -> ApiResult<(
 
 /// The bytes of a job's result file; a file the results name but the store lacks is
 /// a server fault.
+/// A file among a successful job's results: missing is the server's fault.
 async fn result_bytes(state: &State, job: &Job, name: &str, location: &str) -> ApiResult<Vec<u8>> {
     state
         .jobs
-        .results
-        .read(&job.id, location)
-        .await?
-        .ok_or_else(|| ApiError::new(Kind::Internal, format!("result {name} is missing")))
+        .result_file(&job.id, location)
+        .await
+        .map_err(|e| match e {
+            hysope_jobs::Error::NoSuchResult { .. } => {
+                ApiError::new(Kind::Internal, format!("result {name} is missing"))
+            }
+            e => e.into(),
+        })
 }
 
 fn find_job(state: &State, id: &str) -> ApiResult<Job> {
-    state
-        .jobs
-        .store
-        .get(id)?
-        .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))
+    Ok(state.jobs.status(id)?)
 }
 
 async fn job_status(
     AxState(state): AxState<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<Format>,
 ) -> ApiResult<Response> {
     let job = find_job(&state, &id)?;
     Ok(negotiate(
         &headers,
-        &q,
+        q.f.as_deref(),
         &format!("Job {id}"),
         status_info(&job, &base_url(&headers)),
     ))
@@ -733,25 +686,7 @@ async fn job_file(
     AxState(state): AxState<Shared>,
     Path((id, path)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let job = find_job(&state, &id)?;
-    if job.status != Status::Successful {
-        return Err(ApiError::new(
-            Kind::ResultNotReady,
-            format!("job {id} is {}", job.status.as_str()),
-        ));
-    }
-    if path.split('/').any(|p| p == ".." || p.is_empty()) {
-        return Err(ApiError::new(
-            Kind::NotFound,
-            format!("no result file {path:?}"),
-        ));
-    }
-    let bytes = state.jobs.results.read(&id, &path).await?.ok_or_else(|| {
-        ApiError::new(
-            Kind::NotFound,
-            format!("no result file {path:?} in job {id}"),
-        )
-    })?;
+    let bytes = state.jobs.result_file(&id, &path).await?;
     let mut r = bytes.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -765,24 +700,7 @@ async fn dismiss(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    find_job(&state, &id)?;
-    let job = worker::update(&state.jobs, &id, true, |job| {
-        if job.status == Status::Dismissed {
-            return false;
-        }
-        job.status = Status::Dismissed;
-        job.message = "dismissed by a user".into();
-        job.finished.get_or_insert_with(now_ms);
-        true
-    })
-    .await?
-    .ok_or_else(|| ApiError::new(Kind::NoSuchJob, format!("no job {id:?}")))?;
-    if let Some(token) = state.jobs.running.lock().expect("running lock").get(&id) {
-        token.cancel();
-    }
-    if let Err(e) = state.jobs.results.remove(&id).await {
-        tracing::warn!(job_id = %id, error = format!("{e:#}"), "results of a dismissed job not removed");
-    }
+    let job = state.jobs.dismiss(&id).await?;
     Ok(json_response(
         StatusCode::OK,
         &status_info(&job, &base_url(&headers)),
@@ -820,16 +738,16 @@ fn parse_datetime(text: &str) -> ApiResult<(Option<u64>, Option<u64>)> {
 async fn job_list(
     AxState(state): AxState<Shared>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<JobsQuery>,
 ) -> ApiResult<Response> {
     let base = base_url(&headers);
-    let limit = parse_limit(&q, 10, 10_000)?;
-    let offset = parse_offset(&q)?;
+    let limit = q.paging().limit(10, 10_000)?;
+    let offset = q.paging().offset();
     let mut filter = JobFilter::default();
-    if let Some(p) = q.get("processID") {
+    if let Some(p) = &q.process_id {
         filter.process_ids = p.split(',').map(str::to_string).collect();
     }
-    if let Some(s) = q.get("status") {
+    if let Some(s) = &q.status {
         for name in s.split(',') {
             filter.statuses.push(Status::parse(name).ok_or_else(|| {
                 ApiError::new(
@@ -839,10 +757,10 @@ async fn job_list(
             })?);
         }
     }
-    if let Some(d) = q.get("datetime") {
+    if let Some(d) = &q.datetime {
         filter.created = Some(parse_datetime(d)?);
     }
-    let page = state.jobs.store.list(&filter, offset, limit)?;
+    let page = state.jobs.list(&filter, offset, limit)?;
     let jobs: Vec<Value> = page.jobs.iter().map(|j| status_info(j, &base)).collect();
     let mut links = vec![link(
         format!("{base}/jobs"),
@@ -851,29 +769,31 @@ async fn job_list(
         "this document",
     )];
     if page.more {
-        let mut next = format!("{base}/jobs?offset={}&limit={limit}", offset + limit);
-        for key in ["processID", "status", "datetime"] {
-            if let Some(v) = q.get(key) {
-                next.push_str(&format!("&{key}={v}"));
+        let mut pairs = form_urlencoded::Serializer::new(String::new());
+        pairs.append_pair("offset", &(offset + limit).to_string());
+        pairs.append_pair("limit", &limit.to_string());
+        for (key, value) in [
+            ("processID", &q.process_id),
+            ("status", &q.status),
+            ("datetime", &q.datetime),
+        ] {
+            if let Some(v) = value {
+                pairs.append_pair(key, v);
             }
         }
+        let next = format!("{base}/jobs?{}", pairs.finish());
         links.push(link(next, "next", "application/json", "next page"));
     }
     Ok(negotiate(
         &headers,
-        &q,
+        q.f.as_deref(),
         "Jobs",
         json!({"jobs": jobs, "links": links}),
     ))
 }
 
 async fn metrics(AxState(state): AxState<Shared>) -> Response {
-    state
-        .jobs
-        .metrics
-        .queue_depth
-        .set(state.jobs.queue.depth() as i64);
-    let mut r = state.jobs.metrics.render().into_response();
+    let mut r = state.jobs.metrics_text().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -202,6 +202,9 @@ impl From<hysope_jobs::Error> for ApiError {
                 _ => Kind::InvalidParameterValue,
             },
             Error::NoSuchProcess(_) => Kind::NoSuchProcess,
+            Error::NoSuchJob(_) => Kind::NoSuchJob,
+            Error::ResultNotReady { .. } => Kind::ResultNotReady,
+            Error::NoSuchResult { .. } => Kind::NotFound,
             _ => Kind::Internal,
         };
         ApiError::new(kind, e.to_string())

@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod errors;
 pub mod html;
 pub mod openapi;
+pub mod query;
 pub mod stac;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hysope_engine::Engine;
-pub use hysope_store::Durability;
 
 use hysope_jobs::processes::Registry;
 use hysope_jobs::{JobFilter, JobStore, Jobs, JobsParts, LocalQueue, RedbJobStore, worker};
@@ -43,30 +43,37 @@ pub struct Config {
     pub engine: Engine,
     /// Where results go: `None` for `DATA_DIR/results`, or `s3://BUCKET/PREFIX`.
     pub results_url: Option<String>,
-    /// How the store's commits are made durable (grouped redb commits by default,
-    /// or through its log).
-    pub durability: Durability,
 }
 
 /// Everything the handlers share.
 pub struct State {
     /// The job system (processes, jobs, workers, results); it holds the catalogue.
-    pub jobs: Arc<Jobs>,
+    pub(crate) jobs: Arc<Jobs>,
     /// Serialises deploy, replace and undeploy.
-    pub deploy_lock: tokio::sync::Mutex<()>,
+    pub(crate) deploy_lock: tokio::sync::Mutex<()>,
     /// Secret of `POST /stac/ingest`, written to `DATA/server.json` for `hysope ingest`.
-    pub ingest_token: String,
+    pub(crate) ingest_token: String,
 }
 
 impl State {
     /// The catalogue (STAC API, time series, process results).
     pub fn catalog(&self) -> &Arc<dyn hysope_catalog::CatalogStore> {
-        &self.jobs.catalog
+        self.jobs.catalog()
     }
 
     /// The data folder (resolved).
     pub fn data_dir(&self) -> &Path {
-        &self.jobs.data_dir
+        self.jobs.data_dir()
+    }
+
+    /// The job system behind the API.
+    pub fn jobs(&self) -> &Arc<Jobs> {
+        &self.jobs
+    }
+
+    /// The secret of `POST /stac/ingest`.
+    pub fn ingest_token(&self) -> &str {
+        &self.ingest_token
     }
 }
 
@@ -78,10 +85,7 @@ pub const STORE_FILE: &str = "store.redb";
 /// catalogue in `catalog.redb` and the jobs in `jobs.redb`, is brought over: the
 /// catalogue file becomes the store, the jobs are copied into it (one durable
 /// commit) and their old file is renamed `jobs.redb.imported`.
-pub fn open_store(
-    data_dir: &Path,
-    durability: Durability,
-) -> anyhow::Result<Arc<hysope_store::SharedDb>> {
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<hysope_store::SharedDb>> {
     let path = data_dir.join(STORE_FILE);
     let old_catalog = data_dir.join("catalog.redb");
     if !path.exists() && old_catalog.exists() {
@@ -89,14 +93,7 @@ pub fn open_store(
             .with_context(|| format!("cannot rename {} to {STORE_FILE}", old_catalog.display()))?;
         tracing::info!(from = %old_catalog.display(), to = %path.display(), "catalogue file renamed");
     }
-    // The log's records (see `SharedDb`) are of these two kinds.
-    let replayers = [
-        hysope_catalog::RedbCatalog::REPLAYER,
-        RedbJobStore::REPLAYER,
-    ];
-    let db = Arc::new(hysope_store::SharedDb::open_in(
-        &path, &replayers, durability,
-    )?);
+    let db = Arc::new(hysope_store::SharedDb::open(&path)?);
     let old_jobs = data_dir.join("jobs.redb");
     if old_jobs.exists() {
         let old = RedbJobStore::open(&old_jobs)?;
@@ -106,8 +103,6 @@ pub fn open_store(
         let done = data_dir.join("jobs.redb.imported");
         std::fs::rename(&old_jobs, &done)
             .with_context(|| format!("cannot rename {}", old_jobs.display()))?;
-        // The old file's log, empty since it was closed.
-        let _ = std::fs::remove_file(old_jobs.with_extension("wal"));
         tracing::info!(jobs = all.len(), from = %done.display(), "jobs imported into {STORE_FILE}");
     }
     Ok(db)
@@ -139,7 +134,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         )
     })?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
-    let store = open_store(&data_dir, config.durability)?;
+    let store = open_store(&data_dir)?;
     let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open_shared(store.clone())?);
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs

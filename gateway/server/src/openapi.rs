@@ -50,6 +50,35 @@ fn deploy_body() -> Value {
 
 /// The API definition, with `base` as the server URL.
 pub fn document(base: &str) -> Value {
+    let mut doc = processes_document(base);
+    refusable_queries(&mut doc, error("a wrong query parameter (not of its type, or given twice)"));
+    doc
+}
+
+/// Every operation that reads query parameters answers 400 to a query string that
+/// does not fit them (see `query::Params`): said once here for all of them.
+fn refusable_queries(doc: &mut Value, refusal: Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in operation.values_mut() {
+            let reads_query = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            if let (true, Some(responses)) = (
+                reads_query,
+                op.get_mut("responses").and_then(Value::as_object_mut),
+            ) {
+                responses
+                    .entry("400")
+                    .or_insert_with(|| refusal.clone());
+            }
+        }
+    }
+}
+
+fn processes_document(base: &str) -> Value {
     let limit = json!({"name": "limit", "in": "query", "required": false,
         "schema": {"type": "integer", "minimum": 1, "maximum": 10000}});
     let offset = json!({"name": "offset", "in": "query", "required": false,
@@ -228,6 +257,14 @@ pub fn document(base: &str) -> Value {
 
 /// The OpenAPI 3.0 document of the STAC API under `/stac` and the time series.
 pub fn stac_document(base: &str) -> Value {
+    let mut doc = stac_paths(base);
+    let refusal = json!({"description": "a wrong query parameter (not of its type, or given twice)",
+        "content": {"application/json": {"schema": {"type": "object"}}}});
+    refusable_queries(&mut doc, refusal);
+    doc
+}
+
+fn stac_paths(base: &str) -> Value {
     let object = |d: &str, media: &str| json!({"description": d, "content": {media: {"schema": {"type": "object"}}}});
     let failure = |d: &str| {
         json!({"description": d, "content": {"application/json": {"schema": {"type": "object",

@@ -5,11 +5,11 @@
 //! ingest endpoint that `hysope ingest` uses while a server holds the catalogue.
 //! Handlers are thin: the rules live in `hysope-catalog`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::query::{Format, Params};
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State as AxState};
+use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -129,7 +129,7 @@ fn stac(base: &str) -> String {
 async fn landing(
     AxState(state): AxState<Shared>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<Format>,
 ) -> ApiResult<Response> {
     let base = base_url(&headers);
     let root = stac(&base);
@@ -184,13 +184,18 @@ async fn landing(
         "conformsTo": CONFORMANCE,
         "links": links,
     });
-    Ok(negotiate(&headers, &q, "Hysope catalogue", body))
+    Ok(negotiate(
+        &headers,
+        q.f.as_deref(),
+        "Hysope catalogue",
+        body,
+    ))
 }
 
-async fn conformance(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn conformance(headers: HeaderMap, Params(q): Params<Format>) -> Response {
     negotiate(
         &headers,
-        &q,
+        q.f.as_deref(),
         "Conformance",
         json!({ "conformsTo": CONFORMANCE }),
     )
@@ -377,7 +382,7 @@ fn write_item(base: &str, item: &StoredItem, out: &mut Vec<u8>) -> ApiResult<()>
 async fn collections(
     AxState(state): AxState<Shared>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<Format>,
 ) -> ApiResult<Response> {
     let base = base_url(&headers);
     let catalog = state.catalog().clone();
@@ -391,14 +396,14 @@ async fn collections(
             link(root, "parent", JSON, "the catalogue"),
         ],
     });
-    Ok(negotiate(&headers, &q, "Collections", body))
+    Ok(negotiate(&headers, q.f.as_deref(), "Collections", body))
 }
 
 async fn collection(
     AxState(state): AxState<Shared>,
     headers: HeaderMap,
     Path(cid): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<Format>,
 ) -> ApiResult<Response> {
     let catalog = state.catalog().clone();
     let id = cid.clone();
@@ -408,7 +413,7 @@ async fn collection(
     let title = c["title"].as_str().unwrap_or("Collection").to_string();
     Ok(negotiate(
         &headers,
-        &q,
+        q.f.as_deref(),
         &title,
         collection_links(&base_url(&headers), c),
     ))
@@ -531,7 +536,7 @@ async fn item(
     AxState(state): AxState<Shared>,
     headers: HeaderMap,
     Path((cid, iid)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<Format>,
 ) -> ApiResult<Response> {
     let catalog = state.catalog().clone();
     let (c, i) = (cid.clone(), iid.clone());
@@ -543,8 +548,8 @@ async fn item(
                 item: iid.clone(),
             })?;
     let body = item_links(&base_url(&headers), found);
-    if super::api::wants_html(&headers, &q) {
-        return Ok(negotiate(&headers, &q, &iid, body));
+    if super::api::wants_html(&headers, q.f.as_deref()) {
+        return Ok(negotiate(&headers, q.f.as_deref(), &iid, body));
     }
     Ok(geojson_response(StatusCode::OK, &body))
 }

@@ -74,7 +74,6 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         workers: 2,
         engine: hysope_engine::Engine::open(hysope_engine::EngineSettings::from_env()).unwrap(),
         results_url: results.map(str::to_string),
-        durability: Default::default(),
     }
 }
 

@@ -227,7 +227,7 @@ async fn transactions_and_the_ingest_token() {
     let body = json!({"paths": [root().join("../shared/data/usgs")]}).to_string();
     let r = call(&app, "POST", "/stac/ingest", &[], &body).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let token = format!("Bearer {}", state.ingest_token);
+    let token = format!("Bearer {}", state.ingest_token());
     let r = call(
         &app,
         "POST",

@@ -23,7 +23,7 @@ pub enum Error {
     /// redb failed in a transaction.
     #[error("store: {0}")]
     Redb(#[from] redb::Error),
-    /// A file of the store (its log) could not be read or written.
+    /// A file of the store could not be read or removed.
     #[error("{}: {source}", path.display())]
     Io {
         /// The file.
@@ -31,31 +31,13 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
-    /// The log holds a record no replayer given at open can make again.
-    #[error("{}: record {seq} is a change of kind {kind:?}, which this program cannot make again (open the store with `hysope serve`)", path.display())]
-    UnknownKind {
+    /// A log left by an earlier version (`hysope serve --store-log`) may hold
+    /// changes the file lacks.
+    #[error("{}: a store log left by an earlier version of hysope, which may hold changes the store lacks; start that version once without --store-log (it makes them again and removes the log), or remove the file to drop them", path.display())]
+    LeftoverLog {
         /// The log.
         path: PathBuf,
-        /// The record's sequence number.
-        seq: u64,
-        /// The record's kind.
-        kind: String,
     },
-    /// A record of the log could not be made again.
-    #[error("{}: record {seq} ({kind}) cannot be made again: {source}", path.display())]
-    Replay {
-        /// The log.
-        path: PathBuf,
-        /// The record's sequence number.
-        seq: u64,
-        /// The record's kind.
-        kind: String,
-        /// Why.
-        source: Box<Error>,
-    },
-    /// A framed record (see [`frame`](crate::frame)) is cut short.
-    #[error("a framed record is cut")]
-    CutRecord,
     /// A change panicked inside its transaction (the committing thread goes on).
     #[error("a change to the store panicked")]
     Panicked,

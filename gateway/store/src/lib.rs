@@ -13,6 +13,4 @@ pub use error::{Error, Result};
 /// The redb the store is built on, for the stores' own tables and the
 /// [`from_redb_errors!`] macro.
 pub use redb;
-pub use shared::{
-    Change, Commit, Durability, Logged, Replayer, SharedDb, block_on, frame, unframe,
-};
+pub use shared::{Change, Commit, SharedDb, block_on};

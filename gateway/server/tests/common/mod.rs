@@ -28,7 +28,6 @@ pub fn config(data: &Path) -> Config {
         workers: 2,
         engine: engine(),
         results_url: None,
-        durability: Default::default(),
     }
 }
 

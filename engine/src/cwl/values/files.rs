@@ -1,6 +1,5 @@
-//! CWL values: type checking, File and Directory objects (basename, nameroot,
-//! size, checksum, listing), file and directory literals, `loadContents`, and
-//! secondary files.
+//! File and Directory objects: basename, nameroot, size, checksum, listing, file
+//! and directory literals, `loadContents`, and secondary files.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -8,65 +7,11 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 
-use super::expr::{Evaluator, Scope};
+use crate::cwl::expr::{Evaluator, Scope};
 use crate::{Error, Result};
 
 /// Largest file `loadContents` reads, per the spec.
 pub const LOAD_CONTENTS_LIMIT: u64 = 64 * 1024;
-
-/// True when `value` is an instance of the (normalised) CWL type `ty`.
-pub fn matches_type(value: &Value, ty: &Value) -> bool {
-    match ty {
-        Value::String(name) => match name.as_str() {
-            "null" => value.is_null(),
-            "Any" => !value.is_null(),
-            "boolean" => value.is_boolean(),
-            "int" | "long" => value.is_i64() || value.is_u64(),
-            "float" | "double" => value.is_number(),
-            "string" => value.is_string(),
-            "File" | "Directory" => class_of(value) == Some(name.as_str()),
-            "stdout" | "stderr" => class_of(value) == Some("File"),
-            _ => false,
-        },
-        Value::Array(options) => options.iter().any(|t| matches_type(value, t)),
-        Value::Object(map) => match map.get("type").and_then(Value::as_str) {
-            Some("array") => value.as_array().is_some_and(|a| {
-                a.iter()
-                    .all(|v| matches_type(v, map.get("items").unwrap_or(&Value::Null)))
-            }),
-            Some("enum") => {
-                let symbols = map.get("symbols").and_then(Value::as_array);
-                value.as_str().is_some_and(|s| {
-                    symbols.is_some_and(|syms| syms.iter().any(|x| x.as_str() == Some(s)))
-                })
-            }
-            Some("record") => {
-                let Some(obj) = value.as_object() else {
-                    return false;
-                };
-                map.get("fields")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .all(|f| {
-                        let name = f.get("name").and_then(Value::as_str).unwrap_or("");
-                        matches_type(
-                            obj.get(name).unwrap_or(&Value::Null),
-                            f.get("type").unwrap_or(&Value::Null),
-                        )
-                    })
-            }
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-/// Output type check: as [`matches_type`], except that an `Any` output may be null
-/// (a tool may leave an `Any` output unset).
-pub fn matches_output_type(value: &Value, ty: &Value) -> bool {
-    matches_type(value, ty) || (value.is_null() && ty == "Any")
-}
 
 /// Calls `f` on every File and Directory object in `value`, walking records and
 /// arrays but not the objects themselves: `f` decides about their secondary files
@@ -88,71 +33,6 @@ pub fn for_each_file(
         Value::Array(items) => items.iter_mut().try_for_each(|v| for_each_file(v, f)),
         _ => Ok(()),
     }
-}
-
-/// The list under `key` (`inputs`, `steps`, `fields`...), empty when absent.
-pub fn items<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
-/// The `id`s of the entries of the list under `key` (a process's `inputs`,
-/// `outputs` or `steps`), in order.
-pub fn ids<'a>(value: &'a Value, key: &str) -> Vec<&'a str> {
-    items(value, key)
-        .iter()
-        .filter_map(|e| e.get("id").and_then(Value::as_str))
-        .collect()
-}
-
-/// The strings of a list field (`source`, `out`, `scatter`...), empty when absent.
-pub fn string_list(value: &Value, key: &str) -> Vec<String> {
-    items(value, key)
-        .iter()
-        .filter_map(|s| s.as_str().map(str::to_string))
-        .collect()
-}
-
-/// A value as JSON text, cut to 200 bytes for error messages.
-pub fn short(v: &Value) -> String {
-    let text = v.to_string();
-    if text.len() > 200 {
-        format!("{}...", &text[..text.floor_char_boundary(200)])
-    } else {
-        text
-    }
-}
-
-/// Checks an output value against its declared type, with an error at `at`.
-pub fn check_output(value: &Value, ty: &Value, at: &str) -> Result<()> {
-    if matches_output_type(value, ty) {
-        return Ok(());
-    }
-    Err(Error::cwl(
-        at,
-        format!(
-            "output {} does not match its type {}",
-            short(value),
-            short(ty)
-        ),
-    ))
-}
-
-/// True when the type admits null.
-pub fn is_optional(ty: &Value) -> bool {
-    match ty {
-        Value::String(s) => s == "null",
-        Value::Array(options) => options.iter().any(is_optional),
-        _ => false,
-    }
-}
-
-/// `class` of a File or Directory object.
-pub fn class_of(value: &Value) -> Option<&str> {
-    value.get("class").and_then(Value::as_str)
 }
 
 /// The host path of a File or Directory object.
@@ -519,7 +399,7 @@ pub fn secondary_files(
             continue;
         };
         let resolved = match &text {
-            Value::String(s) if super::expr::has_expression(s) => evaluator.eval(
+            Value::String(s) if crate::cwl::expr::has_expression(s) => evaluator.eval(
                 s,
                 &Scope {
                     inputs: Some(inputs),
@@ -590,7 +470,7 @@ pub fn secondary_names(
             continue;
         };
         let text = text.as_str().unwrap_or("").to_string();
-        if required && !text.is_empty() && !super::expr::has_expression(&text) {
+        if required && !text.is_empty() && !crate::cwl::expr::has_expression(&text) {
             names.push(apply_pattern(&basename, &text));
         }
     }
