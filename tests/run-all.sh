@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
-# The test command of the README: installs the test tools if missing, builds the
-# wasm components once (bundled plugins and test guests), runs every test of the
-# workspace against them, the CWL conformance suite's required tests, and real
-# OGC API clients and linters against a running gateway, and STAC clients and
-# validators against its catalogue.
+# The test command of the README: installs the test tools if missing, runs every
+# test of the workspace (the build script of tests/components builds the wasm
+# components first, once: the bundled plugins and the test guests), the CWL
+# conformance suite's required tests, and real OGC API clients and linters against
+# a running gateway, and STAC clients and validators against its catalogue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/install-tools.sh
 rustup target add wasm32-wasip2 >/dev/null
-# The bundled plugins (plugins/bundled.txt, one package a line) and the test guests.
-bundled=$(sed -e '/^#/d' -e 's/^/-p /' plugins/bundled.txt)
-# shellcheck disable=SC2086
-cargo build --release --target wasm32-wasip2 $bundled \
-    -p hysope-guest-hostile -p hysope-guest-moving-median
 cargo test --workspace "$@"
 # The CWL conformance suite's required tests against the hysope binary the tests built.
 bash tests/conformance.sh required

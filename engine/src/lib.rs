@@ -4,6 +4,7 @@
 //! [`Engine`] that hands out configured runners.
 
 mod configured;
+pub mod conformance;
 pub mod cwl;
 pub mod error;
 pub mod wasm;

@@ -344,12 +344,26 @@ impl Algorithm {
     }
 }
 
-/// Exit code for wrong arguments in a native build (`sysexits` EX_USAGE). WASI 0.2's
-/// `exit` carries only success or failure, so inside the sandbox every failure is 1
-/// and the message on stderr says which it was.
+/// Exit code for wrong arguments (`sysexits` EX_USAGE), in the sandbox as natively.
 pub const EXIT_USAGE: i32 = 64;
-/// Exit code for bad input data in a native build (`sysexits` EX_DATAERR); 1 in the sandbox.
+/// Exit code for bad input data (`sysexits` EX_DATAERR), in the sandbox as natively.
 pub const EXIT_DATA: i32 = 65;
+
+/// Ends the plugin with exit code `code`, which reaches the host as it is: through
+/// WASI 0.2.12's `exit-with-code` inside the sandbox (`std::process::exit` there
+/// carries only success or failure, every failure becoming 1), as the process's
+/// exit code in a native build. stdout and stderr are flushed first. A CWL
+/// descriptor can then tell failures apart (`successCodes`, `permanentFailCodes`).
+pub fn exit(code: u8) -> ! {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        wasip2::cli::exit::exit_with_code(code);
+    }
+    std::process::exit(i32::from(code))
+}
 
 /// Writes one output file into the output directory (the working directory), with an
 /// error that names the file and says when no output directory was mounted.
@@ -485,7 +499,7 @@ where
         Ok(args) => args,
         Err(error) => {
             eprintln!("{}: {error}\n\n{}", algorithm.name, algorithm.usage());
-            std::process::exit(EXIT_USAGE);
+            exit(EXIT_USAGE as u8);
         }
     };
     if let Some(out) = std::env::var_os("HYSOPE_OUT") {
@@ -496,7 +510,7 @@ where
                 algorithm.name,
                 out.display()
             );
-            std::process::exit(1);
+            exit(1);
         }
     }
     match body(&args) {
@@ -511,7 +525,7 @@ where
             } else {
                 1
             };
-            std::process::exit(code);
+            exit(code as u8);
         }
     }
 }

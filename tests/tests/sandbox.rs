@@ -409,7 +409,8 @@ async fn non_zero_exit_is_a_typed_error_with_the_output() {
             outcome,
         } => {
             assert_eq!(plugin, "echo");
-            assert_eq!(code, 1);
+            // The SDK's EX_USAGE, as the plugin gave it (WASI's exit-with-code).
+            assert_eq!(code, 64);
             assert!(
                 String::from_utf8_lossy(&outcome.stderr)
                     .contains("unknown option --no-such-option")

@@ -139,12 +139,13 @@ fn a_bare_component_gets_its_argv_and_only_the_mounts_it_is_given() {
         "no output directory is mounted: run with --out DIR",
     );
 
-    // The component's own flags pass through; its usage error is its own.
+    // The component's own flags pass through; its usage error is its own, with
+    // its own exit code (the SDK's EX_USAGE, through WASI's exit-with-code).
     let output = hysope(
         &["run", echo.to_str().unwrap(), "--out", "o", "--", "--bogus"],
         dir.path(),
     );
-    assert_fails(&output, 1, "unknown option --bogus");
+    assert_fails(&output, 64, "unknown option --bogus");
 
     // A file in the current directory is invisible unless mounted.
     std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();

@@ -51,7 +51,10 @@ fn deploy_body() -> Value {
 /// The API definition, with `base` as the server URL.
 pub fn document(base: &str) -> Value {
     let mut doc = processes_document(base);
-    refusable_queries(&mut doc, error("a wrong query parameter (not of its type, or given twice)"));
+    refusable_queries(
+        &mut doc,
+        error("a wrong query parameter (not of its type, or given twice)"),
+    );
     doc
 }
 
@@ -70,9 +73,7 @@ fn refusable_queries(doc: &mut Value, refusal: Value) {
                 reads_query,
                 op.get_mut("responses").and_then(Value::as_object_mut),
             ) {
-                responses
-                    .entry("400")
-                    .or_insert_with(|| refusal.clone());
+                responses.entry("400").or_insert_with(|| refusal.clone());
             }
         }
     }

@@ -1,21 +1,16 @@
 //! Paths of the wasm components used by tests and benchmarks: the bundled plugins
-//! and the guests under `guests/` (hostile plugins, benchmark kernels).
+//! and the guests under `guests/` (hostile plugins, benchmark kernels, the
+//! backends' toolbox).
 //!
-//! They are all built by one command, run by the README's test command before the
-//! tests: `cargo build --target wasm32-wasip2 --release` of the wasm crates
-//! ([`WASM_PACKAGES`]). A missing component makes the test fail with that command.
+//! This crate's build script builds them all, once, before the tests are compiled
+//! (`cargo test` and `cargo clippy` of the workspace run it): no list of them is
+//! kept by hand.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The workspace packages that build into components.
-pub const WASM_PACKAGES: &[&str] = &[
-    "hysope-echo",
-    "hysope-swot-river-filter",
-    "hysope-guest-hostile",
-    "hysope-guest-moving-median",
-];
+include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -26,26 +21,26 @@ pub fn workspace_root() -> PathBuf {
 
 /// Folder of the built components.
 pub fn component_dir() -> PathBuf {
-    workspace_root()
-        .join("target")
-        .join("wasm32-wasip2")
-        .join("release")
+    PathBuf::from(COMPONENT_DIR)
 }
 
-/// Path of the component `name` (`echo`, `swot-river-filter`, `hostile`, `moving-median`).
+/// Path of the component `name` (`echo`, `swot-river-filter`, `hostile`,
+/// `moving-median`, `toolbox`, ...).
 ///
 /// # Panics
-/// When the component was not built, with the command that builds it.
+/// When no package builds a component of that name, or when it was removed since
+/// the build script ran (building the tests again builds it again).
 pub fn component(name: &str) -> PathBuf {
+    assert!(
+        COMPONENTS.iter().any(|(_, bin)| *bin == name),
+        "no test component {name:?}; the components are {COMPONENTS:?}"
+    );
     let path = component_dir().join(format!("{name}.wasm"));
-    if !path.is_file() {
-        let packages: Vec<String> = WASM_PACKAGES.iter().map(|p| format!("-p {p}")).collect();
-        panic!(
-            "component {} is missing: build it with `cargo build --target wasm32-wasip2 --release {}`",
-            path.display(),
-            packages.join(" ")
-        );
-    }
+    assert!(
+        path.is_file(),
+        "component {} is missing: build the tests again (the build script builds it)",
+        path.display()
+    );
     path
 }
 
