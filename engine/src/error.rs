@@ -120,6 +120,10 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A bug of Hysope met while running (a panic, caught): the run fails with it,
+    /// the server goes on.
+    #[error("internal error (a bug of Hysope, please report it): {0}")]
+    Internal(String),
     /// A CWL document uses a feature this engine does not implement.
     #[error("{location}: unsupported: {message}")]
     Unsupported {
@@ -179,6 +183,7 @@ impl Error {
             Error::Capacity { .. } => "capacity",
             Error::Cwl { .. } => "invalid-cwl",
             Error::Unsupported { .. } => "unsupported",
+            Error::Internal(_) => "internal",
         }
     }
 }

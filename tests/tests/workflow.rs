@@ -75,3 +75,51 @@ async fn filter_then_summary_over_every_pass() {
             .starts_with("sha1$")
     );
 }
+
+/// A cross product wider than a step may scatter is refused before any of its
+/// jobs is made (200 x 200 would be 40,000 jobs held in memory at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scatter_wider_than_allowed_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = r#"
+cwlVersion: v1.2
+class: Workflow
+requirements:
+  ScatterFeatureRequirement: {}
+inputs:
+  a: int[]
+  b: int[]
+outputs:
+  out:
+    type: {type: array, items: {type: array, items: string}}
+    outputSource: step/out
+steps:
+  step:
+    run:
+      class: CommandLineTool
+      baseCommand: echo
+      inputs:
+        a: {type: int, inputBinding: {position: 1}}
+        b: {type: int, inputBinding: {position: 2}}
+      outputs:
+        out: {type: string, outputBinding: {outputEval: done}}
+    scatter: [a, b]
+    scatterMethod: nested_crossproduct
+    in: {a: a, b: b}
+    out: [out]
+"#;
+    let loaded = cwl::load_text(&dir.path().join("wide.cwl"), doc, None).unwrap();
+    let list: Vec<serde_json::Value> = (0..200).map(serde_json::Value::from).collect();
+    let mut job = serde_json::Map::new();
+    job.insert("a".into(), serde_json::Value::Array(list.clone()));
+    job.insert("b".into(), serde_json::Value::Array(list));
+    let engine = Engine::open(EngineSettings::from_env()).unwrap();
+    let runner = engine.runner(dir.path().join("scratch")).build();
+    let out = tempfile::tempdir().unwrap();
+    let err = runner
+        .run(&loaded.process, &job, out.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("a scatter of 40000 jobs"), "{err}");
+}

@@ -274,15 +274,7 @@ fn stage_value(
         let dir = stage.join(&slot);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut place = |map: &mut Map<String, Value>, host: &Path| -> Result<()> {
-            let basename = map
-                .get("basename")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    host.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "input".into())
-                });
+            let basename = super::values::name_of(map, Some(host), "staged input")?;
             let target = dir.join(&basename);
             if !target.exists() {
                 link_or_copy(host, &target).map_err(|e| Error::io(host, e))?;
@@ -406,15 +398,32 @@ impl Backend for WasmBackend {
                     log.push(entry);
                 }
             }
+            // stdin is a staged input, or a file of the output folder (as the tool
+            // sees them): never another host file.
             let stdin = match &invocation.stdin {
                 Some(path) => {
-                    let host = invocation
+                    let staged = invocation
                         .staging
                         .staged
                         .iter()
                         .find(|s| Path::new(&s.guest) == path)
-                        .map(|s| s.host.clone())
-                        .unwrap_or_else(|| path.clone());
+                        .map(|s| s.host.clone());
+                    let in_outdir = || {
+                        let rest = path.strip_prefix(GUEST_OUTPUT_DIR).ok()?;
+                        let host = invocation.outdir.join(rest);
+                        let real = std::fs::canonicalize(&host).ok()?;
+                        let root = std::fs::canonicalize(&invocation.outdir).ok()?;
+                        real.starts_with(root).then_some(real)
+                    };
+                    let host = staged.or_else(in_outdir).ok_or_else(|| {
+                        Error::cwl(
+                            &invocation.name,
+                            format!(
+                                "stdin {} is neither an input nor a file of the output folder",
+                                path.display()
+                            ),
+                        )
+                    })?;
                     std::fs::read(&host).map_err(|e| Error::io(&host, e))?
                 }
                 None => Vec::new(),
@@ -469,6 +478,7 @@ fn stage_renamed(value: &mut Value, dir: &Path) -> Result<()> {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         ) {
+            super::values::check_name(&basename, "staged input")?;
             if path
                 .file_name()
                 .map(|n| n.to_string_lossy() != basename.as_str())

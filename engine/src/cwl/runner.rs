@@ -11,6 +11,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::backend::Backend;
+
+/// Jobs one scattered step may make, at most.
+pub const MAX_SCATTER_WIDTH: usize = 10_000;
 use super::expr::{Evaluator, Scope};
 use super::tool::{ToolRun, run_command_line_tool, run_expression_tool};
 use super::values::{self, path_of};
@@ -467,6 +470,23 @@ impl Runner {
             };
             lists.push(items);
         }
+        // The width is known before any job is made: a cross product of two
+        // lists of thousands would otherwise be millions of jobs in memory.
+        let width = match method {
+            "dotproduct" => lists.first().map(Vec::len).unwrap_or(0),
+            _ => lists
+                .iter()
+                .try_fold(1usize, |n, l| n.checked_mul(l.len()))
+                .unwrap_or(usize::MAX),
+        };
+        if width > MAX_SCATTER_WIDTH {
+            return Err(Error::cwl(
+                format!("{at}/scatter"),
+                format!(
+                    "a scatter of {width} jobs; a step may scatter to {MAX_SCATTER_WIDTH} at most"
+                ),
+            ));
+        }
         let combos: Vec<Vec<usize>> = match method {
             "dotproduct" => {
                 let n = lists.first().map(Vec::len).unwrap_or(0);
@@ -720,15 +740,7 @@ fn relocate_in(
                 Some(target) => Some(target.clone()),
                 None if real.starts_with(outdir) || !real.exists() => None,
                 None => {
-                    let name = m
-                        .get("basename")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| {
-                            real.file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_default()
-                        });
+                    let name = values::name_of(m, Some(&real), "output")?;
                     let mut target = outdir.join(&name);
                     let mut n = 2;
                     while target.exists() {

@@ -399,12 +399,17 @@ impl SearchQuery {
                         )));
                     }
                 }
+                check_text_filter(text).map_err(bad)?;
                 Some(cql2::parse_text(text).map_err(|e| bad(format!("filter: {e}")))?)
             }
-            Some(Filter::Cql2Json(map)) => Some(
-                serde_json::from_value::<Expr>(Value::Object(map.clone()))
-                    .map_err(|e| bad(format!("filter: not a CQL2 JSON expression: {e}")))?,
-            ),
+            Some(Filter::Cql2Json(map)) => {
+                let value = Value::Object(map.clone());
+                check_json_filter(&value).map_err(bad)?;
+                Some(
+                    serde_json::from_value::<Expr>(value)
+                        .map_err(|e| bad(format!("filter: not a CQL2 JSON expression: {e}")))?,
+                )
+            }
         };
         if let Some(crs) = &items.filter_crs {
             if crs != "http://www.opengis.net/def/crs/OGC/1.3/CRS84" {
@@ -565,6 +570,67 @@ impl SearchQuery {
     pub fn token(offset: usize) -> String {
         format!("o{offset}")
     }
+}
+
+/// The longest filter parsed (CQL2 text, or CQL2 JSON written out), in bytes.
+pub const MAX_FILTER_BYTES: usize = 16 * 1024;
+/// The deepest nesting of a filter (parentheses of CQL2 text, arrays and objects of
+/// CQL2 JSON): the parser and the evaluation recurse once per level.
+pub const MAX_FILTER_DEPTH: usize = 32;
+
+/// Refuses a CQL2 text filter too long or too deeply nested, before the parser
+/// sees it (600 nested parentheses overflowed its stack and aborted the server).
+fn check_text_filter(text: &str) -> std::result::Result<(), String> {
+    if text.len() > MAX_FILTER_BYTES {
+        return Err(format!(
+            "filter: {} bytes, more than the {MAX_FILTER_BYTES} a filter may have",
+            text.len()
+        ));
+    }
+    let (mut depth, mut deepest, mut quoted) = (0usize, 0usize, false);
+    for c in text.chars() {
+        match c {
+            // '' inside a literal is an escaped quote: it toggles twice.
+            '\'' => quoted = !quoted,
+            '(' if !quoted => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_FILTER_DEPTH {
+        return Err(format!(
+            "filter: parentheses nested {deepest} deep, more than the {MAX_FILTER_DEPTH} a filter may have"
+        ));
+    }
+    Ok(())
+}
+
+/// [`check_text_filter`] for a CQL2 JSON filter.
+fn check_json_filter(value: &Value) -> std::result::Result<(), String> {
+    fn depth(value: &Value) -> usize {
+        match value {
+            Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let deepest = depth(value);
+    if deepest > 2 * MAX_FILTER_DEPTH {
+        return Err(format!(
+            "filter: nested {deepest} deep, more than the {} a filter may have",
+            2 * MAX_FILTER_DEPTH
+        ));
+    }
+    let bytes = value.to_string().len();
+    if bytes > MAX_FILTER_BYTES {
+        return Err(format!(
+            "filter: {bytes} bytes, more than the {MAX_FILTER_BYTES} a filter may have"
+        ));
+    }
+    Ok(())
 }
 
 fn parse_token(token: Option<&str>) -> Result<usize> {
@@ -772,6 +838,32 @@ mod tests {
         assert!(err(&[("filter", "reach_q <=")]).contains("filter"));
         assert!(err(&[("token", "zz")]).contains("token"));
         assert!(err(&[("bbox", "0,95,1,96")]).contains("latitudes"));
+    }
+
+    #[test]
+    fn deep_or_long_filters_are_refused_before_parsing() {
+        let err =
+            |list: &[(&str, &str)]| SearchQuery::from_get(&pairs(list)).unwrap_err().to_string();
+        // 600 nested parentheses overflowed the parser's stack and aborted the process.
+        let deep = format!("{}reach_q <= 1{}", "(".repeat(600), ")".repeat(600));
+        assert!(err(&[("filter", &deep)]).contains("nested 600 deep"));
+        let long = format!("reach_id = '{}'", "7".repeat(MAX_FILTER_BYTES));
+        assert!(err(&[("filter", &long)]).contains("bytes"));
+        // Parentheses inside a literal do not count; 32 levels are accepted.
+        let quoted = format!("river_name = '{}'", "(".repeat(100));
+        assert!(SearchQuery::from_get(&pairs(&[("filter", &quoted)])).is_ok());
+        let fine = format!("{}reach_q <= 1{}", "(".repeat(32), ")".repeat(32));
+        assert!(SearchQuery::from_get(&pairs(&[("filter", &fine)])).is_ok());
+        // CQL2 JSON: the same bound.
+        let mut nested = json!({"op": "<=", "args": [{"property": "reach_q"}, 1]});
+        for _ in 0..100 {
+            nested = json!({"op": "not", "args": [nested]});
+        }
+        let refused =
+            SearchQuery::from_post(&json!({"filter": nested, "filter-lang": "cql2-json"}))
+                .unwrap_err()
+                .to_string();
+        assert!(refused.contains("deep"), "{refused}");
     }
 
     #[test]

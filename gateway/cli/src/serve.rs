@@ -32,6 +32,39 @@ pub struct ServeArgs {
     /// data folder.
     #[arg(long = "results", env = "HYSOPE_RESULTS")]
     pub results_url: Option<String>,
+    /// A host name the server answers for (`Host` header; repeatable, or
+    /// comma-separated in `HYSOPE_ALLOWED_HOSTS`). Bound to loopback, the server
+    /// answers for the loopback names and these only; bound elsewhere, for any
+    /// host unless some are named. Other hosts get 421 (a page of another site
+    /// reaching a local server through DNS rebinding, typically).
+    #[arg(
+        long = "allowed-host",
+        env = "HYSOPE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// A host name, address or network (`ADDR/BITS`) that inputs by URL and
+    /// callbacks may reach although it is not public (loopback, private,
+    /// link-local): repeatable, or comma-separated in `HYSOPE_ALLOW_EGRESS`. Others
+    /// are refused.
+    #[arg(
+        long = "allow-egress",
+        env = "HYSOPE_ALLOW_EGRESS",
+        value_delimiter = ','
+    )]
+    pub allow_egress: Vec<String>,
+    /// A bucket `s3://` inputs may read (repeatable, or comma-separated in
+    /// `HYSOPE_ALLOW_BUCKETS`); none by default.
+    #[arg(
+        long = "allow-bucket",
+        env = "HYSOPE_ALLOW_BUCKETS",
+        value_delimiter = ','
+    )]
+    pub allow_buckets: Vec<String>,
+    /// Jobs waiting for a worker, at most; an execution beyond is answered 429
+    /// with `Retry-After`.
+    #[arg(long, env = "HYSOPE_MAX_WAITING", default_value_t = hysope_server::DEFAULT_MAX_WAITING)]
+    pub max_waiting: usize,
 }
 
 /// `hysope serve`.
@@ -68,6 +101,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
     let config = Config {
         data_dir: args.data_dir,
         process_dirs,
@@ -75,12 +112,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         workers,
         engine: Engine::open(EngineSettings::from_env()).context("cannot start the wasm engine")?,
         results_url: args.results_url,
+        allowed_hosts: hysope_server::guard::hosts_for(&addr, &args.allowed_hosts),
+        egress: hysope_server::EgressPolicy {
+            allowed: args.allow_egress,
+            buckets: args.allow_buckets,
+            ..Default::default()
+        },
+        max_waiting: args.max_waiting,
     };
     let (state, requeued) = start(config).await?;
-    let listener = tokio::net::TcpListener::bind(&args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
-    let addr = listener.local_addr()?;
     let processes = state.jobs().processes().all().count();
     let server_file = state.data_dir().join(SERVER_FILE);
     write_private(
@@ -98,22 +138,43 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "hysope: serving OGC API - Processes on http://{addr}/ and STAC on http://{addr}/stac ({processes} processes, {items} catalogue items, {requeued} jobs re-queued, data in {})",
         state.data_dir().display()
     );
-    hysope_server::serve(listener, state, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    hysope_server::serve(listener, state, stop_signal()).await?;
     let _ = std::fs::remove_file(&server_file);
     Ok(())
 }
 
 /// Writes a file only its owner can read (it holds a secret).
+/// A new file is written beside it (mode 0600; `create_new` never opens through
+/// a link, and one left at that name is removed first) and renamed over it: a file left by an earlier server, with another mode, or a link put in
+/// its place, is replaced, never written through.
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    options.open(path)?.write_all(text.as_bytes())
+    let fresh = path.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&fresh);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&fresh)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&fresh, path)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what `kill` and container runtimes send): the
+/// server stops taking requests, finishes those in flight and removes
+/// `server.json`.
+async fn stop_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
 }

@@ -6,11 +6,16 @@
 //! callback never changes the job. `http://` and `https://` URIs are called
 //! (https verified against the system's roots, or `SSL_CERT_FILE`/`SSL_CERT_DIR`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::egress::Egress;
 use crate::{Job, Status};
+
+/// Time of one call.
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Attempts per notification.
 const ATTEMPTS: u32 = 5;
@@ -29,8 +34,9 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Sends the notification `job`'s state calls for, in the background.
-pub fn notify(job: &Job) {
+/// Sends the notification `job`'s state calls for, in the background, through
+/// the egress policy (the subscriber's host vetted at each call).
+pub fn notify(egress: &Arc<Egress>, job: &Job) {
     let Some(subscriber) = job.subscriber.as_ref() else {
         return;
     };
@@ -48,10 +54,11 @@ pub fn notify(job: &Job) {
     let id = job.id.clone();
     // Serialised once for every attempt.
     let body = bytes::Bytes::from(body.to_string());
+    let egress = egress.clone();
     tokio::spawn(async move {
         let mut pause = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
-            match post(&uri, body.clone()).await {
+            match egress.post_json(&uri, body.clone(), TIMEOUT).await {
                 Ok(status) if (200..300).contains(&status) => return,
                 Ok(status) => {
                     tracing::warn!(job_id = %id, %uri, attempt, %status, "callback refused")
@@ -65,33 +72,4 @@ pub fn notify(job: &Job) {
         }
         tracing::error!(job_id = %id, %uri, attempts = ATTEMPTS, "callback given up");
     });
-}
-
-/// The client of every callback (connections are pooled per subscriber host).
-fn client() -> Result<&'static reqwest::Client, String> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .user_agent("hysope")
-                .build()
-                .map_err(|e| format!("cannot build the callback client: {e}"))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
-}
-
-/// POSTs JSON to a subscriber; returns the status code.
-async fn post(uri: &str, body: bytes::Bytes) -> Result<u16, String> {
-    let reply = client()?
-        .post(uri)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await
-        // With its causes, which say what failed (refused, certificate, timeout).
-        .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
-    Ok(reply.status().as_u16())
 }

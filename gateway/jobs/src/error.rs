@@ -16,6 +16,9 @@ pub enum Error {
     /// The queue's broker failed (scale-out queues).
     #[error("job queue: {0}")]
     Queue(String),
+    /// As many jobs wait as the server takes: come back later.
+    #[error("{0}")]
+    Busy(String),
     /// No job has this id.
     #[error("no job {0:?}")]
     NoSuchJob(String),

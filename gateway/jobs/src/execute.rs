@@ -75,7 +75,8 @@ impl Jobs {
             .get(process_id)
             .cloned()
             .ok_or_else(|| Error::NoSuchProcess(process_id.to_string()))?;
-        let inputs = process.job_from_request(request.inputs.as_ref(), &self.input_roots)?;
+        let inputs =
+            process.job_from_request(request.inputs.as_ref(), &self.input_roots, &self.egress)?;
         let outputs = request.outputs;
         let invalid = |detail: String| Error::request(RequestFault::InvalidParameterValue, detail);
         if let Some(requested) = outputs.as_ref().and_then(Value::as_object) {
@@ -111,7 +112,7 @@ impl Jobs {
                 )));
             }
         };
-        let subscriber = subscriber(request.subscriber)?;
+        let subscriber = subscriber(request.subscriber, &self.egress)?;
         let asynchronous = match request.mode.as_ref().and_then(Value::as_str) {
             Some("async") => true,
             Some("sync") => false,
@@ -145,8 +146,21 @@ impl Jobs {
         Ok((job, asynchronous))
     }
 
+    /// Refuses a new job when as many wait as the server takes.
+    fn room(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let waiting = self.queue.depth() + self.sync_waiting.load(Ordering::Relaxed);
+        if waiting >= self.max_waiting {
+            return Err(Error::Busy(format!(
+                "{waiting} jobs wait for a worker, as many as this server takes; try again later"
+            )));
+        }
+        Ok(())
+    }
+
     /// Accepts an asynchronous job: its record is durable, then it is queued.
     pub async fn accept(&self, job: &Job) -> Result<()> {
+        self.room()?;
         self.store.submit(std::slice::from_ref(job), true).await?;
         self.metrics
             .job_moved(&job.process_id, None, Status::Accepted);
@@ -159,12 +173,18 @@ impl Jobs {
     /// final record, and its result item when successful, are durable when this
     /// returns.
     pub async fn run_sync(self: &Arc<Self>, job: Job) -> anyhow::Result<Job> {
-        crate::worker::run_sync(self, job).await
+        use std::sync::atomic::Ordering;
+        self.room()?;
+        // Counted while it waits for a slot (and runs: it holds one then).
+        self.sync_waiting.fetch_add(1, Ordering::Relaxed);
+        let outcome = crate::worker::run_sync(self, job).await;
+        self.sync_waiting.fetch_sub(1, Ordering::Relaxed);
+        outcome
     }
 }
 
 /// The `subscriber` of a request: an object of callback URIs, each checked.
-fn subscriber(given: Option<Value>) -> Result<Option<Value>> {
+fn subscriber(given: Option<Value>, egress: &crate::egress::Egress) -> Result<Option<Value>> {
     let invalid = |detail: String| Error::request(RequestFault::InvalidParameterValue, detail);
     match given {
         None | Some(Value::Null) => Ok(None),
@@ -177,6 +197,7 @@ fn subscriber(given: Option<Value>) -> Result<Option<Value>> {
                 }
                 let uri = uri.as_str().unwrap_or("");
                 crate::callbacks::check_uri(uri)
+                    .and_then(|()| egress.check(uri))
                     .map_err(|m| invalid(format!("subscriber {key}: {m}")))?;
             }
             Ok(Some(Value::Object(m)))

@@ -1,8 +1,10 @@
 //! Inputs by reference: File values whose location is `http://`, `https://` or
-//! `s3://` are downloaded into the job's folder before it runs (through
-//! `object_store`: its HTTP store, and its S3 store configured from the usual
+//! `s3://` are downloaded into the job's folder before it runs, under the egress
+//! policy ([`crate::egress`]): http(s) through its vetted, pinned connections, S3
+//! (an allowed bucket) through `object_store`'s S3 store configured from the usual
 //! `AWS_*` variables: `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-//! `AWS_DEFAULT_REGION`, `AWS_ALLOW_HTTP`).
+//! `AWS_DEFAULT_REGION`, `AWS_ALLOW_HTTP`. A job's downloads together are bounded
+//! in bytes and in time.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +15,8 @@ use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use serde_json::{Map, Value};
 use tokio::io::AsyncWriteExt;
+
+use crate::egress::Egress;
 
 /// Largest input fetched (bytes).
 pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024 * 1024;
@@ -46,55 +50,86 @@ fn store_for(href: &str) -> anyhow::Result<(Arc<dyn ObjectStore>, ObjectPath)> {
     let (scheme, rest) = href.split_once("://").unwrap_or(("", href));
     let (host, key) = rest.split_once('/').unwrap_or((rest, ""));
     let key = ObjectPath::from_url_path(key)?;
-    match scheme {
-        "s3" => {
-            let store = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(host)
-                .build()?;
-            Ok((Arc::new(store), key))
-        }
-        _ => {
-            let options = object_store::ClientOptions::new().with_allow_http(scheme == "http");
-            let store = object_store::http::HttpBuilder::new()
-                .with_url(format!("{scheme}://{host}"))
-                .with_client_options(options)
-                .build()?;
-            Ok((Arc::new(store), key))
-        }
-    }
+    anyhow::ensure!(scheme == "s3", "{href}: not an s3:// URL");
+    let store = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(host)
+        .build()?;
+    Ok((Arc::new(store), key))
 }
 
-/// Downloads one object to `target`, refusing more than [`MAX_INPUT_BYTES`].
-async fn download(href: &str, target: &Path) -> anyhow::Result<()> {
-    let (store, key) = store_for(href)?;
-    let result = store.get(&key).await?;
-    if result.meta.size as u64 > MAX_INPUT_BYTES {
-        anyhow::bail!(
-            "{} bytes, more than the {MAX_INPUT_BYTES} allowed",
-            result.meta.size
-        );
-    }
+/// Downloads one object to `target`, refusing more than `left` bytes (what the
+/// job's budget has left); the bytes written.
+async fn download(href: &str, target: &Path, egress: &Egress, left: u64) -> anyhow::Result<u64> {
+    egress.check(href).map_err(anyhow::Error::msg)?;
+    let limit = left.min(MAX_INPUT_BYTES);
+    let too_big = || anyhow::anyhow!("more than the {limit} bytes this job may still fetch");
     if let Some(parent) = target.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }
     let mut file = tokio::fs::File::create(target).await?;
-    let mut stream = result.into_stream();
     let mut written = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        written += chunk.len() as u64;
-        if written > MAX_INPUT_BYTES {
-            anyhow::bail!("more than the {MAX_INPUT_BYTES} bytes allowed");
+    if href.starts_with("s3://") {
+        let (store, key) = store_for(href)?;
+        let result = store.get(&key).await?;
+        if result.meta.size > limit {
+            return Err(too_big());
         }
-        file.write_all(&chunk).await?;
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            written += chunk.len() as u64;
+            if written > limit {
+                return Err(too_big());
+            }
+            file.write_all(&chunk).await?;
+        }
+    } else {
+        let mut response = egress
+            .get(href, egress.policy().budget)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        if !response.status().is_success() {
+            anyhow::bail!("the server answered {}", response.status());
+        }
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(too_big());
+        }
+        while let Some(chunk) = response.chunk().await? {
+            written += chunk.len() as u64;
+            if written > limit {
+                return Err(too_big());
+            }
+            file.write_all(&chunk).await?;
+        }
     }
     file.sync_all().await?;
-    Ok(())
+    Ok(written)
 }
 
 /// Fetches every remote File of `inputs` into `dir` and points it there. The
 /// error names the input and the URL.
-pub async fn fetch_inputs(inputs: &mut Map<String, Value>, dir: &Path) -> anyhow::Result<()> {
+pub async fn fetch_inputs(
+    inputs: &mut Map<String, Value>,
+    dir: &Path,
+    egress: &Egress,
+) -> anyhow::Result<()> {
+    let budget = egress.policy().budget;
+    tokio::time::timeout(budget, fetch_all(inputs, dir, egress))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the inputs by URL took more than the {} s a job may spend fetching",
+                budget.as_secs()
+            )
+        })?
+}
+
+async fn fetch_all(
+    inputs: &mut Map<String, Value>,
+    dir: &Path,
+    egress: &Egress,
+) -> anyhow::Result<()> {
+    let mut left = egress.policy().max_bytes;
     for (name, value) in inputs.iter_mut() {
         // Collect the remote locations, fetch them, then rewrite the values.
         let mut remote: Vec<String> = Vec::new();
@@ -110,19 +145,23 @@ pub async fn fetch_inputs(inputs: &mut Map<String, Value>, dir: &Path) -> anyhow
         for (i, href) in remote.iter().enumerate() {
             let basename = href.rsplit('/').next().unwrap_or("input");
             let basename = basename.split(['?', '#']).next().unwrap_or(basename);
+            // A name of the URL's, never a way out of the job's folder.
+            let basename = if values::check_name(basename, "url").is_ok() {
+                basename
+            } else {
+                "input"
+            };
             let target = dir.join(format!("{name}-{i}")).join(basename);
-            download(href, &target)
+            let written = download(href, &target, egress, left)
                 .await
                 .map_err(|e| anyhow::anyhow!("input {name:?}: cannot fetch {href}: {e}"))?;
+            left = left.saturating_sub(written);
             fetched.push((href.clone(), target));
         }
         values::for_each_file(value, &mut |map| {
             let loc = map.get("location").and_then(Value::as_str).unwrap_or("");
             if let Some((_, path)) = fetched.iter().find(|(h, _)| h == loc) {
-                map.insert(
-                    "location".into(),
-                    Value::String(format!("file://{}", path.display())),
-                );
+                map.insert("location".into(), Value::String(values::file_uri(path)));
                 map.remove("path");
             }
             Ok(())

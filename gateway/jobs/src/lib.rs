@@ -12,6 +12,7 @@
 pub mod callbacks;
 pub mod conformance;
 pub mod documents;
+pub mod egress;
 mod error;
 mod execute;
 pub mod fetch;

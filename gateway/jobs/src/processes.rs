@@ -148,6 +148,7 @@ impl Process {
         &self,
         inputs: Option<&Value>,
         roots: &[PathBuf],
+        egress: &crate::egress::Egress,
     ) -> Result<Map<String, Value>, Error> {
         let given = match inputs {
             None | Some(Value::Null) => Map::new(),
@@ -186,12 +187,14 @@ impl Process {
             let Some(v) = given.get(id).filter(|v| !v.is_null()) else {
                 continue;
             };
-            let value = to_cwl(v, ty, roots).map_err(|m| {
-                Error::request(
-                    RequestFault::InvalidParameterValue,
-                    format!("input {id:?}: {m}"),
-                )
-            })?;
+            let value = to_cwl(v, ty, roots, egress)
+                .and_then(|mut value| confine(&mut value, roots, egress).map(|()| value))
+                .map_err(|m| {
+                    Error::request(
+                        RequestFault::InvalidParameterValue,
+                        format!("input {id:?}: {m}"),
+                    )
+                })?;
             if !values::matches_type(&value, ty) {
                 return Err(Error::request(
                     RequestFault::InvalidParameterValue,
@@ -203,6 +206,24 @@ impl Process {
                 ));
             }
             job.insert(id.to_string(), value);
+        }
+        let mut remote = 0usize;
+        for value in job.values_mut() {
+            values::for_each_file(value, &mut |map| {
+                let location = map.get("location").and_then(Value::as_str).unwrap_or("");
+                remote += usize::from(crate::fetch::is_remote(location));
+                Ok(())
+            })
+            .ok();
+        }
+        if remote > egress.policy().max_inputs {
+            return Err(Error::request(
+                RequestFault::InvalidParameterValue,
+                format!(
+                    "{remote} inputs by URL; a job may have {} at most",
+                    egress.policy().max_inputs
+                ),
+            ));
         }
         for input in declared {
             let Some(id) = input.get("id").and_then(Value::as_str) else {
@@ -345,12 +366,17 @@ pub fn schema_of(ty: &Value) -> Value {
 
 /// One request value as a CWL value of type `ty`: `{"value": x}` is x; a File or
 /// Directory is an `{"href": ...}` object or a URI string.
-fn to_cwl(v: &Value, ty: &Value, roots: &[PathBuf]) -> Result<Value, String> {
+fn to_cwl(
+    v: &Value,
+    ty: &Value,
+    roots: &[PathBuf],
+    egress: &crate::egress::Egress,
+) -> Result<Value, String> {
     if let Some(inner) = v.as_object().and_then(|m| m.get("value")) {
         if v.as_object()
             .is_some_and(|m| m.len() <= 2 && !m.contains_key("href"))
         {
-            return to_cwl(inner, ty, roots);
+            return to_cwl(inner, ty, roots, egress);
         }
     }
     let wants = |class: &str| type_accepts(ty, class);
@@ -371,16 +397,17 @@ fn to_cwl(v: &Value, ty: &Value, roots: &[PathBuf]) -> Result<Value, String> {
             if crate::fetch::is_remote(href) {
                 // Fetched by the worker before the job runs.
                 crate::fetch::check(href)?;
+                egress.check(href)?;
                 return Ok(json!({"class": class, "location": href}));
             }
             let path = local_path(href, roots)?;
-            return Ok(json!({"class": class, "location": format!("file://{}", path.display())}));
+            return Ok(json!({"class": class, "location": values::file_uri(&path)}));
         }
     }
     if let (Value::Array(items), Some(item_ty)) = (v, array_items(ty)) {
         return items
             .iter()
-            .map(|i| to_cwl(i, item_ty, roots))
+            .map(|i| to_cwl(i, item_ty, roots, egress))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array);
     }
@@ -405,19 +432,116 @@ fn type_accepts(ty: &Value, class: &str) -> bool {
     }
 }
 
-/// The local file an href names, if it lies under one of `roots`.
+/// Every File and Directory of a request's value, wherever it is (an input, a
+/// record's field, an array, an `Any`, a secondary file, a listing entry), is
+/// confined: its `location` (or `path`, or `href`) is a remote URL the worker
+/// fetches or a file under one of `roots` (resolved, links followed), rewritten
+/// as the resolved `file://` URI; its `basename` is one path component; the names
+/// the engine derives (`dirname`, `nameroot`, `nameext`) are its own to fill. A
+/// File literal (`contents`, no location) and a Directory literal (`listing`, no
+/// location) stay literals, their names checked.
+fn confine(
+    value: &mut Value,
+    roots: &[PathBuf],
+    egress: &crate::egress::Egress,
+) -> Result<(), String> {
+    let mut refused = None;
+    let walked = values::for_each_file(value, &mut |map| {
+        confine_file(map, roots, egress).map_err(|why| {
+            refused = Some(why);
+            hysope_engine::Error::Setup(String::new())
+        })
+    });
+    match (walked, refused) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(why)) => Err(why),
+        (Err(e), None) => Err(e.to_string()),
+    }
+}
+
+/// [`confine`] of one File or Directory object (its secondary files and listing
+/// too).
+fn confine_file(
+    map: &mut Map<String, Value>,
+    roots: &[PathBuf],
+    egress: &crate::egress::Egress,
+) -> Result<(), String> {
+    let given = ["location", "path", "href"]
+        .into_iter()
+        .filter_map(|key| map.get(key).map(|v| (key, v)))
+        .map(|(key, v)| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{key} must be a string"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for key in ["location", "path", "href", "dirname", "nameroot", "nameext"] {
+        map.remove(key);
+    }
+    if let [first, rest @ ..] = given.as_slice() {
+        if rest.iter().any(|other| other != first) {
+            return Err(format!(
+                "a {} names two places ({first} and {})",
+                map["class"].as_str().unwrap_or("file"),
+                rest[0]
+            ));
+        }
+        let location = if crate::fetch::is_remote(first) {
+            crate::fetch::check(first)?;
+            egress.check(first)?;
+            first.clone()
+        } else {
+            values::file_uri(&local_path(first, roots)?)
+        };
+        map.insert("location".into(), Value::String(location));
+    } else if !map.contains_key("contents") && !map.contains_key("listing") {
+        return Err(format!(
+            "a {} needs a location (or href), or is a literal (contents, listing)",
+            map["class"].as_str().unwrap_or("file")
+        ));
+    }
+    if let Some(name) = map.get("basename") {
+        let name = name.as_str().ok_or("basename must be a string")?;
+        values::check_name(name, "basename").map_err(|e| e.to_string())?;
+    }
+    for key in ["secondaryFiles", "listing"] {
+        match map.get_mut(key) {
+            None => {}
+            Some(Value::Array(items)) => {
+                for item in items.iter_mut() {
+                    if !matches!(
+                        item.get("class").and_then(Value::as_str),
+                        Some("File" | "Directory")
+                    ) {
+                        return Err(format!("{key} holds Files and Directories only"));
+                    }
+                    confine(item, roots, egress)?;
+                }
+            }
+            Some(_) => return Err(format!("{key} must be a list")),
+        }
+    }
+    Ok(())
+}
+
+/// The local file an href (a `file://` URI, percent-encoded, or a plain path)
+/// names, resolved, if it lies under one of `roots`.
 fn local_path(href: &str, roots: &[PathBuf]) -> Result<PathBuf, String> {
-    let raw = if let Some(rest) = href.strip_prefix("file://") {
-        rest
+    let raw = if href.starts_with("file://") {
+        values::path_of(&json!({ "location": href }))
+            .ok_or_else(|| format!("href {href} names no file"))?
     } else if href.contains("://") {
         let scheme = href.split("://").next().unwrap_or("");
         return Err(format!(
             "href scheme {scheme}:// is not supported (http://, https://, s3://, or file:// under an allowed input root)"
         ));
     } else {
-        href
+        PathBuf::from(href)
     };
-    let path = std::fs::canonicalize(raw).map_err(|e| format!("href {href}: {e}"))?;
+    if !raw.is_absolute() {
+        return Err(format!("href {href} is not an absolute path"));
+    }
+    let path = std::fs::canonicalize(&raw).map_err(|e| format!("href {href}: {e}"))?;
     if roots
         .iter()
         .filter_map(|r| std::fs::canonicalize(r).ok())
@@ -425,14 +549,8 @@ fn local_path(href: &str, roots: &[PathBuf]) -> Result<PathBuf, String> {
     {
         Ok(path)
     } else {
-        Err(format!(
-            "href {href} is outside the allowed input roots ({})",
-            roots
-                .iter()
-                .map(|r| r.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
+        // The roots themselves are the server's business: not told.
+        Err(format!("href {href} is outside the allowed input roots"))
     }
 }
 

@@ -36,6 +36,11 @@ pub struct JobsParts {
     pub input_roots: Vec<PathBuf>,
     /// Jobs whose tools run at the same time.
     pub workers: usize,
+    /// What the server may reach for its users (inputs by URL, callbacks).
+    pub egress: crate::egress::EgressPolicy,
+    /// Jobs waiting for a worker, at most: an execution beyond is refused as busy
+    /// (the client comes back later) rather than queued without end.
+    pub max_waiting: usize,
 }
 
 /// The job system: everything jobs need, shared by the handlers and the workers.
@@ -73,6 +78,13 @@ pub struct Jobs {
     pub(crate) quiet: Mutex<HashMap<String, Job>>,
     /// The catalogue (result items, the items jobs read).
     pub(crate) catalog: Arc<dyn CatalogStore>,
+    /// What the server may reach for its users.
+    pub(crate) egress: Arc<crate::egress::Egress>,
+    /// Jobs waiting for a worker (queued, or synchronous ones waiting for a slot),
+    /// at most.
+    pub(crate) max_waiting: usize,
+    /// Synchronous executions waiting for a slot.
+    pub(crate) sync_waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Jobs {
@@ -100,6 +112,9 @@ impl Jobs {
             results_ready: AtomicBool::new(false),
             quiet: Mutex::new(HashMap::new()),
             catalog: parts.catalog,
+            egress: Arc::new(crate::egress::Egress::new(parts.egress).map_err(anyhow::Error::msg)?),
+            max_waiting: parts.max_waiting.max(1),
+            sync_waiting: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -197,6 +212,27 @@ impl Jobs {
             tracing::warn!(job_id = %id, error = format!("{e:#}"), "results of a dismissed job not removed");
         }
         Ok(job)
+    }
+
+    /// `text` (a failure's message, bound for a user) without the server's own
+    /// folders: the data folder and the plugin search path are named, not shown.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        let mut folders: Vec<(String, &str)> = vec![(self.data_dir.display().to_string(), "DATA")];
+        for dir in self.engine.plugin_path() {
+            folders.push((dir.display().to_string(), "PLUGINS"));
+            if let Ok(real) = std::fs::canonicalize(dir) {
+                folders.push((real.display().to_string(), "PLUGINS"));
+            }
+        }
+        // The longest first: a folder inside another is named as itself.
+        folders.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+        for (path, name) in folders {
+            if path.len() > 1 {
+                text = text.replace(&path, name);
+            }
+        }
+        text
     }
 
     /// The metrics (the HTTP layer counts its requests there).

@@ -38,11 +38,48 @@ pub fn spawn_workers(state: Arc<Jobs>, count: usize) {
                     job_id = %id,
                     process_id = tracing::field::Empty
                 );
-                if let Err(e) = run_job(&state, delivery).instrument(span).await {
-                    tracing::error!(job_id = %id, error = format!("{e:#}"), "job bookkeeping failed");
+                // Its own task: a panic ends the job, never the worker.
+                let job_state = state.clone();
+                let job = tokio::spawn(
+                    async move { run_job(&job_state, delivery).await }.instrument(span),
+                );
+                match job.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(job_id = %id, error = format!("{e:#}"), "job bookkeeping failed");
+                    }
+                    Err(e) => {
+                        let why = panic_text(e.into_panic());
+                        tracing::error!(job_id = %id, error = %why, "job bookkeeping panicked");
+                        let failed = update(&state, &id, true, |job| {
+                            if job.status.is_final() {
+                                return false;
+                            }
+                            job.status = Status::Failed;
+                            job.failure = Some(FailureKind::ProcessFailed);
+                            job.message = hysope_engine::Error::Internal(why.clone()).to_string();
+                            job.finished = Some(now_ms());
+                            true
+                        })
+                        .await;
+                        if let Err(e) = failed {
+                            tracing::error!(job_id = %id, error = format!("{e:#}"), "a panicked job not marked failed");
+                        }
+                    }
                 }
             }
         });
+    }
+}
+
+/// What a panic said (its message when it is text).
+pub(crate) fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(text) => (*text).to_string(),
+            Err(_) => "a panic".into(),
+        },
     }
 }
 
@@ -119,7 +156,7 @@ pub async fn update(
             .metrics
             .job_moved(&job.process_id, Some(before), job.status);
     }
-    crate::callbacks::notify(&job);
+    crate::callbacks::notify(&state.egress, &job);
     Ok(Some(job))
 }
 
@@ -186,7 +223,7 @@ pub async fn run_sync(state: &Arc<Jobs>, mut job: Job) -> anyhow::Result<Job> {
     state
         .metrics
         .job_moved(&job.process_id, None, Status::Running);
-    crate::callbacks::notify(&job);
+    crate::callbacks::notify(&state.egress, &job);
     let id = job.id.clone();
     state
         .quiet
@@ -311,13 +348,21 @@ async fn run_started<'a>(
     let scratch = state.data_dir.join("scratch").join(id);
     let run = async {
         let mut inputs = job.inputs.clone();
-        crate::fetch::fetch_inputs(&mut inputs, &scratch.join("inputs"))
+        crate::fetch::fetch_inputs(&mut inputs, &scratch.join("inputs"), &state.egress)
             .await
             .map_err(|e| hysope_engine::Error::Cwl {
                 location: "inputs".into(),
                 message: format!("{e:#}"),
             })?;
         runner.run(&process.cwl, &inputs, &outdir).await
+    };
+    // A panic in the run (a bug) fails the job with it; the cleanup below still runs.
+    let run = async {
+        use futures::FutureExt;
+        std::panic::AssertUnwindSafe(run)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(hysope_engine::Error::Internal(panic_text(panic))))
     };
     let outcome = tokio::select! {
         r = run => Some(r),
@@ -340,13 +385,14 @@ async fn run_started<'a>(
         Some(Ok(mut output)) => {
             relative_locations(&mut output, &outdir);
             if let Err(e) = state.results.publish(id).await {
+                let text = state.redact(&format!("{e:#}"));
                 return update(state, id, true, |job| {
                     if job.status != Status::Running {
                         return false;
                     }
                     job.status = Status::Failed;
                     job.failure = Some(FailureKind::ProcessFailed);
-                    job.message = format!("{e:#}");
+                    job.message = text;
                     job.finished = Some(now_ms());
                     true
                 })
@@ -392,7 +438,7 @@ async fn run_started<'a>(
                 "invalid-cwl" => FailureKind::InvalidParameterValue,
                 _ => FailureKind::ProcessFailed,
             };
-            let text = e.to_string();
+            let text = state.redact(&e.to_string());
             let last = update(state, id, true, |job| {
                 if job.status != Status::Running {
                     return false;

@@ -58,6 +58,12 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics))
         .merge(super::stac::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn(super::guard::no_simple_writes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::guard::allowed_hosts,
+        ))
+        .layer(middleware::from_fn(super::guard::browser_headers))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -71,7 +77,18 @@ async fn count_requests(AxState(state): AxState<Shared>, request: Request, next:
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().as_str().to_string();
+    // A label of a bounded set: any method is accepted on the wire, and each new
+    // label is a new time series kept forever.
+    let method = match *request.method() {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::OPTIONS => request.method().as_str().to_string(),
+        _ => "OTHER".to_string(),
+    };
     let span = tracing::info_span!("request", %method, %route);
     let response = tracing::Instrument::instrument(next.run(request), span).await;
     state
@@ -588,10 +605,8 @@ async fn raw_result(state: &State, job: &Job, base: &str) -> ApiResult<Response>
     }
     if let [(name, value, false)] = parts.as_slice() {
         let (bytes, media) = raw_value(state, job, base, name, value).await?;
-        let mut r = bytes.into_response();
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-        return Ok(r);
+        let file_name = is_file(value).then(|| location(value).rsplit('/').next().unwrap_or(name));
+        return Ok(file_response(bytes, file_name.unwrap_or(name), media));
     }
     if !parts.is_empty()
         && parts
@@ -687,12 +702,38 @@ async fn job_file(
     Path((id, path)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let bytes = state.jobs.result_file(&id, &path).await?;
+    let name = path.rsplit('/').next().unwrap_or(&path);
+    Ok(file_response(bytes, name, media_type(&path)))
+}
+
+/// A file a job produced: its media type, sandboxed by its content security
+/// policy, and downloaded rather than shown unless the type is safe inline (a
+/// plugin's `.html` or `.svg` never runs on the server's origin).
+fn file_response(bytes: Vec<u8>, name: &str, media: &'static str) -> Response {
     let mut r = bytes.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(media_type(&path)),
+    let headers = r.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(super::guard::FILE_CSP),
     );
-    Ok(r)
+    if !super::guard::safe_inline(media) {
+        // The name as plain ASCII without quotes (it is a header's value).
+        let shown: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{shown}\"")) {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    r
 }
 
 async fn dismiss(

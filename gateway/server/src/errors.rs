@@ -42,6 +42,11 @@ pub enum Kind {
     Conflict,
     /// The client may not do this (403).
     Forbidden,
+    /// The request names a host this server does not serve (421).
+    MisdirectedRequest,
+    /// The server has as much work waiting as it takes; come back later (429,
+    /// with `Retry-After`).
+    Busy,
     /// The server failed (500).
     Internal,
 }
@@ -110,6 +115,16 @@ impl Kind {
             NotFound => (StatusCode::NOT_FOUND, ogc("not-found"), "Not found"),
             Conflict => (StatusCode::CONFLICT, ogc("conflict"), "Conflict"),
             Forbidden => (StatusCode::FORBIDDEN, ogc("forbidden"), "Forbidden"),
+            Busy => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ogc("too-many-requests"),
+                "Too many requests",
+            ),
+            MisdirectedRequest => (
+                StatusCode::MISDIRECTED_REQUEST,
+                ogc("misdirected-request"),
+                "Misdirected request",
+            ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ogc("internal-error"),
@@ -118,6 +133,9 @@ impl Kind {
         }
     }
 }
+
+/// When a client told the server is busy may come back.
+const RETRY_AFTER_SECONDS: &str = "5";
 
 /// An API error: rendered as an OGC exception document.
 #[derive(Debug)]
@@ -165,13 +183,24 @@ impl IntoResponse for ApiError {
         if self.kind == Kind::Internal {
             tracing::error!(detail = %self.detail, "internal error");
         }
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if self.kind == Kind::Busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
-        ApiError::new(Kind::Internal, chain_text(&e))
+        // The job system's own errors keep their kind through anyhow.
+        match e.downcast::<hysope_jobs::Error>() {
+            Ok(jobs) => jobs.into(),
+            Err(e) => ApiError::new(Kind::Internal, chain_text(&e)),
+        }
     }
 }
 
@@ -203,6 +232,7 @@ impl From<hysope_jobs::Error> for ApiError {
             },
             Error::NoSuchProcess(_) => Kind::NoSuchProcess,
             Error::NoSuchJob(_) => Kind::NoSuchJob,
+            Error::Busy(_) => Kind::Busy,
             Error::ResultNotReady { .. } => Kind::ResultNotReady,
             Error::NoSuchResult { .. } => Kind::NotFound,
             _ => Kind::Internal,

@@ -40,6 +40,20 @@ fn links_of(value: &Value, out: &mut Vec<(String, String, String)>) {
     }
 }
 
+/// True for an `http(s)://` URL or a reference relative to the page (no scheme).
+fn is_web_link(href: &str) -> bool {
+    let lower = href.trim_start().to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return true;
+    }
+    // A scheme is letters, digits, `+`, `-`, `.` before the first `:`, which comes
+    // before any `/`, `?` or `#`.
+    match lower.find([':', '/', '?', '#']) {
+        Some(i) => lower.as_bytes()[i] != b':',
+        None => true,
+    }
+}
+
 /// A page showing `body` under `title`, its links first.
 pub fn page(title: &str, body: &Value) -> Html<String> {
     let mut links = Vec::new();
@@ -47,6 +61,15 @@ pub fn page(title: &str, body: &Value) -> Html<String> {
     let items: String = links
         .iter()
         .map(|(href, rel, t)| {
+            // Only web links are links: `javascript:` or `data:` in a document (a
+            // user's STAC item, a job's input) stays text.
+            if !is_web_link(href) {
+                return format!(
+                    "<li>{} <small>({})</small></li>\n",
+                    escape(if t.is_empty() { href } else { t }),
+                    escape(rel)
+                );
+            }
             // Links to JSON resources open their HTML page.
             let shown = if href.contains('?') || href.ends_with("/api") || href.contains("/files/")
             {
@@ -75,6 +98,29 @@ pub fn page(title: &str, body: &Value) -> Html<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_links_are_clickable() {
+        let body = serde_json::json!({"links": [
+            {"href": "javascript:alert(1)", "rel": "x", "title": "click"},
+            {"href": " JavaScript:alert(2)", "rel": "y"},
+            {"href": "data:text/html,<script>alert(3)</script>", "rel": "z"},
+            {"href": "https://example.org/a", "rel": "ok"},
+            {"href": "/stac/collections", "rel": "ok2"},
+        ]});
+        let html = page("t", &body).0;
+        assert!(!html.contains("href=\"javascript"), "{html}");
+        assert!(
+            !html.to_ascii_lowercase().contains("href=\" javascript"),
+            "{html}"
+        );
+        assert!(!html.contains("href=\"data:"), "{html}");
+        assert!(
+            html.contains("href=\"https://example.org/a?f=html\""),
+            "{html}"
+        );
+        assert!(html.contains("href=\"/stac/collections?f=html\""), "{html}");
+    }
 
     #[test]
     fn pages_escape_text_and_list_links() {

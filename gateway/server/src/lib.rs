@@ -11,11 +11,13 @@
 pub mod api;
 pub mod deploy;
 pub mod errors;
+pub mod guard;
 pub mod html;
 pub mod openapi;
 pub mod query;
 pub mod stac;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ use hysope_jobs::processes::Registry;
 use hysope_jobs::{JobFilter, JobStore, Jobs, JobsParts, LocalQueue, RedbJobStore, worker};
 
 /// Re-exported for the callers that fetch from S3 (`hysope ingest s3://...`).
+pub use hysope_jobs::egress::EgressPolicy;
 pub use hysope_jobs::fetch;
 
 /// How the server is set up.
@@ -43,7 +46,18 @@ pub struct Config {
     pub engine: Engine,
     /// Where results go: `None` for `DATA_DIR/results`, or `s3://BUCKET/PREFIX`.
     pub results_url: Option<String>,
+    /// The hosts the server answers for (`Host`), or any when `None`
+    /// (see [`guard::hosts_for`]).
+    pub allowed_hosts: Option<Vec<String>>,
+    /// What the server may reach for its users (inputs by URL, callbacks).
+    pub egress: hysope_jobs::egress::EgressPolicy,
+    /// Jobs waiting for a worker, at most; more are answered 429 (see
+    /// [`DEFAULT_MAX_WAITING`]).
+    pub max_waiting: usize,
 }
+
+/// Jobs waiting for a worker by default, at most.
+pub const DEFAULT_MAX_WAITING: usize = 10_000;
 
 /// Everything the handlers share.
 pub struct State {
@@ -53,6 +67,8 @@ pub struct State {
     pub(crate) deploy_lock: tokio::sync::Mutex<()>,
     /// Secret of `POST /stac/ingest`, written to `DATA/server.json` for `hysope ingest`.
     pub(crate) ingest_token: String,
+    /// The hosts served (`Host` header), when limited (see `guard::hosts_for`).
+    pub(crate) allowed_hosts: Option<Vec<String>>,
 }
 
 impl State {
@@ -127,12 +143,17 @@ pub const SERVER_FILE: &str = "server.json";
 /// Opens the stores, registers the processes, re-queues unfinished jobs and starts
 /// the workers. Returns the shared state and the number of re-queued jobs.
 pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "cannot create the data folder {}",
-            config.data_dir.display()
-        )
-    })?;
+    // Only its owner reads it (jobs' inputs and results, the ingest token).
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .with_context(|| {
+            format!(
+                "cannot create the data folder {}",
+                config.data_dir.display()
+            )
+        })?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let store = open_store(&data_dir)?;
     let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open_shared(store.clone())?);
@@ -172,6 +193,8 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         results,
         input_roots,
         workers: config.workers,
+        egress: config.egress.clone(),
+        max_waiting: config.max_waiting,
     })?);
     let requeued = worker::recover(&jobs).await?;
     worker::spawn_workers(jobs.clone(), config.workers);
@@ -179,6 +202,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         jobs,
         deploy_lock: tokio::sync::Mutex::new(()),
         ingest_token: uuid::Uuid::new_v4().simple().to_string(),
+        allowed_hosts: config.allowed_hosts.clone(),
     });
     Ok((state, requeued))
 }

@@ -976,7 +976,11 @@ async fn subscriber() -> (String, Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn subscribers_are_called_on_progress_success_and_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, _) = app(dir.path()).await;
+    // The subscriber listens on loopback: allowed to this server.
+    let mut config = common::config(dir.path());
+    config.egress.allowed = vec!["127.0.0.1".into()];
+    let (state, _) = hysope_server::start(config).await.unwrap();
+    let app = hysope_server::api::router(state);
     let (addr, seen) = subscriber().await;
     let body = json!({"inputs": {"stringInput": "called back"}, "subscriber": {
         "successUri": format!("http://{addr}/flaky"),

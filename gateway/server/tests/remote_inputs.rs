@@ -74,6 +74,14 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         workers: 2,
         engine: hysope_engine::Engine::open(hysope_engine::EngineSettings::from_env()).unwrap(),
         results_url: results.map(str::to_string),
+        allowed_hosts: None,
+        max_waiting: hysope_server::DEFAULT_MAX_WAITING,
+        // The gateway itself and moto, on loopback; moto's bucket of SWOT files.
+        egress: hysope_jobs::egress::EgressPolicy {
+            allowed: vec!["127.0.0.1".into()],
+            buckets: vec!["swot".into()],
+            ..Default::default()
+        },
     }
 }
 

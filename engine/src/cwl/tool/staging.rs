@@ -74,15 +74,24 @@ pub(super) fn stage_entry(
                 Some(other) => other.clone(),
                 None => Value::Null,
             };
+            if let Some(name) = &name {
+                inside_outdir(name, at)?;
+            }
             match (&content, name) {
                 (Value::Object(c), name) if c.contains_key("class") => {
                     let mut c = content.clone();
                     values::materialise(&mut c, run.scratch)?;
+                    // `entryname` may name a subfolder of the output folder.
+                    let mut folder = run.outdir.to_path_buf();
                     if let Some(name) = name {
-                        c["basename"] = json!(name);
+                        let (parent, last) = name.rsplit_once('/').unwrap_or(("", &name));
+                        c["basename"] = json!(last);
+                        if !parent.is_empty() {
+                            folder = folder.join(parent);
+                            std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+                        }
                     }
-                    let target = values::place(&c, run.outdir)?;
-                    let _ = target;
+                    values::place(&c, &folder)?;
                     Ok(())
                 }
                 (Value::Array(items), None) => items
@@ -90,12 +99,6 @@ pub(super) fn stage_entry(
                     .into_iter()
                     .try_for_each(|e| stage_entry(e, run, evaluator, scope, at)),
                 (_, Some(name)) => {
-                    if name.starts_with('/') || name.split('/').any(|p| p == "..") {
-                        return Err(Error::cwl(
-                            at,
-                            format!("entryname {name:?} must stay inside the output directory"),
-                        ));
-                    }
                     let text = match content {
                         Value::String(s) => s,
                         Value::Null => String::new(),
@@ -112,4 +115,22 @@ pub(super) fn stage_entry(
         }
         _ => Err(Error::cwl(at, "invalid InitialWorkDir entry")),
     }
+}
+
+/// Refuses an `entryname` that would leave the output folder: absolute, with a `..`
+/// or an empty component.
+fn inside_outdir(name: &str, at: &str) -> Result<()> {
+    if name.starts_with('/')
+        || name.contains('\0')
+        || name
+            .trim_end_matches('/')
+            .split('/')
+            .any(|p| p == ".." || p.is_empty())
+    {
+        return Err(Error::cwl(
+            at,
+            format!("entryname {name:?} must stay inside the output directory"),
+        ));
+    }
+    Ok(())
 }

@@ -50,12 +50,14 @@ fn percent_decode(text: &str) -> String {
         return text.to_string();
     }
     let bytes = text.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
+        // Byte by byte: a `%` before a multi-byte character is kept as it is.
+        if let (b'%', Some(&high), Some(&low)) = (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            if let (Some(high), Some(low)) = (hex(high), hex(low)) {
+                out.push(high << 4 | low);
                 i += 3;
                 continue;
             }
@@ -73,14 +75,64 @@ fn split_name(basename: &str) -> (String, String) {
     }
 }
 
+/// Refuses a name that is not one path component: a `basename`, a listing entry's
+/// name, a name things are staged or moved under. Such a name is joined to a
+/// folder; `/`, `..` or an empty name would put the file elsewhere.
+pub fn check_name(name: &str, at: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(Error::cwl(
+            at,
+            format!("the name {name:?} is not one path component (no '/', not empty, '.' or '..')"),
+        ));
+    }
+    Ok(())
+}
+
+/// The name a File or Directory object goes under in a folder: its `basename`
+/// (checked), or else the last component of `source`.
+pub fn name_of(map: &Map<String, Value>, source: Option<&Path>, at: &str) -> Result<String> {
+    let name = match map.get("basename").and_then(Value::as_str) {
+        Some(given) if !given.is_empty() => given.to_string(),
+        _ => source
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    check_name(&name, at)?;
+    Ok(name)
+}
+
+/// The `file://` URI of a host path, with the characters a URI reader would take
+/// for something else (`%`, `#`, `?`) escaped, so that [`path_of`] gives the path
+/// back as it is.
+pub fn file_uri(path: &Path) -> String {
+    let text = path.display().to_string();
+    let mut out = String::with_capacity(text.len() + 7);
+    out.push_str("file://");
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '#' => out.push_str("%23"),
+            '?' => out.push_str("%3F"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Fills `path`, `location`, `basename`, `dirname`, `nameroot`, `nameext` of a File or
-/// Directory that has a host path.
-pub fn fill_names(map: &mut Map<String, Value>) {
+/// Directory that has a host path. A given `basename` must be one path component.
+pub fn fill_names(map: &mut Map<String, Value>) -> Result<()> {
     let value = Value::Object(map.clone());
-    let Some(path) = path_of(&value) else { return };
+    let Some(path) = path_of(&value) else {
+        return Ok(());
+    };
+    // A given basename wins: a File may be renamed, and is staged under that name.
     let basename = match map.get("basename").and_then(Value::as_str) {
-        // A given basename wins: a File may be renamed, and is staged under that name.
-        Some(b) if !b.is_empty() => b.to_string(),
+        Some(b) if !b.is_empty() => {
+            check_name(b, "basename")?;
+            b.to_string()
+        }
         _ => path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -100,6 +152,7 @@ pub fn fill_names(map: &mut Map<String, Value>) {
         map.insert("nameroot".into(), json!(root));
         map.insert("nameext".into(), json!(ext));
     }
+    Ok(())
 }
 
 /// A File object for an existing host file, with size and sha1 checksum; a
@@ -113,7 +166,7 @@ pub fn file_object(path: &Path, listing_depth: usize) -> Result<Value> {
             "location".into(),
             json!(format!("file://{}", path.display())),
         );
-        fill_names(&mut map);
+        fill_names(&mut map)?;
         if listing_depth > 0 {
             map.insert(
                 "listing".into(),
@@ -128,7 +181,7 @@ pub fn file_object(path: &Path, listing_depth: usize) -> Result<Value> {
         "location".into(),
         json!(format!("file://{}", path.display())),
     );
-    fill_names(&mut map);
+    fill_names(&mut map)?;
     map.insert("size".into(), json!(meta.len()));
     map.insert(
         "checksum".into(),
@@ -187,11 +240,13 @@ pub fn materialise(value: &mut Value, scratch: &Path) -> Result<()> {
             .to_string();
         let has_location = map.contains_key("location") || map.contains_key("path");
         if !has_location {
-            let basename = map
-                .get("basename")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| unique_name(&class));
+            let basename = match map.get("basename").and_then(Value::as_str) {
+                Some(given) => {
+                    check_name(given, "basename")?;
+                    given.to_string()
+                }
+                None => unique_name(&class),
+            };
             let dir = scratch.join(unique_name("literal"));
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let target = dir.join(&basename);
@@ -221,7 +276,7 @@ pub fn materialise(value: &mut Value, scratch: &Path) -> Result<()> {
             );
             map.insert("path".into(), json!(target.display().to_string()));
         }
-        fill_names(map);
+        fill_names(map)?;
         if class == "Directory" {
             if let Some(Value::Array(items)) = map.get_mut("listing") {
                 for item in items.iter_mut() {
@@ -241,17 +296,8 @@ pub fn materialise(value: &mut Value, scratch: &Path) -> Result<()> {
 /// Puts (links or copies) a File/Directory object's content into `dir` under its basename.
 pub fn place(item: &Value, dir: &Path) -> Result<PathBuf> {
     let source = path_of(item).ok_or_else(|| Error::cwl("listing", "entry without a location"))?;
-    let name = item
-        .get("basename")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            source
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-    let target = dir.join(name);
+    let map = item.as_object().cloned().unwrap_or_default();
+    let target = dir.join(name_of(&map, Some(&source), "listing")?);
     if source != target {
         copy_tree(&source, &target).map_err(|e| Error::io(&source, e))?;
     }
@@ -322,7 +368,7 @@ pub fn complete_files(
     at: &str,
 ) -> Result<()> {
     for_each_file(value, &mut |map| {
-        fill_names(map);
+        fill_names(map).map_err(|e| Error::cwl(at, e.to_string()))?;
         let path = path_of(&Value::Object(map.clone()));
         let class = map
             .get("class")
@@ -442,7 +488,7 @@ pub fn secondary_files(
                 object["class"] = json!("Directory");
             }
             if let Value::Object(m) = &mut object {
-                fill_names(m);
+                fill_names(m)?;
             }
             out.push(object);
         }
@@ -521,4 +567,25 @@ pub fn apply_pattern(basename: &str, pattern: &str) -> String {
         rest = r;
     }
     format!("{base}{rest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_never_panics_and_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decode("a%41b%2Fc"), "aAb/c");
+        assert_eq!(percent_decode("%%41"), "%A");
+        // A `%` before a multi-byte character, or at the end: kept (this panicked).
+        assert_eq!(percent_decode("%é"), "%é");
+        assert_eq!(percent_decode("%4é"), "%4é");
+        assert_eq!(percent_decode("x%"), "x%");
+        assert_eq!(percent_decode("x%4"), "x%4");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        // Bytes that are not UTF-8 become replacement characters.
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
+        let value = json!({"class": "File", "location": "file:///data/%E9t%C3%A9.csv"});
+        assert_eq!(path_of(&value), Some(PathBuf::from("/data/\u{fffd}té.csv")));
+    }
 }

@@ -28,6 +28,9 @@ pub fn config(data: &Path) -> Config {
         workers: 2,
         engine: engine(),
         results_url: None,
+        allowed_hosts: None,
+        max_waiting: hysope_server::DEFAULT_MAX_WAITING,
+        egress: Default::default(),
     }
 }
 
