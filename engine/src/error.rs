@@ -120,6 +120,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Something bigger than one plugin run (a whole job) ran past its time.
+    #[error("{what} ran past its time limit of {}", humantime_secs(*limit))]
+    TimeLimit {
+        /// What ran.
+        what: String,
+        /// Its limit.
+        limit: Duration,
+    },
     /// A bug of Hysope met while running (a panic, caught): the run fails with it,
     /// the server goes on.
     #[error("internal error (a bug of Hysope, please report it): {0}")]
@@ -184,8 +192,13 @@ impl Error {
             Error::Cwl { .. } => "invalid-cwl",
             Error::Unsupported { .. } => "unsupported",
             Error::Internal(_) => "internal",
+            Error::TimeLimit { .. } => "timeout",
         }
     }
+}
+
+fn humantime_secs(limit: Duration) -> String {
+    format!("{} s", limit.as_secs_f64())
 }
 
 /// Result with the engine's error.

@@ -24,12 +24,17 @@ impl SuiteTools for Wasm {
         let engine = ENGINE
             .get_or_init(|| Arc::new(WasmEngine::new(EngineConfig::default()).unwrap()))
             .clone();
-        Arc::new(WasmBackend::new(engine, Limits::default(), Vec::new()))
+        // The component is named as tools name it, found in the search path.
+        Arc::new(WasmBackend::new(
+            engine,
+            Limits::default(),
+            vec![hysope_test_components::component_dir()],
+        ))
     }
 
     fn requirements(&self) -> Vec<Value> {
-        let toolbox = hysope_test_components::component("toolbox");
-        vec![json!({"class": "hysope:WasmRequirement", "component": toolbox.display().to_string()})]
+        assert!(hysope_test_components::component("toolbox").is_file());
+        vec![json!({"class": "hysope:WasmRequirement", "component": "toolbox.wasm"})]
     }
 
     fn cat(&self, paths: &[&str]) -> Vec<String> {
@@ -133,4 +138,50 @@ mod local {
 #[test]
 fn the_toolbox_is_a_component_of_the_test_build() {
     assert!(Path::new(&hysope_test_components::component("toolbox")).is_file());
+}
+
+/// A tool's stdout goes straight to its file, counted against the output cap:
+/// 8 MiB written past a 1 MiB cap stop the run, and nothing of it was held in
+/// memory (it was, up to the cap, before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_to_a_file_counts_against_the_output_cap() {
+    use hysope_engine::cwl::ToolInvocation;
+    let engine = Arc::new(WasmEngine::new(EngineConfig::default()).unwrap());
+    let limits = Limits {
+        output_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let backend = WasmBackend::new(
+        engine,
+        limits,
+        vec![hysope_test_components::component_dir()],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let outdir = work.path().join("out");
+    std::fs::create_dir_all(&outdir).unwrap();
+    let requirements =
+        vec![json!({"class": "hysope:WasmRequirement", "component": "hostile.wasm"})];
+    let process = json!({"class": "CommandLineTool", "$path": work.path().join("t.cwl")});
+    let mut inputs = serde_json::Map::new();
+    let staging = backend
+        .stage(&process, &requirements, &mut inputs, &outdir)
+        .unwrap();
+    let invocation = ToolInvocation {
+        name: "hostile".into(),
+        argv: args(&["hostile", "stdout"]),
+        env: Vec::new(),
+        stdin: None,
+        stdout: Some("out.txt".into()),
+        stderr: None,
+        outdir: outdir.clone(),
+        staging,
+        timeout: None,
+        cancel: tokio_util::sync::CancellationToken::new(),
+    };
+    let result = backend.execute(invocation).await;
+    assert!(
+        matches!(result, Err(hysope_engine::Error::OutputLimit { .. })),
+        "{:?}",
+        result.map(|r| r.exit_code)
+    );
 }

@@ -182,6 +182,20 @@ pub fn resolve_component(
         .get("component")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::cwl(at, "component must be a string"))?;
+    // A file name, or a path below the tool's folder: never a host path of its own.
+    let path_of_name = Path::new(name);
+    if path_of_name.is_absolute()
+        || path_of_name
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::cwl(
+            at,
+            format!(
+                "component {name:?} must be a file name, a path below the tool's folder, or sha256:<hex>"
+            ),
+        ));
+    }
     let mut dirs = vec![
         tool_dir.to_path_buf(),
         tool_dir.join("target/wasm32-wasip2/release"),
@@ -201,23 +215,24 @@ pub fn resolve_component(
                 })
         })
     } else if name.contains('/') {
+        // Followed to the end, it must still be below the tool's folder.
         let path = tool_dir.join(name);
-        path.exists().then_some(path)
+        let inside = match (
+            std::fs::canonicalize(&path),
+            std::fs::canonicalize(tool_dir),
+        ) {
+            (Ok(real), Ok(root)) => real.starts_with(root),
+            _ => false,
+        };
+        inside.then_some(path)
     } else {
         dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
     };
+    // The folders searched are the server's business: not told.
     let path = found.ok_or_else(|| {
-        let searched: Vec<String> = dirs
-            .iter()
-            .filter(|d| d.is_dir())
-            .map(|d| d.display().to_string())
-            .collect();
         Error::cwl(
             at,
-            format!(
-                "component {name:?} not found (searched {})",
-                searched.join(", ")
-            ),
+            format!("component {name:?} not found beside the tool or in the plugin search path"),
         )
     })?;
     if let Some(expected) = requirement.get("sha256").and_then(Value::as_str) {
@@ -432,9 +447,18 @@ impl Backend for WasmBackend {
             if let Some(t) = invocation.timeout {
                 limits.timeout = limits.timeout.min(t);
             }
-            if invocation.stdout.is_some() {
-                limits.stdio_bytes = limits.output_bytes.min(usize::MAX as u64) as usize;
-            }
+            // stdout to a file goes straight there (the output cap counts it);
+            // nothing of it is held in memory.
+            let stdout_file = match &invocation.stdout {
+                Some(name) => {
+                    let path = invocation.outdir.join(name);
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                    }
+                    Some(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?)
+                }
+                None => None,
+            };
             let request = RunRequest {
                 args: invocation.argv.iter().skip(1).cloned().collect(),
                 env: invocation.env.clone(),
@@ -444,6 +468,7 @@ impl Backend for WasmBackend {
                 limits,
                 cancel: invocation.cancel.clone(),
                 events: self.events.clone(),
+                stdout_file,
             };
             let (code, outcome) = match self.engine.run(&plugin, request).await {
                 Ok(outcome) => (0, outcome),
@@ -455,7 +480,6 @@ impl Backend for WasmBackend {
                 let path = invocation.outdir.join(name);
                 std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
             };
-            write(&invocation.stdout, &outcome.stdout)?;
             write(&invocation.stderr, &outcome.stderr)?;
             if code != 0 && !outcome.stderr.is_empty() {
                 tracing::warn!(plugin = %invocation.name, code, stderr = %String::from_utf8_lossy(&outcome.stderr), "plugin failed");

@@ -19,6 +19,12 @@ impl Ontology {
     pub fn load(paths: &[PathBuf]) -> Ontology {
         let mut ontology = Ontology::default();
         for path in paths {
+            // A regular file of a bounded size: `/dev/zero` named here never ends.
+            let readable =
+                std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= MAX_ONTOLOGY_BYTES);
+            if !readable {
+                continue;
+            }
             if let Ok(text) = std::fs::read_to_string(path) {
                 if text.trim_start().starts_with('<') {
                     ontology.add_rdf_xml(&text);
@@ -134,6 +140,9 @@ impl Ontology {
         false
     }
 }
+
+/// The largest ontology file read (EDAM, the largest in use, is about 3 MB).
+pub const MAX_ONTOLOGY_BYTES: u64 = 64 << 20;
 
 /// The ontology files of a process (`$schemas`, absolute after loading), cached.
 pub fn for_process(process: &serde_json::Value) -> Arc<Ontology> {

@@ -117,6 +117,10 @@ pub struct RunRequest {
     pub cancel: CancellationToken,
     /// Receives log and progress events as they happen.
     pub events: Option<UnboundedSender<RunEvent>>,
+    /// A file (in the output folder) that receives stdout as it is written,
+    /// instead of a capture held in memory: its size counts against the output
+    /// cap, and the outcome's `stdout` is then empty.
+    pub stdout_file: Option<std::fs::File>,
 }
 
 /// What a finished run produced.
@@ -438,9 +442,12 @@ impl WasmEngine {
         wasi.args(&argv)
             .envs(&request.env)
             .stdin(MemoryInputPipe::new(request.stdin))
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
+            .stderr(stderr.clone());
+        match request.stdout_file {
+            Some(file) => wasi.stdout(wasmtime_wasi::cli::OutputFile::new(file)),
+            None => wasi.stdout(stdout.clone()),
+        };
+        wasi.allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             // File operations on the mounts are local and short: running them inline

@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// with `Retry-After`.
     #[arg(long, env = "HYSOPE_MAX_WAITING", default_value_t = hysope_server::DEFAULT_MAX_WAITING)]
     pub max_waiting: usize,
+    /// The time a whole job may run (its inputs fetched, all its steps), as
+    /// `90s`, `30m`, `12h`; a job beyond fails with that reason.
+    #[arg(long, env = "HYSOPE_JOB_TIME_LIMIT", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub job_time_limit: std::time::Duration,
 }
 
 /// `hysope serve`.
@@ -119,6 +123,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         max_waiting: args.max_waiting,
+        job_time_limit: args.job_time_limit,
     };
     let (state, requeued) = start(config).await?;
     let processes = state.jobs().processes().all().count();

@@ -17,6 +17,16 @@ use crate::{Job, Status};
 /// Time of one call.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Notifications being delivered at once, at most (each with its retries): the
+/// server's own fan-out stays bounded whatever the subscribers do.
+const IN_FLIGHT: usize = 256;
+
+fn in_flight() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)))
+}
+
 /// Attempts per notification.
 const ATTEMPTS: u32 = 5;
 
@@ -55,7 +65,24 @@ pub fn notify(egress: &Arc<Egress>, job: &Job) {
     // Serialised once for every attempt.
     let body = bytes::Bytes::from(body.to_string());
     let egress = egress.clone();
+    // A progress report is dropped when every slot is taken (the next one says
+    // more); a job's end waits for a slot.
+    let permit = match in_flight().clone().try_acquire_owned() {
+        Ok(permit) => Some(permit),
+        Err(_) if key == "inProgressUri" => {
+            tracing::debug!(job_id = %id, "progress callback skipped: too many in flight");
+            return;
+        }
+        Err(_) => None,
+    };
     tokio::spawn(async move {
+        let _permit = match permit {
+            Some(permit) => permit,
+            None => match in_flight().clone().acquire_owned().await {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
         let mut pause = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
             match egress.post_json(&uri, body.clone(), TIMEOUT).await {

@@ -41,6 +41,8 @@ pub struct JobsParts {
     /// Jobs waiting for a worker, at most: an execution beyond is refused as busy
     /// (the client comes back later) rather than queued without end.
     pub max_waiting: usize,
+    /// The time a whole job may run (fetching its inputs, all its steps).
+    pub job_time_limit: std::time::Duration,
 }
 
 /// The job system: everything jobs need, shared by the handlers and the workers.
@@ -85,6 +87,8 @@ pub struct Jobs {
     pub(crate) max_waiting: usize,
     /// Synchronous executions waiting for a slot.
     pub(crate) sync_waiting: std::sync::atomic::AtomicUsize,
+    /// The time a whole job may run.
+    pub(crate) job_time_limit: std::time::Duration,
 }
 
 impl Jobs {
@@ -115,6 +119,7 @@ impl Jobs {
             egress: Arc::new(crate::egress::Egress::new(parts.egress).map_err(anyhow::Error::msg)?),
             max_waiting: parts.max_waiting.max(1),
             sync_waiting: std::sync::atomic::AtomicUsize::new(0),
+            job_time_limit: parts.job_time_limit,
         })
     }
 

@@ -364,6 +364,16 @@ async fn run_started<'a>(
             .await
             .unwrap_or_else(|panic| Err(hysope_engine::Error::Internal(panic_text(panic))))
     };
+    // A whole job (its fetching, every step, every retry) within its time.
+    let limit = state.job_time_limit;
+    let run = async move {
+        tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+            Err(hysope_engine::Error::TimeLimit {
+                what: "the job".into(),
+                limit,
+            })
+        })
+    };
     let outcome = tokio::select! {
         r = run => Some(r),
         _ = cancel.cancelled() => None,

@@ -198,6 +198,18 @@ fn self_contained(value: &Value, at: &str) -> Result<(), ApiError> {
                     )));
                 }
             }
+            // Ontologies are read from where they are named: a deployed document
+            // names web addresses only (the loader reads none of those).
+            if let Some(Value::Array(schemas)) = map.get("$schemas") {
+                for schema in schemas {
+                    let text = schema.as_str().unwrap_or("");
+                    if !(text.starts_with("http://") || text.starts_with("https://")) {
+                        return Err(invalid(format!(
+                            "{at}/$schemas: {schema} refers to a file; a deployed document must be self-contained"
+                        )));
+                    }
+                }
+            }
             if let Some(Value::String(run)) = map.get("run") {
                 if !run.starts_with('#') {
                     return Err(invalid(format!(

@@ -54,7 +54,12 @@ pub struct Config {
     /// Jobs waiting for a worker, at most; more are answered 429 (see
     /// [`DEFAULT_MAX_WAITING`]).
     pub max_waiting: usize,
+    /// The time a whole job may run (see [`DEFAULT_JOB_TIME_LIMIT`]).
+    pub job_time_limit: std::time::Duration,
 }
+
+/// The time a whole job may run by default: a day.
+pub const DEFAULT_JOB_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Jobs waiting for a worker by default, at most.
 pub const DEFAULT_MAX_WAITING: usize = 10_000;
@@ -195,6 +200,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         workers: config.workers,
         egress: config.egress.clone(),
         max_waiting: config.max_waiting,
+        job_time_limit: config.job_time_limit,
     })?);
     let requeued = worker::recover(&jobs).await?;
     worker::spawn_workers(jobs.clone(), config.workers);

@@ -76,6 +76,7 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         results_url: results.map(str::to_string),
         allowed_hosts: None,
         max_waiting: hysope_server::DEFAULT_MAX_WAITING,
+        job_time_limit: hysope_server::DEFAULT_JOB_TIME_LIMIT,
         // The gateway itself and moto, on loopback; moto's bucket of SWOT files.
         egress: hysope_jobs::egress::EgressPolicy {
             allowed: vec!["127.0.0.1".into()],

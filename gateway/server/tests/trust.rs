@@ -455,3 +455,109 @@ async fn failure_messages_do_not_show_the_servers_folders() {
         assert_eq!(shown, "component PLUGINS/echo.wasm");
     }
 }
+
+/// A deployed tool running `echo.wasm`, with `component` and `$schemas` as given.
+fn deployed(id: &str, component: &str, schemas: &str) -> String {
+    format!(
+        r#"cwlVersion: v1.2
+class: CommandLineTool
+id: {id}
+$namespaces: {{hysope: "https://hysope.dev/cwl#"}}
+$schemas: [{schemas}]
+requirements:
+  hysope:WasmRequirement: {{component: "{component}"}}
+baseCommand: echo
+inputs:
+  stringInput: {{type: string?, inputBinding: {{prefix: --stringInput}}}}
+outputs:
+  out: {{type: stdout}}
+"#
+    )
+}
+
+/// Hole 3 (part): a deployed document names no host file. `$schemas` naming a
+/// file (`/dev/zero` was read until memory ran out) and `$import` are refused at
+/// deploy; a component named by a host path or a way up is refused when it is
+/// looked up, and no path is told.
+#[tokio::test(flavor = "multi_thread")]
+async fn deployed_documents_name_no_host_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _state) = app(dir.path()).await;
+    let cwl = [("content-type", "application/cwl+yaml")];
+    for (doc, expect) in [
+        (deployed("zero", "echo.wasm", "/dev/zero"), "refers to a file"),
+        (deployed("zero2", "echo.wasm", "\"file:///dev/zero\""), "refers to a file"),
+        (
+            "cwlVersion: v1.2\nclass: CommandLineTool\nid: imp\ninputs: {$import: /dev/zero}\noutputs: []\n"
+                .to_string(),
+            "$import",
+        ),
+    ] {
+        let reply = call(&app, "POST", "/processes", &cwl, &doc).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{doc}: {}", reply.text);
+        assert!(reply.text.contains(expect), "{}", reply.text);
+    }
+    for (id, component) in [
+        ("abs", "/etc/passwd"),
+        ("up", "../../../../../../etc/passwd"),
+    ] {
+        let doc = deployed(id, component, "\"https://edamontology.org/EDAM.owl\"");
+        let deploy = call(&app, "POST", "/processes", &cwl, &doc).await;
+        let refused = if deploy.status == StatusCode::CREATED {
+            execute(&app, id, json!({"stringInput": "x"})).await
+        } else {
+            deploy
+        };
+        assert!(
+            refused.status.is_client_error(),
+            "{component}: {}",
+            refused.text
+        );
+        assert!(
+            refused.text.contains("must be a file name"),
+            "{component}: {}",
+            refused.text
+        );
+        assert!(!refused.text.contains("root:x:0:0"));
+    }
+    let reply = execute(&app, "echo", json!({"stringInput": "still here"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+/// Hole 6: a whole job runs within its time limit; beyond, it fails with that
+/// reason (and its tool is stopped).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_past_its_time_limit_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.job_time_limit = std::time::Duration::from_secs(1);
+    let (state, _) = hysope_server::start(config).await.unwrap();
+    let app = hysope_server::api::router(state);
+    let started = std::time::Instant::now();
+    let reply = call(
+        &app,
+        "POST",
+        "/processes/sleep/execution",
+        &[
+            ("content-type", "application/json"),
+            ("prefer", "respond-async"),
+        ],
+        r#"{"inputs":{"seconds":60}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let id = reply.json()["jobID"].as_str().unwrap().to_string();
+    let status = loop {
+        let status = get(&app, &format!("/jobs/{id}")).await.json();
+        if status["status"] == "failed" || started.elapsed() > std::time::Duration::from_secs(30) {
+            break status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["status"], "failed", "{status}");
+    assert!(
+        status["message"].as_str().unwrap().contains("the job"),
+        "{status}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

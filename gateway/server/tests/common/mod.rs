@@ -30,6 +30,7 @@ pub fn config(data: &Path) -> Config {
         results_url: None,
         allowed_hosts: None,
         max_waiting: hysope_server::DEFAULT_MAX_WAITING,
+        job_time_limit: hysope_server::DEFAULT_JOB_TIME_LIMIT,
         egress: Default::default(),
     }
 }
