@@ -41,8 +41,7 @@ pub fn main(args: IngestArgs) -> ExitCode {
 }
 
 fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
+    hysope_server::create_data_dir(&args.data_dir)?;
     let mut paths = Vec::new();
     let mut urls = Vec::new();
     for p in &args.paths {

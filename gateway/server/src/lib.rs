@@ -145,20 +145,21 @@ pub async fn serve(
 /// the token of its ingest endpoint (readable by whoever can read the folder).
 pub const SERVER_FILE: &str = "server.json";
 
-/// Opens the stores, registers the processes, re-queues unfinished jobs and starts
-/// the workers. Returns the shared state and the number of re-queued jobs.
-pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
-    // Only its owner reads it (jobs' inputs and results, the ingest token).
+/// Creates the data folder (and its parents) readable by its owner only: it holds
+/// jobs' inputs and results and the ingest token. An existing folder is left as
+/// it is.
+pub fn create_data_dir(data_dir: &Path) -> anyhow::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(&config.data_dir)
-        .with_context(|| {
-            format!(
-                "cannot create the data folder {}",
-                config.data_dir.display()
-            )
-        })?;
+        .create(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))
+}
+
+/// Opens the stores, registers the processes, re-queues unfinished jobs and starts
+/// the workers. Returns the shared state and the number of re-queued jobs.
+pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
+    create_data_dir(&config.data_dir)?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let store = open_store(&data_dir)?;
     let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open_shared(store.clone())?);

@@ -561,3 +561,21 @@ async fn a_job_past_its_time_limit_fails() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// Hole 8: a data folder the server (or `hysope ingest`) creates is its owner's
+/// only.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_data_folder_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("new").join("data");
+    let (_app, _state) = app(&data).await;
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{mode:o}");
+    let other = dir.path().join("by-ingest");
+    hysope_server::create_data_dir(&other).unwrap();
+    assert_eq!(
+        std::fs::metadata(&other).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+}
