@@ -173,13 +173,20 @@ impl Jobs {
     /// final record, and its result item when successful, are durable when this
     /// returns.
     pub async fn run_sync(self: &Arc<Self>, job: Job) -> anyhow::Result<Job> {
-        use std::sync::atomic::Ordering;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        /// Uncounts the execution however it ends: its caller may drop it (a
+        /// client that goes away) before it returns.
+        struct Counted<'a>(&'a AtomicUsize);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
         self.room()?;
         // Counted while it waits for a slot (and runs: it holds one then).
         self.sync_waiting.fetch_add(1, Ordering::Relaxed);
-        let outcome = crate::worker::run_sync(self, job).await;
-        self.sync_waiting.fetch_sub(1, Ordering::Relaxed);
-        outcome
+        let _counted = Counted(&self.sync_waiting);
+        crate::worker::run_sync(self, job).await
     }
 }
 

@@ -187,14 +187,13 @@ impl Process {
             let Some(v) = given.get(id).filter(|v| !v.is_null()) else {
                 continue;
             };
-            let value = to_cwl(v, ty, roots, egress)
-                .and_then(|mut value| confine(&mut value, roots, egress).map(|()| value))
-                .map_err(|m| {
-                    Error::request(
-                        RequestFault::InvalidParameterValue,
-                        format!("input {id:?}: {m}"),
-                    )
-                })?;
+            let mut value = to_cwl(v, ty);
+            confine(&mut value, roots, egress).map_err(|m| {
+                Error::request(
+                    RequestFault::InvalidParameterValue,
+                    format!("input {id:?}: {m}"),
+                )
+            })?;
             if !values::matches_type(&value, ty) {
                 return Err(Error::request(
                     RequestFault::InvalidParameterValue,
@@ -366,17 +365,12 @@ pub fn schema_of(ty: &Value) -> Value {
 
 /// One request value as a CWL value of type `ty`: `{"value": x}` is x; a File or
 /// Directory is an `{"href": ...}` object or a URI string.
-fn to_cwl(
-    v: &Value,
-    ty: &Value,
-    roots: &[PathBuf],
-    egress: &crate::egress::Egress,
-) -> Result<Value, String> {
+fn to_cwl(v: &Value, ty: &Value) -> Value {
     if let Some(inner) = v.as_object().and_then(|m| m.get("value")) {
         if v.as_object()
             .is_some_and(|m| m.len() <= 2 && !m.contains_key("href"))
         {
-            return to_cwl(inner, ty, roots, egress);
+            return to_cwl(inner, ty);
         }
     }
     let wants = |class: &str| type_accepts(ty, class);
@@ -393,25 +387,15 @@ fn to_cwl(
             Value::Object(m) => m.get("href").and_then(Value::as_str),
             _ => None,
         };
+        // Checked and resolved by `confine`, as any File of the request.
         if let Some(href) = href {
-            if crate::fetch::is_remote(href) {
-                // Fetched by the worker before the job runs.
-                crate::fetch::check(href)?;
-                egress.check(href)?;
-                return Ok(json!({"class": class, "location": href}));
-            }
-            let path = local_path(href, roots)?;
-            return Ok(json!({"class": class, "location": values::file_uri(&path)}));
+            return json!({"class": class, "href": href});
         }
     }
     if let (Value::Array(items), Some(item_ty)) = (v, array_items(ty)) {
-        return items
-            .iter()
-            .map(|i| to_cwl(i, item_ty, roots, egress))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array);
+        return Value::Array(items.iter().map(|i| to_cwl(i, item_ty)).collect());
     }
-    Ok(v.clone())
+    v.clone()
 }
 
 fn array_items(ty: &Value) -> Option<&Value> {

@@ -782,8 +782,9 @@ async fn job_list(
     Params(q): Params<JobsQuery>,
 ) -> ApiResult<Response> {
     let base = base_url(&headers);
-    let limit = q.paging().limit(10, 10_000)?;
-    let offset = q.paging().offset();
+    let paging = q.paging();
+    let limit = paging.limit(10, 10_000)?;
+    let offset = paging.offset();
     let mut filter = JobFilter::default();
     if let Some(p) = &q.process_id {
         filter.process_ids = p.split(',').map(str::to_string).collect();

@@ -579,3 +579,32 @@ async fn a_new_data_folder_is_private() {
         0o700
     );
 }
+
+/// A synchronous execution whose client goes away leaves no count behind: the
+/// bound of waiting jobs does not fill up with executions nobody waits for.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandoned_synchronous_execution_frees_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.max_waiting = 1;
+    let (state, _) = hysope_server::start(config).await.unwrap();
+    let app = hysope_server::api::router(state);
+    let abandoned = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            call(
+                &app,
+                "POST",
+                "/processes/sleep/execution",
+                &[("content-type", "application/json")],
+                r#"{"inputs":{"seconds":30}}"#,
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    abandoned.abort();
+    let _ = abandoned.await;
+    let reply = execute(&app, "echo", json!({"stringInput": "next"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}

@@ -47,6 +47,20 @@ impl ToolRun<'_> {
     fn req(&self, class: &str) -> Option<&Value> {
         find_req(&self.requirements, class).or_else(|| find_req(&self.hints, class))
     }
+
+    /// The evaluator of the tool's expressions and its bound input object.
+    fn bind(&self, job: &Map<String, Value>) -> Result<(Evaluator, Map<String, Value>)> {
+        let evaluator = Evaluator::for_requirements(&self.requirements);
+        let inputs = bind_job(
+            self.process,
+            job,
+            &evaluator,
+            &self.requirements,
+            self.scratch,
+            &self.at,
+        )?;
+        Ok((evaluator, inputs))
+    }
 }
 
 /// Runs a CommandLineTool on `backend` and returns its output object.
@@ -55,15 +69,7 @@ pub async fn run_command_line_tool(
     backend: &dyn Backend,
     job: &Map<String, Value>,
 ) -> Result<Value> {
-    let evaluator = Evaluator::for_requirements(&run.requirements);
-    let inputs = bind_job(
-        run.process,
-        job,
-        &evaluator,
-        &run.requirements,
-        run.scratch,
-        &run.at,
-    )?;
+    let (evaluator, inputs) = run.bind(job)?;
     let mut staged_inputs = inputs.clone();
     let staging = backend.stage(
         run.process,
@@ -119,12 +125,7 @@ pub async fn run_command_line_tool(
         stderr = Some(values::unique_name("stderr"));
     }
     for name in stdout.iter().chain(stderr.iter()) {
-        if name.starts_with('/') || name.split('/').any(|p| p == "..") {
-            return Err(Error::cwl(
-                format!("{}/stdout", run.at),
-                format!("{name:?} must be a path inside the output directory"),
-            ));
-        }
+        values::check_inside(name, &format!("{}/stdout", run.at))?;
     }
     let stdin = text_field("stdin")?.map(PathBuf::from);
     let mut env = vec![
@@ -265,15 +266,7 @@ fn resources(
 
 /// Runs an ExpressionTool: its expression's object is the output.
 pub fn run_expression_tool(run: &ToolRun<'_>, job: &Map<String, Value>) -> Result<Value> {
-    let evaluator = Evaluator::for_requirements(&run.requirements);
-    let inputs = bind_job(
-        run.process,
-        job,
-        &evaluator,
-        &run.requirements,
-        run.scratch,
-        &run.at,
-    )?;
+    let (evaluator, inputs) = run.bind(job)?;
     let all = Value::Object(inputs);
     let runtime = json!({ "outdir": run.outdir.display().to_string(), "tmpdir": run.scratch.display().to_string(), "cores": 1, "ram": 1024 });
     let expression = run

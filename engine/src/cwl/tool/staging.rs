@@ -75,7 +75,7 @@ pub(super) fn stage_entry(
                 None => Value::Null,
             };
             if let Some(name) = &name {
-                inside_outdir(name, at)?;
+                values::check_inside(name, &format!("{at}/entryname"))?;
             }
             match (&content, name) {
                 (Value::Object(c), name) if c.contains_key("class") => {
@@ -115,22 +115,4 @@ pub(super) fn stage_entry(
         }
         _ => Err(Error::cwl(at, "invalid InitialWorkDir entry")),
     }
-}
-
-/// Refuses an `entryname` that would leave the output folder: absolute, with a `..`
-/// or an empty component.
-fn inside_outdir(name: &str, at: &str) -> Result<()> {
-    if name.starts_with('/')
-        || name.contains('\0')
-        || name
-            .trim_end_matches('/')
-            .split('/')
-            .any(|p| p == ".." || p.is_empty())
-    {
-        return Err(Error::cwl(
-            at,
-            format!("entryname {name:?} must stay inside the output directory"),
-        ));
-    }
-    Ok(())
 }

@@ -88,6 +88,24 @@ pub fn check_name(name: &str, at: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a path meant to stay inside a folder (an `entryname`, a `stdout:`
+/// file) that would leave it: absolute, with a `..` or an empty component.
+pub fn check_inside(path: &str, at: &str) -> Result<()> {
+    if path.starts_with('/')
+        || path.contains('\0')
+        || path
+            .trim_end_matches('/')
+            .split('/')
+            .any(|p| p == ".." || p.is_empty())
+    {
+        return Err(Error::cwl(
+            at,
+            format!("{path:?} must be a path inside the output directory"),
+        ));
+    }
+    Ok(())
+}
+
 /// The name a File or Directory object goes under in a folder: its `basename`
 /// (checked), or else the last component of `source`.
 pub fn name_of(map: &Map<String, Value>, source: Option<&Path>, at: &str) -> Result<String> {
