@@ -9,6 +9,11 @@
 #
 #   bash deploy/run-local.sh [DATA_DIR...]
 #
+# At its first start it makes a personal token of a local operator, kept in
+# DATA_DIR/local-operator.token (mode 0600), and prints it beside the portal's
+# address: executing, following jobs and the operators' routes need a token
+# (`Authorization: Bearer TOKEN`); reading the catalogue and the processes does not.
+#
 # Environment: HYSOPE_ADDR (default 127.0.0.1:5000), HYSOPE_DATA_DIR (default
 # ./hysope-data). Stop with Ctrl-C; accepted jobs survive a stop or a crash and run
 # when the portal starts again.
@@ -32,4 +37,13 @@ for dir in "$@"; do
     echo "input root $dir: $count SWOT files"
     "$root/target/release/hysope" ingest "$dir"
 done
+data_dir="${HYSOPE_DATA_DIR:-hysope-data}"
+token_file="$data_dir/local-operator.token"
+if [ ! -s "$token_file" ]; then
+    token="$("$root/target/release/hysope" admin token create --user local --role operator \
+        --note "made by deploy/run-local.sh" --data-dir "$data_dir" | tail -n 1)"
+    (umask 077 && printf '%s\n' "$token" >"$token_file")
+fi
+echo "portal: http://${HYSOPE_ADDR:-127.0.0.1:5000}/  local operator token (in $token_file):"
+echo "    $(cat "$token_file")"
 exec "$root/target/release/hysope" serve --processes "$root/plugins" "${roots[@]}"

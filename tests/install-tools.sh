@@ -4,7 +4,8 @@
 # schemathesis for the gateway; moto, an S3 server; stac-api-validator, pystac-client,
 # and pyshp and h5py for an independent read of the SWOT files), and from Debian promtool
 # (prometheus), curl, chromium (the HTML pages, in a real headless browser) and
-# openssl (a test CA for the https subscriber).
+# openssl (a test CA for the https subscriber); with npm, oidc-provider (a real OpenID
+# provider for the identity tests, tests/oidc).
 # Idempotent: skips what is already there.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ python3 -m pip install --quiet --disable-pip-version-check \
     stac-api-validator==0.6.8 pystac-client==0.9.1 pystac==1.15.2 pyshp==3.1.6 h5py==3.16.0
 
 missing=()
+command -v npm >/dev/null || missing+=(npm)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
 command -v chromium >/dev/null || missing+=(chromium)
@@ -24,4 +26,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The OpenID provider of the identity tests (gateway/server/tests/identity.rs).
+oidc="$(cd "$(dirname "$0")/oidc" && pwd)"
+if [ ! -d "$oidc/node_modules/oidc-provider" ]; then
+    (cd "$oidc" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -24,3 +24,10 @@ print(d["url"] if d.get("pid") == int(sys.argv[2]) else "")' "$file" "$pid" 2>/d
     echo "hysope serve (pid $pid) wrote no $file in 30 s" >&2
     return 1
 }
+
+# token DATA_DIR USER ROLE: makes a personal token with `hysope admin token create`
+# (through the server when one holds the folder) and prints it.
+token() {
+    "${HYSOPE_BIN:-$(dirname "${BASH_SOURCE[0]}")/../target/debug/hysope}" admin token create \
+        --user "$2" --role "$3" --data-dir "$1" 2>/dev/null | tail -n 1
+}

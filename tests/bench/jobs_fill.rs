@@ -49,6 +49,7 @@ fn main() -> anyhow::Result<()> {
             attempts: 1,
             failure: (status == Status::Failed).then_some(hysope_jobs::FailureKind::ProcessFailed),
             base_url: None,
+            owner: Some("bench".into()),
         });
         if batch.len() == 10_000 {
             store.put_all(&batch)?;

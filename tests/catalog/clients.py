@@ -2,7 +2,10 @@
 against an independent read of the files (pyshp for the shapefile zips, h5py for the
 NetCDF-4 pixel clouds, the csv module for the USGS tables).
 
-usage: clients.py BASE_URL SHARED_DATA_DIR"""
+usage: HYSOPE_TOKEN=... clients.py BASE_URL SHARED_DATA_DIR
+
+Every request carries the personal token in HYSOPE_TOKEN (pystac-client's headers,
+urllib's opener)."""
 import glob
 import json
 import os
@@ -20,6 +23,10 @@ from pystac_client import Client
 base, data = sys.argv[1], sys.argv[2]
 stac = f"{base}/stac"
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+auth = {"Authorization": f"Bearer {os.environ['HYSOPE_TOKEN']}"}
+opener = urllib.request.build_opener()
+opener.addheaders = list(auth.items())
+urllib.request.install_opener(opener)
 
 
 def http(method, url, body=None):
@@ -37,7 +44,7 @@ def execute(process, body):
         return json.load(r)
 
 
-client = Client.open(stac)
+client = Client.open(stac, headers=auth)
 total = sum(1 for _ in glob.glob(f"{data}/**/*", recursive=True)
             if os.path.isfile(_) and not os.path.basename(_).lower().startswith("readme"))
 

@@ -1,16 +1,19 @@
 """Real OGC API - Processes clients against a running `hysope serve`.
 
-    python3 tests/gateway/clients.py http://127.0.0.1:PORT SWOT_REACH_ZIP [TLS_DIR]
+    HYSOPE_TOKEN=... python3 tests/gateway/clients.py http://127.0.0.1:PORT SWOT_REACH_ZIP [TLS_DIR]
 
 OWSLib lists, describes and executes (sync and async); the EOEPCA/Terradue
 `ogc-api-processes-client` runs the async flow: execute, status, results, dismiss.
 With TLS_DIR (leaf.pem and leaf.key for 127.0.0.1, signed by a CA the server
 trusts), an https subscriber is called back on progress and success.
+Every client calls with the personal token in HYSOPE_TOKEN (a user's): OWSLib and
+urllib as an Authorization header, the EOEPCA client as its default header.
 Any failed check raises, so the exit status tells.
 """
 
 import http.server
 import json
+import os
 import ssl
 import sys
 import threading
@@ -21,10 +24,16 @@ from owslib.ogcapi.processes import Processes
 import ogc_api_processes_client as oapc
 
 base, reach = sys.argv[1].rstrip("/"), sys.argv[2]
+token = os.environ["HYSOPE_TOKEN"]
+auth = {"Authorization": f"Bearer {token}"}
+# Every urllib request (result files, statuses) carries the token.
+opener = urllib.request.build_opener()
+opener.addheaders = list(auth.items())
+urllib.request.install_opener(opener)
 
 
 def owslib_flow():
-    p = Processes(base + "/")
+    p = Processes(base + "/", headers=auth)
     # OWSLib finds the API definition through the landing page's service-desc link.
     assert any(link["rel"] == "service-desc" for link in p.links), p.links
     ids = [proc["id"] for proc in p.processes()]
@@ -67,6 +76,7 @@ def location_job(response):
 def eoepca_flow():
     config = oapc.Configuration(host=base)
     with oapc.ApiClient(config) as client:
+        client.set_default_header("Authorization", f"Bearer {token}")
         landing = oapc.CapabilitiesApi(client).get_landing_page()
         assert landing.links
         conformance = oapc.ConformanceDeclarationApi(client).get_conformance_classes()

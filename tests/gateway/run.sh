@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Real clients and linters against a running `hysope serve` (started here on a free
 # loopback port with a fresh data folder): OWSLib and the EOEPCA processes client
-# (clients.py), schemathesis on /api (no 5xx), and promtool on /metrics.
+# (clients.py) with a user's personal token, schemathesis on /api as each role
+# (anonymous, user, developer, operator: no 5xx, responses as documented), and
+# promtool on /metrics (an operator's).
 #
 # Needs target/debug/hysope, the wasm plugins, and the Python tools of .ci/run.
 set -euo pipefail
@@ -52,18 +54,28 @@ export SSL_CERT_FILE="$tls/ca.pem"
 start clients --processes "$root/plugins" --processes "$root/gateway/server/tests/processes" \
     --allow-egress 127.0.0.1
 unset SSL_CERT_FILE
-python3 "$root/tests/gateway/clients.py" "$url" "$reach" "$tls"
+HYSOPE_TOKEN="$(token "$work/clients" owslib user)" \
+    python3 "$root/tests/gateway/clients.py" "$url" "$reach" "$tls"
 
 # Property-based requests from the API definition: no response may be a 5xx, and
 # responses must match their documented schemas. This server has the bundled plugins
 # only (the test tool that always fails would answer its executions with 500).
 start fuzz --processes "$root/plugins"
-schemathesis run "$url/api" --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --max-examples "${SCHEMATHESIS_EXAMPLES:-30}" --seed 1 --request-timeout 30 \
-    --exclude-path-regex '/files/' --warnings off
+for role in anonymous user developer operator; do
+    auth=()
+    if [ "$role" != anonymous ]; then
+        auth=(--header "Authorization: Bearer $(token "$work/fuzz" "fuzz-$role" "$role")")
+    fi
+    echo "schemathesis as $role"
+    schemathesis run "$url/api" --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+        --max-examples "${SCHEMATHESIS_EXAMPLES:-30}" --seed 1 --request-timeout 30 \
+        --exclude-path-regex '/files/' --warnings off "${auth[@]}"
+done
 
-curl -sf "$url/metrics" | promtool check metrics
-echo "promtool: /metrics clean"
+operator="$(token "$work/fuzz" prometheus operator)"
+curl -sf -H "Authorization: Bearer $operator" "$url/metrics" | promtool check metrics
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/metrics")" = 401 ]
+echo "promtool: /metrics clean (an operator's; 401 without a token)"
 
 # The HTML pages in a real headless Chromium (it asks for text/html first): the DOM
 # after load must hold what the JSON says.
@@ -81,6 +93,5 @@ page() { # URL TEXT...
 page "$url/" "<h1>Hysope</h1>" "/processes?f=html"
 page "$url/processes" "<h1>Processes</h1>" "swot-river-filter" "/processes/echo?f=html"
 page "$url/processes/swot-river-filter" "<h1>Process swot-river-filter</h1>" "unknown_flags"
-page "$url/jobs" "<h1>Jobs</h1>"
 page "$url/conformance" "conf/core"
 echo "chromium: HTML pages ok"

@@ -4,7 +4,7 @@
 //! and token come from the data folder's `server.json`), so ingesting while the
 //! server runs is safe.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,9 +13,6 @@ use anyhow::Context;
 use hysope_catalog::CatalogStore;
 use hysope_catalog::ingest::{Outcome, ingest_paths};
 use hysope_catalog::store::Ingested;
-use serde_json::Value;
-
-use hysope_server::SERVER_FILE;
 
 /// Arguments of `hysope ingest`.
 #[derive(Debug, clap::Args)]
@@ -86,20 +83,20 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
                 Some(hysope_store::Error::AlreadyOpen { .. })
             ) =>
         {
-            let server =
-                std::fs::read_to_string(args.data_dir.join(SERVER_FILE)).with_context(|| {
-                    format!(
-                        "{e}; and no {SERVER_FILE} in the data folder says where the server listens"
-                    )
-                })?;
-            let server: Value = serde_json::from_str(&server)?;
+            let server = crate::local::LocalServer::of(&args.data_dir, &e)?;
             eprintln!(
                 "hysope: the server at {} holds the catalogue; it ingests the files",
-                server["url"].as_str().unwrap_or("?")
+                server.url()
             );
             let mut all: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             all.extend(urls.iter().cloned());
-            forward(&server, &all)?
+            server
+                .call(
+                    "POST",
+                    "/stac/ingest",
+                    Some(&serde_json::json!({ "paths": all })),
+                )
+                .context("the server did not ingest the files")?
         }
         Err(e) => return Err(e),
     };
@@ -148,39 +145,4 @@ fn progress(tty: bool, n: usize, total: usize, path: &Path, outcome: &Outcome) {
         let _ = writeln!(err, "{bar} {n}/{total} {what}: {name}");
     }
     let _ = err.flush();
-}
-
-/// POSTs the paths to the running server's ingest endpoint and returns its report.
-fn forward(server: &Value, paths: &[String]) -> anyhow::Result<Value> {
-    let url = server["url"].as_str().context("server.json has no url")?;
-    let token = server["ingest_token"]
-        .as_str()
-        .context("server.json has no ingest_token")?;
-    let host = url
-        .strip_prefix("http://")
-        .context("server url is not http://")?;
-    let body = serde_json::json!({ "paths": paths }).to_string();
-    let mut stream = std::net::TcpStream::connect(host)
-        .with_context(|| format!("cannot reach the server at {url} (stale {SERVER_FILE}?)"))?;
-    write!(
-        stream,
-        "POST /stac/ingest HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply)?;
-    let text = String::from_utf8_lossy(&reply);
-    let (head, payload) = text
-        .split_once("\r\n\r\n")
-        .context("no HTTP reply from the server")?;
-    let status = head.split(' ').nth(1).unwrap_or("?");
-    let value: Value = serde_json::from_str(payload.trim())
-        .with_context(|| format!("the server replied {status} without JSON"))?;
-    if status != "200" {
-        anyhow::bail!(
-            "the server refused the ingestion ({status}): {}",
-            value["detail"].as_str().unwrap_or(payload)
-        );
-    }
-    Ok(value)
 }

@@ -8,8 +8,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod admin;
 mod cwl_runner;
 mod ingest;
+mod local;
 mod plugin;
 mod run;
 mod serve;
@@ -60,10 +62,13 @@ enum Command {
     CwlRunner(cwl_runner::CwlRunnerArgs),
     /// Serve OGC API - Processes (the bundled plugins and deployed CWL documents)
     /// and the STAC API of the catalogue.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Ingest product files (SWOT RiverSP/LakeSP zips, PIXC/PIXCVec NetCDF, USGS
     /// RDB and WaterML JSON) into the catalogue.
     Ingest(ingest::IngestArgs),
+    /// Administer a data folder: personal access tokens.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -83,8 +88,9 @@ fn main() -> ExitCode {
         Command::Plugin(command) => plugin::main(command),
         Command::Run { args } => run::main(args),
         Command::CwlRunner(args) => cwl_runner::main(args),
-        Command::Serve(args) => serve::main(args),
+        Command::Serve(args) => serve::main(*args),
         Command::Ingest(args) => ingest::main(args),
+        Command::Admin(command) => admin::main(command),
     }
 }
 

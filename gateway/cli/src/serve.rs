@@ -1,5 +1,5 @@
 //! `hysope serve`: opens the data folder's stores, starts the server and its
-//! workers, and writes `DATA/server.json` (its address and ingest token) while it
+//! workers, and writes `DATA/server.json` (its address and the local operator's secret) while it
 //! listens.
 
 use std::path::PathBuf;
@@ -69,6 +69,53 @@ pub struct ServeArgs {
     /// `90s`, `30m`, `12h`; a job beyond fails with that reason.
     #[arg(long, env = "HYSOPE_JOB_TIME_LIMIT", default_value = "24h", value_parser = humantime::parse_duration)]
     pub job_time_limit: std::time::Duration,
+    /// Trust the access tokens (JWT) of this OIDC provider: its issuer URL, exactly
+    /// as its tokens say (`iss`); its keys come from its discovery document.
+    /// Personal tokens work with or without it.
+    #[arg(long, env = "HYSOPE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The audience (`aud`) the provider's tokens must be for.
+    #[arg(long, env = "HYSOPE_OIDC_AUDIENCE", requires = "oidc_issuer")]
+    pub oidc_audience: Option<String>,
+    /// Where a token holds its roles: a dotted claim path (`roles`,
+    /// `realm_access.roles` for Keycloak, `groups`).
+    #[arg(long, env = "HYSOPE_OIDC_ROLES_CLAIM", default_value = "roles")]
+    pub oidc_roles_claim: String,
+    /// The provider's role names and the roles they give, `NAME=ROLE,...`
+    /// (e.g. `hysope-admins=operator`); without it the provider's names are
+    /// Hysope's (user, developer, operator).
+    #[arg(long, env = "HYSOPE_OIDC_ROLE_MAP", default_value = "")]
+    pub oidc_role_map: String,
+    /// The role of a provider's token that carries none of the mapped roles
+    /// (`anonymous` to give such tokens nothing more than no token).
+    #[arg(long, env = "HYSOPE_OIDC_DEFAULT_ROLE", default_value = "user")]
+    pub oidc_default_role: String,
+    /// Let anonymous callers execute processes and follow the jobs they started by
+    /// their links (a public demo). Off by default: executing needs a user's token.
+    #[arg(long, env = "HYSOPE_ANONYMOUS_EXECUTE")]
+    pub anonymous_execute: bool,
+}
+
+impl ServeArgs {
+    /// The OIDC provider the arguments configure, if any.
+    fn oidc(&self) -> anyhow::Result<Option<hysope_identity::OidcConfig>> {
+        let Some(issuer) = &self.oidc_issuer else {
+            return Ok(None);
+        };
+        let mut config = hysope_identity::OidcConfig::new(issuer.clone());
+        config.audience = self.oidc_audience.clone();
+        config.roles_claim = self.oidc_roles_claim.clone();
+        config.role_map = hysope_identity::OidcConfig::parse_role_map(&self.oidc_role_map)
+            .map_err(|e| anyhow::anyhow!("--oidc-role-map: {e}"))?;
+        config.default_role =
+            hysope_identity::Role::parse(&self.oidc_default_role).with_context(|| {
+                format!(
+                    "--oidc-default-role {:?} is not anonymous, user, developer or operator",
+                    self.oidc_default_role
+                )
+            })?;
+        Ok(Some(config))
+    }
 }
 
 /// `hysope serve`.
@@ -92,6 +139,7 @@ pub fn main(args: ServeArgs) -> std::process::ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let oidc = args.oidc()?;
     let mut process_dirs = args.process_dirs;
     if process_dirs.is_empty() && std::path::Path::new("plugins").is_dir() {
         process_dirs.push(PathBuf::from("plugins"));
@@ -124,6 +172,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         max_waiting: args.max_waiting,
         job_time_limit: args.job_time_limit,
+        oidc,
+        policy: hysope_identity::Policy {
+            anonymous_execute: args.anonymous_execute,
+        },
     };
     let (state, requeued) = start(config).await?;
     let processes = state.jobs().processes().all().count();
@@ -133,7 +185,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &serde_json::json!({
             "url": format!("http://{addr}"),
             "pid": std::process::id(),
-            "ingest_token": state.ingest_token(),
+            "local_token": state.local_secret(),
         })
         .to_string(),
     )

@@ -18,8 +18,47 @@ struct Server {
     requeued: usize,
 }
 
-/// Starts `hysope serve` on `data`.
-fn start(data: &Path) -> Server {
+/// The operator's token the requests to each server address carry: one per data
+/// folder, made by `hysope admin token create` before the first start (it
+/// outlives restarts).
+static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes an operator token for `data` (no server holds it yet).
+fn make_token(data: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hysope"))
+        .args([
+            "admin",
+            "token",
+            "create",
+            "--user",
+            "crash",
+            "--role",
+            "operator",
+            "--data-dir",
+        ])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    token.lines().last().unwrap().trim().to_string()
+}
+
+fn token_of(addr: &str) -> String {
+    let tokens = TOKENS.lock().unwrap();
+    tokens
+        .iter()
+        .find(|(a, _)| a == addr)
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default()
+}
+
+/// Starts `hysope serve` on `data`; requests to it carry `token`.
+fn start(data: &Path, token: &str) -> Server {
     let root = hysope_test_components::workspace_root();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hysope"))
         .args([
@@ -55,6 +94,10 @@ fn start(data: &Path) -> Server {
         .and_then(|head| head.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no re-queued count in {line:?}"));
+    TOKENS
+        .lock()
+        .unwrap()
+        .push((addr.clone(), token.to_string()));
     Server {
         child,
         addr,
@@ -78,8 +121,9 @@ fn try_http(
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\nAuthorization: Bearer {}\r\n",
+        body.len(),
+        token_of(addr)
     );
     for h in headers {
         request.push_str(h);
@@ -113,9 +157,10 @@ fn jobs_survive_kill_9() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     let data = tempfile::tempdir().unwrap();
+    let token = make_token(data.path());
     let mut accepted: Vec<(String, Value)> = Vec::new();
     for round in 0..rounds {
-        let mut server = start(data.path());
+        let mut server = start(data.path(), &token);
         for i in 0..100 {
             let (process, inputs) = if i % 4 == 0 {
                 ("sleep", json!({"seconds": 0.2}))
@@ -141,7 +186,7 @@ fn jobs_survive_kill_9() {
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
 
-        let mut server = start(data.path());
+        let mut server = start(data.path(), &token);
         // The kill came while jobs were waiting or running: they are queued again.
         assert!(
             server.requeued > 0,
@@ -209,8 +254,9 @@ fn acknowledged_sync_jobs_survive_kill_9_under_load() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let data = tempfile::tempdir().unwrap();
+    let token = make_token(data.path());
     for round in 0..2u64 {
-        let mut server = start(data.path());
+        let mut server = start(data.path(), &token);
         // The first job compiles the component, which takes seconds with a cold
         // compile cache (a fresh machine): the load and its kill come after it.
         let (code, reply) = http(
@@ -265,7 +311,7 @@ fn acknowledged_sync_jobs_survive_kill_9_under_load() {
             acknowledged.len()
         );
 
-        let mut server = start(data.path());
+        let mut server = start(data.path(), &token);
         for (id, text) in &acknowledged {
             let job = get_json(&server.addr, &format!("/jobs/{id}"));
             assert_eq!(job["status"], "successful", "round {round}: {job}");

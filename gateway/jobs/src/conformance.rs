@@ -34,6 +34,7 @@ pub fn job(id: &str, created: u64, status: Status) -> Job {
         attempts: 0,
         failure: None,
         base_url: None,
+        owner: None,
     }
 }
 
@@ -131,6 +132,53 @@ pub mod job_store {
             ..Default::default()
         };
         assert_eq!(ids(store, &two_states, 0, 10), ["j9", "j8", "j7"]);
+    }
+
+    /// Listing by owner finds a user's jobs only, with the other filters, and a
+    /// job of no owner in no user's list.
+    pub fn owners_list_their_own_jobs(store: &dyn JobStore) {
+        let jobs: Vec<Job> = (0..9u64)
+            .map(|i| {
+                let mut j = job(&format!("o{i}"), 2000 + i, Status::Successful);
+                j.owner = match i % 3 {
+                    0 => Some("ada".into()),
+                    1 => Some("bob".into()),
+                    _ => None,
+                };
+                if i == 3 {
+                    j.status = Status::Failed;
+                }
+                j
+            })
+            .collect();
+        store.put_all(&jobs).unwrap();
+        let of = |owner: &str| JobFilter {
+            owner: Some(owner.into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(store, &of("ada"), 0, 10), ["o6", "o3", "o0"]);
+        assert_eq!(ids(store, &of("ada"), 1, 1), ["o3"]);
+        assert_eq!(ids(store, &of("bob"), 0, 10), ["o7", "o4", "o1"]);
+        assert!(ids(store, &of("carol"), 0, 10).is_empty());
+        let ada_failed = JobFilter {
+            statuses: vec![Status::Failed],
+            ..of("ada")
+        };
+        assert_eq!(ids(store, &ada_failed, 0, 10), ["o3"]);
+        let bob_echo = JobFilter {
+            process_ids: vec!["filter".into()],
+            ..of("bob")
+        };
+        let expected: Vec<String> = ["o7", "o4", "o1"]
+            .into_iter()
+            .filter(|id| store.get(id).unwrap().unwrap().process_id == "filter")
+            .map(String::from)
+            .collect();
+        assert_eq!(ids(store, &bob_echo, 0, 10), expected);
+        assert_eq!(
+            store.get("o1").unwrap().unwrap().owner.as_deref(),
+            Some("bob")
+        );
     }
 
     /// A job that changes state moves in the listings and leaves the unfinished.
@@ -277,6 +325,11 @@ macro_rules! job_store_suite {
             fn a_state_change_moves_the_job_in_every_listing() {
                 let (_guard, store) = $make;
                 case::a_state_change_moves_the_job_in_every_listing(&store);
+            }
+            #[test]
+            fn owners_list_their_own_jobs() {
+                let (_guard, store) = $make;
+                case::owners_list_their_own_jobs(&store);
             }
             #[test]
             fn counts_are_per_process_and_state() {

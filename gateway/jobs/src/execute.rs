@@ -60,13 +60,14 @@ impl Jobs {
     /// Checks `request` against process `process_id` and makes its job (accepted,
     /// not stored yet); `prefer_async` is the caller's `Prefer: respond-async`,
     /// `base_url` the server URL the request came to (links in callbacks). Returns
-    /// the job and whether it runs asynchronously.
+    /// the job and whether it runs asynchronously. The job belongs to `owner`.
     pub fn prepare(
         &self,
         process_id: &str,
         request: ExecuteRequest,
         prefer_async: bool,
         base_url: &str,
+        owner: &str,
     ) -> Result<(Job, bool)> {
         let process = self
             .registry
@@ -142,6 +143,7 @@ impl Jobs {
             results: None,
             attempts: 0,
             failure: None,
+            owner: Some(owner.to_string()),
         };
         Ok((job, asynchronous))
     }

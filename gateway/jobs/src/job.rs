@@ -119,6 +119,11 @@ pub struct Job {
     /// The server URL the job was submitted to (links in callbacks).
     #[serde(default)]
     pub base_url: Option<String>,
+    /// Who submitted it (the subject of their identity; `anonymous` for a public
+    /// demo's callers). Jobs stored before identities existed have none: only
+    /// operators see them.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// Now, in milliseconds since the epoch.
@@ -143,6 +148,8 @@ pub struct JobFilter {
     pub statuses: Vec<Status>,
     /// Only jobs created in this interval (milliseconds, inclusive).
     pub created: Option<(Option<u64>, Option<u64>)>,
+    /// Only the jobs of this owner (any when `None`).
+    pub owner: Option<String>,
 }
 
 impl JobFilter {
@@ -150,6 +157,10 @@ impl JobFilter {
     pub fn accepts(&self, job: &Job) -> bool {
         (self.process_ids.is_empty() || self.process_ids.contains(&job.process_id))
             && (self.statuses.is_empty() || self.statuses.contains(&job.status))
+            && self
+                .owner
+                .as_ref()
+                .is_none_or(|o| job.owner.as_ref() == Some(o))
             && self.created.is_none_or(|(from, to)| {
                 from.is_none_or(|f| job.created >= f) && to.is_none_or(|t| job.created <= t)
             })

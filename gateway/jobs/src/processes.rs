@@ -25,6 +25,9 @@ pub struct Process {
     pub path: PathBuf,
     /// Bundled with the server (cannot be replaced or undeployed).
     pub builtin: bool,
+    /// Who deployed it (`None` for a built-in process, or one deployed before
+    /// identities existed: operators' only to replace or undeploy).
+    pub owner: Option<String>,
 }
 
 impl Process {
@@ -64,6 +67,7 @@ impl Process {
             source,
             path: path.to_path_buf(),
             builtin,
+            owner: None,
         })
     }
 
@@ -510,7 +514,7 @@ fn confine_file(
 
 /// The local file an href (a `file://` URI, percent-encoded, or a plain path)
 /// names, resolved, if it lies under one of `roots`.
-fn local_path(href: &str, roots: &[PathBuf]) -> Result<PathBuf, String> {
+pub(crate) fn local_path(href: &str, roots: &[PathBuf]) -> Result<PathBuf, String> {
     let raw = if href.starts_with("file://") {
         values::path_of(&json!({ "location": href }))
             .ok_or_else(|| format!("href {href} names no file"))?

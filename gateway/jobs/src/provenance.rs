@@ -25,6 +25,60 @@ fn results_collection() -> Value {
     )
 }
 
+/// A job's inputs as a public item may show them: literal values as given; files
+/// and folders by name, size, checksum and format, with their web address (without
+/// credentials, query or fragment) when they came from the web, never a path of the
+/// server nor a file's literal contents.
+pub fn public_inputs(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(public_inputs).collect()),
+        Value::Object(map) => {
+            let class = map.get("class").and_then(Value::as_str);
+            if !matches!(class, Some("File" | "Directory")) {
+                return Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), public_inputs(v)))
+                        .collect(),
+                );
+            }
+            let mut shown = Map::new();
+            for key in ["class", "basename", "size", "checksum", "format"] {
+                if let Some(v) = map.get(key) {
+                    shown.insert(key.into(), v.clone());
+                }
+            }
+            let location = map
+                .get("location")
+                .or_else(|| map.get("path"))
+                .and_then(Value::as_str);
+            if let Some(location) = location {
+                if !shown.contains_key("basename") {
+                    if let Some(name) = location.trim_end_matches('/').rsplit('/').next() {
+                        let name = hysope_engine::cwl::values::percent_decode(name);
+                        shown.insert("basename".into(), name.into());
+                    }
+                }
+                if let Ok(mut url) = url::Url::parse(location) {
+                    if matches!(url.scheme(), "http" | "https" | "s3") {
+                        let _ = url.set_username("");
+                        let _ = url.set_password(None);
+                        url.set_query(None);
+                        url.set_fragment(None);
+                        shown.insert("location".into(), url.to_string().into());
+                    }
+                }
+            }
+            for key in ["secondaryFiles", "listing"] {
+                if let Some(v) = map.get(key) {
+                    shown.insert(key.into(), public_inputs(v));
+                }
+            }
+            Value::Object(shown)
+        }
+        other => other.clone(),
+    }
+}
+
 /// The catalogue items an input names by href (a file the catalogue ingested).
 fn input_items(state: &Jobs, inputs: &Value) -> Vec<Value> {
     let mut hrefs = Vec::new();
@@ -210,7 +264,8 @@ fn item(
             "hysope:job_id": job.id,
             "hysope:process_id": process.id,
             "hysope:components": components.iter().map(|(name, sha)| json!({"component": name, "sha256": sha})).collect::<Vec<_>>(),
-            "hysope:inputs": job.inputs,
+            "hysope:inputs": public_inputs(&Value::Object(job.inputs.clone())),
+            "hysope:owner": job.owner,
         },
         "links": links,
         "assets": assets,

@@ -17,6 +17,8 @@ const BY_CREATED: TableDefinition<(u64, &str), ()> = TableDefinition::new("jobs_
 const BY_PROCESS: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("jobs_by_process");
 /// (status, created ms, id) -> (): listing by status.
 const BY_STATUS: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("jobs_by_status");
+/// (owner, created ms, id) -> (): listing a user's jobs.
+const BY_OWNER: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("jobs_by_owner");
 /// id -> (): jobs not final yet, for recovery after a restart.
 const OPEN: TableDefinition<&str, ()> = TableDefinition::new("jobs_open");
 
@@ -42,6 +44,8 @@ struct Keys {
     process_id: String,
     created: u64,
     status: Status,
+    #[serde(default)]
+    owner: Option<String>,
 }
 
 impl RedbJobStore {
@@ -58,6 +62,7 @@ impl RedbJobStore {
         tx.open_table(BY_CREATED)?;
         tx.open_table(BY_PROCESS)?;
         tx.open_table(BY_STATUS)?;
+        tx.open_table(BY_OWNER)?;
         tx.open_table(OPEN)?;
         tx.commit()?;
         Ok(Self { db })
@@ -71,6 +76,7 @@ fn write_records(tx: &redb::WriteTransaction, records: &[Record]) -> hysope_stor
     let mut order = tx.open_table(BY_CREATED)?;
     let mut by_process = tx.open_table(BY_PROCESS)?;
     let mut by_status = tx.open_table(BY_STATUS)?;
+    let mut by_owner = tx.open_table(BY_OWNER)?;
     let mut open = tx.open_table(OPEN)?;
     for Record { keys: job, bytes } in records {
         let old = table
@@ -82,7 +88,9 @@ fn write_records(tx: &redb::WriteTransaction, records: &[Record]) -> hysope_stor
         // and creation time stay; its status moves).
         let (moved, restated) = match &old {
             Some(old) => (
-                old.created != job.created || old.process_id != job.process_id,
+                old.created != job.created
+                    || old.process_id != job.process_id
+                    || old.owner != job.owner,
                 old.status != job.status || old.created != job.created,
             ),
             None => (true, true),
@@ -90,6 +98,9 @@ fn write_records(tx: &redb::WriteTransaction, records: &[Record]) -> hysope_stor
         if let Some(old) = old.as_ref().filter(|_| moved) {
             by_process.remove((old.process_id.as_str(), old.created, old.id.as_str()))?;
             order.remove((old.created, old.id.as_str()))?;
+            if let Some(owner) = &old.owner {
+                by_owner.remove((owner.as_str(), old.created, old.id.as_str()))?;
+            }
         }
         if let Some(old) = old.as_ref().filter(|_| restated) {
             by_status.remove((old.status.as_str(), old.created, old.id.as_str()))?;
@@ -97,6 +108,9 @@ fn write_records(tx: &redb::WriteTransaction, records: &[Record]) -> hysope_stor
         if moved {
             order.insert((job.created, job.id.as_str()), ())?;
             by_process.insert((job.process_id.as_str(), job.created, job.id.as_str()), ())?;
+            if let Some(owner) = &job.owner {
+                by_owner.insert((owner.as_str(), job.created, job.id.as_str()), ())?;
+            }
         }
         if restated {
             by_status.insert((job.status.as_str(), job.created, job.id.as_str()), ())?;
@@ -135,6 +149,7 @@ impl JobStore for RedbJobStore {
                         process_id: job.process_id.clone(),
                         created: job.created,
                         status: job.status,
+                        owner: job.owner.clone(),
                     },
                     bytes: serde_json::to_vec(job)?,
                 })
@@ -165,22 +180,30 @@ impl JobStore for RedbJobStore {
         // decides the filter (then skipped ids are never decoded).
         let ids: Box<dyn Iterator<Item = Result<String>>>;
         let exact;
-        if let [status] = filter.statuses.as_slice() {
+        if let Some(owner) = &filter.owner {
+            let table = tx.open_table(BY_OWNER)?;
+            let o = owner.as_str();
+            let range = table.range((o, from, "")..=(o, to, "\u{10ffff}"))?;
+            exact = filter.statuses.is_empty() && filter.process_ids.is_empty();
+            ids = Box::new(range.rev().map(|e| Ok(e?.0.value().2.to_string())));
+        } else if let [status] = filter.statuses.as_slice() {
             let table = tx.open_table(BY_STATUS)?;
             let s = status.as_str();
             let range = table.range((s, from, "")..=(s, to, "\u{10ffff}"))?;
-            exact = filter.process_ids.is_empty();
+            exact = filter.process_ids.is_empty() && filter.owner.is_none();
             ids = Box::new(range.rev().map(|e| Ok(e?.0.value().2.to_string())));
         } else if let [process] = filter.process_ids.as_slice() {
             let table = tx.open_table(BY_PROCESS)?;
             let p = process.as_str();
             let range = table.range((p, from, "")..=(p, to, "\u{10ffff}"))?;
-            exact = filter.statuses.is_empty();
+            exact = filter.statuses.is_empty() && filter.owner.is_none();
             ids = Box::new(range.rev().map(|e| Ok(e?.0.value().2.to_string())));
         } else {
             let table = tx.open_table(BY_CREATED)?;
             let range = table.range((from, "")..=(to, "\u{10ffff}"))?;
-            exact = filter.statuses.is_empty() && filter.process_ids.is_empty();
+            exact = filter.statuses.is_empty()
+                && filter.process_ids.is_empty()
+                && filter.owner.is_none();
             ids = Box::new(range.rev().map(|e| Ok(e?.0.value().1.to_string())));
         }
         let mut page = Vec::new();

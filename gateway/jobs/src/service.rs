@@ -256,6 +256,15 @@ impl Jobs {
         &self.catalog
     }
 
+    /// `path` resolved (links followed) if it lies inside an input root; else why
+    /// not (without the roots).
+    pub fn check_input_path(
+        &self,
+        path: &std::path::Path,
+    ) -> std::result::Result<std::path::PathBuf, String> {
+        crate::processes::local_path(&path.to_string_lossy(), &self.input_roots)
+    }
+
     /// The data folder (resolved).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir

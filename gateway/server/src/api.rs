@@ -3,18 +3,20 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, Request, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde_json::{Value, json};
 
 use super::State;
+use super::auth::{Routes, Table};
 use super::errors::{ApiError, ApiResult, Kind};
 use super::query::{DeployQuery, Format, JobsQuery, Paging, Params};
+use hysope_identity::{Action, Identity};
 use hysope_jobs::documents::{
     file_href, media_type, requested_results, result_value, results_document, status_info,
 };
@@ -38,26 +40,86 @@ pub const CONFORMANCE: &[&str] = &[
 
 type Shared = Arc<State>;
 
-/// The router of the whole API.
-pub fn router(state: Shared) -> Router {
-    Router::new()
-        .route("/", get(landing))
-        .route("/conformance", get(conformance))
-        .route("/api", get(api_definition))
-        .route("/processes", get(process_list).post(deploy))
+/// The routes of the API and the action of each method: the one table of who may
+/// call what (see [`super::auth`]).
+pub fn routes() -> Routes {
+    use Action::*;
+    use axum::routing::{delete, post};
+    Routes::new()
+        .route("/", &[(Method::GET, Read)], get(landing))
+        .route("/conformance", &[(Method::GET, Read)], get(conformance))
+        .route("/api", &[(Method::GET, Read)], get(api_definition))
+        .route("/me", &[(Method::GET, Read)], get(whoami))
+        .route(
+            "/processes",
+            &[(Method::GET, Read), (Method::POST, Deploy)],
+            get(process_list).post(deploy),
+        )
         .route(
             "/processes/{id}",
+            &[
+                (Method::GET, Read),
+                (Method::PUT, Deploy),
+                (Method::DELETE, Deploy),
+            ],
             get(process_description).put(replace).delete(undeploy),
         )
-        .route("/processes/{id}/package", get(process_package))
-        .route("/processes/{id}/execution", axum::routing::post(execute))
-        .route("/jobs", get(job_list))
-        .route("/jobs/{id}", get(job_status).delete(dismiss))
-        .route("/jobs/{id}/results", get(job_results))
-        .route("/jobs/{id}/files/{*path}", get(job_file))
-        .route("/metrics", get(metrics))
+        .route(
+            "/processes/{id}/package",
+            &[(Method::GET, Read)],
+            get(process_package),
+        )
+        .route(
+            "/processes/{id}/execution",
+            &[(Method::POST, Execute)],
+            post(execute),
+        )
+        .route("/jobs", &[(Method::GET, Jobs)], get(job_list))
+        .route(
+            "/jobs/{id}",
+            &[(Method::GET, Jobs), (Method::DELETE, Jobs)],
+            get(job_status).delete(dismiss),
+        )
+        .route(
+            "/jobs/{id}/results",
+            &[(Method::GET, Jobs)],
+            get(job_results),
+        )
+        .route(
+            "/jobs/{id}/files/{*path}",
+            &[(Method::GET, Jobs)],
+            get(job_file),
+        )
+        .route("/metrics", &[(Method::GET, Metrics)], get(metrics))
+        .route(
+            "/admin/tokens",
+            &[(Method::GET, Tokens), (Method::POST, Tokens)],
+            get(super::tokens::list).post(super::tokens::create),
+        )
+        .route(
+            "/admin/tokens/{id}",
+            &[(Method::DELETE, Tokens)],
+            delete(super::tokens::revoke),
+        )
         .merge(super::stac::routes())
+}
+
+/// The route table (built once).
+pub fn rules() -> &'static [super::auth::Rule] {
+    static RULES: std::sync::OnceLock<Vec<super::auth::Rule>> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| routes().into_parts().1)
+}
+
+/// The router of the whole API.
+pub fn router(state: Shared) -> Router {
+    let (routes, rules) = routes().into_parts();
+    let table = Arc::new(Table::new(&rules));
+    routes
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), table),
+            super::auth::authorize,
+        ))
         .layer(middleware::from_fn(super::guard::no_simple_writes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -69,6 +131,21 @@ pub fn router(state: Shared) -> Router {
             count_requests,
         ))
         .with_state(state)
+}
+
+/// `GET /me`: who the server takes the caller for, and what they may do.
+async fn whoami(
+    AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
+) -> Response {
+    let may: Vec<&str> = Action::ALL
+        .into_iter()
+        .filter(|a| state.policy.decide(&caller, *a) == hysope_identity::Decision::Allowed)
+        .map(Action::as_str)
+        .collect();
+    let mut body = serde_json::to_value(&caller).unwrap_or_default();
+    body["may"] = json!(may);
+    json_response(StatusCode::OK, &body)
 }
 
 async fn count_requests(AxState(state): AxState<Shared>, request: Request, next: Next) -> Response {
@@ -185,8 +262,12 @@ async fn conformance(headers: HeaderMap, Params(q): Params<Format>) -> Response 
     )
 }
 
-async fn api_definition(headers: HeaderMap, Params(q): Params<Format>) -> Response {
-    let doc = super::openapi::document(&base_url(&headers));
+async fn api_definition(
+    AxState(state): AxState<Shared>,
+    headers: HeaderMap,
+    Params(q): Params<Format>,
+) -> Response {
+    let doc = super::openapi::document(&base_url(&headers), &state.access());
     if wants_html(&headers, q.f.as_deref()) {
         return super::html::page("API definition", &doc).into_response();
     }
@@ -312,6 +393,7 @@ fn content_type(headers: &HeaderMap) -> String {
 
 async fn deploy(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     headers: HeaderMap,
     Params(q): Params<DeployQuery>,
     body: Bytes,
@@ -322,6 +404,7 @@ async fn deploy(
         q.w.as_deref(),
         None,
         state.data_dir(),
+        &caller.subject,
     )?;
     let base = base_url(&headers);
     let location = format!("{base}/processes/{}", process.id);
@@ -349,7 +432,13 @@ async fn deploy(
     Ok(r)
 }
 
-fn mutable(state: &State, id: &str) -> ApiResult<()> {
+/// The deployed process `id` if `caller` may replace or undeploy it: its owner,
+/// or an operator.
+fn mutable(
+    state: &State,
+    id: &str,
+    caller: &Identity,
+) -> ApiResult<Arc<hysope_jobs::processes::Process>> {
     let process = find_process(state, id)?;
     if process.builtin {
         return Err(ApiError::new(
@@ -357,33 +446,49 @@ fn mutable(state: &State, id: &str) -> ApiResult<()> {
             format!("process {id:?} is built in; it cannot be replaced or undeployed"),
         ));
     }
-    Ok(())
+    if !caller.owns(process.owner.as_deref()) {
+        return Err(ApiError::new(
+            Kind::Forbidden,
+            format!(
+                "process {id:?} was deployed by another user; only they or an operator may replace or undeploy it"
+            ),
+        ));
+    }
+    Ok(process)
 }
 
 async fn replace(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Params(q): Params<DeployQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let _guard = state.deploy_lock.lock().await;
-    mutable(&state, &id)?;
+    let existing = mutable(&state, &id, &caller)?;
+    // A process replaced by an operator stays its owner's.
+    let owner = existing.owner.as_deref().unwrap_or(&caller.subject);
     let (process, package, raw) = super::deploy::parse(
         &content_type(&headers),
         &body,
         q.w.as_deref(),
         Some(&id),
         state.data_dir(),
+        owner,
     )?;
     worker::blocking(|| super::deploy::store(state.data_dir(), &process, &package, &raw))?;
     state.jobs.install(process);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn undeploy(AxState(state): AxState<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn undeploy(
+    AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let _guard = state.deploy_lock.lock().await;
-    mutable(&state, &id)?;
+    mutable(&state, &id, &caller)?;
     super::deploy::remove(state.data_dir(), &id)?;
     state.jobs.uninstall(&id);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -391,6 +496,7 @@ async fn undeploy(AxState(state): AxState<Shared>, Path(id): Path<String>) -> Ap
 
 async fn execute(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -407,7 +513,10 @@ async fn execute(
                 .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
         });
     let base = base_url(&headers);
-    let (job, asynchronous) = state.jobs.prepare(&id, request, prefer_async, &base)?;
+    let (job, asynchronous) =
+        state
+            .jobs
+            .prepare(&id, request, prefer_async, &base, &caller.subject)?;
     if asynchronous {
         // Durable before its 201.
         state.jobs.accept(&job).await?;
@@ -543,17 +652,24 @@ async fn result_bytes(state: &State, job: &Job, name: &str, location: &str) -> A
         })
 }
 
-fn find_job(state: &State, id: &str) -> ApiResult<Job> {
-    Ok(state.jobs.status(id)?)
+/// Job `id` if `caller` may see it: its owner's or an operator's; anyone else is
+/// told there is no such job (a 404, so that job ids cannot be probed).
+fn find_job(state: &State, id: &str, caller: &Identity) -> ApiResult<Job> {
+    let job = state.jobs.status(id)?;
+    if !caller.owns(job.owner.as_deref()) {
+        return Err(hysope_jobs::Error::NoSuchJob(id.to_string()).into());
+    }
+    Ok(job)
 }
 
 async fn job_status(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Params(q): Params<Format>,
 ) -> ApiResult<Response> {
-    let job = find_job(&state, &id)?;
+    let job = find_job(&state, &id, &caller)?;
     Ok(negotiate(
         &headers,
         q.f.as_deref(),
@@ -564,10 +680,11 @@ async fn job_status(
 
 async fn job_results(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let job = find_job(&state, &id)?;
+    let job = find_job(&state, &id, &caller)?;
     // A job executed with `response: raw` keeps that form for its results.
     if job.response == "raw" {
         return raw_result(&state, &job, &base_url(&headers)).await;
@@ -699,8 +816,10 @@ async fn raw_value(
 
 async fn job_file(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     Path((id, path)): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    find_job(&state, &id, &caller)?;
     let bytes = state.jobs.result_file(&id, &path).await?;
     let name = path.rsplit('/').next().unwrap_or(&path);
     Ok(file_response(bytes, name, media_type(&path)))
@@ -738,9 +857,11 @@ fn file_response(bytes: Vec<u8>, name: &str, media: &'static str) -> Response {
 
 async fn dismiss(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    find_job(&state, &id, &caller)?;
     let job = state.jobs.dismiss(&id).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -778,6 +899,7 @@ fn parse_datetime(text: &str) -> ApiResult<(Option<u64>, Option<u64>)> {
 
 async fn job_list(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     headers: HeaderMap,
     Params(q): Params<JobsQuery>,
 ) -> ApiResult<Response> {
@@ -802,7 +924,20 @@ async fn job_list(
     if let Some(d) = &q.datetime {
         filter.created = Some(parse_datetime(d)?);
     }
-    let page = state.jobs.list(&filter, offset, limit)?;
+    // Everyone sees their own jobs, an operator all of them. Anonymous callers (a
+    // public demo) share one subject: they follow their jobs by the links they got,
+    // and list none.
+    if !caller.is_operator() {
+        filter.owner = Some(caller.subject.clone());
+    }
+    let page = if caller.role == hysope_identity::Role::Anonymous {
+        hysope_jobs::JobPage {
+            jobs: Vec::new(),
+            more: false,
+        }
+    } else {
+        state.jobs.list(&filter, offset, limit)?
+    };
     let jobs: Vec<Value> = page.jobs.iter().map(|j| status_info(j, &base)).collect();
     let mut links = vec![link(
         format!("{base}/jobs"),

@@ -27,6 +27,9 @@ pub struct Package {
     pub content_type: String,
     /// The `$graph` entry deployed, if the document has several.
     pub fragment: Option<String>,
+    /// Who deployed it (none for processes deployed before identities existed).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 const CWL_TYPES: &[&str] = &[
@@ -49,13 +52,15 @@ fn invalid(detail: impl Into<String>) -> ApiError {
 }
 
 /// Parses a deploy (or replace) request into a checked process. `w` selects a
-/// workflow of a `$graph` document; `id` (replace) is the id the process must have.
+/// workflow of a `$graph` document; `id` (replace) is the id the process must have;
+/// the process belongs to `owner`.
 pub fn parse(
     content_type: &str,
     body: &[u8],
     w: Option<&str>,
     id: Option<&str>,
     data_dir: &Path,
+    owner: &str,
 ) -> Result<(Process, Package, Vec<u8>), ApiError> {
     let media = content_type
         .split(';')
@@ -123,6 +128,7 @@ pub fn parse(
         id: process_id.clone(),
         content_type: media,
         fragment,
+        owner: Some(owner.to_string()),
     };
     let process = Process {
         id: process_id,
@@ -131,6 +137,7 @@ pub fn parse(
         source: cwl_text,
         path: dir(data_dir).join(format!("{}.cwl", package.id)),
         builtin: false,
+        owner: Some(owner.to_string()),
     };
     Ok((process, package, body.to_vec()))
 }
@@ -370,6 +377,7 @@ pub fn load_all(data_dir: &Path) -> Vec<Process> {
                 source,
                 path: cwl_path,
                 builtin: false,
+                owner: package.owner.clone(),
             })
         })();
         match loaded {

@@ -38,10 +38,20 @@ pub enum Kind {
     UnsupportedMediaType,
     /// No resource at this path (404).
     NotFound,
+    /// The path exists, not with this method (405, with `Allow`).
+    MethodNotAllowed,
     /// The resource exists already (409).
     Conflict,
     /// The client may not do this (403).
     Forbidden,
+    /// This needs an identity and the request has none (401, with
+    /// `WWW-Authenticate`).
+    Unauthorized,
+    /// The request's token is not taken: unknown, expired, revoked, badly signed
+    /// (401, with `WWW-Authenticate` saying `invalid_token`).
+    InvalidToken,
+    /// The server cannot check the request's identity now (503, with `Retry-After`).
+    Unavailable,
     /// The request names a host this server does not serve (421).
     MisdirectedRequest,
     /// The server has as much work waiting as it takes; come back later (429,
@@ -113,8 +123,28 @@ impl Kind {
                 "Unsupported media type",
             ),
             NotFound => (StatusCode::NOT_FOUND, ogc("not-found"), "Not found"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ogc("method-not-allowed"),
+                "Method not allowed",
+            ),
             Conflict => (StatusCode::CONFLICT, ogc("conflict"), "Conflict"),
             Forbidden => (StatusCode::FORBIDDEN, ogc("forbidden"), "Forbidden"),
+            Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                ogc("unauthorized"),
+                "Unauthorized",
+            ),
+            InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                ogc("invalid-token"),
+                "Invalid token",
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ogc("unavailable"),
+                "Service unavailable",
+            ),
             Busy => (
                 StatusCode::TOO_MANY_REQUESTS,
                 ogc("too-many-requests"),
@@ -184,11 +214,29 @@ impl IntoResponse for ApiError {
             tracing::error!(detail = %self.detail, "internal error");
         }
         let mut response = (self.status(), Json(self.body())).into_response();
-        if self.kind == Kind::Busy {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
+        use axum::http::{HeaderValue, header};
+        let headers = response.headers_mut();
+        match self.kind {
+            Kind::Busy | Kind::Unavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
+            }
+            // RFC 6750: the scheme and realm, and the error when a token was given.
+            Kind::Unauthorized => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"hysope\""),
+                );
+            }
+            Kind::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"hysope\", error=\"invalid_token\""),
+                );
+            }
+            _ => {}
         }
         response
     }

@@ -136,16 +136,6 @@ pub fn hosts_for(addr: &std::net::SocketAddr, extra: &[String]) -> Option<Vec<St
     Some(hosts)
 }
 
-/// Compares a secret given with the one expected in a time that depends on their
-/// lengths only, never on where they first differ.
-pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    let mut differ = given.len() ^ expected.len();
-    for (i, e) in expected.iter().enumerate() {
-        differ |= usize::from(given.get(i).copied().unwrap_or(0) ^ e);
-    }
-    differ == 0
-}
-
 /// True for the media types a browser may show inline from a job's results
 /// without risk (no markup, no script); any other is served as an attachment.
 pub fn safe_inline(media: &str) -> bool {
@@ -158,15 +148,6 @@ pub fn safe_inline(media: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret(b"Bearer abc", b"Bearer abc"));
-        assert!(!same_secret(b"Bearer abd", b"Bearer abc"));
-        assert!(!same_secret(b"Bearer ab", b"Bearer abc"));
-        assert!(!same_secret(b"Bearer abcd", b"Bearer abc"));
-        assert!(!same_secret(b"", b"Bearer abc"));
-    }
 
     #[test]
     fn host_names_lose_their_port() {

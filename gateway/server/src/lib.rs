@@ -9,6 +9,7 @@
 //! process are queued again.
 
 pub mod api;
+pub mod auth;
 pub mod deploy;
 pub mod errors;
 pub mod guard;
@@ -16,6 +17,7 @@ pub mod html;
 pub mod openapi;
 pub mod query;
 pub mod stac;
+pub mod tokens;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -56,6 +58,11 @@ pub struct Config {
     pub max_waiting: usize,
     /// The time a whole job may run (see [`DEFAULT_JOB_TIME_LIMIT`]).
     pub job_time_limit: std::time::Duration,
+    /// The OIDC provider whose access tokens are taken, if any (personal tokens
+    /// always are).
+    pub oidc: Option<hysope_identity::OidcConfig>,
+    /// Which role each action needs (anonymous execution for a public demo).
+    pub policy: hysope_identity::Policy,
 }
 
 /// The time a whole job may run by default: a day.
@@ -70,8 +77,13 @@ pub struct State {
     pub(crate) jobs: Arc<Jobs>,
     /// Serialises deploy, replace and undeploy.
     pub(crate) deploy_lock: tokio::sync::Mutex<()>,
-    /// Secret of `POST /stac/ingest`, written to `DATA/server.json` for `hysope ingest`.
-    pub(crate) ingest_token: String,
+    /// The local operator's secret, written to `DATA/server.json` for the commands
+    /// of the same machine (`hysope ingest`, `hysope admin token`).
+    pub(crate) local_secret: String,
+    /// Who is calling.
+    pub(crate) auth: hysope_identity::Authenticator,
+    /// Which role each action needs.
+    pub(crate) policy: hysope_identity::Policy,
     /// The hosts served (`Host` header), when limited (see `guard::hosts_for`).
     pub(crate) allowed_hosts: Option<Vec<String>>,
 }
@@ -92,9 +104,28 @@ impl State {
         &self.jobs
     }
 
-    /// The secret of `POST /stac/ingest`.
-    pub fn ingest_token(&self) -> &str {
-        &self.ingest_token
+    /// The local operator's secret (see [`SERVER_FILE`]).
+    pub fn local_secret(&self) -> &str {
+        &self.local_secret
+    }
+
+    /// What the API documents say of identity.
+    pub fn access(&self) -> openapi::Access<'static> {
+        openapi::Access {
+            rules: api::rules(),
+            policy: self.policy,
+            oidc_discovery: self.auth.oidc_issuer().map(|i| {
+                format!(
+                    "{}/.well-known/openid-configuration",
+                    i.trim_end_matches('/')
+                )
+            }),
+        }
+    }
+
+    /// Who is calling: personal tokens, OIDC access tokens, the local secret.
+    pub fn auth(&self) -> &hysope_identity::Authenticator {
+        &self.auth
     }
 }
 
@@ -142,7 +173,7 @@ pub async fn serve(
 }
 
 /// The file in the data folder where a running server says where it listens and
-/// the token of its ingest endpoint (readable by whoever can read the folder).
+/// the local operator's secret (readable by the folder's owner only).
 pub const SERVER_FILE: &str = "server.json";
 
 /// Creates the data folder (and its parents) readable by its owner only: it holds
@@ -175,8 +206,16 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     // The job runners use it as it is (resolved, existing): see `Runner::with_resolved_dirs`.
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create the scratch area {}", scratch.display()))?;
+    let tokens: Arc<dyn hysope_identity::TokenStore> =
+        Arc::new(hysope_identity::RedbTokenStore::open_shared(store.clone())?);
     let catalog: Arc<dyn hysope_catalog::CatalogStore> =
         Arc::new(hysope_catalog::RedbCatalog::open_shared(store)?);
+    let oidc = config
+        .oidc
+        .clone()
+        .map(hysope_identity::Oidc::new)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let mut registry = Registry::scan(&config.process_dirs)?;
     for process in deploy::load_all(&data_dir) {
         if registry.get(&process.id).is_some_and(|p| p.builtin) {
@@ -205,10 +244,14 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     })?);
     let requeued = worker::recover(&jobs).await?;
     worker::spawn_workers(jobs.clone(), config.workers);
+    let local_secret = hysope_identity::random_secret("hysope_local_")?;
     let state = Arc::new(State {
         jobs,
         deploy_lock: tokio::sync::Mutex::new(()),
-        ingest_token: uuid::Uuid::new_v4().simple().to_string(),
+        auth: hysope_identity::Authenticator::new(tokens, oidc)
+            .with_local_secret(local_secret.clone()),
+        local_secret,
+        policy: config.policy,
         allowed_hosts: config.allowed_hosts.clone(),
     });
     Ok((state, requeued))

@@ -1,7 +1,10 @@
 //! The OpenAPI 3.0 definition served at `/api`: self-contained (no reference to a
 //! remote schema), so clients and test tools work offline.
 
+use hysope_identity::{Policy, Role};
 use serde_json::{Value, json};
+
+use crate::auth::Rule;
 
 fn r(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -48,14 +51,104 @@ fn deploy_body() -> Value {
     })
 }
 
-/// The API definition, with `base` as the server URL.
-pub fn document(base: &str) -> Value {
+/// The API definition, with `base` as the server URL; each operation says who may
+/// call it (see [`secure`]).
+pub fn document(base: &str, access: &Access) -> Value {
     let mut doc = processes_document(base);
     refusable_queries(
         &mut doc,
         error("a wrong query parameter (not of its type, or given twice)"),
     );
+    secure(&mut doc, access, error);
     doc
+}
+
+/// What the API documents say of identity: the route table, the policy, the OIDC
+/// provider if any.
+pub struct Access<'a> {
+    /// The route table.
+    pub rules: &'a [Rule],
+    /// Which role each action needs.
+    pub policy: Policy,
+    /// The provider's discovery document, when one is trusted.
+    pub oidc_discovery: Option<String>,
+}
+
+/// A path as the route table and the documents both write it: parameters unnamed,
+/// no trailing slash.
+pub fn normal_path(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("{}");
+            }
+            '}' => in_param = false,
+            c if !in_param => out.push(c),
+            _ => {}
+        }
+    }
+    if out.len() > 1 {
+        while out.ends_with('/') {
+            out.pop();
+        }
+    }
+    out
+}
+
+/// Declares the security schemes (a bearer token: personal or OIDC; the same in
+/// `X-API-Key`; the OIDC provider when one is trusted) and, on each operation of
+/// the route table, who may call it: public reads take a token or none, the rest a
+/// token of the role named in `x-hysope-role`; every operation may answer 401 (a
+/// bad token), the others 403 (a role that may not).
+fn secure(doc: &mut Value, access: &Access, failure: fn(&str) -> Value) {
+    let mut schemes = json!({
+        "bearerAuth": {"type": "http", "scheme": "bearer",
+            "description": "a personal access token (hysope_pat_...) or an access token (JWT) of the trusted OIDC provider"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+            "description": "a personal access token"},
+    });
+    let mut any_token = vec![json!({"bearerAuth": []}), json!({"apiKey": []})];
+    if let Some(url) = &access.oidc_discovery {
+        schemes["oidc"] = json!({"type": "openIdConnect", "openIdConnectUrl": url});
+        any_token.push(json!({"oidc": []}));
+    }
+    doc["components"]["securitySchemes"] = schemes;
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let normal = normal_path(path);
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Some(rule) = access.rules.iter().find(|r| {
+                normal_path(r.path) == normal && r.method.as_str().eq_ignore_ascii_case(method)
+            }) else {
+                continue;
+            };
+            let role = access.policy.required(rule.action);
+            op["x-hysope-role"] = json!(role.as_str());
+            let mut security = any_token.clone();
+            if role == Role::Anonymous {
+                security.insert(0, json!({}));
+            }
+            op["security"] = Value::Array(security);
+            if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                responses.entry("401").or_insert_with(|| {
+                    failure("no token, or a token not taken (unknown, expired, revoked)")
+                });
+                if role != Role::Anonymous {
+                    responses
+                        .entry("403")
+                        .or_insert_with(|| failure("a token whose role or scopes may not do this"));
+                }
+            }
+        }
+    }
 }
 
 /// Every operation that reads query parameters answers 400 to a query string that
@@ -201,6 +294,26 @@ fn processes_document(base: &str) -> Value {
             "/metrics": {"get": {"operationId": "getMetrics", "summary": "Prometheus metrics",
                 "responses": {"200": {"description": "text exposition format",
                     "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/me": {"get": {"operationId": "getIdentity", "summary": "who the server takes the caller for, and what they may do",
+                "responses": {"200": {"description": "the caller's identity",
+                    "content": {"application/json": {"schema": r("identity")}}}}}},
+            "/admin/tokens": {
+                "get": {"operationId": "getTokens", "summary": "personal access tokens (never their secrets)",
+                    "parameters": [{"name": "user", "in": "query", "required": false, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "the tokens",
+                        "content": {"application/json": {"schema": {"type": "object", "required": ["tokens"],
+                            "properties": {"tokens": {"type": "array", "items": r("tokenRecord")}}}}}}}},
+                "post": {"operationId": "createToken", "summary": "make a personal access token (its secret is shown once)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": r("tokenRequest")}}},
+                    "responses": {"201": {"description": "the token and its record",
+                        "content": {"application/json": {"schema": {"type": "object", "required": ["token", "record"],
+                            "properties": {"token": {"type": "string"}, "record": r("tokenRecord")}}}}},
+                        "400": error("a wrong request")}}},
+            "/admin/tokens/{tokenId}": {"delete": {"operationId": "revokeToken", "summary": "revoke a personal access token",
+                "parameters": [path_param("tokenId")],
+                "responses": {"200": {"description": "the revoked token",
+                    "content": {"application/json": {"schema": r("tokenRecord")}}},
+                    "404": error("no such token")}}},
         },
         "components": {"schemas": {
             "link": {"type": "object", "required": ["href"], "properties": {
@@ -252,17 +365,42 @@ fn processes_document(base: &str) -> Value {
                 "jobs": {"type": "array", "items": r("statusInfo")},
                 "links": {"type": "array", "items": r("link")}}},
             "results": {"type": "object", "additionalProperties": true},
+            "identity": {"type": "object", "required": ["subject", "role", "via", "may"], "properties": {
+                "subject": {"type": "string"},
+                "role": {"type": "string", "enum": ["anonymous", "user", "developer", "operator"]},
+                "scopes": {"type": "array", "items": {"type": "string"}},
+                "via": {"type": "object"},
+                "may": {"type": "array", "items": {"type": "string"}}}},
+            "tokenRequest": {"type": "object", "required": ["user", "role"], "additionalProperties": false, "properties": {
+                "user": {"type": "string"},
+                "role": {"type": "string", "enum": ["user", "developer", "operator"]},
+                "scopes": {"type": "array", "items": {"type": "string",
+                    "enum": ["read", "execute", "jobs", "deploy", "catalog", "ingest", "tokens", "metrics"]}},
+                "expires_in": {"type": "string"},
+                "note": {"type": "string"}}},
+            "tokenRecord": {"type": "object", "required": ["id", "user", "role", "created"], "properties": {
+                "id": {"type": "string"}, "user": {"type": "string"}, "role": {"type": "string"},
+                "scopes": {"type": "array", "items": {"type": "string"}},
+                "created": {"type": "string"}, "expires": {"type": "string"}, "revoked": {"type": "string"},
+                "created_by": {"type": "string"}, "note": {"type": "string"}}},
         }},
     })
 }
 
 /// The OpenAPI 3.0 document of the STAC API under `/stac` and the time series.
-pub fn stac_document(base: &str) -> Value {
+pub fn stac_document(base: &str, access: &Access) -> Value {
     let mut doc = stac_paths(base);
     let refusal = json!({"description": "a wrong query parameter (not of its type, or given twice)",
         "content": {"application/json": {"schema": {"type": "object"}}}});
     refusable_queries(&mut doc, refusal);
+    secure(&mut doc, access, stac_failure);
     doc
+}
+
+fn stac_failure(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"type": "object",
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                       "status": {"type": "integer"}, "detail": {"type": "string"}}}}}})
 }
 
 fn stac_paths(base: &str) -> Value {
@@ -315,6 +453,16 @@ fn stac_paths(base: &str) -> Value {
                 "responses": {"200": object("conformance classes", "application/json")}}},
             "/stac/queryables": {"get": {"operationId": "getQueryables", "summary": "queryable properties",
                 "responses": {"200": object("a JSON schema", "application/schema+json")}}},
+            "/stac/api": {"get": {"operationId": "getStacAPI", "summary": "this document",
+                "responses": {"200": object("the API definition", "application/vnd.oai.openapi+json;version=3.0")}}},
+            "/stac/collections/{collectionId}/queryables": {"get": {"operationId": "getCollectionQueryables",
+                "summary": "queryable properties of a collection", "parameters": [path("collectionId")],
+                "responses": {"200": object("a JSON schema", "application/schema+json"), "404": failure("no such collection")}}},
+            "/stac/ingest": {"post": {"operationId": "ingest",
+                "summary": "ingest product files (paths inside the input roots, or s3:// prefixes) into the catalogue",
+                "requestBody": body("{\"paths\": [...]}", "application/json"),
+                "responses": {"200": object("the ingestion report", "application/json"),
+                              "400": failure("a wrong request or path")}}},
             "/stac/collections": {
                 "get": {"operationId": "getCollections", "summary": "collections",
                     "responses": {"200": object("collections", "application/json")}},

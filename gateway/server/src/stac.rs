@@ -8,17 +8,19 @@
 use std::sync::Arc;
 
 use crate::query::{Format, Params};
-use axum::Router;
+use axum::Extension;
 use axum::extract::{Path, RawQuery, State as AxState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hysope_catalog::search::{SearchQuery, StoredItem};
 use hysope_catalog::timeseries::SeriesQuery;
+use hysope_identity::{Action, Identity};
 use serde_json::{Value, json};
 
 use super::State;
 use super::api::{base_url, json_response, link, negotiate};
+use super::auth::Routes;
 use super::errors::{ApiError, ApiResult, Kind};
 
 type Shared = Arc<State>;
@@ -54,27 +56,37 @@ pub const CONFORMANCE: [&str; 24] = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
 ];
 
-/// The STAC and time series routes.
-pub fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/stac", get(landing))
-        .route("/stac/", get(landing))
-        .route("/stac/conformance", get(conformance))
-        .route("/stac/api", get(api_definition))
-        .route("/stac/queryables", get(queryables))
+/// The STAC and time series routes: reads are public, writes (transactions) an
+/// operator's, and ingestion an operator's.
+pub fn routes() -> Routes {
+    use Action::{Catalog, Ingest, Read};
+    let read = &[(Method::GET, Read)][..];
+    Routes::new()
+        .route("/stac", read, get(landing))
+        .route("/stac/", read, get(landing))
+        .route("/stac/conformance", read, get(conformance))
+        .route("/stac/api", read, get(api_definition))
+        .route("/stac/queryables", read, get(queryables))
         .route(
             "/stac/collections",
+            &[(Method::GET, Read), (Method::POST, Catalog)],
             get(collections).post(create_collection),
         )
         .route(
             "/stac/collections/{cid}",
+            &[
+                (Method::GET, Read),
+                (Method::PUT, Catalog),
+                (Method::DELETE, Catalog),
+            ],
             get(collection)
                 .put(replace_collection)
                 .delete(delete_collection),
         )
-        .route("/stac/collections/{cid}/queryables", get(queryables))
+        .route("/stac/collections/{cid}/queryables", read, get(queryables))
         .route(
             "/stac/collections/{cid}/items",
+            &[(Method::GET, Read), (Method::POST, Catalog)],
             // An item collection of a few thousand SWOT items runs to tens of MB:
             // this route alone takes bodies that large.
             get(items)
@@ -83,14 +95,28 @@ pub fn routes() -> Router<Shared> {
         )
         .route(
             "/stac/collections/{cid}/items/{iid}",
+            &[
+                (Method::GET, Read),
+                (Method::PUT, Catalog),
+                (Method::PATCH, Catalog),
+                (Method::DELETE, Catalog),
+            ],
             get(item)
                 .put(replace_item)
                 .patch(patch_item)
                 .delete(delete_item),
         )
-        .route("/stac/search", get(search_get).post(search_post))
-        .route("/stac/ingest", axum::routing::post(ingest))
-        .route("/timeseries/{kind}/{id}", get(timeseries))
+        .route(
+            "/stac/search",
+            &[(Method::GET, Read), (Method::POST, Read)],
+            get(search_get).post(search_post),
+        )
+        .route(
+            "/stac/ingest",
+            &[(Method::POST, Ingest)],
+            axum::routing::post(ingest),
+        )
+        .route("/timeseries/{kind}/{id}", read, get(timeseries))
 }
 
 /// The largest body of a bulk item creation (the other routes take axum's 2 MiB).
@@ -206,8 +232,8 @@ async fn conformance(headers: HeaderMap, Params(q): Params<Format>) -> Response 
     )
 }
 
-async fn api_definition(headers: HeaderMap) -> Response {
-    let doc = super::openapi::stac_document(&base_url(&headers));
+async fn api_definition(AxState(state): AxState<Shared>, headers: HeaderMap) -> Response {
+    let doc = super::openapi::stac_document(&base_url(&headers), &state.access());
     let mut r = json_response(StatusCode::OK, &doc);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -904,24 +930,14 @@ async fn timeseries(
 }
 
 /// `POST /stac/ingest {"paths": [...]}`: ingestion by the server that holds the
-/// catalogue, for `hysope ingest` while it runs. Only a client that can read the
-/// data folder's `server.json` (which holds the token) may call it.
+/// catalogue (operators; `hysope ingest` while the server runs). The local operator
+/// (who holds the data folder's secret, so the machine's files) names any path;
+/// any other operator names paths inside the input roots only.
 async fn ingest(
     AxState(state): AxState<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Identity>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let expected = format!("Bearer {}", state.ingest_token);
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .map(|h| h.as_bytes())
-        .unwrap_or_default();
-    if !super::guard::same_secret(given, expected.as_bytes()) {
-        return Err(ApiError::new(
-            Kind::Forbidden,
-            "ingestion needs the token of the data folder's server.json",
-        ));
-    }
     let value = parse_body(&body, "ingest request")?;
     let entries: Vec<String> = value["paths"]
         .as_array()
@@ -933,6 +949,14 @@ async fn ingest(
     let (urls, paths): (Vec<String>, Vec<String>) =
         entries.into_iter().partition(|p| p.starts_with("s3://"));
     let paths: Vec<std::path::PathBuf> = paths.into_iter().map(std::path::PathBuf::from).collect();
+    if caller.via != hysope_identity::Via::Local {
+        for path in &paths {
+            state
+                .jobs()
+                .check_input_path(path)
+                .map_err(|e| ApiError::new(Kind::InvalidParameterValue, format!("ingest: {e}")))?;
+        }
+    }
     let catalog = state.catalog().clone();
     let mut report = blocking(move || {
         hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &paths, |_, _, _, _| {})

@@ -48,6 +48,7 @@ fn job(id: &str, status: Status, attempts: u32) -> Job {
         attempts,
         failure: None,
         base_url: None,
+        owner: None,
     }
 }
 
@@ -591,7 +592,7 @@ async fn unfinished_jobs_run_after_a_restart() {
     }
     let (state, requeued) = hysope_server::start(config(dir.path())).await.unwrap();
     assert_eq!(requeued, 2);
-    let app = api::router(state);
+    let app = common::as_operator(api::router(state.clone()), &state);
     for id in ["was-accepted", "was-running"] {
         let s = wait_final(&app, id).await;
         assert_eq!(s["status"], "successful", "{s}");
@@ -622,7 +623,7 @@ async fn a_data_folder_of_two_store_files_is_brought_into_one() {
     }
     let (state, requeued) = hysope_server::start(config(dir.path())).await.unwrap();
     assert_eq!(requeued, 1, "the interrupted job runs again");
-    let app = api::router(state);
+    let app = common::as_operator(api::router(state.clone()), &state);
     assert_eq!(
         get(&app, "/jobs/old-done").await.json()["status"],
         "successful"
@@ -980,7 +981,7 @@ async fn subscribers_are_called_on_progress_success_and_failure() {
     let mut config = common::config(dir.path());
     config.egress.allowed = vec!["127.0.0.1".into()];
     let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = hysope_server::api::router(state);
+    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
     let (addr, seen) = subscriber().await;
     let body = json!({"inputs": {"stringInput": "called back"}, "subscriber": {
         "successUri": format!("http://{addr}/flaky"),

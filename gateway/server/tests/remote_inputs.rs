@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
 use hysope_server::{Config, api};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -78,6 +80,8 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         max_waiting: hysope_server::DEFAULT_MAX_WAITING,
         job_time_limit: hysope_server::DEFAULT_JOB_TIME_LIMIT,
         // The gateway itself and moto, on loopback; moto's bucket of SWOT files.
+        oidc: None,
+        policy: Default::default(),
         egress: hysope_jobs::egress::EgressPolicy {
             allowed: vec!["127.0.0.1".into()],
             buckets: vec!["swot".into()],
@@ -213,7 +217,14 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
     assert!(why.contains("SWOT_L2_HR_RiverSP_Reach_001_001"), "{why}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            common::as_operator(api::router(state.clone()), &state),
+        )
+        .await
+        .unwrap()
+    });
 
     // s3:// input.
     let body =
@@ -298,7 +309,14 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
     let (state, _) = hysope_server::start(second).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr2 = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            common::as_operator(api::router(state.clone()), &state),
+        )
+        .await
+        .unwrap()
+    });
     let (status, reply) = http(
         &addr2,
         "POST",

@@ -132,7 +132,7 @@ async fn landing_search_items_and_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn transactions_and_the_ingest_token() {
+async fn transactions_and_ingestion() {
     let dir = tempfile::tempdir().unwrap();
     let (app, state) = app(dir.path()).await;
     let collection = json!({"type": "Collection", "stac_version": "1.1.0", "id": "mine",
@@ -223,11 +223,18 @@ async fn transactions_and_the_ingest_token() {
     );
     assert_eq!(state.catalog().item_count().unwrap(), 0);
 
-    // The ingest endpoint needs the server's token.
+    // The ingest endpoint needs an operator (here the local one).
     let body = json!({"paths": [root().join("../shared/data/usgs")]}).to_string();
-    let r = call(&app, "POST", "/stac/ingest", &[], &body).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let token = format!("Bearer {}", state.ingest_token());
+    let r = call(
+        &app,
+        "POST",
+        "/stac/ingest",
+        &[("x-test-anonymous", "1")],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let token = format!("Bearer {}", state.local_secret());
     let r = call(
         &app,
         "POST",

@@ -273,7 +273,7 @@ async fn the_browser_cannot_be_turned_against_the_server() {
     let loopback: std::net::SocketAddr = "127.0.0.1:5000".parse().unwrap();
     config.allowed_hosts = hysope_server::guard::hosts_for(&loopback, &[]);
     let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = hysope_server::api::router(state);
+    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
     let request = axum::http::Request::builder()
         .uri("/jobs")
         .header("host", "attacker.example:5000")
@@ -392,7 +392,7 @@ async fn a_full_queue_says_come_back_later() {
     config.workers = 1;
     config.max_waiting = 1;
     let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = hysope_server::api::router(state);
+    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
     let sleep = |mode: &'static str| {
         let app = app.clone();
         async move {
@@ -532,7 +532,7 @@ async fn a_job_past_its_time_limit_fails() {
     let mut config = common::config(dir.path());
     config.job_time_limit = std::time::Duration::from_secs(1);
     let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = hysope_server::api::router(state);
+    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
     let started = std::time::Instant::now();
     let reply = call(
         &app,
@@ -588,7 +588,7 @@ async fn an_abandoned_synchronous_execution_frees_its_place() {
     let mut config = common::config(dir.path());
     config.max_waiting = 1;
     let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = hysope_server::api::router(state);
+    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
     let abandoned = {
         let app = app.clone();
         tokio::spawn(async move {

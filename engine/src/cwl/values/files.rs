@@ -45,7 +45,8 @@ pub fn path_of(value: &Value) -> Option<PathBuf> {
     Some(PathBuf::from(percent_decode(raw)))
 }
 
-fn percent_decode(text: &str) -> String {
+/// Decodes `%XX` escapes byte by byte (a malformed escape is kept as it is).
+pub fn percent_decode(text: &str) -> String {
     if !text.contains('%') {
         return text.to_string();
     }

@@ -1,0 +1,220 @@
+//! Who may call which route: enforced in one place, from one table.
+//!
+//! The router is built by [`Routes::route`], which takes each path with the action
+//! of each of its methods ([`Rule`]); [`authorize`] reads the caller's token, asks
+//! the [`Authenticator`](hysope_identity::Authenticator) who they are, and lets the
+//! request through only when the [`Policy`](hysope_identity::Policy) says their
+//! role (and their token's scopes) may do the route's action. A method the table
+//! does not name for a path is answered 405 before any handler. The handlers find
+//! the caller's [`Identity`] in the request (`Extension<Identity>`) for what only
+//! they can decide: whose job or process it is.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State as AxState};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use hysope_identity::{Action, AuthError, Decision};
+
+use crate::State;
+use crate::errors::{ApiError, Kind};
+
+/// One line of the table: a method of a path and the action it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The route's path, as the router matches it (`/jobs/{id}`).
+    pub path: &'static str,
+    /// The method.
+    pub method: Method,
+    /// What it does.
+    pub action: Action,
+}
+
+/// A router under construction and its table: a route is added with its rules or
+/// not at all.
+pub struct Routes {
+    router: Router<Arc<State>>,
+    rules: Vec<Rule>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Routes {
+    /// No route yet.
+    pub fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            rules: Vec::new(),
+        }
+    }
+
+    /// Adds `path` served by `service`, each of its methods with its action.
+    pub fn route(
+        mut self,
+        path: &'static str,
+        rules: &[(Method, Action)],
+        service: MethodRouter<Arc<State>>,
+    ) -> Self {
+        for (method, action) in rules {
+            self.rules.push(Rule {
+                path,
+                method: method.clone(),
+                action: *action,
+            });
+        }
+        self.router = self.router.route(path, service);
+        self
+    }
+
+    /// Adds the routes of `other`.
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.rules.extend(other.rules);
+        self.router = self.router.merge(other.router);
+        self
+    }
+
+    /// The router and its table.
+    pub fn into_parts(self) -> (Router<Arc<State>>, Vec<Rule>) {
+        (self.router, self.rules)
+    }
+}
+
+/// The table as the middleware reads it.
+#[derive(Default)]
+pub struct Table {
+    by_route: HashMap<(&'static str, Method), Action>,
+    methods: HashMap<&'static str, Vec<Method>>,
+}
+
+impl Table {
+    /// The table of `rules`.
+    pub fn new(rules: &[Rule]) -> Self {
+        let mut table = Table::default();
+        for rule in rules {
+            table
+                .by_route
+                .insert((rule.path, rule.method.clone()), rule.action);
+            table
+                .methods
+                .entry(rule.path)
+                .or_default()
+                .push(rule.method.clone());
+        }
+        table
+    }
+
+    /// The action of `method` on `path` (HEAD is GET's).
+    fn action(&self, path: &str, method: &Method) -> Option<Action> {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        let key: &'static str = self.methods.get_key_value(path)?.0;
+        self.by_route.get(&(key, method.clone())).copied()
+    }
+}
+
+/// The caller's token: `Authorization: Bearer TOKEN`, or `X-API-Key: TOKEN` (OGC
+/// API - Processes - Part 2's example).
+fn token(request: &Request) -> Result<Option<String>, ApiError> {
+    let headers = request.headers();
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let text = value.to_str().map_err(|_| {
+            ApiError::new(Kind::InvalidToken, "the Authorization header is not ASCII")
+        })?;
+        let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ApiError::new(
+                Kind::InvalidToken,
+                format!("the Authorization scheme must be Bearer, not {scheme:?}"),
+            ));
+        }
+        return Ok(Some(rest.trim().to_string()));
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::new(Kind::InvalidToken, "the X-API-Key header is not ASCII"))?;
+        return Ok(Some(text.trim().to_string()));
+    }
+    Ok(None)
+}
+
+/// Tells who calls and lets through what their role may do (see the module).
+pub async fn authorize(
+    AxState((state, table)): AxState<(Arc<State>, Arc<Table>)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(path) = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+    else {
+        // No route: the fallback answers 404 to anyone.
+        return next.run(request).await;
+    };
+    let Some(action) = table.action(&path, request.method()) else {
+        let allowed: Vec<&str> = table
+            .methods
+            .get(path.as_str())
+            .map(|m| m.iter().map(Method::as_str).collect())
+            .unwrap_or_default();
+        let mut r = ApiError::new(
+            Kind::MethodNotAllowed,
+            format!(
+                "{} is not a method of {path} (it takes {})",
+                request.method(),
+                allowed.join(", ")
+            ),
+        )
+        .into_response();
+        let mut allow = allowed.join(", ");
+        if allowed.contains(&"GET") {
+            allow.push_str(", HEAD");
+        }
+        if let Ok(v) = HeaderValue::from_str(&allow) {
+            r.headers_mut().insert(header::ALLOW, v);
+        }
+        return r;
+    };
+    let identity = match token(&request) {
+        Ok(token) => match state.auth.authenticate(token.as_deref()).await {
+            Ok(identity) => identity,
+            Err(AuthError::Invalid(why)) => {
+                return ApiError::new(Kind::InvalidToken, why).into_response();
+            }
+            Err(AuthError::Unavailable(why)) => {
+                return ApiError::new(Kind::Unavailable, why).into_response();
+            }
+        },
+        Err(e) => return e.into_response(),
+    };
+    match state.policy.decide(&identity, action) {
+        Decision::Allowed => {}
+        Decision::Unauthenticated(role) => {
+            return ApiError::new(
+                Kind::Unauthorized,
+                format!(
+                    "{} {path} needs a token of a {role} (Authorization: Bearer TOKEN)",
+                    request.method()
+                ),
+            )
+            .into_response();
+        }
+        Decision::Forbidden(why) => {
+            return ApiError::new(Kind::Forbidden, why).into_response();
+        }
+    }
+    request.extensions_mut().insert(identity);
+    next.run(request).await
+}
