@@ -217,6 +217,25 @@ fn self_contained(value: &Value, at: &str) -> Result<(), ApiError> {
                     }
                 }
             }
+            // A File or Directory value (a default, a requirement's listing) names no
+            // place: the server's files are not the deployer's, and a web address
+            // in a document would be fetched past the egress policy. Literals
+            // (`contents`, `listing` of literals) only.
+            if matches!(
+                map.get("class").and_then(Value::as_str),
+                Some("File" | "Directory")
+            ) {
+                if let Some(key) = ["location", "path"]
+                    .into_iter()
+                    .find(|k| map.contains_key(*k))
+                {
+                    return Err(invalid(format!(
+                        "{at}/{key}: a {} in a deployed document names a place ({}); give it as a literal (contents, or a listing of literals) or as an input of the request",
+                        map["class"].as_str().unwrap_or("file"),
+                        map[key]
+                    )));
+                }
+            }
             if let Some(Value::String(run)) = map.get("run") {
                 if !run.starts_with('#') {
                     return Err(invalid(format!(

@@ -608,3 +608,176 @@ async fn an_abandoned_synchronous_execution_frees_its_place() {
     let reply = execute(&app, "echo", json!({"stringInput": "next"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
+
+/// A server whose plugin search path also holds the test guests (`toolbox.wasm`).
+async fn app_with_guests(data: &std::path::Path) -> axum::Router {
+    let mut config = common::config(data);
+    let mut settings = hysope_engine::EngineSettings::from_env();
+    settings
+        .plugin_path
+        .push(hysope_test_components::component_dir());
+    config.engine = hysope_engine::Engine::open(settings).unwrap();
+    let (state, _) = hysope_server::start(config).await.unwrap();
+    common::as_operator(hysope_server::api::router(state.clone()), &state)
+}
+
+/// Hole 3: what a tool or an expression says it produced stays in its output
+/// folder. A `cwl.output.json`, an `outputEval` or an ExpressionTool naming a host
+/// file, and a glob reaching out with `..`, fail the job without the file read; a
+/// deployed document's File defaults name no place (absolute, `../` or relative:
+/// the folder they were resolved against is gone after the deploy).
+#[tokio::test(flavor = "multi_thread")]
+async fn outputs_and_defaults_name_no_host_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_guests(dir.path()).await;
+    let yaml = [("content-type", "application/cwl+yaml")];
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "the host's secret").unwrap();
+    let secret = secret.display().to_string();
+    let tool = |id: &str, command: &str, outputs: &str| {
+        format!(
+            r#"cwlVersion: v1.2
+class: CommandLineTool
+id: {id}
+$namespaces: {{hysope: "https://hysope.dev/cwl#"}}
+requirements:
+  hysope:WasmRequirement: {{component: toolbox.wasm}}
+  InlineJavascriptRequirement: {{}}
+baseCommand: toolbox
+arguments: {command}
+inputs: {{}}
+outputs:
+{outputs}
+"#
+        )
+    };
+    let custom = serde_json::to_string(
+        &json!({"out": {"class": "File", "location": format!("file://{secret}")}}).to_string(),
+    )
+    .unwrap();
+    let cases = [
+        tool(
+            "custom-json",
+            &format!("[write, \"$(runtime.outdir)/cwl.output.json\", {custom}]"),
+            "  out: File",
+        ),
+        tool(
+            "output-eval",
+            "[write, \"$(runtime.outdir)/made.txt\", made]",
+            &format!(
+                "  out:\n    type: File\n    outputBinding:\n      glob: made.txt\n      outputEval: '$({{\"class\": \"File\", \"location\": \"{secret}\"}})'"
+            ),
+        ),
+        tool(
+            "glob-up",
+            "[write, \"$(runtime.outdir)/made.txt\", made]",
+            &format!(
+                "  out:\n    type: File\n    outputBinding:\n      glob: '../../../../../../../..{secret}'"
+            ),
+        ),
+        format!(
+            r#"cwlVersion: v1.2
+class: ExpressionTool
+id: expression
+requirements: {{InlineJavascriptRequirement: {{}}}}
+inputs: {{}}
+outputs: {{out: File}}
+expression: '$({{"out": {{"class": "File", "location": "{secret}"}}}})'
+"#
+        ),
+    ];
+    for doc in &cases {
+        let deployed = call(&app, "POST", "/processes", &yaml, doc).await;
+        assert_eq!(
+            deployed.status,
+            StatusCode::CREATED,
+            "{doc}: {}",
+            deployed.text
+        );
+        let id = deployed.json()["id"].as_str().unwrap().to_string();
+        let reply = execute(&app, &id, json!({})).await;
+        assert!(
+            reply.status.is_server_error() || reply.status.is_client_error(),
+            "{id}: {} {}",
+            reply.status,
+            reply.text
+        );
+        assert!(
+            !reply.text.contains("the host's secret"),
+            "{id}: {}",
+            reply.text
+        );
+        let shown = reply.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            shown.contains("neither in the tool's output folder")
+                || shown.contains("outside the output directory")
+                || shown.contains("no File"),
+            "{id}: {shown}"
+        );
+    }
+    // A link the tool cannot make, put in its folder by another: the glob follows
+    // it only inside the folder (the check compares resolved paths).
+    for default in [
+        format!("{{class: File, location: \"{secret}\"}}"),
+        "{class: File, location: \"../../../../etc/passwd\"}".to_string(),
+        "{class: File, location: data.csv}".to_string(),
+        "{class: File, path: /etc/passwd}".to_string(),
+        "{class: Directory, location: /}".to_string(),
+        "{class: File, location: \"http://169.254.169.254/latest/meta-data\"}".to_string(),
+    ] {
+        let doc = format!(
+            r#"cwlVersion: v1.2
+class: CommandLineTool
+id: with-default
+$namespaces: {{hysope: "https://hysope.dev/cwl#"}}
+requirements:
+  hysope:WasmRequirement: {{component: toolbox.wasm}}
+baseCommand: [toolbox, cat]
+inputs:
+  f: {{type: File, default: {default}, inputBinding: {{position: 1}}}}
+outputs:
+  out: stdout
+"#
+        );
+        let reply = call(&app, "POST", "/processes", &yaml, &doc).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{default}: {}",
+            reply.text
+        );
+        assert!(
+            reply.text.contains("names a place"),
+            "{default}: {}",
+            reply.text
+        );
+    }
+    // A literal default is fine.
+    let doc = r#"cwlVersion: v1.2
+class: CommandLineTool
+id: literal-default
+$namespaces: {hysope: "https://hysope.dev/cwl#"}
+requirements:
+  hysope:WasmRequirement: {component: toolbox.wasm}
+baseCommand: [toolbox, cat]
+inputs:
+  f: {type: File, default: {class: File, basename: a.txt, contents: "literal"}, inputBinding: {position: 1}}
+outputs:
+  out: stdout
+"#;
+    let reply = call(&app, "POST", "/processes", &yaml, doc).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let reply = call(
+        &app,
+        "POST",
+        "/processes/literal-default/execution",
+        &[("content-type", "application/json")],
+        r#"{"inputs": {}, "outputs": {"out": {"transmissionMode": "value"}}, "response": "raw"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.text, "literal");
+}

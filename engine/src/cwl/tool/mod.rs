@@ -289,6 +289,7 @@ pub fn run_expression_tool(run: &ToolRun<'_>, job: &Map<String, Value>) -> Resul
         ));
     };
     values::materialise(&mut value, run.outdir)?;
+    outputs::Bounds::new(run.outdir, &all).confine(&value, &format!("{}/expression", run.at))?;
     complete_outputs(&mut value)?;
     let mut out = Map::new();
     for output in values::items(run.process, "outputs") {

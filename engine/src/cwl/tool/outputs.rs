@@ -1,7 +1,8 @@
 //! Output collection: each output parameter's binding (glob, `loadContents`,
 //! `outputEval`, secondary files, format) read from what the tool left.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -11,6 +12,119 @@ use crate::cwl::expr::{Evaluator, Scope};
 use crate::cwl::glob::glob;
 use crate::cwl::values::{self, class_of, file_object, path_of};
 use crate::{Error, Result};
+
+/// The largest `cwl.output.json` read.
+const CUSTOM_OUTPUT_LIMIT: u64 = 64 << 20;
+
+/// Where a tool's outputs may point: its output folder, and the files and folders
+/// it was given. A `cwl.output.json`, an `outputEval` or an ExpressionTool naming
+/// any other file (`/etc/passwd`, a device, another job's folder), or a glob
+/// matching through a link out of the folder, fails the step before anything
+/// reads the file: the results never carry a file of the host.
+pub(crate) struct Bounds {
+    outdir: PathBuf,
+    files: HashSet<PathBuf>,
+    dirs: Vec<PathBuf>,
+    urls: HashSet<String>,
+}
+
+impl Bounds {
+    /// The bounds of a tool run in `outdir` on `inputs`.
+    pub(crate) fn new(outdir: &Path, inputs: &Value) -> Self {
+        let mut bounds = Bounds {
+            outdir: std::fs::canonicalize(outdir).unwrap_or_else(|_| outdir.to_path_buf()),
+            files: HashSet::new(),
+            dirs: Vec::new(),
+            urls: HashSet::new(),
+        };
+        bounds.add(inputs);
+        bounds
+    }
+
+    fn add(&mut self, value: &Value) {
+        match value {
+            Value::Object(map) if matches!(class_of(value), Some("File" | "Directory")) => {
+                for key in ["location", "path"] {
+                    if let Some(raw) = map.get(key).and_then(Value::as_str) {
+                        if raw.contains("://") && !raw.starts_with("file://") {
+                            self.urls.insert(raw.to_string());
+                        }
+                    }
+                }
+                if let Some(path) = path_of(value).and_then(|p| std::fs::canonicalize(p).ok()) {
+                    if class_of(value) == Some("Directory") {
+                        self.dirs.push(path);
+                    } else {
+                        self.files.insert(path);
+                    }
+                }
+                for key in ["secondaryFiles", "listing"] {
+                    if let Some(v) = map.get(key) {
+                        self.add(v);
+                    }
+                }
+            }
+            Value::Object(map) => map.values().for_each(|v| self.add(v)),
+            Value::Array(items) => items.iter().for_each(|v| self.add(v)),
+            _ => {}
+        }
+    }
+
+    /// True when `path` (resolved, links followed) is inside the output folder or
+    /// is one of the inputs.
+    pub(crate) fn holds(&self, path: &Path) -> bool {
+        let Ok(real) = std::fs::canonicalize(path) else {
+            // Nothing there: never read, so nothing leaks; its name must still stay
+            // in the folder (no `..`).
+            return path.starts_with(&self.outdir)
+                && !path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir));
+        };
+        real.starts_with(&self.outdir)
+            || self.files.contains(&real)
+            || self.dirs.iter().any(|d| real.starts_with(d))
+    }
+
+    /// Checks every File and Directory of `value` (with their secondary files and
+    /// listings).
+    pub(crate) fn confine(&self, value: &Value, at: &str) -> Result<()> {
+        match value {
+            Value::Object(map) if matches!(class_of(value), Some("File" | "Directory")) => {
+                for key in ["location", "path"] {
+                    let Some(raw) = map.get(key).and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let remote = raw.contains("://") && !raw.starts_with("file://");
+                    let allowed = if remote {
+                        self.urls.contains(raw)
+                    } else {
+                        let raw = raw.strip_prefix("file://").unwrap_or(raw);
+                        let path = PathBuf::from(values::percent_decode(raw));
+                        path.is_absolute() && self.holds(&path)
+                    };
+                    if !allowed {
+                        return Err(Error::cwl(
+                            at,
+                            format!(
+                                "an output names {raw}, which is neither in the tool's output folder nor one of its inputs"
+                            ),
+                        ));
+                    }
+                }
+                for key in ["secondaryFiles", "listing"] {
+                    if let Some(v) = map.get(key) {
+                        self.confine(v, at)?;
+                    }
+                }
+                Ok(())
+            }
+            Value::Object(map) => map.values().try_for_each(|v| self.confine(v, at)),
+            Value::Array(items) => items.iter().try_for_each(|v| self.confine(v, at)),
+            _ => Ok(()),
+        }
+    }
+}
 
 /// Collects the outputs of a finished tool from its output folder.
 pub(super) fn collect_outputs(
@@ -22,12 +136,14 @@ pub(super) fn collect_outputs(
 ) -> Result<Value> {
     let outdir = run.outdir;
     let all = Value::Object(inputs.clone());
+    let bounds = Bounds::new(outdir, &all);
     let custom = outdir.join("cwl.output.json");
     if custom.is_file() {
-        let text = std::fs::read_to_string(&custom).map_err(|e| Error::io(&custom, e))?;
+        let text = values::read_contents_limited(&custom, CUSTOM_OUTPUT_LIMIT, &run.at)?;
         let mut value: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::cwl(custom.display().to_string(), e.to_string()))?;
+            .map_err(|e| Error::cwl(&run.at, format!("cwl.output.json: {e}")))?;
         crate::cwl::load::absolutise_files(&mut value, outdir);
+        bounds.confine(&value, &format!("{}/cwl.output.json", run.at))?;
         complete_outputs(&mut value)?;
         return Ok(value);
     }
@@ -54,7 +170,7 @@ pub(super) fn collect_outputs(
                 };
                 file_object(&path, 0)?
             }
-            _ => collect_one(output, &ty, evaluator, &all, runtime, outdir, &at)?,
+            _ => collect_one(output, &ty, evaluator, &all, runtime, &bounds, &at)?,
         };
         values::check_output(&value, &ty, &at)?;
         result.insert(id.to_string(), value);
@@ -85,9 +201,10 @@ pub(super) fn collect_one(
     evaluator: &Evaluator,
     inputs: &Value,
     runtime: &Value,
-    outdir: &Path,
+    bounds: &Bounds,
     at: &str,
 ) -> Result<Value> {
+    let outdir = bounds.outdir.as_path();
     // A record output: each field collected with its own binding.
     if ty.get("type").and_then(Value::as_str) == Some("record")
         && output.get("outputBinding").is_none()
@@ -101,7 +218,7 @@ pub(super) fn collect_one(
                 evaluator,
                 inputs,
                 runtime,
-                outdir,
+                bounds,
                 &format!("{at}/{name}"),
             )?;
             map.insert(name.to_string(), v);
@@ -171,12 +288,12 @@ pub(super) fn collect_one(
             .strip_prefix(&format!("{}/", outdir.display()))
             .unwrap_or(pattern);
         for path in glob(outdir, pattern) {
-            // A match outside the folder must resolve into it.
-            let outside = !path.starts_with(outdir)
-                && !std::fs::canonicalize(&path)
-                    .map_err(|e| Error::io(&path, e))?
-                    .starts_with(outdir);
-            if outside {
+            // A match must resolve into the folder (`..` and links followed): paths
+            // are compared resolved, never as text.
+            let inside = std::fs::canonicalize(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .starts_with(outdir);
+            if !inside {
                 return Err(Error::cwl(
                     at,
                     format!(
@@ -204,6 +321,7 @@ pub(super) fn collect_one(
             at,
         )?;
         crate::cwl::load::absolutise_files(&mut value, outdir);
+        bounds.confine(&value, at)?;
         complete_outputs(&mut value)?;
     } else {
         let wants_array = wants_array(ty);

@@ -237,14 +237,27 @@ fn sha1_file(path: &Path, size: u64) -> Result<String> {
 
 /// The first 64 KiB of a file as text, for `loadContents`.
 pub fn read_contents(path: &Path, at: &str) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.len() > LOAD_CONTENTS_LIMIT {
+    read_contents_limited(path, LOAD_CONTENTS_LIMIT, at)
+}
+
+/// A file as text, refused when larger than `limit` bytes: at most `limit + 1`
+/// bytes are read, whatever the file says its size is (a device, a pipe).
+pub fn read_contents_limited(path: &Path, limit: u64, at: &str) -> Result<String> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut text = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| Error::io(path, e))?;
+    if text.len() as u64 > limit {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         return Err(Error::cwl(
             at,
-            format!("loadContents: {} is larger than 64 KiB", path.display()),
+            format!("{name} is larger than {} KiB", limit / 1024),
         ));
     }
-    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(String::from_utf8_lossy(&text).into_owned())
 }
 
