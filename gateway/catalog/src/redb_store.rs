@@ -650,6 +650,10 @@ impl CatalogStore for RedbCatalog {
         Ok(out)
     }
 
+    fn fault(&self) -> Option<String> {
+        self.db.fault()
+    }
+
     fn item_count(&self) -> Result<u64> {
         let read = self.db.begin_read()?;
         Ok(read.open_table(ITEMS)?.len()?)

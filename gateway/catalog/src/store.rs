@@ -100,4 +100,8 @@ pub trait CatalogStore: Send + Sync {
     ) -> Result<Vec<Observation>>;
     /// Number of items.
     fn item_count(&self) -> Result<u64>;
+    /// Why the store cannot take writes now (its disk full or failing), if so.
+    fn fault(&self) -> Option<String> {
+        None
+    }
 }

@@ -250,6 +250,10 @@ impl JobStore for RedbJobStore {
         Ok(out)
     }
 
+    fn fault(&self) -> Option<String> {
+        self.db.fault()
+    }
+
     fn count(&self) -> Result<Vec<(String, Status, u64)>> {
         let tx = self.db.begin_read()?;
         let by_process = tx.open_table(BY_PROCESS)?;

@@ -64,10 +64,12 @@ impl Results {
         Ok(ObjectPath::parse(joined)?)
     }
 
-    /// After a successful run: uploads the job's files when the store is remote.
+    /// After a successful run: makes the job's files durable where they are (see
+    /// [`Results::sync`]), or uploads them when the store is remote.
     pub async fn publish(&self, id: &str) -> anyhow::Result<()> {
         if !self.remote {
-            return Ok(());
+            let (dir, root) = (self.local_dir(id), self.local_root.clone());
+            return tokio::task::spawn_blocking(move || sync_job(&dir, &root)).await?;
         }
         let dir = self.local_dir(id);
         let mut files = Vec::new();
@@ -83,23 +85,30 @@ impl Results {
         Ok(())
     }
 
-    /// A result file's bytes, or `None` if there is no such file.
-    pub async fn read(&self, id: &str, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    /// A result file as a stream of chunks with its size, or `None` if there is
+    /// no such file: served as it is read, never held whole.
+    pub async fn open_file(&self, id: &str, path: &str) -> anyhow::Result<Option<ResultFile>> {
         let Ok(key) = self.key(id, path) else {
             return Ok(None);
         };
         match self.store.get(&key).await {
-            Ok(result) => {
-                let mut out = Vec::new();
-                let mut stream = result.into_stream();
-                while let Some(chunk) = stream.next().await {
-                    out.extend_from_slice(&chunk?);
-                }
-                Ok(Some(out))
-            }
+            Ok(result) => Ok(Some(ResultFile {
+                size: result.meta.size,
+                chunks: result
+                    .into_stream()
+                    .map(|chunk| chunk.map_err(std::io::Error::other))
+                    .boxed(),
+            })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Makes a job's local files durable (each file, then each folder, up to the
+    /// results folder): a job is successful only once its files would survive a
+    /// power cut.
+    pub fn sync(&self, id: &str) -> anyhow::Result<()> {
+        sync_job(&self.local_dir(id), &self.local_root)
     }
 
     /// Removes a job's results (dismissal).
@@ -114,6 +123,58 @@ impl Results {
         }
         Ok(())
     }
+}
+
+/// A result file being read.
+pub struct ResultFile {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its bytes, chunk by chunk.
+    pub chunks: futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
+}
+
+impl ResultFile {
+    /// The whole file, refused when larger than `limit` bytes (for the values a
+    /// response carries inline).
+    pub async fn read_at_most(mut self, limit: u64) -> std::io::Result<Vec<u8>> {
+        if self.size > limit {
+            return Err(std::io::Error::other(format!(
+                "the file has {} bytes, more than the {limit} a response carries inline; ask for it by reference",
+                self.size
+            )));
+        }
+        let mut out = Vec::with_capacity(self.size as usize);
+        while let Some(chunk) = self.chunks.next().await {
+            out.extend_from_slice(&chunk?);
+            if out.len() as u64 > limit {
+                return Err(std::io::Error::other("the file grew past the inline limit"));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn sync_job(dir: &Path, root: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    sync_tree(dir).map_err(|e| anyhow::anyhow!("cannot make the results durable: {e}"))?;
+    std::fs::File::open(root)?.sync_all()?;
+    Ok(())
+}
+
+/// fsync of every file and folder under `dir` (files first).
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            sync_tree(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()> {

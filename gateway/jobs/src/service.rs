@@ -91,6 +91,10 @@ pub struct Jobs {
     pub(crate) job_time_limit: std::time::Duration,
 }
 
+/// The largest result file a response carries inline (`transmissionMode: value`,
+/// `response: raw`); larger ones are served by reference, streamed.
+pub const MAX_INLINE_RESULT: u64 = 64 << 20;
+
 impl Jobs {
     /// The job system over its parts; its metrics start from the store's counts.
     pub fn new(parts: JobsParts) -> anyhow::Result<Self> {
@@ -168,6 +172,15 @@ impl Jobs {
     /// The bytes of the result file `path` (relative to the job's results, one or
     /// more `/`-separated names) of the job `id`, which must be successful.
     pub async fn result_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+        self.open_result(id, path)
+            .await?
+            .read_at_most(MAX_INLINE_RESULT)
+            .await
+            .map_err(|e| Error::Results(format!("result {path}: {e}")))
+    }
+
+    /// A file among the results of the successful job `id`, to stream.
+    pub async fn open_result(&self, id: &str, path: &str) -> Result<crate::results::ResultFile> {
         let job = self.status(id)?;
         if job.status != Status::Successful {
             return Err(Error::ResultNotReady {
@@ -186,7 +199,7 @@ impl Jobs {
             return Err(missing());
         }
         self.results
-            .read(id, path)
+            .open_file(id, path)
             .await
             .map_err(|e| Error::Results(format!("{e:#}")))?
             .ok_or_else(missing)
@@ -249,6 +262,18 @@ impl Jobs {
     pub fn metrics_text(&self) -> String {
         self.metrics.queue_depth.set(self.queue.depth() as i64);
         self.metrics.render()
+    }
+
+    /// Why the job system cannot take work now, if it cannot: a store whose disk
+    /// is full or failing (writes are refused until the server is restarted on a
+    /// disk with room). Empty when ready.
+    pub fn faults(&self) -> Vec<String> {
+        let mut faults: Vec<String> = [self.store.fault(), self.catalog.fault()]
+            .into_iter()
+            .flatten()
+            .collect();
+        faults.dedup();
+        faults
     }
 
     /// The catalogue result items go to.

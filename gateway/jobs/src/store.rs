@@ -40,4 +40,9 @@ pub trait JobStore: Send + Sync {
     fn unfinished(&self) -> Result<Vec<Job>>;
     /// Number of jobs per (process, status), for metrics.
     fn count(&self) -> Result<Vec<(String, Status, u64)>>;
+    /// Why the store cannot take writes now (its disk full or failing), if so: the
+    /// server reports itself not ready with this reason.
+    fn fault(&self) -> Option<String> {
+        None
+    }
 }

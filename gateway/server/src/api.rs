@@ -50,6 +50,7 @@ pub fn routes() -> Routes {
         .route("/conformance", &[(Method::GET, Read)], get(conformance))
         .route("/api", &[(Method::GET, Read)], get(api_definition))
         .route("/me", &[(Method::GET, Read)], get(whoami))
+        .route("/ready", &[(Method::GET, Read)], get(ready))
         .route(
             "/processes",
             &[(Method::GET, Read), (Method::POST, Deploy)],
@@ -131,6 +132,22 @@ pub fn router(state: Shared) -> Router {
             count_requests,
         ))
         .with_state(state)
+}
+
+/// `GET /ready`: 200 when the server can take work, else 503 with the reasons
+/// (a store whose disk is full or failing: restart it on a disk with room).
+async fn ready(AxState(state): AxState<Shared>) -> Response {
+    let faults = state.jobs.faults();
+    if faults.is_empty() {
+        return json_response(StatusCode::OK, &json!({"ready": true}));
+    }
+    let mut r = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({"ready": false, "reasons": faults}),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    r
 }
 
 /// `GET /me`: who the server takes the caller for, and what they may do.
@@ -820,16 +837,24 @@ async fn job_file(
     Path((id, path)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     find_job(&state, &id, &caller)?;
-    let bytes = state.jobs.result_file(&id, &path).await?;
+    // Streamed as it is read: a file of any size costs a chunk of memory.
+    let file = state.jobs.open_result(&id, &path).await?;
     let name = path.rsplit('/').next().unwrap_or(&path);
-    Ok(file_response(bytes, name, media_type(&path)))
+    let mut r = file_response(
+        axum::body::Body::from_stream(file.chunks),
+        name,
+        media_type(&path),
+    );
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(file.size));
+    Ok(r)
 }
 
 /// A file a job produced: its media type, sandboxed by its content security
 /// policy, and downloaded rather than shown unless the type is safe inline (a
 /// plugin's `.html` or `.svg` never runs on the server's origin).
-fn file_response(bytes: Vec<u8>, name: &str, media: &'static str) -> Response {
-    let mut r = bytes.into_response();
+fn file_response(body: impl IntoResponse, name: &str, media: &'static str) -> Response {
+    let mut r = body.into_response();
     let headers = r.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
     headers.insert(

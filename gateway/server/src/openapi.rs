@@ -294,6 +294,12 @@ fn processes_document(base: &str) -> Value {
             "/metrics": {"get": {"operationId": "getMetrics", "summary": "Prometheus metrics",
                 "responses": {"200": {"description": "text exposition format",
                     "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/ready": {"get": {"operationId": "getReadiness", "summary": "whether the server can take work (its stores can write)",
+                "responses": {
+                    "200": {"description": "ready", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "503": {"description": "not ready, with the reasons", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"ready": {"type": "boolean"},
+                            "reasons": {"type": "array", "items": {"type": "string"}}}}}}}}}},
             "/me": {"get": {"operationId": "getIdentity", "summary": "who the server takes the caller for, and what they may do",
                 "responses": {"200": {"description": "the caller's identity",
                     "content": {"application/json": {"schema": r("identity")}}}}}},

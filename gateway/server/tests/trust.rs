@@ -781,3 +781,27 @@ outputs:
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.text, "literal");
 }
+
+/// Hole 8: the server says whether it can take work (`/ready`, anonymous, for
+/// probes); a store whose disk fails is reported there with its reason (the store
+/// side is `hysope_store`'s `a_full_disk_is_reported_as_a_fault`). Result files are
+/// streamed with their length.
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_is_reported_and_results_are_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _state) = app(dir.path()).await;
+    let r = call(&app, "GET", "/ready", &[("x-test-anonymous", "1")], "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["ready"], true);
+    let reply = execute(&app, "echo", json!({"stringInput": "streamed"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let href = reply.json()["echo"]["href"].as_str().unwrap().to_string();
+    let path = href.trim_start_matches("http://test.local");
+    let file = get(&app, path).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(
+        file.headers["content-length"].to_str().unwrap(),
+        file.text.len().to_string()
+    );
+    assert!(file.text.contains("streamed"));
+}

@@ -57,6 +57,10 @@ struct Inner {
     db: Database,
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Why the file cannot be written, since the last commit failed on the disk
+    /// (full, failing): redb refuses every later write until the file is opened
+    /// again, so the server reports itself not ready with this reason.
+    fault: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -97,10 +101,24 @@ impl SharedDb {
             }
             std::fs::remove_file(&log).map_err(io)?;
         }
+        Self::start(db)
+    }
+
+    /// A store on `backend` instead of a file (a backend that fails on demand
+    /// tests what a full disk does).
+    pub fn open_backend(backend: impl redb::StorageBackend) -> Result<Self> {
+        let db = redb::Builder::new()
+            .create_with_backend(backend)
+            .map_err(|e| Error::Redb(e.into()))?;
+        Self::start(db)
+    }
+
+    fn start(db: Database) -> Result<Self> {
         let inner = Arc::new(Inner {
             db,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
+            fault: Mutex::new(None),
         });
         let thread = inner.clone();
         let committer = std::thread::Builder::new()
@@ -131,6 +149,12 @@ impl SharedDb {
             self.inner.wake.notify_one();
         }
         Commit(done)
+    }
+
+    /// Why the store cannot be written, if its last commit failed on the disk
+    /// (`None` when it is healthy).
+    pub fn fault(&self) -> Option<String> {
+        lock(&self.inner.fault).clone()
     }
 
     /// [`SharedDb::submit`], then waits for the commit on the calling thread.
@@ -203,7 +227,7 @@ impl Inner {
     /// flush when one of them asks for durability.
     fn commit(&self, batch: &[Request]) -> Result<()> {
         let durable = batch.iter().any(|r| r.durable);
-        std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut txn = self.db.begin_write()?;
             if !durable {
                 txn.set_durability(redb::Durability::None)?;
@@ -214,8 +238,29 @@ impl Inner {
             txn.commit()?;
             Ok(())
         }))
-        .unwrap_or(Err(Error::Panicked))
+        .unwrap_or(Err(Error::Panicked));
+        let mut fault = lock(&self.fault);
+        match &outcome {
+            Ok(()) => *fault = None,
+            Err(Error::Redb(e)) if is_disk_fault(e) => {
+                if fault.is_none() {
+                    tracing::error!(error = %e, "the store cannot write; the server is not ready until it is restarted");
+                }
+                *fault = Some(format!("the store cannot write: {e}"));
+            }
+            Err(_) => {}
+        }
+        outcome
     }
+}
+
+/// True for the errors that say the disk failed (full, an I/O error, a file
+/// damaged), as opposed to a change's own error.
+fn is_disk_fault(e: &redb::Error) -> bool {
+    matches!(
+        e,
+        redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::Corrupted(_)
+    )
 }
 
 /// True when the log an earlier version left (records `[length u32][crc u32]
@@ -308,6 +353,69 @@ mod tests {
             txn.open_table(T)?.insert(key.as_str(), value)?;
             Ok(())
         })
+    }
+
+    /// A store in memory whose writes fail with ENOSPC while `full` is set.
+    #[derive(Debug, Default)]
+    struct Disk {
+        bytes: std::sync::RwLock<Vec<u8>>,
+        full: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Disk {
+        fn check(&self) -> std::io::Result<()> {
+            if self.full.load(Ordering::SeqCst) {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            Ok(())
+        }
+    }
+
+    impl redb::StorageBackend for Disk {
+        fn len(&self) -> std::io::Result<u64> {
+            Ok(self.bytes.read().unwrap().len() as u64)
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            let bytes = self.bytes.read().unwrap();
+            let at = offset as usize;
+            out.copy_from_slice(&bytes[at..at + out.len()]);
+            Ok(())
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.check()?;
+            self.bytes.write().unwrap().resize(len as usize, 0);
+            Ok(())
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            self.check()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.check()?;
+            let mut bytes = self.bytes.write().unwrap();
+            let at = offset as usize;
+            bytes[at..at + data.len()].copy_from_slice(data);
+            Ok(())
+        }
+    }
+
+    /// Issue 18, hole 8: a full disk latches the store (redb refuses every later
+    /// write until the file is opened again); the store says so, with the reason,
+    /// instead of failing each write silently.
+    #[test]
+    fn a_full_disk_is_reported_as_a_fault() {
+        let disk = Disk::default();
+        let full = disk.full.clone();
+        let db = SharedDb::open_backend(disk).unwrap();
+        db.write(put("a".into(), 1), true).unwrap();
+        assert_eq!(db.fault(), None);
+        full.store(true, Ordering::SeqCst);
+        assert!(db.write(put("b".into(), 2), true).is_err());
+        let fault = db.fault().expect("a fault after the failed commit");
+        assert!(fault.contains("cannot write"), "{fault}");
+        // A writer's own error is not a fault of the disk.
+        full.store(false, Ordering::SeqCst);
+        let _ = db.write(put("c".into(), 3), true);
+        assert!(db.fault().is_some(), "redb stays latched until reopened");
     }
 
     #[test]
