@@ -107,16 +107,19 @@ PY
 "$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" --processes "$work/none" 2>"$work/hysope.log" &
 pids+=("$!")
 hs="$(server_url "$work/hysope" "$!")/stac"
-curl -sf -X POST "$hs/collections" -H 'Content-Type: application/json' -d @"$work/collection.json" >/dev/null
+# Transactions are an operator's.
+operator="$(HYSOPE_BIN="$hysope" token "$work/hysope" bench operator)"
+curl -sf -X POST "$hs/collections" -H "Authorization: Bearer $operator" -H 'Content-Type: application/json' \
+    -d @"$work/collection.json" >/dev/null
 load_start=$(date +%s.%N)
-python3 - "$work/items.ndjson" "$hs" <<'PY'
+python3 - "$work/items.ndjson" "$hs" "$operator" <<'PY'
 import json, sys, urllib.request
-path, url = sys.argv[1], sys.argv[2]
+path, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
 batch = []
 def send():
     body = json.dumps({"type": "FeatureCollection", "features": batch}).encode()
     urllib.request.urlopen(urllib.request.Request(f"{url}/collections/bench/items", data=body, method="POST",
-                           headers={"Content-Type": "application/json"})).read()
+                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})).read()
 for line in open(path):
     batch.append(json.loads(line))
     if len(batch) == 2000:

@@ -59,6 +59,9 @@ start_servers() {
 }
 start_servers hysope.log
 pygeoapi="http://127.0.0.1:5099"
+# An operator's personal token (executing and listing need one; pygeoapi asks none:
+# the cost of identity is measured on its own by identity-bench.sh).
+bearer="Authorization: Bearer $(HYSOPE_BIN="$root/target/release/hysope" token "$work/hysope" bench operator)"
 
 load() { "$root/target/release/http-load" "$@" --connections "$connections" --duration "$seconds" --warmup 1; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
@@ -70,7 +73,7 @@ row() { # name server json
 a="$(load "$hysope/processes")"; row "GET /processes" hysope "$a"
 b="$(load "$pygeoapi/processes")"; row "GET /processes" pygeoapi "$b"
 json='Content-Type: application/json'
-c="$(load "$hysope/processes/echo/execution" --method POST --header "$json" --body '{"inputs":{"stringInput":"x"}}')"
+c="$(load "$hysope/processes/echo/execution" --method POST --header "$json" --header "$bearer" --body '{"inputs":{"stringInput":"x"}}')"
 row "sync execute" "hysope (echo)" "$c"
 d="$(load "$pygeoapi/processes/hello-world/execution" --method POST --header "$json" --body '{"inputs":{"name":"x"}}')"
 row "sync execute" "pygeoapi (hello-world)" "$d"
@@ -94,10 +97,10 @@ for i in range(n):
 json.dump({"_default": jobs}, open(path, "w"))
 PY
 start_servers hysope2.log
-e="$(load "$hysope/jobs?limit=10")"; row "GET /jobs?limit=10 ($jobs jobs)" hysope "$e"
+e="$(load "$hysope/jobs?limit=10" --header "$bearer")"; row "GET /jobs?limit=10 ($jobs jobs)" hysope "$e"
 f="$(load "$pygeoapi/jobs?limit=10")"; row "GET /jobs?limit=10 ($jobs jobs)" pygeoapi "$f"
-g="$(load "$hysope/jobs?status=failed&limit=10&offset=5000")"; row "GET /jobs?status=failed&offset=5000 ($jobs jobs)" hysope "$g"
-h="$(load "$hysope/jobs?processID=swot-river-filter&datetime=2026-01-01T00:00:00Z/..&limit=100")"; row "GET /jobs?processID=...&datetime=...&limit=100 ($jobs jobs)" hysope "$h"
+g="$(load "$hysope/jobs?status=failed&limit=10&offset=5000" --header "$bearer")"; row "GET /jobs?status=failed&offset=5000 ($jobs jobs)" hysope "$g"
+h="$(load "$hysope/jobs?processID=swot-river-filter&datetime=2026-01-01T00:00:00Z/..&limit=100" --header "$bearer")"; row "GET /jobs?processID=...&datetime=...&limit=100 ($jobs jobs)" hysope "$h"
 
 # GET /processes listing every bundled plugin and workflow (no peer: pygeoapi lists one).
 rm -rf "$work/processes"

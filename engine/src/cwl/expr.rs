@@ -310,6 +310,18 @@ fn js_eval(
     body: &str,
     scope: &Scope<'_>,
 ) -> std::result::Result<Value, String> {
+    match super::js_sandbox::current() {
+        Some(sandbox) => sandbox.eval(library, body, scope),
+        None => js_eval_here(library, body, scope),
+    }
+}
+
+/// Evaluates JavaScript in this process (see [`super::js_sandbox`] for out of it).
+pub(crate) fn js_eval_here(
+    library: &[String],
+    body: &str,
+    scope: &Scope<'_>,
+) -> std::result::Result<Value, String> {
     let mut ctx = JsContext::default();
     {
         let limits = ctx.runtime_limits_mut();

@@ -5,6 +5,7 @@
 mod backend;
 pub mod expr;
 mod glob;
+pub mod js_sandbox;
 pub mod json;
 pub mod load;
 mod ontology;

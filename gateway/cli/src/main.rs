@@ -69,6 +69,10 @@ enum Command {
     /// Administer a data folder: personal access tokens.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Evaluates JavaScript expressions read from stdin, one JSON request a line
+    /// (the server's expression workers; not for people).
+    #[command(hide = true)]
+    JsWorker,
 }
 
 fn main() -> ExitCode {
@@ -91,6 +95,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::main(*args),
         Command::Ingest(args) => ingest::main(args),
         Command::Admin(command) => admin::main(command),
+        Command::JsWorker => match hysope_engine::cwl::js_sandbox::worker_main() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => crate::fail(&e.into(), 1),
+        },
     }
 }
 

@@ -90,6 +90,13 @@ pub struct ServeArgs {
     /// (`anonymous` to give such tokens nothing more than no token).
     #[arg(long, env = "HYSOPE_OIDC_DEFAULT_ROLE", default_value = "user")]
     pub oidc_default_role: String,
+    /// The memory of a worker that evaluates JavaScript expressions (`512MiB`):
+    /// an expression that needs more fails, the server goes on.
+    #[arg(long, env = "HYSOPE_EXPRESSION_MEMORY", default_value = "512MiB", value_parser = crate::units::parse_size)]
+    pub expression_memory: u64,
+    /// The time one JavaScript expression may take (`10s`).
+    #[arg(long, env = "HYSOPE_EXPRESSION_TIME", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub expression_time: std::time::Duration,
     /// Let anonymous callers execute processes and follow the jobs they started by
     /// their links (a public demo). Off by default: executing needs a user's token.
     #[arg(long, env = "HYSOPE_ANONYMOUS_EXECUTE")]
@@ -140,6 +147,13 @@ pub fn main(args: ServeArgs) -> std::process::ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let oidc = args.oidc()?;
+    // JavaScript of deployed documents runs in worker processes with their own
+    // memory and time limits (see hysope_engine::cwl::js_sandbox).
+    hysope_engine::cwl::js_sandbox::install(hysope_engine::cwl::js_sandbox::SandboxSettings {
+        program: std::env::current_exe().context("cannot find the hysope program")?,
+        memory: args.expression_memory,
+        time: args.expression_time,
+    });
     let mut process_dirs = args.process_dirs;
     if process_dirs.is_empty() && std::path::Path::new("plugins").is_dir() {
         process_dirs.push(PathBuf::from("plugins"));

@@ -430,3 +430,90 @@ fn validate_refuses_an_unknown_requirement_and_accepts_extensions_and_unknown_hi
     let output = hysope(&["cwl-runner", "--validate", "tool.cwl"], dir.path());
     assert!(output.status.success(), "{}", text(&output.stderr));
 }
+
+/// `hysope admin token`: made without any provider or server, the token alone on
+/// the last line of stdout; listed without a secret or hash; revoked; bad requests
+/// refused saying why; the data folder made private.
+#[test]
+fn admin_tokens_without_a_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let made = hysope(
+        &[
+            "admin",
+            "token",
+            "create",
+            "--user",
+            "ada",
+            "--role",
+            "developer",
+            "--scopes",
+            "execute,jobs",
+            "--expires",
+            "30d",
+            "--data-dir",
+            data_arg,
+        ],
+        work.path(),
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let stdout = text(&made.stdout);
+    let token = stdout.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("hysope_pat_"), "{stdout}");
+    assert!(text(&made.stderr).contains("shown once"));
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    let listed = hysope(
+        &["admin", "token", "list", "--data-dir", data_arg],
+        work.path(),
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let listing = text(&listed.stdout);
+    assert!(
+        !listing.contains(&token) && !listing.contains("hash"),
+        "{listing}"
+    );
+    let record: Value = serde_json::from_str(listing.lines().next().unwrap()).unwrap();
+    assert_eq!(record["user"], "ada");
+    assert_eq!(record["scopes"], serde_json::json!(["execute", "jobs"]));
+    assert!(record["expires"].is_string());
+    let id = record["id"].as_str().unwrap();
+    let revoked = hysope(
+        &["admin", "token", "revoke", id, "--data-dir", data_arg],
+        work.path(),
+    );
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let listed = hysope(
+        &["admin", "token", "list", "--data-dir", data_arg],
+        work.path(),
+    );
+    let record: Value = serde_json::from_str(text(&listed.stdout).lines().next().unwrap()).unwrap();
+    assert!(record["revoked"].is_string(), "{record}");
+    for (args, says) in [
+        (vec!["--user", "../x", "--role", "user"], "not allowed"),
+        (vec!["--user", "bob", "--role", "root"], "root"),
+        (
+            vec!["--user", "bob", "--role", "user", "--scopes", "all"],
+            "not a scope",
+        ),
+        (
+            vec!["--user", "bob", "--role", "user", "--expires", "soon"],
+            "--expires",
+        ),
+    ] {
+        let mut full = vec!["admin", "token", "create"];
+        full.extend(args);
+        full.extend(["--data-dir", data_arg]);
+        assert_fails(&hysope(&full, work.path()), 1, says);
+    }
+    assert_fails(
+        &hysope(
+            &["admin", "token", "revoke", "nope", "--data-dir", data_arg],
+            work.path(),
+        ),
+        1,
+        "no token",
+    );
+}
