@@ -75,11 +75,19 @@ impl Results {
         let mut files = Vec::new();
         collect(&dir, &dir, &mut files)?;
         for rel in files {
-            let bytes = tokio::fs::read(dir.join(&rel)).await?;
-            self.store
-                .put(&self.key(id, &rel)?, bytes.into())
+            // Streamed: a small file in one request, a large one in parts, never
+            // held whole.
+            let upload = async {
+                let mut file = tokio::fs::File::open(dir.join(&rel)).await?;
+                let mut writer =
+                    object_store::buffered::BufWriter::new(self.store.clone(), self.key(id, &rel)?);
+                tokio::io::copy(&mut file, &mut writer).await?;
+                tokio::io::AsyncWriteExt::shutdown(&mut writer).await?;
+                anyhow::Ok(())
+            };
+            upload
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot upload result {rel}: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("cannot upload result {rel}: {e:#}"))?;
         }
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
