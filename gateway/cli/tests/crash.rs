@@ -3,13 +3,13 @@
 //! kill must reach a final state, and every successful job must have complete
 //! results. Repeated `HYSOPE_CRASH_ROUNDS` times (3 by default).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod common;
 
 struct Server {
     child: Child,
@@ -23,29 +23,8 @@ struct Server {
 /// outlives restarts).
 static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
-/// Makes an operator token for `data` (no server holds it yet).
 fn make_token(data: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args([
-            "admin",
-            "token",
-            "create",
-            "--user",
-            "crash",
-            "--role",
-            "operator",
-            "--data-dir",
-        ])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap();
-    token.lines().last().unwrap().trim().to_string()
+    common::make_token(data, "crash", "operator")
 }
 
 fn token_of(addr: &str) -> String {
@@ -60,34 +39,19 @@ fn token_of(addr: &str) -> String {
 /// Starts `hysope serve` on `data`; requests to it carry `token`.
 fn start(data: &Path, token: &str) -> Server {
     let root = hysope_test_components::workspace_root();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
+    let plugins = root.join("plugins");
+    let processes = root.join("gateway/server/tests/processes");
+    let (child, addr, line) = common::serve(
+        data,
+        &[
             "--workers",
             "2",
-            "--data-dir",
-        ])
-        .arg(data)
-        .arg("--processes")
-        .arg(root.join("plugins"))
-        .arg("--processes")
-        .arg(root.join("gateway/server/tests/processes"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    stderr.read_line(&mut line).unwrap();
-    // The server's later lines are read and dropped: its stderr stays open.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+            "--processes",
+            plugins.to_str().unwrap(),
+            "--processes",
+            processes.to_str().unwrap(),
+        ],
+    );
     let requeued = line
         .split(" jobs re-queued")
         .next()
@@ -118,30 +82,10 @@ fn try_http(
     headers: &[&str],
     body: &str,
 ) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\nAuthorization: Bearer {}\r\n",
-        body.len(),
-        token_of(addr)
-    );
-    for h in headers {
-        request.push_str(h);
-        request.push_str("\r\n");
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes())?;
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply)?;
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_string()))
+    let auth = format!("Authorization: Bearer {}", token_of(addr));
+    let mut all = headers.to_vec();
+    all.push(&auth);
+    common::request(addr, method, path, &all, body)
 }
 
 fn get_json(addr: &str, path: &str) -> Value {

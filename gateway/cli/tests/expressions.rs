@@ -4,12 +4,9 @@
 //! the real `hysope serve` goes on (before, the first aborted the whole server and
 //! the second held a thread for good).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use serde_json::Value;
+
+mod common;
 
 fn http(
     addr: &str,
@@ -19,26 +16,9 @@ fn http(
     kind: &str,
     body: &str,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).unwrap();
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_string())
+    let auth = format!("Authorization: Bearer {token}");
+    let kind = format!("Content-Type: {kind}");
+    common::request(addr, method, path, &[&auth, &kind], body).unwrap()
 }
 
 fn expression_tool(id: &str, expression: &str) -> String {
@@ -50,59 +30,20 @@ fn expression_tool(id: &str, expression: &str) -> String {
 #[test]
 fn expressions_past_their_memory_or_time_fail_their_job_only() {
     let data = tempfile::tempdir().unwrap();
-    let made = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args([
-            "admin",
-            "token",
-            "create",
-            "--user",
-            "dev",
-            "--role",
-            "developer",
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let token = String::from_utf8(made.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    std::fs::create_dir_all(data.path().join("none")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
+    let token = common::make_token(data.path(), "dev", "developer");
+    let none = data.path().join("none");
+    std::fs::create_dir_all(&none).unwrap();
+    let (mut child, addr, _) = common::serve(
+        data.path(),
+        &[
             "--expression-memory",
             "256MiB",
             "--expression-time",
             "2s",
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .arg("--processes")
-        .arg(data.path().join("none"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+            "--processes",
+            none.to_str().unwrap(),
+        ],
+    );
     let cases = [
         (
             "fine",

@@ -390,6 +390,22 @@ async fn wait_done(app: &Router, token: &str, id: &str) -> Value {
     panic!("job {id} did not finish");
 }
 
+/// Starts `echo` asynchronously as the bearer of `token` (or anonymously); its job id.
+async fn execute_async(app: &Router, token: Option<&str>) -> String {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("prefer", "respond-async"),
+    ];
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b.as_str()));
+    }
+    let body = json!({"inputs": {"stringInput": "hi"}}).to_string();
+    let r = call(app, "POST", "/processes/echo/execution", &headers, &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.json()["jobID"].as_str().unwrap().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_and_results_are_their_owners_and_the_operators() {
     let dir = tempfile::tempdir().unwrap();
@@ -397,25 +413,7 @@ async fn jobs_and_results_are_their_owners_and_the_operators() {
     let ada = personal(&state, "ada", Role::User, None);
     let bob = personal(&state, "bob", Role::User, None);
     let op = personal(&state, "olga", Role::Operator, None);
-    let reach = hysope_test_components::reach_zip();
-    let body = json!({"inputs": {
-        "reach_file": {"href": reach.to_str().unwrap()},
-        "stringInput": "hi",
-    }});
-    let r = call(
-        &app,
-        "POST",
-        "/processes/echo/execution",
-        &[
-            ("authorization", &format!("Bearer {ada}")),
-            ("content-type", "application/json"),
-            ("prefer", "respond-async"),
-        ],
-        &json!({"inputs": {"stringInput": "hi"}}).to_string(),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let id = r.json()["jobID"].as_str().unwrap().to_string();
+    let id = execute_async(&app, Some(&ada)).await;
     assert_eq!(wait_done(&app, &ada, &id).await["status"], "successful");
     // Bob: no such job, whatever he asks of it.
     for (method, uri) in [
@@ -469,7 +467,6 @@ async fn jobs_and_results_are_their_owners_and_the_operators() {
     assert_eq!(item["properties"]["hysope:owner"], "ada", "{item}");
     let shown = item["properties"]["hysope:inputs"].to_string();
     assert!(!shown.contains(dir.path().to_str().unwrap()), "{shown}");
-    let _ = body;
 
     // A deployed process is its developer's: another developer may not replace or
     // undeploy it, a user may not deploy, an operator may undeploy it.
@@ -522,19 +519,7 @@ async fn a_public_demo_lets_anonymous_callers_execute_and_follow_by_link() {
         anonymous_execute: true,
     };
     let (app, state) = server(dir.path(), None, policy).await;
-    let r = call(
-        &app,
-        "POST",
-        "/processes/echo/execution",
-        &[
-            ("content-type", "application/json"),
-            ("prefer", "respond-async"),
-        ],
-        &json!({"inputs": {"stringInput": "hi"}}).to_string(),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let id = r.json()["jobID"].as_str().unwrap().to_string();
+    let id = execute_async(&app, None).await;
     let status = as_(&app, None, "GET", &format!("/jobs/{id}"), "").await;
     assert_eq!(status.status, StatusCode::OK, "{}", status.text);
     // Anonymous callers list nothing; a user does not see it; deploying still

@@ -68,6 +68,21 @@ async fn s3_get(bucket: &str, key: &str) -> Option<Vec<u8>> {
     }
 }
 
+/// Serves `state` on a free loopback port (as the local operator); its address.
+async fn serve(state: std::sync::Arc<hysope_server::State>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            common::as_operator(api::router(state.clone()), &state),
+        )
+        .await
+        .unwrap()
+    });
+    addr
+}
+
 fn config(data: &Path, results: Option<&str>) -> Config {
     Config {
         data_dir: data.to_path_buf(),
@@ -215,16 +230,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
         unreachable!()
     };
     assert!(why.contains("SWOT_L2_HR_RiverSP_Reach_001_001"), "{why}");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            common::as_operator(api::router(state.clone()), &state),
-        )
-        .await
-        .unwrap()
-    });
+    let addr = serve(state).await;
 
     // s3:// input.
     let body =
@@ -307,16 +313,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
     let dir2 = tempfile::tempdir().unwrap();
     let second = config(dir2.path(), Some("s3://results/hysope"));
     let (state, _) = hysope_server::start(second).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr2 = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            common::as_operator(api::router(state.clone()), &state),
-        )
-        .await
-        .unwrap()
-    });
+    let addr2 = serve(state).await;
     let (status, reply) = http(
         &addr2,
         "POST",
