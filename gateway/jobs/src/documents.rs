@@ -59,6 +59,10 @@ pub fn status_info(job: &Job, base: &str) -> Value {
     if let Some(t) = job.finished {
         s["finished"] = json!(rfc3339(t));
     }
+    // Whose job it is: its owner and operators see it (and its callbacks say it).
+    if let Some(owner) = &job.owner {
+        s["hysope:owner"] = json!(owner);
+    }
     s
 }
 

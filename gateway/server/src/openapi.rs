@@ -366,6 +366,7 @@ fn processes_document(base: &str) -> Value {
                 "finished": {"type": "string", "format": "date-time"},
                 "updated": {"type": "string", "format": "date-time"},
                 "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+                "hysope:owner": {"type": "string", "description": "who submitted the job"},
                 "links": {"type": "array", "items": r("link")}}},
             "jobList": {"type": "object", "required": ["jobs", "links"], "properties": {
                 "jobs": {"type": "array", "items": r("statusInfo")},

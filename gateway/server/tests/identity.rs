@@ -414,7 +414,9 @@ async fn jobs_and_results_are_their_owners_and_the_operators() {
     let bob = personal(&state, "bob", Role::User, None);
     let op = personal(&state, "olga", Role::Operator, None);
     let id = execute_async(&app, Some(&ada)).await;
-    assert_eq!(wait_done(&app, &ada, &id).await["status"], "successful");
+    let done = wait_done(&app, &ada, &id).await;
+    assert_eq!(done["status"], "successful");
+    assert_eq!(done["hysope:owner"], "ada");
     // Bob: no such job, whatever he asks of it.
     for (method, uri) in [
         ("GET", format!("/jobs/{id}")),
