@@ -151,10 +151,20 @@ impl Sandbox {
                     None => Ok(reply.get("value").cloned().unwrap_or(Value::Null)),
                 }
             }
-            Ok(_) => Err(format!(
-                "the expression needed more than its {} MiB of memory (its evaluation was stopped)",
-                self.settings.memory >> 20
-            )),
+            Ok(_) => {
+                // The worker ended without a reply: killed by a signal (an
+                // allocation past its limit aborts it), or it never started.
+                use std::os::unix::process::ExitStatusExt;
+                match worker.child.wait() {
+                    Ok(status) if status.signal().is_none() => Err(format!(
+                        "the expression worker stopped before it evaluated anything ({status}); is /bin/sh there, and may it set ulimit -v?"
+                    )),
+                    _ => Err(format!(
+                        "the expression needed more than its {} MiB of memory (its evaluation was stopped)",
+                        self.settings.memory >> 20
+                    )),
+                }
+            }
             Err(_) => Err(format!(
                 "the expression took more than {} s (its evaluation was stopped)",
                 limit.as_secs_f64()
