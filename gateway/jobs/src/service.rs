@@ -281,6 +281,12 @@ impl Jobs {
         &self.catalog
     }
 
+    /// Whether the server may reach `url` for a caller (the egress policy: public
+    /// addresses, allowed hosts, allowed buckets); else why not.
+    pub fn check_egress(&self, url: &str) -> std::result::Result<(), String> {
+        self.egress.check(url)
+    }
+
     /// `path` resolved (links followed) if it lies inside an input root; else why
     /// not (without the roots).
     pub fn check_input_path(

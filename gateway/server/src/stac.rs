@@ -932,7 +932,8 @@ async fn timeseries(
 /// `POST /stac/ingest {"paths": [...]}`: ingestion by the server that holds the
 /// catalogue (operators; `hysope ingest` while the server runs). The local operator
 /// (who holds the data folder's secret, so the machine's files) names any path;
-/// any other operator names paths inside the input roots only.
+/// any other operator names paths inside the input roots and buckets the server
+/// reads for its users (`--allow-bucket`) only.
 async fn ingest(
     AxState(state): AxState<Shared>,
     Extension(caller): Extension<Identity>,
@@ -954,6 +955,13 @@ async fn ingest(
             state
                 .jobs()
                 .check_input_path(path)
+                .map_err(|e| ApiError::new(Kind::InvalidParameterValue, format!("ingest: {e}")))?;
+        }
+        // The buckets the server reads for its users (--allow-bucket), as inputs.
+        for url in &urls {
+            state
+                .jobs()
+                .check_egress(url)
                 .map_err(|e| ApiError::new(Kind::InvalidParameterValue, format!("ingest: {e}")))?;
         }
     }

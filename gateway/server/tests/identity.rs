@@ -592,3 +592,28 @@ async fn the_api_documents_say_who_may_call_every_route() {
         );
     }
 }
+
+/// Ingestion by an operator other than the local one names files inside the input
+/// roots and buckets the server reads for its users only (the local operator, who
+/// holds the data folder's secret, holds the machine's files anyway).
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_operators_ingest_inside_the_input_roots_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = server(dir.path(), None, Policy::default()).await;
+    let op = personal(&state, "olga", Role::Operator, None);
+    for (paths, says) in [
+        (json!(["/etc"]), "outside the allowed input roots"),
+        (json!([dir.path()]), "outside the allowed input roots"),
+        (json!(["s3://private-bucket/swot/"]), "bucket"),
+    ] {
+        let body = json!({ "paths": paths }).to_string();
+        let r = as_(&app, Some(&op), "POST", "/stac/ingest", &body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{paths}: {}", r.text);
+        assert!(r.text.contains(says), "{paths}: {}", r.text);
+    }
+    let usgs = root().join("../shared/data/usgs");
+    let body = json!({ "paths": [usgs] }).to_string();
+    let r = as_(&app, Some(&op), "POST", "/stac/ingest", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["stored"], 3);
+}
