@@ -1,0 +1,302 @@
+//! Content-addressed blobs: each stored once under its sha256
+//! (`blobs/sha256/<hex>` in an object store: the data folder by default, S3 when
+//! configured), written only after its content was hashed and matched the digest
+//! the client named. Uploads are sessions staged in a local folder: started,
+//! given chunks in order (each at the offset the session has reached), then
+//! finished with the digest; a blob larger than the limit is refused as soon as a
+//! chunk passes it, and nothing is stored.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
+use sha2::Digest as _;
+
+use crate::oci::{Code, Digest, OciError};
+
+/// The blobs of the registry.
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+    uploads: PathBuf,
+    max_blob: u64,
+}
+
+/// An upload session's id (a UUID).
+pub type UploadId = String;
+
+impl Blobs {
+    /// Blobs in `store`, uploads staged in `uploads` (made if missing), blobs of at
+    /// most `max_blob` bytes.
+    pub fn open(
+        store: Arc<dyn ObjectStore>,
+        uploads: &Path,
+        max_blob: u64,
+    ) -> std::io::Result<Self> {
+        std::fs::create_dir_all(uploads)?;
+        Ok(Blobs {
+            store,
+            uploads: uploads.to_path_buf(),
+            max_blob,
+        })
+    }
+
+    /// The largest blob taken.
+    pub fn max_blob(&self) -> u64 {
+        self.max_blob
+    }
+
+    fn key(digest: &Digest) -> ObjectPath {
+        ObjectPath::from(format!("blobs/sha256/{}", digest.hex()))
+    }
+
+    fn staged(&self, id: &str) -> Result<PathBuf, OciError> {
+        // A session id is a UUID the registry made: anything else names no session.
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(OciError::new(
+                Code::BlobUploadUnknown,
+                format!("no upload {id:?}"),
+            ));
+        }
+        Ok(self.uploads.join(id))
+    }
+
+    /// The size of the blob `digest`, if it is stored.
+    pub async fn size(&self, digest: &Digest) -> Result<Option<u64>, OciError> {
+        match self.store.head(&Self::key(digest)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(OciError::new(
+                Code::BlobUnknown,
+                format!("the blob store failed: {e}"),
+            )),
+        }
+    }
+
+    /// The blob `digest`, streamed, with its size.
+    pub async fn get(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<(u64, object_store::GetResult)>, OciError> {
+        match self.store.get(&Self::key(digest)).await {
+            Ok(result) => Ok(Some((result.meta.size, result))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(OciError::new(
+                Code::BlobUnknown,
+                format!("the blob store failed: {e}"),
+            )),
+        }
+    }
+
+    /// Starts an upload session.
+    pub fn start(&self) -> Result<UploadId, OciError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        std::fs::File::create(self.uploads.join(&id)).map_err(|e| {
+            OciError::new(
+                Code::BlobUploadInvalid,
+                format!("cannot start an upload: {e}"),
+            )
+        })?;
+        Ok(id)
+    }
+
+    /// How many bytes session `id` holds.
+    pub fn offset(&self, id: &str) -> Result<u64, OciError> {
+        let path = self.staged(id)?;
+        std::fs::metadata(&path)
+            .map(|m| m.len())
+            .map_err(|_| OciError::new(Code::BlobUploadUnknown, format!("no upload {id:?}")))
+    }
+
+    /// Appends `bytes` to session `id` at `at` (the offset it has reached, when
+    /// the client says; a chunk elsewhere is refused). Returns the new size.
+    pub fn append(&self, id: &str, at: Option<u64>, bytes: &[u8]) -> Result<u64, OciError> {
+        let have = self.offset(id)?;
+        if let Some(at) = at {
+            if at != have {
+                return Err(OciError::new(
+                    Code::BlobUploadInvalid,
+                    format!("the chunk starts at {at}; the upload holds {have} bytes"),
+                ));
+            }
+        }
+        let size = have + bytes.len() as u64;
+        if size > self.max_blob {
+            self.cancel(id);
+            return Err(OciError::new(
+                Code::SizeInvalid,
+                format!(
+                    "the blob passes {} bytes, the most this registry takes",
+                    self.max_blob
+                ),
+            ));
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.staged(id)?)
+            .map_err(|_| OciError::new(Code::BlobUploadUnknown, format!("no upload {id:?}")))?;
+        file.write_all(bytes).map_err(|e| {
+            OciError::new(
+                Code::BlobUploadInvalid,
+                format!("cannot stage the chunk: {e}"),
+            )
+        })?;
+        Ok(size)
+    }
+
+    /// Ends session `id` with its last chunk: the content must hash to `digest`,
+    /// then it is stored under it (once: a blob stored already stays) and the
+    /// session is gone. A mismatch stores nothing and ends the session.
+    pub async fn finish(&self, id: &str, digest: &Digest, last: &[u8]) -> Result<u64, OciError> {
+        self.append(id, None, last)?;
+        let path = self.staged(id)?;
+        let result = self.store_staged(&path, digest).await;
+        self.cancel(id);
+        result
+    }
+
+    /// Stores `bytes` as the blob `digest` in one request (a monolithic upload).
+    pub async fn put(&self, digest: &Digest, bytes: &[u8]) -> Result<u64, OciError> {
+        let id = self.start()?;
+        self.finish(&id, digest, bytes).await
+    }
+
+    async fn store_staged(&self, path: &Path, digest: &Digest) -> Result<u64, OciError> {
+        let (actual, size) = {
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || -> std::io::Result<(Digest, u64)> {
+                let mut file = std::fs::File::open(&path)?;
+                let mut hasher = sha2::Sha256::new();
+                let size = std::io::copy(&mut file, &mut hasher)?;
+                Ok((Digest::from_hasher(hasher), size))
+            })
+            .await
+            .map_err(|e| OciError::new(Code::BlobUploadInvalid, e.to_string()))?
+            .map_err(|e| {
+                OciError::new(
+                    Code::BlobUploadInvalid,
+                    format!("cannot read the upload: {e}"),
+                )
+            })?
+        };
+        if &actual != digest {
+            return Err(OciError::new(
+                Code::DigestInvalid,
+                format!("the content's digest is {actual}, not {digest}"),
+            ));
+        }
+        if self.size(digest).await?.is_some() {
+            return Ok(size);
+        }
+        let upload = async {
+            let mut file = tokio::fs::File::open(path).await?;
+            let mut writer =
+                object_store::buffered::BufWriter::new(self.store.clone(), Self::key(digest));
+            tokio::io::copy(&mut file, &mut writer).await?;
+            tokio::io::AsyncWriteExt::shutdown(&mut writer).await?;
+            std::io::Result::Ok(())
+        };
+        upload.await.map_err(|e| {
+            OciError::new(
+                Code::BlobUploadInvalid,
+                format!("cannot store the blob: {e}"),
+            )
+        })?;
+        Ok(size)
+    }
+
+    /// Ends session `id` without storing anything.
+    pub fn cancel(&self, id: &str) {
+        if let Ok(path) = self.staged(id) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn blobs(dir: &Path, max: u64) -> Blobs {
+        std::fs::create_dir_all(dir.join("objects")).unwrap();
+        let store =
+            object_store::local::LocalFileSystem::new_with_prefix(dir.join("objects")).unwrap();
+        Blobs::open(Arc::new(store), &dir.join("uploads"), max).unwrap()
+    }
+
+    async fn read(blobs: &Blobs, digest: &Digest) -> Vec<u8> {
+        let (_, got) = blobs.get(digest).await.unwrap().unwrap();
+        let mut out = Vec::new();
+        let mut stream = got.into_stream();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn chunks_in_order_make_a_blob_stored_under_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = blobs(dir.path(), 1 << 20);
+        let content = b"\0asm component bytes".repeat(100);
+        let digest = Digest::of(&content);
+        let id = blobs.start().unwrap();
+        assert_eq!(blobs.append(&id, Some(0), &content[..1000]).unwrap(), 1000);
+        // A chunk at the wrong offset is refused; the session stays as it was.
+        let err = blobs
+            .append(&id, Some(5), &content[1000..1500])
+            .unwrap_err();
+        assert_eq!(err.code, Code::BlobUploadInvalid);
+        assert_eq!(blobs.offset(&id).unwrap(), 1000);
+        assert_eq!(
+            blobs.finish(&id, &digest, &content[1000..]).await.unwrap(),
+            content.len() as u64
+        );
+        assert_eq!(
+            blobs.size(&digest).await.unwrap(),
+            Some(content.len() as u64)
+        );
+        assert_eq!(read(&blobs, &digest).await, content);
+        assert_eq!(blobs.offset(&id).unwrap_err().code, Code::BlobUploadUnknown);
+        // The same content again: stored once, nothing changes.
+        assert_eq!(
+            blobs.put(&digest, &content).await.unwrap(),
+            content.len() as u64
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_digests_oversized_blobs_and_unknown_sessions_store_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = blobs(dir.path(), 1000);
+        let claimed = Digest::of(b"something else");
+        let err = blobs.put(&claimed, b"the bytes").await.unwrap_err();
+        assert_eq!(err.code, Code::DigestInvalid);
+        assert!(
+            err.message.contains(Digest::of(b"the bytes").as_str()),
+            "{err}"
+        );
+        assert_eq!(blobs.size(&claimed).await.unwrap(), None);
+        assert_eq!(blobs.size(&Digest::of(b"the bytes")).await.unwrap(), None);
+        let id = blobs.start().unwrap();
+        let err = blobs.append(&id, None, &[0; 1001]).unwrap_err();
+        assert_eq!(err.code, Code::SizeInvalid);
+        assert_eq!(blobs.offset(&id).unwrap_err().code, Code::BlobUploadUnknown);
+        for bad in ["../../etc/passwd", "x", ""] {
+            assert_eq!(
+                blobs.offset(bad).unwrap_err().code,
+                Code::BlobUploadUnknown,
+                "{bad}"
+            );
+        }
+        // Nothing is left staged.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("uploads"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+}
