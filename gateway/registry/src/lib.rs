@@ -2,10 +2,12 @@
 //! speaks ([`oci`]: error codes and envelope, digests, repository names, version
 //! tags, the manifests taken: the CNCF wasm artifact layout and signatures that
 //! refer to one) and the content-addressed blobs with their upload sessions
-//! ([`blobs`]). The `/v2/` routes, the repositories' manifests and tags, the
-//! signature checks and the curation come next.
+//! ([`blobs`]), the repositories' manifests, immutable version tags and
+//! referrers ([`manifests`]). The `/v2/` routes, the signature checks and the
+//! curation come next.
 
 pub mod blobs;
+pub mod manifests;
 pub mod oci;
 
 pub use blobs::Blobs;
