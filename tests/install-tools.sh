@@ -4,7 +4,7 @@
 # schemathesis for the gateway; moto, an S3 server; stac-api-validator, pystac-client,
 # and pyshp and h5py for an independent read of the SWOT files), and from Debian promtool
 # (prometheus), curl, chromium (the HTML pages, in a real headless browser) and
-# openssl (a test CA for the https subscriber); with npm, oidc-provider (a real OpenID
+# openssl (a test CA for the https subscriber), ssh-keygen (component signatures); with npm, oidc-provider (a real OpenID
 # provider for the identity tests, tests/oidc).
 # Idempotent: skips what is already there.
 set -euo pipefail
@@ -19,6 +19,7 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-tools: need root to apt-get install ${missing[*]}" >&2
