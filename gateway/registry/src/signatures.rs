@@ -82,11 +82,11 @@ mod tests {
     use std::path::Path;
     use std::process::Command;
 
-    /// A key pair made by `ssh-keygen`; the public key's line.
-    fn keygen(dir: &Path, name: &str) -> String {
+    /// A key pair of type `kind` made by `ssh-keygen`; the public key's line.
+    fn keygen_of(dir: &Path, name: &str, kind: &str) -> String {
         let path = dir.join(name);
         let out = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+            .args(["-q", "-t", kind, "-N", "", "-C", name, "-f"])
             .arg(&path)
             .output()
             .expect("ssh-keygen runs");
@@ -96,6 +96,10 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         std::fs::read_to_string(path.with_extension("pub")).unwrap()
+    }
+
+    fn keygen(dir: &Path, name: &str) -> String {
+        keygen_of(dir, name, "ed25519")
     }
 
     /// `ssh-keygen -Y sign -f KEY -n NAMESPACE FILE`: the signature's bytes.
@@ -147,13 +151,7 @@ mod tests {
     #[test]
     fn only_ed25519_and_p256_keys_are_taken() {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
-            .arg(dir.path().join("rsa"))
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let rsa = std::fs::read_to_string(dir.path().join("rsa.pub")).unwrap();
+        let rsa = keygen_of(dir.path(), "rsa", "rsa");
         assert!(parse_public_key(&rsa).unwrap_err().contains("not taken"));
         assert!(parse_public_key("ssh-ed25519 garbage").is_err());
     }
