@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use hysope_identity::RedbTokenStore;
 use hysope_identity::tokens::{self, NewToken, TokenStore};
-use hysope_identity::{RedbTokenStore, Role};
 use serde_json::{Value, json};
 
 /// `hysope admin ...`.
@@ -100,29 +100,15 @@ fn token(command: TokenCommand) -> anyhow::Result<()> {
         } => {
             let (secret, record) = match open(&data_dir)? {
                 Ok(store) => {
-                    let role = Role::parse(&role).with_context(|| {
-                        format!("role {role:?} is not user, developer or operator")
-                    })?;
-                    let scopes = scopes
-                        .as_deref()
-                        .map(hysope_server::tokens::parse_scopes)
-                        .transpose()
-                        .map_err(anyhow::Error::msg)?;
-                    let lifetime = expires
-                        .as_deref()
-                        .map(|t| {
-                            humantime::parse_duration(t)
-                                .with_context(|| format!("--expires {t:?} (say 90d, 12h)"))
-                        })
-                        .transpose()?;
-                    let new = NewToken {
+                    let new = NewToken::parse(
                         user,
-                        role,
-                        scopes,
-                        lifetime,
-                        created_by: format!("hysope admin ({})", whoami()),
+                        &role,
+                        scopes.as_deref(),
+                        expires.as_deref(),
+                        "--expires",
+                        format!("hysope admin ({})", whoami()),
                         note,
-                    };
+                    )?;
                     let (secret, record) = tokens::issue(store.as_ref(), new)?;
                     (secret, record.public())
                 }

@@ -104,6 +104,59 @@ pub struct NewToken {
     pub note: Option<String>,
 }
 
+impl NewToken {
+    /// A token request as people write it (the HTTP API and the command line): the
+    /// role by name, scope names, a lifetime as `90d` or `12h` (named
+    /// `lifetime_name` in errors).
+    pub fn parse(
+        user: String,
+        role: &str,
+        scopes: Option<&[String]>,
+        lifetime: Option<&str>,
+        lifetime_name: &str,
+        created_by: String,
+        note: Option<String>,
+    ) -> Result<NewToken> {
+        let role = Role::parse(role).ok_or_else(|| {
+            Error::Invalid(format!("role {role:?} is not user, developer or operator"))
+        })?;
+        let scopes = scopes
+            .map(parse_scopes)
+            .transpose()
+            .map_err(Error::Invalid)?;
+        let lifetime = lifetime
+            .map(|t| {
+                humantime::parse_duration(t).map_err(|e| {
+                    Error::Invalid(format!("{lifetime_name} {t:?}: {e} (say 90d, 12h)"))
+                })
+            })
+            .transpose()?;
+        Ok(NewToken {
+            user,
+            role,
+            scopes,
+            lifetime,
+            created_by,
+            note,
+        })
+    }
+}
+
+/// Parses a token's scopes (action names).
+pub fn parse_scopes(names: &[String]) -> std::result::Result<Vec<Action>, String> {
+    names
+        .iter()
+        .map(|n| {
+            Action::parse(n.trim()).ok_or_else(|| {
+                format!(
+                    "{n:?} is not a scope ({})",
+                    Action::ALL.map(Action::as_str).join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
 /// Where personal tokens are kept: one trait, the embedded store in the server's
 /// redb file ([`RedbTokenStore`]), checked by [`crate::token_store_suite!`].
 pub trait TokenStore: Send + Sync {

@@ -64,8 +64,9 @@ impl Results {
         Ok(ObjectPath::parse(joined)?)
     }
 
-    /// After a successful run: makes the job's files durable where they are (see
-    /// [`Results::sync`]), or uploads them when the store is remote.
+    /// After a successful run: makes the job's local files durable (each file, then
+    /// each folder, up to the results folder: a job is successful only once its
+    /// files would survive a power cut), or uploads them when the store is remote.
     pub async fn publish(&self, id: &str) -> anyhow::Result<()> {
         if !self.remote {
             let (dir, root) = (self.local_dir(id), self.local_root.clone());
@@ -110,13 +111,6 @@ impl Results {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Makes a job's local files durable (each file, then each folder, up to the
-    /// results folder): a job is successful only once its files would survive a
-    /// power cut.
-    pub fn sync(&self, id: &str) -> anyhow::Result<()> {
-        sync_job(&self.local_dir(id), &self.local_root)
     }
 
     /// Removes a job's results (dismissal).

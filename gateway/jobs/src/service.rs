@@ -170,26 +170,27 @@ impl Jobs {
     }
 
     /// The bytes of the result file `path` (relative to the job's results, one or
-    /// more `/`-separated names) of the job `id`, which must be successful.
-    pub async fn result_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {
-        self.open_result(id, path)
+    /// more `/`-separated names) of `job` (as read from the store), which must be
+    /// successful.
+    pub async fn result_file(&self, job: &Job, path: &str) -> Result<Vec<u8>> {
+        self.open_result(job, path)
             .await?
             .read_at_most(MAX_INLINE_RESULT)
             .await
             .map_err(|e| Error::Results(format!("result {path}: {e}")))
     }
 
-    /// A file among the results of the successful job `id`, to stream.
-    pub async fn open_result(&self, id: &str, path: &str) -> Result<crate::results::ResultFile> {
-        let job = self.status(id)?;
+    /// A file among the results of `job` (as read from the store), which must be
+    /// successful, to stream.
+    pub async fn open_result(&self, job: &Job, path: &str) -> Result<crate::results::ResultFile> {
         if job.status != Status::Successful {
             return Err(Error::ResultNotReady {
-                id: id.to_string(),
+                id: job.id.clone(),
                 status: job.status,
             });
         }
         let missing = || Error::NoSuchResult {
-            id: id.to_string(),
+            id: job.id.clone(),
             path: path.to_string(),
         };
         if path
@@ -199,7 +200,7 @@ impl Jobs {
             return Err(missing());
         }
         self.results
-            .open_file(id, path)
+            .open_file(&job.id, path)
             .await
             .map_err(|e| Error::Results(format!("{e:#}")))?
             .ok_or_else(missing)

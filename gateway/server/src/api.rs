@@ -653,13 +653,12 @@ async fn inline_values(state: &State, job: &Job, doc: &mut Value) -> ApiResult<(
     Ok(())
 }
 
-/// The bytes of a job's result file; a file the results name but the store lacks is
-/// a server fault.
-/// A file among a successful job's results: missing is the server's fault.
+/// The bytes of a file among a successful job's results; a file the results name
+/// but the store lacks is a server fault.
 async fn result_bytes(state: &State, job: &Job, name: &str, location: &str) -> ApiResult<Vec<u8>> {
     state
         .jobs
-        .result_file(&job.id, location)
+        .result_file(job, location)
         .await
         .map_err(|e| match e {
             hysope_jobs::Error::NoSuchResult { .. } => {
@@ -836,9 +835,9 @@ async fn job_file(
     Extension(caller): Extension<Identity>,
     Path((id, path)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    find_job(&state, &id, &caller)?;
+    let job = find_job(&state, &id, &caller)?;
     // Streamed as it is read: a file of any size costs a chunk of memory.
-    let file = state.jobs.open_result(&id, &path).await?;
+    let file = state.jobs.open_result(&job, &path).await?;
     let name = path.rsplit('/').next().unwrap_or(&path);
     let mut r = file_response(
         axum::body::Body::from_stream(file.chunks),

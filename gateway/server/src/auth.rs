@@ -87,12 +87,9 @@ impl Routes {
     }
 }
 
-/// The table as the middleware reads it.
+/// The table as the middleware reads it: each path's methods and their actions.
 #[derive(Default)]
-pub struct Table {
-    by_route: HashMap<(&'static str, Method), Action>,
-    methods: HashMap<&'static str, Vec<Method>>,
-}
+pub struct Table(HashMap<&'static str, Vec<(Method, Action)>>);
 
 impl Table {
     /// The table of `rules`.
@@ -100,15 +97,17 @@ impl Table {
         let mut table = Table::default();
         for rule in rules {
             table
-                .by_route
-                .insert((rule.path, rule.method.clone()), rule.action);
-            table
-                .methods
+                .0
                 .entry(rule.path)
                 .or_default()
-                .push(rule.method.clone());
+                .push((rule.method.clone(), rule.action));
         }
         table
+    }
+
+    /// The methods of `path`.
+    fn methods(&self, path: &str) -> &[(Method, Action)] {
+        self.0.get(path).map(Vec::as_slice).unwrap_or_default()
     }
 
     /// The action of `method` on `path` (HEAD is GET's).
@@ -118,8 +117,10 @@ impl Table {
         } else {
             method
         };
-        let key: &'static str = self.methods.get_key_value(path)?.0;
-        self.by_route.get(&(key, method.clone())).copied()
+        self.methods(path)
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, a)| *a)
     }
 }
 
@@ -165,10 +166,10 @@ pub async fn authorize(
     };
     let Some(action) = table.action(&path, request.method()) else {
         let allowed: Vec<&str> = table
-            .methods
-            .get(path.as_str())
-            .map(|m| m.iter().map(Method::as_str).collect())
-            .unwrap_or_default();
+            .methods(&path)
+            .iter()
+            .map(|(m, _)| m.as_str())
+            .collect();
         let mut r = ApiError::new(
             Kind::MethodNotAllowed,
             format!(

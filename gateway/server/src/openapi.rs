@@ -119,15 +119,21 @@ fn secure(doc: &mut Value, access: &Access, failure: fn(&str) -> Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
+    let rules: Vec<(String, &Rule)> = access
+        .rules
+        .iter()
+        .map(|r| (normal_path(r.path), r))
+        .collect();
     for (path, item) in paths.iter_mut() {
         let normal = normal_path(path);
         let Some(item) = item.as_object_mut() else {
             continue;
         };
         for (method, op) in item.iter_mut() {
-            let Some(rule) = access.rules.iter().find(|r| {
-                normal_path(r.path) == normal && r.method.as_str().eq_ignore_ascii_case(method)
-            }) else {
+            let Some((_, rule)) = rules
+                .iter()
+                .find(|(p, r)| *p == normal && r.method.as_str().eq_ignore_ascii_case(method))
+            else {
                 continue;
             };
             let role = access.policy.required(rule.action);

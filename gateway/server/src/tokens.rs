@@ -7,8 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
+use hysope_identity::Identity;
 use hysope_identity::tokens::{self, NewToken};
-use hysope_identity::{Action, Identity, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -49,21 +49,6 @@ impl From<hysope_identity::Error> for ApiError {
     }
 }
 
-/// Parses a token's scopes (action names).
-pub fn parse_scopes(names: &[String]) -> Result<Vec<Action>, String> {
-    names
-        .iter()
-        .map(|n| {
-            Action::parse(n.trim()).ok_or_else(|| {
-                format!(
-                    "{n:?} is not a scope ({})",
-                    Action::ALL.map(Action::as_str).join(", ")
-                )
-            })
-        })
-        .collect()
-}
-
 pub(crate) async fn create(
     AxState(state): AxState<Shared>,
     Extension(caller): Extension<Identity>,
@@ -72,34 +57,15 @@ pub(crate) async fn create(
     let request: Create =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&body))
             .map_err(|e| ApiError::new(Kind::InvalidBody, format!("token request: {e}")))?;
-    let role = Role::parse(&request.role).ok_or_else(|| {
-        invalid(format!(
-            "role {:?} is not user, developer or operator",
-            request.role
-        ))
-    })?;
-    let scopes = request
-        .scopes
-        .as_deref()
-        .map(parse_scopes)
-        .transpose()
-        .map_err(invalid)?;
-    let lifetime = request
-        .expires_in
-        .as_deref()
-        .map(|t| {
-            humantime::parse_duration(t)
-                .map_err(|e| invalid(format!("expires_in {t:?}: {e} (say 90d, 12h)")))
-        })
-        .transpose()?;
-    let new = NewToken {
-        user: request.user,
-        role,
-        scopes,
-        lifetime,
-        created_by: caller.subject.clone(),
-        note: request.note,
-    };
+    let new = NewToken::parse(
+        request.user,
+        &request.role,
+        request.scopes.as_deref(),
+        request.expires_in.as_deref(),
+        "expires_in",
+        caller.subject.clone(),
+        request.note,
+    )?;
     let store = state.auth.tokens();
     let (secret, record) = hysope_jobs::worker::blocking(|| tokens::issue(store.as_ref(), new))?;
     tracing::info!(id = %record.id, user = %record.user, role = %record.role, by = %caller.subject, "personal token created");

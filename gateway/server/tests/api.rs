@@ -14,7 +14,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use common::{app, call, config, get, root};
 use hysope_jobs::{Job, JobStore, RedbJobStore, Status, now_ms};
-use hysope_server::api;
 use serde_json::{Value, json};
 
 async fn wait_final(app: &Router, id: &str) -> Value {
@@ -590,9 +589,8 @@ async fn unfinished_jobs_run_after_a_restart() {
             .put(&job("ran-too-often", Status::Running, 3))
             .unwrap();
     }
-    let (state, requeued) = hysope_server::start(config(dir.path())).await.unwrap();
+    let (app, _state, requeued) = common::app_with(config(dir.path())).await;
     assert_eq!(requeued, 2);
-    let app = common::as_operator(api::router(state.clone()), &state);
     for id in ["was-accepted", "was-running"] {
         let s = wait_final(&app, id).await;
         assert_eq!(s["status"], "successful", "{s}");
@@ -621,9 +619,8 @@ async fn a_data_folder_of_two_store_files_is_brought_into_one() {
             ))
             .unwrap();
     }
-    let (state, requeued) = hysope_server::start(config(dir.path())).await.unwrap();
+    let (app, _state, requeued) = common::app_with(config(dir.path())).await;
     assert_eq!(requeued, 1, "the interrupted job runs again");
-    let app = common::as_operator(api::router(state.clone()), &state);
     assert_eq!(
         get(&app, "/jobs/old-done").await.json()["status"],
         "successful"
@@ -980,8 +977,7 @@ async fn subscribers_are_called_on_progress_success_and_failure() {
     // The subscriber listens on loopback: allowed to this server.
     let mut config = common::config(dir.path());
     config.egress.allowed = vec!["127.0.0.1".into()];
-    let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
+    let (app, _state, _) = common::app_with(config).await;
     let (addr, seen) = subscriber().await;
     let body = json!({"inputs": {"stringInput": "called back"}, "subscriber": {
         "successUri": format!("http://{addr}/flaky"),

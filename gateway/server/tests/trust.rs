@@ -272,8 +272,7 @@ async fn the_browser_cannot_be_turned_against_the_server() {
     let mut config = common::config(dir.path());
     let loopback: std::net::SocketAddr = "127.0.0.1:5000".parse().unwrap();
     config.allowed_hosts = hysope_server::guard::hosts_for(&loopback, &[]);
-    let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
+    let (app, _state, _) = common::app_with(config).await;
     let request = axum::http::Request::builder()
         .uri("/jobs")
         .header("host", "attacker.example:5000")
@@ -391,8 +390,7 @@ async fn a_full_queue_says_come_back_later() {
     let mut config = common::config(dir.path());
     config.workers = 1;
     config.max_waiting = 1;
-    let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
+    let (app, _state, _) = common::app_with(config).await;
     let sleep = |mode: &'static str| {
         let app = app.clone();
         async move {
@@ -531,8 +529,7 @@ async fn a_job_past_its_time_limit_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path());
     config.job_time_limit = std::time::Duration::from_secs(1);
-    let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
+    let (app, _state, _) = common::app_with(config).await;
     let started = std::time::Instant::now();
     let reply = call(
         &app,
@@ -587,8 +584,7 @@ async fn an_abandoned_synchronous_execution_frees_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path());
     config.max_waiting = 1;
-    let (state, _) = hysope_server::start(config).await.unwrap();
-    let app = common::as_operator(hysope_server::api::router(state.clone()), &state);
+    let (app, _state, _) = common::app_with(config).await;
     let abandoned = {
         let app = app.clone();
         tokio::spawn(async move {
@@ -617,8 +613,7 @@ async fn app_with_guests(data: &std::path::Path) -> axum::Router {
         .plugin_path
         .push(hysope_test_components::component_dir());
     config.engine = hysope_engine::Engine::open(settings).unwrap();
-    let (state, _) = hysope_server::start(config).await.unwrap();
-    common::as_operator(hysope_server::api::router(state.clone()), &state)
+    common::app_with(config).await.0
 }
 
 /// Hole 3: what a tool or an expression says it produced stays in its output

@@ -21,32 +21,34 @@ const CUSTOM_OUTPUT_LIMIT: u64 = 64 << 20;
 /// any other file (`/etc/passwd`, a device, another job's folder), or a glob
 /// matching through a link out of the folder, fails the step before anything
 /// reads the file: the results never carry a file of the host.
-pub(crate) struct Bounds {
+pub(crate) struct Bounds<'a> {
     outdir: PathBuf,
+    inputs: &'a Value,
+    /// The inputs' places, resolved when an output first points outside the
+    /// folder (most never do: their inputs are then never looked up).
+    known: std::cell::OnceCell<Inputs>,
+}
+
+/// The places a tool was given, resolved.
+#[derive(Default)]
+struct Inputs {
     files: HashSet<PathBuf>,
     dirs: Vec<PathBuf>,
     urls: HashSet<String>,
 }
 
-impl Bounds {
-    /// The bounds of a tool run in `outdir` on `inputs`.
-    pub(crate) fn new(outdir: &Path, inputs: &Value) -> Self {
-        let mut bounds = Bounds {
-            outdir: std::fs::canonicalize(outdir).unwrap_or_else(|_| outdir.to_path_buf()),
-            files: HashSet::new(),
-            dirs: Vec::new(),
-            urls: HashSet::new(),
-        };
-        bounds.add(inputs);
-        bounds
-    }
+/// True for a location that is a URL other than `file://`.
+fn is_remote(raw: &str) -> bool {
+    raw.contains("://") && !raw.starts_with("file://")
+}
 
+impl Inputs {
     fn add(&mut self, value: &Value) {
         match value {
             Value::Object(map) if matches!(class_of(value), Some("File" | "Directory")) => {
                 for key in ["location", "path"] {
                     if let Some(raw) = map.get(key).and_then(Value::as_str) {
-                        if raw.contains("://") && !raw.starts_with("file://") {
+                        if is_remote(raw) {
                             self.urls.insert(raw.to_string());
                         }
                     }
@@ -69,6 +71,25 @@ impl Bounds {
             _ => {}
         }
     }
+}
+
+impl<'a> Bounds<'a> {
+    /// The bounds of a tool run in `outdir` on `inputs`.
+    pub(crate) fn new(outdir: &Path, inputs: &'a Value) -> Self {
+        Bounds {
+            outdir: std::fs::canonicalize(outdir).unwrap_or_else(|_| outdir.to_path_buf()),
+            inputs,
+            known: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn known(&self) -> &Inputs {
+        self.known.get_or_init(|| {
+            let mut inputs = Inputs::default();
+            inputs.add(self.inputs);
+            inputs
+        })
+    }
 
     /// True when `path` (resolved, links followed) is inside the output folder or
     /// is one of the inputs.
@@ -81,9 +102,11 @@ impl Bounds {
                     .components()
                     .any(|c| matches!(c, std::path::Component::ParentDir));
         };
-        real.starts_with(&self.outdir)
-            || self.files.contains(&real)
-            || self.dirs.iter().any(|d| real.starts_with(d))
+        if real.starts_with(&self.outdir) {
+            return true;
+        }
+        let known = self.known();
+        known.files.contains(&real) || known.dirs.iter().any(|d| real.starts_with(d))
     }
 
     /// Checks every File and Directory of `value` (with their secondary files and
@@ -95,9 +118,8 @@ impl Bounds {
                     let Some(raw) = map.get(key).and_then(Value::as_str) else {
                         continue;
                     };
-                    let remote = raw.contains("://") && !raw.starts_with("file://");
-                    let allowed = if remote {
-                        self.urls.contains(raw)
+                    let allowed = if is_remote(raw) {
+                        self.known().urls.contains(raw)
                     } else {
                         let raw = raw.strip_prefix("file://").unwrap_or(raw);
                         let path = PathBuf::from(values::percent_decode(raw));
@@ -201,7 +223,7 @@ pub(super) fn collect_one(
     evaluator: &Evaluator,
     inputs: &Value,
     runtime: &Value,
-    bounds: &Bounds,
+    bounds: &Bounds<'_>,
     at: &str,
 ) -> Result<Value> {
     let outdir = bounds.outdir.as_path();

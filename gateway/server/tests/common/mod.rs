@@ -47,8 +47,18 @@ pub fn engine() -> hysope_engine::Engine {
 /// `x-test-anonymous` goes without any (the identity tests, `identity.rs`, call
 /// the plain router).
 pub async fn app(data: &Path) -> (Router, Arc<State>) {
-    let (state, _) = hysope_server::start(config(data)).await.unwrap();
-    (as_operator(api::router(state.clone()), &state), state)
+    let (app, state, _) = app_with(config(data)).await;
+    (app, state)
+}
+
+/// [`app`] on `config`, with the number of jobs it queued again at start.
+pub async fn app_with(config: Config) -> (Router, Arc<State>, usize) {
+    let (state, requeued) = hysope_server::start(config).await.unwrap();
+    (
+        as_operator(api::router(state.clone()), &state),
+        state,
+        requeued,
+    )
 }
 
 /// `router` with the local operator's token on requests that carry none.
