@@ -202,17 +202,28 @@ pub fn resolve_component(
     ];
     dirs.extend(search_path.iter().cloned());
     let found = if let Some(digest) = name.strip_prefix("sha256:") {
-        dirs.iter().find_map(|dir| {
-            std::fs::read_dir(dir)
-                .ok()?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-                .find(|p| {
-                    std::fs::read(p)
-                        .map(|b| hex::encode(Sha256::digest(&b)) == digest)
-                        .unwrap_or(false)
-                })
+        // A component kept under its digest (`HEX.wasm`, as the server keeps those
+        // a deploy pinned from its registry) is found without reading the others.
+        let named = (digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| {
+                dirs.iter()
+                    .map(|d| d.join(format!("{digest}.wasm")))
+                    .find(|p| p.is_file())
+            })
+            .flatten();
+        named.or_else(|| {
+            dirs.iter().find_map(|dir| {
+                std::fs::read_dir(dir)
+                    .ok()?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+                    .find(|p| {
+                        std::fs::read(p)
+                            .map(|b| hex::encode(Sha256::digest(&b)) == digest)
+                            .unwrap_or(false)
+                    })
+            })
         })
     } else if name.contains('/') {
         // Followed to the end, it must still be below the tool's folder.
@@ -376,8 +387,10 @@ impl Backend for WasmBackend {
             stage_dir: (!staged.is_empty()).then_some(stage),
             staged,
             component: Some(component),
+            // A component pinned from the registry is named by its reference.
             component_name: requirement
-                .get("component")
+                .get("registry")
+                .or_else(|| requirement.get("component"))
                 .and_then(Value::as_str)
                 .map(str::to_string),
         })

@@ -97,6 +97,21 @@ pub struct ServeArgs {
     /// The time one JavaScript expression may take (`10s`).
     #[arg(long, env = "HYSOPE_EXPRESSION_TIME", default_value = "10s", value_parser = humantime::parse_duration)]
     pub expression_time: std::time::Duration,
+    /// The largest component the plugin registry takes (`64MiB`).
+    #[arg(long, env = "HYSOPE_REGISTRY_MAX_COMPONENT", default_value = "64MiB", value_parser = crate::units::parse_size)]
+    pub registry_max_component: u64,
+    /// The components' bytes one registry namespace may hold (`2GiB`).
+    #[arg(long, env = "HYSOPE_REGISTRY_NAMESPACE_STORAGE", default_value = "2GiB", value_parser = crate::units::parse_size)]
+    pub registry_namespace_storage: u64,
+    /// New versions of one package per day, at most.
+    #[arg(long, env = "HYSOPE_REGISTRY_VERSIONS_PER_DAY", default_value_t = 10)]
+    pub registry_versions_per_day: usize,
+    /// New packages of one namespace per hour, at most.
+    #[arg(long, env = "HYSOPE_REGISTRY_PACKAGES_PER_HOUR", default_value_t = 5)]
+    pub registry_packages_per_hour: usize,
+    /// Versions of one namespace waiting for review, at most.
+    #[arg(long, env = "HYSOPE_REGISTRY_PENDING", default_value_t = 20)]
+    pub registry_pending: usize,
     /// Let anonymous callers execute processes and follow the jobs they started by
     /// their links (a public demo). Off by default: executing needs a user's token.
     #[arg(long, env = "HYSOPE_ANONYMOUS_EXECUTE")]
@@ -189,6 +204,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         oidc,
         policy: hysope_identity::Policy {
             anonymous_execute: args.anonymous_execute,
+        },
+        quotas: hysope_registry::Quotas {
+            max_component: args.registry_max_component,
+            storage_per_namespace: args.registry_namespace_storage,
+            versions_per_day: args.registry_versions_per_day,
+            packages_per_hour: args.registry_packages_per_hour,
+            pending_per_namespace: args.registry_pending,
         },
     };
     let (state, requeued) = start(config).await?;

@@ -86,11 +86,16 @@ pub enum Action {
     Tokens,
     /// Reads the server's metrics.
     Metrics,
+    /// Publishes plugins to the registry (in one's own namespaces) and manages
+    /// one's signing keys.
+    Publish,
+    /// Reviews the registry's submissions, curates its versions and namespaces.
+    Review,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 10] = [
         Action::Read,
         Action::Execute,
         Action::Jobs,
@@ -99,6 +104,8 @@ impl Action {
         Action::Ingest,
         Action::Tokens,
         Action::Metrics,
+        Action::Publish,
+        Action::Review,
     ];
 
     /// The action's name, which is also the scope that grants it to a personal token.
@@ -112,6 +119,8 @@ impl Action {
             Action::Ingest => "ingest",
             Action::Tokens => "tokens",
             Action::Metrics => "metrics",
+            Action::Publish => "publish",
+            Action::Review => "review",
         }
     }
 
@@ -137,8 +146,12 @@ impl Policy {
             Action::Read => Role::Anonymous,
             Action::Execute | Action::Jobs if self.anonymous_execute => Role::Anonymous,
             Action::Execute | Action::Jobs => Role::User,
-            Action::Deploy => Role::Developer,
-            Action::Catalog | Action::Ingest | Action::Tokens | Action::Metrics => Role::Operator,
+            Action::Deploy | Action::Publish => Role::Developer,
+            Action::Catalog
+            | Action::Ingest
+            | Action::Tokens
+            | Action::Metrics
+            | Action::Review => Role::Operator,
         }
     }
 

@@ -233,6 +233,43 @@ impl Jobs {
         Ok(job)
     }
 
+    /// Cancels the jobs of `process_ids` still waiting for a worker, each marked
+    /// dismissed (durably) with `reason` as its message; jobs under way go on.
+    /// Returns the ids of the jobs cancelled.
+    pub async fn cancel_waiting(
+        &self,
+        process_ids: &[String],
+        reason: &str,
+    ) -> Result<Vec<String>> {
+        if process_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = JobFilter {
+            process_ids: process_ids.to_vec(),
+            statuses: vec![Status::Accepted],
+            ..JobFilter::default()
+        };
+        let waiting = self.store.list(&filter, 0, usize::MAX)?.jobs;
+        let mut cancelled = Vec::new();
+        for job in waiting {
+            let changed = worker::update(self, &job.id, true, |job| {
+                if job.status != Status::Accepted {
+                    return false;
+                }
+                job.status = Status::Dismissed;
+                job.message = reason.to_string();
+                job.finished.get_or_insert_with(crate::now_ms);
+                true
+            })
+            .await
+            .map_err(|e| Error::Results(format!("{e:#}")))?;
+            if changed.is_some_and(|j| j.status == Status::Dismissed && j.message == reason) {
+                cancelled.push(job.id);
+            }
+        }
+        Ok(cancelled)
+    }
+
     /// `text` (a failure's message, bound for a user) without the server's own
     /// folders: the data folder and the plugin search path are named, not shown.
     pub fn redact(&self, text: &str) -> String {

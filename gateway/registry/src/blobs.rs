@@ -23,6 +23,9 @@ pub struct Blobs {
     max_blob: u64,
 }
 
+/// Upload sessions under way at once, at most.
+pub const MAX_SESSIONS: usize = 256;
+
 /// An upload session's id (a UUID).
 pub type UploadId = String;
 
@@ -34,6 +37,10 @@ impl Blobs {
         uploads: &Path,
         max_blob: u64,
     ) -> std::io::Result<Self> {
+        // Sessions of a stopped server are not resumed (clients start again).
+        if uploads.is_dir() {
+            std::fs::remove_dir_all(uploads)?;
+        }
         std::fs::create_dir_all(uploads)?;
         Ok(Blobs {
             store,
@@ -89,8 +96,45 @@ impl Blobs {
         }
     }
 
-    /// Starts an upload session.
+    /// The whole blob `digest` in memory (at most the blob limit), checked against
+    /// its digest again (a blob store is not trusted to return what it was given).
+    pub async fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>, OciError> {
+        let Some((size, result)) = self.get(digest).await? else {
+            return Ok(None);
+        };
+        if size > self.max_blob {
+            return Err(OciError::new(
+                Code::SizeInvalid,
+                format!("blob {digest} has {size} bytes, more than this registry takes"),
+            ));
+        }
+        let bytes = result
+            .bytes()
+            .await
+            .map_err(|e| OciError::new(Code::BlobUnknown, format!("the blob store failed: {e}")))?;
+        if &Digest::of(&bytes) != digest {
+            return Err(OciError::new(
+                Code::DigestInvalid,
+                format!("the stored blob {digest} does not hash to its name"),
+            ));
+        }
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// Starts an upload session (at most [`MAX_SESSIONS`] at a time).
     pub fn start(&self) -> Result<UploadId, OciError> {
+        let open = std::fs::read_dir(&self.uploads)
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if open >= MAX_SESSIONS {
+            return Err(OciError::new(
+                Code::TooManyRequests,
+                format!(
+                    "{open} uploads are under way, the most this registry takes; try again shortly"
+                ),
+            )
+            .retry_after(10));
+        }
         let id = uuid::Uuid::new_v4().to_string();
         std::fs::File::create(self.uploads.join(&id)).map_err(|e| {
             OciError::new(
@@ -143,6 +187,86 @@ impl Blobs {
             )
         })?;
         Ok(size)
+    }
+
+    /// Appends the chunks of `body` to session `id` at `at` (as [`Blobs::append`]),
+    /// without holding more than one chunk in memory; the session is ended (and
+    /// nothing stored) as soon as it passes the blob limit. Returns the new size.
+    pub async fn append_stream<S, E>(
+        &self,
+        id: &str,
+        at: Option<u64>,
+        body: S,
+    ) -> Result<u64, OciError>
+    where
+        S: futures::Stream<Item = Result<bytes::Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let mut size = self.offset(id)?;
+        if let Some(at) = at {
+            if at != size {
+                return Err(OciError::new(
+                    Code::BlobUploadInvalid,
+                    format!("the chunk starts at {at}; the upload holds {size} bytes"),
+                ));
+            }
+        }
+        let mut file = tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(self.staged(id)?)
+            .await
+            .map_err(|_| OciError::new(Code::BlobUploadUnknown, format!("no upload {id:?}")))?;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                OciError::new(
+                    Code::BlobUploadInvalid,
+                    format!("the upload broke off: {e}"),
+                )
+            })?;
+            size += chunk.len() as u64;
+            if size > self.max_blob {
+                drop(file);
+                self.cancel(id);
+                return Err(OciError::new(
+                    Code::SizeInvalid,
+                    format!(
+                        "the blob passes {} bytes, the most this registry takes",
+                        self.max_blob
+                    ),
+                ));
+            }
+            file.write_all(&chunk).await.map_err(|e| {
+                OciError::new(
+                    Code::BlobUploadInvalid,
+                    format!("cannot stage the chunk: {e}"),
+                )
+            })?;
+        }
+        file.flush().await.map_err(|e| {
+            OciError::new(
+                Code::BlobUploadInvalid,
+                format!("cannot stage the chunk: {e}"),
+            )
+        })?;
+        Ok(size)
+    }
+
+    /// Stores what session `id` holds when it hashes to `digest`; the session is
+    /// gone either way.
+    pub async fn commit(&self, id: &str, digest: &Digest) -> Result<u64, OciError> {
+        let path = self.staged(id)?;
+        if !path.is_file() {
+            return Err(OciError::new(
+                Code::BlobUploadUnknown,
+                format!("no upload {id:?}"),
+            ));
+        }
+        let result = self.store_staged(&path, digest).await;
+        self.cancel(id);
+        result
     }
 
     /// Ends session `id` with its last chunk: the content must hash to `digest`,

@@ -37,6 +37,18 @@ pub enum Pushed {
     Unchanged(Digest),
 }
 
+/// A change applied in the commit of a push.
+pub type Also = Box<dyn Fn(&redb::WriteTransaction) -> hysope_store::Result<()> + Send>;
+
+fn changed(repository: &str, tag: &str, existing: &Digest) -> OciError {
+    OciError::new(
+        Code::Denied,
+        format!(
+            "{repository}:{tag} is {existing}; a pushed version never changes (push a new version)"
+        ),
+    )
+}
+
 fn failed(e: impl std::fmt::Display) -> OciError {
     OciError::new(
         Code::ManifestInvalid,
@@ -57,24 +69,22 @@ impl Manifests {
     }
 
     /// Stores `bytes` (already parsed as `manifest`, its blobs already checked) in
-    /// `repository`, tagged `tag` when pushed by tag. Durable before it returns.
+    /// `repository`, tagged `tag` when pushed by tag, and applies `also` (the
+    /// version's record, its audit entry) in the same commit. Durable before it
+    /// returns.
     pub fn push(
         &self,
         repository: &str,
         tag: Option<&str>,
         bytes: &[u8],
         manifest: &Manifest,
+        also: Option<Also>,
     ) -> Result<Pushed, OciError> {
         let digest = Digest::of(bytes);
         if let Some(tag) = tag {
             if let Some(existing) = self.tag(repository, tag)? {
                 if existing != digest {
-                    return Err(OciError::new(
-                        Code::Denied,
-                        format!(
-                            "{repository}:{tag} is {existing}; a pushed version never changes (push a new version)"
-                        ),
-                    ));
+                    return Err(changed(repository, tag, &existing));
                 }
                 return Ok(Pushed::Unchanged(digest));
             }
@@ -89,8 +99,6 @@ impl Manifests {
             Manifest::Signature { subject, .. } => Some(subject.digest.clone()),
             Manifest::Component { .. } => None,
         };
-        let clash = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let seen = clash.clone();
         self.db
             .write(
                 Box::new(move |tx| {
@@ -99,9 +107,11 @@ impl Manifests {
                         // Checked again in the commit: two pushes of one version race.
                         if let Some(other) = tags.get((repo.as_str(), tag.as_str()))? {
                             if other.value() != key {
-                                *seen.lock().unwrap_or_else(|e| e.into_inner()) =
-                                    Some(other.value().to_string());
-                                return Ok(());
+                                let other = Digest::parse(other.value())
+                                    .unwrap_or_else(|_| Digest::of(b""));
+                                return Err(hysope_store::Error::change(changed(
+                                    &repo, tag, &other,
+                                )));
                             }
                         }
                         tags.insert((repo.as_str(), tag.as_str()), key.as_str())?;
@@ -116,20 +126,17 @@ impl Manifests {
                             crate::oci::SIGNATURE,
                         )?;
                     }
+                    if let Some(also) = &also {
+                        also(tx)?;
+                    }
                     Ok(())
                 }),
                 true,
             )
-            .map_err(failed)?;
-        if let Some(other) = clash.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            return Err(OciError::new(
-                Code::Denied,
-                format!(
-                    "{repository}:{} is {other}; a pushed version never changes",
-                    tag.unwrap_or("")
-                ),
-            ));
-        }
+            .map_err(|e| match e.into_change::<OciError>() {
+                Ok(mine) => mine,
+                Err(e) => failed(e),
+            })?;
         Ok(Pushed::New(digest))
     }
 
@@ -255,16 +262,20 @@ mod tests {
     fn versions_never_change_and_are_found_by_tag_or_digest() {
         let (_dir, m) = store();
         let (v1, parsed) = component('b');
-        let Pushed::New(d1) = m.push("dora/filter", Some("1.0.0"), &v1, &parsed).unwrap() else {
+        let Pushed::New(d1) = m
+            .push("dora/filter", Some("1.0.0"), &v1, &parsed, None)
+            .unwrap()
+        else {
             panic!("not new")
         };
         assert_eq!(
-            m.push("dora/filter", Some("1.0.0"), &v1, &parsed).unwrap(),
+            m.push("dora/filter", Some("1.0.0"), &v1, &parsed, None)
+                .unwrap(),
             Pushed::Unchanged(d1.clone())
         );
         let (other, parsed2) = component('c');
         let err = m
-            .push("dora/filter", Some("1.0.0"), &other, &parsed2)
+            .push("dora/filter", Some("1.0.0"), &other, &parsed2, None)
             .unwrap_err();
         assert_eq!(err.code, Code::Denied);
         assert!(err.message.contains("never changes"), "{err}");
@@ -276,9 +287,9 @@ mod tests {
         // Another repository does not see it.
         assert!(m.get("bob/filter", d1.as_str()).unwrap().is_none());
         assert!(!m.has_repository("bob/filter").unwrap());
-        m.push("dora/filter", Some("1.1.0"), &other, &parsed2)
+        m.push("dora/filter", Some("1.1.0"), &other, &parsed2, None)
             .unwrap();
-        m.push("dora/filter", Some("0.9.0"), &other, &parsed2)
+        m.push("dora/filter", Some("0.9.0"), &other, &parsed2, None)
             .unwrap();
         assert_eq!(
             m.tags("dora/filter", None, 10).unwrap(),
@@ -292,7 +303,10 @@ mod tests {
     fn signatures_are_referrers_of_what_they_sign() {
         let (_dir, m) = store();
         let (v1, parsed) = component('b');
-        let Pushed::New(d1) = m.push("dora/filter", Some("1.0.0"), &v1, &parsed).unwrap() else {
+        let Pushed::New(d1) = m
+            .push("dora/filter", Some("1.0.0"), &v1, &parsed, None)
+            .unwrap()
+        else {
             panic!("not new")
         };
         let sig = json!({"schemaVersion": 2, "mediaType": MANIFEST, "artifactType": SIGNATURE,
@@ -302,7 +316,10 @@ mod tests {
         .to_string()
         .into_bytes();
         let parsed_sig = parse_manifest(MANIFEST, &sig).unwrap();
-        let Pushed::New(ds) = m.push("dora/filter", None, &sig, &parsed_sig).unwrap() else {
+        let Pushed::New(ds) = m
+            .push("dora/filter", None, &sig, &parsed_sig, None)
+            .unwrap()
+        else {
             panic!("not new")
         };
         assert_eq!(

@@ -15,6 +15,13 @@ pub const WASM_LAYER: &str = "application/wasm";
 /// namespace `hysope-component`), attached to the component's manifest as a
 /// referrer (`subject`).
 pub const SIGNATURE: &str = "application/vnd.hysope.signature.v1+sshsig";
+/// The manifest annotation that carries the publisher's signature of the
+/// component's bytes (the armored file `ssh-keygen -Y sign -n hysope-component`
+/// writes): checked before anything reads the component.
+pub const SIGNATURE_ANNOTATION: &str = "dev.hysope.signature";
+/// The manifest annotation that carries the component's CWL descriptor (JSON or
+/// YAML text): a `CommandLineTool` with a `hysope:WasmRequirement`.
+pub const CWL_ANNOTATION: &str = "dev.hysope.cwl";
 /// The media type of an empty config (`{}`), for artifacts without one.
 pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
 
@@ -97,6 +104,8 @@ pub struct OciError {
     pub code: Code,
     /// Says what and where.
     pub message: String,
+    /// For a quota: when to try again, in seconds (`Retry-After`).
+    pub retry_after_s: Option<u64>,
 }
 
 impl OciError {
@@ -105,7 +114,14 @@ impl OciError {
         OciError {
             code,
             message: message.into(),
+            retry_after_s: None,
         }
+    }
+
+    /// The same error, to be tried again after `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds.max(1));
+        self
     }
 
     /// The error envelope: `{"errors": [{"code", "message", "detail"}]}`.
@@ -271,6 +287,8 @@ struct RawManifest {
     layers: Vec<Descriptor>,
     #[serde(default)]
     subject: Option<Descriptor>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// A manifest the registry takes.
@@ -282,6 +300,9 @@ pub enum Manifest {
         config: Descriptor,
         /// The component's bytes.
         layer: Descriptor,
+        /// The manifest's annotations: [`SIGNATURE_ANNOTATION`] and
+        /// [`CWL_ANNOTATION`] among them.
+        annotations: std::collections::BTreeMap<String, String>,
     },
     /// A signature of the manifest `subject`: its one layer is the signature file.
     Signature {
@@ -296,7 +317,7 @@ impl Manifest {
     /// The blobs the manifest names (each must be in the repository).
     pub fn blobs(&self) -> Vec<&Descriptor> {
         match self {
-            Manifest::Component { config, layer } => vec![config, layer],
+            Manifest::Component { config, layer, .. } => vec![config, layer],
             Manifest::Signature { layer, .. } => vec![layer],
         }
     }
@@ -374,6 +395,7 @@ pub fn parse_manifest(content_type: &str, bytes: &[u8]) -> Result<Manifest, OciE
             Ok(Manifest::Component {
                 config: raw.config.clone(),
                 layer: layer.clone(),
+                annotations: raw.annotations.clone(),
             })
         }
     }

@@ -103,6 +103,8 @@ pub fn routes() -> Routes {
             delete(super::tokens::revoke),
         )
         .merge(super::stac::routes())
+        .merge(super::oci::routes())
+        .merge(super::curation::routes())
 }
 
 /// The route table (built once).
@@ -298,6 +300,7 @@ async fn api_definition(
 
 async fn process_list(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     headers: HeaderMap,
     Params(q): Params<Paging>,
 ) -> ApiResult<Response> {
@@ -305,16 +308,21 @@ async fn process_list(
     let limit = q.limit(100, 10_000)?;
     let offset = q.offset();
     let registry = state.jobs.processes();
-    if wants_html(&headers, q.f.as_deref()) {
-        return Ok(negotiate(
-            &headers,
-            q.f.as_deref(),
-            "Processes",
-            process_list_body(&registry, &base, limit, offset),
-        ));
+    // Processes that pin a plugin version not yet approved are their owner's.
+    let hidden: Vec<String> = registry
+        .all()
+        .filter(|p| super::curation::private_to_owner(&state, p) && !may_see_private(&caller, p))
+        .map(|p| p.id.clone())
+        .collect();
+    if wants_html(&headers, q.f.as_deref()) || !hidden.is_empty() {
+        let body = process_list_body(&registry, &base, limit, offset, &hidden);
+        if wants_html(&headers, q.f.as_deref()) {
+            return Ok(negotiate(&headers, q.f.as_deref(), "Processes", body));
+        }
+        return Ok(json_response(StatusCode::OK, &body));
     }
     let text = registry.listing((base.clone(), limit, offset), || {
-        process_list_body(&registry, &base, limit, offset).to_string()
+        process_list_body(&registry, &base, limit, offset, &[]).to_string()
     });
     let mut response = text.into_response();
     response.headers_mut().insert(
@@ -330,10 +338,12 @@ fn process_list_body(
     base: &str,
     limit: usize,
     offset: usize,
+    hidden: &[String],
 ) -> Value {
-    let total = registry.all().count();
+    let total = registry.all().filter(|p| !hidden.contains(&p.id)).count();
     let page: Vec<Value> = registry
         .all()
+        .filter(|p| !hidden.contains(&p.id))
         .skip(offset)
         .take(limit)
         .map(|p| p.summary(base))
@@ -363,17 +373,35 @@ fn process_list_body(
     json!({"processes": page, "links": links})
 }
 
-fn find_process(state: &State, id: &str) -> ApiResult<Arc<hysope_jobs::processes::Process>> {
-    Ok(state.jobs.process(id)?)
+/// True when `caller` may see `process` while it is private: its owner, or an
+/// operator.
+fn may_see_private(caller: &Identity, process: &hysope_jobs::processes::Process) -> bool {
+    caller.role >= hysope_identity::Role::Operator
+        || process.owner.as_deref() == Some(caller.subject.as_str())
+}
+
+/// The process `id` as `caller` may see it: one that pins a plugin version not yet
+/// approved is its owner's (404 to others).
+fn find_process(
+    state: &State,
+    id: &str,
+    caller: &Identity,
+) -> ApiResult<Arc<hysope_jobs::processes::Process>> {
+    let process = state.jobs.process(id)?;
+    if super::curation::private_to_owner(state, &process) && !may_see_private(caller, &process) {
+        return Err(hysope_jobs::Error::NoSuchProcess(id.to_string()).into());
+    }
+    Ok(process)
 }
 
 async fn process_description(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Params(q): Params<Format>,
 ) -> ApiResult<Response> {
-    let process = find_process(&state, &id)?;
+    let process = find_process(&state, &id, &caller)?;
     let body = process.description(&base_url(&headers));
     Ok(negotiate(
         &headers,
@@ -385,9 +413,10 @@ async fn process_description(
 
 async fn process_package(
     AxState(state): AxState<Shared>,
+    Extension(caller): Extension<Identity>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let process = find_process(&state, &id)?;
+    let process = find_process(&state, &id, &caller)?;
     let json = process.source.trim_start().starts_with('{');
     let ty = if json {
         "application/cwl+json"
@@ -415,6 +444,7 @@ async fn deploy(
     Params(q): Params<DeployQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
+    let mut pinned = Vec::new();
     let (process, package, raw) = super::deploy::parse(
         &content_type(&headers),
         &body,
@@ -422,7 +452,13 @@ async fn deploy(
         None,
         state.data_dir(),
         &caller.subject,
+        &mut |name| {
+            let hex = super::curation::pin(&state, &caller, name)?;
+            pinned.extend(hex.clone());
+            Ok(hex)
+        },
     )?;
+    super::curation::materialise(&state, &pinned).await?;
     let base = base_url(&headers);
     let location = format!("{base}/processes/{}", process.id);
     let _guard = state.deploy_lock.lock().await;
@@ -456,7 +492,7 @@ fn mutable(
     id: &str,
     caller: &Identity,
 ) -> ApiResult<Arc<hysope_jobs::processes::Process>> {
-    let process = find_process(state, id)?;
+    let process = find_process(state, id, caller)?;
     if process.builtin {
         return Err(ApiError::new(
             Kind::ImmutableProcess,
@@ -486,6 +522,7 @@ async fn replace(
     let existing = mutable(&state, &id, &caller)?;
     // A process replaced by an operator stays its owner's.
     let owner = existing.owner.as_deref().unwrap_or(&caller.subject);
+    let mut pinned = Vec::new();
     let (process, package, raw) = super::deploy::parse(
         &content_type(&headers),
         &body,
@@ -493,7 +530,13 @@ async fn replace(
         Some(&id),
         state.data_dir(),
         owner,
+        &mut |name| {
+            let hex = super::curation::pin(&state, &caller, name)?;
+            pinned.extend(hex.clone());
+            Ok(hex)
+        },
     )?;
+    super::curation::materialise(&state, &pinned).await?;
     worker::blocking(|| super::deploy::store(state.data_dir(), &process, &package, &raw))?;
     state.jobs.install(process);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -519,7 +562,10 @@ async fn execute(
     body: Bytes,
 ) -> ApiResult<Response> {
     // An unknown process is a 404 whatever the body holds.
-    find_process(&state, &id)?;
+    let process = find_process(&state, &id, &caller)?;
+    if let Some(why) = super::curation::disabled_by_quarantine(&state, &process.source) {
+        return Err(ApiError::new(Kind::Forbidden, why));
+    }
     let request = ExecuteRequest::from_json(&body)?;
     let prefer_async = headers
         .get_all("prefer")

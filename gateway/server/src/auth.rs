@@ -124,30 +124,74 @@ impl Table {
     }
 }
 
-/// The caller's token: `Authorization: Bearer TOKEN`, or `X-API-Key: TOKEN` (OGC
-/// API - Processes - Part 2's example).
-fn token(request: &Request) -> Result<Option<String>, ApiError> {
+/// The caller's token: `Authorization: Bearer TOKEN`, `X-API-Key: TOKEN` (the
+/// example of OGC API Processes Part 2), or `Authorization: Basic` with the token
+/// as password (OCI clients signing in to the registry); with the user name a
+/// basic login gave, which must be the token's.
+fn token(request: &Request) -> Result<Option<(String, Option<String>)>, ApiError> {
     let headers = request.headers();
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let text = value.to_str().map_err(|_| {
             ApiError::new(Kind::InvalidToken, "the Authorization header is not ASCII")
         })?;
         let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Kind::InvalidToken,
+                        "the Basic credentials are not base64 of USER:TOKEN",
+                    )
+                })?;
+            let (user, password) = decoded.split_once(':').ok_or_else(|| {
+                ApiError::new(
+                    Kind::InvalidToken,
+                    "the Basic credentials are not USER:TOKEN",
+                )
+            })?;
+            return Ok(Some((password.to_string(), Some(user.to_string()))));
+        }
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(ApiError::new(
                 Kind::InvalidToken,
-                format!("the Authorization scheme must be Bearer, not {scheme:?}"),
+                format!(
+                    "the Authorization scheme must be Bearer (or Basic with a personal token as password), not {scheme:?}"
+                ),
             ));
         }
-        return Ok(Some(rest.trim().to_string()));
+        return Ok(Some((rest.trim().to_string(), None)));
     }
     if let Some(value) = headers.get("x-api-key") {
         let text = value
             .to_str()
             .map_err(|_| ApiError::new(Kind::InvalidToken, "the X-API-Key header is not ASCII"))?;
-        return Ok(Some(text.trim().to_string()));
+        return Ok(Some((text.trim().to_string(), None)));
     }
     Ok(None)
+}
+
+/// Under `/v2/` (the OCI distribution API) errors are OCI error envelopes, and a
+/// missing or bad identity asks for basic authentication.
+fn oci_shaped(path: &str, e: ApiError) -> Response {
+    if !(path == "/v2/" || path.starts_with("/v2/")) {
+        return e.into_response();
+    }
+    use hysope_registry::{Code, OciError};
+    let code = match e.kind {
+        Kind::Unauthorized | Kind::InvalidToken => Code::Unauthorized,
+        Kind::Forbidden => Code::Denied,
+        Kind::MethodNotAllowed => Code::Unsupported,
+        _ => Code::Denied,
+    };
+    let mut r = crate::oci::Oci(OciError::new(code, e.detail.clone())).into_response();
+    if e.kind == Kind::Unavailable {
+        *r.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    r
 }
 
 /// Tells who calls and lets through what their role may do (see the module).
@@ -165,6 +209,18 @@ pub async fn authorize(
         return next.run(request).await;
     };
     let Some(action) = table.action(&path, request.method()) else {
+        if path.starts_with("/v2/") {
+            return oci_shaped(
+                &path,
+                ApiError::new(
+                    Kind::MethodNotAllowed,
+                    format!(
+                        "{} is not a method of {path}: versions are never deleted or replaced",
+                        request.method()
+                    ),
+                ),
+            );
+        }
         let allowed: Vec<&str> = table
             .methods(&path)
             .iter()
@@ -189,31 +245,50 @@ pub async fn authorize(
         return r;
     };
     let identity = match token(&request) {
-        Ok(token) => match state.auth.authenticate(token.as_deref()).await {
-            Ok(identity) => identity,
-            Err(AuthError::Invalid(why)) => {
-                return ApiError::new(Kind::InvalidToken, why).into_response();
+        Ok(given) => {
+            let (token, login) = given.map(|(t, u)| (Some(t), u)).unwrap_or((None, None));
+            match state.auth.authenticate(token.as_deref()).await {
+                Ok(identity) => {
+                    if let Some(login) = login.filter(|l| !l.is_empty() && *l != identity.subject) {
+                        return oci_shaped(
+                            &path,
+                            ApiError::new(
+                                Kind::InvalidToken,
+                                format!(
+                                    "the login {login:?} is not the token's user {:?}",
+                                    identity.subject
+                                ),
+                            ),
+                        );
+                    }
+                    identity
+                }
+                Err(AuthError::Invalid(why)) => {
+                    return oci_shaped(&path, ApiError::new(Kind::InvalidToken, why));
+                }
+                Err(AuthError::Unavailable(why)) => {
+                    return oci_shaped(&path, ApiError::new(Kind::Unavailable, why));
+                }
             }
-            Err(AuthError::Unavailable(why)) => {
-                return ApiError::new(Kind::Unavailable, why).into_response();
-            }
-        },
-        Err(e) => return e.into_response(),
+        }
+        Err(e) => return oci_shaped(&path, e),
     };
     match state.policy.decide(&identity, action) {
         Decision::Allowed => {}
         Decision::Unauthenticated(role) => {
-            return ApiError::new(
-                Kind::Unauthorized,
-                format!(
-                    "{} {path} needs a token of a {role} (Authorization: Bearer TOKEN)",
-                    request.method()
+            return oci_shaped(
+                &path,
+                ApiError::new(
+                    Kind::Unauthorized,
+                    format!(
+                        "{} {path} needs a token of a {role} (Authorization: Bearer TOKEN)",
+                        request.method()
+                    ),
                 ),
-            )
-            .into_response();
+            );
         }
         Decision::Forbidden(why) => {
-            return ApiError::new(Kind::Forbidden, why).into_response();
+            return oci_shaped(&path, ApiError::new(Kind::Forbidden, why));
         }
     }
     request.extensions_mut().insert(identity);

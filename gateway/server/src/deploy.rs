@@ -61,6 +61,7 @@ pub fn parse(
     id: Option<&str>,
     data_dir: &Path,
     owner: &str,
+    pin: &mut dyn FnMut(&str) -> Result<Option<String>, ApiError>,
 ) -> Result<(Process, Package, Vec<u8>), ApiError> {
     let media = content_type
         .split(';')
@@ -82,8 +83,14 @@ pub fn parse(
         ));
     };
     let name = Path::new("deployed.cwl");
-    let raw = cwl::load::parse_text(name, &cwl_text).map_err(|e| invalid(e.to_string()))?;
+    let mut raw = cwl::load::parse_text(name, &cwl_text).map_err(|e| invalid(e.to_string()))?;
     self_contained(&raw, "#")?;
+    // Registry references are pinned to the digest of what they name now.
+    let mut cwl_text = cwl_text;
+    if pin_components(&mut raw, pin, "#")? {
+        cwl_text = serde_json::to_string_pretty(&raw)
+            .map_err(|e| ApiError::new(Kind::Internal, e.to_string()))?;
+    }
     let fragment = select(&raw, w)?;
     let selected = match (&raw.get("$graph"), &fragment) {
         (Some(Value::Array(graph)), Some(f)) => graph
@@ -194,8 +201,68 @@ fn application_package(text: &str) -> Result<(String, Option<String>), ApiError>
     ))
 }
 
+/// Rewrites each `hysope:WasmRequirement` whose `component` `pin` resolves (a
+/// registry reference `namespace/name@version`, or a digest the registry holds)
+/// to `sha256:HEX` of the component, keeping the reference as `registry`. True
+/// when anything changed.
+fn pin_components(
+    value: &mut Value,
+    pin: &mut dyn FnMut(&str) -> Result<Option<String>, ApiError>,
+    at: &str,
+) -> Result<bool, ApiError> {
+    let mut changed = false;
+    match value {
+        Value::Object(map) => {
+            let is_requirement =
+                map.get("class").and_then(Value::as_str) == Some("hysope:WasmRequirement");
+            if is_requirement {
+                changed |= pin_one(map, pin, at)?;
+            }
+            if let Some(Value::Object(req)) = map.get_mut("hysope:WasmRequirement") {
+                changed |= pin_one(req, pin, &format!("{at}/hysope:WasmRequirement"))?;
+            }
+            for (k, v) in map.iter_mut() {
+                if k != "hysope:WasmRequirement" {
+                    changed |= pin_components(v, pin, &format!("{at}/{k}"))?;
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                changed |= pin_components(v, pin, &format!("{at}/{i}"))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(changed)
+}
+
+fn pin_one(
+    requirement: &mut serde_json::Map<String, Value>,
+    pin: &mut dyn FnMut(&str) -> Result<Option<String>, ApiError>,
+    at: &str,
+) -> Result<bool, ApiError> {
+    let Some(name) = requirement.get("component").and_then(Value::as_str) else {
+        return Ok(false);
+    };
+    if requirement.contains_key("registry") {
+        return Err(invalid(format!(
+            "{at}/registry: set by the server when it pins a registry reference; name the plugin in component"
+        )));
+    }
+    let name = name.to_string();
+    match pin(&name).map_err(|e| ApiError::new(e.kind, format!("{at}/component: {}", e.detail)))? {
+        Some(hex) => {
+            requirement.insert("component".into(), Value::String(format!("sha256:{hex}")));
+            requirement.insert("registry".into(), Value::String(name));
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 /// Refuses references to files: `$import`, `$include`, and `run:` naming a file.
-fn self_contained(value: &Value, at: &str) -> Result<(), ApiError> {
+pub(crate) fn self_contained(value: &Value, at: &str) -> Result<(), ApiError> {
     match value {
         Value::Object(map) => {
             for key in ["$import", "$include", "$mixin"] {
@@ -339,7 +406,7 @@ pub fn store(
     Ok(())
 }
 
-fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;

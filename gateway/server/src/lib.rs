@@ -10,11 +10,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod curation;
 pub mod deploy;
 pub mod errors;
 pub mod guard;
 pub mod html;
+pub mod oci;
 pub mod openapi;
+pub mod plugin_check;
 pub mod query;
 pub mod stac;
 pub mod tokens;
@@ -63,6 +66,8 @@ pub struct Config {
     pub oidc: Option<hysope_identity::OidcConfig>,
     /// Which role each action needs (anonymous execution for a public demo).
     pub policy: hysope_identity::Policy,
+    /// The registry's limits.
+    pub quotas: hysope_registry::Quotas,
 }
 
 /// The time a whole job may run by default: a day.
@@ -86,6 +91,10 @@ pub struct State {
     pub(crate) policy: hysope_identity::Policy,
     /// The hosts served (`Host` header), when limited (see `guard::hosts_for`).
     pub(crate) allowed_hosts: Option<Vec<String>>,
+    /// The plugin registry (`/v2/`, `/registry`).
+    pub(crate) registry: Arc<hysope_registry::Registry>,
+    /// What a published component goes through once its signature passed.
+    pub(crate) checker: Arc<dyn hysope_registry::ComponentCheck>,
 }
 
 impl State {
@@ -97,6 +106,11 @@ impl State {
     /// The data folder (resolved).
     pub fn data_dir(&self) -> &Path {
         self.jobs.data_dir()
+    }
+
+    /// The plugin registry.
+    pub fn registry(&self) -> &Arc<hysope_registry::Registry> {
+        &self.registry
     }
 
     /// The job system behind the API.
@@ -160,6 +174,26 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<hysope_store::SharedDb>
     Ok(db)
 }
 
+/// The registry's folder in the data folder: its blobs (`blobs/sha256/HEX`) and
+/// its upload sessions (`uploads/`).
+pub const REGISTRY_DIR: &str = "registry";
+
+/// Opens the registry: its tables in the server's file, its blobs in
+/// `DATA/registry`.
+pub fn open_registry(
+    data_dir: &Path,
+    store: Arc<hysope_store::SharedDb>,
+    quotas: hysope_registry::Quotas,
+) -> anyhow::Result<hysope_registry::Registry> {
+    let dir = data_dir.join(REGISTRY_DIR);
+    std::fs::create_dir_all(dir.join("blobs"))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let objects = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+        .with_context(|| format!("cannot open {}", dir.display()))?;
+    hysope_registry::Registry::open(store, Arc::new(objects), &dir.join("uploads"), quotas)
+        .map_err(anyhow::Error::msg)
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then lets the requests
 /// under way finish.
 pub async fn serve(
@@ -208,6 +242,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         .with_context(|| format!("cannot create the scratch area {}", scratch.display()))?;
     let tokens: Arc<dyn hysope_identity::TokenStore> =
         Arc::new(hysope_identity::RedbTokenStore::open_shared(store.clone())?);
+    let plugins = Arc::new(open_registry(&data_dir, store.clone(), config.quotas)?);
     let catalog: Arc<dyn hysope_catalog::CatalogStore> =
         Arc::new(hysope_catalog::RedbCatalog::open_shared(store)?);
     let oidc = config
@@ -242,6 +277,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         max_waiting: config.max_waiting,
         job_time_limit: config.job_time_limit,
     })?);
+    let data_dir_for_checks = jobs.data_dir().join("scratch");
     let requeued = worker::recover(&jobs).await?;
     worker::spawn_workers(jobs.clone(), config.workers);
     let local_secret = hysope_identity::random_secret("hysope_local_")?;
@@ -253,6 +289,11 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         local_secret,
         policy: config.policy,
         allowed_hosts: config.allowed_hosts.clone(),
+        registry: plugins,
+        checker: Arc::new(plugin_check::EngineCheck::new(
+            config.engine.wasm().clone(),
+            data_dir_for_checks,
+        )),
     });
     Ok((state, requeued))
 }

@@ -55,6 +55,12 @@ fn deploy_body() -> Value {
 /// call it (see [`secure`]).
 pub fn document(base: &str, access: &Access) -> Value {
     let mut doc = processes_document(base);
+    if let (Some(paths), Value::Object(more)) = (
+        doc.get_mut("paths").and_then(Value::as_object_mut),
+        registry_paths(),
+    ) {
+        paths.extend(more);
+    }
     refusable_queries(
         &mut doc,
         error("a wrong query parameter (not of its type, or given twice)"),
@@ -176,6 +182,106 @@ fn refusable_queries(doc: &mut Value, refusal: Value) {
             }
         }
     }
+}
+
+/// The plugin registry: its curation (`/registry`) and its bytes over the OCI
+/// distribution API (`/v2/`, errors in the OCI envelope).
+fn registry_paths() -> Value {
+    let object = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
+    let page = |d: &str| {
+        json!({"description": d, "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/html": {"schema": {"type": "string"}}}})
+    };
+    let failure = || {
+        json!({"description": "refused: the OGC exception or the OCI error envelope says why",
+        "content": {"application/json": {"schema": {"type": "object"}}}})
+    };
+    let empty = |d: &str| json!({"description": d});
+    let ns = || vec![path_param("ns"), path_param("name")];
+    let with = |mut params: Vec<Value>, more: &[&str]| {
+        params.extend(more.iter().map(|m| path_param(m)));
+        params
+    };
+    let query = |name: &str, ty: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}});
+    json!({
+        "/registry": {"get": {"operationId": "getRegistry", "tags": ["registry"], "summary": "the plugin registry's links",
+            "parameters": [f_param()], "responses": {"200": page("links"), "default": failure()}}},
+        "/registry/packages": {"get": {"operationId": "getPackages", "tags": ["registry"], "summary": "packages and their versions visible to the caller",
+            "parameters": [f_param()], "responses": {"200": page("packages"), "default": failure()}}},
+        "/registry/packages/{ns}/{name}": {"get": {"operationId": "getPackage", "tags": ["registry"], "summary": "a package's versions: state, digest, signer, check report, processes using them",
+            "parameters": with(ns(), &[]).into_iter().chain([f_param()]).collect::<Vec<_>>(), "responses": {"200": page("the package"), "default": failure()}}},
+        "/registry/packages/{ns}/{name}/versions/{version}": {"get": {"operationId": "getPackageVersion", "tags": ["registry"], "summary": "a version with its review log",
+            "parameters": with(ns(), &["version"]).into_iter().chain([f_param()]).collect::<Vec<_>>(), "responses": {"200": page("the version"), "default": failure()}}},
+        "/registry/packages/{ns}/{name}/versions/{version}/review": {"post": {"operationId": "reviewVersion", "tags": ["registry"],
+            "summary": "approve, reject (operators, never their own), deprecate with a successor, undeprecate, yank, unyank (namespace members too), quarantine (operators); with a reason",
+            "parameters": with(ns(), &["version"]),
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action", "reason"], "properties": {
+                "action": {"type": "string", "enum": ["approve", "reject", "deprecate", "undeprecate", "yank", "unyank", "quarantine"]},
+                "reason": {"type": "string"}, "successor": {"type": "string"}}}}}},
+            "responses": {"200": object("the version after the review"), "default": failure()}}},
+        "/registry/queue": {"get": {"operationId": "getSubmissions", "tags": ["registry"], "summary": "versions waiting for review",
+            "parameters": [f_param()], "responses": {"200": page("submissions"), "default": failure()}}},
+        "/registry/audit": {"get": {"operationId": "getAudit", "tags": ["registry"], "summary": "the append-only audit log",
+            "parameters": [query("subject", "string"), query("after", "integer"), query("limit", "integer"), f_param()],
+            "responses": {"200": page("entries"), "default": failure()}}},
+        "/registry/keys": {
+            "get": {"operationId": "getSigningKeys", "tags": ["registry"], "summary": "the caller's SSH signing keys",
+                "responses": {"200": object("keys"), "default": failure()}},
+            "post": {"operationId": "addSigningKey", "tags": ["registry"], "summary": "add an SSH public key (ssh-ed25519 or ecdsa-sha2-nistp256)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["key"], "properties": {
+                    "key": {"type": "string"}, "comment": {"type": "string"}}}}}},
+                "responses": {"201": object("the key"), "default": failure()}}},
+        "/registry/keys/{id}": {"delete": {"operationId": "removeSigningKey", "tags": ["registry"], "summary": "remove one of the caller's keys",
+            "parameters": [path_param("id")], "responses": {"200": object("removed"), "default": failure()}}},
+        "/registry/quota": {"get": {"operationId": "getQuota", "tags": ["registry"], "summary": "a namespace's use of its quotas (the caller's own by default)",
+            "parameters": [query("namespace", "string")], "responses": {"200": object("usage and limits"), "default": failure()}}},
+        "/registry/namespaces": {"get": {"operationId": "getNamespaces", "tags": ["registry"], "summary": "shared namespaces",
+            "responses": {"200": object("namespaces"), "default": failure()}}},
+        "/registry/namespaces/{ns}": {"put": {"operationId": "setNamespace", "tags": ["registry"], "summary": "create a shared namespace or set its members",
+            "parameters": [path_param("ns")],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["members"], "properties": {
+                "members": {"type": "array", "items": {"type": "string"}}, "reason": {"type": "string"}}}}}},
+            "responses": {"200": object("the namespace"), "default": failure()}}},
+        "/.well-known/wasm-pkg/registry.json": {"get": {"operationId": "getWasmPkgRegistry", "tags": ["registry"], "summary": "where wkg finds the registry",
+            "responses": {"200": object("the registry's protocol and host"), "default": failure()}}},
+        "/v2/": {"get": {"operationId": "ociBase", "tags": ["oci"], "summary": "the OCI distribution API",
+            "responses": {"200": object("the API is here"), "default": failure()}}},
+        "/v2/{ns}/{name}/blobs/{digest}": {"get": {"operationId": "ociGetBlob", "tags": ["oci"], "summary": "a blob",
+            "parameters": with(ns(), &["digest"]),
+            "responses": {"200": {"description": "the blob", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}, "default": failure()}}},
+        "/v2/{ns}/{name}/blobs/uploads": {"post": {"operationId": "ociStartUpload", "tags": ["oci"], "summary": "start an upload, or store a blob (?digest=), or mount one (?mount=)",
+            "parameters": with(ns(), &[]).into_iter().chain([query("digest", "string"), query("mount", "string")]).collect::<Vec<_>>(),
+            "requestBody": {"required": false, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"201": empty("stored"), "202": empty("an upload session (Location)"), "default": failure()}}},
+        "/v2/{ns}/{name}/blobs/uploads/{id}": {
+            "get": {"operationId": "ociUploadStatus", "tags": ["oci"], "summary": "how far an upload is",
+                "parameters": with(ns(), &["id"]), "responses": {"204": empty("Range says"), "default": failure()}},
+            "patch": {"operationId": "ociUploadChunk", "tags": ["oci"], "summary": "a chunk, in order",
+                "parameters": with(ns(), &["id"]),
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"202": empty("taken"), "default": failure()}},
+            "put": {"operationId": "ociFinishUpload", "tags": ["oci"], "summary": "the last chunk and the digest",
+                "parameters": with(ns(), &["id"]).into_iter().chain([json!({"name": "digest", "in": "query", "required": true, "schema": {"type": "string"}})]).collect::<Vec<_>>(),
+                "requestBody": {"required": false, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"201": empty("stored"), "default": failure()}},
+            "delete": {"operationId": "ociCancelUpload", "tags": ["oci"], "summary": "give an upload up",
+                "parameters": with(ns(), &["id"]), "responses": {"204": empty("gone"), "default": failure()}}},
+        "/v2/{ns}/{name}/manifests/{reference}": {
+            "get": {"operationId": "ociGetManifest", "tags": ["oci"], "summary": "a manifest by version or digest",
+                "parameters": with(ns(), &["reference"]),
+                "responses": {"200": {"description": "the manifest", "content": {"application/vnd.oci.image.manifest.v1+json": {"schema": {"type": "object"}}}}, "default": failure()}},
+            "put": {"operationId": "ociPutManifest", "tags": ["oci"], "summary": "publish a signed component (by version) or attach a signature (by digest)",
+                "parameters": with(ns(), &["reference"]),
+                "requestBody": {"required": true, "content": {"application/vnd.oci.image.manifest.v1+json": {"schema": {"type": "object"}}}},
+                "responses": {"201": empty("stored"), "default": failure()}}},
+        "/v2/{ns}/{name}/tags/list": {"get": {"operationId": "ociTags", "tags": ["oci"], "summary": "the versions the caller may see",
+            "parameters": with(ns(), &[]).into_iter().chain([query("n", "integer"), query("last", "string")]).collect::<Vec<_>>(),
+            "responses": {"200": object("name and tags"), "default": failure()}}},
+        "/v2/{ns}/{name}/referrers/{digest}": {"get": {"operationId": "ociReferrers", "tags": ["oci"], "summary": "the signatures of a manifest",
+            "parameters": with(ns(), &["digest"]).into_iter().chain([query("artifactType", "string")]).collect::<Vec<_>>(),
+            "responses": {"200": {"description": "an image index", "content": {"application/vnd.oci.image.index.v1+json": {"schema": {"type": "object"}}}}, "default": failure()}}},
+    })
 }
 
 fn processes_document(base: &str) -> Value {
@@ -388,7 +494,7 @@ fn processes_document(base: &str) -> Value {
                 "user": {"type": "string"},
                 "role": {"type": "string", "enum": ["user", "developer", "operator"]},
                 "scopes": {"type": "array", "items": {"type": "string",
-                    "enum": ["read", "execute", "jobs", "deploy", "catalog", "ingest", "tokens", "metrics"]}},
+                    "enum": ["read", "execute", "jobs", "deploy", "catalog", "ingest", "tokens", "metrics", "publish", "review"]}},
                 "expires_in": {"type": "string"},
                 "note": {"type": "string"}}},
             "tokenRecord": {"type": "object", "required": ["id", "user", "role", "created"], "properties": {

@@ -97,6 +97,7 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         // The gateway itself and moto, on loopback; moto's bucket of SWOT files.
         oidc: None,
         policy: Default::default(),
+        quotas: Default::default(),
         egress: hysope_jobs::egress::EgressPolicy {
             allowed: vec!["127.0.0.1".into()],
             buckets: vec!["swot".into()],

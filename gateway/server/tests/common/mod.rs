@@ -34,6 +34,7 @@ pub fn config(data: &Path) -> Config {
         egress: Default::default(),
         oidc: None,
         policy: Default::default(),
+        quotas: Default::default(),
     }
 }
 
