@@ -14,6 +14,8 @@ cargo test --workspace "$@"
 bash tests/conformance.sh required
 # OWSLib, the EOEPCA processes client, schemathesis and promtool against `hysope serve`.
 SCHEMATHESIS_EXAMPLES=100 bash tests/gateway/run.sh
+# The plugin registry with a real OCI client (oras) and ssh-keygen signatures.
+bash tests/registry/run.sh
 # Ingestion, stac-api-validator, pystac-client and an independent read of the files.
 bash tests/catalog/run.sh
 # Plugins against independent computations (numpy, pyshp) on the real files.

@@ -187,6 +187,32 @@ fn refusable_queries(doc: &mut Value, refusal: Value) {
 /// The plugin registry: its curation (`/registry`) and its bytes over the OCI
 /// distribution API (`/v2/`, errors in the OCI envelope).
 fn registry_paths() -> Value {
+    let mut paths = registry_path_items();
+    // The OCI routes refuse in the OCI envelope, 401 and 403 included; a query
+    // string that does not parse is refused before them, as an OGC exception.
+    if let Some(map) = paths.as_object_mut() {
+        for (path, item) in map.iter_mut() {
+            if !path.starts_with("/v2") {
+                continue;
+            }
+            for op in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|i| i.values_mut())
+            {
+                for status in ["401", "403"] {
+                    op["responses"][status] = json!({"description": "refused: the OCI error envelope says why",
+                        "content": {"application/json": {"schema": {"type": "object", "required": ["errors"]}}}});
+                }
+                op["responses"]["400"] = json!({"description": "refused: the OCI error envelope (or, for a query string that does not parse, an OGC exception) says why",
+                    "content": {"application/json": {"schema": {"type": "object"}}}});
+            }
+        }
+    }
+    paths
+}
+
+fn registry_path_items() -> Value {
     let object = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
     let page = |d: &str| {
         json!({"description": d, "content": {
