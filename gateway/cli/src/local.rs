@@ -42,6 +42,11 @@ impl LocalServer {
         &self.url
     }
 
+    /// The local operator's secret.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Sends `method path` with a JSON body (or none) and returns the reply's
     /// status and JSON body; a reply that is not 2xx is an error saying why.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {

@@ -13,6 +13,7 @@ mod cwl_runner;
 mod ingest;
 mod local;
 mod plugin;
+mod registry;
 mod run;
 mod serve;
 mod units;
@@ -69,6 +70,9 @@ enum Command {
     /// Administer a data folder: personal access tokens.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Review the plugin registry's submissions (operators).
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
     /// Evaluates JavaScript expressions read from stdin, one JSON request a line
     /// (the server's expression workers; not for people).
     #[command(hide = true)]
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::main(*args),
         Command::Ingest(args) => ingest::main(args),
         Command::Admin(command) => admin::main(command),
+        Command::Registry(command) => registry::main(command),
         Command::JsWorker => match hysope_engine::cwl::js_sandbox::worker_main() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => crate::fail(&e.into(), 1),

@@ -31,12 +31,22 @@ pub enum PluginCommand {
         #[arg(long)]
         debug: bool,
     },
+    /// Sign a component and publish it with its CWL descriptor to a Hysope
+    /// registry, where it waits for an operator's review.
+    Publish(crate::registry::PublishArgs),
+    /// Your SSH signing keys on a Hysope registry.
+    Keys {
+        #[command(subcommand)]
+        command: crate::registry::KeysCommand,
+    },
 }
 
 pub fn main(command: PluginCommand) -> ExitCode {
     let result = match command {
         PluginCommand::New { name, dir, sdk } => new(&name, &dir, sdk),
         PluginCommand::Build { dir, debug } => build(&dir, !debug),
+        PluginCommand::Publish(args) => return crate::registry::publish(args),
+        PluginCommand::Keys { command } => return crate::registry::keys(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
