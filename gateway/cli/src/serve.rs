@@ -103,6 +103,11 @@ pub struct ServeArgs {
     /// The components' bytes one registry namespace may hold (`2GiB`).
     #[arg(long, env = "HYSOPE_REGISTRY_NAMESPACE_STORAGE", default_value = "2GiB", value_parser = crate::units::parse_size)]
     pub registry_namespace_storage: u64,
+    /// Do not publish the bundled plugins into the registry at start (by default
+    /// they are, once: `hysope/NAME@VERSION`, signed with the data folder's
+    /// bootstrap key, approved).
+    #[arg(long, env = "HYSOPE_NO_PUBLISH_BUNDLED")]
+    pub no_publish_bundled: bool,
     /// New versions of one package per day, at most.
     #[arg(long, env = "HYSOPE_REGISTRY_VERSIONS_PER_DAY", default_value_t = 10)]
     pub registry_versions_per_day: usize,
@@ -231,6 +236,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "hysope: serving OGC API - Processes on http://{addr}/ and STAC on http://{addr}/stac ({processes} processes, {items} catalogue items, {requeued} jobs re-queued, data in {})",
         state.data_dir().display()
     );
+    if !args.no_publish_bundled {
+        // In the background: the server answers meanwhile.
+        let bundled = state.clone();
+        tokio::spawn(async move {
+            match hysope_server::publish_bundled(&bundled).await {
+                Ok(list) if !list.is_empty() => {
+                    tracing::info!(published = %list.join(", "), "bundled plugins published in the registry");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "bundled plugins not published"),
+            }
+        });
+    }
     hysope_server::serve(listener, state, stop_signal()).await?;
     let _ = std::fs::remove_file(&server_file);
     Ok(())

@@ -334,6 +334,11 @@ impl Jobs {
         crate::processes::local_path(&path.to_string_lossy(), &self.input_roots)
     }
 
+    /// The folders where the engine looks components up by name.
+    pub fn plugin_path(&self) -> &[std::path::PathBuf] {
+        self.engine.plugin_path()
+    }
+
     /// The data folder (resolved).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir

@@ -573,6 +573,70 @@ impl Curation {
         record.ok_or_else(|| Refusal::Store("the review left no record".into()))
     }
 
+    /// Admits `repository@version` of the bundled plugins' namespace as approved:
+    /// they ship with the server the operator installed (see
+    /// [`crate::bootstrap`]). Refused for any other namespace or state.
+    pub fn admit_bundled(&self, repository: &str, version: &str) -> Result<VersionRecord, Refusal> {
+        if repository.split('/').next() != Some(crate::bootstrap::NAMESPACE) {
+            return Err(Refusal::Forbidden(format!(
+                "only the bundled plugins' namespace {:?} is admitted at start",
+                crate::bootstrap::NAMESPACE
+            )));
+        }
+        let (repo, ver) = (repository.to_string(), version.to_string());
+        let result = Arc::new(std::sync::Mutex::new(None));
+        let out = result.clone();
+        self.db
+            .write(
+                Box::new(move |tx| {
+                    let mut record: VersionRecord = {
+                        let table = tx.open_table(VERSIONS)?;
+                        let found = table.get((repo.as_str(), ver.as_str()))?;
+                        let Some(v) = found else {
+                            return Err(hysope_store::Error::change(Refusal::NotFound(format!(
+                                "no version {repo}@{ver}"
+                            ))));
+                        };
+                        serde_json::from_slice(v.value())
+                            .map_err(|e| hysope_store::Error::change(Refusal::Store(e.to_string())))?
+                    };
+                    if record.state != State::Submitted {
+                        return Err(hysope_store::Error::change(Refusal::Conflict(format!(
+                            "{repo}@{ver} is {}",
+                            record.state
+                        ))));
+                    }
+                    let now = now_ms();
+                    record.state = State::Approved;
+                    record.updated_ms = now;
+                    put_version(tx, &record)?;
+                    append_audit(
+                        tx,
+                        &AuditEntry {
+                            seq: 0,
+                            at_ms: now,
+                            actor: crate::bootstrap::PUBLISHER.into(),
+                            action: "approve".into(),
+                            subject: format!("{repo}@{ver}"),
+                            from: Some(State::Submitted),
+                            to: Some(State::Approved),
+                            reason: "bundled with this server (built from its sources): admitted at start".into(),
+                            successor: None,
+                        },
+                    )?;
+                    *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(record);
+                    Ok(())
+                }),
+                true,
+            )
+            .map_err(|e| match e.into_change::<Refusal>() {
+                Ok(r) => r,
+                Err(e) => store_err(e),
+            })?;
+        let record = result.lock().unwrap_or_else(|e| e.into_inner()).take();
+        record.ok_or_else(|| Refusal::Store("the admission left no record".into()))
+    }
+
     /// The audit entries after `after`, at most `limit`, of `subject` (a version
     /// reference or a repository, whose versions' entries it gives) when given.
     pub fn audit(

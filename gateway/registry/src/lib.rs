@@ -9,6 +9,7 @@
 //! server's `/v2/` and `/registry` routes sit on [`Registry`].
 
 pub mod blobs;
+pub mod bootstrap;
 pub mod curation;
 pub mod manifests;
 pub mod oci;

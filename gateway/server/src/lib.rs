@@ -194,6 +194,84 @@ pub fn open_registry(
         .map_err(anyhow::Error::msg)
 }
 
+/// Publishes the bundled plugins (the built-in processes that run a component)
+/// into the registry's `hysope` namespace, signed with the bootstrap key
+/// (`DATA/registry/bootstrap-key`, made at the first start) and admitted as
+/// approved (see [`hysope_registry::bootstrap`]); those published already are left
+/// as they are. Returns the references published now.
+pub async fn publish_bundled(state: &State) -> anyhow::Result<Vec<String>> {
+    use hysope_engine::cwl;
+    let key_path = state.data_dir().join(REGISTRY_DIR).join("bootstrap-key");
+    let key = {
+        let path = key_path.clone();
+        tokio::task::spawn_blocking(move || {
+            hysope_registry::bootstrap::BootstrapKey::load_or_make(&path)
+        })
+        .await?
+        .map_err(anyhow::Error::msg)?
+    };
+    let builtins: Vec<hysope_jobs::processes::Process> = state
+        .jobs
+        .processes()
+        .all()
+        .filter(|p| p.builtin)
+        .cloned()
+        .collect();
+    let search_path = state.jobs.plugin_path().to_vec();
+    let mut published = Vec::new();
+    for process in builtins {
+        let requirements = cwl::values::items(&process.cwl, "requirements");
+        let Some(requirement) = cwl::tool::find_req(requirements, "hysope:WasmRequirement") else {
+            continue;
+        };
+        if process.cwl.get("class").and_then(serde_json::Value::as_str) != Some("CommandLineTool") {
+            continue;
+        }
+        let tool_dir = process
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let component = match cwl::resolve_component(
+            requirement,
+            &tool_dir,
+            &search_path,
+            &process.id,
+        ) {
+            Ok(path) => path,
+            Err(e) => {
+                tracing::warn!(process = %process.id, error = %e, "bundled component not found; not published");
+                continue;
+            }
+        };
+        let bytes = tokio::fs::read(&component).await?;
+        let version = if hysope_registry::oci::check_version(&process.version).is_ok() {
+            process.version.clone()
+        } else {
+            env!("CARGO_PKG_VERSION").to_string()
+        };
+        match state
+            .registry
+            .publish_bundled(
+                &process.id,
+                &version,
+                &bytes,
+                &process.source,
+                &key,
+                state.checker.clone(),
+            )
+            .await
+        {
+            Ok(Some(v)) => published.push(v.reference()),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(process = %process.id, error = %e, "bundled plugin not published");
+            }
+        }
+    }
+    Ok(published)
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then lets the requests
 /// under way finish.
 pub async fn serve(

@@ -1613,3 +1613,91 @@ async fn quarantine_disables_processes_and_cancels_their_queued_jobs() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bundled_plugins_are_published_signed_and_approved_once() {
+    let w = world(1, 64 << 20).await;
+    let published = hysope_server::publish_bundled(&w.state).await.unwrap();
+    let bundled: Vec<String> = std::fs::read_to_string(root().join("plugins/bundled.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.trim().trim_start_matches("hysope-").to_string())
+        .collect();
+    for name in &bundled {
+        assert!(
+            published
+                .iter()
+                .any(|r| r.starts_with(&format!("hysope/{name}@"))),
+            "{name} not in {published:?}"
+        );
+    }
+    // Approved, signed by the bootstrap key (registered on the publisher), public.
+    let echo = published
+        .iter()
+        .find(|r| r.starts_with("hysope/echo@"))
+        .unwrap()
+        .clone();
+    let (repo, version) = echo.split_once('@').unwrap();
+    let v = send(
+        &w.app,
+        None,
+        "GET",
+        &format!("/registry/packages/{repo}/versions/{version}"),
+        None,
+        vec![],
+    )
+    .await
+    .json();
+    assert_eq!(v["state"], "approved", "{v}");
+    assert_eq!(v["signer"]["user"], "hysope");
+    assert!(
+        v["review_log"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("bundled"),
+        "{v}"
+    );
+    assert_eq!(v["component"], digest(&echo_wasm()));
+    let r = send(
+        &w.app,
+        None,
+        "GET",
+        &format!("/v2/{repo}/manifests/{version}"),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let key = std::fs::metadata(w.state.data_dir().join("registry/bootstrap-key")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    // Once: a second start publishes nothing.
+    assert!(
+        hysope_server::publish_bundled(&w.state)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Deployed by reference like any plugin.
+    let body = process_cwl("echo-by-reference", &echo);
+    let r = send(
+        &w.app,
+        Some(&w.dora),
+        "POST",
+        "/processes",
+        Some("application/cwl+json"),
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = json_as(
+        &w.app,
+        Some(&w.bob),
+        "POST",
+        "/processes/echo-by-reference/execution",
+        &json!({"inputs": {"stringInput": "hi"}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
