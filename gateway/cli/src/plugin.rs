@@ -112,6 +112,9 @@ fn new(name: &str, parent: &Path, sdk: Option<PathBuf>) -> anyhow::Result<()> {
         "next: cd {} && hysope plugin build && hysope run {name}.cwl values=<file> --out out",
         dir.display()
     );
+    println!(
+        "then: hysope plugin keys add KEY.pub && hysope plugin publish target/wasm32-wasip2/release/{name}.wasm --name USER/{name} --sign KEY (see README.md)"
+    );
     Ok(())
 }
 
@@ -201,7 +204,7 @@ mod tests {
 
 fn readme(name: &str) -> String {
     format!(
-        "# {name}\n\nA Hysope plugin.\n\n```sh\nhysope plugin build            # component + {name}.cwl\ncargo test                      # the algorithm, natively\nhysope run {name}.cwl values=values.txt factor=2 --out out\n```\n"
+        "# {name}\n\nA Hysope plugin.\n\n```sh\nhysope plugin build            # component + {name}.cwl\ncargo test                      # the algorithm, natively\nhysope run {name}.cwl values=values.txt factor=2 --out out\n```\n\n## Publishing it\n\nA Hysope registry takes components signed with your SSH key; an operator reviews\nthem before anyone else may run them.\n\n```sh\nexport HYSOPE_SERVER=https://hysope.example.org HYSOPE_TOKEN=hysope_pat_...\nhysope plugin keys add ~/.ssh/id_ed25519.pub          # once\nhysope plugin publish target/wasm32-wasip2/release/{name}.wasm --cwl {name}.cwl \\\n    --name YOUR_USER/{name} --sign ~/.ssh/id_ed25519 [--example job.yml]\n```\n\nThen deploy a process whose `hysope:WasmRequirement` names\n`component: YOUR_USER/{name}@VERSION`: it is pinned to the digest published.\n"
     )
 }
 

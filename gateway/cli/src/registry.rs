@@ -79,6 +79,10 @@ pub struct PublishArgs {
     /// NAME.wasm` writes `NAME.wasm.sig`).
     #[arg(long)]
     signature: Option<PathBuf>,
+    /// An example job (YAML or JSON, literal values only: a file as
+    /// `{class: File, basename, contents}`), run once in the sandbox at publish.
+    #[arg(long)]
+    example: Option<PathBuf>,
     #[command(flatten)]
     remote: RemoteArgs,
 }
@@ -432,6 +436,12 @@ async fn publish_async(args: PublishArgs) -> anyhow::Result<()> {
             hysope_registry::oci::CWL_ANNOTATION: cwl,
         },
     });
+    let mut manifest = manifest;
+    if let Some(example) = &args.example {
+        let job = std::fs::read_to_string(example)
+            .with_context(|| format!("cannot read {}", example.display()))?;
+        manifest["annotations"][hysope_registry::oci::EXAMPLE_ANNOTATION] = json!(job);
+    }
     let (headers, _) = remote
         .call(
             reqwest::Method::PUT,

@@ -91,6 +91,15 @@ fn a_developer_publishes_and_an_operator_approves_from_the_command_line() {
         "dora/echo@1.0.0",
         "{stdout}"
     );
+    // With an example job, run in the sandbox at publish.
+    let job = dir.path().join("job.yml");
+    std::fs::write(&job, "stringInput: hello from the example\n").unwrap();
+    let out = publish(
+        "1.0.1",
+        &cwl,
+        &["--sign", path(&key), "--example", path(&job)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
     // The same version with another descriptor: refused, saying why.
     let other = dir.path().join("echo.cwl");
     std::fs::write(

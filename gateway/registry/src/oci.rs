@@ -22,6 +22,9 @@ pub const SIGNATURE_ANNOTATION: &str = "dev.hysope.signature";
 /// The manifest annotation that carries the component's CWL descriptor (JSON or
 /// YAML text): a `CommandLineTool` with a `hysope:WasmRequirement`.
 pub const CWL_ANNOTATION: &str = "dev.hysope.cwl";
+/// The manifest annotation that carries an example job of the component (JSON or
+/// YAML, literal values only): run once in the sandbox at publish.
+pub const EXAMPLE_ANNOTATION: &str = "dev.hysope.example";
 /// The media type of an empty config (`{}`), for artifacts without one.
 pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
 

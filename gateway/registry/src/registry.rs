@@ -11,7 +11,8 @@
 //!    **nothing has parsed or compiled the component before this**;
 //! 5. the [`ComponentCheck`] compiles it, checks its world and that the CWL
 //!    descriptor of [`CWL_ANNOTATION`](crate::oci::CWL_ANNOTATION) describes it,
-//!    and runs it on its example;
+//!    and runs it on its example job
+//!    ([`EXAMPLE_ANNOTATION`](crate::oci::EXAMPLE_ANNOTATION)) when there is one;
 //! 6. the manifest, its tag, the version (`submitted`) and its audit entry are
 //!    stored in one durable commit.
 //!
@@ -33,8 +34,8 @@ use crate::curation::{
 };
 use crate::manifests::{Manifests, Pushed};
 use crate::oci::{
-    CWL_ANNOTATION, Code, Digest, Manifest, OciError, SIGNATURE_ANNOTATION, check_repository,
-    check_version, parse_manifest,
+    CWL_ANNOTATION, Code, Digest, EXAMPLE_ANNOTATION, Manifest, OciError, SIGNATURE_ANNOTATION,
+    check_repository, check_version, parse_manifest,
 };
 use crate::signatures;
 
@@ -42,13 +43,14 @@ use crate::signatures;
 pub trait ComponentCheck: Send + Sync {
     /// Compiles `component`, checks that it is a component of the plugin world,
     /// that `cwl` (the descriptor published with it) is a `CommandLineTool` that
-    /// runs it, and runs it once on the descriptor's example when it has one.
-    /// Returns the report kept with the version, or why it is refused.
+    /// runs it, and runs it once on `example` (a job, published with it) when
+    /// given. Returns the report kept with the version, or why it is refused.
     fn check(
         &self,
         reference: &str,
         component: &[u8],
         cwl: &str,
+        example: Option<&str>,
     ) -> Result<serde_json::Value, String>;
 }
 
@@ -334,14 +336,17 @@ impl Registry {
                 // The signature first: nothing reads the component before it passed.
                 let fingerprint = self.verify(actor.user, signature.as_bytes(), &component)?;
                 let reference_text = format!("{repository}@{tag}");
+                let example = annotations.get(EXAMPLE_ANNOTATION).cloned();
                 let report = {
                     let (checker, cwl, r) = (checker.clone(), cwl.clone(), reference_text.clone());
-                    tokio::task::spawn_blocking(move || checker.check(&r, &component, &cwl))
-                        .await
-                        .map_err(|e| {
-                            OciError::new(Code::ManifestInvalid, format!("the check failed: {e}"))
-                        })?
-                        .map_err(|why| OciError::new(Code::ManifestInvalid, why))?
+                    tokio::task::spawn_blocking(move || {
+                        checker.check(&r, &component, &cwl, example.as_deref())
+                    })
+                    .await
+                    .map_err(|e| {
+                        OciError::new(Code::ManifestInvalid, format!("the check failed: {e}"))
+                    })?
+                    .map_err(|why| OciError::new(Code::ManifestInvalid, why))?
                 };
                 let now = now_ms();
                 let record = VersionRecord {

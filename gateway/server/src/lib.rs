@@ -369,7 +369,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         allowed_hosts: config.allowed_hosts.clone(),
         registry: plugins,
         checker: Arc::new(plugin_check::EngineCheck::new(
-            config.engine.wasm().clone(),
+            config.engine.clone(),
             data_dir_for_checks,
         )),
     });

@@ -2,7 +2,9 @@
 //! (see [`hysope_registry::registry`]): it compiles, it is a command component
 //! of the plugin world (every import is one the sandbox provides), and the CWL
 //! descriptor published with it is a self-contained `CommandLineTool` that runs
-//! it in the sandbox.
+//! it in the sandbox, and, when the publisher gave one, its example job
+//! (annotation `dev.hysope.example`, literal values only) runs in the sandbox
+//! with the engine's limits (at most a minute) and succeeds.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,14 +15,90 @@ use serde_json::{Value, json};
 
 /// The check, on the server's engine.
 pub struct EngineCheck {
-    engine: Arc<WasmEngine>,
+    engine: hysope_engine::Engine,
     scratch: PathBuf,
 }
 
 impl EngineCheck {
-    /// Checks with `engine`, loading descriptors in `scratch`.
-    pub fn new(engine: Arc<WasmEngine>, scratch: PathBuf) -> Self {
+    /// Checks with `engine`, loading descriptors and running examples in `scratch`.
+    pub fn new(engine: hysope_engine::Engine, scratch: PathBuf) -> Self {
         EngineCheck { engine, scratch }
+    }
+
+    fn wasm(&self) -> &Arc<WasmEngine> {
+        self.engine.wasm()
+    }
+
+    /// Runs `tool` (its component pinned to `hex`, whose bytes are `component`) on
+    /// `example`; what it made.
+    fn run_example(
+        &self,
+        tool: &Value,
+        hex: &str,
+        component: &[u8],
+        example: &str,
+    ) -> Result<Value, String> {
+        let job = cwl::load::parse_text(std::path::Path::new("example"), example)
+            .map_err(|e| format!("the example job: {e}"))?;
+        let Value::Object(job) = job else {
+            return Err("the example job is not an object of input values".into());
+        };
+        crate::deploy::self_contained(&Value::Object(job.clone()), "example")
+            .map_err(|e| format!("the example job: {}", e.detail))?;
+        let dir = self
+            .scratch
+            .join(format!(".example-{}", uuid::Uuid::new_v4()));
+        let run = || -> Result<Value, String> {
+            std::fs::create_dir_all(dir.join("out")).map_err(|e| e.to_string())?;
+            std::fs::write(dir.join(format!("{hex}.wasm")), component)
+                .map_err(|e| e.to_string())?;
+            let mut tool = tool.clone();
+            tool["$path"] = Value::String(dir.join("descriptor.cwl").display().to_string());
+            pin_requirement(&mut tool, hex);
+            let mut limits = self.engine.limits().clone();
+            limits.timeout = limits.timeout.min(std::time::Duration::from_secs(60));
+            let runner = self
+                .engine
+                .runner(dir.join("scratch"))
+                .limits(limits)
+                .build();
+            let handle = tokio::runtime::Handle::try_current()
+                .map_err(|_| "no runtime to run the example on".to_string())?;
+            handle
+                .block_on(runner.run(&tool, &job, &dir.join("out")))
+                .map_err(|e| format!("the example job failed: {e}"))
+        };
+        let result = run();
+        let _ = std::fs::remove_dir_all(&dir);
+        let outputs = result?;
+        // What it made, without the paths of the run.
+        let names: Vec<&String> = outputs
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        Ok(json!({"ran": true, "outputs": names}))
+    }
+}
+
+/// Points the tool's `hysope:WasmRequirement` at the component `sha256:HEX`.
+fn pin_requirement(tool: &mut Value, hex: &str) {
+    let pinned = Value::String(format!("sha256:{hex}"));
+    for key in ["requirements", "hints"] {
+        match tool.get_mut(key) {
+            Some(Value::Array(items)) => {
+                for r in items.iter_mut() {
+                    if r.get("class").and_then(Value::as_str) == Some("hysope:WasmRequirement") {
+                        r["component"] = pinned.clone();
+                    }
+                }
+            }
+            Some(Value::Object(map)) => {
+                if let Some(r) = map.get_mut("hysope:WasmRequirement") {
+                    r["component"] = pinned.clone();
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -92,14 +170,20 @@ pub fn check_descriptor(
 }
 
 impl hysope_registry::ComponentCheck for EngineCheck {
-    fn check(&self, reference: &str, component: &[u8], cwl_text: &str) -> Result<Value, String> {
+    fn check(
+        &self,
+        reference: &str,
+        component: &[u8],
+        cwl_text: &str,
+        example: Option<&str>,
+    ) -> Result<Value, String> {
         use sha2::Digest as _;
         let hex = hex::encode(sha2::Sha256::digest(component));
         // The descriptor first: it is cheap, a compile is not.
         let tool = check_descriptor(cwl_text, reference, &hex, &self.scratch)?;
         let started = std::time::Instant::now();
         let plugin = self
-            .engine
+            .wasm()
             .load(reference, component)
             .map_err(|e| format!("the component does not load in the plugin sandbox: {e}"))?;
         let ids = |key: &str| -> Vec<String> {
@@ -125,7 +209,10 @@ impl hysope_registry::ComponentCheck for EngineCheck {
                 "inputs": ids("inputs"),
                 "outputs": ids("outputs"),
             },
-            "example": "not run: a published descriptor carries no example yet",
+            "example": match example {
+                Some(job) => self.run_example(&tool, &hex, component, job)?,
+                None => json!({"ran": false, "why": "no example job was published (annotation dev.hysope.example)"}),
+            },
         }))
     }
 }

@@ -305,6 +305,22 @@ impl World {
         cwl: &str,
         signer: Option<&str>,
     ) -> Reply {
+        self.publish_with(user, repo, version, wasm, cwl, signer, json!({}))
+            .await
+    }
+
+    /// [`World::publish`] with more manifest annotations.
+    #[allow(clippy::too_many_arguments)]
+    async fn publish_with(
+        &self,
+        user: &str,
+        repo: &str,
+        version: &str,
+        wasm: &[u8],
+        cwl: &str,
+        signer: Option<&str>,
+        more: Value,
+    ) -> Reply {
         let t = self.token_of(user).to_string();
         let r = send(
             &self.app,
@@ -324,6 +340,9 @@ impl World {
             return r;
         }
         let mut annotations = json!({"dev.hysope.cwl": cwl});
+        for (k, v) in more.as_object().into_iter().flatten() {
+            annotations[k] = v.clone();
+        }
         if let Some(signer) = signer {
             annotations["dev.hysope.signature"] =
                 json!(sign(self.keys.path(), signer, "hysope-component", wasm));
@@ -1700,4 +1719,82 @@ async fn the_bundled_plugins_are_published_signed_and_approved_once() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_example_job_runs_in_the_sandbox_at_publish() {
+    let w = world(1, 64 << 20).await;
+    let wasm = echo_wasm();
+    let cwl = echo_cwl();
+    let example = |job: &str| json!({"dev.hysope.example": job});
+    // A job that does not fit the tool, and one that names a file of the server.
+    for (job, says) in [
+        ("integerInput: not a number", "example job failed"),
+        (
+            "{\"fileInput\": {\"class\": \"File\", \"path\": \"/etc/passwd\"}}",
+            "names a place",
+        ),
+        ("[1, 2]", "not an object"),
+    ] {
+        let r = w
+            .publish_with(
+                "dora",
+                "dora/echo",
+                "1.0.0",
+                &wasm,
+                &cwl,
+                Some("dora"),
+                example(job),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{job}: {}", r.text);
+        assert_eq!(oci_code(&r), "MANIFEST_INVALID");
+        assert!(r.text.contains(says), "{job}: {}", r.text);
+    }
+    let job =
+        "stringInput: hello\nfileInput: {class: File, basename: in.txt, contents: some text}\n";
+    let r = w
+        .publish_with(
+            "dora",
+            "dora/echo",
+            "1.0.0",
+            &wasm,
+            &cwl,
+            Some("dora"),
+            example(job),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let v = json_as(
+        &w.app,
+        Some(&w.dora),
+        "GET",
+        "/registry/packages/dora/echo/versions/1.0.0",
+        &json!({}),
+    )
+    .await
+    .json();
+    assert_eq!(v["report"]["example"]["ran"], true, "{v}");
+    assert!(
+        !v["report"]["example"]["outputs"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{v}"
+    );
+    // Without an example the report says it was not run.
+    let r = w
+        .publish("dora", "dora/echo", "1.0.1", &wasm, &cwl, Some("dora"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let v = json_as(
+        &w.app,
+        Some(&w.dora),
+        "GET",
+        "/registry/packages/dora/echo/versions/1.0.1",
+        &json!({}),
+    )
+    .await
+    .json();
+    assert_eq!(v["report"]["example"]["ran"], false, "{v}");
 }
