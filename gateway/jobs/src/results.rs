@@ -101,13 +101,24 @@ impl Results {
             return Ok(None);
         };
         match self.store.get(&key).await {
-            Ok(result) => Ok(Some(ResultFile {
-                size: result.meta.size,
-                chunks: result
-                    .into_stream()
-                    .map(|chunk| chunk.map_err(std::io::Error::other))
-                    .boxed(),
-            })),
+            Ok(result) => {
+                let size = result.meta.size;
+                // A local file is read by 256 KiB with one open file (object_store's
+                // own stream of it reads 8 KiB at a time, a blocking task each).
+                let chunks = match result.payload {
+                    object_store::GetResultPayload::File(file, _) => {
+                        tokio_util::io::ReaderStream::with_capacity(
+                            tokio::fs::File::from_std(file),
+                            256 << 10,
+                        )
+                        .boxed()
+                    }
+                    object_store::GetResultPayload::Stream(s) => {
+                        s.map(|chunk| chunk.map_err(std::io::Error::other)).boxed()
+                    }
+                };
+                Ok(Some(ResultFile { size, chunks }))
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }

@@ -96,6 +96,36 @@ impl Blobs {
         }
     }
 
+    /// The blob `digest` as a stream of chunks, with its size. A blob in a local
+    /// folder is read by 256 KiB with one open file (object_store's own stream of
+    /// a local file reads 8 KiB at a time, each read its own blocking task: a
+    /// 64 MiB pull took 8,192 of them).
+    pub async fn stream(
+        &self,
+        digest: &Digest,
+    ) -> Result<
+        Option<(
+            u64,
+            futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
+        )>,
+        OciError,
+    > {
+        use futures::StreamExt;
+        let Some((size, result)) = self.get(digest).await? else {
+            return Ok(None);
+        };
+        let stream = match result.payload {
+            object_store::GetResultPayload::File(file, _) => {
+                let file = tokio::fs::File::from_std(file);
+                tokio_util::io::ReaderStream::with_capacity(file, 256 << 10).boxed()
+            }
+            object_store::GetResultPayload::Stream(s) => {
+                s.map(|chunk| chunk.map_err(std::io::Error::other)).boxed()
+            }
+        };
+        Ok(Some((size, stream)))
+    }
+
     /// The whole blob `digest` in memory (at most the blob limit), checked against
     /// its digest again (a blob store is not trusted to return what it was given).
     pub async fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>, OciError> {

@@ -273,14 +273,14 @@ async fn blob(
         })?;
         return Ok(with_headers(StatusCode::OK.into_response(), &headers(size)));
     }
-    let (size, result) = state.registry.blobs.get(&digest).await?.ok_or_else(|| {
+    let (size, stream) = state.registry.blobs.stream(&digest).await?.ok_or_else(|| {
         unknown(
             &identity,
             Code::BlobUnknown,
             format!("blob {digest} in {repo}"),
         )
     })?;
-    let body = Body::from_stream(result.into_stream());
+    let body = Body::from_stream(stream);
     Ok(with_headers(
         (StatusCode::OK, body).into_response(),
         &headers(size),
