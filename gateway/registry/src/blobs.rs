@@ -97,7 +97,7 @@ impl Blobs {
     }
 
     /// The blob `digest` as a stream of chunks, with its size. A blob in a local
-    /// folder is read by 256 KiB with one open file (object_store's own stream of
+    /// folder is read by 1 MiB with one open file (object_store's own stream of
     /// a local file reads 8 KiB at a time, each read its own blocking task: a
     /// 64 MiB pull took 8,192 of them).
     pub async fn stream(
@@ -117,7 +117,7 @@ impl Blobs {
         let stream = match result.payload {
             object_store::GetResultPayload::File(file, _) => {
                 let file = tokio::fs::File::from_std(file);
-                tokio_util::io::ReaderStream::with_capacity(file, 256 << 10).boxed()
+                tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).boxed()
             }
             object_store::GetResultPayload::Stream(s) => {
                 s.map(|chunk| chunk.map_err(std::io::Error::other)).boxed()
