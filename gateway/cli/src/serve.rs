@@ -97,6 +97,11 @@ pub struct ServeArgs {
     /// The time one JavaScript expression may take (`10s`).
     #[arg(long, env = "HYSOPE_EXPRESSION_TIME", default_value = "10s", value_parser = humantime::parse_duration)]
     pub expression_time: std::time::Duration,
+    /// Where the plugin registry keeps its blobs: `s3://BUCKET/PREFIX` (credentials
+    /// and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT,
+    /// ...); the data folder's `registry/` by default.
+    #[arg(long, env = "HYSOPE_REGISTRY_BLOBS")]
+    pub registry_blobs: Option<String>,
     /// The largest component the plugin registry takes (`64MiB`).
     #[arg(long, env = "HYSOPE_REGISTRY_MAX_COMPONENT", default_value = "64MiB", value_parser = crate::units::parse_size)]
     pub registry_max_component: u64,
@@ -217,6 +222,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             packages_per_hour: args.registry_packages_per_hour,
             pending_per_namespace: args.registry_pending,
         },
+        registry_url: args.registry_blobs.clone(),
     };
     let (state, requeued) = start(config).await?;
     let processes = state.jobs().processes().all().count();

@@ -68,6 +68,9 @@ pub struct Config {
     pub policy: hysope_identity::Policy,
     /// The registry's limits.
     pub quotas: hysope_registry::Quotas,
+    /// Where the registry keeps its blobs: `None` for `DATA_DIR/registry`, or
+    /// `s3://BUCKET/PREFIX` (credentials and endpoint from the `AWS_*` variables).
+    pub registry_url: Option<String>,
 }
 
 /// The time a whole job may run by default: a day.
@@ -184,13 +187,38 @@ pub fn open_registry(
     data_dir: &Path,
     store: Arc<hysope_store::SharedDb>,
     quotas: hysope_registry::Quotas,
+    url: Option<&str>,
 ) -> anyhow::Result<hysope_registry::Registry> {
     let dir = data_dir.join(REGISTRY_DIR);
-    std::fs::create_dir_all(dir.join("blobs"))
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    let objects = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-        .with_context(|| format!("cannot open {}", dir.display()))?;
-    hysope_registry::Registry::open(store, Arc::new(objects), &dir.join("uploads"), quotas)
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let objects: Arc<dyn object_store::ObjectStore> = match url {
+        None => {
+            std::fs::create_dir_all(dir.join("blobs"))
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            Arc::new(
+                object_store::local::LocalFileSystem::new_with_prefix(&dir)
+                    .with_context(|| format!("cannot open {}", dir.display()))?,
+            )
+        }
+        Some(url) => {
+            let rest = url.strip_prefix("s3://").ok_or_else(|| {
+                anyhow::anyhow!("--registry-blobs {url:?}: only s3://BUCKET[/PREFIX] is supported")
+            })?;
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .with_context(|| format!("--registry-blobs {url}"))?;
+            let prefix = prefix.trim_matches('/');
+            if prefix.is_empty() {
+                Arc::new(s3)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+            }
+        }
+    };
+    // Upload sessions are staged on the local disk either way.
+    hysope_registry::Registry::open(store, objects, &dir.join("uploads"), quotas)
         .map_err(anyhow::Error::msg)
 }
 
@@ -320,7 +348,12 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         .with_context(|| format!("cannot create the scratch area {}", scratch.display()))?;
     let tokens: Arc<dyn hysope_identity::TokenStore> =
         Arc::new(hysope_identity::RedbTokenStore::open_shared(store.clone())?);
-    let plugins = Arc::new(open_registry(&data_dir, store.clone(), config.quotas)?);
+    let plugins = Arc::new(open_registry(
+        &data_dir,
+        store.clone(),
+        config.quotas,
+        config.registry_url.as_deref(),
+    )?);
     let catalog: Arc<dyn hysope_catalog::CatalogStore> =
         Arc::new(hysope_catalog::RedbCatalog::open_shared(store)?);
     let oidc = config

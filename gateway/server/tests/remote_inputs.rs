@@ -98,6 +98,7 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         oidc: None,
         policy: Default::default(),
         quotas: Default::default(),
+        registry_url: None,
         egress: hysope_jobs::egress::EgressPolicy {
             allowed: vec!["127.0.0.1".into()],
             buckets: vec!["swot".into()],
@@ -357,5 +358,43 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
             .await
             .is_none()
     );
+
+    // The plugin registry's blobs in S3 (`--registry-blobs s3://BUCKET/PREFIX`):
+    // the bundled plugins published there, pulled back through /v2/.
+    let dir3 = tempfile::tempdir().unwrap();
+    let mut third = config(dir3.path(), None);
+    third.registry_url = Some("s3://results/registry".into());
+    let (state3, _) = hysope_server::start(third).await.unwrap();
+    let published = hysope_server::publish_bundled(&state3).await.unwrap();
+    assert!(
+        published.iter().any(|r| r.starts_with("hysope/echo@")),
+        "{published:?}"
+    );
+    let echo = std::fs::read(hysope_test_components::component("echo")).unwrap();
+    let hex = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&echo))
+    };
+    let object = s3_get("results", &format!("registry/blobs/sha256/{hex}"))
+        .await
+        .expect("the component's blob in S3");
+    assert_eq!(object, echo);
+    assert!(
+        !dir3
+            .path()
+            .join("registry/blobs/sha256")
+            .join(&hex)
+            .exists()
+    );
+    let addr3 = serve(state3).await;
+    let pulled = http(
+        &addr3,
+        "GET",
+        &format!("/v2/hysope/echo/blobs/sha256:{hex}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(pulled, (200, echo));
     drop(moto);
 }

@@ -35,6 +35,7 @@ pub fn config(data: &Path) -> Config {
         oidc: None,
         policy: Default::default(),
         quotas: Default::default(),
+        registry_url: None,
     }
 }
 
