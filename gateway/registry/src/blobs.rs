@@ -21,6 +21,9 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
     uploads: PathBuf,
     max_blob: u64,
+    /// Who started each upload session (sessions do not outlive the process: the
+    /// folder is emptied at open).
+    owners: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// Upload sessions under way at once, at most.
@@ -46,6 +49,7 @@ impl Blobs {
             store,
             uploads: uploads.to_path_buf(),
             max_blob,
+            owners: Default::default(),
         })
     }
 
@@ -153,6 +157,23 @@ impl Blobs {
 
     /// Starts an upload session (at most [`MAX_SESSIONS`] at a time).
     pub fn start(&self) -> Result<UploadId, OciError> {
+        self.start_for("")
+    }
+
+    /// Refuses (as unknown) a session `id` that `user` did not start.
+    pub fn check_owner(&self, id: &str, user: &str) -> Result<(), OciError> {
+        let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        match owners.get(id) {
+            Some(owner) if owner == user => Ok(()),
+            _ => Err(OciError::new(
+                Code::BlobUploadUnknown,
+                format!("no upload {id:?} of yours"),
+            )),
+        }
+    }
+
+    /// Starts an upload session of `user` (see [`Blobs::check_owner`]).
+    pub fn start_for(&self, user: &str) -> Result<UploadId, OciError> {
         let open = std::fs::read_dir(&self.uploads)
             .map(|d| d.count())
             .unwrap_or(0);
@@ -166,6 +187,10 @@ impl Blobs {
             .retry_after(10));
         }
         let id = uuid::Uuid::new_v4().to_string();
+        self.owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), user.to_string());
         std::fs::File::create(self.uploads.join(&id)).map_err(|e| {
             OciError::new(
                 Code::BlobUploadInvalid,
@@ -362,6 +387,10 @@ impl Blobs {
 
     /// Ends session `id` without storing anything.
     pub fn cancel(&self, id: &str) {
+        self.owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
         if let Ok(path) = self.staged(id) {
             let _ = std::fs::remove_file(path);
         }

@@ -222,12 +222,13 @@ impl Registry {
         }
         if usage.storage_bytes + size > q.storage_per_namespace {
             return Err(OciError::new(
-                Code::Denied,
+                Code::TooManyRequests,
                 format!(
-                    "{namespace} holds {} bytes; this component's {size} would pass its {} bytes",
+                    "{namespace} holds {} bytes; this component's {size} would pass its {} bytes (versions are never deleted: ask an operator for more room)",
                     usage.storage_bytes, q.storage_per_namespace
                 ),
-            ));
+            )
+            .retry_after(DAY_MS / 1000));
         }
         Ok(())
     }

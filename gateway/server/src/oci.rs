@@ -347,7 +347,7 @@ async fn start_upload(
             return Ok(stored(&repo, &digest));
         }
     }
-    let id = blobs.start()?;
+    let id = blobs.start_for(&identity.subject)?;
     if let Some(digest) = &query.digest {
         let digest = Digest::parse(digest)?;
         blobs
@@ -387,6 +387,7 @@ async fn upload_status(
 ) -> OciResult<Response> {
     let repo = repository(&ns, &name)?;
     may_push(&state, &identity, &repo)?;
+    state.registry.blobs.check_owner(&id, &identity.subject)?;
     let size = state.registry.blobs.offset(&id)?;
     Ok(progress(&repo, &id, size, StatusCode::NO_CONTENT))
 }
@@ -431,6 +432,7 @@ async fn upload_chunk(
     let run = async {
         let repo = repository(&ns, &name)?;
         may_push(&state, &identity, &repo)?;
+        state.registry.blobs.check_owner(&id, &identity.subject)?;
         let start = chunk_start(&headers)?;
         let size = state
             .registry
@@ -466,8 +468,9 @@ async fn finish_upload(
             ))
         })?;
         let digest = Digest::parse(digest)?;
-        let start = chunk_start(&headers)?;
         let blobs = &state.registry.blobs;
+        blobs.check_owner(&id, &identity.subject)?;
+        let start = chunk_start(&headers)?;
         blobs
             .append_stream(&id, start, body.into_data_stream())
             .await
@@ -489,6 +492,7 @@ async fn cancel_upload(
 ) -> OciResult<Response> {
     let repo = repository(&ns, &name)?;
     may_push(&state, &identity, &repo)?;
+    state.registry.blobs.check_owner(&id, &identity.subject)?;
     state.registry.blobs.offset(&id)?;
     state.registry.blobs.cancel(&id);
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -677,6 +677,10 @@ async fn the_distribution_api_does_what_the_specification_says() {
     let r = send(app, Some(&w.dora), "GET", &location, None, vec![]).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(r.headers["range"].to_str().unwrap(), "0-0");
+    // A session is its starter's: another (an operator, who may push anywhere)
+    // finds none there.
+    let r = send(app, Some(&w.op1), "GET", &location, None, vec![]).await;
+    assert_eq!(oci_code(&r), "BLOB_UPLOAD_UNKNOWN", "{}", r.text);
     let r = send(app, Some(&w.dora), "DELETE", &location, None, vec![]).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = send(app, Some(&w.dora), "GET", &location, None, vec![]).await;
