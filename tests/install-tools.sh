@@ -5,7 +5,7 @@
 # and pyshp and h5py for an independent read of the SWOT files; oras, an OCI client for
 # the plugin registry), and from Debian promtool
 # (prometheus), curl, chromium (the HTML pages, in a real headless browser) and
-# openssl (a test CA for the https subscriber), ssh-keygen (component signatures); with npm, oidc-provider (a real OpenID
+# openssl (a test CA for the https subscriber), ssh-keygen (component signatures), bubblewrap and busybox-static (containers); with npm, oidc-provider (a real OpenID
 # provider for the identity tests, tests/oidc).
 # Idempotent: skips what is already there.
 set -euo pipefail
@@ -21,6 +21,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+[ -x /bin/busybox ] || missing+=(busybox-static)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-tools: need root to apt-get install ${missing[*]}" >&2
