@@ -12,8 +12,8 @@ use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
+use hysope_registry::Digest;
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use super::fail;
 
@@ -322,10 +322,6 @@ fn sign(key: &Path, bytes: &[u8]) -> anyhow::Result<String> {
     String::from_utf8(out.stdout).context("ssh-keygen wrote no text signature")
 }
 
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
-
 /// The chunk size of uploads.
 const CHUNK: usize = 8 << 20;
 
@@ -384,17 +380,16 @@ async fn publish_async(args: PublishArgs) -> anyhow::Result<()> {
     let remote = Remote::new(&args.remote)?;
     let repo = &args.name;
     // The config, then the component in chunks, then the manifest.
-    let config = b"{}".to_vec();
-    let config_digest = digest(&config);
+    let config = hysope_registry::oci::EMPTY_WASM_CONFIG;
     remote
         .call(
             reqwest::Method::POST,
-            &format!("/v2/{repo}/blobs/uploads/?digest={config_digest}"),
+            &format!("/v2/{repo}/blobs/uploads/?digest={}", Digest::of(config)),
             Some("application/octet-stream"),
-            config,
+            config.to_vec(),
         )
         .await?;
-    let component_digest = digest(&component);
+    let component_digest = Digest::of(&component);
     let (headers, _) = remote
         .call(
             reqwest::Method::POST,
@@ -425,23 +420,21 @@ async fn publish_async(args: PublishArgs) -> anyhow::Result<()> {
             vec![],
         )
         .await?;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": hysope_registry::oci::MANIFEST,
-        "config": {"mediaType": hysope_registry::oci::WASM_CONFIG, "digest": config_digest, "size": 2},
-        "layers": [{"mediaType": hysope_registry::oci::WASM_LAYER, "digest": component_digest, "size": component.len(),
-            "annotations": {"org.opencontainers.image.title": format!("{stem}.wasm")}}],
-        "annotations": {
-            hysope_registry::oci::SIGNATURE_ANNOTATION: signature,
-            hysope_registry::oci::CWL_ANNOTATION: cwl,
-        },
-    });
-    let mut manifest = manifest;
+    let mut annotations = std::collections::BTreeMap::from([
+        (hysope_registry::oci::SIGNATURE_ANNOTATION, signature),
+        (hysope_registry::oci::CWL_ANNOTATION, cwl),
+    ]);
     if let Some(example) = &args.example {
         let job = std::fs::read_to_string(example)
             .with_context(|| format!("cannot read {}", example.display()))?;
-        manifest["annotations"][hysope_registry::oci::EXAMPLE_ANNOTATION] = json!(job);
+        annotations.insert(hysope_registry::oci::EXAMPLE_ANNOTATION, job);
     }
+    let manifest = hysope_registry::oci::component_manifest(
+        &component_digest,
+        component.len() as u64,
+        &format!("{stem}.wasm"),
+        &annotations,
+    );
     let (headers, _) = remote
         .call(
             reqwest::Method::PUT,

@@ -28,6 +28,41 @@ pub struct Process {
     /// Who deployed it (`None` for a built-in process, or one deployed before
     /// identities existed: operators' only to replace or undeploy).
     pub owner: Option<String>,
+    /// The components (sha256 hex) its document pins from the plugin registry
+    /// (see [`registry_pins`]), found once when it is loaded.
+    pub pins: Vec<String>,
+}
+
+/// The components (sha256 hex) a normalised CWL document pins from the plugin
+/// registry: each `hysope:WasmRequirement` (requirement or hint, at any depth)
+/// that a deploy resolved keeps the reference as `registry` and names the
+/// component `sha256:HEX`.
+pub fn registry_pins(cwl: &Value) -> Vec<String> {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                let requirement =
+                    map.get("class").and_then(Value::as_str) == Some("hysope:WasmRequirement");
+                if requirement && map.contains_key("registry") {
+                    if let Some(hex) = map
+                        .get("component")
+                        .and_then(Value::as_str)
+                        .and_then(|c| c.strip_prefix("sha256:"))
+                    {
+                        if !out.iter().any(|h| h == hex) {
+                            out.push(hex.to_string());
+                        }
+                    }
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(cwl, &mut out);
+    out
 }
 
 impl Process {
@@ -63,6 +98,7 @@ impl Process {
         Ok(Process {
             id,
             version,
+            pins: registry_pins(&loaded.process),
             cwl: loaded.process,
             source,
             path: path.to_path_buf(),

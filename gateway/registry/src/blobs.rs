@@ -6,7 +6,6 @@
 //! finished with the digest; a blob larger than the limit is refused as soon as a
 //! chunk passes it, and nothing is stored.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -208,45 +207,10 @@ impl Blobs {
             .map_err(|_| OciError::new(Code::BlobUploadUnknown, format!("no upload {id:?}")))
     }
 
-    /// Appends `bytes` to session `id` at `at` (the offset it has reached, when
-    /// the client says; a chunk elsewhere is refused). Returns the new size.
-    pub fn append(&self, id: &str, at: Option<u64>, bytes: &[u8]) -> Result<u64, OciError> {
-        let have = self.offset(id)?;
-        if let Some(at) = at {
-            if at != have {
-                return Err(OciError::new(
-                    Code::BlobUploadInvalid,
-                    format!("the chunk starts at {at}; the upload holds {have} bytes"),
-                ));
-            }
-        }
-        let size = have + bytes.len() as u64;
-        if size > self.max_blob {
-            self.cancel(id);
-            return Err(OciError::new(
-                Code::SizeInvalid,
-                format!(
-                    "the blob passes {} bytes, the most this registry takes",
-                    self.max_blob
-                ),
-            ));
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(self.staged(id)?)
-            .map_err(|_| OciError::new(Code::BlobUploadUnknown, format!("no upload {id:?}")))?;
-        file.write_all(bytes).map_err(|e| {
-            OciError::new(
-                Code::BlobUploadInvalid,
-                format!("cannot stage the chunk: {e}"),
-            )
-        })?;
-        Ok(size)
-    }
-
-    /// Appends the chunks of `body` to session `id` at `at` (as [`Blobs::append`]),
-    /// without holding more than one chunk in memory; the session is ended (and
-    /// nothing stored) as soon as it passes the blob limit. Returns the new size.
+    /// Appends the chunks of `body` to session `id` at `at` (the offset it has
+    /// reached, when the client says; a chunk elsewhere is refused), without
+    /// holding more than one chunk in memory; the session is ended (and nothing
+    /// stored) as soon as it passes the blob limit. Returns the new size.
     pub async fn append_stream<S, E>(
         &self,
         id: &str,
@@ -324,21 +288,16 @@ impl Blobs {
         result
     }
 
-    /// Ends session `id` with its last chunk: the content must hash to `digest`,
-    /// then it is stored under it (once: a blob stored already stays) and the
-    /// session is gone. A mismatch stores nothing and ends the session.
-    pub async fn finish(&self, id: &str, digest: &Digest, last: &[u8]) -> Result<u64, OciError> {
-        self.append(id, None, last)?;
-        let path = self.staged(id)?;
-        let result = self.store_staged(&path, digest).await;
-        self.cancel(id);
-        result
-    }
-
     /// Stores `bytes` as the blob `digest` in one request (a monolithic upload).
     pub async fn put(&self, digest: &Digest, bytes: &[u8]) -> Result<u64, OciError> {
         let id = self.start()?;
-        self.finish(&id, digest, bytes).await
+        let chunk = bytes::Bytes::copy_from_slice(bytes);
+        let once = futures::stream::once(async { Ok::<_, std::convert::Infallible>(chunk) });
+        if let Err(e) = self.append_stream(&id, Some(0), once).await {
+            self.cancel(&id);
+            return Err(e);
+        }
+        self.commit(&id, digest).await
     }
 
     async fn store_staged(&self, path: &Path, digest: &Digest) -> Result<u64, OciError> {
@@ -409,6 +368,18 @@ mod tests {
         Blobs::open(Arc::new(store), &dir.join("uploads"), max).unwrap()
     }
 
+    /// One chunk appended to session `id` at `at`.
+    async fn append(
+        blobs: &Blobs,
+        id: &str,
+        at: Option<u64>,
+        bytes: &[u8],
+    ) -> Result<u64, OciError> {
+        let chunk = bytes::Bytes::copy_from_slice(bytes);
+        let once = futures::stream::once(async { Ok::<_, std::convert::Infallible>(chunk) });
+        blobs.append_stream(id, at, once).await
+    }
+
     async fn read(blobs: &Blobs, digest: &Digest) -> Vec<u8> {
         let (_, got) = blobs.get(digest).await.unwrap().unwrap();
         let mut out = Vec::new();
@@ -426,15 +397,21 @@ mod tests {
         let content = b"\0asm component bytes".repeat(100);
         let digest = Digest::of(&content);
         let id = blobs.start().unwrap();
-        assert_eq!(blobs.append(&id, Some(0), &content[..1000]).unwrap(), 1000);
+        assert_eq!(
+            append(&blobs, &id, Some(0), &content[..1000])
+                .await
+                .unwrap(),
+            1000
+        );
         // A chunk at the wrong offset is refused; the session stays as it was.
-        let err = blobs
-            .append(&id, Some(5), &content[1000..1500])
+        let err = append(&blobs, &id, Some(5), &content[1000..1500])
+            .await
             .unwrap_err();
         assert_eq!(err.code, Code::BlobUploadInvalid);
         assert_eq!(blobs.offset(&id).unwrap(), 1000);
+        append(&blobs, &id, None, &content[1000..]).await.unwrap();
         assert_eq!(
-            blobs.finish(&id, &digest, &content[1000..]).await.unwrap(),
+            blobs.commit(&id, &digest).await.unwrap(),
             content.len() as u64
         );
         assert_eq!(
@@ -464,7 +441,7 @@ mod tests {
         assert_eq!(blobs.size(&claimed).await.unwrap(), None);
         assert_eq!(blobs.size(&Digest::of(b"the bytes")).await.unwrap(), None);
         let id = blobs.start().unwrap();
-        let err = blobs.append(&id, None, &[0; 1001]).unwrap_err();
+        let err = append(&blobs, &id, None, &[0; 1001]).await.unwrap_err();
         assert_eq!(err.code, Code::SizeInvalid);
         assert_eq!(blobs.offset(&id).unwrap_err().code, Code::BlobUploadUnknown);
         for bad in ["../../etc/passwd", "x", ""] {

@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 /// (repository, version) -> version record (JSON).
 pub(crate) const VERSIONS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("registry_versions");
-/// component digest (`sha256:...`) -> (repository, version) of its first publish.
-pub(crate) const BY_COMPONENT: TableDefinition<&str, (&str, &str)> =
-    TableDefinition::new("registry_versions_by_component");
+/// (component digest `sha256:...`, repository, version) -> (): the versions of
+/// each component.
+pub(crate) const COMPONENT_VERSIONS: TableDefinition<(&str, &str, &str), ()> =
+    TableDefinition::new("registry_component_versions");
 /// sequence number -> audit entry (JSON). Only ever appended to.
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("registry_audit");
 /// (user, fingerprint) -> signing key (JSON).
@@ -282,7 +283,7 @@ fn store_err(e: impl std::fmt::Display) -> Refusal {
     Refusal::Store(e.to_string())
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -303,7 +304,7 @@ pub(crate) fn append_audit(tx: &WriteTransaction, entry: &AuditEntry) -> Result<
     Ok(seq)
 }
 
-/// Writes `record` in `tx` (and, for its first publish, its component's index).
+/// Writes `record` in `tx`, and its place in the index of its component.
 pub(crate) fn put_version(
     tx: &WriteTransaction,
     record: &VersionRecord,
@@ -313,13 +314,14 @@ pub(crate) fn put_version(
         (record.repository.as_str(), record.version.as_str()),
         bytes.as_slice(),
     )?;
-    let mut by = tx.open_table(BY_COMPONENT)?;
-    if by.get(record.component.as_str())?.is_none() {
-        by.insert(
+    tx.open_table(COMPONENT_VERSIONS)?.insert(
+        (
             record.component.as_str(),
-            (record.repository.as_str(), record.version.as_str()),
-        )?;
-    }
+            record.repository.as_str(),
+            record.version.as_str(),
+        ),
+        (),
+    )?;
     Ok(())
 }
 
@@ -333,7 +335,7 @@ impl Curation {
     pub fn open_shared(db: Arc<SharedDb>) -> Result<Self, Refusal> {
         let tx = db.begin_write().map_err(store_err)?;
         tx.open_table(VERSIONS).map_err(store_err)?;
-        tx.open_table(BY_COMPONENT).map_err(store_err)?;
+        tx.open_table(COMPONENT_VERSIONS).map_err(store_err)?;
         tx.open_table(AUDIT).map_err(store_err)?;
         tx.open_table(KEYS).map_err(store_err)?;
         tx.open_table(NAMESPACES).map_err(store_err)?;
@@ -355,21 +357,37 @@ impl Curation {
             .transpose()
     }
 
-    /// The version whose component is `digest` (`sha256:...`), first published.
-    pub fn by_component(&self, digest: &str) -> Result<Option<VersionRecord>, Refusal> {
-        let key = {
+    /// The versions whose component is `digest` (`sha256:...`), by repository and
+    /// version (an index read, not a scan of every version).
+    pub fn versions_of_component(&self, digest: &str) -> Result<Vec<VersionRecord>, Refusal> {
+        let keys: Vec<(String, String)> = {
             let tx = self.db.begin_read().map_err(store_err)?;
-            let table = tx.open_table(BY_COMPONENT).map_err(store_err)?;
-            let found = table.get(digest).map_err(store_err)?;
-            found.map(|v| {
-                let (r, v) = v.value();
-                (r.to_string(), v.to_string())
-            })
+            let table = tx.open_table(COMPONENT_VERSIONS).map_err(store_err)?;
+            let range = table
+                .range((digest, "", "")..=(digest, "\u{10ffff}", "\u{10ffff}"))
+                .map_err(store_err)?;
+            let mut keys = Vec::new();
+            for entry in range {
+                let (key, _) = entry.map_err(store_err)?;
+                let (_, r, v) = key.value();
+                keys.push((r.to_string(), v.to_string()));
+            }
+            keys
         };
-        match key {
-            Some((r, v)) => self.version(&r, &v),
-            None => Ok(None),
+        let mut out = Vec::with_capacity(keys.len());
+        for (r, v) in keys {
+            out.extend(self.version(&r, &v)?);
         }
+        Ok(out)
+    }
+
+    /// The version whose component is `digest` (`sha256:...`) that was published
+    /// first.
+    pub fn by_component(&self, digest: &str) -> Result<Option<VersionRecord>, Refusal> {
+        Ok(self
+            .versions_of_component(digest)?
+            .into_iter()
+            .min_by_key(|v| v.created_ms))
     }
 
     /// Every version, by repository then version, that `keep` keeps.
@@ -420,6 +438,58 @@ impl Curation {
         let Some(actor) = actor else { return Ok(false) };
         let namespace = repository.split('/').next().unwrap_or("");
         self.may_publish(actor, namespace)
+    }
+
+    /// Applies `change` in one durable commit; a [`Refusal`] it raises is
+    /// returned as it is.
+    fn write(&self, change: hysope_store::Change) -> Result<(), Refusal> {
+        self.db
+            .write(change, true)
+            .map_err(|e| match e.into_change::<Refusal>() {
+                Ok(refusal) => refusal,
+                Err(e) => store_err(e),
+            })
+    }
+
+    /// Changes the version `repository@version` inside one commit: `change` sees
+    /// the record as stored, changes it and returns the audit entry that says so
+    /// (or refuses); the record (its `updated_ms` set) and the entry (its time
+    /// set) are written together.
+    fn change_version(
+        &self,
+        repository: &str,
+        version: &str,
+        change: impl Fn(&mut VersionRecord) -> Result<AuditEntry, Refusal> + Send + 'static,
+    ) -> Result<VersionRecord, Refusal> {
+        let (repo, ver) = (repository.to_string(), version.to_string());
+        let result = Arc::new(std::sync::Mutex::new(None));
+        let out = result.clone();
+        self.write(Box::new(move |tx| {
+            let stored = {
+                let table = tx.open_table(VERSIONS)?;
+                let found = table.get((repo.as_str(), ver.as_str()))?;
+                found.map(|v| v.value().to_vec())
+            };
+            let stored = stored.ok_or_else(|| {
+                hysope_store::Error::change(Refusal::NotFound(format!("no version {repo}@{ver}")))
+            })?;
+            let mut record: VersionRecord = serde_json::from_slice(&stored)
+                .map_err(|e| hysope_store::Error::change(Refusal::Store(e.to_string())))?;
+            let mut entry = change(&mut record).map_err(hysope_store::Error::change)?;
+            let now = now_ms();
+            record.updated_ms = now;
+            entry.at_ms = now;
+            put_version(tx, &record)?;
+            append_audit(tx, &entry)?;
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(record);
+            Ok(())
+        }))?;
+        let record = result.lock().unwrap_or_else(|e| e.into_inner()).take();
+        record.ok_or_else(|| {
+            Refusal::Store(format!(
+                "the change of {repository}@{version} left no record"
+            ))
+        })
     }
 
     /// Takes `action` on `repository@version` for `reason`; a deprecation names
@@ -494,83 +564,41 @@ impl Curation {
             }
             (_, None) => None,
         };
-        let (repo, ver, user) = (
-            repository.to_string(),
-            version.to_string(),
-            actor.user.to_string(),
-        );
+        let user = actor.user.to_string();
         let reason = reason.to_string();
-        let result = Arc::new(std::sync::Mutex::new(None));
-        let out = result.clone();
-        self.db
-            .write(
-                Box::new(move |tx| {
-                    let mut record: VersionRecord = {
-                        let table = tx.open_table(VERSIONS)?;
-                        let found = table.get((repo.as_str(), ver.as_str()))?;
-                        match found {
-                            Some(v) => serde_json::from_slice(v.value()).map_err(|e| {
-                                hysope_store::Error::change(Refusal::Store(e.to_string()))
-                            })?,
-                            None => {
-                                return Err(hysope_store::Error::change(Refusal::NotFound(
-                                    format!("no version {repo}@{ver}"),
-                                )));
-                            }
-                        }
-                    };
-                    let from = record.state;
-                    let to = transition(from, action, record.yanked_from).map_err(|why| {
-                        hysope_store::Error::change(Refusal::Conflict(format!(
-                            "{repo}@{ver} is {from}: {why}"
-                        )))
-                    })?;
-                    if matches!(action, Review::Approve | Review::Reject)
-                        && record.publisher == user
-                    {
-                        return Err(hysope_store::Error::change(Refusal::Forbidden(format!(
-                            "{user:?} published {repo}@{ver}; another operator reviews it (four eyes)"
-                        ))));
-                    }
-                    let now = now_ms();
-                    record.yanked_from = match action {
-                        Review::Yank => Some(from),
-                        Review::Unyank => None,
-                        _ => record.yanked_from,
-                    };
-                    match action {
-                        Review::Deprecate => record.successor = successor.clone(),
-                        Review::Undeprecate => record.successor = None,
-                        _ => {}
-                    }
-                    record.state = to;
-                    record.updated_ms = now;
-                    put_version(tx, &record)?;
-                    append_audit(
-                        tx,
-                        &AuditEntry {
-                            seq: 0,
-                            at_ms: now,
-                            actor: user.clone(),
-                            action: action.as_str().into(),
-                            subject: format!("{repo}@{ver}"),
-                            from: Some(from),
-                            to: Some(to),
-                            reason: reason.clone(),
-                            successor: successor.clone(),
-                        },
-                    )?;
-                    *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(record);
-                    Ok(())
-                }),
-                true,
-            )
-            .map_err(|e| match e.into_change::<Refusal>() {
-                Ok(refusal) => refusal,
-                Err(e) => store_err(e),
-            })?;
-        let record = result.lock().unwrap_or_else(|e| e.into_inner()).take();
-        record.ok_or_else(|| Refusal::Store("the review left no record".into()))
+        self.change_version(repository, version, move |record| {
+            let subject = record.reference();
+            let from = record.state;
+            let to = transition(from, action, record.yanked_from)
+                .map_err(|why| Refusal::Conflict(format!("{subject} is {from}: {why}")))?;
+            if matches!(action, Review::Approve | Review::Reject) && record.publisher == user {
+                return Err(Refusal::Forbidden(format!(
+                    "{user:?} published {subject}; another operator reviews it (four eyes)"
+                )));
+            }
+            record.yanked_from = match action {
+                Review::Yank => Some(from),
+                Review::Unyank => None,
+                _ => record.yanked_from,
+            };
+            match action {
+                Review::Deprecate => record.successor = successor.clone(),
+                Review::Undeprecate => record.successor = None,
+                _ => {}
+            }
+            record.state = to;
+            Ok(AuditEntry {
+                seq: 0,
+                at_ms: 0,
+                actor: user.clone(),
+                action: action.as_str().into(),
+                subject,
+                from: Some(from),
+                to: Some(to),
+                reason: reason.clone(),
+                successor: successor.clone(),
+            })
+        })
     }
 
     /// Admits `repository@version` of the bundled plugins' namespace as approved:
@@ -583,58 +611,28 @@ impl Curation {
                 crate::bootstrap::NAMESPACE
             )));
         }
-        let (repo, ver) = (repository.to_string(), version.to_string());
-        let result = Arc::new(std::sync::Mutex::new(None));
-        let out = result.clone();
-        self.db
-            .write(
-                Box::new(move |tx| {
-                    let mut record: VersionRecord = {
-                        let table = tx.open_table(VERSIONS)?;
-                        let found = table.get((repo.as_str(), ver.as_str()))?;
-                        let Some(v) = found else {
-                            return Err(hysope_store::Error::change(Refusal::NotFound(format!(
-                                "no version {repo}@{ver}"
-                            ))));
-                        };
-                        serde_json::from_slice(v.value())
-                            .map_err(|e| hysope_store::Error::change(Refusal::Store(e.to_string())))?
-                    };
-                    if record.state != State::Submitted {
-                        return Err(hysope_store::Error::change(Refusal::Conflict(format!(
-                            "{repo}@{ver} is {}",
-                            record.state
-                        ))));
-                    }
-                    let now = now_ms();
-                    record.state = State::Approved;
-                    record.updated_ms = now;
-                    put_version(tx, &record)?;
-                    append_audit(
-                        tx,
-                        &AuditEntry {
-                            seq: 0,
-                            at_ms: now,
-                            actor: crate::bootstrap::PUBLISHER.into(),
-                            action: "approve".into(),
-                            subject: format!("{repo}@{ver}"),
-                            from: Some(State::Submitted),
-                            to: Some(State::Approved),
-                            reason: "bundled with this server (built from its sources): admitted at start".into(),
-                            successor: None,
-                        },
-                    )?;
-                    *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(record);
-                    Ok(())
-                }),
-                true,
-            )
-            .map_err(|e| match e.into_change::<Refusal>() {
-                Ok(r) => r,
-                Err(e) => store_err(e),
-            })?;
-        let record = result.lock().unwrap_or_else(|e| e.into_inner()).take();
-        record.ok_or_else(|| Refusal::Store("the admission left no record".into()))
+        self.change_version(repository, version, |record| {
+            if record.state != State::Submitted {
+                return Err(Refusal::Conflict(format!(
+                    "{} is {}",
+                    record.reference(),
+                    record.state
+                )));
+            }
+            record.state = State::Approved;
+            Ok(AuditEntry {
+                seq: 0,
+                at_ms: 0,
+                actor: crate::bootstrap::PUBLISHER.into(),
+                action: "approve".into(),
+                subject: record.reference(),
+                from: Some(State::Submitted),
+                to: Some(State::Approved),
+                reason: "bundled with this server (built from its sources): admitted at start"
+                    .into(),
+                successor: None,
+            })
+        })
     }
 
     /// The audit entries after `after`, at most `limit`, of `subject` (a version
@@ -710,47 +708,31 @@ impl Curation {
         };
         let bytes = serde_json::to_vec(&record).map_err(store_err)?;
         let (u, f) = (user.to_string(), fingerprint);
-        self.db
-            .write(
-                Box::new(move |tx| {
-                    let mut table = tx.open_table(KEYS)?;
-                    if table.get((u.as_str(), f.as_str()))?.is_some() {
-                        return Err(hysope_store::Error::change(Refusal::Conflict(format!(
-                            "key {f} is registered already"
-                        ))));
-                    }
-                    table.insert((u.as_str(), f.as_str()), bytes.as_slice())?;
-                    Ok(())
-                }),
-                true,
-            )
-            .map_err(|e| match e.into_change::<Refusal>() {
-                Ok(r) => r,
-                Err(e) => store_err(e),
-            })?;
+        self.write(Box::new(move |tx| {
+            let mut table = tx.open_table(KEYS)?;
+            if table.get((u.as_str(), f.as_str()))?.is_some() {
+                return Err(hysope_store::Error::change(Refusal::Conflict(format!(
+                    "key {f} is registered already"
+                ))));
+            }
+            table.insert((u.as_str(), f.as_str()), bytes.as_slice())?;
+            Ok(())
+        }))?;
         Ok(record)
     }
 
     /// Removes `user`'s key `fingerprint` (versions it signed stay as they are).
     pub fn remove_key(&self, user: &str, fingerprint: &str) -> Result<(), Refusal> {
         let (u, f) = (user.to_string(), fingerprint.to_string());
-        self.db
-            .write(
-                Box::new(move |tx| {
-                    let mut table = tx.open_table(KEYS)?;
-                    if table.remove((u.as_str(), f.as_str()))?.is_none() {
-                        return Err(hysope_store::Error::change(Refusal::NotFound(format!(
-                            "{u:?} has no key {f}"
-                        ))));
-                    }
-                    Ok(())
-                }),
-                true,
-            )
-            .map_err(|e| match e.into_change::<Refusal>() {
-                Ok(r) => r,
-                Err(e) => store_err(e),
-            })
+        self.write(Box::new(move |tx| {
+            let mut table = tx.open_table(KEYS)?;
+            if table.remove((u.as_str(), f.as_str()))?.is_none() {
+                return Err(hysope_store::Error::change(Refusal::NotFound(format!(
+                    "{u:?} has no key {f}"
+                ))));
+            }
+            Ok(())
+        }))
     }
 
     /// The shared namespace `name`.
@@ -819,17 +801,12 @@ impl Curation {
             successor: None,
         };
         let key = name.to_string();
-        self.db
-            .write(
-                Box::new(move |tx| {
-                    tx.open_table(NAMESPACES)?
-                        .insert(key.as_str(), bytes.as_slice())?;
-                    append_audit(tx, &entry)?;
-                    Ok(())
-                }),
-                true,
-            )
-            .map_err(store_err)?;
+        self.write(Box::new(move |tx| {
+            tx.open_table(NAMESPACES)?
+                .insert(key.as_str(), bytes.as_slice())?;
+            append_audit(tx, &entry)?;
+            Ok(())
+        }))?;
         Ok(namespace)
     }
 }

@@ -326,6 +326,28 @@ impl Manifest {
     }
 }
 
+/// The manifest of a component in the CNCF wasm layout: the config `{}`
+/// (`EMPTY_WASM_CONFIG`), the component `file_name` as its one layer, and the
+/// `annotations` (the signature, the CWL descriptor, an example job).
+pub fn component_manifest(
+    component: &Digest,
+    size: u64,
+    file_name: &str,
+    annotations: &std::collections::BTreeMap<&str, String>,
+) -> Value {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": {"mediaType": WASM_CONFIG, "digest": Digest::of(EMPTY_WASM_CONFIG).as_str(), "size": EMPTY_WASM_CONFIG.len()},
+        "layers": [{"mediaType": WASM_LAYER, "digest": component.as_str(), "size": size,
+            "annotations": {"org.opencontainers.image.title": file_name}}],
+        "annotations": annotations,
+    })
+}
+
+/// The config blob of [`component_manifest`].
+pub const EMPTY_WASM_CONFIG: &[u8] = b"{}";
+
 /// Parses and checks a pushed manifest: an OCI image manifest (schema 2) that is a
 /// wasm artifact (config `application/vnd.wasm.config.v0+json`, exactly one
 /// `application/wasm` layer, no subject) or a signature (artifact type

@@ -30,7 +30,8 @@ use object_store::ObjectStore;
 
 use crate::blobs::Blobs;
 use crate::curation::{
-    Actor, AuditEntry, Curation, Refusal, Signer, State, VersionRecord, append_audit, put_version,
+    Actor, AuditEntry, Curation, Refusal, Signer, State, VersionRecord, append_audit, now_ms,
+    put_version,
 };
 use crate::manifests::{Manifests, Pushed};
 use crate::oci::{
@@ -118,13 +119,6 @@ fn refusal(e: Refusal) -> OciError {
         Refusal::Conflict(m) | Refusal::Invalid(m) => OciError::new(Code::ManifestInvalid, m),
         Refusal::Store(m) => OciError::new(Code::ManifestInvalid, m),
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl Registry {
@@ -528,18 +522,19 @@ impl Registry {
         let signature = key
             .sign(component)
             .map_err(|e| OciError::new(Code::Denied, e))?;
-        let config = b"{}";
-        let config_digest = Digest::of(config);
-        self.blobs.put(&config_digest, config).await?;
+        let config = crate::oci::EMPTY_WASM_CONFIG;
+        self.blobs.put(&Digest::of(config), config).await?;
         self.blobs.put(&component_digest, component).await?;
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": crate::oci::MANIFEST,
-            "config": {"mediaType": crate::oci::WASM_CONFIG, "digest": config_digest.as_str(), "size": config.len()},
-            "layers": [{"mediaType": crate::oci::WASM_LAYER, "digest": component_digest.as_str(), "size": component.len(),
-                "annotations": {"org.opencontainers.image.title": format!("{name}.wasm")}}],
-            "annotations": {SIGNATURE_ANNOTATION: signature, CWL_ANNOTATION: cwl},
-        })
+        let manifest = crate::oci::component_manifest(
+            &component_digest,
+            component.len() as u64,
+            &format!("{name}.wasm"),
+            &[
+                (SIGNATURE_ANNOTATION, signature),
+                (CWL_ANNOTATION, cwl.to_string()),
+            ]
+            .into(),
+        )
         .to_string()
         .into_bytes();
         let actor = Actor {
@@ -573,8 +568,9 @@ impl Registry {
                 let exact = Digest::of(manifest);
                 let mut found = self
                     .curation
-                    .versions(Some(repository), |v| v.component == layer.digest)
+                    .versions_of_component(&layer.digest)
                     .map_err(refusal)?;
+                found.retain(|v| v.repository == repository);
                 // The version this very manifest is, else one with its component.
                 found.sort_by_key(|v| v.manifest != exact.as_str());
                 Ok(found.into_iter().next())

@@ -563,7 +563,7 @@ async fn execute(
 ) -> ApiResult<Response> {
     // An unknown process is a 404 whatever the body holds.
     let process = find_process(&state, &id, &caller)?;
-    if let Some(why) = super::curation::disabled_by_quarantine(&state, &process.source) {
+    if let Some(why) = super::curation::disabled_by_quarantine(&state, &process) {
         return Err(ApiError::new(Kind::Forbidden, why));
     }
     let request = ExecuteRequest::from_json(&body)?;

@@ -82,7 +82,8 @@ impl From<Refusal> for ApiError {
     }
 }
 
-fn actor(identity: &Identity) -> Option<Actor<'_>> {
+/// The registry's view of a caller: none when anonymous.
+pub(crate) fn actor(identity: &Identity) -> Option<Actor<'_>> {
     (identity.role != Role::Anonymous).then_some(Actor {
         user: &identity.subject,
         operator: identity.role >= Role::Operator,
@@ -94,26 +95,24 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> ApiResult<T
         .map_err(|e| ApiError::new(Kind::InvalidBody, format!("{what}: {e}")))
 }
 
-/// The components (sha256 hex) a process's document pins: `sha256:HEX` in its
-/// `hysope:WasmRequirement`s, as deploy through the registry writes them.
-pub fn pinned_components(source: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = source;
-    while let Some(at) = rest.find("sha256:") {
-        let tail = &rest[at + 7..];
-        let hex: &str = &tail[..tail.len().min(64)];
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) && !out.contains(&hex) {
-            out.push(hex);
-        }
-        rest = tail;
-    }
-    out
+/// The processes whose documents pin the component `hex` (sha256) from the
+/// registry.
+fn processes_pinning(state: &State, hex: &str) -> Vec<String> {
+    state
+        .jobs
+        .processes()
+        .all()
+        .filter(|p| p.pins.iter().any(|h| h == hex))
+        .map(|p| p.id.clone())
+        .collect()
 }
 
-/// Why `source` (a process's document) may not run now: it pins a quarantined
-/// component.
-pub fn disabled_by_quarantine(state: &State, source: &str) -> Option<String> {
-    for hex in pinned_components(source) {
+/// Why `process` may not run now: it pins a quarantined component.
+pub fn disabled_by_quarantine(
+    state: &State,
+    process: &hysope_jobs::processes::Process,
+) -> Option<String> {
+    for hex in &process.pins {
         if let Ok(Some(v)) = state
             .registry
             .curation
@@ -222,7 +221,7 @@ pub async fn materialise(state: &State, hexes: &[String]) -> ApiResult<()> {
 /// the process is its owner's until the version is approved. (One that pins a
 /// quarantined version is seen by all, and disabled.)
 pub fn private_to_owner(state: &State, process: &hysope_jobs::processes::Process) -> bool {
-    pinned_components(&process.source).into_iter().any(|hex| {
+    process.pins.iter().any(|hex| {
         matches!(
             state.registry.curation.by_component(&format!("sha256:{hex}")),
             Ok(Some(v)) if matches!(v.state, hysope_registry::State::Submitted | hysope_registry::State::Rejected)
@@ -233,14 +232,7 @@ pub fn private_to_owner(state: &State, process: &hysope_jobs::processes::Process
 /// A version as the API shows it: its record with the processes that pin it.
 fn shown(state: &State, v: &VersionRecord) -> Value {
     let mut out = serde_json::to_value(v).unwrap_or(Value::Null);
-    let hex = v.component.trim_start_matches("sha256:");
-    let processes: Vec<String> = state
-        .jobs
-        .processes()
-        .all()
-        .filter(|p| pinned_components(&p.source).contains(&hex))
-        .map(|p| p.id.clone())
-        .collect();
+    let processes = processes_pinning(state, v.component.trim_start_matches("sha256:"));
     if let Some(map) = out.as_object_mut() {
         map.insert("reference".into(), json!(v.reference()));
         map.insert("processes".into(), json!(processes));
@@ -424,14 +416,7 @@ async fn review(
             identity.subject,
             request.reason.trim()
         );
-        let hex = record.component.trim_start_matches("sha256:");
-        let users: Vec<String> = state
-            .jobs
-            .processes()
-            .all()
-            .filter(|p| pinned_components(&p.source).contains(&hex))
-            .map(|p| p.id.clone())
-            .collect();
+        let users = processes_pinning(&state, record.component.trim_start_matches("sha256:"));
         let cancelled = state
             .jobs
             .cancel_waiting(&users, &reason)

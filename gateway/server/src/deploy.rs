@@ -140,6 +140,7 @@ pub fn parse(
     let process = Process {
         id: process_id,
         version: version_of(&loaded.process),
+        pins: hysope_jobs::processes::registry_pins(&loaded.process),
         cwl: loaded.process,
         source: cwl_text,
         path: dir(data_dir).join(format!("{}.cwl", package.id)),
@@ -459,6 +460,7 @@ pub fn load_all(data_dir: &Path) -> Vec<Process> {
             Ok(Process {
                 id: package.id.clone(),
                 version: version_of(&loaded.process),
+                pins: hysope_jobs::processes::registry_pins(&loaded.process),
                 cwl: loaded.process,
                 source,
                 path: cwl_path,

@@ -29,6 +29,7 @@ use serde_json::json;
 
 use crate::State;
 use crate::auth::Routes;
+use crate::curation::actor;
 use crate::query::Params;
 
 type Shared = Arc<State>;
@@ -128,13 +129,6 @@ pub fn routes() -> Routes {
             &[(Method::GET, Read)],
             get(referrers),
         )
-}
-
-fn actor(identity: &Identity) -> Option<Actor<'_>> {
-    (identity.role != Role::Anonymous).then_some(Actor {
-        user: &identity.subject,
-        operator: identity.role >= Role::Operator,
-    })
 }
 
 fn publisher(identity: &Identity) -> Actor<'_> {
@@ -238,7 +232,7 @@ async fn blob(
     let versions = state
         .registry
         .curation
-        .versions(None, |v| v.component == digest.as_str())
+        .versions_of_component(digest.as_str())
         .map_err(|e| Oci(OciError::new(Code::BlobUnknown, e.to_string())))?;
     if let Some(q) = versions.iter().find(|v| !v.state.downloadable()) {
         visible(&state, &identity, q)?;
@@ -379,15 +373,39 @@ fn progress(repo: &str, id: &str, size: u64, status: StatusCode) -> Response {
     )
 }
 
+/// The repository of the upload session `id` the caller started, if they may
+/// still push there.
+fn session(
+    state: &State,
+    identity: &Identity,
+    ns: &str,
+    name: &str,
+    id: &str,
+) -> OciResult<String> {
+    let repo = repository(ns, name)?;
+    may_push(state, identity, &repo)?;
+    state.registry.blobs.check_owner(id, &identity.subject)?;
+    Ok(repo)
+}
+
+/// Appends the request's body to session `id`, at the offset its
+/// `Content-Range` says, if it says one.
+async fn receive(state: &State, id: &str, headers: &HeaderMap, body: Body) -> OciResult<u64> {
+    let start = chunk_start(headers)?;
+    Ok(state
+        .registry
+        .blobs
+        .append_stream(id, start, body.into_data_stream())
+        .await?)
+}
+
 /// `GET /v2/NAME/blobs/uploads/ID`: how far the session is.
 async fn upload_status(
     AxState(state): AxState<Shared>,
     Extension(identity): Extension<Identity>,
     Path((ns, name, id)): Path<(String, String, String)>,
 ) -> OciResult<Response> {
-    let repo = repository(&ns, &name)?;
-    may_push(&state, &identity, &repo)?;
-    state.registry.blobs.check_owner(&id, &identity.subject)?;
+    let repo = session(&state, &identity, &ns, &name, &id)?;
     let size = state.registry.blobs.offset(&id)?;
     Ok(progress(&repo, &id, size, StatusCode::NO_CONTENT))
 }
@@ -430,16 +448,8 @@ async fn upload_chunk(
     body: Body,
 ) -> Response {
     let run = async {
-        let repo = repository(&ns, &name)?;
-        may_push(&state, &identity, &repo)?;
-        state.registry.blobs.check_owner(&id, &identity.subject)?;
-        let start = chunk_start(&headers)?;
-        let size = state
-            .registry
-            .blobs
-            .append_stream(&id, start, body.into_data_stream())
-            .await
-            .map_err(Oci)?;
+        let repo = session(&state, &identity, &ns, &name, &id)?;
+        let size = receive(&state, &id, &headers, body).await?;
         Ok::<_, Oci>(progress(&repo, &id, size, StatusCode::ACCEPTED))
     };
     match run.await {
@@ -459,8 +469,7 @@ async fn finish_upload(
     body: Body,
 ) -> Response {
     let run = async {
-        let repo = repository(&ns, &name)?;
-        may_push(&state, &identity, &repo)?;
+        let repo = session(&state, &identity, &ns, &name, &id)?;
         let digest = query.digest.as_deref().ok_or_else(|| {
             Oci(OciError::new(
                 Code::DigestInvalid,
@@ -468,14 +477,8 @@ async fn finish_upload(
             ))
         })?;
         let digest = Digest::parse(digest)?;
-        let blobs = &state.registry.blobs;
-        blobs.check_owner(&id, &identity.subject)?;
-        let start = chunk_start(&headers)?;
-        blobs
-            .append_stream(&id, start, body.into_data_stream())
-            .await
-            .map_err(Oci)?;
-        blobs.commit(&id, &digest).await?;
+        receive(&state, &id, &headers, body).await?;
+        state.registry.blobs.commit(&id, &digest).await?;
         Ok::<_, Oci>(stored(&repo, &digest))
     };
     match run.await {
@@ -490,9 +493,7 @@ async fn cancel_upload(
     Extension(identity): Extension<Identity>,
     Path((ns, name, id)): Path<(String, String, String)>,
 ) -> OciResult<Response> {
-    let repo = repository(&ns, &name)?;
-    may_push(&state, &identity, &repo)?;
-    state.registry.blobs.check_owner(&id, &identity.subject)?;
+    session(&state, &identity, &ns, &name, &id)?;
     state.registry.blobs.offset(&id)?;
     state.registry.blobs.cancel(&id);
     Ok(StatusCode::NO_CONTENT.into_response())

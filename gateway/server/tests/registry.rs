@@ -82,6 +82,8 @@ fn sign(dir: &Path, key: &str, namespace: &str, bytes: &[u8]) -> String {
     std::fs::read_to_string(sig).unwrap()
 }
 
+/// A request as `token`'s holder (anonymous without one), with a body of
+/// `ctype`.
 async fn send(
     app: &Router,
     token: Option<&str>,
@@ -90,30 +92,15 @@ async fn send(
     ctype: Option<&str>,
     body: Vec<u8>,
 ) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "test.local");
-    match token {
-        Some(t) => request = request.header("authorization", format!("Bearer {t}")),
-        None => request = request.header("x-test-anonymous", "1"),
-    }
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![match &bearer {
+        Some(b) => ("authorization", b.as_str()),
+        None => ("x-test-anonymous", "1"),
+    }];
     if let Some(c) = ctype {
-        request = request.header("content-type", c);
+        headers.push(("content-type", c));
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    common::call(app, method, uri, &headers, body).await
 }
 
 async fn json_as(

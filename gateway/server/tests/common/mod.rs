@@ -100,7 +100,7 @@ pub async fn call(
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],
-    body: &str,
+    body: impl AsRef<[u8]>,
 ) -> Reply {
     let mut request = Request::builder()
         .method(method)
@@ -111,7 +111,7 @@ pub async fn call(
     }
     let response = app
         .clone()
-        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .oneshot(request.body(Body::from(body.as_ref().to_vec())).unwrap())
         .await
         .unwrap();
     let status = response.status();
