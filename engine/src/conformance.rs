@@ -61,7 +61,11 @@ impl Run {
         let process = json!({"class": "CommandLineTool", "$path": work.join("tool.cwl")});
         let mut inputs = inputs;
         let staging = backend
-            .stage(&process, &requirements, &mut inputs, &outdir)
+            .stage(
+                &crate::cwl::ToolContext::new(&process, &requirements),
+                &mut inputs,
+                &outdir,
+            )
             .unwrap();
         Run {
             backend,
@@ -78,6 +82,9 @@ impl Run {
     ) -> Result<ExecutionResult> {
         let mut invocation = ToolInvocation {
             name: "suite".into(),
+            at: "#".into(),
+            cores: 1,
+            ram_mib: 256,
             argv,
             env: Vec::new(),
             stdin: None,

@@ -112,6 +112,18 @@ pub enum Error {
         /// The allocator's message.
         reason: String,
     },
+    /// A batch system (Slurm) did not run a step to its end: `reason` is what it
+    /// said (`TIMEOUT`, `CANCELLED`, a pending reason it can never get past) or
+    /// that the job was lost.
+    #[error("batch job {job} of {tool} failed: {reason}")]
+    Batch {
+        /// The tool.
+        tool: String,
+        /// The batch system's job id.
+        job: String,
+        /// What happened.
+        reason: String,
+    },
     /// A CWL document or job is wrong; `location` says where (file, line or JSON pointer).
     #[error("{location}: {message}")]
     Cwl {
@@ -160,14 +172,16 @@ fn stderr_tail(outcome: &RunOutcome) -> String {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// A file error at `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
         }
     }
 
-    pub(crate) fn cwl(location: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A CWL error at `location`.
+    pub fn cwl(location: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Cwl {
             location: location.into(),
             message: message.into(),
@@ -193,6 +207,7 @@ impl Error {
             Error::Unsupported { .. } => "unsupported",
             Error::Internal(_) => "internal",
             Error::TimeLimit { .. } => "timeout",
+            Error::Batch { .. } => "batch",
         }
     }
 }

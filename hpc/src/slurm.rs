@@ -68,6 +68,26 @@ impl State {
         }
     }
 
+    /// The state as Slurm writes it (`TIMEOUT`, `OUT_OF_MEMORY`).
+    pub fn name(&self) -> String {
+        match self {
+            State::Pending => "PENDING".into(),
+            State::Running => "RUNNING".into(),
+            State::Suspended => "SUSPENDED".into(),
+            State::Completing => "COMPLETING".into(),
+            State::Completed => "COMPLETED".into(),
+            State::Failed => "FAILED".into(),
+            State::Cancelled => "CANCELLED".into(),
+            State::Timeout => "TIMEOUT".into(),
+            State::OutOfMemory => "OUT_OF_MEMORY".into(),
+            State::NodeFail => "NODE_FAIL".into(),
+            State::Preempted => "PREEMPTED".into(),
+            State::Deadline => "DEADLINE".into(),
+            State::BootFail => "BOOT_FAIL".into(),
+            State::Other(name) => name.clone(),
+        }
+    }
+
     /// True once the job has ended (whatever the way).
     pub fn is_final(&self) -> bool {
         !matches!(
@@ -195,6 +215,69 @@ pub fn parse_squeue_json(text: &str) -> Result<Vec<JobInfo>, String> {
         .collect())
 }
 
+/// Where a step runs in Slurm: a plain job, or one task of an array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobKey {
+    /// The job's id, or the array's.
+    pub job: u64,
+    /// The task of the array.
+    pub task: Option<u32>,
+}
+
+impl JobKey {
+    /// `ID` or `ARRAY_TASK`, as `scancel` and `squeue` write them.
+    pub fn text(&self) -> String {
+        match self.task {
+            Some(t) => format!("{}_{t}", self.job),
+            None => self.job.to_string(),
+        }
+    }
+
+    /// Reads `ID` or `ARRAY_TASK`.
+    pub fn parse(text: &str) -> Option<JobKey> {
+        let text = text.trim();
+        match text.split_once('_') {
+            Some((job, task)) => Some(JobKey {
+                job: job.parse().ok()?,
+                task: Some(task.parse().ok()?),
+            }),
+            None => Some(JobKey {
+                job: text.parse().ok()?,
+                task: None,
+            }),
+        }
+    }
+
+    /// The entry of `jobs` that stands for this step: its own, or, for an array
+    /// task not started yet, the array's entry whose pending tasks include it.
+    pub fn find<'a>(&self, jobs: &'a [JobInfo]) -> Option<&'a JobInfo> {
+        match self.task {
+            None => jobs
+                .iter()
+                .find(|j| j.job_id == self.job && j.array_job_id.is_none()),
+            Some(task) => jobs.iter().find(|j| {
+                j.array_job_id == Some(self.job)
+                    && (j.array_task_id == Some(task)
+                        || j.array_pending
+                            .as_deref()
+                            .is_some_and(|p| tasks_include(p, task)))
+            }),
+        }
+    }
+}
+
+/// True when the task list `text` (`0-4%2`, `3,5-7`) includes `task`.
+pub fn tasks_include(text: &str, task: u32) -> bool {
+    let list = text.split('%').next().unwrap_or("");
+    list.split(',').any(|part| match part.split_once('-') {
+        Some((a, b)) => match (a.parse::<u32>(), b.parse::<u32>()) {
+            (Ok(a), Ok(b)) => (a..=b).contains(&task),
+            _ => false,
+        },
+        None => part.parse::<u32>() == Ok(task),
+    })
+}
+
 /// Parses one line of `scontrol show job -o ID` (`Key=Value` pairs; values hold
 /// no spaces except `Command=` and the like at the end, which are not read).
 pub fn parse_scontrol_line(line: &str) -> Result<JobInfo, String> {
@@ -228,6 +311,33 @@ pub fn parse_scontrol_line(line: &str) -> Result<JobInfo, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_and_pending_tasks() {
+        assert_eq!(JobKey::parse("41_3").unwrap().text(), "41_3");
+        assert_eq!(
+            JobKey::parse("41\n").unwrap(),
+            JobKey {
+                job: 41,
+                task: None
+            }
+        );
+        assert!(JobKey::parse("x_1").is_none());
+        assert!(tasks_include("0-4%2", 4));
+        assert!(!tasks_include("0-4%2", 5));
+        assert!(tasks_include("3,5-7", 6));
+        assert!(!tasks_include("3,5-7", 4));
+        let jobs = parse_squeue_json(&recorded("squeue-mixed.json")).unwrap();
+        for job in &jobs {
+            let key = JobKey {
+                job: job.array_job_id.unwrap_or(job.job_id),
+                task: job.array_task_id,
+            };
+            if job.array_pending.is_none() {
+                assert_eq!(key.find(&jobs), Some(job));
+            }
+        }
+    }
 
     fn recorded(name: &str) -> String {
         std::fs::read_to_string(

@@ -164,10 +164,17 @@ async fn stdout_to_a_file_counts_against_the_output_cap() {
     let process = json!({"class": "CommandLineTool", "$path": work.path().join("t.cwl")});
     let mut inputs = serde_json::Map::new();
     let staging = backend
-        .stage(&process, &requirements, &mut inputs, &outdir)
+        .stage(
+            &hysope_engine::cwl::ToolContext::new(&process, &requirements),
+            &mut inputs,
+            &outdir,
+        )
         .unwrap();
     let invocation = ToolInvocation {
         name: "hostile".into(),
+        at: "#".into(),
+        cores: 1,
+        ram_mib: 256,
         argv: args(&["hostile", "stdout"]),
         env: Vec::new(),
         stdin: None,

@@ -49,6 +49,43 @@ pub struct Staging {
     pub component: Option<PathBuf>,
     /// The component as the tool names it (wasm backend).
     pub component_name: Option<String>,
+    /// The container image the tool runs in (`DockerRequirement`): a SIF file or a
+    /// root-filesystem folder. The staged inputs are bound into it read-only.
+    pub image: Option<PathBuf>,
+    /// The tool may reach the network (`NetworkAccess`).
+    pub network: bool,
+}
+
+/// The tool a backend is asked to stage, as the runner sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolContext<'a> {
+    /// The normalised process (its `$path` locates the tool's file).
+    pub process: &'a Value,
+    /// Effective requirements (inherited first, own last).
+    pub requirements: &'a [Value],
+    /// Effective hints.
+    pub hints: &'a [Value],
+    /// Where the tool runs in its workflow (`#/steps/filter[3]` for the fourth
+    /// element of a scatter): stable from one run of the same workflow to the next.
+    pub at: &'a str,
+}
+
+impl<'a> ToolContext<'a> {
+    /// A tool run alone: no hint, at `#`.
+    pub fn new(process: &'a Value, requirements: &'a [Value]) -> Self {
+        Self {
+            process,
+            requirements,
+            hints: &[],
+            at: "#",
+        }
+    }
+
+    /// The requirement of `class`, else the hint.
+    pub fn find(&self, class: &str) -> Option<&'a Value> {
+        super::tool::find_req(self.requirements, class)
+            .or_else(|| super::tool::find_req(self.hints, class))
+    }
 }
 
 /// Everything a backend needs to run one tool once.
@@ -56,6 +93,12 @@ pub struct Staging {
 pub struct ToolInvocation {
     /// The tool's name (for messages and metrics).
     pub name: String,
+    /// Where the tool runs in its workflow (see [`ToolContext::at`]).
+    pub at: String,
+    /// Cores the tool asked for (`ResourceRequirement`, 1 by default).
+    pub cores: u32,
+    /// Memory the tool asked for, in MiB (`ResourceRequirement`, 1024 by default).
+    pub ram_mib: u64,
     /// The command line, `argv[0]` first.
     pub argv: Vec<String>,
     /// The environment.
@@ -100,8 +143,7 @@ pub trait Backend: Send + Sync {
     /// Makes the inputs visible to the tool, rewriting their paths as the tool sees them.
     fn stage(
         &self,
-        process: &Value,
-        requirements: &[Value],
+        tool: &ToolContext<'_>,
         inputs: &mut Map<String, Value>,
         outdir: &Path,
     ) -> Result<Staging>;
@@ -111,6 +153,12 @@ pub trait Backend: Send + Sync {
 
     /// Turns paths in collected outputs back into host paths, where the backend moved them.
     fn unstage(&self, _outputs: &mut Value, _outdir: &Path) {}
+
+    /// True when the tools run elsewhere than on this machine (a batch system):
+    /// the runner then does not hold this machine's cores for them.
+    fn remote(&self) -> bool {
+        false
+    }
 }
 
 fn random_suffix() -> String {
@@ -262,6 +310,67 @@ pub fn resolve_component(
     Ok(path)
 }
 
+/// Stages a wasm tool's inputs under `stage` (made only when there is a file to
+/// stage), rewritten to the sandbox's input folder, and finds its component: what
+/// [`WasmBackend::stage`] does, with the staging folder chosen by the caller (an
+/// HPC backend puts it on the shared disk).
+pub fn stage_wasm(
+    tool: &ToolContext<'_>,
+    search_path: &[PathBuf],
+    inputs: &mut Map<String, Value>,
+    stage: PathBuf,
+) -> Result<Staging> {
+    let tool_dir = tool
+        .process
+        .get("$path")
+        .and_then(Value::as_str)
+        .and_then(|p| Path::new(p).parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let requirement = tool
+        .find("hysope:WasmRequirement")
+        .or_else(|| {
+            super::tool::find_req(
+                tool.process
+                    .get("hints")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+                "hysope:WasmRequirement",
+            )
+        })
+        .ok_or_else(|| Error::cwl("wasm backend", "the tool has no hysope:WasmRequirement"))?;
+    let component = resolve_component(
+        requirement,
+        &tool_dir,
+        search_path,
+        "hysope:WasmRequirement",
+    )?;
+    // The input folder is made only if there are files to stage (each file's
+    // slot creates it).
+    let mut staged = Vec::new();
+    for value in inputs.values_mut() {
+        if let Err(e) = stage_value(value, &stage, GUEST_INPUT_DIR, &mut staged) {
+            let _ = std::fs::remove_dir_all(&stage);
+            return Err(e);
+        }
+    }
+    Ok(Staging {
+        outdir: GUEST_OUTPUT_DIR.into(),
+        tmpdir: GUEST_OUTPUT_DIR.into(),
+        stage_dir: (!staged.is_empty()).then_some(stage),
+        staged,
+        component: Some(component),
+        // A component pinned from the registry is named by its reference.
+        component_name: requirement
+            .get("registry")
+            .or_else(|| requirement.get("component"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        ..Staging::default()
+    })
+}
+
 /// A folder that is removed when dropped.
 struct StageDir(PathBuf);
 
@@ -272,7 +381,7 @@ impl Drop for StageDir {
 }
 
 /// Links (or copies, across file systems) `from` to `to`, recursively for folders.
-fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+pub fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
     if from.is_dir() {
         std::fs::create_dir_all(to)?;
         for entry in std::fs::read_dir(from)?.flatten() {
@@ -342,58 +451,12 @@ impl Backend for WasmBackend {
 
     fn stage(
         &self,
-        process: &Value,
-        requirements: &[Value],
+        tool: &ToolContext<'_>,
         inputs: &mut Map<String, Value>,
         _outdir: &Path,
     ) -> Result<Staging> {
-        let tool_dir = process
-            .get("$path")
-            .and_then(Value::as_str)
-            .and_then(|p| Path::new(p).parent())
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let requirement = super::tool::find_req(requirements, "hysope:WasmRequirement")
-            .or_else(|| {
-                super::tool::find_req(
-                    process
-                        .get("hints")
-                        .and_then(Value::as_array)
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[]),
-                    "hysope:WasmRequirement",
-                )
-            })
-            .ok_or_else(|| Error::cwl("wasm backend", "the tool has no hysope:WasmRequirement"))?;
-        let component = resolve_component(
-            requirement,
-            &tool_dir,
-            &self.search_path,
-            "hysope:WasmRequirement",
-        )?;
-        // The input folder is made only if there are files to stage (each file's
-        // slot creates it).
         let stage = std::env::temp_dir().join(format!("hysope-stage-{}", random_suffix()));
-        let mut staged = Vec::new();
-        for value in inputs.values_mut() {
-            if let Err(e) = stage_value(value, &stage, GUEST_INPUT_DIR, &mut staged) {
-                let _ = std::fs::remove_dir_all(&stage);
-                return Err(e);
-            }
-        }
-        Ok(Staging {
-            outdir: GUEST_OUTPUT_DIR.into(),
-            tmpdir: GUEST_OUTPUT_DIR.into(),
-            stage_dir: (!staged.is_empty()).then_some(stage),
-            staged,
-            component: Some(component),
-            // A component pinned from the registry is named by its reference.
-            component_name: requirement
-                .get("registry")
-                .or_else(|| requirement.get("component"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        })
+        stage_wasm(tool, &self.search_path, inputs, stage)
     }
 
     fn execute(&self, invocation: ToolInvocation) -> BoxFuture<'_, Result<ExecutionResult>> {
@@ -506,7 +569,9 @@ impl Backend for WasmBackend {
     }
 }
 
-fn stage_renamed(value: &mut Value, dir: &Path) -> Result<()> {
+/// Links, under `dir`, each input file whose `basename` differs from its name on
+/// disk, under that basename, and points the input at the link.
+pub fn stage_renamed(value: &mut Value, dir: &Path) -> Result<()> {
     super::values::for_each_file(value, &mut |map| {
         let current = Value::Object(map.clone());
         if let (Some(path), Some(basename)) = (
@@ -568,8 +633,7 @@ impl Backend for LocalBackend {
 
     fn stage(
         &self,
-        _process: &Value,
-        _requirements: &[Value],
+        _tool: &ToolContext<'_>,
         inputs: &mut Map<String, Value>,
         outdir: &Path,
     ) -> Result<Staging> {

@@ -16,8 +16,9 @@ pub use validate::refuse_unknown_requirements;
 pub mod values;
 
 pub use backend::{
-    Backend, ComponentLog, ExecutionResult, LocalBackend, StagedFile, Staging, ToolInvocation,
-    WasmBackend, is_wasm_tool, resolve_component,
+    Backend, BoxFuture, ComponentLog, ExecutionResult, LocalBackend, StagedFile, Staging,
+    ToolContext, ToolInvocation, WasmBackend, is_wasm_tool, link_or_copy, resolve_component,
+    stage_renamed, stage_wasm,
 };
 pub use load::{Loaded, load, load_text};
 pub use runner::{Runner, supports_requirement};

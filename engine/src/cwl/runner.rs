@@ -210,7 +210,8 @@ impl Runner {
                             message: message.into(),
                         });
                     };
-                    // Within the machine's cores: a tool holds `coresMin` slots (1 by default).
+                    // Within the machine's cores: a tool holds `coresMin` slots (1 by
+                    // default), unless it runs elsewhere (a batch system schedules it).
                     let wanted = super::tool::find_req(&requirements, "ResourceRequirement")
                         .or_else(|| super::tool::find_req(&hints, "ResourceRequirement"))
                         .and_then(|r| r.get("coresMin"))
@@ -218,11 +219,15 @@ impl Runner {
                         .map(|c| c.ceil() as u32)
                         .unwrap_or(1)
                         .clamp(1, self.cores);
-                    let _slots = self
-                        .slots
-                        .acquire_many(wanted)
-                        .await
-                        .map_err(|_| Error::Setup("runner is shutting down".into()))?;
+                    let _slots = match backend.remote() {
+                        true => None,
+                        false => Some(
+                            self.slots
+                                .acquire_many(wanted)
+                                .await
+                                .map_err(|_| Error::Setup("runner is shutting down".into()))?,
+                        ),
+                    };
                     // One span per tool run, whichever backend runs it.
                     let span = tracing::info_span!("tool", backend = backend.name(), at = %at);
                     tracing::Instrument::instrument(
@@ -414,7 +419,7 @@ impl Runner {
             Ok(done)
         };
         let condition = step.get("when").cloned();
-        let run_one = |job: Map<String, Value>, n: usize| {
+        let run_one = |job: Map<String, Value>, n: usize, element_at: String| {
             let reqs = reqs.clone();
             let hints = step_hints.clone();
             let dir = dir.join(format!("{n}"));
@@ -448,14 +453,14 @@ impl Runner {
                     .filter(|(k, _)| declared.contains(k.as_str()))
                     .collect();
                 let root = dir.join("scratch");
-                self.run_process(run, reqs, hints, job, dir.join("out"), at.to_string(), root)
+                self.run_process(run, reqs, hints, job, dir.join("out"), element_at, root)
                     .await
                     .map(Some)
             }
         };
         if scatter.is_empty() {
             let job = step_inputs(&raw)?;
-            let result = run_one(job, 0).await?;
+            let result = run_one(job, 0, at.to_string()).await?;
             return Ok(pick_outputs(&outs, result.as_ref()));
         }
         // Scatter: the jobs, and the shape of the result.
@@ -529,9 +534,12 @@ impl Runner {
             }
             jobs.push(step_inputs(&job)?);
         }
-        let results =
-            futures::future::join_all(jobs.into_iter().enumerate().map(|(n, job)| run_one(job, n)))
-                .await;
+        let results = futures::future::join_all(
+            jobs.into_iter()
+                .enumerate()
+                .map(|(n, job)| run_one(job, n, format!("{at}[{n}]"))),
+        )
+        .await;
         let results: Vec<Option<Value>> = results.into_iter().collect::<Result<_>>()?;
         let mut out = Map::new();
         for o in &outs {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -63,7 +63,7 @@ pub const GUEST_OUTPUT_DIR: &str = "/out";
 const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// Severity of a plugin log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Finest detail.
@@ -79,7 +79,7 @@ pub enum LogLevel {
 }
 
 /// What a plugin reports while it runs, through the `hysope:plugin/host` interface.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum RunEvent {
     /// A log line.

@@ -28,9 +28,13 @@ pub struct CwlRunnerArgs {
     /// Print the loaded, normalised document and exit.
     #[arg(long)]
     print_pre: bool,
-    /// Accepted for compatibility: tools with DockerRequirement run as local processes.
+    /// Tools with a DockerRequirement run as local processes (the default when no
+    /// container runtime is named).
     #[arg(long)]
     no_container: bool,
+    /// Where tools run.
+    #[command(flatten)]
+    backends: super::backends::BackendArgs,
     /// The CWL document, with an optional `#id` for a `$graph` member.
     document: String,
     /// The job (YAML or JSON); none for a process without required inputs.
@@ -81,8 +85,16 @@ async fn run(args: CwlRunnerArgs) -> anyhow::Result<ExitCode> {
         timeout: std::time::Duration::from_secs(3600),
         ..Limits::default()
     };
-    let runner = super::run::runner(limits, None)?;
-    let output = runner.run(&loaded.process, &job, &outdir).await?;
+    let mut backends = args.backends.clone();
+    if args.no_container {
+        backends.container_runtime = None;
+    }
+    let (runner, dir) = super::run::runner_with(limits, None, &backends, &outdir).await?;
+    let output = runner.run(&loaded.process, &job, &outdir).await;
+    if !args.quiet {
+        dir.report();
+    }
+    let output = output?;
     println!("{}", hysope_engine::cwl::json::pretty(&output, 4));
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,9 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
+mod backends;
 mod cwl_runner;
+mod exec_step;
 mod ingest;
 mod local;
 mod plugin;
@@ -47,7 +49,8 @@ enum Command {
     ///
     /// hysope run <component.wasm | tool.cwl> [job.yml] [key=value ...] [--out DIR]
     /// [--in DIR] [--stdin FILE|-] [--env NAME=VALUE] [--timeout 30s] [--memory 512MiB]
-    /// [--output-cap 1GiB] [--quiet] [-- ARGS]
+    /// [--output-cap 1GiB] [--quiet] [--backend local|hpc] [--hpc-config FILE]
+    /// [--container-runtime apptainer|singularity|bwrap] [--image-cache DIR] [-- ARGS]
     ///
     /// A component gets the remaining arguments as its argv; it sees no file unless
     /// `--in DIR` (read-only at /in) or `--out DIR` (read-write at /out) is given.
@@ -77,6 +80,13 @@ enum Command {
     /// (the server's expression workers; not for people).
     #[command(hide = true)]
     JsWorker,
+    /// Runs one wasm step of the HPC backend inside its batch allocation, from
+    /// the step's invocation file (not for people).
+    #[command(hide = true)]
+    ExecStep {
+        /// The step's `invocation.json`.
+        file: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -100,6 +110,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::main(args),
         Command::Admin(command) => admin::main(command),
         Command::Registry(command) => registry::main(command),
+        Command::ExecStep { file } => exec_step::main(file),
         Command::JsWorker => match hysope_engine::cwl::js_sandbox::worker_main() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => crate::fail(&e.into(), 1),

@@ -13,7 +13,8 @@ use super::units::{parse_duration, parse_size};
 use super::{EXIT_UNSUPPORTED, EXIT_USAGE, UsageError, fail};
 
 const USAGE: &str = "usage: hysope run <component.wasm | tool.cwl> [job.yml] [key=value ...] [--out DIR] [--in DIR] \
-                     [--stdin FILE|-] [--env NAME=VALUE] [--timeout 30s] [--memory 512MiB] [--output-cap 1GiB] [--quiet] [-- ARGS]";
+                     [--stdin FILE|-] [--env NAME=VALUE] [--timeout 30s] [--memory 512MiB] [--output-cap 1GiB] [--quiet] \
+                     [--backend local|hpc] [--hpc-config FILE] [--container-runtime apptainer|singularity|bwrap] [--image-cache DIR] [-- ARGS]";
 
 /// Options of `hysope run`, parsed by hand so that a component's own flags pass through.
 #[derive(Debug, Default)]
@@ -26,10 +27,12 @@ struct RunArgs {
     env: Vec<(String, String)>,
     quiet: bool,
     limits: Limits,
+    backends: super::backends::BackendArgs,
 }
 
 fn parse(args: Vec<String>) -> anyhow::Result<RunArgs> {
     let mut run = RunArgs::default();
+    run.backends.backend = "local".into();
     let mut iter = args.into_iter();
     let mut raw = false;
     while let Some(arg) = iter.next() {
@@ -63,6 +66,16 @@ fn parse(args: Vec<String>) -> anyhow::Result<RunArgs> {
                     parse_size(&value(&arg)?).map_err(|e| anyhow!("--output-cap: {e}"))?
             }
             "--quiet" | "-q" => run.quiet = true,
+            "--backend" => {
+                let backend = value(&arg)?;
+                if !matches!(backend.as_str(), "local" | "hpc") {
+                    bail!("--backend: local or hpc, not {backend:?}");
+                }
+                run.backends.backend = backend;
+            }
+            "--hpc-config" => run.backends.hpc_config = Some(PathBuf::from(value(&arg)?)),
+            "--container-runtime" => run.backends.container_runtime = Some(value(&arg)?),
+            "--image-cache" => run.backends.image_cache = Some(PathBuf::from(value(&arg)?)),
             "--help" | "-h" if run.target.is_none() => bail!("{USAGE}"),
             _ if run.target.is_none() => run.target = Some(PathBuf::from(arg)),
             _ => run.positional.push(arg),
@@ -226,26 +239,50 @@ async fn run_cwl(path: &Path, run: RunArgs) -> anyhow::Result<ExitCode> {
     let outdir = std::fs::canonicalize(&outdir)?;
     let (events, printer) = event_printer(run.quiet);
     let output = {
-        let runner = runner(run.limits.clone(), Some(events))?;
-        runner.run(&loaded.process, &job, &outdir).await
+        let (runner, dir) =
+            runner_with(run.limits.clone(), Some(events), &run.backends, &outdir).await?;
+        let output = runner.run(&loaded.process, &job, &outdir).await;
+        if !run.quiet {
+            dir.report();
+        }
+        output
     };
     let _ = printer.await;
     println!("{}", hysope_engine::cwl::json::pretty(&output?, 4));
     Ok(ExitCode::SUCCESS)
 }
 
-/// A runner with the engine's backends (sandboxed plugins, local tools) and these
-/// limits, its scratch folders under the system's temporary folder.
-pub fn runner(
+/// A runner with the backends the flags name before the engine's own
+/// (sandboxed plugins, local tools) and these limits, its scratch folders under
+/// the system's temporary folder (or the HPC run's folder).
+pub async fn runner_with(
     limits: Limits,
     events: Option<tokio::sync::mpsc::UnboundedSender<RunEvent>>,
-) -> anyhow::Result<cwl::Runner> {
+    backends: &super::backends::BackendArgs,
+    outdir: &Path,
+) -> anyhow::Result<(cwl::Runner, super::backends::RunDir)> {
+    let engine = open_engine()?;
+    let beside = outdir.parent().unwrap_or(outdir);
+    let opened = backends
+        .open(&limits, engine.plugin_path(), beside, false)
+        .await?;
     let scratch = std::env::temp_dir().join(format!("hysope-run-{}", std::process::id()));
-    let mut builder = open_engine()?.runner(scratch).limits(limits);
+    let run = super::backends::run_name();
+    let (before, scratch) = opened.for_run(&run, scratch)?;
+    let dir = super::backends::RunDir(
+        opened
+            .hpc
+            .as_ref()
+            .map(|h| (h.work_dir().join(&run), h.clone())),
+    );
+    let mut builder = engine.runner(scratch).limits(limits);
+    for backend in before {
+        builder = builder.backend(backend);
+    }
     if let Some(events) = events {
         builder = builder.events(events);
     }
-    Ok(builder.build())
+    Ok((builder.build(), dir))
 }
 
 /// The job given on the command line: an optional job file, then `key=value` pairs.

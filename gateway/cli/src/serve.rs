@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// ...); the data folder's `registry/` by default.
     #[arg(long, env = "HYSOPE_REGISTRY_BLOBS")]
     pub registry_blobs: Option<String>,
+    /// Where jobs' tools run (`--backend hpc`: Slurm), and the container runtime
+    /// of DockerRequirement tools.
+    #[command(flatten)]
+    pub backends: crate::backends::BackendArgs,
     /// The largest component the plugin registry takes (`64MiB`).
     #[arg(long, env = "HYSOPE_REGISTRY_MAX_COMPONENT", default_value = "64MiB", value_parser = crate::units::parse_size)]
     pub registry_max_component: u64,
@@ -196,12 +200,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    let engine =
+        Engine::open(EngineSettings::from_env()).context("cannot start the wasm engine")?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot make {}", args.data_dir.display()))?;
+    // Deployed tools run in the sandbox or in their container, never as processes.
+    let backends = args
+        .backends
+        .open(
+            &engine.limits().clone(),
+            engine.plugin_path(),
+            &args.data_dir,
+            true,
+        )
+        .await?;
+    let hpc = backends.hpc.clone();
+    let run_backends: Option<std::sync::Arc<dyn hysope_jobs::RunBackends>> =
+        match backends.hpc.is_some() || backends.images.is_some() {
+            true => Some(std::sync::Arc::new(backends)),
+            false => None,
+        };
     let config = Config {
+        backends: run_backends,
         data_dir: args.data_dir,
         process_dirs,
         input_roots: args.input_roots,
         workers,
-        engine: Engine::open(EngineSettings::from_env()).context("cannot start the wasm engine")?,
+        engine,
         results_url: args.results_url,
         allowed_hosts: hysope_server::guard::hosts_for(&addr, &args.allowed_hosts),
         egress: hysope_server::EgressPolicy {
@@ -256,6 +281,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     hysope_server::serve(listener, state, stop_signal()).await?;
+    if let Some(hpc) = hpc {
+        // The Slurm jobs of running jobs keep running: the next start re-attaches them.
+        hpc.detach();
+    }
     let _ = std::fs::remove_file(&server_file);
     Ok(())
 }

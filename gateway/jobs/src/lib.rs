@@ -32,5 +32,5 @@ pub use execute::ExecuteRequest;
 pub use job::{FailureKind, Job, JobFilter, JobPage, Status, now_ms, rfc3339};
 pub use queue::{Delivery, JobQueue, LocalQueue};
 pub use redb_store::RedbJobStore;
-pub use service::{Jobs, JobsParts};
+pub use service::{JobBackends, Jobs, JobsParts, RunBackends};
 pub use store::{JobCommit, JobStore};

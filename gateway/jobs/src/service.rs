@@ -16,6 +16,42 @@ use crate::processes::{Process, Registry};
 use crate::results::Results;
 use crate::{Error, Job, JobFilter, JobPage, JobQueue, JobStore, Result, Status, worker};
 
+/// What [`RunBackends::for_job`] gives a job.
+pub struct JobBackends {
+    /// Asked before the engine's own backends.
+    pub backends: Vec<Arc<dyn hysope_engine::cwl::Backend>>,
+    /// The runner's scratch folder when it must be elsewhere than the data folder
+    /// (on a disk compute nodes share).
+    pub scratch: Option<PathBuf>,
+}
+
+/// Backends a job's runner is given before the engine's own (an HPC site, a
+/// container runtime), chosen per job so that a batch backend can name the job's
+/// folder after it (and re-attach a job's batch jobs when it runs again after a
+/// restart).
+pub trait RunBackends: Send + Sync {
+    /// The backends of job `id`, noting the wasm components they run in `log` and
+    /// forwarding plugin events to `events`; and the runner's scratch folder when
+    /// it must be elsewhere than the data folder (on a disk compute nodes share).
+    fn for_job(
+        &self,
+        id: &str,
+        log: hysope_engine::cwl::ComponentLog,
+        events: tokio::sync::mpsc::UnboundedSender<hysope_engine::wasm::RunEvent>,
+    ) -> std::result::Result<JobBackends, String>;
+
+    /// Job `id` has ended: what the backends kept for it can go.
+    fn finished(&self, _id: &str) {}
+
+    /// Whether a tool's container image can run here (deploys check it): an
+    /// error says why not.
+    fn check_image(&self, image: &str) -> std::result::Result<(), String> {
+        Err(format!(
+            "image {image}: this server runs no container (start it with --container-runtime and --image-cache)"
+        ))
+    }
+}
+
 /// What a [`Jobs`] is made of.
 pub struct JobsParts {
     /// The processes that jobs run.
@@ -43,6 +79,8 @@ pub struct JobsParts {
     pub max_waiting: usize,
     /// The time a whole job may run (fetching its inputs, all its steps).
     pub job_time_limit: std::time::Duration,
+    /// Backends before the engine's own (`None`: the engine's only).
+    pub backends: Option<Arc<dyn RunBackends>>,
 }
 
 /// The job system: everything jobs need, shared by the handlers and the workers.
@@ -89,6 +127,8 @@ pub struct Jobs {
     pub(crate) sync_waiting: std::sync::atomic::AtomicUsize,
     /// The time a whole job may run.
     pub(crate) job_time_limit: std::time::Duration,
+    /// Backends before the engine's own.
+    pub(crate) backends: Option<Arc<dyn RunBackends>>,
 }
 
 /// The largest result file a response carries inline (`transmissionMode: value`,
@@ -124,6 +164,7 @@ impl Jobs {
             max_waiting: parts.max_waiting.max(1),
             sync_waiting: std::sync::atomic::AtomicUsize::new(0),
             job_time_limit: parts.job_time_limit,
+            backends: parts.backends,
         })
     }
 
@@ -337,6 +378,11 @@ impl Jobs {
     /// The folders where the engine looks components up by name.
     pub fn plugin_path(&self) -> &[std::path::PathBuf] {
         self.engine.plugin_path()
+    }
+
+    /// The backends jobs are given before the engine's own, if any.
+    pub fn backends(&self) -> Option<&Arc<dyn RunBackends>> {
+        self.backends.as_ref()
     }
 
     /// The data folder (resolved).

@@ -337,12 +337,42 @@ async fn run_started<'a>(
     let ran = ComponentLog::default();
     // The runner makes (and removes) its own folder under the shared scratch area;
     // the job's folder there holds only the inputs fetched by reference.
-    let runner = state
-        .engine
-        .runner(state.data_dir.join("scratch"))
+    let mut builder = state.engine.runner(state.data_dir.join("scratch"));
+    let mut in_place = true;
+    if let Some(backends) = &state.backends {
+        let crate::JobBackends {
+            backends: before,
+            scratch,
+        } = match backends.for_job(id, ran.clone(), events.clone()) {
+            Ok(parts) => parts,
+            Err(message) => {
+                state.running.lock().expect("running lock").remove(id);
+                return update(state, id, true, |job| {
+                    job.status = Status::Failed;
+                    job.failure = Some(FailureKind::ProcessFailed);
+                    job.message = format!("the job's backend cannot start: {message}");
+                    job.finished = Some(now_ms());
+                    true
+                })
+                .await
+                .map(|last| last.filter(|job| job.status.is_final()));
+            }
+        };
+        if let Some(scratch) = scratch {
+            // A batch backend's tools write in its folders, which outlive a restart
+            // (their jobs are re-attached), and their outputs are moved here after.
+            std::fs::create_dir_all(&scratch)?;
+            builder = state.engine.runner(std::fs::canonicalize(&scratch)?);
+            in_place = false;
+        }
+        for backend in before {
+            builder = builder.backend(backend);
+        }
+    }
+    let runner = builder
         .events(events)
         .component_log(ran.clone())
-        .fresh_outdir(true)
+        .fresh_outdir(in_place)
         .resolved_dirs(true)
         .build();
     let scratch = state.data_dir.join("scratch").join(id);
@@ -468,6 +498,9 @@ async fn run_started<'a>(
             last
         }
     };
+    if let Some(backends) = &state.backends {
+        backends.finished(id);
+    }
     // A record the change left alone (dismissed meanwhile) is not the job's end.
     Ok(last.filter(|job| job.status.is_final()))
 }

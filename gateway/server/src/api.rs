@@ -437,6 +437,16 @@ fn content_type(headers: &HeaderMap) -> String {
         .to_string()
 }
 
+/// Whether this server can run a deployed tool's container image.
+fn check_image(state: &Shared, image: &str) -> Result<(), String> {
+    match state.jobs().backends() {
+        Some(backends) => backends.check_image(image),
+        None => Err(format!(
+            "image {image}: this server runs no container (start it with --container-runtime and --image-cache)"
+        )),
+    }
+}
+
 async fn deploy(
     AxState(state): AxState<Shared>,
     Extension(caller): Extension<Identity>,
@@ -452,10 +462,13 @@ async fn deploy(
         None,
         state.data_dir(),
         &caller.subject,
-        &mut |name| {
-            let hex = super::curation::pin(&state, &caller, name)?;
-            pinned.extend(hex.clone());
-            Ok(hex)
+        super::deploy::Checks {
+            pin: &mut |name| {
+                let hex = super::curation::pin(&state, &caller, name)?;
+                pinned.extend(hex.clone());
+                Ok(hex)
+            },
+            images: &|image| check_image(&state, image),
         },
     )?;
     super::curation::materialise(&state, &pinned).await?;
@@ -530,10 +543,13 @@ async fn replace(
         Some(&id),
         state.data_dir(),
         owner,
-        &mut |name| {
-            let hex = super::curation::pin(&state, &caller, name)?;
-            pinned.extend(hex.clone());
-            Ok(hex)
+        super::deploy::Checks {
+            pin: &mut |name| {
+                let hex = super::curation::pin(&state, &caller, name)?;
+                pinned.extend(hex.clone());
+                Ok(hex)
+            },
+            images: &|image| check_image(&state, image),
         },
     )?;
     super::curation::materialise(&state, &pinned).await?;

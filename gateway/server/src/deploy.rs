@@ -51,6 +51,15 @@ fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::new(Kind::InvalidBody, detail)
 }
 
+/// What a deploy asks of the rest of the server.
+pub struct Checks<'a> {
+    /// Resolves a registry reference to the digest it names now (`None`: not a
+    /// registry reference).
+    pub pin: &'a mut dyn FnMut(&str) -> Result<Option<String>, ApiError>,
+    /// Whether this server can run a container image.
+    pub images: &'a dyn Fn(&str) -> Result<(), String>,
+}
+
 /// Parses a deploy (or replace) request into a checked process. `w` selects a
 /// workflow of a `$graph` document; `id` (replace) is the id the process must have;
 /// the process belongs to `owner`.
@@ -61,8 +70,9 @@ pub fn parse(
     id: Option<&str>,
     data_dir: &Path,
     owner: &str,
-    pin: &mut dyn FnMut(&str) -> Result<Option<String>, ApiError>,
+    checks: Checks<'_>,
 ) -> Result<(Process, Package, Vec<u8>), ApiError> {
+    let Checks { pin, images } = checks;
     let media = content_type
         .split(';')
         .next()
@@ -130,7 +140,7 @@ pub fn parse(
             .replace(&path.display().to_string(), "the deployed document");
         invalid(format!("invalid CWL: {text}"))
     })?;
-    sandboxed(&loaded.process, false, "#")?;
+    sandboxed(&loaded.process, false, None, "#", images)?;
     let package = Package {
         id: process_id.clone(),
         content_type: media,
@@ -357,25 +367,51 @@ fn select(raw: &Value, w: Option<&str>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Refuses a `CommandLineTool` that would run natively.
-fn sandboxed(process: &Value, inherited: bool, at: &str) -> Result<(), ApiError> {
+/// Refuses a `CommandLineTool` that would run natively: a deployed tool runs in
+/// the wasm sandbox, or in a container (`DockerRequirement`, a requirement or a
+/// hint, of its own or its workflow's) whose image this server can run.
+fn sandboxed(
+    process: &Value,
+    inherited: bool,
+    inherited_image: Option<&str>,
+    at: &str,
+    images: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(), ApiError> {
     let has = |key: &str| {
         cwl::tool::find_req(cwl::values::items(process, key), "hysope:WasmRequirement").is_some()
     };
+    let image_of = |key: &str| {
+        cwl::tool::find_req(cwl::values::items(process, key), "DockerRequirement")
+            .and_then(|d| d.get("dockerPull").or_else(|| d.get("dockerImageId")))
+            .and_then(Value::as_str)
+    };
+    let image = image_of("requirements")
+        .or_else(|| image_of("hints"))
+        .or(inherited_image);
     let wasm_required = inherited || has("requirements");
     match process.get("class").and_then(Value::as_str) {
-        Some("CommandLineTool") if !(wasm_required || has("hints")) => Err(invalid(format!(
-            "{at}: this CommandLineTool would run a native command ({}); a deployed process must run its tools in the wasm sandbox (requirements: hysope:WasmRequirement)",
-            process
-                .get("baseCommand")
-                .map(|b| b.to_string())
-                .unwrap_or_else(|| "no baseCommand".into())
-        ))),
+        Some("CommandLineTool") if !(wasm_required || has("hints")) => match image {
+            Some(image) => images(image)
+                .map_err(|e| invalid(format!("{at}/requirements/DockerRequirement: {e}"))),
+            None => Err(invalid(format!(
+                "{at}: this CommandLineTool would run a native command ({}); a deployed process must run its tools in the wasm sandbox (requirements: hysope:WasmRequirement) or in a container (DockerRequirement, on a server with a container runtime)",
+                process
+                    .get("baseCommand")
+                    .map(|b| b.to_string())
+                    .unwrap_or_else(|| "no baseCommand".into())
+            ))),
+        },
         Some("Workflow") => {
             for step in cwl::values::items(process, "steps") {
                 let id = step.get("id").and_then(Value::as_str).unwrap_or("?");
                 if let Some(run) = step.get("run") {
-                    sandboxed(run, wasm_required, &format!("{at}/steps/{id}/run"))?;
+                    sandboxed(
+                        run,
+                        wasm_required,
+                        image,
+                        &format!("{at}/steps/{id}/run"),
+                        images,
+                    )?;
                 }
             }
             Ok(())

@@ -71,6 +71,9 @@ pub struct Config {
     /// Where the registry keeps its blobs: `None` for `DATA_DIR/registry`, or
     /// `s3://BUCKET/PREFIX` (credentials and endpoint from the `AWS_*` variables).
     pub registry_url: Option<String>,
+    /// Backends jobs run on before the engine's own (an HPC site, a container
+    /// runtime); `None`: the engine's only.
+    pub backends: Option<Arc<dyn hysope_jobs::RunBackends>>,
 }
 
 /// The time a whole job may run by default: a day.
@@ -387,6 +390,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         egress: config.egress.clone(),
         max_waiting: config.max_waiting,
         job_time_limit: config.job_time_limit,
+        backends: config.backends.clone(),
     })?);
     let data_dir_for_checks = jobs.data_dir().join("scratch");
     let requeued = worker::recover(&jobs).await?;

@@ -99,6 +99,7 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         policy: Default::default(),
         quotas: Default::default(),
         registry_url: None,
+        backends: None,
         egress: hysope_jobs::egress::EgressPolicy {
             allowed: vec!["127.0.0.1".into()],
             buckets: vec!["swot".into()],

@@ -71,12 +71,13 @@ pub async fn run_command_line_tool(
 ) -> Result<Value> {
     let (evaluator, inputs) = run.bind(job)?;
     let mut staged_inputs = inputs.clone();
-    let staging = backend.stage(
-        run.process,
-        &run.requirements,
-        &mut staged_inputs,
-        run.outdir,
-    )?;
+    let tool = super::backend::ToolContext {
+        process: run.process,
+        requirements: &run.requirements,
+        hints: &run.hints,
+        at: &run.at,
+    };
+    let staging = backend.stage(&tool, &mut staged_inputs, run.outdir)?;
     let (cores, ram, tmpdir_size, outdir_size) = resources(run, &evaluator, &staged_inputs)?;
     let runtime = json!({
         "outdir": staging.outdir, "tmpdir": staging.tmpdir, "cores": cores, "ram": ram,
@@ -167,6 +168,9 @@ pub async fn run_command_line_tool(
     let name = tool_name(run.process);
     let invocation = ToolInvocation {
         name,
+        at: run.at.clone(),
+        cores: cores.as_u64().unwrap_or(1).max(1) as u32,
+        ram_mib: ram.as_u64().unwrap_or(1024).max(1),
         argv,
         env,
         stdin,

@@ -36,6 +36,7 @@ pub fn config(data: &Path) -> Config {
         policy: Default::default(),
         quotas: Default::default(),
         registry_url: None,
+        backends: None,
     }
 }
 
