@@ -4,6 +4,9 @@
 #
 #   tests/conformance.sh required   the `required` tests; fails if any fails (CI)
 #   tests/conformance.sh all        every test; writes the per-tag table of CONFORMANCE.md
+#   tests/conformance.sh hpc        the `required` tests through the HPC backend
+#                                   (`--backend hpc`: every tool a Slurm job on the
+#                                   one-node cluster of deploy/slurm/one-node.sh)
 #
 # Needs target/debug/hysope (cargo build -p hysope-cli) and cwltest.
 set -euo pipefail
@@ -27,8 +30,13 @@ case "$mode" in
         tail -n 1 "$log"
         python3 "$root/tests/conformance_table.py" "$xml" "$log"
         ;;
+    hpc)
+        HYSOPE_CWL_RUNNER_ARGS="--backend hpc" \
+            cwltest --test conformance_tests.yaml --tool "$root/tests/cwl-runner" \
+            --tags required -j "$jobs" --timeout 300
+        ;;
     *)
-        echo "usage: $0 required|all" >&2
+        echo "usage: $0 required|all|hpc" >&2
         exit 2
         ;;
 esac

@@ -6,7 +6,7 @@
 # the plugin registry), and from Debian promtool
 # (prometheus), curl, chromium (the HTML pages, in a real headless browser) and
 # openssl (a test CA for the https subscriber), ssh-keygen (component signatures), bubblewrap and busybox-static (containers); with npm, oidc-provider (a real OpenID
-# provider for the identity tests, tests/oidc).
+# provider for the identity tests, tests/oidc); a one-node Slurm cluster (deploy/slurm/one-node.sh).
 # Idempotent: skips what is already there.
 set -euo pipefail
 
@@ -31,6 +31,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The one-node Slurm cluster of the HPC tests (gateway/cli/tests/hpc.rs): finished
+# jobs leave squeue after 10 s, so that the tests see it happen.
+MIN_JOB_AGE=10 sh "$(dirname "$0")/../deploy/slurm/one-node.sh" >/dev/null
 
 # The OpenID provider of the identity tests (gateway/server/tests/identity.rs).
 oidc="$(cd "$(dirname "$0")/oidc" && pwd)"

@@ -338,6 +338,7 @@ impl Hpc {
             dir,
             log: None,
             events: None,
+            executed: Default::default(),
         })
     }
 
@@ -370,6 +371,10 @@ pub struct HpcRun {
     dir: PathBuf,
     log: Option<ComponentLog>,
     events: Option<mpsc::UnboundedSender<RunEvent>>,
+    /// How many times this process executed each step: a step folder is
+    /// re-attached only when an earlier process submitted it; the same step
+    /// executed again here (a caller running a tool twice) gets a folder of its own.
+    executed: std::sync::Mutex<HashMap<String, u32>>,
 }
 
 impl HpcRun {
@@ -531,7 +536,16 @@ impl Backend for HpcRun {
 
     fn execute(&self, invocation: ToolInvocation) -> BoxFuture<'_, Result<ExecutionResult>> {
         Box::pin(async move {
-            let step = self.step_dir(&invocation.at);
+            let step = {
+                let mut executed = self.executed.lock().unwrap_or_else(|e| e.into_inner());
+                let n = executed.entry(invocation.at.clone()).or_insert(0);
+                *n += 1;
+                match *n {
+                    1 => self.step_dir(&invocation.at),
+                    n => self.step_dir(&format!("{}#{n}", invocation.at)),
+                }
+            };
+            std::fs::create_dir_all(&step).map_err(|e| Error::io(&step, e))?;
             let wasm = invocation.staging.component.is_some();
             if let (Some(log), Some(component)) = (&self.log, &invocation.staging.component) {
                 let bytes = std::fs::read(component).map_err(|e| Error::io(component, e))?;
@@ -790,7 +804,13 @@ impl HpcRun {
                 .resolve(&image.display().to_string())
                 .await
                 .map_err(|e| Error::cwl(format!("{}/DockerRequirement", invocation.at), e))?;
-            let tmp = step.join("tmp");
+            // The temporary folder the staging made.
+            let tmp = invocation
+                .staging
+                .stage_dir
+                .clone()
+                .unwrap_or_else(|| step.join("tmp"));
+            std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
             let argv = docker::container_command(images.runtime(), image, invocation, &tmp)?;
             let stdin = invocation
                 .stdin
@@ -1030,7 +1050,19 @@ async fn poller(shared: Arc<Shared>) {
                     let (cancel, settled) = review(&shared, &jobs, grace);
                     settled_any |= settled;
                     if !cancel.is_empty() {
-                        let _ = shared.slurm.cancel(&cancel).await;
+                        // Cancelled before the steps fail: a caller that ends with
+                        // them (a command-line run) leaves no job pending forever.
+                        let keys: Vec<JobKey> = cancel.iter().map(|(k, _)| *k).collect();
+                        if let Err(e) = shared.slurm.cancel(&keys).await {
+                            tracing::warn!(error = %e, "scancel failed");
+                        }
+                        let mut watches = shared.watches.lock().unwrap_or_else(|e| e.into_inner());
+                        for (key, reason) in cancel {
+                            if let Some(mut watch) = watches.remove(&key) {
+                                settle(&mut watch, Settled::Failed { job: key, reason });
+                            }
+                        }
+                        settled_any = true;
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "squeue failed; trying again"),
@@ -1048,7 +1080,11 @@ async fn poller(shared: Arc<Shared>) {
 
 /// Settles the watched steps from what squeue says; the jobs to cancel, and
 /// whether a step settled.
-fn review(shared: &Shared, jobs: &[crate::slurm::JobInfo], grace: Duration) -> (Vec<JobKey>, bool) {
+fn review(
+    shared: &Shared,
+    jobs: &[crate::slurm::JobInfo],
+    grace: Duration,
+) -> (Vec<(JobKey, String)>, bool) {
     let mut cancel = Vec::new();
     let mut settled_any = false;
     let mut watches = shared.watches.lock().unwrap_or_else(|e| e.into_inner());
@@ -1092,17 +1128,12 @@ fn review(shared: &Shared, jobs: &[crate::slurm::JobInfo], grace: Duration) -> (
                     settled_any = true;
                 }
                 State::Pending if NEVER_RUNS.contains(&reason.as_str()) => {
-                    cancel.push(*key);
-                    settle(
-                        watch,
-                        Settled::Failed {
-                            job: *key,
-                            reason: format!(
-                                "Slurm can never run it as asked (Reason={reason}): fewer cores, less memory or a shorter time limit, or another partition"
-                            ),
-                        },
-                    );
-                    settled_any = true;
+                    cancel.push((
+                        *key,
+                        format!(
+                            "Slurm can never run it as asked (Reason={reason}): fewer cores, less memory or a shorter time limit, or another partition"
+                        ),
+                    ));
                 }
                 _ => {}
             }

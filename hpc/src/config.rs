@@ -149,5 +149,11 @@ mod tests {
         let error = HpcConfig::parse("[containers]\nruntime = \"docker\"").unwrap_err();
         assert!(error.contains("apptainer"), "{error}");
         assert!(HpcConfig::parse("max_array_size = 0").is_err());
+        // The example the deployment folder ships.
+        let shipped =
+            HpcConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/hpc.toml"))
+                .unwrap();
+        assert_eq!(shipped.array_throttle, Some(200));
+        assert_eq!(shipped.site().extra, vec!["--constraint=cpu".to_string()]);
     }
 }
