@@ -12,6 +12,8 @@ rustup target add wasm32-wasip2 >/dev/null
 cargo test --workspace "$@"
 # The CWL conformance suite's required tests against the hysope binary the tests built.
 bash tests/conformance.sh required
+# The same through the HPC backend: every tool a Slurm job on the one-node cluster.
+bash tests/conformance.sh hpc
 # OWSLib, the EOEPCA processes client, schemathesis and promtool against `hysope serve`.
 SCHEMATHESIS_EXAMPLES=100 bash tests/gateway/run.sh
 # The plugin registry with a real OCI client (oras) and ssh-keygen signatures.

@@ -34,7 +34,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hysope_engine::cwl::{
@@ -53,30 +53,8 @@ use crate::config::HpcConfig;
 use crate::container::{OUTDIR, TMPDIR};
 use crate::docker;
 use crate::images::ImageCache;
-use crate::script::{JobSpec, Site, quote};
-use crate::slurm::{JobKey, State};
-
-/// Pending reasons Slurm never gets past without an operator: the request
-/// exceeds what the partition or the account allows.
-const NEVER_RUNS: &[&str] = &[
-    "PartitionConfig",
-    "PartitionNodeLimit",
-    "PartitionTimeLimit",
-    "BadConstraints",
-    "AssocMaxCpuPerJobLimit",
-    "AssocMaxWallDurationPerJobLimit",
-    "QOSMaxCpuPerJobLimit",
-    "QOSMaxWallDurationPerJobLimit",
-    "InvalidAccount",
-    "InvalidQOS",
-];
-
-/// The fastest interval of the poller (exit-code files).
-const TICK_MIN: Duration = Duration::from_millis(250);
-/// The slowest interval between two reads of the exit-code files.
-const TICK_MAX: Duration = Duration::from_secs(2);
-/// The fastest interval between two `squeue` calls.
-const SQUEUE_MIN: Duration = Duration::from_secs(1);
+use crate::pool::{Pools, SQUEUE_FIRST, Settled, Shape, TICK_MAX, TICK_MIN};
+use crate::script::{Site, WorkerSpec, quote};
 
 /// How a wasm step is run inside the allocation (`hysope exec-step FILE`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,31 +161,6 @@ pub struct HpcSettings {
     pub strict_containers: bool,
 }
 
-/// How a step ended.
-#[derive(Debug)]
-enum Settled {
-    Exit(i32),
-    Failed { job: JobKey, reason: String },
-}
-
-struct Watch {
-    step: PathBuf,
-    last: Option<State>,
-    file_code: Option<i32>,
-    gone_since: Option<Instant>,
-    done: Option<oneshot::Sender<Settled>>,
-}
-
-struct Submission {
-    run: String,
-    step: PathBuf,
-    cores: u32,
-    mem_mib: u64,
-    time_limit: Option<Duration>,
-    submitted: oneshot::Sender<std::result::Result<JobKey, String>>,
-    settled: oneshot::Sender<Settled>,
-}
-
 struct Shared {
     work: PathBuf,
     site: Site,
@@ -219,11 +172,9 @@ struct Shared {
     plugin_path: Vec<PathBuf>,
     strict: bool,
     hysope: PathBuf,
-    submit: mpsc::UnboundedSender<Submission>,
-    watches: std::sync::Mutex<HashMap<JobKey, Watch>>,
+    pools: std::sync::Mutex<Pools>,
     wake: Notify,
     detached: AtomicBool,
-    arrays: AtomicU64,
 }
 
 /// The HPC backend of a site: one Slurm client, one batcher, one poller, shared
@@ -239,7 +190,7 @@ impl Hpc {
     pub async fn open(settings: HpcSettings) -> std::result::Result<Hpc, String> {
         let slurm = Slurm::default();
         let cluster = slurm
-            .limits()
+            .limits(settings.config.partition.as_deref())
             .await
             .map_err(|e| format!("Slurm cannot be reached: {e}"))?;
         let images = match settings.config.containers.runtime()? {
@@ -268,7 +219,7 @@ impl Hpc {
     ) -> std::result::Result<Hpc, String> {
         let slurm = Slurm::default();
         let cluster = slurm
-            .limits()
+            .limits(settings.config.partition.as_deref())
             .await
             .map_err(|e| format!("Slurm cannot be reached: {e}"))?;
         Self::with_images(settings, images, slurm, cluster)
@@ -290,7 +241,6 @@ impl Hpc {
                 std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?
             }
         };
-        let (submit, received) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             work,
             site: settings.config.site(),
@@ -302,13 +252,10 @@ impl Hpc {
             plugin_path: settings.plugin_path,
             strict: settings.strict_containers,
             hysope,
-            submit,
-            watches: Default::default(),
+            pools: Default::default(),
             wake: Notify::new(),
             detached: AtomicBool::new(false),
-            arrays: AtomicU64::new(0),
         });
-        tokio::spawn(batcher(shared.clone(), received));
         tokio::spawn(poller(shared.clone()));
         Ok(Hpc { shared })
     }
@@ -423,14 +370,6 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
-
-fn read_code(step: &Path) -> Option<i32> {
-    std::fs::read_to_string(step.join("exit-code"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// Moves what `from` holds into `to` (a re-attached step wrote its outputs in
@@ -562,80 +501,65 @@ impl Backend for HpcRun {
                     log.push(entry);
                 }
             }
-            let (key, settled, previous_outdir) = match std::fs::read_to_string(step.join("job"))
-                .ok()
-                .and_then(|t| JobKey::parse(&t))
-            {
-                // Submitted before a restart: watched again, never submitted twice.
-                Some(key) => {
+            let shape = self.shape(&invocation);
+            let adopted = {
+                let mut pools = self.shared.lock();
+                pools
+                    .adopt(&self.run, &self.dir, &step, shape)
+                    .map_err(|e| Error::io(&step, e))?
+            };
+            let (mut settled, previous_outdir) = match adopted {
+                // Queued or submitted before a restart: watched again, never
+                // submitted twice.
+                Some(settled) => {
+                    tracing::info!(at = %invocation.at, step = %step.display(), "re-attached to a step of an earlier process");
                     let previous = std::fs::read_to_string(step.join("outdir"))
                         .ok()
                         .map(PathBuf::from);
-                    let (tx, rx) = oneshot::channel();
-                    self.shared.watch(key, &step, tx);
-                    tracing::info!(job = %key.text(), at = %invocation.at, "re-attached to a Slurm job");
-                    (key, rx, previous)
+                    (settled, previous)
                 }
                 None => {
                     self.write_step(&step, &invocation).await?;
-                    let (submitted, submitted_rx) = oneshot::channel();
-                    let (settled, settled_rx) = oneshot::channel();
-                    let time_limit = invocation
-                        .timeout
-                        .map(|t| t.min(self.shared.limits.timeout));
-                    let time_limit = match wasm {
-                        // The sandbox's deadline, and the compile before it.
-                        true => Some(time_limit.unwrap_or(self.shared.limits.timeout)),
-                        false => time_limit,
-                    };
-                    let mem_mib = match wasm {
-                        true => invocation
-                            .ram_mib
-                            .max((self.shared.limits.memory_bytes >> 20) + 256),
-                        false => invocation.ram_mib,
-                    };
-                    self.shared
-                        .submit
-                        .send(Submission {
-                            run: self.run.clone(),
-                            step: step.clone(),
-                            cores: invocation.cores,
-                            mem_mib,
-                            time_limit,
-                            submitted,
-                            settled,
-                        })
-                        .map_err(|_| Error::Setup("the HPC backend has stopped".into()))?;
-                    let key = submitted_rx
-                        .await
-                        .map_err(|_| Error::Setup("the HPC backend has stopped".into()))?
-                        .map_err(|reason| Error::Batch {
-                            tool: invocation.name.clone(),
-                            job: "(not submitted)".into(),
-                            reason,
-                        })?;
-                    (key, settled_rx, None)
+                    (self.enqueue(&step, shape)?, None)
                 }
             };
-            let mut guard = CancelOnDrop {
-                shared: &self.shared,
-                key: Some(key),
-            };
-            let settled = tokio::select! {
-                settled = settled => settled.map_err(|_| Error::Setup("the HPC backend has stopped".into()))?,
-                _ = invocation.cancel.cancelled() => {
-                    return Err(Error::Cancelled { plugin: invocation.name.clone() });
-                }
-            };
-            guard.key = None;
-            let code = match settled {
-                Settled::Exit(code) => code,
-                Settled::Failed { job, reason } => {
-                    return Err(Error::Batch {
-                        tool: invocation.name.clone(),
-                        job: job.text(),
+            self.shared.wake.notify_one();
+            let mut retried = false;
+            let code = loop {
+                let mut guard = CancelOnDrop {
+                    shared: &self.shared,
+                    step: Some(step.clone()),
+                };
+                let outcome = tokio::select! {
+                    outcome = &mut settled => outcome.map_err(|_| Error::Setup("the HPC backend has stopped".into()))?,
+                    _ = invocation.cancel.cancelled() => {
+                        return Err(Error::Cancelled { plugin: invocation.name.clone() });
+                    }
+                };
+                guard.step = None;
+                match outcome {
+                    Settled::Exit(code) => break code,
+                    // A step that its node failed (not its tool) runs again, once.
+                    Settled::Failed {
+                        job,
                         reason,
-                    });
+                        transient: true,
+                    } if !retried => {
+                        tracing::warn!(job = ?job.map(|j| j.text()), reason, at = %invocation.at, "step failed by its node: queued again");
+                        retried = true;
+                        self.write_step(&step, &invocation).await?;
+                        settled = self.enqueue(&step, shape)?;
+                        self.shared.wake.notify_one();
+                    }
+                    Settled::Failed { job, reason, .. } => {
+                        return Err(Error::Batch {
+                            tool: invocation.name.clone(),
+                            job: job
+                                .map(|j| j.text())
+                                .unwrap_or_else(|| "(not submitted)".into()),
+                            reason,
+                        });
+                    }
                 }
             };
             if let Some(previous) = previous_outdir {
@@ -667,7 +591,10 @@ impl Backend for HpcRun {
                         },
                         _ => Error::Batch {
                             tool: invocation.name.clone(),
-                            job: key.text(),
+                            job: std::fs::read_to_string(step.join("job"))
+                                .unwrap_or_default()
+                                .trim()
+                                .to_string(),
                             reason: error.message,
                         },
                     });
@@ -698,36 +625,35 @@ impl Backend for HpcRun {
     }
 }
 
-/// Cancels a step's Slurm job if its run stops waiting for it (a dismissal),
-/// unless the backend is detached.
+/// Takes a step back if its run stops waiting for it (a dismissal): out of its
+/// pool's queue, or its Slurm job cancelled, unless the backend is detached.
 struct CancelOnDrop<'a> {
     shared: &'a Arc<Shared>,
-    key: Option<JobKey>,
+    step: Option<PathBuf>,
 }
 
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        self.shared
-            .watches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key);
+        let Some(step) = self.step.take() else { return };
         if self.shared.detached.load(Ordering::SeqCst) {
+            return;
+        }
+        let keys = self.shared.lock().forget(&step);
+        if keys.is_empty() {
             return;
         }
         let shared = self.shared.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn(async move {
-                    if let Err(e) = shared.slurm.cancel(&[key]).await {
-                        tracing::warn!(job = %key.text(), error = %e, "scancel failed");
+                    if let Err(e) = shared.slurm.cancel(&keys).await {
+                        tracing::warn!(error = %e, "scancel failed");
                     }
                 });
             }
             Err(_) => {
                 let _ = std::process::Command::new("scancel")
-                    .arg(key.text())
+                    .args(keys.iter().map(|k| k.text()))
                     .status();
             }
         }
@@ -735,6 +661,41 @@ impl Drop for CancelOnDrop<'_> {
 }
 
 impl HpcRun {
+    /// What the step asks of Slurm: its pool.
+    fn shape(&self, invocation: &ToolInvocation) -> Shape {
+        let wasm = invocation.staging.component.is_some();
+        let limit = invocation
+            .timeout
+            .map(|t| t.min(self.shared.limits.timeout));
+        let limit = match wasm {
+            // The sandbox's deadline, and the compile before it.
+            true => Some(limit.unwrap_or(self.shared.limits.timeout)),
+            false => limit,
+        };
+        let mem_mib = match wasm {
+            true => invocation
+                .ram_mib
+                .max((self.shared.limits.memory_bytes >> 20) + 256),
+            false => invocation.ram_mib,
+        };
+        Shape {
+            cores: invocation.cores.max(1),
+            mem_mib: mem_mib.max(1),
+            limit,
+        }
+    }
+
+    /// Queues a written step in its pool.
+    fn enqueue(&self, step: &Path, shape: Shape) -> Result<oneshot::Receiver<Settled>> {
+        for stale in ["job", "queued"] {
+            let _ = std::fs::remove_file(step.join(stale));
+        }
+        self.shared
+            .lock()
+            .enqueue(&self.run, &self.dir, step, shape)
+            .map_err(|e| Error::io(step, e))
+    }
+
     /// Writes the step's `run.sh` (and `invocation.json` for a wasm step) and
     /// `outdir`, and clears what a failed attempt left.
     async fn write_step(&self, step: &Path, invocation: &ToolInvocation) -> Result<()> {
@@ -860,315 +821,104 @@ impl HpcRun {
 }
 
 impl Shared {
-    fn watch(&self, key: JobKey, step: &Path, done: oneshot::Sender<Settled>) {
-        self.watches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                key,
-                Watch {
-                    step: step.to_path_buf(),
-                    last: None,
-                    file_code: None,
-                    gone_since: None,
-                    done: Some(done),
-                },
-            );
-        self.wake.notify_one();
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pools> {
+        self.pools.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The largest array: the configuration's, below the cluster's MaxArraySize.
-    fn max_array(&self) -> usize {
+    fn max_array(&self) -> u32 {
         let cluster = self.cluster.max_array_size.saturating_sub(1).max(1);
         self.config
             .max_array_size
             .map(|m| m.min(cluster))
-            .unwrap_or(cluster) as usize
+            .unwrap_or(cluster)
     }
 
-    /// Submits steps alike in resources as one job, or one array.
-    async fn submit_group(&self, group: Vec<Submission>) {
-        let first = &group[0];
-        let name = format!("hysope-{}", first.run);
-        let array = group.len() > 1;
-        let dir = match array {
-            false => first.step.clone(),
-            true => {
-                let n = self.arrays.fetch_add(1, Ordering::Relaxed);
-                let dir = self
-                    .work
-                    .join(&first.run)
-                    .join("arrays")
-                    .join(format!("{}-{n}", std::process::id()));
-                let _ = std::fs::remove_dir_all(&dir);
-                if let Err(e) = std::fs::create_dir_all(&dir) {
-                    for s in group {
-                        let _ = s
-                            .submitted
-                            .send(Err(format!("cannot make {}: {e}", dir.display())));
-                    }
-                    return;
-                }
-                for (i, s) in group.iter().enumerate() {
-                    let link = dir.join(i.to_string());
-                    if let Err(e) = std::os::unix::fs::symlink(&s.step, &link) {
-                        tracing::warn!(error = %e, link = %link.display(), "cannot link a step into its array");
-                    }
-                }
-                dir
-            }
-        };
-        let spec = JobSpec {
-            name,
-            cores: first.cores,
-            mem_mib: first.mem_mib,
-            time_limit: first.time_limit,
-            dir: dir.clone(),
-            array: array.then_some((group.len() as u32, self.config.array_throttle)),
-        };
-        let script = dir.join("job.sh");
-        let submitted = match spec.render(&self.site) {
-            Ok(text) => match std::fs::write(&script, text) {
-                Ok(()) => self.slurm.submit(&script).await,
-                Err(e) => Err(format!("cannot write {}: {e}", script.display())),
-            },
-            Err(e) => Err(e),
-        };
-        match submitted {
-            Ok(id) => {
-                tracing::info!(job = id, steps = group.len(), "submitted to Slurm");
-                for (i, s) in group.into_iter().enumerate() {
-                    let key = JobKey {
-                        job: id,
-                        task: array.then_some(i as u32),
-                    };
-                    if let Err(e) = write_atomic(&s.step.join("job"), &key.text()) {
-                        tracing::warn!(error = %e, "cannot record a Slurm job id");
-                    }
-                    self.watch(key, &s.step, s.settled);
-                    let _ = s.submitted.send(Ok(key));
-                }
-            }
-            Err(e) => {
-                for s in group {
-                    let _ = s.submitted.send(Err(e.clone()));
-                }
-            }
-        }
+    /// Submits an array of workers; its id.
+    async fn submit(&self, spec: &WorkerSpec) -> std::result::Result<u64, String> {
+        let text = spec.render(&self.site)?;
+        let script = spec
+            .pool
+            .join(format!("workers-{}.sh", self.slurm.calls().sbatch));
+        std::fs::write(&script, text)
+            .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+        let id = self.slurm.submit(&script).await?;
+        tracing::info!(job = id, workers = spec.workers, pool = %spec.pool.display(), "workers submitted to Slurm");
+        Ok(id)
     }
 }
 
-/// Collects the steps handed in within the batching window and submits them,
-/// alike ones as arrays.
-async fn batcher(shared: Arc<Shared>, mut received: mpsc::UnboundedReceiver<Submission>) {
-    let window = shared.config.batch_window();
-    while let Some(first) = received.recv().await {
-        let mut batch = vec![first];
-        let deadline = Instant::now() + window * 10;
-        while Instant::now() < deadline {
-            match tokio::time::timeout(window, received.recv()).await {
-                Ok(Some(s)) => batch.push(s),
-                _ => break,
-            }
-        }
-        let mut groups: Vec<Vec<Submission>> = Vec::new();
-        for s in batch {
-            match groups.iter_mut().find(|g| {
-                let f = &g[0];
-                f.run == s.run
-                    && f.cores == s.cores
-                    && f.mem_mib == s.mem_mib
-                    && f.time_limit == s.time_limit
-            }) {
-                Some(group) => group.push(s),
-                None => groups.push(vec![s]),
-            }
-        }
-        let max = shared.max_array();
-        for group in groups {
-            let mut rest = group;
-            while !rest.is_empty() {
-                let tail = rest.split_off(rest.len().min(max));
-                shared.submit_group(rest).await;
-                rest = tail;
-            }
-        }
-    }
-}
-
-/// Watches every submitted step until it settles.
+/// Watches every step until it settles, and gives pools their workers.
 async fn poller(shared: Arc<Shared>) {
     let cap = Duration::from_secs(shared.config.poll_max_s.unwrap_or(30))
         .min(shared.cluster.min_job_age / 3)
-        .max(SQUEUE_MIN);
+        .max(SQUEUE_FIRST);
     let grace = shared.config.lost_grace();
+    let window = shared.config.batch_window();
+    let linger = Duration::from_secs(shared.config.worker_linger_s.unwrap_or(5));
     let mut tick = TICK_MIN;
-    let mut every = SQUEUE_MIN * 2;
-    let mut last_squeue: Option<Instant> = None;
+    let mut every = SQUEUE_FIRST;
+    let mut last_squeue = Instant::now();
     loop {
-        let empty = shared
-            .watches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty();
-        if empty {
+        if shared.lock().idle() {
             shared.wake.notified().await;
             tick = TICK_MIN;
-            every = SQUEUE_MIN * 2;
             continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
             _ = shared.wake.notified() => { tick = TICK_MIN; }
         }
-        let mut settled_any = false;
-        // Exit-code files: a read each, no Slurm call.
-        let mut confirm = false;
-        {
-            let mut watches = shared.watches.lock().unwrap_or_else(|e| e.into_inner());
-            for watch in watches.values_mut() {
-                if watch.file_code.is_none() {
-                    watch.file_code = read_code(&watch.step);
-                }
-                if let Some(code) = watch.file_code {
-                    match &watch.last {
-                        Some(State::Completed) | Some(State::Failed) => {
-                            settle(watch, Settled::Exit(code));
-                            settled_any = true;
-                        }
-                        _ => confirm = true,
-                    }
-                }
-            }
-            watches.retain(|_, w| w.done.is_some());
+        let (mut settled, submits) = {
+            let mut pools = shared.lock();
+            let settled = pools.review_files();
+            let submits = pools.workers_wanted(
+                window,
+                shared.cluster.cpus,
+                shared.config.max_workers,
+                shared.config.array_throttle,
+                linger,
+                shared.max_array(),
+            );
+            (settled, submits)
+        };
+        for submit in submits {
+            let result = shared
+                .submit(&submit.spec)
+                .await
+                .map(|id| (id, submit.spec.workers));
+            settled |= shared.lock().submitted(&submit.pool, result);
+            // The workers start soon: look sooner.
+            every = SQUEUE_FIRST;
+            last_squeue = Instant::now();
         }
-        let since = last_squeue.map(|t| t.elapsed()).unwrap_or(Duration::MAX);
-        if (confirm && since >= SQUEUE_MIN) || since >= every {
-            last_squeue = Some(Instant::now());
+        let in_slurm = shared.lock().in_slurm();
+        if in_slurm && last_squeue.elapsed() >= every {
+            last_squeue = Instant::now();
             match shared.slurm.queue().await {
                 Ok(jobs) => {
-                    let (cancel, settled) = review(&shared, &jobs, grace);
-                    settled_any |= settled;
-                    if !cancel.is_empty() {
-                        // Cancelled before the steps fail: a caller that ends with
-                        // them (a command-line run) leaves no job pending forever.
-                        let keys: Vec<JobKey> = cancel.iter().map(|(k, _)| *k).collect();
-                        if let Err(e) = shared.slurm.cancel(&keys).await {
-                            tracing::warn!(error = %e, "scancel failed");
-                        }
-                        let mut watches = shared.watches.lock().unwrap_or_else(|e| e.into_inner());
-                        for (key, reason) in cancel {
-                            if let Some(mut watch) = watches.remove(&key) {
-                                settle(&mut watch, Settled::Failed { job: key, reason });
-                            }
-                        }
-                        settled_any = true;
+                    let (cancel, refused, from_queue) = shared.lock().review_queue(&jobs, grace);
+                    settled |= from_queue;
+                    // Cancelled before their steps fail: a caller that ends with
+                    // them (a command-line run) leaves no job pending forever.
+                    if !cancel.is_empty()
+                        && let Err(e) = shared.slurm.cancel(&cancel).await
+                    {
+                        tracing::warn!(error = %e, "scancel failed");
+                    }
+                    let mut pools = shared.lock();
+                    for (pool, reason) in &refused {
+                        pools.refuse(pool, reason);
+                        settled = true;
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "squeue failed; trying again"),
             }
-        }
-        if settled_any {
-            tick = TICK_MIN;
-            every = SQUEUE_MIN * 2;
-        } else {
-            tick = (tick * 3 / 2).min(TICK_MAX);
             every = (every * 3 / 2).min(cap);
         }
-    }
-}
-
-/// Settles the watched steps from what squeue says; the jobs to cancel, and
-/// whether a step settled.
-fn review(
-    shared: &Shared,
-    jobs: &[crate::slurm::JobInfo],
-    grace: Duration,
-) -> (Vec<(JobKey, String)>, bool) {
-    let mut cancel = Vec::new();
-    let mut settled_any = false;
-    let mut watches = shared.watches.lock().unwrap_or_else(|e| e.into_inner());
-    for (key, watch) in watches.iter_mut() {
-        if let Some(info) = key.find(jobs) {
-            watch.gone_since = None;
-            watch.last = Some(info.state.clone());
-            let reason = info.reason.clone().unwrap_or_default();
-            match &info.state {
-                State::Completed | State::Failed => {
-                    if let Some(code) = watch.file_code.or_else(|| read_code(&watch.step)) {
-                        settle(watch, Settled::Exit(code));
-                        settled_any = true;
-                    } else if info.state == State::Failed {
-                        // The script ended before writing its exit code
-                        // (its folder gone, say).
-                        let exit = match info.exit {
-                            Some(crate::slurm::Exit::Code(c)) => format!(", exit code {c}"),
-                            Some(crate::slurm::Exit::Signal(s)) => format!(", signal {s}"),
-                            None => String::new(),
-                        };
-                        settle(
-                            watch,
-                            Settled::Failed {
-                                job: *key,
-                                reason: format!(
-                                    "FAILED{exit} before the step wrote its exit code; see {}",
-                                    watch.step.join("slurm.out").display()
-                                ),
-                            },
-                        );
-                        settled_any = true;
-                    }
-                }
-                state if state.is_final() => {
-                    let reason = match reason.as_str() {
-                        "" => state.name(),
-                        r => format!("{} ({r})", state.name()),
-                    };
-                    settle(watch, Settled::Failed { job: *key, reason });
-                    settled_any = true;
-                }
-                State::Pending if NEVER_RUNS.contains(&reason.as_str()) => {
-                    cancel.push((
-                        *key,
-                        format!(
-                            "Slurm can never run it as asked (Reason={reason}): fewer cores, less memory or a shorter time limit, or another partition"
-                        ),
-                    ));
-                }
-                _ => {}
-            }
-        } else if let Some(code) = watch.file_code.or_else(|| read_code(&watch.step)) {
-            // Gone from squeue (MinJobAge passed): the file says how it ended.
-            settle(watch, Settled::Exit(code));
-            settled_any = true;
-        } else {
-            let since = *watch.gone_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= grace {
-                let last = watch
-                    .last
-                    .as_ref()
-                    .map(|s| format!(" (last seen {})", s.name()))
-                    .unwrap_or_default();
-                settle(
-                    watch,
-                    Settled::Failed {
-                        job: *key,
-                        reason: format!(
-                            "lost: it left squeue{last} and wrote no exit code in {}",
-                            watch.step.display()
-                        ),
-                    },
-                );
-                settled_any = true;
-            }
-        }
-    }
-    watches.retain(|_, w| w.done.is_some());
-    (cancel, settled_any)
-}
-
-fn settle(watch: &mut Watch, settled: Settled) {
-    if let Some(done) = watch.done.take() {
-        let _ = done.send(settled);
+        tick = match settled {
+            true => TICK_MIN,
+            false => (tick * 3 / 2).min(TICK_MAX),
+        };
     }
 }

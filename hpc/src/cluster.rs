@@ -19,6 +19,8 @@ pub struct Calls {
     pub scancel: u64,
     /// `scontrol`.
     pub scontrol: u64,
+    /// `sinfo`.
+    pub sinfo: u64,
 }
 
 /// What the controller says of its limits.
@@ -28,6 +30,8 @@ pub struct ClusterLimits {
     pub max_array_size: u32,
     /// How long a finished job stays in squeue (`MinJobAge`).
     pub min_job_age: Duration,
+    /// The cores of the partition's nodes (`sinfo %C`), 1 when unknown.
+    pub cpus: u32,
 }
 
 /// The Slurm client commands of this machine.
@@ -37,6 +41,7 @@ pub struct Slurm {
     squeue: AtomicU64,
     scancel: AtomicU64,
     scontrol: AtomicU64,
+    sinfo: AtomicU64,
 }
 
 async fn run(program: &str, args: &[&str]) -> Result<String, String> {
@@ -58,11 +63,22 @@ async fn run(program: &str, args: &[&str]) -> Result<String, String> {
     String::from_utf8(output.stdout).map_err(|_| format!("{program} printed non-UTF-8 text"))
 }
 
+/// The total of `sinfo -h -o %C` (`ALLOCATED/IDLE/OTHER/TOTAL`, a line per
+/// partition shown).
+pub fn parse_cpus(text: &str) -> Option<u32> {
+    let mut total = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        total += line.trim().rsplit('/').next()?.parse::<u32>().ok()?;
+    }
+    (total > 0).then_some(total)
+}
+
 /// Reads `MaxArraySize` and `MinJobAge` from `scontrol show config`.
 pub fn parse_config(text: &str) -> ClusterLimits {
     let mut limits = ClusterLimits {
         max_array_size: 1001,
         min_job_age: Duration::from_secs(300),
+        cpus: 1,
     };
     for line in text.lines() {
         let Some((key, value)) = line.split_once('=') else {
@@ -86,13 +102,23 @@ impl Slurm {
             squeue: self.squeue.load(Ordering::Relaxed),
             scancel: self.scancel.load(Ordering::Relaxed),
             scontrol: self.scontrol.load(Ordering::Relaxed),
+            sinfo: self.sinfo.load(Ordering::Relaxed),
         }
     }
 
-    /// The controller's limits; an error says Slurm cannot be reached.
-    pub async fn limits(&self) -> Result<ClusterLimits, String> {
+    /// The controller's limits and the cores of `partition` (the default one
+    /// when `None`); an error says Slurm cannot be reached.
+    pub async fn limits(&self, partition: Option<&str>) -> Result<ClusterLimits, String> {
         self.scontrol.fetch_add(1, Ordering::Relaxed);
-        Ok(parse_config(&run("scontrol", &["show", "config"]).await?))
+        let mut limits = parse_config(&run("scontrol", &["show", "config"]).await?);
+        self.sinfo.fetch_add(1, Ordering::Relaxed);
+        let mut args = vec!["-h", "-o", "%C"];
+        if let Some(p) = partition {
+            args.extend(["-p", p]);
+        }
+        let text = run("sinfo", &args).await?;
+        limits.cpus = parse_cpus(&text).unwrap_or(1);
+        Ok(limits)
     }
 
     /// Submits `script`; the job's (or the array's) id. A request Slurm refuses
@@ -140,8 +166,12 @@ mod tests {
             parse_config(text),
             ClusterLimits {
                 max_array_size: 1001,
-                min_job_age: Duration::from_secs(10)
+                min_job_age: Duration::from_secs(10),
+                cpus: 1,
             }
         );
+        assert_eq!(parse_cpus("0/2/0/2\n"), Some(2));
+        assert_eq!(parse_cpus("4/60/0/64\n0/8/0/8\n"), Some(72));
+        assert_eq!(parse_cpus(""), None);
     }
 }

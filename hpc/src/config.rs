@@ -15,6 +15,8 @@
 //! batch_window_ms = 200                   # steps arriving within it share one array
 //! poll_max_s = 30                         # the slowest squeue interval
 //! lost_grace_s = 60                       # a job gone from squeue without its exit-code file is lost after it
+//! max_workers = 64                        # workers of a pool at most (default: the cluster's cores)
+//! worker_linger_s = 5                     # an idle worker waits this long for another step
 //! hysope = "/opt/hysope/bin/hysope"      # the binary wasm steps run in the allocation
 //!
 //! [containers]
@@ -56,6 +58,10 @@ pub struct HpcConfig {
     pub poll_max_s: Option<u64>,
     /// A job that left squeue with no exit-code file is failed as lost after this (s).
     pub lost_grace_s: Option<u64>,
+    /// Workers of a pool at most (default: the cluster's cores over the steps').
+    pub max_workers: Option<u32>,
+    /// How long an idle worker waits for another step before it ends (s, default 5).
+    pub worker_linger_s: Option<u64>,
     /// The `hysope` binary wasm steps run inside the allocation (default: this one).
     pub hysope: Option<PathBuf>,
     /// The container runtime and its image cache.

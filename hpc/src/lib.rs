@@ -8,6 +8,8 @@
 //! - [`docker`]: what a `DockerRequirement` asks for, and [`ContainerBackend`],
 //!   the same containers for local runs;
 //! - [`images`]: the image cache, one pull per image;
+//! - [`pool`]: pools of workers (Slurm array tasks that claim queued steps), and
+//!   what the poller makes of exit-code files and `squeue`;
 //! - [`script`]: the batch script of a step or of an array of steps;
 //! - [`container`]: the container runtimes' command lines;
 //! - [`slurm`]: what Slurm 22.05 says about jobs, parsed;
@@ -20,6 +22,7 @@ pub mod config;
 pub mod container;
 pub mod docker;
 pub mod images;
+pub mod pool;
 pub mod script;
 pub mod slurm;
 

@@ -157,6 +157,114 @@ impl JobSpec {
     }
 }
 
+/// An array of workers that run the steps of one pool: each worker claims a
+/// step from the pool's `queue` folder (a `mv` of its link into `claimed/`,
+/// atomic on one file system: two workers never claim the same step), writes its
+/// own Slurm id to the step's `job` file, runs the step in its folder (output in
+/// `slurm.out`, under an exact `timeout` when the pool's steps have a limit),
+/// writes the step's `exit-code` through a rename, and claims the next. A worker
+/// with nothing to claim for `linger` seconds ends (writing `workers/ID.done`),
+/// at once when the pool's folder is gone (its run is over);
+/// one with a time limit claims a step only when the step's limit still fits in
+/// what is left of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSpec {
+    /// One name per run (`hysope-RUN`).
+    pub name: String,
+    /// Each worker's cores (the pool's steps').
+    pub cores: u32,
+    /// Each worker's memory in MiB.
+    pub mem_mib: u64,
+    /// The pool's steps' time limit.
+    pub step_limit: Option<Duration>,
+    /// The worker's own time limit (`--time`): room for several steps.
+    pub worker_limit: Option<Duration>,
+    /// The pool's folder (`queue/`, `claimed/`, `workers/`).
+    pub pool: PathBuf,
+    /// Workers in the array.
+    pub workers: u32,
+    /// Workers running at once (`%N`).
+    pub throttle: Option<u32>,
+    /// Seconds an idle worker waits for another step.
+    pub linger: Duration,
+}
+
+impl WorkerSpec {
+    /// The batch script, with the site's arguments.
+    pub fn render(&self, site: &Site) -> Result<String, String> {
+        if self.workers == 0 {
+            return Err("an array of no worker".into());
+        }
+        let mut header = JobSpec {
+            name: self.name.clone(),
+            cores: self.cores,
+            mem_mib: self.mem_mib,
+            time_limit: self.worker_limit,
+            dir: self.pool.clone(),
+            array: Some((self.workers, self.throttle)),
+        }
+        .render(site)?;
+        // The same #SBATCH lines, each worker's output in workers/.
+        let cut = header.find("set -u\n").unwrap_or(header.len());
+        header.truncate(cut);
+        let pool = self.pool.display().to_string();
+        let header = header.replace(
+            &format!("--output={pool}/%a/slurm.out"),
+            &format!("--output={pool}/workers/%A_%a.out"),
+        );
+        let run = match self.step_limit {
+            Some(limit) => format!(
+                "timeout --signal=TERM --kill-after=10 {} sh ./run.sh",
+                limit.as_secs().max(1)
+            ),
+            None => "sh ./run.sh".to_string(),
+        };
+        let budget = match (self.worker_limit, self.step_limit) {
+            (Some(worker), Some(step)) => format!(
+                "[ $(( $(date +%s) - start + {} )) -lt {} ] || break\n    ",
+                step.as_secs() + margin(step).as_secs(),
+                worker.as_secs()
+            ),
+            _ => String::new(),
+        };
+        let ticks = (self.linger.as_millis() / 100).max(1);
+        let mut out = header;
+        write!(
+            out,
+            "set -u\n\
+             pool={pool}\n\
+             me=\"${{SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}}_${{SLURM_ARRAY_TASK_ID:-0}}\"\n\
+             start=$(date +%s)\n\
+             idle=0\n\
+             while :; do\n    \
+             {budget}claimed=\n    \
+             for entry in \"$pool\"/queue/*; do\n        \
+             [ -L \"$entry\" ] || continue\n        \
+             name=${{entry##*/}}\n        \
+             if mv \"$entry\" \"$pool/claimed/$name\" 2>/dev/null; then claimed=$name; break; fi\n    \
+             done\n    \
+             if [ -z \"$claimed\" ]; then\n        \
+             [ -d \"$pool/queue\" ] || break\n        \
+             [ \"$idle\" -ge {ticks} ] && break\n        \
+             idle=$((idle + 1))\n        \
+             sleep 0.1\n        \
+             continue\n    \
+             fi\n    \
+             idle=0\n    \
+             step=$(readlink \"$pool/claimed/$claimed\")\n    \
+             printf '%s\\n' \"$me\" > \"$step/job.tmp\" && mv \"$step/job.tmp\" \"$step/job\"\n    \
+             (cd \"$step\" && {run}) > \"$step/slurm.out\" 2>&1 < /dev/null\n    \
+             code=$?\n    \
+             printf '%s\\n' \"$code\" > \"$step/exit-code.tmp\" && mv \"$step/exit-code.tmp\" \"$step/exit-code\"\n\
+             done\n\
+             : > \"$pool/workers/$me.done\"\n",
+            pool = quote(&pool),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +334,66 @@ mod tests {
              code=$?\n\
              printf '%s\\n' \"$code\" > exit-code.tmp && mv exit-code.tmp exit-code\n\
              exit \"$code\"\n"
+        );
+    }
+
+    #[test]
+    fn workers_of_a_pool() {
+        let spec = WorkerSpec {
+            name: "hysope-run-1".into(),
+            cores: 1,
+            mem_mib: 100,
+            step_limit: Some(Duration::from_secs(60)),
+            worker_limit: Some(Duration::from_secs(600)),
+            pool: "/shared/work/run-1/pools/1c-100m-60s".into(),
+            workers: 2,
+            throttle: None,
+            linger: Duration::from_secs(3),
+        };
+        let script = spec.render(&Site::default()).unwrap();
+        assert_eq!(
+            script,
+            "#!/bin/sh\n\
+             #SBATCH --job-name=hysope-run-1\n\
+             #SBATCH --cpus-per-task=1\n\
+             #SBATCH --mem=100M\n\
+             #SBATCH --time=11\n\
+             #SBATCH --no-requeue\n\
+             #SBATCH --array=0-1\n\
+             #SBATCH --output=/shared/work/run-1/pools/1c-100m-60s/workers/%A_%a.out\n\
+             set -u\n\
+             pool='/shared/work/run-1/pools/1c-100m-60s'\n\
+             me=\"${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}_${SLURM_ARRAY_TASK_ID:-0}\"\n\
+             start=$(date +%s)\n\
+             idle=0\n\
+             while :; do\n    \
+             [ $(( $(date +%s) - start + 120 )) -lt 600 ] || break\n    \
+             claimed=\n    \
+             for entry in \"$pool\"/queue/*; do\n        \
+             [ -L \"$entry\" ] || continue\n        \
+             name=${entry##*/}\n        \
+             if mv \"$entry\" \"$pool/claimed/$name\" 2>/dev/null; then claimed=$name; break; fi\n    \
+             done\n    \
+             if [ -z \"$claimed\" ]; then\n        \
+             [ -d \"$pool/queue\" ] || break\n        \
+             [ \"$idle\" -ge 30 ] && break\n        \
+             idle=$((idle + 1))\n        \
+             sleep 0.1\n        \
+             continue\n    \
+             fi\n    \
+             idle=0\n    \
+             step=$(readlink \"$pool/claimed/$claimed\")\n    \
+             printf '%s\\n' \"$me\" > \"$step/job.tmp\" && mv \"$step/job.tmp\" \"$step/job\"\n    \
+             (cd \"$step\" && timeout --signal=TERM --kill-after=10 60 sh ./run.sh) > \"$step/slurm.out\" 2>&1 < /dev/null\n    \
+             code=$?\n    \
+             printf '%s\\n' \"$code\" > \"$step/exit-code.tmp\" && mv \"$step/exit-code.tmp\" \"$step/exit-code\"\n\
+             done\n\
+             : > \"$pool/workers/$me.done\"\n"
+        );
+        assert!(
+            WorkerSpec { workers: 0, ..spec }
+                .render(&Site::default())
+                .is_err()
         );
     }
 

@@ -3,7 +3,7 @@
 # (deploy/slurm/one-node.sh), in the same run: a 100-way scatter and a 20-step
 # chain of small native tools, with `hysope cwl-runner --backend hpc` and
 # `toil-cwl-runner --batchSystem slurm`. Reports the wall time and the Slurm
-# calls of each (sbatch, squeue, scancel, scontrol, sacct, counted by wrappers
+# calls of each (sbatch, squeue, scancel, scontrol, sacct, sinfo, counted by wrappers
 # put first on the PATH of both runners).
 #
 #   bash tests/bench/hpc-bench.sh [ROUNDS]     (default 3; needs `pip install 'toil[cwl]'`)
@@ -20,7 +20,7 @@ work="$(mktemp -d /tmp/hpc-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 # Wrappers that count each Slurm command, then run the real one.
 mkdir -p "$work/bin"
-for cmd in sbatch squeue scancel scontrol sacct; do
+for cmd in sbatch squeue scancel scontrol sacct sinfo; do
     real="$(command -v "$cmd" || echo /usr/bin/$cmd)"
     cat > "$work/bin/$cmd" <<WRAP
 #!/bin/sh
@@ -34,13 +34,12 @@ done
 cat > "$work/step.cwl" <<'CWL'
 cwlVersion: v1.2
 class: CommandLineTool
-baseCommand: [sh, -c]
-arguments: ["cat $(inputs.previous.path) > out.txt 2>/dev/null; echo $(inputs.n) >> out.txt"]
+baseCommand: [sh, -c, 'if [ $# -gt 0 ]; then cat "$@" > out.txt; fi; echo $0 >> out.txt']
 requirements:
   ResourceRequirement: {coresMin: 1, ramMin: 100}
 inputs:
-  n: int
-  previous: File?
+  n: {type: int, inputBinding: {position: 1}}
+  previous: {type: "File?", inputBinding: {position: 2}}
 outputs:
   out: {type: File, outputBinding: {glob: out.txt}}
 CWL
@@ -75,7 +74,7 @@ json.dump({"ns": list(range(100))}, open(f"{work}/scatter.json", "w"))
 json.dump({}, open(f"{work}/chain.json", "w"))
 PY
 
-run() { # runner workflow round -> "seconds calls sbatch squeue"
+run() { # runner workflow round: prints "round workflow runner seconds calls sbatch squeue"
     local runner=$1 wf=$2 n=$3
     local dir="$work/$runner-$wf-$n"
     mkdir -p "$dir"
@@ -96,9 +95,9 @@ run() { # runner workflow round -> "seconds calls sbatch squeue"
     # The outputs are all there.
     case "$wf" in
         scatter) [ "$(ls "$dir/out" | wc -l)" -ge 100 ] || { echo "$runner: missing outputs" >&2; exit 1; } ;;
-        chain) [ "$(cat "$dir"/out/out.txt | wc -l)" -eq 20 ] || { echo "$runner: chain output wrong" >&2; exit 1; } ;;
+        chain) [ "$(wc -l < "$dir/out/out.txt")" -eq 20 ] || { echo "$runner: chain output wrong" >&2; exit 1; } ;;
     esac
-    printf '%s %s %s %s\n' "$(echo "$end - $start" | bc)" "$(wc -l < "$SLURM_CALL_LOG")" \
+    printf '%s %s %s %s %s %s %s\n' "$n" "$wf" "$runner" "$(python3 -c "print(round($end - $start, 2))")" "$(wc -l < "$SLURM_CALL_LOG")" \
         "$(grep -c '^sbatch' "$SLURM_CALL_LOG" || true)" "$(grep -c '^squeue' "$SLURM_CALL_LOG" || true)"
 }
 
@@ -106,10 +105,10 @@ echo "round workflow runner seconds slurm_calls sbatch squeue"
 for n in $(seq 1 "$rounds"); do
     for wf in scatter chain; do
         for runner in hysope toil; do
-            echo "$n $wf $runner $(run "$runner" "$wf" "$n")"
+            run "$runner" "$wf" "$n" | tee -a "$work/results.txt"
         done
     done
-done | tee "$work/results.txt"
+done
 python3 - "$work/results.txt" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l[0].isdigit()]

@@ -216,8 +216,8 @@ impl RunDir {
         if let Some((_, hpc)) = &self.0 {
             let c = hpc.calls();
             eprintln!(
-                "hysope: Slurm calls: sbatch {}, squeue {}, scancel {}, scontrol {}",
-                c.sbatch, c.squeue, c.scancel, c.scontrol
+                "hysope: Slurm calls: sbatch {}, squeue {}, scancel {}, scontrol {}, sinfo {}",
+                c.sbatch, c.squeue, c.scancel, c.scontrol, c.sinfo
             );
         }
     }

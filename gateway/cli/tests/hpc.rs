@@ -200,6 +200,79 @@ fn a_workflow_mixes_container_and_wasm_steps_and_a_scatter_is_one_array() {
     assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
 }
 
+/// Twenty steps on an image the cache does not have: it is pulled once (the
+/// site's pull command, here one that makes a busybox root filesystem), and the
+/// twenty run as one array.
+#[test]
+fn twenty_concurrent_steps_on_one_image_pull_it_once() {
+    let _cluster = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("pulls.log");
+    let config = dir.path().join("hpc.toml");
+    let pull = json!([
+        "sh",
+        "-c",
+        format!(
+            "echo \"$1\" >> {}; sh {} \"$0\"",
+            log.display(),
+            root().join("tests/hpc/busybox-image.sh").display()
+        ),
+        "{dest}",
+        "{image}"
+    ]);
+    std::fs::write(
+        &config,
+        format!(
+            "[containers]\nruntime = \"bwrap\"\nimage_cache = \"{}\"\npull = {pull}\n",
+            dir.path().join("images").display()
+        ),
+    )
+    .unwrap();
+    let tool = write(
+        &dir.path().join("tool.cwl"),
+        &json!({
+            "cwlVersion": "v1.2", "class": "CommandLineTool",
+            "hints": {"DockerRequirement": {"dockerPull": "example.org/swot/busybox:1.36"}},
+            "baseCommand": ["sh", "-c", "echo $0 > n.txt"],
+            "inputs": {"n": {"type": "int", "inputBinding": {"position": 1}}},
+            "outputs": {"n": {"type": "File", "outputBinding": {"glob": "n.txt"}}}
+        }),
+    );
+    let workflow = write(
+        &dir.path().join("wf.cwl"),
+        &json!({
+            "cwlVersion": "v1.2", "class": "Workflow",
+            "requirements": {"ScatterFeatureRequirement": {}},
+            "inputs": {"ns": "int[]"},
+            "outputs": {"ns": {"type": "File[]", "outputSource": "s/n"}},
+            "steps": {"s": {"run": tool, "scatter": "n", "in": {"n": "ns"}, "out": ["n"]}}
+        }),
+    );
+    let job = write(
+        &dir.path().join("job.json"),
+        &json!({"ns": (0..20).collect::<Vec<_>>()}),
+    );
+    let out = cwl_runner(
+        dir.path(),
+        &["--hpc-config", config.to_str().unwrap()],
+        &workflow,
+        &job,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "example.org/swot/busybox:1.36\n"
+    );
+    assert!(
+        dir.path()
+            .join("images/example.org_swot_busybox_1.36/bin/sh")
+            .exists()
+    );
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(output["ns"].as_array().unwrap().len(), 20);
+    assert_eq!(calls(&out, "sbatch"), 1, "{}", text(&out));
+}
+
 /// A step's exit code, a tool time limit, a request Slurm can never run.
 #[test]
 fn failures_say_what_ended_the_step() {
@@ -436,30 +509,40 @@ fn a_server_deploys_containers_dismisses_and_reattaches_after_kill_9() {
         });
     }
 
-    // kill -9 while the jobs are in Slurm.
-    let reattached = execute(&addr, &token, "sleeper", json!({"seconds": 25}));
-    let finished = execute(&addr, &token, "sleeper", json!({"seconds": 8}));
-    let lost = execute(&addr, &token, "sleeper", json!({"seconds": 60}));
+    // kill -9 while the jobs are in Slurm: two run (the node has two cores),
+    // the third waits for a core.
+    let reattached = execute(&addr, &token, "sleeper", json!({"seconds": 50}));
+    let finished = execute(&addr, &token, "sleeper", json!({"seconds": 6}));
     let ids_of = |id: &str| squeue_ids_named(&format!("hysope-{id}"));
-    // Two run (the node has two cores), the third waits or runs.
-    wait_for("the jobs in Slurm", Duration::from_secs(30), || {
+    wait_for("the two jobs running", Duration::from_secs(30), || {
         [&reattached, &finished]
             .iter()
             .all(|id| ids_of(id).iter().any(|l| l.ends_with("RUNNING")))
-            && !ids_of(&lost).is_empty()
     });
-    let before: Vec<String> = [&reattached, &finished, &lost]
-        .iter()
-        .map(|id| ids_of(id)[0].split_whitespace().next().unwrap().to_string())
-        .collect();
+    let lost = execute(&addr, &token, "sleeper", json!({"seconds": 120}));
+    wait_for("the third job in Slurm", Duration::from_secs(30), || {
+        !ids_of(&lost).is_empty()
+    });
+    let slurm_id = |id: &str| {
+        ids_of(id)
+            .first()
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+    };
+    let before = slurm_id(&reattached).unwrap();
     server.0.kill().unwrap();
     server.0.wait().unwrap();
-    // While the server is down: one job ends and leaves squeue (MinJobAge 10 s),
-    // one is cancelled by someone else.
-    let out = Command::new("scancel").arg(&before[2]).output().unwrap();
+    // While the server is down: the short job ends and leaves squeue (MinJobAge
+    // 10 s); the third starts on the core it freed, and someone cancels it.
+    wait_for("the third job running", Duration::from_secs(60), || {
+        ids_of(&lost).iter().any(|l| l.ends_with("RUNNING"))
+    });
+    let out = Command::new("scancel")
+        .arg(slurm_id(&lost).unwrap())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     wait_for(
-        "the short job gone from squeue",
+        "the short and the cancelled jobs gone from squeue",
         Duration::from_secs(60),
         || ids_of(&finished).is_empty() && ids_of(&lost).is_empty(),
     );
@@ -474,7 +557,7 @@ fn a_server_deploys_containers_dismisses_and_reattaches_after_kill_9() {
         .iter()
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
-    assert_eq!(now, vec![before[0].clone()]);
+    assert_eq!(now, vec![before]);
     wait_for(
         "the jobs settled after the restart",
         Duration::from_secs(90),
