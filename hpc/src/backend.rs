@@ -916,9 +916,10 @@ async fn poller(shared: Arc<Shared>) {
             }
             every = (every * 3 / 2).min(cap);
         }
+        let fastest = shared.lock().tick_min();
         tick = match settled {
-            true => TICK_MIN,
-            false => (tick * 3 / 2).min(TICK_MAX),
+            true => fastest,
+            false => (tick * 3 / 2).clamp(fastest, TICK_MAX),
         };
     }
 }

@@ -227,7 +227,7 @@ impl WorkerSpec {
             ),
             _ => String::new(),
         };
-        let ticks = (self.linger.as_millis() / 100).max(1);
+        let ticks = (self.linger.as_millis() / 20).max(1);
         let mut out = header;
         write!(
             out,
@@ -247,7 +247,7 @@ impl WorkerSpec {
              [ -d \"$pool/queue\" ] || break\n        \
              [ \"$idle\" -ge {ticks} ] && break\n        \
              idle=$((idle + 1))\n        \
-             sleep 0.1\n        \
+             sleep 0.02\n        \
              continue\n    \
              fi\n    \
              idle=0\n    \
@@ -376,9 +376,9 @@ mod tests {
              done\n    \
              if [ -z \"$claimed\" ]; then\n        \
              [ -d \"$pool/queue\" ] || break\n        \
-             [ \"$idle\" -ge 30 ] && break\n        \
+             [ \"$idle\" -ge 150 ] && break\n        \
              idle=$((idle + 1))\n        \
-             sleep 0.1\n        \
+             sleep 0.02\n        \
              continue\n    \
              fi\n    \
              idle=0\n    \
