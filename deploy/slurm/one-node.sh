@@ -11,10 +11,11 @@
 set -eu
 MIN_JOB_AGE=${MIN_JOB_AGE:-300}
 
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
+    || ! command -v munged >/dev/null || ! command -v pgrep >/dev/null; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        slurmctld slurmd slurm-client munge
+        slurmctld slurmd slurm-client munge procps
 fi
 
 # munge authenticates every Slurm call.

@@ -257,7 +257,8 @@ impl WorkerSpec {
              code=$?\n    \
              printf '%s\\n' \"$code\" > \"$step/exit-code.tmp\" && mv \"$step/exit-code.tmp\" \"$step/exit-code\"\n\
              done\n\
-             : > \"$pool/workers/$me.done\"\n",
+             {{ : > \"$pool/workers/$me.done\"; }} 2>/dev/null\n\
+             exit 0\n",
             pool = quote(&pool),
         )
         .map_err(|e| e.to_string())?;
@@ -388,7 +389,8 @@ mod tests {
              code=$?\n    \
              printf '%s\\n' \"$code\" > \"$step/exit-code.tmp\" && mv \"$step/exit-code.tmp\" \"$step/exit-code\"\n\
              done\n\
-             : > \"$pool/workers/$me.done\"\n"
+             { : > \"$pool/workers/$me.done\"; } 2>/dev/null\n\
+             exit 0\n"
         );
         assert!(
             WorkerSpec { workers: 0, ..spec }

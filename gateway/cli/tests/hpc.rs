@@ -17,11 +17,26 @@ use serde_json::{Value, json};
 /// jobs never wait for another's cores.
 static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// The cluster to this test alone, with no job left by an earlier one.
+/// The cluster to this test alone, with no job left by an earlier one and its
+/// node up.
 fn cluster() -> std::sync::MutexGuard<'static, ()> {
     let guard = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     cancel_all();
+    node_up();
     guard
+}
+
+/// Puts the node back in service if a test left it down.
+fn node_up() {
+    let out = Command::new("sinfo")
+        .args(["-h", "-o", "%t"])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&out.stdout).contains("down") {
+        let _ = Command::new("scontrol")
+            .args(["update", "nodename=localhost", "state=resume"])
+            .output();
+    }
 }
 
 /// Cancels every Slurm job of these tests (named `hysope-...`) still there.
@@ -271,6 +286,83 @@ fn twenty_concurrent_steps_on_one_image_pull_it_once() {
     let output: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(output["ns"].as_array().unwrap().len(), 20);
     assert_eq!(calls(&out, "sbatch"), 1, "{}", text(&out));
+}
+
+/// Steps whose node fails under them (an administrator sets it down: their
+/// workers end NODE_FAIL) run again, each once, when the node is back.
+#[test]
+fn steps_failed_by_their_node_run_again() {
+    let _cluster = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let tool = write(
+        &dir.path().join("t.cwl"),
+        &json!({
+            "cwlVersion": "v1.2", "class": "CommandLineTool",
+            "baseCommand": ["sh", "-c", "sleep 6; echo done $0 > out.txt"],
+            "inputs": {"n": {"type": "int", "inputBinding": {"position": 1}}},
+            "outputs": {"out": {"type": "File", "outputBinding": {"glob": "out.txt"}}}
+        }),
+    );
+    let workflow = write(
+        &dir.path().join("wf.cwl"),
+        &json!({
+            "cwlVersion": "v1.2", "class": "Workflow",
+            "requirements": {"ScatterFeatureRequirement": {}},
+            "inputs": {"ns": "int[]"},
+            "outputs": {"outs": {"type": "File[]", "outputSource": "s/out"}},
+            "steps": {"s": {"run": tool, "scatter": "n", "in": {"n": "ns"}, "out": ["out"]}}
+        }),
+    );
+    let job = write(&dir.path().join("job.json"), &json!({"ns": [1, 2]}));
+    let child = Command::new(env!("CARGO_BIN_EXE_hysope"))
+        .args(["cwl-runner", "--backend", "hpc", "--outdir"])
+        .arg(dir.path().join("out"))
+        .arg(&workflow)
+        .arg(&job)
+        .env("HYSOPE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("both steps running", Duration::from_secs(30), || {
+        squeue_ids_named("hysope-run-")
+            .iter()
+            .filter(|l| l.ends_with("RUNNING"))
+            .count()
+            == 2
+    });
+    let down = Command::new("scontrol")
+        .args([
+            "update",
+            "nodename=localhost",
+            "state=down",
+            "reason=hysope-test",
+        ])
+        .output()
+        .unwrap();
+    assert!(down.status.success(), "{}", text(&down));
+    wait_for("the workers NODE_FAIL", Duration::from_secs(30), || {
+        squeue_ids_named("hysope-run-")
+            .iter()
+            .filter(|l| l.ends_with("NODE_FAIL"))
+            .count()
+            == 2
+    });
+    node_up();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (i, file) in output["outs"].as_array().unwrap().iter().enumerate() {
+        let content = std::fs::read_to_string(file["path"].as_str().unwrap()).unwrap();
+        assert_eq!(content, format!("done {}\n", i + 1));
+    }
+    assert_eq!(
+        text(&out).matches("queued again").count(),
+        2,
+        "{}",
+        text(&out)
+    );
+    assert_eq!(calls(&out, "sbatch"), 2, "{}", text(&out));
 }
 
 /// A step's exit code, a tool time limit, a request Slurm can never run.
