@@ -23,6 +23,10 @@ mkdir -p /run/munge && chown munge:munge /run/munge && chmod 755 /run/munge
 if ! pgrep -x munged >/dev/null; then
     su -s /bin/sh munge -c /usr/sbin/munged
 fi
+for _ in $(seq 1 50); do
+    [ -S /run/munge/munge.socket.2 ] && break
+    sleep 0.2
+done
 munge -n | unmunge >/dev/null
 
 mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
