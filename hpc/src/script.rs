@@ -167,6 +167,13 @@ impl JobSpec {
 /// at once when the pool's folder is gone (its run is over);
 /// one with a time limit claims a step only when the step's limit still fits in
 /// what is left of its own.
+///
+/// When Slurm ends the worker (scancel, its node set down, preemption) it
+/// signals every process of the job one after another (`proctrack/linuxproc`),
+/// so the step may die before the worker hears its own SIGTERM. A step ended
+/// by a signal therefore gets a second for the worker's own to arrive; a worker
+/// told to stop writes no `exit-code` and claims nothing more, and the poller
+/// settles the step from the worker's Slurm state (NODE_FAIL runs it again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerSpec {
     /// One name per run (`hysope-RUN`).
@@ -234,9 +241,11 @@ impl WorkerSpec {
             "set -u\n\
              pool={pool}\n\
              me=\"${{SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}}_${{SLURM_ARRAY_TASK_ID:-0}}\"\n\
+             stop=\n\
+             trap 'stop=1' TERM\n\
              start=$(date +%s)\n\
              idle=0\n\
-             while :; do\n    \
+             while [ -z \"$stop\" ]; do\n    \
              {budget}claimed=\n    \
              for entry in \"$pool\"/queue/*; do\n        \
              [ -L \"$entry\" ] || continue\n        \
@@ -253,10 +262,14 @@ impl WorkerSpec {
              idle=0\n    \
              step=$(readlink \"$pool/claimed/$claimed\")\n    \
              printf '%s\\n' \"$me\" > \"$step/job.tmp\" && mv \"$step/job.tmp\" \"$step/job\"\n    \
+             [ -n \"$stop\" ] && exit 143\n    \
              (cd \"$step\" && {run}) > \"$step/slurm.out\" 2>&1 < /dev/null\n    \
              code=$?\n    \
+             [ \"$code\" -gt 128 ] && [ -z \"$stop\" ] && sleep 1\n    \
+             [ -n \"$stop\" ] && exit 143\n    \
              printf '%s\\n' \"$code\" > \"$step/exit-code.tmp\" && mv \"$step/exit-code.tmp\" \"$step/exit-code\"\n\
              done\n\
+             [ -n \"$stop\" ] && exit 143\n\
              {{ : > \"$pool/workers/$me.done\"; }} 2>/dev/null\n\
              exit 0\n",
             pool = quote(&pool),
@@ -365,9 +378,11 @@ mod tests {
              set -u\n\
              pool='/shared/work/run-1/pools/1c-100m-60s'\n\
              me=\"${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}_${SLURM_ARRAY_TASK_ID:-0}\"\n\
+             stop=\n\
+             trap 'stop=1' TERM\n\
              start=$(date +%s)\n\
              idle=0\n\
-             while :; do\n    \
+             while [ -z \"$stop\" ]; do\n    \
              [ $(( $(date +%s) - start + 120 )) -lt 600 ] || break\n    \
              claimed=\n    \
              for entry in \"$pool\"/queue/*; do\n        \
@@ -385,10 +400,14 @@ mod tests {
              idle=0\n    \
              step=$(readlink \"$pool/claimed/$claimed\")\n    \
              printf '%s\\n' \"$me\" > \"$step/job.tmp\" && mv \"$step/job.tmp\" \"$step/job\"\n    \
+             [ -n \"$stop\" ] && exit 143\n    \
              (cd \"$step\" && timeout --signal=TERM --kill-after=10 60 sh ./run.sh) > \"$step/slurm.out\" 2>&1 < /dev/null\n    \
              code=$?\n    \
+             [ \"$code\" -gt 128 ] && [ -z \"$stop\" ] && sleep 1\n    \
+             [ -n \"$stop\" ] && exit 143\n    \
              printf '%s\\n' \"$code\" > \"$step/exit-code.tmp\" && mv \"$step/exit-code.tmp\" \"$step/exit-code\"\n\
              done\n\
+             [ -n \"$stop\" ] && exit 143\n\
              { : > \"$pool/workers/$me.done\"; } 2>/dev/null\n\
              exit 0\n"
         );
