@@ -6,7 +6,8 @@
 # the plugin registry), and from Debian promtool
 # (prometheus), curl, chromium (the HTML pages, in a real headless browser) and
 # openssl (a test CA for the https subscriber), ssh-keygen (component signatures), bubblewrap and busybox-static (containers); with npm, oidc-provider (a real OpenID
-# provider for the identity tests, tests/oidc); a one-node Slurm cluster (deploy/slurm/one-node.sh).
+# provider for the identity tests, tests/oidc); a one-node Slurm cluster (deploy/slurm/one-node.sh);
+# PostgreSQL with PostGIS (deploy/services/postgres.sh).
 # Idempotent: skips what is already there.
 set -euo pipefail
 
@@ -35,6 +36,10 @@ fi
 # The one-node Slurm cluster of the HPC tests (gateway/cli/tests/hpc.rs): finished
 # jobs leave squeue after 10 s, so that the tests see it happen.
 MIN_JOB_AGE=10 sh "$(dirname "$0")/../deploy/slurm/one-node.sh" >/dev/null
+
+# PostgreSQL 15 with PostGIS on 127.0.0.1:54329, for the scale-out stores' tests
+# (gateway/postgres/tests, gateway/cli/tests/scale_out.rs; a schema per test).
+sh "$(dirname "$0")/../deploy/services/postgres.sh" >/dev/null
 
 # The OpenID provider of the identity tests (gateway/server/tests/identity.rs).
 oidc="$(cd "$(dirname "$0")/oidc" && pwd)"

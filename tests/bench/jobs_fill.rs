@@ -50,6 +50,9 @@ fn main() -> anyhow::Result<()> {
             failure: (status == Status::Failed).then_some(hysope_jobs::FailureKind::ProcessFailed),
             base_url: None,
             owner: Some("bench".into()),
+            revision: 0,
+            lease_until: None,
+            dispatched: false,
         });
         if batch.len() == 10_000 {
             store.put_all(&batch)?;

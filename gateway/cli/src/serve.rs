@@ -126,6 +126,21 @@ pub struct ServeArgs {
     /// Versions of one namespace waiting for review, at most.
     #[arg(long, env = "HYSOPE_REGISTRY_PENDING", default_value_t = 20)]
     pub registry_pending: usize,
+    /// Where jobs are kept: `postgres://USER@HOST:PORT/DATABASE`, a database
+    /// that several `hysope serve` gateways share (each then runs the jobs
+    /// others accepted too); the data folder's store by default.
+    #[arg(long = "store", env = "HYSOPE_STORE")]
+    pub store_url: Option<String>,
+    /// How accepted jobs reach a worker: `postgres` (a queue in the --store
+    /// database: SKIP LOCKED rows woken by LISTEN/NOTIFY) or `postgres://...`;
+    /// in-process by default. A shared --store needs one.
+    #[arg(long = "queue", env = "HYSOPE_QUEUE")]
+    pub queue_url: Option<String>,
+    /// How long a running job of a shared store stays its worker's without a
+    /// renewal (renewed every 2 s at most): a worker that stops is noticed that
+    /// much later, and its job queued again.
+    #[arg(long, env = "HYSOPE_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lease: std::time::Duration,
     /// Let anonymous callers execute processes and follow the jobs they started by
     /// their links (a public demo). Off by default: executing needs a user's token.
     #[arg(long, env = "HYSOPE_ANONYMOUS_EXECUTE")]
@@ -248,6 +263,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             pending_per_namespace: args.registry_pending,
         },
         registry_url: args.registry_blobs.clone(),
+        job_store_url: args.store_url.clone(),
+        queue_url: args.queue_url.clone(),
+        lease: args.lease,
     };
     let (state, requeued) = start(config).await?;
     let processes = state.jobs().processes().all().count();

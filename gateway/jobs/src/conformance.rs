@@ -35,6 +35,9 @@ pub fn job(id: &str, created: u64, status: Status) -> Job {
         failure: None,
         base_url: None,
         owner: None,
+        revision: 0,
+        lease_until: None,
+        dispatched: false,
     }
 }
 
@@ -241,6 +244,99 @@ pub mod job_store {
         assert_eq!(ids(store, &JobFilter::default(), 0, 100).len(), 50);
         assert_eq!(store.unfinished().unwrap().len(), 50);
     }
+
+    /// A swap writes over the revision it was made from and nothing else: a
+    /// change made from an old read is refused, a new job goes in as revision 1.
+    pub async fn a_swap_writes_only_over_its_revision(store: &dyn JobStore) {
+        store.put(&job("w", 2, Status::Accepted)).unwrap();
+        let mut claim = store.get("w").unwrap().unwrap();
+        claim.status = Status::Running;
+        claim.revision += 1;
+        let mut late = store.get("w").unwrap().unwrap();
+        late.status = Status::Dismissed;
+        late.revision += 1;
+        assert!(store.swap(&claim, true).await.unwrap());
+        assert!(
+            !store.swap(&late, true).await.unwrap(),
+            "a stale change was written"
+        );
+        let stored = store.get("w").unwrap().unwrap();
+        assert_eq!((stored.status, stored.revision), (Status::Running, 1));
+        assert_eq!(store.unfinished().unwrap().len(), 1);
+        // Made again over what is stored now, it goes in.
+        let mut again = stored;
+        again.status = Status::Dismissed;
+        again.revision += 1;
+        assert!(store.swap(&again, false).await.unwrap());
+        assert!(store.unfinished().unwrap().is_empty());
+        let listed = ids(
+            store,
+            &JobFilter {
+                statuses: vec![Status::Dismissed],
+                ..JobFilter::default()
+            },
+            0,
+            10,
+        );
+        assert_eq!(listed, ["w"]);
+        // New jobs: revision 1 is inserted, any other is refused.
+        let mut fresh = job("n", 3, Status::Running);
+        fresh.revision = 1;
+        assert!(store.swap(&fresh, true).await.unwrap());
+        let mut orphan = job("m", 4, Status::Running);
+        orphan.revision = 5;
+        assert!(!store.swap(&orphan, true).await.unwrap());
+        assert!(store.get("m").unwrap().is_none());
+    }
+
+    /// Writers racing on one job with read-and-swap lose no change: each of 40
+    /// increments lands once.
+    pub async fn racing_swaps_lose_no_change(store: &dyn JobStore) {
+        store.put(&job("r", 2, Status::Running)).unwrap();
+        let racers = (0..40).map(|_| async {
+            loop {
+                let mut job = store.get("r").unwrap().unwrap();
+                job.attempts += 1;
+                job.revision += 1;
+                if store.swap(&job, false).await.unwrap() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        futures::future::join_all(racers).await;
+        let job = store.get("r").unwrap().unwrap();
+        assert_eq!((job.attempts, job.revision), (40, 40));
+    }
+
+    /// The sweeper's jobs: running ones whose lease ran out, accepted ones not
+    /// dispatched and quiet since the given time; no other.
+    pub fn stale_jobs_are_lapsed_leases_and_undispatched_ones(store: &dyn JobStore) {
+        let mut jobs = Vec::new();
+        for (id, status, lease, dispatched, updated) in [
+            ("lapsed", Status::Running, Some(100), false, 10),
+            ("held", Status::Running, Some(1000), false, 10),
+            ("undispatched", Status::Accepted, None, false, 10),
+            ("recent", Status::Accepted, None, false, 490),
+            ("queued", Status::Accepted, None, true, 10),
+            ("done", Status::Successful, Some(100), false, 10),
+        ] {
+            let mut j = job(id, jobs.len() as u64, status);
+            j.lease_until = lease;
+            j.dispatched = dispatched;
+            j.updated = updated;
+            jobs.push(j);
+        }
+        store.put_all(&jobs).unwrap();
+        let stale: Vec<String> = store
+            .stale(500, 400, 10)
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(stale, ["lapsed", "undispatched"]);
+        assert_eq!(store.stale(500, 400, 1).unwrap().len(), 1);
+    }
 }
 
 /// The job queue's cases.
@@ -340,6 +436,21 @@ macro_rules! job_store_suite {
             async fn concurrent_submits_are_all_kept() {
                 let (_guard, store) = $make;
                 case::concurrent_submits_are_all_kept(&store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_swap_writes_only_over_its_revision() {
+                let (_guard, store) = $make;
+                case::a_swap_writes_only_over_its_revision(&store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn racing_swaps_lose_no_change() {
+                let (_guard, store) = $make;
+                case::racing_swaps_lose_no_change(&store).await;
+            }
+            #[test]
+            fn stale_jobs_are_lapsed_leases_and_undispatched_ones() {
+                let (_guard, store) = $make;
+                case::stale_jobs_are_lapsed_leases_and_undispatched_ones(&store);
             }
         }
     };

@@ -7,6 +7,9 @@ pub enum Error {
     /// The storage under the job store failed.
     #[error("job store: {0}")]
     Store(#[from] hysope_store::Error),
+    /// The database under a scale-out job store or queue failed.
+    #[error("job store: {0}")]
+    Database(String),
     /// A job record could not be encoded or decoded.
     #[error("job store: a job record: {0}")]
     Record(#[from] serde_json::Error),

@@ -144,6 +144,9 @@ impl Jobs {
             attempts: 0,
             failure: None,
             owner: Some(owner.to_string()),
+            revision: 0,
+            lease_until: None,
+            dispatched: false,
         };
         Ok((job, asynchronous))
     }
@@ -168,6 +171,11 @@ impl Jobs {
             .job_moved(&job.process_id, None, Status::Accepted);
         self.queue.push(job.id.clone()).await?;
         self.metrics.queue_depth.set(self.queue.depth() as i64);
+        if let Err(e) = crate::worker::mark_dispatched(self, &job.id).await {
+            // The sweeper pushes it again: a duplicate delivery, which the claim
+            // ignores.
+            tracing::warn!(job_id = %job.id, error = format!("{e:#}"), "job not marked dispatched");
+        }
         Ok(())
     }
 

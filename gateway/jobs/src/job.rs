@@ -124,6 +124,21 @@ pub struct Job {
     /// operators see them.
     #[serde(default)]
     pub owner: Option<String>,
+    /// How many times the record was changed: a change is written only over the
+    /// revision it was made from ([`JobStore::swap`](crate::JobStore::swap)), so
+    /// that gateways and workers sharing a store never undo each other's changes.
+    #[serde(default)]
+    pub revision: u64,
+    /// Until when (milliseconds) the worker running it holds it: a worker renews
+    /// its lease while the job runs; a running job whose lease ran out in a
+    /// shared store is queued again (its worker died) by any gateway or worker.
+    #[serde(default)]
+    pub lease_until: Option<u64>,
+    /// The queue confirmed the job's id (shared stores): an accepted job that
+    /// stays undispatched (its gateway died between the commit and the push) is
+    /// pushed by a sweeper.
+    #[serde(default)]
+    pub dispatched: bool,
 }
 
 /// Now, in milliseconds since the epoch.

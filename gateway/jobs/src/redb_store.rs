@@ -46,6 +46,8 @@ struct Keys {
     status: Status,
     #[serde(default)]
     owner: Option<String>,
+    #[serde(default)]
+    revision: u64,
 }
 
 impl RedbJobStore {
@@ -150,6 +152,7 @@ impl JobStore for RedbJobStore {
                         created: job.created,
                         status: job.status,
                         owner: job.owner.clone(),
+                        revision: job.revision,
                     },
                     bytes: serde_json::to_vec(job)?,
                 })
@@ -163,6 +166,52 @@ impl JobStore for RedbJobStore {
             .db
             .submit(Box::new(move |tx| write_records(tx, &records)), durable);
         Box::pin(async move { Ok(commit.await?) })
+    }
+
+    fn swap(&self, job: &Job, durable: bool) -> crate::SwapCommit {
+        let record = match serde_json::to_vec(job) {
+            Ok(bytes) => Record {
+                keys: Keys {
+                    id: job.id.clone(),
+                    process_id: job.process_id.clone(),
+                    created: job.created,
+                    status: job.status,
+                    owner: job.owner.clone(),
+                    revision: job.revision,
+                },
+                bytes,
+            },
+            Err(e) => return Box::pin(std::future::ready(Err(e.into()))),
+        };
+        // Checked and written in the commit's transaction: atomic whoever else
+        // writes the job (the change may run twice when its batch is retried).
+        let written = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = written.clone();
+        let change = move |tx: &redb::WriteTransaction| {
+            let stored = {
+                let table = tx.open_table(JOBS)?;
+                let found = table.get(record.keys.id.as_str())?;
+                found
+                    .map(|v| serde_json::from_slice::<Keys>(v.value()).map(|k| k.revision))
+                    .transpose()
+                    .map_err(hysope_store::Error::change)?
+            };
+            let over = match (stored, record.keys.revision.checked_sub(1)) {
+                (Some(stored), Some(from)) => stored == from,
+                (None, Some(0)) => true,
+                _ => false,
+            };
+            if over {
+                write_records(tx, std::slice::from_ref(&record))?;
+            }
+            flag.store(over, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        };
+        let commit = self.db.submit(Box::new(change), durable);
+        Box::pin(async move {
+            commit.await?;
+            Ok(written.load(std::sync::atomic::Ordering::SeqCst))
+        })
     }
 
     fn get(&self, id: &str) -> Result<Option<Job>> {

@@ -81,7 +81,14 @@ pub struct JobsParts {
     pub job_time_limit: std::time::Duration,
     /// Backends before the engine's own (`None`: the engine's only).
     pub backends: Option<Arc<dyn RunBackends>>,
+    /// How long a worker holds a running job of a shared store without renewing
+    /// (see [`DEFAULT_LEASE`]).
+    pub lease: std::time::Duration,
 }
+
+/// A worker's lease on a running job by default: renewed every 2 s, so a worker
+/// that stops is noticed 30 s later.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The job system: everything jobs need, shared by the handlers and the workers.
 pub struct Jobs {
@@ -129,6 +136,8 @@ pub struct Jobs {
     pub(crate) job_time_limit: std::time::Duration,
     /// Backends before the engine's own.
     pub(crate) backends: Option<Arc<dyn RunBackends>>,
+    /// A worker's lease on a running job (shared stores).
+    pub(crate) lease: std::time::Duration,
 }
 
 /// The largest result file a response carries inline (`transmissionMode: value`,
@@ -165,6 +174,7 @@ impl Jobs {
             sync_waiting: std::sync::atomic::AtomicUsize::new(0),
             job_time_limit: parts.job_time_limit,
             backends: parts.backends,
+            lease: parts.lease.max(std::time::Duration::from_millis(300)),
         })
     }
 

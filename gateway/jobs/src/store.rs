@@ -6,6 +6,10 @@ use crate::{Job, JobFilter, JobPage, Result, Status};
 pub type JobCommit =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'static>>;
 
+/// The end of [`JobStore::swap`]: whether the job was written.
+pub type SwapCommit =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool>> + Send + 'static>>;
+
 /// Where jobs are kept. Every write is durable when it returns: a job the API
 /// acknowledged survives a crash of the process.
 pub trait JobStore: Send + Sync {
@@ -32,12 +36,60 @@ pub trait JobStore: Send + Sync {
     /// commit with the catalogue may rely on that order, one that does not must
     /// not make the record durable before the item's own commit has returned.
     fn submit(&self, jobs: &[Job], durable: bool) -> JobCommit;
+    /// Writes `job` only over the record it was changed from: the stored one's
+    /// revision must be `job.revision - 1` (or no record at all, for revision
+    /// 1). Resolves to false, writing nothing, when another writer changed the
+    /// job first: the caller reads it again and decides again.
+    ///
+    /// By default a read and a [`JobStore::submit`]: atomic only for a store that
+    /// one process writes (the embedded one, whose file one server holds, and whose
+    /// writes to a job go through that server's lock on the job). A store that
+    /// several processes share makes it one conditional write.
+    fn swap(&self, job: &Job, durable: bool) -> SwapCommit {
+        let current = match self.get(&job.id) {
+            Ok(current) => current.map(|j| j.revision),
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        let over = match (current, job.revision.checked_sub(1)) {
+            (Some(stored), Some(from)) => stored == from,
+            (None, Some(0)) => true,
+            _ => false,
+        };
+        if !over {
+            return Box::pin(std::future::ready(Ok(false)));
+        }
+        let commit = self.submit(std::slice::from_ref(job), durable);
+        Box::pin(async move { commit.await.map(|()| true) })
+    }
+    /// True when several processes (gateways, workers) share the store: a job's
+    /// worker is then known dead by its lease, not by a restart, and accepted jobs
+    /// a gateway could not push are pushed by a sweeper.
+    fn shared(&self) -> bool {
+        false
+    }
     /// A job by id.
     fn get(&self, id: &str) -> Result<Option<Job>>;
     /// Jobs matching `filter`, newest first, skipping `offset`, at most `limit`.
     fn list(&self, filter: &JobFilter, offset: usize, limit: usize) -> Result<JobPage>;
     /// Jobs not in a final state (accepted or running), oldest first.
     fn unfinished(&self) -> Result<Vec<Job>>;
+    /// Jobs a sweeper must look at in a shared store, oldest first, at most
+    /// `limit`: running ones whose lease ran out before `now`, and accepted ones
+    /// not dispatched whose record was last changed before `quiet_since` (their
+    /// gateway may have died between the commit and the push). Milliseconds.
+    fn stale(&self, now: u64, quiet_since: u64, limit: usize) -> Result<Vec<Job>> {
+        let mut out: Vec<Job> = self
+            .unfinished()?
+            .into_iter()
+            .filter(|job| match job.status {
+                Status::Running => job.lease_until.is_some_and(|until| until < now),
+                Status::Accepted => !job.dispatched && job.updated < quiet_since,
+                _ => false,
+            })
+            .collect();
+        out.truncate(limit);
+        Ok(out)
+    }
     /// Number of jobs per (process, status), for metrics.
     fn count(&self) -> Result<Vec<(String, Status, u64)>>;
     /// Why the store cannot take writes now (its disk full or failing), if so: the

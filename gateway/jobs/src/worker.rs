@@ -85,7 +85,13 @@ pub(crate) fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// Puts jobs left unfinished by a previous process back in the queue (or fails
 /// them when they were interrupted too often). Returns how many were re-queued.
+///
+/// A store that several processes share is not recovered that way (the running
+/// jobs of other workers are theirs): a [`sweep`] queues again what lapsed.
 pub async fn recover(state: &Jobs) -> anyhow::Result<usize> {
+    if state.store.shared() {
+        return sweep(state).await;
+    }
     let mut requeued = 0;
     for mut job in state.store.unfinished()? {
         let was = job.status;
@@ -129,36 +135,46 @@ pub async fn update(
     state: &Jobs,
     id: &str,
     durable: bool,
-    change: impl FnOnce(&mut Job) -> bool,
+    mut change: impl FnMut(&mut Job) -> bool,
 ) -> anyhow::Result<Option<Job>> {
     let _guard = job_lock(state, id).await;
-    // A quiet job is not in the store yet (it leaves the quiet ones once written).
-    let quiet = state.quiet.lock().expect("quiet lock").get(id).cloned();
-    let current = match quiet {
-        Some(job) => Some(job),
-        None => state.store.get(id)?,
-    };
-    let Some(mut job) = current else {
-        return Ok(None);
-    };
-    let before = job.status;
-    if !change(&mut job) {
+    // Another process sharing the store may change the job between the read and
+    // the write: the write is then refused, and the change made again over what
+    // that process wrote.
+    for _ in 0..MAX_SWAPS {
+        // A quiet job is not in the store yet (it leaves the quiet ones once written).
+        let quiet = state.quiet.lock().expect("quiet lock").get(id).cloned();
+        let current = match quiet {
+            Some(job) => Some(job),
+            None => state.store.get(id)?,
+        };
+        let Some(mut job) = current else {
+            return Ok(None);
+        };
+        let before = job.status;
+        if !change(&mut job) {
+            return Ok(Some(job));
+        }
+        job.updated = now_ms();
+        job.revision += 1;
+        let written = state.store.swap(&job, durable).await?;
+        state.quiet.lock().expect("quiet lock").remove(id);
+        if !written {
+            continue;
+        }
+        if before != job.status {
+            state
+                .metrics
+                .job_moved(&job.process_id, Some(before), job.status);
+        }
+        crate::callbacks::notify(&state.egress, &job);
         return Ok(Some(job));
     }
-    job.updated = now_ms();
-    state
-        .store
-        .submit(std::slice::from_ref(&job), durable)
-        .await?;
-    state.quiet.lock().expect("quiet lock").remove(id);
-    if before != job.status {
-        state
-            .metrics
-            .job_moved(&job.process_id, Some(before), job.status);
-    }
-    crate::callbacks::notify(&state.egress, &job);
-    Ok(Some(job))
+    anyhow::bail!("job {id}: changed by other processes {MAX_SWAPS} times while this one tried")
 }
+
+/// How many times [`update`] makes its change again over another process's.
+const MAX_SWAPS: usize = 64;
 
 /// The lock of `id`'s stripe, held while its record is read, changed and written.
 async fn job_lock<'a>(state: &'a Jobs, id: &str) -> tokio::sync::MutexGuard<'a, ()> {
@@ -192,7 +208,7 @@ pub async fn run_job(state: &Arc<Jobs>, delivery: Delivery) -> anyhow::Result<()
         if job.status != Status::Accepted {
             return false;
         }
-        start(job);
+        start(job, state.lease);
         true
     })
     .await;
@@ -219,7 +235,7 @@ const QUIET: Duration = Duration::from_millis(100);
 /// dismissed as any job.
 pub async fn run_sync(state: &Arc<Jobs>, mut job: Job) -> anyhow::Result<Job> {
     let slot = state.slots.acquire().await?;
-    start(&mut job);
+    start(&mut job, state.lease);
     state
         .metrics
         .job_moved(&job.process_id, None, Status::Running);
@@ -255,9 +271,10 @@ pub async fn run_sync(state: &Arc<Jobs>, mut job: Job) -> anyhow::Result<Job> {
 }
 
 /// Marks a job as started by a worker.
-fn start(job: &mut Job) {
+fn start(job: &mut Job, lease: Duration) {
     job.status = Status::Running;
     job.started = Some(now_ms());
+    job.lease_until = Some(now_ms() + lease.as_millis() as u64);
     job.attempts += 1;
     job.message = format!("running (attempt {})", job.attempts);
 }
@@ -273,6 +290,10 @@ async fn run_started<'a>(
     slot: tokio::sync::SemaphorePermit<'a>,
 ) -> anyhow::Result<Option<Job>> {
     let id = job.id.as_str();
+    // The attempt this worker runs: a record with another (the job was queued
+    // again when this worker's lease ran out, and another took it) is no longer
+    // this worker's to write.
+    let attempt = job.attempts;
     let cancel = CancellationToken::new();
     let Some(process) = state
         .registry
@@ -296,6 +317,18 @@ async fn run_started<'a>(
         .lock()
         .expect("running lock")
         .insert(id.to_string(), cancel.clone());
+    // In a shared store the worker renews its lease while the job runs, and learns
+    // there that the job was dismissed through another gateway (or taken by
+    // another worker after a lapse): it stops then.
+    let renewal = state.store.shared().then(|| {
+        tokio::spawn(renew_lease(
+            state.clone(),
+            id.to_string(),
+            attempt,
+            cancel.clone(),
+        ))
+    });
+    let _renewal = AbortOnDrop(renewal);
     let started = Instant::now();
     // A fresh folder for the results (emptied if an interrupted run left one).
     let outdir = state.results.local_dir(id);
@@ -322,7 +355,7 @@ async fn run_started<'a>(
                 last = Instant::now();
                 let pct = percent.clamp(0.0, 99.0) as u8;
                 let _ = update(&progress_state, &progress_id, false, |job| {
-                    if job.status != Status::Running {
+                    if job.status != Status::Running || job.attempts != attempt {
                         return false;
                     }
                     job.progress = pct;
@@ -427,12 +460,12 @@ async fn run_started<'a>(
             if let Err(e) = state.results.publish(id).await {
                 let text = state.redact(&format!("{e:#}"));
                 return update(state, id, true, |job| {
-                    if job.status != Status::Running {
+                    if job.status != Status::Running || job.attempts != attempt {
                         return false;
                     }
                     job.status = Status::Failed;
                     job.failure = Some(FailureKind::ProcessFailed);
-                    job.message = text;
+                    job.message = text.clone();
                     job.finished = Some(now_ms());
                     true
                 })
@@ -446,14 +479,14 @@ async fn run_started<'a>(
             let components = std::mem::take(&mut *ran.lock().unwrap_or_else(|e| e.into_inner()));
             let item = crate::provenance::submit(state, &job, &process, &components, &output);
             let last = update(state, id, true, |job| {
-                if job.status != Status::Running {
+                if job.status != Status::Running || job.attempts != attempt {
                     return false;
                 }
                 job.status = Status::Successful;
                 job.progress = 100;
                 job.message = "finished".into();
                 job.finished = Some(now_ms());
-                job.results = Some(output);
+                job.results = Some(output.clone());
                 true
             })
             .await?;
@@ -480,12 +513,12 @@ async fn run_started<'a>(
             };
             let text = state.redact(&e.to_string());
             let last = update(state, id, true, |job| {
-                if job.status != Status::Running {
+                if job.status != Status::Running || job.attempts != attempt {
                     return false;
                 }
                 job.status = Status::Failed;
                 job.failure = Some(kind);
-                job.message = text;
+                job.message = text.clone();
                 job.finished = Some(now_ms());
                 true
             })
@@ -503,6 +536,145 @@ async fn run_started<'a>(
     }
     // A record the change left alone (dismissed meanwhile) is not the job's end.
     Ok(last.filter(|job| job.status.is_final()))
+}
+
+/// Aborts a task when dropped (however the function that holds it returns).
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// How often a lease is renewed: three times per lease, and at least every two
+/// seconds (a dismissal through another gateway is seen that soon).
+fn renewal_interval(lease: Duration) -> Duration {
+    (lease / 3).clamp(Duration::from_millis(100), Duration::from_secs(2))
+}
+
+/// Renews the lease of job `id`'s attempt `attempt` until the task is aborted;
+/// cancels the run when the record says the job is no longer this attempt's
+/// (dismissed, or queued again after a lapse and taken by another worker).
+async fn renew_lease(state: Arc<Jobs>, id: String, attempt: u32, cancel: CancellationToken) {
+    let interval = renewal_interval(state.lease);
+    loop {
+        tokio::time::sleep(interval).await;
+        let lease = state.lease;
+        let renewed = update(&state, &id, false, |job| {
+            if job.status != Status::Running || job.attempts != attempt {
+                return false;
+            }
+            job.lease_until = Some(now_ms() + lease.as_millis() as u64);
+            true
+        })
+        .await;
+        match renewed {
+            Ok(Some(job)) if job.status == Status::Running && job.attempts == attempt => {}
+            Ok(found) => {
+                let why = match &found {
+                    Some(job) if job.status == Status::Dismissed => "dismissed",
+                    Some(_) => "taken by another worker after this one's lease lapsed",
+                    None => "gone from the store",
+                };
+                tracing::info!(job_id = %id, attempt, why, "the job is no longer this worker's: stopped");
+                cancel.cancel();
+                return;
+            }
+            // The store out of reach: try again; the lease may lapse meanwhile,
+            // and the record then says whose the job is.
+            Err(e) => tracing::warn!(job_id = %id, error = format!("{e:#}"), "lease not renewed"),
+        }
+    }
+}
+
+/// Looks for the jobs of a shared store that no process looks after, for as long
+/// as the job system runs: running ones whose worker's lease lapsed (queued again,
+/// or failed after [`MAX_ATTEMPTS`]) and accepted ones that were never pushed
+/// (pushed now). Every gateway and worker runs one; the record's revision makes
+/// each job's change happen once.
+pub fn spawn_sweeper(state: Arc<Jobs>) {
+    if !state.store.shared() {
+        return;
+    }
+    tokio::spawn(async move {
+        let interval = renewal_interval(state.lease);
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(e) = sweep(&state).await {
+                tracing::warn!(error = format!("{e:#}"), "job sweep failed");
+            }
+        }
+    });
+}
+
+/// One round of [`spawn_sweeper`]; returns the jobs pushed again.
+pub async fn sweep(state: &Jobs) -> anyhow::Result<usize> {
+    let now = now_ms();
+    // A gateway pushes right after its commit: an accepted job still not
+    // dispatched a lease later was left by a gateway that stopped.
+    let quiet_since = now.saturating_sub(state.lease.as_millis() as u64);
+    let store = state.store.clone();
+    let stale = blocking(|| store.stale(now, quiet_since, 1000))?;
+    let mut pushed = 0;
+    for found in stale {
+        let changed = update(state, &found.id, true, |job| match job.status {
+            Status::Running if job.lease_until.is_some_and(|t| t < now_ms()) => {
+                if job.attempts >= MAX_ATTEMPTS {
+                    job.status = Status::Failed;
+                    job.failure = Some(FailureKind::ProcessFailed);
+                    job.message = format!(
+                        "its worker stopped while it ran, {} times; not run again",
+                        job.attempts
+                    );
+                    job.finished = Some(now_ms());
+                } else {
+                    job.status = Status::Accepted;
+                    job.progress = 0;
+                    job.message = format!(
+                        "re-queued: its worker stopped during attempt {}",
+                        job.attempts
+                    );
+                }
+                job.lease_until = None;
+                job.dispatched = false;
+                true
+            }
+            Status::Accepted if !job.dispatched => true,
+            _ => false,
+        })
+        .await?;
+        let Some(job) = changed else { continue };
+        if job.status == Status::Accepted && !job.dispatched {
+            if found.status == Status::Running {
+                tracing::warn!(job_id = %job.id, attempt = job.attempts, "its worker's lease lapsed: queued again");
+            } else {
+                tracing::warn!(job_id = %job.id, "an accepted job was never queued: queued now");
+            }
+            state.queue.push(job.id.clone()).await?;
+            mark_dispatched(state, &job.id).await?;
+            pushed += 1;
+        }
+    }
+    Ok(pushed)
+}
+
+/// Notes in a shared store that the queue holds job `id` (the sweeper leaves it
+/// alone then).
+pub async fn mark_dispatched(state: &Jobs, id: &str) -> anyhow::Result<()> {
+    if state.store.shared() {
+        update(state, id, false, |job| {
+            if job.status != Status::Accepted || job.dispatched {
+                return false;
+            }
+            job.dispatched = true;
+            true
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// Rewrites `location`s of File and Directory values under `root` as paths

@@ -74,6 +74,75 @@ pub struct Config {
     /// Backends jobs run on before the engine's own (an HPC site, a container
     /// runtime); `None`: the engine's only.
     pub backends: Option<Arc<dyn hysope_jobs::RunBackends>>,
+    /// Where jobs are kept: `None` for the data folder's store, or
+    /// `postgres://…`, a database that gateways and workers share.
+    pub job_store_url: Option<String>,
+    /// How accepted jobs reach a worker: `None` in-process, `postgres` (the job
+    /// store's database) or `postgres://…`. A shared job store needs a shared queue.
+    pub queue_url: Option<String>,
+    /// A worker's lease on a running job of a shared store (see
+    /// [`hysope_jobs::DEFAULT_LEASE`]).
+    pub lease: std::time::Duration,
+}
+
+/// True for a PostgreSQL URL.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Connections of a job store's pool (queue deliveries hold one each until the
+/// claim is committed).
+const PG_POOL: usize = 32;
+
+/// Opens the job store and the queue the configuration names.
+pub fn open_jobs(
+    config: &Config,
+    db: Arc<hysope_store::SharedDb>,
+) -> anyhow::Result<(Arc<dyn JobStore>, Arc<dyn hysope_jobs::JobQueue>)> {
+    let mut pg = None;
+    let store: Arc<dyn JobStore> = match config.job_store_url.as_deref() {
+        None => Arc::new(RedbJobStore::open_shared(db)?),
+        Some(url) if is_postgres(url) => {
+            let connected = hysope_postgres::Pg::connect(url, PG_POOL)?;
+            pg = Some(connected.clone());
+            Arc::new(
+                hysope_postgres::PgJobStore::open(connected)
+                    .with_context(|| format!("--store {}", hysope_postgres::redact(url)))?,
+            )
+        }
+        Some(url) => anyhow::bail!(
+            "--store {}: a job store is postgres://USER@HOST:PORT/DATABASE (or none: the data folder's)",
+            hysope_postgres::redact(url)
+        ),
+    };
+    let queue: Arc<dyn hysope_jobs::JobQueue> = match config.queue_url.as_deref() {
+        None if store.shared() => anyhow::bail!(
+            "--store {} is shared by other processes: give a queue they share too (--queue postgres)",
+            hysope_postgres::redact(config.job_store_url.as_deref().unwrap_or(""))
+        ),
+        None => Arc::new(LocalQueue::default()),
+        Some(_) if !store.shared() => anyhow::bail!(
+            "--queue needs a job store that the queue's other consumers share (--store postgres://...): their jobs would not be found in this data folder"
+        ),
+        Some("postgres") => {
+            let pg = pg
+                .clone()
+                .context("--queue postgres is the --store database: give --store postgres://...")?;
+            Arc::new(hysope_postgres::PgQueue::open(pg)?)
+        }
+        Some(url) if is_postgres(url) => {
+            let connected = hysope_postgres::Pg::connect(url, PG_POOL)?;
+            Arc::new(
+                hysope_postgres::PgQueue::open(connected)
+                    .with_context(|| format!("--queue {}", hysope_postgres::redact(url)))?,
+            )
+        }
+        Some(url) => anyhow::bail!(
+            "--queue {}: a queue is postgres (the --store database) or postgres://...",
+            hysope_postgres::redact(url)
+        ),
+    };
+    Ok((store, queue))
 }
 
 /// The time a whole job may run by default: a day.
@@ -336,7 +405,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     create_data_dir(&config.data_dir)?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let store = open_store(&data_dir)?;
-    let jobs: Arc<dyn JobStore> = Arc::new(RedbJobStore::open_shared(store.clone())?);
+    let (jobs, queue) = open_jobs(&config, store.clone())?;
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs
     // run again from their inputs).
@@ -380,7 +449,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     let jobs = Arc::new(Jobs::new(JobsParts {
         registry,
         store: jobs,
-        queue: Arc::new(LocalQueue::default()),
+        queue,
         catalog,
         engine: config.engine.clone(),
         data_dir,
@@ -391,10 +460,12 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         max_waiting: config.max_waiting,
         job_time_limit: config.job_time_limit,
         backends: config.backends.clone(),
+        lease: config.lease,
     })?);
     let data_dir_for_checks = jobs.data_dir().join("scratch");
     let requeued = worker::recover(&jobs).await?;
     worker::spawn_workers(jobs.clone(), config.workers);
+    worker::spawn_sweeper(jobs.clone());
     let local_secret = hysope_identity::random_secret("hysope_local_")?;
     let state = Arc::new(State {
         jobs,

@@ -48,6 +48,9 @@ fn job(id: &str, status: Status, attempts: u32) -> Job {
         failure: None,
         base_url: None,
         owner: None,
+        revision: 0,
+        lease_until: None,
+        dispatched: false,
     }
 }
 

@@ -99,6 +99,9 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         policy: Default::default(),
         quotas: Default::default(),
         registry_url: None,
+        job_store_url: None,
+        queue_url: None,
+        lease: hysope_jobs::DEFAULT_LEASE,
         backends: None,
         egress: hysope_jobs::egress::EgressPolicy {
             allowed: vec!["127.0.0.1".into()],

@@ -36,6 +36,9 @@ pub fn config(data: &Path) -> Config {
         policy: Default::default(),
         quotas: Default::default(),
         registry_url: None,
+        job_store_url: None,
+        queue_url: None,
+        lease: hysope_jobs::DEFAULT_LEASE,
         backends: None,
     }
 }

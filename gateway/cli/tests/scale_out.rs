@@ -1,0 +1,302 @@
+//! Gateways that share a job store and a queue on PostgreSQL (the test server of
+//! `deploy/services/postgres.sh`, a schema per test) and their results on S3
+//! (moto's server): a job accepted by one is followed, read and dismissed on
+//! another, and a gateway killed with SIGKILL in the middle of its jobs leaves
+//! them to the others, which run each once more to the end.
+//!
+//! Each gateway has its own data folder (its own token store and catalogue): the
+//! same user name on both, so a job is its owner's on either.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod common;
+
+/// One test at a time: each starts gateways that run jobs.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// moto's S3 server, started once for the binary; the AWS_* variables the
+/// gateways read are set before any of them starts.
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+static MOTO: OnceLock<(Mutex<Moto>, String)> = OnceLock::new();
+
+fn s3() -> &'static str {
+    &MOTO
+        .get_or_init(|| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("moto_server (pip install 'moto[server]'; tests/install-tools.sh)");
+            let addr = format!("127.0.0.1:{port}");
+            // SAFETY: set before this binary starts a gateway (they inherit them);
+            // the tests' own threads do not read them.
+            unsafe {
+                std::env::set_var("AWS_ENDPOINT", format!("http://{addr}"));
+                std::env::set_var("AWS_ALLOW_HTTP", "true");
+                std::env::set_var("AWS_ACCESS_KEY_ID", "hysope");
+                std::env::set_var("AWS_SECRET_ACCESS_KEY", "hysope-secret");
+                std::env::set_var("AWS_DEFAULT_REGION", "us-east-1");
+            }
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while common::request(&addr, "PUT", "/results", &[], "").is_err() {
+                assert!(Instant::now() < deadline, "moto_server did not start");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (Mutex::new(Moto(child)), addr)
+        })
+        .1
+}
+
+struct Gateway {
+    child: Child,
+    addr: String,
+    token: String,
+    requeued: usize,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a gateway on `data` sharing `store` (a PostgreSQL URL) and the S3
+/// results under `prefix`, with a lease of `lease`.
+fn gateway(data: &Path, store: &str, prefix: &str, lease: &str) -> Gateway {
+    s3();
+    let token = if data.join("store.redb").exists() {
+        std::fs::read_to_string(data.join("token")).unwrap()
+    } else {
+        let token = common::make_token(data, "ada", "user");
+        std::fs::write(data.join("token"), &token).unwrap();
+        token
+    };
+    let root = hysope_test_components::workspace_root();
+    let plugins = root.join("plugins");
+    let processes = root.join("gateway/server/tests/processes");
+    let (child, addr, line) = common::serve(
+        data,
+        &[
+            "--workers",
+            "2",
+            "--processes",
+            plugins.to_str().unwrap(),
+            "--processes",
+            processes.to_str().unwrap(),
+            "--store",
+            store,
+            "--queue",
+            "postgres",
+            "--results",
+            &format!("s3://results/{prefix}"),
+            "--lease",
+            lease,
+        ],
+    );
+    let requeued = line
+        .split(" jobs re-queued")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no re-queued count in {line:?}"));
+    Gateway {
+        child,
+        addr,
+        token,
+        requeued,
+    }
+}
+
+impl Gateway {
+    fn http(&self, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
+        let auth = format!("Authorization: Bearer {}", self.token);
+        let mut all = headers.to_vec();
+        all.push(&auth);
+        common::request(&self.addr, method, path, &all, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    fn submit(&self, process: &str, inputs: Value) -> String {
+        let (status, body) = self.http(
+            "POST",
+            &format!("/processes/{process}/execution"),
+            &["Prefer: respond-async", "Content-Type: application/json"],
+            &json!({ "inputs": inputs }).to_string(),
+        );
+        assert_eq!(status, 201, "{body}");
+        let info: Value = serde_json::from_str(&body).unwrap();
+        info["jobID"].as_str().unwrap().to_string()
+    }
+
+    fn job(&self, id: &str) -> Value {
+        let (status, body) = self.http("GET", &format!("/jobs/{id}"), &[], "");
+        assert_eq!(status, 200, "GET /jobs/{id}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Waits until job `id` says `status`, or fails the test.
+    fn wait_for(&self, id: &str, status: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let job = self.job(id);
+            if job["status"] == status {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} is {} after {within:?}, not {status}: {job}",
+                job["status"]
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The job's record as the shared store holds it (its attempts and revision),
+/// read with psql on the test schema.
+fn record(schema: &hysope_postgres::testing::Schema, id: &str) -> Value {
+    let out = Command::new("psql")
+        .args([
+            hysope_postgres::testing::url().as_str(),
+            "-tA",
+            "-c",
+            &format!(
+                "SELECT record FROM {}.hysope_jobs WHERE id = '{id}'",
+                schema.name()
+            ),
+        ])
+        .output()
+        .expect("psql (deploy/services/postgres.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_job_accepted_by_one_gateway_is_followed_read_and_dismissed_on_another() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = gateway(a_dir.path(), &schema.url(), schema.name(), "3s");
+    let b = gateway(b_dir.path(), &schema.url(), schema.name(), "3s");
+
+    // Accepted by A, finished by whichever worker took it, read on B.
+    let id = a.submit("echo", json!({"stringInput": "shared"}));
+    let done = b.wait_for(&id, "successful", Duration::from_secs(60));
+    assert_eq!(done["jobID"], id.as_str());
+    let (status, body) = b.http("GET", &format!("/jobs/{id}/results"), &[], "");
+    assert_eq!(status, 200, "{body}");
+    let results: Value = serde_json::from_str(&body).unwrap();
+    let href = results["echo"]["href"].as_str().unwrap();
+    let path = &href[href.find("/jobs/").unwrap()..];
+    let (status, file) = b.http("GET", path, &[], "");
+    assert_eq!(status, 200, "{file}");
+    assert!(file.contains("shared"), "{file}");
+    let (status, listed) = b.http("GET", "/jobs", &[], "");
+    assert_eq!(status, 200);
+    assert!(listed.contains(&id), "{listed}");
+
+    // A long job accepted by B, running somewhere, dismissed through A: the
+    // worker that runs it stops (its lease renewal reads the record), and the
+    // record stays dismissed.
+    let long = b.submit("sleep", json!({"seconds": 60}));
+    a.wait_for(&long, "running", Duration::from_secs(30));
+    let (status, body) = a.http("DELETE", &format!("/jobs/{long}"), &[], "");
+    assert_eq!(status, 200, "{body}");
+    b.wait_for(&long, "dismissed", Duration::from_secs(5));
+    // Both gateways' workers are free again within a renewal: a short job runs.
+    let next = a.submit("sleep", json!({"seconds": 0.1}));
+    let next2 = a.submit("sleep", json!({"seconds": 0.1}));
+    let next3 = b.submit("sleep", json!({"seconds": 0.1}));
+    let next4 = b.submit("sleep", json!({"seconds": 0.1}));
+    for id in [&next, &next2, &next3, &next4] {
+        a.wait_for(id, "successful", Duration::from_secs(30));
+    }
+    let dismissed = record(&schema, &long);
+    assert_eq!(dismissed["status"], "dismissed", "{dismissed}");
+    assert_eq!(dismissed["attempts"], 1, "{dismissed}");
+}
+
+#[test]
+fn a_gateway_killed_mid_job_leaves_its_jobs_to_another_which_runs_each_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rounds: usize = std::env::var("HYSOPE_SCALE_OUT_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut all = Vec::new();
+    for round in 0..rounds {
+        // A alone takes the jobs; B starts once A is killed in their middle.
+        let mut a = gateway(a_dir.path(), &schema.url(), schema.name(), "2s");
+        let ids: Vec<String> = (0..10)
+            .map(|i| {
+                if i % 2 == 0 {
+                    a.submit("sleep", json!({"seconds": 1.5}))
+                } else {
+                    a.submit(
+                        "echo",
+                        json!({"stringInput": format!("round {round} job {i}")}),
+                    )
+                }
+            })
+            .collect();
+        a.wait_for(&ids[0], "running", Duration::from_secs(30));
+        a.child.kill().unwrap(); // SIGKILL
+        a.child.wait().unwrap();
+        let running: Vec<&String> = ids
+            .iter()
+            .filter(|id| record(&schema, id)["status"] == "running")
+            .collect();
+        assert!(
+            !running.is_empty(),
+            "round {round}: the kill found no running job"
+        );
+
+        let b = gateway(b_dir.path(), &schema.url(), schema.name(), "2s");
+        for id in &ids {
+            let job = b.wait_for(id, "successful", Duration::from_secs(60));
+            let (status, body) = b.http("GET", &format!("/jobs/{id}/results"), &[], "");
+            assert_eq!(status, 200, "{job} {body}");
+        }
+        for id in &running {
+            let r = record(&schema, id);
+            // Run once more after the kill, to the end once: one final write.
+            assert_eq!(r["attempts"], 2, "{r}");
+            assert_eq!(r["status"], "successful", "{r}");
+        }
+        assert!(b.requeued + running.len() > 0);
+        all.extend(ids);
+        drop(b);
+    }
+    // Every job of every round is successful, each once.
+    for id in &all {
+        let r = record(&schema, id);
+        assert_eq!(r["status"], "successful", "{r}");
+        assert!(r["attempts"].as_u64().unwrap() <= 2, "{r}");
+    }
+}

@@ -1,0 +1,283 @@
+//! Hysope's scale-out parts on PostgreSQL: the job store ([`PgJobStore`]) that
+//! several gateways and workers share, and a job queue that needs no broker
+//! ([`PgQueue`]: `SELECT … FOR UPDATE SKIP LOCKED`, woken by `LISTEN/NOTIFY`).
+//!
+//! Both run their queries on a runtime of their own ([`Pg`]): the job store's
+//! trait is called from async tasks and from plain threads alike, and a query
+//! must neither need the caller's runtime nor starve it.
+
+mod jobs;
+mod queue;
+pub mod testing;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+pub use jobs::PgJobStore;
+pub use queue::PgQueue;
+
+/// What went wrong talking to PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL is not a PostgreSQL connection string.
+    #[error("PostgreSQL URL {url:?}: {reason}")]
+    Url {
+        /// The URL, without its password.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The server refused or failed a query.
+    #[error("PostgreSQL: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// No connection could be had from the pool.
+    #[error("PostgreSQL: no connection: {0}")]
+    Pool(String),
+    /// The runtime of the queries is gone.
+    #[error("PostgreSQL: the client's runtime stopped")]
+    Stopped,
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => Error::Db(e),
+            other => Error::Pool(other.to_string()),
+        }
+    }
+}
+
+impl From<Error> for hysope_jobs::Error {
+    fn from(e: Error) -> Self {
+        hysope_jobs::Error::Database(e.to_string())
+    }
+}
+
+/// A connection pool to one PostgreSQL database and the runtime its queries run
+/// on. Cheap to clone; the runtime ends with the last clone.
+#[derive(Clone)]
+pub struct Pg {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: deadpool_postgres::Pool,
+    config: tokio_postgres::Config,
+    /// The last failure to reach the server, cleared by the next success.
+    fault: Mutex<Option<String>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropped from inside another runtime too: never block there.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Connections a [`Pg`] keeps at most, unless the URL says otherwise
+/// (`?pool_size=N`, read by [`Pg::connect`]).
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+impl Pg {
+    /// A pool to the database `url` names (`postgres://user:password@host:port/db`
+    /// or a libpq key=value string), with `pool_size` connections at most. No
+    /// connection is made yet: the first query makes one, and says what failed.
+    pub fn connect(url: &str, pool_size: usize) -> Result<Self, Error> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| Error::Url {
+            url: redact(url),
+            reason: format!("{e}"),
+        })?;
+        if config.get_hosts().is_empty() {
+            return Err(Error::Url {
+                url: redact(url),
+                reason: "it names no host".into(),
+            });
+        }
+        Self::with_config(config, pool_size)
+    }
+
+    /// [`Pg::connect`] with settings already parsed.
+    pub fn with_config(config: tokio_postgres::Config, pool_size: usize) -> Result<Self, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("hysope-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Pool(format!("cannot start the client's runtime: {e}")))?;
+        let manager = deadpool_postgres::Manager::from_config(
+            config.clone(),
+            tokio_postgres::NoTls,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let pool = {
+            let _entered = runtime.enter();
+            deadpool_postgres::Pool::builder(manager)
+                .max_size(pool_size.max(2))
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .create_timeout(Some(std::time::Duration::from_secs(10)))
+                .wait_timeout(Some(std::time::Duration::from_secs(60)))
+                .build()
+                .map_err(|e| Error::Pool(e.to_string()))?
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                runtime: Some(runtime),
+                pool,
+                config,
+                fault: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &deadpool_postgres::Pool {
+        &self.inner.pool
+    }
+
+    /// The parsed connection settings (for connections outside the pool:
+    /// `LISTEN`).
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn runtime_handle(&self) -> tokio::runtime::Handle {
+        self.handle().clone()
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.inner
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the pool")
+            .handle()
+    }
+
+    /// Runs `query` on the client's runtime; resolves with its outcome, whatever
+    /// runtime (or none) awaits it. A failure to reach the server is kept as the
+    /// pool's [`fault`](Pg::fault) until a query succeeds.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        query: impl Future<Output = Result<T, Error>> + Send + 'static,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'static {
+        let task = self.handle().spawn(query);
+        let me = self.clone();
+        async move {
+            let out = task.await.map_err(|_| Error::Stopped)?;
+            me.observe(&out);
+            out
+        }
+    }
+
+    /// Runs `query` on the client's runtime and blocks the calling thread until it
+    /// is done (for the job store's synchronous reads).
+    pub fn block<T: Send + 'static>(
+        &self,
+        query: impl Future<Output = Result<T, Error>> + Send + 'static,
+    ) -> Result<T, Error> {
+        let done = self.spawn(query);
+        let wait = || wait_here(done);
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
+    }
+
+    fn observe<T>(&self, out: &Result<T, Error>) {
+        let mut fault = self.inner.fault.lock().unwrap_or_else(|e| e.into_inner());
+        match out {
+            Ok(_) => *fault = None,
+            // Only a server out of reach is a fault of the pool; a refused
+            // statement is the caller's error.
+            Err(Error::Pool(why)) => *fault = Some(format!("PostgreSQL unreachable: {why}")),
+            Err(Error::Db(e)) if e.is_closed() || e.as_db_error().is_none() => {
+                *fault = Some(format!("PostgreSQL unreachable: {e}"))
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Why the server could not be reached by the last query, if it could not.
+    pub fn fault(&self) -> Option<String> {
+        self.inner
+            .fault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Waits for a future on the calling thread (no runtime needed).
+fn wait_here<F: Future>(future: F) -> F::Output {
+    futures::executor::block_on(future)
+}
+
+/// `url` without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) => {
+                let user = user.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url
+            .split_whitespace()
+            .map(|kv| {
+                if kv.starts_with("password=") {
+                    "password=***"
+                } else {
+                    kv
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Runs the schema's statements once per database, whoever starts first: the
+/// statements run under a transaction-wide advisory lock, so gateways and
+/// workers starting together do not race on `CREATE TABLE IF NOT EXISTS`.
+async fn migrate(pool: &deadpool_postgres::Pool, lock: i64, sql: &str) -> Result<(), Error> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])
+        .await?;
+    tx.batch_execute(sql).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("postgres://ada:secret@db:5432/hysope"),
+            "postgres://ada:***@db:5432/hysope"
+        );
+        assert_eq!(
+            redact("host=db password=secret user=ada"),
+            "host=db password=*** user=ada"
+        );
+        assert_eq!(redact("postgres://db/hysope"), "postgres://db/hysope");
+    }
+
+    #[test]
+    fn a_url_without_host_is_refused() {
+        let e = Pg::connect("postgres:///hysope", 4).err().unwrap();
+        assert!(e.to_string().contains("names no host"), "{e}");
+        let e = Pg::connect("mysql://x", 4).err().unwrap();
+        assert!(e.to_string().contains("PostgreSQL URL"), "{e}");
+    }
+}

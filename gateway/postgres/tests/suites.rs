@@ -1,0 +1,18 @@
+//! The job traits' conformance suites against PostgreSQL (the test server of
+//! `deploy/services/postgres.sh`), each case in a schema of its own.
+
+use hysope_postgres::testing::fresh_schema;
+use hysope_postgres::{PgJobStore, PgQueue};
+
+fn store() -> (hysope_postgres::testing::Schema, PgJobStore) {
+    let (schema, pg) = fresh_schema(8);
+    (schema, PgJobStore::open(pg).unwrap())
+}
+
+fn queue() -> (hysope_postgres::testing::Schema, PgQueue) {
+    let (schema, pg) = fresh_schema(8);
+    (schema, PgQueue::open(pg).unwrap())
+}
+
+hysope_jobs::job_store_suite!(crate::store());
+hysope_jobs::job_queue_suite!(crate::queue());
