@@ -7,7 +7,7 @@
 # (prometheus), curl, chromium (the HTML pages, in a real headless browser) and
 # openssl (a test CA for the https subscriber), ssh-keygen (component signatures), bubblewrap and busybox-static (containers); with npm, oidc-provider (a real OpenID
 # provider for the identity tests, tests/oidc); a one-node Slurm cluster (deploy/slurm/one-node.sh);
-# PostgreSQL with PostGIS (deploy/services/postgres.sh).
+# PostgreSQL with PostGIS (deploy/services/postgres.sh), RabbitMQ (deploy/services/rabbitmq.sh).
 # Idempotent: skips what is already there.
 set -euo pipefail
 
@@ -40,6 +40,8 @@ MIN_JOB_AGE=10 sh "$(dirname "$0")/../deploy/slurm/one-node.sh" >/dev/null
 # PostgreSQL 15 with PostGIS on 127.0.0.1:54329, for the scale-out stores' tests
 # (gateway/postgres/tests, gateway/cli/tests/scale_out.rs; a schema per test).
 sh "$(dirname "$0")/../deploy/services/postgres.sh" >/dev/null
+# RabbitMQ on 127.0.0.1:5672 (gateway/amqp/tests, scale_out.rs; a queue per test).
+sh "$(dirname "$0")/../deploy/services/rabbitmq.sh" >/dev/null
 
 # The OpenID provider of the identity tests (gateway/server/tests/identity.rs).
 oidc="$(cd "$(dirname "$0")/oidc" && pwd)"

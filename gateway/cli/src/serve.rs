@@ -132,8 +132,10 @@ pub struct ServeArgs {
     #[arg(long = "store", env = "HYSOPE_STORE")]
     pub store_url: Option<String>,
     /// How accepted jobs reach a worker: `postgres` (a queue in the --store
-    /// database: SKIP LOCKED rows woken by LISTEN/NOTIFY) or `postgres://...`;
-    /// in-process by default. A shared --store needs one.
+    /// database: SKIP LOCKED rows woken by LISTEN/NOTIFY), `postgres://...` or
+    /// `amqp://USER:PASSWORD@HOST:PORT/VHOST[?queue=NAME]` (RabbitMQ: durable
+    /// queue `hysope.jobs`, persistent messages, publisher confirms, prefetch =
+    /// --workers); in-process by default. A shared --store needs one.
     #[arg(long = "queue", env = "HYSOPE_QUEUE")]
     pub queue_url: Option<String>,
     /// How long a running job of a shared store stays its worker's without a

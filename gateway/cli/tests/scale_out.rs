@@ -80,9 +80,21 @@ impl Drop for Gateway {
     }
 }
 
-/// Starts a gateway on `data` sharing `store` (a PostgreSQL URL) and the S3
-/// results under `prefix`, with a lease of `lease`.
+/// Starts a gateway on `data` sharing `store` (a PostgreSQL URL, its database
+/// also the queue) and the S3 results under `prefix`, with a lease of `lease`.
 fn gateway(data: &Path, store: &str, prefix: &str, lease: &str) -> Gateway {
+    gateway_on(data, store, "postgres", prefix, lease)
+}
+
+/// The RabbitMQ test broker (deploy/services/rabbitmq.sh), queue `name`.
+fn amqp(name: &str) -> String {
+    let base = std::env::var("HYSOPE_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    format!("{base}?queue={name}")
+}
+
+/// [`gateway`] with its queue at `queue`.
+fn gateway_on(data: &Path, store: &str, queue: &str, prefix: &str, lease: &str) -> Gateway {
     s3();
     let token = if data.join("store.redb").exists() {
         std::fs::read_to_string(data.join("token")).unwrap()
@@ -106,7 +118,7 @@ fn gateway(data: &Path, store: &str, prefix: &str, lease: &str) -> Gateway {
             "--store",
             store,
             "--queue",
-            "postgres",
+            queue,
             "--results",
             &format!("s3://results/{prefix}"),
             "--lease",
@@ -298,5 +310,42 @@ fn a_gateway_killed_mid_job_leaves_its_jobs_to_another_which_runs_each_once() {
         let r = record(&schema, id);
         assert_eq!(r["status"], "successful", "{r}");
         assert!(r["attempts"].as_u64().unwrap() <= 2, "{r}");
+    }
+}
+
+#[test]
+fn gateways_on_rabbitmq_lose_no_job_when_the_broker_restarts_under_them() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    let queue = amqp(&format!("hysope.{}", schema.name()));
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = gateway_on(a_dir.path(), &schema.url(), &queue, schema.name(), "2s");
+    let b = gateway_on(b_dir.path(), &schema.url(), &queue, schema.name(), "2s");
+    // More jobs than the four workers take at once: most wait in the broker.
+    let mut ids: Vec<String> = (0..16)
+        .map(|i| {
+            let gw = if i % 2 == 0 { &a } else { &b };
+            gw.submit("sleep", json!({"seconds": 0.3}))
+        })
+        .collect();
+    let script = hysope_test_components::workspace_root().join("deploy/services/rabbitmq.sh");
+    let restarted = Command::new("sh")
+        .arg(&script)
+        .arg("restart")
+        .output()
+        .unwrap();
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
+    // Accepted while the gateways connect again: queued then, or by the sweeper.
+    ids.extend((0..4).map(|_| a.submit("echo", json!({"stringInput": "after"}))));
+    for id in &ids {
+        b.wait_for(id, "successful", Duration::from_secs(120));
+    }
+    for id in &ids {
+        let r = record(&schema, id);
+        assert_eq!(r["attempts"], 1, "run more than once: {r}");
     }
 }

@@ -169,7 +169,15 @@ impl Jobs {
         self.store.submit(std::slice::from_ref(job), true).await?;
         self.metrics
             .job_moved(&job.process_id, None, Status::Accepted);
-        self.queue.push(job.id.clone()).await?;
+        if let Err(e) = self.queue.push(job.id.clone()).await {
+            if !self.store.shared() {
+                return Err(e);
+            }
+            // A shared store's record is the truth: the job is accepted, and the
+            // sweeper pushes it once the queue answers again.
+            tracing::warn!(job_id = %job.id, error = %e, "job accepted but not queued yet: the sweeper will");
+            return Ok(());
+        }
         self.metrics.queue_depth.set(self.queue.depth() as i64);
         if let Err(e) = crate::worker::mark_dispatched(self, &job.id).await {
             // The sweeper pushes it again: a duplicate delivery, which the claim

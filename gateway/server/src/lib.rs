@@ -78,7 +78,8 @@ pub struct Config {
     /// `postgres://…`, a database that gateways and workers share.
     pub job_store_url: Option<String>,
     /// How accepted jobs reach a worker: `None` in-process, `postgres` (the job
-    /// store's database) or `postgres://…`. A shared job store needs a shared queue.
+    /// store's database), `postgres://…` or `amqp://…` (RabbitMQ). A shared job
+    /// store needs a shared queue.
     pub queue_url: Option<String>,
     /// A worker's lease on a running job of a shared store (see
     /// [`hysope_jobs::DEFAULT_LEASE`]).
@@ -95,7 +96,7 @@ fn is_postgres(url: &str) -> bool {
 const PG_POOL: usize = 32;
 
 /// Opens the job store and the queue the configuration names.
-pub fn open_jobs(
+pub async fn open_jobs(
     config: &Config,
     db: Arc<hysope_store::SharedDb>,
 ) -> anyhow::Result<(Arc<dyn JobStore>, Arc<dyn hysope_jobs::JobQueue>)> {
@@ -137,8 +138,12 @@ pub fn open_jobs(
                     .with_context(|| format!("--queue {}", hysope_postgres::redact(url)))?,
             )
         }
+        Some(url) if url.starts_with("amqp://") || url.starts_with("amqps://") => {
+            let prefetch = u16::try_from(config.workers.max(1)).unwrap_or(u16::MAX);
+            Arc::new(hysope_amqp::AmqpQueue::connect(url, prefetch).await?)
+        }
         Some(url) => anyhow::bail!(
-            "--queue {}: a queue is postgres (the --store database) or postgres://...",
+            "--queue {}: a queue is postgres (the --store database), postgres://... or amqp://...",
             hysope_postgres::redact(url)
         ),
     };
@@ -405,7 +410,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     create_data_dir(&config.data_dir)?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let store = open_store(&data_dir)?;
-    let (jobs, queue) = open_jobs(&config, store.clone())?;
+    let (jobs, queue) = open_jobs(&config, store.clone()).await?;
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs
     // run again from their inputs).
