@@ -45,6 +45,10 @@ pub enum TokenCommand {
         /// The data folder `hysope serve` uses.
         #[arg(long, default_value = "hysope-data", env = "HYSOPE_DATA_DIR")]
         data_dir: PathBuf,
+        /// The shared store of gateways started with `--store postgres://...`:
+        /// their tokens are there, not in a data folder.
+        #[arg(long = "store", env = "HYSOPE_STORE")]
+        store_url: Option<String>,
     },
     /// List tokens (never their secrets), as JSON lines.
     List {
@@ -54,6 +58,10 @@ pub enum TokenCommand {
         /// The data folder `hysope serve` uses.
         #[arg(long, default_value = "hysope-data", env = "HYSOPE_DATA_DIR")]
         data_dir: PathBuf,
+        /// The shared store of gateways started with `--store postgres://...`:
+        /// their tokens are there, not in a data folder.
+        #[arg(long = "store", env = "HYSOPE_STORE")]
+        store_url: Option<String>,
     },
     /// Revoke a token by its id: it stops working at once.
     Revoke {
@@ -62,6 +70,10 @@ pub enum TokenCommand {
         /// The data folder `hysope serve` uses.
         #[arg(long, default_value = "hysope-data", env = "HYSOPE_DATA_DIR")]
         data_dir: PathBuf,
+        /// The shared store of gateways started with `--store postgres://...`:
+        /// their tokens are there, not in a data folder.
+        #[arg(long = "store", env = "HYSOPE_STORE")]
+        store_url: Option<String>,
     },
 }
 
@@ -76,7 +88,15 @@ pub fn main(command: AdminCommand) -> ExitCode {
 
 /// The token store of `data_dir`, or why it cannot be opened here (a running
 /// server holds it: `Err(Ok(reason))`).
-fn open(data_dir: &Path) -> anyhow::Result<Result<Arc<dyn TokenStore>, hysope_store::Error>> {
+fn open(
+    data_dir: &Path,
+    store_url: Option<&str>,
+) -> anyhow::Result<Result<Arc<dyn TokenStore>, hysope_store::Error>> {
+    if let Some(url) = store_url {
+        // A shared store is opened by any number of processes at once.
+        let pg = hysope_postgres::Pg::connect(url, 2)?;
+        return Ok(Ok(Arc::new(hysope_postgres::PgTokenStore::open(pg)?)));
+    }
     hysope_server::create_data_dir(data_dir)?;
     match hysope_server::open_store(data_dir) {
         Ok(db) => Ok(Ok(Arc::new(RedbTokenStore::open_shared(db)?))),
@@ -97,8 +117,9 @@ fn token(command: TokenCommand) -> anyhow::Result<()> {
             expires,
             note,
             data_dir,
+            store_url,
         } => {
-            let (secret, record) = match open(&data_dir)? {
+            let (secret, record) = match open(&data_dir, store_url.as_deref())? {
                 Ok(store) => {
                     let new = NewToken::parse(
                         user,
@@ -144,8 +165,12 @@ fn token(command: TokenCommand) -> anyhow::Result<()> {
             );
             println!("{secret}");
         }
-        TokenCommand::List { user, data_dir } => {
-            let records: Vec<Value> = match open(&data_dir)? {
+        TokenCommand::List {
+            user,
+            data_dir,
+            store_url,
+        } => {
+            let records: Vec<Value> = match open(&data_dir, store_url.as_deref())? {
                 Ok(store) => store
                     .list(user.as_deref())?
                     .iter()
@@ -170,8 +195,12 @@ fn token(command: TokenCommand) -> anyhow::Result<()> {
                 println!("{record}");
             }
         }
-        TokenCommand::Revoke { id, data_dir } => {
-            let record = match open(&data_dir)? {
+        TokenCommand::Revoke {
+            id,
+            data_dir,
+            store_url,
+        } => {
+            let record = match open(&data_dir, store_url.as_deref())? {
                 Ok(store) => store.revoke(&id, hysope_identity::now_ms())?.public(),
                 Err(held) => {
                     let server = crate::local::LocalServer::of(&data_dir, &held)?;

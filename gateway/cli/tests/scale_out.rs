@@ -4,8 +4,9 @@
 //! another, and a gateway killed with SIGKILL in the middle of its jobs leaves
 //! them to the others, which run each once more to the end.
 //!
-//! Each gateway has its own data folder (its own token store and catalogue): the
-//! same user name on both, so a job is its owner's on either.
+//! Each gateway has its own data folder (its catalogue); the personal tokens are
+//! in the shared store: one token, made by `hysope admin token create --store`,
+//! works on every gateway.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -86,6 +87,36 @@ fn gateway(data: &Path, store: &str, prefix: &str, lease: &str) -> Gateway {
     gateway_on(data, store, "postgres", prefix, lease)
 }
 
+/// A personal token of `ada` in the shared store `store` (gateways started on it
+/// take it, whatever their data folder), made once per store.
+fn token(store: &str) -> String {
+    static TOKENS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    let mut tokens = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, token)) = tokens.iter().find(|(s, _)| s == store) {
+        return token.clone();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_hysope"))
+        .args([
+            "admin", "token", "create", "--user", "ada", "--role", "user", "--store", store,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    tokens.push((store.to_string(), token.clone()));
+    token
+}
+
 /// The RabbitMQ test broker (deploy/services/rabbitmq.sh), queue `name`.
 fn amqp(name: &str) -> String {
     let base = std::env::var("HYSOPE_TEST_AMQP")
@@ -96,13 +127,7 @@ fn amqp(name: &str) -> String {
 /// [`gateway`] with its queue at `queue`.
 fn gateway_on(data: &Path, store: &str, queue: &str, prefix: &str, lease: &str) -> Gateway {
     s3();
-    let token = if data.join("store.redb").exists() {
-        std::fs::read_to_string(data.join("token")).unwrap()
-    } else {
-        let token = common::make_token(data, "ada", "user");
-        std::fs::write(data.join("token"), &token).unwrap();
-        token
-    };
+    let token = token(store);
     let root = hysope_test_components::workspace_root();
     let plugins = root.join("plugins");
     let processes = root.join("gateway/server/tests/processes");

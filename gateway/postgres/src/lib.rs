@@ -1,6 +1,7 @@
 //! Hysope's scale-out parts on PostgreSQL: the job store ([`PgJobStore`]) that
-//! several gateways and workers share, and a job queue that needs no broker
-//! ([`PgQueue`]: `SELECT … FOR UPDATE SKIP LOCKED`, woken by `LISTEN/NOTIFY`).
+//! several gateways and workers share, a job queue that needs no broker
+//! ([`PgQueue`]: `SELECT … FOR UPDATE SKIP LOCKED`, woken by `LISTEN/NOTIFY`),
+//! and the personal token store ([`PgTokenStore`]).
 //!
 //! Both run their queries on a runtime of their own ([`Pg`]): the job store's
 //! trait is called from async tasks and from plain threads alike, and a query
@@ -9,12 +10,14 @@
 mod jobs;
 mod queue;
 pub mod testing;
+mod tokens;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 pub use jobs::PgJobStore;
 pub use queue::PgQueue;
+pub use tokens::PgTokenStore;
 
 /// What went wrong talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]

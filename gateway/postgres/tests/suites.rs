@@ -16,3 +16,16 @@ fn queue() -> (hysope_postgres::testing::Schema, PgQueue) {
 
 hysope_jobs::job_store_suite!(crate::store());
 hysope_jobs::job_queue_suite!(crate::queue());
+
+fn tokens() -> (
+    hysope_postgres::testing::Schema,
+    std::sync::Arc<dyn hysope_identity::tokens::TokenStore>,
+) {
+    let (schema, pg) = fresh_schema(4);
+    (
+        schema,
+        std::sync::Arc::new(hysope_postgres::PgTokenStore::open(pg).unwrap()),
+    )
+}
+
+hysope_identity::token_store_suite!(crate::tokens());

@@ -95,6 +95,21 @@ fn is_postgres(url: &str) -> bool {
 /// claim is committed).
 const PG_POOL: usize = 32;
 
+/// The personal token store: in the shared job store's database when there is
+/// one (gateways then take each other's tokens), else in the data folder's file.
+pub fn open_tokens(
+    job_store_url: Option<&str>,
+    db: Arc<hysope_store::SharedDb>,
+) -> anyhow::Result<Arc<dyn hysope_identity::TokenStore>> {
+    Ok(match job_store_url {
+        Some(url) if is_postgres(url) => Arc::new(
+            hysope_postgres::PgTokenStore::open(hysope_postgres::Pg::connect(url, 8)?)
+                .with_context(|| format!("--store {}", hysope_postgres::redact(url)))?,
+        ),
+        _ => Arc::new(hysope_identity::RedbTokenStore::open_shared(db)?),
+    })
+}
+
 /// Opens the job store and the queue the configuration names.
 pub async fn open_jobs(
     config: &Config,
@@ -423,8 +438,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     // The job runners use it as it is (resolved, existing): see `Runner::with_resolved_dirs`.
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create the scratch area {}", scratch.display()))?;
-    let tokens: Arc<dyn hysope_identity::TokenStore> =
-        Arc::new(hysope_identity::RedbTokenStore::open_shared(store.clone())?);
+    let tokens = open_tokens(config.job_store_url.as_deref(), store.clone())?;
     let plugins = Arc::new(open_registry(
         &data_dir,
         store.clone(),
