@@ -4,6 +4,9 @@
 //! another, and a gateway killed with SIGKILL in the middle of its jobs leaves
 //! them to the others, which run each once more to the end.
 //!
+//! The kill test runs `HYSOPE_SCALE_OUT_ROUNDS` rounds (2) of
+//! `HYSOPE_SCALE_OUT_JOBS` jobs (10); the loop is 20 rounds of 100.
+//!
 //! Each gateway has its own data folder (its catalogue); the personal tokens are
 //! in the shared store: one token, made by `hysope admin token create --store`,
 //! works on every gateway.
@@ -284,16 +287,23 @@ fn a_gateway_killed_mid_job_leaves_its_jobs_to_another_which_runs_each_once() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(2);
+    let jobs: usize = std::env::var("HYSOPE_SCALE_OUT_JOBS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
     let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut all = Vec::new();
     for round in 0..rounds {
         // A alone takes the jobs; B starts once A is killed in their middle.
         let mut a = gateway(a_dir.path(), &schema.url(), schema.name(), "2s");
-        let ids: Vec<String> = (0..10)
+        let ids: Vec<String> = (0..jobs)
             .map(|i| {
-                if i % 2 == 0 {
+                if i == 0 {
+                    // Still running when A is killed.
                     a.submit("sleep", json!({"seconds": 1.5}))
+                } else if i % 2 == 0 {
+                    a.submit("sleep", json!({"seconds": 0.2}))
                 } else {
                     a.submit(
                         "echo",
@@ -316,7 +326,7 @@ fn a_gateway_killed_mid_job_leaves_its_jobs_to_another_which_runs_each_once() {
 
         let b = gateway(b_dir.path(), &schema.url(), schema.name(), "2s");
         for id in &ids {
-            let job = b.wait_for(id, "successful", Duration::from_secs(60));
+            let job = b.wait_for(id, "successful", Duration::from_secs(300));
             let (status, body) = b.http("GET", &format!("/jobs/{id}/results"), &[], "");
             assert_eq!(status, 200, "{job} {body}");
         }

@@ -45,9 +45,16 @@ pub fn serve(data: &Path, args: &[&str]) -> (Child, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The line that says where it listens; log lines of its start (a shared
+    // store's sweep, say) may come first.
     let mut line = String::new();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    stderr.read_line(&mut line).unwrap();
+    for _ in 0..1000 {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 || line.contains("http://") {
+            break;
+        }
+    }
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let addr = line
         .split("http://")
