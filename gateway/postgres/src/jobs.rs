@@ -174,11 +174,7 @@ impl JobStore for PgJobStore {
         let pool = self.pg.pool().clone();
         let done = self.pg.spawn(async move {
             let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            if !durable {
-                tx.batch_execute("SET LOCAL synchronous_commit = off")
-                    .await?;
-            }
+            let tx = crate::begin(&mut client, durable).await?;
             tx.execute(UPSERT, &rows.params()).await?;
             tx.commit().await?;
             Ok::<_, Error>(())
@@ -194,11 +190,7 @@ impl JobStore for PgJobStore {
         let pool = self.pg.pool().clone();
         let done = self.pg.spawn(async move {
             let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            if !durable {
-                tx.batch_execute("SET LOCAL synchronous_commit = off")
-                    .await?;
-            }
+            let tx = crate::begin(&mut client, durable).await?;
             let one = rows.one();
             let mut written = tx.execute(SWAP, &one).await? == 1;
             if !written && rows.revisions[0] == 1 {
@@ -215,41 +207,29 @@ impl JobStore for PgJobStore {
     }
 
     fn stale(&self, now: u64, quiet_since: u64, limit: usize) -> Result<Vec<Job>> {
-        let (now, quiet_since) = (ms(now), ms(quiet_since));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let pool = self.pg.pool().clone();
-        let records = self.pg.block(async move {
-            let client = pool.get().await?;
-            let rows = client
-                .query(
-                    "(SELECT record, created, id FROM hysope_jobs
-                      WHERE status = 'running' AND lease_until < $1)
-                     UNION ALL
-                     (SELECT record, created, id FROM hysope_jobs
-                      WHERE status = 'accepted' AND NOT dispatched AND updated < $2)
-                     ORDER BY created, id LIMIT $3",
-                    &[&now, &quiet_since, &limit],
-                )
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|r| r.get::<_, String>(0))
-                .collect::<Vec<_>>())
-        })?;
+        let records = self.pg.texts(
+            "(SELECT record, created, id FROM hysope_jobs
+              WHERE status = 'running' AND lease_until < $1)
+             UNION ALL
+             (SELECT record, created, id FROM hysope_jobs
+              WHERE status = 'accepted' AND NOT dispatched AND updated < $2)
+             ORDER BY created, id LIMIT $3",
+            vec![
+                Box::new(ms(now)),
+                Box::new(ms(quiet_since)),
+                Box::new(limit),
+            ],
+        )?;
         records.iter().map(|r| decode(r)).collect()
     }
 
     fn get(&self, id: &str) -> Result<Option<Job>> {
-        let pool = self.pg.pool().clone();
-        let id = id.to_string();
-        let record = self.pg.block(async move {
-            let client = pool.get().await?;
-            let row = client
-                .query_opt("SELECT record FROM hysope_jobs WHERE id = $1", &[&id])
-                .await?;
-            Ok(row.map(|r| r.get::<_, String>(0)))
-        })?;
-        record.as_deref().map(decode).transpose()
+        let records = self.pg.texts(
+            "SELECT record FROM hysope_jobs WHERE id = $1",
+            vec![Box::new(id.to_string())],
+        )?;
+        records.first().map(|r| decode(r)).transpose()
     }
 
     fn list(&self, filter: &JobFilter, offset: usize, limit: usize) -> Result<JobPage> {
@@ -270,26 +250,24 @@ impl JobStore for PgJobStore {
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         // One more than asked: whether more follow.
         let take: Option<i64> = i64::try_from(limit).ok().and_then(|l| l.checked_add(1));
-        let pool = self.pg.pool().clone();
-        let records = self.pg.block(async move {
-            let client = pool.get().await?;
-            let rows = client
-                .query(
-                    "SELECT record FROM hysope_jobs
-                     WHERE ($1::text[] IS NULL OR process_id = ANY($1))
-                       AND ($2::text[] IS NULL OR status = ANY($2))
-                       AND created BETWEEN $3 AND $4
-                       AND ($5::text IS NULL OR owner = $5)
-                     ORDER BY created DESC, id DESC
-                     OFFSET $6 LIMIT $7",
-                    &[&processes, &statuses, &from, &to, &owner, &offset, &take],
-                )
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|r| r.get::<_, String>(0))
-                .collect::<Vec<_>>())
-        })?;
+        let records = self.pg.texts(
+            "SELECT record FROM hysope_jobs
+             WHERE ($1::text[] IS NULL OR process_id = ANY($1))
+               AND ($2::text[] IS NULL OR status = ANY($2))
+               AND created BETWEEN $3 AND $4
+               AND ($5::text IS NULL OR owner = $5)
+             ORDER BY created DESC, id DESC
+             OFFSET $6 LIMIT $7",
+            vec![
+                Box::new(processes),
+                Box::new(statuses),
+                Box::new(from),
+                Box::new(to),
+                Box::new(owner),
+                Box::new(offset),
+                Box::new(take),
+            ],
+        )?;
         let more = records.len() > limit;
         let jobs = records
             .iter()
@@ -300,21 +278,11 @@ impl JobStore for PgJobStore {
     }
 
     fn unfinished(&self) -> Result<Vec<Job>> {
-        let pool = self.pg.pool().clone();
-        let records = self.pg.block(async move {
-            let client = pool.get().await?;
-            let rows = client
-                .query(
-                    "SELECT record FROM hysope_jobs WHERE status IN ('accepted', 'running')
-                     ORDER BY created, id",
-                    &[],
-                )
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|r| r.get::<_, String>(0))
-                .collect::<Vec<_>>())
-        })?;
+        let records = self.pg.texts(
+            "SELECT record FROM hysope_jobs WHERE status IN ('accepted', 'running')
+             ORDER BY created, id",
+            Vec::new(),
+        )?;
         records.iter().map(|r| decode(r)).collect()
     }
 

@@ -81,6 +81,24 @@ impl Drop for Inner {
     }
 }
 
+/// A query parameter owned by the query (it runs on the client's runtime).
+pub type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+
+/// Opens a transaction on `client`; with `durable: false` its commit does not
+/// wait for the disk (`synchronous_commit = off`: a crash may lose it, a reader
+/// sees it at once).
+async fn begin(
+    client: &mut deadpool_postgres::Object,
+    durable: bool,
+) -> Result<deadpool_postgres::Transaction<'_>, Error> {
+    let tx = client.transaction().await?;
+    if !durable {
+        tx.batch_execute("SET LOCAL synchronous_commit = off")
+            .await?;
+    }
+    Ok(tx)
+}
+
 /// Connections a [`Pg`] keeps at most, unless the URL says otherwise
 /// (`?pool_size=N`, read by [`Pg::connect`]).
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -184,13 +202,28 @@ impl Pg {
         query: impl Future<Output = Result<T, Error>> + Send + 'static,
     ) -> Result<T, Error> {
         let done = self.spawn(query);
-        let wait = || wait_here(done);
+        let wait = || hysope_store::block_on(done);
         match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(wait)
             }
             _ => wait(),
         }
+    }
+
+    /// The first column (text) of the rows `sql` selects with `params`, read on
+    /// the client's runtime while the calling thread waits (see [`Pg::block`]).
+    pub fn texts(&self, sql: &'static str, params: Vec<Param>) -> Result<Vec<String>, Error> {
+        let pool = self.pool().clone();
+        self.block(async move {
+            let client = pool.get().await?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            let rows = client.query(sql, &refs).await?;
+            Ok(rows.into_iter().map(|r| r.get::<_, String>(0)).collect())
+        })
     }
 
     fn observe<T>(&self, out: &Result<T, Error>) {
@@ -215,11 +248,6 @@ impl Pg {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
-}
-
-/// Waits for a future on the calling thread (no runtime needed).
-fn wait_here<F: Future>(future: F) -> F::Output {
-    futures::executor::block_on(future)
 }
 
 /// `url` without its password, for messages.

@@ -46,7 +46,8 @@ impl Drop for Schema {
 
 /// A new schema on the test server and a pool whose connections use it.
 pub fn fresh_schema(pool_size: usize) -> (Schema, Pg) {
-    let name = format!("t_{}", uuid_like());
+    // Schema names are identifiers: no dash.
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let admin = Pg::connect(&url(), 2).expect("the test server's URL");
     let sql = format!("CREATE SCHEMA {name}");
     let pool = admin.pool().clone();
@@ -63,18 +64,4 @@ pub fn fresh_schema(pool_size: usize) -> (Schema, Pg) {
     config.options(format!("-c search_path={name}"));
     let pg = Pg::with_config(config, pool_size).expect("a pool");
     (Schema { pg: admin, name }, pg)
-}
-
-/// 16 random hex digits (schema names are identifiers: no dash).
-fn uuid_like() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
 }

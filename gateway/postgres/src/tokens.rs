@@ -45,21 +45,11 @@ impl PgTokenStore {
         sql: &'static str,
         param: Option<String>,
     ) -> hysope_identity::Result<Vec<TokenRecord>> {
-        let pool = self.pg.pool().clone();
-        let rows = self
-            .pg
-            .block(async move {
-                let client = pool.get().await?;
-                let rows = match &param {
-                    Some(p) => client.query(sql, &[p]).await?,
-                    None => client.query(sql, &[]).await?,
-                };
-                Ok(rows
-                    .into_iter()
-                    .map(|r| r.get::<_, String>(0))
-                    .collect::<Vec<_>>())
-            })
-            .map_err(store_error)?;
+        let params: Vec<crate::Param> = param
+            .into_iter()
+            .map(|p| Box::new(p) as crate::Param)
+            .collect();
+        let rows = self.pg.texts(sql, params).map_err(store_error)?;
         rows.iter().map(|r| decode(r)).collect()
     }
 }
