@@ -33,4 +33,4 @@ pub use job::{FailureKind, Job, JobFilter, JobPage, Status, now_ms, rfc3339};
 pub use queue::{Acknowledge, Delivery, JobQueue, LocalQueue};
 pub use redb_store::RedbJobStore;
 pub use service::{DEFAULT_LEASE, JobBackends, Jobs, JobsParts, RunBackends};
-pub use store::{JobCommit, JobStore, SwapCommit};
+pub use store::{JobCommit, JobStore, SwapCommit, follows};

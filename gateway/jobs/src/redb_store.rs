@@ -126,6 +126,23 @@ fn write_records(tx: &redb::WriteTransaction, records: &[Record]) -> hysope_stor
     Ok(())
 }
 
+impl Record {
+    /// `job` as written.
+    fn of(job: &Job) -> Result<Record> {
+        Ok(Record {
+            keys: Keys {
+                id: job.id.clone(),
+                process_id: job.process_id.clone(),
+                created: job.created,
+                status: job.status,
+                owner: job.owner.clone(),
+                revision: job.revision,
+            },
+            bytes: serde_json::to_vec(job)?,
+        })
+    }
+}
+
 fn decode(bytes: &[u8]) -> Result<Job> {
     Ok(serde_json::from_slice(bytes)?)
 }
@@ -142,23 +159,7 @@ impl JobStore for RedbJobStore {
     fn submit(&self, jobs: &[Job], durable: bool) -> JobCommit {
         // Encoded on the caller's thread; the commit is shared with whatever is
         // written to the file at the same moment (one transaction, one fsync).
-        let records = match jobs
-            .iter()
-            .map(|job| {
-                Ok(Record {
-                    keys: Keys {
-                        id: job.id.clone(),
-                        process_id: job.process_id.clone(),
-                        created: job.created,
-                        status: job.status,
-                        owner: job.owner.clone(),
-                        revision: job.revision,
-                    },
-                    bytes: serde_json::to_vec(job)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()
-        {
+        let records = match jobs.iter().map(Record::of).collect::<Result<Vec<_>>>() {
             Ok(records) => records,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
@@ -169,19 +170,9 @@ impl JobStore for RedbJobStore {
     }
 
     fn swap(&self, job: &Job, durable: bool) -> crate::SwapCommit {
-        let record = match serde_json::to_vec(job) {
-            Ok(bytes) => Record {
-                keys: Keys {
-                    id: job.id.clone(),
-                    process_id: job.process_id.clone(),
-                    created: job.created,
-                    status: job.status,
-                    owner: job.owner.clone(),
-                    revision: job.revision,
-                },
-                bytes,
-            },
-            Err(e) => return Box::pin(std::future::ready(Err(e.into()))),
+        let record = match Record::of(job) {
+            Ok(record) => record,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         // Checked and written in the commit's transaction: atomic whoever else
         // writes the job (the change may run twice when its batch is retried).
@@ -196,11 +187,7 @@ impl JobStore for RedbJobStore {
                     .transpose()
                     .map_err(hysope_store::Error::change)?
             };
-            let over = match (stored, record.keys.revision.checked_sub(1)) {
-                (Some(stored), Some(from)) => stored == from,
-                (None, Some(0)) => true,
-                _ => false,
-            };
+            let over = crate::follows(stored, record.keys.revision);
             if over {
                 write_records(tx, std::slice::from_ref(&record))?;
             }

@@ -10,6 +10,16 @@ pub type JobCommit =
 pub type SwapCommit =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool>> + Send + 'static>>;
 
+/// Whether a record of revision `revision` may be written over the stored one's
+/// (`None`: no record): the one right before it, or none for revision 1.
+pub fn follows(stored: Option<u64>, revision: u64) -> bool {
+    match (stored, revision.checked_sub(1)) {
+        (Some(stored), Some(from)) => stored == from,
+        (None, Some(0)) => true,
+        _ => false,
+    }
+}
+
 /// Where jobs are kept. Every write is durable when it returns: a job the API
 /// acknowledged survives a crash of the process.
 pub trait JobStore: Send + Sync {
@@ -38,29 +48,10 @@ pub trait JobStore: Send + Sync {
     fn submit(&self, jobs: &[Job], durable: bool) -> JobCommit;
     /// Writes `job` only over the record it was changed from: the stored one's
     /// revision must be `job.revision - 1` (or no record at all, for revision
-    /// 1). Resolves to false, writing nothing, when another writer changed the
-    /// job first: the caller reads it again and decides again.
-    ///
-    /// By default a read and a [`JobStore::submit`]: atomic only for a store that
-    /// one process writes (the embedded one, whose file one server holds, and whose
-    /// writes to a job go through that server's lock on the job). A store that
-    /// several processes share makes it one conditional write.
-    fn swap(&self, job: &Job, durable: bool) -> SwapCommit {
-        let current = match self.get(&job.id) {
-            Ok(current) => current.map(|j| j.revision),
-            Err(e) => return Box::pin(std::future::ready(Err(e))),
-        };
-        let over = match (current, job.revision.checked_sub(1)) {
-            (Some(stored), Some(from)) => stored == from,
-            (None, Some(0)) => true,
-            _ => false,
-        };
-        if !over {
-            return Box::pin(std::future::ready(Ok(false)));
-        }
-        let commit = self.submit(std::slice::from_ref(job), durable);
-        Box::pin(async move { commit.await.map(|()| true) })
-    }
+    /// 1; see [`follows`]). Resolves to false, writing nothing, when another
+    /// writer changed the job first: the caller reads it again and decides again.
+    /// The check and the write are one atomic step, whoever else writes.
+    fn swap(&self, job: &Job, durable: bool) -> SwapCommit;
     /// True when several processes (gateways, workers) share the store: a job's
     /// worker is then known dead by its lease, not by a restart, and accepted jobs
     /// a gateway could not push are pushed by a sweeper.
