@@ -16,12 +16,12 @@
 //! id comes back, and its claim is skipped).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use hysope_jobs::{Acknowledge, Delivery, JobQueue, Result};
+use hysope_jobs::{Acknowledge, Delivery, JobQueue, QueueDepth, Result};
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, QueueDeclareOptions,
@@ -52,10 +52,7 @@ struct Inner {
     /// The consumer of the current link, one `next()` at a time.
     consumer: tokio::sync::Mutex<Option<(u64, Consumer)>>,
     generation: AtomicU64,
-    depth: AtomicUsize,
-    /// This process's pushes and takes so far: a count made while one happened
-    /// is stale, and dropped.
-    moves: AtomicU64,
+    depth: QueueDepth,
 }
 
 /// One connection and its channels.
@@ -142,8 +139,7 @@ impl AmqpQueue {
             link: tokio::sync::Mutex::new(None),
             consumer: tokio::sync::Mutex::new(None),
             generation: AtomicU64::new(0),
-            depth: AtomicUsize::new(0),
-            moves: AtomicU64::new(0),
+            depth: QueueDepth::default(),
         });
         // The first connection says what is wrong at once.
         inner.link().await?;
@@ -342,7 +338,7 @@ async fn count(inner: std::sync::Weak<Inner>) {
         let Ok(link) = inner.link().await else {
             continue;
         };
-        let before = inner.moves.load(Ordering::SeqCst);
+        let mark = inner.depth.mark();
         let declared = link
             .publish
             .queue_declare(
@@ -355,13 +351,7 @@ async fn count(inner: std::sync::Weak<Inner>) {
             )
             .await;
         match declared {
-            Ok(queue) => {
-                if inner.moves.load(Ordering::SeqCst) == before {
-                    inner
-                        .depth
-                        .store(queue.message_count() as usize, Ordering::SeqCst);
-                }
-            }
+            Ok(queue) => inner.depth.counted(mark, queue.message_count() as usize),
             Err(_) => inner.drop_link(&link).await,
         }
     }
@@ -420,8 +410,7 @@ impl JobQueue for AmqpQueue {
                     self.inner.publish(&id).await?;
                 }
             }
-            self.inner.depth.fetch_add(1, Ordering::SeqCst);
-            self.inner.moves.fetch_add(1, Ordering::SeqCst);
+            self.inner.depth.moved(true);
             Ok(())
         })
     }
@@ -429,19 +418,13 @@ impl JobQueue for AmqpQueue {
     fn pop(&self) -> BoxFuture<'_, Result<Delivery>> {
         Box::pin(async move {
             let delivery = self.inner.next().await?;
-            let _ = self
-                .inner
-                .depth
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
-                    Some(d.saturating_sub(1))
-                });
-            self.inner.moves.fetch_add(1, Ordering::SeqCst);
+            self.inner.depth.moved(false);
             Ok(delivery)
         })
     }
 
     fn depth(&self) -> usize {
-        self.inner.depth.load(Ordering::SeqCst)
+        self.inner.depth.get()
     }
 }
 

@@ -157,3 +157,44 @@ impl JobQueue for LocalQueue {
         self.inner.items().len()
     }
 }
+
+/// A shared queue's depth as one process knows it (for [`JobQueue::depth`]): the
+/// last count of the broker or table, moved by this process's own pushes and
+/// takes since. A count made while this process moved the queue is stale, and
+/// dropped.
+#[derive(Debug, Default)]
+pub struct QueueDepth {
+    value: std::sync::atomic::AtomicUsize,
+    /// This process's pushes and takes so far.
+    moves: std::sync::atomic::AtomicU64,
+}
+
+impl QueueDepth {
+    /// This process pushed an id (`true`) or took one (`false`).
+    pub fn moved(&self, pushed: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let _ = self.value.fetch_update(SeqCst, SeqCst, |d| {
+            Some(if pushed { d + 1 } else { d.saturating_sub(1) })
+        });
+        self.moves.fetch_add(1, SeqCst);
+    }
+
+    /// Taken before a count is made: what [`QueueDepth::counted`] compares.
+    pub fn mark(&self) -> u64 {
+        self.moves.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The queue held `n` ids by a count begun at `mark`: kept unless this
+    /// process moved the queue meanwhile.
+    pub fn counted(&self, mark: u64, n: usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.moves.load(SeqCst) == mark {
+            self.value.store(n, SeqCst);
+        }
+    }
+
+    /// The depth.
+    pub fn get(&self) -> usize {
+        self.value.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

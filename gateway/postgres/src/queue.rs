@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use hysope_jobs::{Acknowledge, Delivery, JobQueue, Result};
+use hysope_jobs::{Acknowledge, Delivery, JobQueue, QueueDepth, Result};
 use tokio::sync::Notify;
 
 use crate::{Error, Pg};
@@ -37,7 +37,7 @@ pub struct PgQueue {
     pg: Pg,
     pushed: Arc<Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    depth: Arc<Depth>,
+    depth: Arc<QueueDepth>,
 }
 
 impl Drop for PgQueue {
@@ -54,7 +54,7 @@ impl PgQueue {
         let pool = pg.pool().clone();
         pg.block(async move { crate::migrate(&pool, SCHEMA_LOCK, SCHEMA).await })?;
         let pushed = Arc::new(Notify::new());
-        let depth = Arc::new(Depth::default());
+        let depth = Arc::new(QueueDepth::default());
         let runtime = pg.runtime_handle();
         let tasks = vec![
             runtime.spawn(listen(pg.config().clone(), pushed.clone())),
@@ -69,34 +69,13 @@ impl PgQueue {
     }
 }
 
-/// The queue's depth as this process knows it: the last count of the table,
-/// moved by this process's own pushes and takes since.
-#[derive(Default)]
-struct Depth {
-    value: std::sync::atomic::AtomicUsize,
-    /// Own pushes and takes so far: a count that ran while one happened is
-    /// stale, and dropped.
-    moves: std::sync::atomic::AtomicU64,
-}
-
-impl Depth {
-    fn moved(&self, up: bool) {
-        use std::sync::atomic::Ordering::SeqCst;
-        let _ = self.value.fetch_update(SeqCst, SeqCst, |d| {
-            Some(if up { d + 1 } else { d.saturating_sub(1) })
-        });
-        self.moves.fetch_add(1, SeqCst);
-    }
-}
-
 /// Counts the waiting ids every second, for [`JobQueue::depth`]: all gateways'
 /// and workers' together (rows a worker holds but has not acknowledged
 /// included).
-async fn count(pg: Pg, depth: Arc<Depth>) {
-    use std::sync::atomic::Ordering::SeqCst;
+async fn count(pg: Pg, depth: Arc<QueueDepth>) {
     loop {
         let pool = pg.pool().clone();
-        let before = depth.moves.load(SeqCst);
+        let mark = depth.mark();
         let counted = async move {
             let client = pool.get().await?;
             let row = client
@@ -106,9 +85,7 @@ async fn count(pg: Pg, depth: Arc<Depth>) {
         }
         .await;
         if let Ok(n) = counted {
-            if depth.moves.load(SeqCst) == before {
-                depth.value.store(n.max(0) as usize, SeqCst);
-            }
+            depth.counted(mark, n.max(0) as usize);
         }
         tokio::time::sleep(POLL).await;
     }
@@ -281,6 +258,6 @@ impl JobQueue for PgQueue {
     }
 
     fn depth(&self) -> usize {
-        self.depth.value.load(std::sync::atomic::Ordering::SeqCst)
+        self.depth.get()
     }
 }
