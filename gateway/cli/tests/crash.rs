@@ -52,12 +52,7 @@ fn start(data: &Path, token: &str) -> Server {
             processes.to_str().unwrap(),
         ],
     );
-    let requeued = line
-        .split(" jobs re-queued")
-        .next()
-        .and_then(|head| head.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no re-queued count in {line:?}"));
+    let requeued = common::requeued(&line);
     TOKENS
         .lock()
         .unwrap()

@@ -98,24 +98,7 @@ fn token(store: &str) -> String {
     if let Some((_, token)) = tokens.iter().find(|(s, _)| s == store) {
         return token.clone();
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args([
-            "admin", "token", "create", "--user", "ada", "--role", "user", "--store", store,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
+    let token = common::make_shared_token(store, "ada", "user");
     tokens.push((store.to_string(), token.clone()));
     token
 }
@@ -153,12 +136,7 @@ fn gateway_on(data: &Path, store: &str, queue: &str, prefix: &str, lease: &str) 
             lease,
         ],
     );
-    let requeued = line
-        .split(" jobs re-queued")
-        .next()
-        .and_then(|head| head.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no re-queued count in {line:?}"));
+    let requeued = common::requeued(&line);
     Gateway {
         child,
         addr,

@@ -95,20 +95,13 @@ pub async fn recover(state: &Jobs) -> anyhow::Result<usize> {
     let mut requeued = 0;
     for mut job in state.store.unfinished()? {
         let was = job.status;
-        if job.attempts >= MAX_ATTEMPTS {
-            job.status = Status::Failed;
-            job.failure = Some(FailureKind::ProcessFailed);
+        if requeue_or_fail(&mut job) {
             job.message = format!(
                 "interrupted by a server stop {} times while running; not run again",
                 job.attempts
             );
-            job.finished = Some(now_ms());
-        } else {
-            job.status = Status::Accepted;
-            job.progress = 0;
-            if was == Status::Running {
-                job.message = "re-queued: the server stopped while it ran".into();
-            }
+        } else if was == Status::Running {
+            job.message = "re-queued: the server stopped while it ran".into();
         }
         job.updated = now_ms();
         state.store.put(&job)?;
@@ -122,6 +115,22 @@ pub async fn recover(state: &Jobs) -> anyhow::Result<usize> {
     }
     state.metrics.queue_depth.set(state.queue.depth() as i64);
     Ok(requeued)
+}
+
+/// Puts a job whose run was cut short back to accepted, or fails it once runs
+/// were cut short [`MAX_ATTEMPTS`] times; true when it failed (the caller says
+/// why in its message).
+fn requeue_or_fail(job: &mut Job) -> bool {
+    if job.attempts >= MAX_ATTEMPTS {
+        job.status = Status::Failed;
+        job.failure = Some(FailureKind::ProcessFailed);
+        job.finished = Some(now_ms());
+        true
+    } else {
+        job.status = Status::Accepted;
+        job.progress = 0;
+        false
+    }
 }
 
 /// Changes a job in the store under its stripe's lock: `change` gets the current
@@ -622,22 +631,17 @@ pub async fn sweep(state: &Jobs) -> anyhow::Result<usize> {
     for found in stale {
         let changed = update(state, &found.id, true, |job| match job.status {
             Status::Running if job.lease_until.is_some_and(|t| t < now_ms()) => {
-                if job.attempts >= MAX_ATTEMPTS {
-                    job.status = Status::Failed;
-                    job.failure = Some(FailureKind::ProcessFailed);
-                    job.message = format!(
+                job.message = if requeue_or_fail(job) {
+                    format!(
                         "its worker stopped while it ran, {} times; not run again",
                         job.attempts
-                    );
-                    job.finished = Some(now_ms());
+                    )
                 } else {
-                    job.status = Status::Accepted;
-                    job.progress = 0;
-                    job.message = format!(
+                    format!(
                         "re-queued: its worker stopped during attempt {}",
                         job.attempts
-                    );
-                }
+                    )
+                };
                 job.lease_until = None;
                 job.dispatched = false;
                 true

@@ -11,18 +11,21 @@ use std::time::Duration;
 
 /// A personal token of `user` with `role` for `data` (no server holds it yet).
 pub fn make_token(data: &Path, user: &str, role: &str) -> String {
+    let data = data.to_str().unwrap();
+    admin_token(&["--user", user, "--role", role, "--data-dir", data])
+}
+
+/// A personal token of `user` with `role` in the shared store `store` (the
+/// gateways started on it take it, whatever their data folder).
+pub fn make_shared_token(store: &str, user: &str, role: &str) -> String {
+    admin_token(&["--user", user, "--role", role, "--store", store])
+}
+
+/// `hysope admin token create ARGS...`: the token it printed on its last line.
+fn admin_token(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args([
-            "admin",
-            "token",
-            "create",
-            "--user",
-            user,
-            "--role",
-            role,
-            "--data-dir",
-        ])
-        .arg(data)
+        .args(["admin", "token", "create"])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -32,6 +35,16 @@ pub fn make_token(data: &Path, user: &str, role: &str) -> String {
     );
     let token = String::from_utf8(out.stdout).unwrap();
     token.lines().last().unwrap().trim().to_string()
+}
+
+/// The number of jobs a server said it queued again at start, from the line
+/// [`serve`] returns.
+pub fn requeued(line: &str) -> usize {
+    line.split(" jobs re-queued")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no re-queued count in {line:?}"))
 }
 
 /// Starts `hysope serve --addr 127.0.0.1:0 --data-dir DATA ARGS...`: the child, its
