@@ -95,29 +95,27 @@ fn is_postgres(url: &str) -> bool {
 /// claim is committed).
 const PG_POOL: usize = 32;
 
-/// The personal token store: in the shared job store's database when there is
-/// one (gateways then take each other's tokens), else in the data folder's file.
-pub fn open_tokens(
-    job_store_url: Option<&str>,
-    db: Arc<hysope_store::SharedDb>,
-) -> anyhow::Result<Arc<dyn hysope_identity::TokenStore>> {
-    Ok(match job_store_url {
-        Some(url) if is_postgres(url) => Arc::new(
-            hysope_postgres::PgTokenStore::open(hysope_postgres::Pg::connect(url, 8)?)
-                .with_context(|| format!("--store {}", hysope_postgres::redact(url)))?,
-        ),
-        _ => Arc::new(hysope_identity::RedbTokenStore::open_shared(db)?),
-    })
+/// Where jobs, their queue and the personal tokens are kept (see [`open_jobs`]).
+pub struct JobStores {
+    /// The job store.
+    pub jobs: Arc<dyn JobStore>,
+    /// The queue.
+    pub queue: Arc<dyn hysope_jobs::JobQueue>,
+    /// The personal tokens: in the shared job store's database when there is
+    /// one (gateways then take each other's tokens), else in the data folder's
+    /// file.
+    pub tokens: Arc<dyn hysope_identity::TokenStore>,
 }
 
-/// Opens the job store and the queue the configuration names.
+/// Opens the job store, the queue and the token store the configuration names;
+/// the parts in one PostgreSQL database share one pool.
 pub async fn open_jobs(
     config: &Config,
     db: Arc<hysope_store::SharedDb>,
-) -> anyhow::Result<(Arc<dyn JobStore>, Arc<dyn hysope_jobs::JobQueue>)> {
+) -> anyhow::Result<JobStores> {
     let mut pg = None;
     let store: Arc<dyn JobStore> = match config.job_store_url.as_deref() {
-        None => Arc::new(RedbJobStore::open_shared(db)?),
+        None => Arc::new(RedbJobStore::open_shared(db.clone())?),
         Some(url) if is_postgres(url) => {
             let connected = hysope_postgres::Pg::connect(url, PG_POOL)?;
             pg = Some(connected.clone());
@@ -162,7 +160,15 @@ pub async fn open_jobs(
             hysope_postgres::redact(url)
         ),
     };
-    Ok((store, queue))
+    let tokens: Arc<dyn hysope_identity::TokenStore> = match pg {
+        Some(pg) => Arc::new(hysope_postgres::PgTokenStore::open(pg)?),
+        None => Arc::new(hysope_identity::RedbTokenStore::open_shared(db)?),
+    };
+    Ok(JobStores {
+        jobs: store,
+        queue,
+        tokens,
+    })
 }
 
 /// The time a whole job may run by default: a day.
@@ -425,7 +431,11 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     create_data_dir(&config.data_dir)?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let store = open_store(&data_dir)?;
-    let (jobs, queue) = open_jobs(&config, store.clone()).await?;
+    let JobStores {
+        jobs,
+        queue,
+        tokens,
+    } = open_jobs(&config, store.clone()).await?;
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs
     // run again from their inputs).
@@ -438,7 +448,6 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     // The job runners use it as it is (resolved, existing): see `Runner::with_resolved_dirs`.
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create the scratch area {}", scratch.display()))?;
-    let tokens = open_tokens(config.job_store_url.as_deref(), store.clone())?;
     let plugins = Arc::new(open_registry(
         &data_dir,
         store.clone(),
