@@ -44,7 +44,7 @@ sh "$(dirname "$0")/../deploy/services/postgres.sh" >/dev/null
 # RabbitMQ on 127.0.0.1:5672 (gateway/amqp/tests, scale_out.rs; a queue per test).
 sh "$(dirname "$0")/../deploy/services/rabbitmq.sh" >/dev/null
 
-# The OpenID provider of the identity tests (gateway/server/tests/identity.rs).
+# The OpenID provider of the identity tests (gateway/server/tests/server/identity.rs).
 oidc="$(cd "$(dirname "$0")/oidc" && pwd)"
 if [ ! -d "$oidc/node_modules/oidc-provider" ]; then
     (cd "$oidc" && npm install --no-audit --no-fund --loglevel=error >/dev/null)

@@ -60,7 +60,8 @@ NodeName=localhost CPUs=$NCPU RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 if ! cmp -s "$CONF" /etc/slurm/slurm.conf; then
-    cp "$CONF" /etc/slurm/slurm.conf
+    # Readable by the slurm user the controller runs as (mktemp made it 0600).
+    install -m 0644 "$CONF" /etc/slurm/slurm.conf
     pkill -x slurmctld 2>/dev/null || true
     pkill -x slurmd 2>/dev/null || true
     sleep 1

@@ -192,8 +192,8 @@ pub mod catalog_store {
             let page = search(store, &[("limit", "4"), ("token", &token)]);
             assert_eq!(page.matched, total);
             seen.extend(ids(&page));
-            match page.next_offset {
-                Some(n) => token = SearchQuery::token(n),
+            match page.next {
+                Some(n) => token = n.token(),
                 None => break,
             }
         }

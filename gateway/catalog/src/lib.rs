@@ -19,5 +19,5 @@ pub mod timeseries;
 pub use error::{Error, Result};
 pub use hysope_store::SharedDb;
 pub use redb_store::RedbCatalog;
-pub use search::{Page, SearchQuery};
+pub use search::{Page, PageStart, SearchQuery};
 pub use store::{CatalogStore, Observation};

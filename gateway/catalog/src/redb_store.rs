@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::{Value, json};
 
-use crate::search::{Entry, Page, SearchQuery, StoredItem, StoredPage};
+use crate::search::{Entry, Page, PageStart, SearchQuery, StoredItem, StoredPage};
 use crate::store::{CatalogStore, Ingested, ItemsCommit, Observation};
 use crate::{Error, Result, SharedDb};
 use hysope_store::block_on;
@@ -217,7 +217,7 @@ impl RedbCatalog {
         let index = self.fresh_index();
         let read = self.db.begin_read()?;
         let table = read.open_table(ITEMS)?;
-        let (start, limit) = (query.offset, query.limit);
+        let (start, limit) = (query.start.offset()?, query.limit);
         let mut rows = Vec::new();
         let mut matched = 0usize;
         for &i in Self::order(&index, query) {
@@ -263,14 +263,14 @@ fn by_time_only(query: &SearchQuery) -> bool {
             ))
 }
 
-fn page_of(query: &SearchQuery, items: Vec<Value>, matched: usize) -> Page {
-    let (start, limit) = (query.offset, query.limit);
-    Page {
+fn page_of(query: &SearchQuery, items: Vec<Value>, matched: usize) -> Result<Page> {
+    let (start, limit) = (query.start.offset()?, query.limit);
+    Ok(Page {
         items,
         matched: matched as u64,
-        next_offset: (start + limit < matched).then_some(start + limit),
-        prev_offset: (start > 0).then(|| start.saturating_sub(limit)),
-    }
+        next: (start + limit < matched).then_some(PageStart::Offset(start + limit)),
+        prev: (start > 0).then(|| PageStart::Offset(start.saturating_sub(limit))),
+    })
 }
 
 /// Grows a collection's extent to cover an entry.
@@ -472,7 +472,7 @@ impl CatalogStore for RedbCatalog {
                 .iter()
                 .map(|(_, _, bytes)| decode_item(bytes).map(|i| query.shape(i)))
                 .collect::<Result<Vec<_>>>()?;
-            return Ok(page_of(query, items, matched));
+            return page_of(query, items, matched);
         }
         let index = self.fresh_index();
         let read = self.db.begin_read()?;
@@ -496,11 +496,11 @@ impl CatalogStore for RedbCatalog {
         let matched = all.len();
         let items = all
             .into_iter()
-            .skip(query.offset)
+            .skip(query.start.offset()?)
             .take(query.limit)
             .map(|i| query.shape(i))
             .collect();
-        Ok(page_of(query, items, matched))
+        page_of(query, items, matched)
     }
 
     fn search_stored(&self, query: &SearchQuery) -> Result<StoredPage> {
@@ -520,12 +520,12 @@ impl CatalogStore for RedbCatalog {
                 }
             })
             .collect();
-        let page = page_of(query, Vec::new(), matched);
+        let page = page_of(query, Vec::new(), matched)?;
         Ok(StoredPage {
             items,
             matched: page.matched,
-            next_offset: page.next_offset,
-            prev_offset: page.prev_offset,
+            next: page.next,
+            prev: page.prev,
         })
     }
 

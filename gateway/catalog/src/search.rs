@@ -54,8 +54,72 @@ pub struct SearchQuery {
     pub fields_default_set: bool,
     /// Page size.
     pub limit: usize,
-    /// Items skipped before this page (from the paging token).
-    pub offset: usize,
+    /// Where the page starts (from the paging token).
+    pub start: PageStart,
+}
+
+/// Where a page of a search starts, read from its paging token. Each store pages
+/// its own way: the embedded one by position (token `o40`), pgstac by the key of
+/// the item a page ends or starts at (`next:COLLECTION:ID`, `prev:...`), which
+/// stays right while items are added between two pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStart {
+    /// Items skipped before the page.
+    Offset(usize),
+    /// A keyset token as the store wrote it (`next:...` or `prev:...`).
+    Key(String),
+}
+
+impl Default for PageStart {
+    fn default() -> Self {
+        PageStart::Offset(0)
+    }
+}
+
+impl PageStart {
+    /// The longest keyset token taken (a collection and an item id, each at most
+    /// a few hundred bytes).
+    pub const MAX_KEY_BYTES: usize = 2048;
+
+    /// The paging token of this start, for a `next` or `prev` link.
+    pub fn token(&self) -> String {
+        match self {
+            PageStart::Offset(n) => format!("o{n}"),
+            PageStart::Key(key) => key.clone(),
+        }
+    }
+
+    /// Reads a paging token: empty or absent is the first page.
+    pub fn parse(token: Option<&str>) -> Result<PageStart> {
+        let t = match token {
+            None | Some("") => return Ok(PageStart::default()),
+            Some(t) => t,
+        };
+        let refuse = || bad(format!("token: {t:?} is not a paging token of this server"));
+        if let Some(n) = t.strip_prefix('o') {
+            return n.parse().map(PageStart::Offset).map_err(|_| refuse());
+        }
+        let keyed = (t.starts_with("next:") || t.starts_with("prev:"))
+            && t.len() > 5
+            && t.len() <= Self::MAX_KEY_BYTES
+            && !t.chars().any(char::is_control);
+        if keyed {
+            Ok(PageStart::Key(t.to_string()))
+        } else {
+            Err(refuse())
+        }
+    }
+
+    /// The position of a store that pages by position; a keyset token (from
+    /// another store) is refused as a bad parameter.
+    pub fn offset(&self) -> Result<usize> {
+        match self {
+            PageStart::Offset(n) => Ok(*n),
+            PageStart::Key(key) => Err(bad(format!(
+                "token: {key:?} is not a paging token of this catalogue"
+            ))),
+        }
+    }
 }
 
 /// One page of results.
@@ -65,10 +129,10 @@ pub struct Page {
     pub items: Vec<Value>,
     /// How many items match in all.
     pub matched: u64,
-    /// Offset of the next page, when there is one.
-    pub next_offset: Option<usize>,
-    /// Offset of the previous page, when this is not the first.
-    pub prev_offset: Option<usize>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<PageStart>,
+    /// Where the previous page starts, when this is not the first.
+    pub prev: Option<PageStart>,
 }
 
 /// One item of a page as the store keeps it, for a server that writes it into a
@@ -92,10 +156,10 @@ pub struct StoredPage {
     pub items: Vec<StoredItem>,
     /// How many items match in all.
     pub matched: u64,
-    /// Offset of the next page, when there is one.
-    pub next_offset: Option<usize>,
-    /// Offset of the previous page, when this is not the first.
-    pub prev_offset: Option<usize>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<PageStart>,
+    /// Where the previous page starts, when this is not the first.
+    pub prev: Option<PageStart>,
 }
 
 impl StoredPage {
@@ -123,8 +187,8 @@ impl StoredPage {
         Ok(StoredPage {
             items,
             matched: page.matched,
-            next_offset: page.next_offset,
-            prev_offset: page.prev_offset,
+            next: page.next,
+            prev: page.prev,
         })
     }
 }
@@ -296,7 +360,7 @@ impl SearchQuery {
             };
             check_query(&q.query)?;
         }
-        q.offset = parse_token(token.as_deref())?;
+        q.start = PageStart::parse(token.as_deref())?;
         Ok(q)
     }
 
@@ -350,7 +414,7 @@ impl SearchQuery {
         let search: Search =
             serde_json::from_value(body).map_err(|e| bad(format!("search body: {e}")))?;
         let mut q = Self::from_search(search, lang.as_deref())?;
-        q.offset = parse_token(token.as_deref())?;
+        q.start = PageStart::parse(token.as_deref())?;
         q.fields_default_set = fields_default_set;
         Ok(q)
     }
@@ -452,7 +516,7 @@ impl SearchQuery {
             fields: items.fields.clone(),
             fields_default_set: false,
             limit,
-            offset: 0,
+            start: PageStart::default(),
         })
     }
 
@@ -566,11 +630,6 @@ impl SearchQuery {
         }
         item
     }
-
-    /// The token of the page that starts at `offset`.
-    pub fn token(offset: usize) -> String {
-        format!("o{offset}")
-    }
 }
 
 /// The longest filter parsed (CQL2 text, or CQL2 JSON written out), in bytes.
@@ -644,16 +703,6 @@ fn check_json_filter(value: &Value) -> std::result::Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn parse_token(token: Option<&str>) -> Result<usize> {
-    match token {
-        None | Some("") => Ok(0),
-        Some(t) => t
-            .strip_prefix('o')
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| bad(format!("token: {t:?} is not a paging token of this server"))),
-    }
 }
 
 const QUERY_OPS: [&str; 10] = [
@@ -833,7 +882,7 @@ mod tests {
         assert_eq!(q.bbox, Some([0.0, 0.0, 2.0, 2.0]));
         assert_eq!(q.collections, ["a", "b"]);
         assert_eq!(q.limit, 5);
-        assert_eq!(q.offset, 10);
+        assert_eq!(q.start, PageStart::Offset(10));
         assert_eq!(q.sortby, [("datetime".to_string(), false)]);
         assert!(q.matches_document(&item("x", json!(1))).unwrap());
         assert!(!q.matches_document(&item("x", json!(2))).unwrap());

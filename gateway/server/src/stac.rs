@@ -13,7 +13,7 @@ use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hysope_catalog::search::{SearchQuery, StoredItem};
+use hysope_catalog::search::{PageStart, SearchQuery, StoredItem};
 use hysope_catalog::timeseries::SeriesQuery;
 use hysope_identity::{Action, Identity};
 use serde_json::{Value, json};
@@ -759,7 +759,7 @@ async fn run_search(
     headers: &HeaderMap,
     query: SearchQuery,
     self_href: String,
-    next: impl Fn(usize) -> Value,
+    next: impl Fn(&PageStart) -> Value,
 ) -> ApiResult<Response> {
     let base = base_url(headers);
     let catalog = state.catalog().clone();
@@ -770,10 +770,10 @@ async fn run_search(
         link(self_href, "self", GEOJSON, "this page"),
         link(root, "root", JSON, "the catalogue"),
     ];
-    if let Some(n) = page.next_offset {
+    if let Some(n) = &page.next {
         links.push(next(n));
     }
-    if let Some(p) = page.prev_offset {
+    if let Some(p) = &page.prev {
         let mut prev = next(p);
         prev["rel"] = json!("prev");
         links.push(prev);
@@ -802,14 +802,14 @@ async fn run_search(
     Ok(r)
 }
 
-fn get_next(href_base: String, pairs: Vec<(String, String)>) -> impl Fn(usize) -> Value {
-    move |offset| {
+fn get_next(href_base: String, pairs: Vec<(String, String)>) -> impl Fn(&PageStart) -> Value {
+    move |start| {
         let mut p: Vec<(String, String)> = pairs
             .iter()
             .filter(|(k, _)| k != "token")
             .cloned()
             .collect();
-        p.push(("token".into(), SearchQuery::token(offset)));
+        p.push(("token".into(), start.token()));
         let qs = serde_urlencoded::to_string(&p).unwrap_or_default();
         json!({"href": format!("{href_base}?{qs}"), "rel": "next", "type": GEOJSON, "method": "GET"})
     }
@@ -843,9 +843,9 @@ async fn search_post(
     let query = SearchQuery::from_post(&value)?;
     let href = format!("{}/search", stac(&base_url(&headers)));
     let next_href = href.clone();
-    run_search(state, &headers, query, href, move |offset| {
+    run_search(state, &headers, query, href, move |start: &PageStart| {
         let mut b = value.clone();
-        b["token"] = json!(SearchQuery::token(offset));
+        b["token"] = json!(start.token());
         json!({"href": next_href, "rel": "next", "type": GEOJSON, "method": "POST", "body": b, "merge": false})
     })
     .await

@@ -2,7 +2,7 @@
 //! answers without a 5xx and touches nothing outside its data folder (a canary
 //! folder, named by the generated values, stays as it was).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -6,7 +6,7 @@
 //! registry reference: pinned, private until approved, yanked versions still
 //! running, quarantine cancelling queued jobs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! links, search errors that name the parameter, exceptions for missing resources,
 //! transactions, time series parameters, and the ingest endpoint's token.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{app, call, get, root};

@@ -1,7 +1,7 @@
 //! The trust boundary, hole by hole (issue 18): each request here was accepted
 //! before and read or wrote the host, or stopped the service.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{app, call, get, root};

@@ -3,7 +3,7 @@
 //! of local test tools, input validation, job listing, dismissal, results, HTML,
 //! metrics, and recovery of unfinished jobs when the server starts again.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::Path;

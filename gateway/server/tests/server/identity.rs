@@ -4,7 +4,7 @@
 //! `WWW-Authenticate` and 403; jobs and processes owned; result items that publish
 //! no host path; the documents declaring who may call what.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,13 @@
+//! The server's integration tests in one binary (one link instead of six: each
+//! binary holds the whole engine and server, ~135 MB in the dev profile).
+//! `remote_inputs` stays apart: it sets the process's S3 environment.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api;
+mod execute_properties;
+mod identity;
+mod registry;
+mod stac;
+mod trust;
