@@ -20,6 +20,8 @@ SCHEMATHESIS_EXAMPLES=100 bash tests/gateway/run.sh
 bash tests/registry/run.sh
 # Ingestion, stac-api-validator, pystac-client and an independent read of the files.
 bash tests/catalog/run.sh
+# The same on the catalogue in PostgreSQL with pgstac.
+bash tests/catalog/run.sh pgstac
 # The Dockerfile and the Apptainer definition (linted, parsed; the images' plugin layout runs every example).
 bash tests/deploy/check.sh
 # Plugins against independent computations (numpy, pyshp) on the real files.

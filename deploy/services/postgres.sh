@@ -50,4 +50,35 @@ if ! as_postgres "$bin/pg_ctl -D '$dir' status" >/dev/null 2>&1; then
 fi
 
 "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 30
+
+# pgstac 0.10.0 (the SQL the pypgstac wheel ships, as pypgstac's own migrate
+# runs it) in two databases made once: `hysope_pgstac`, the template each
+# catalogue test copies (pgstac's schema has a fixed name, so a test gets a
+# database of its own, not a schema), and `hysope`, the demo's catalogue.
+pgstac_version=0.10.0
+psql_q() {
+    as_postgres "PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $port -U postgres $*"
+}
+has_pgstac() {
+    [ "$(psql_q "-d $1 -tA -c \"SELECT count(*) FROM pg_namespace WHERE nspname = 'pgstac'\"" 2>/dev/null)" = 1 ]
+}
+for db in hysope_pgstac hysope; do
+    if has_pgstac "$db"; then
+        continue
+    fi
+    if [ -z "${pgstac_sql:-}" ]; then
+        work=$(mktemp -d)
+        python3 -m pip download -q --no-deps --dest "$work" "pypgstac==$pgstac_version" >/dev/null
+        python3 -c 'import sys, zipfile
+zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' \
+            "$work/pypgstac-$pgstac_version-py3-none-any.whl" \
+            "pypgstac/migrations/pgstac.$pgstac_version.sql" "$work"
+        pgstac_sql="$work/pypgstac/migrations/pgstac.$pgstac_version.sql"
+        chmod -R a+rX "$work"
+    fi
+    psql_q "-d postgres -c 'DROP DATABASE IF EXISTS $db'" >/dev/null
+    psql_q "-d postgres -c 'CREATE DATABASE $db'" >/dev/null
+    psql_q "-d $db -f '$pgstac_sql'" >/dev/null
+done
+[ -n "${work:-}" ] && rm -rf "$work"
 echo "postgres://postgres@127.0.0.1:$port/postgres"

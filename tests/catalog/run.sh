@@ -8,22 +8,44 @@
 # and an independent read of the files (pyshp, netCDF4 via h5netcdf) checked against
 # the items.
 #
+# `run.sh pgstac`: the same against the catalogue on PostgreSQL with pgstac (a
+# database copied from the template deploy/services/postgres.sh makes, dropped
+# after), ingested directly rather than through the server.
+#
 # Needs target/debug/hysope and the Python tools of tests/install-tools.sh.
 set -euo pipefail
+mode="${1:-embedded}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=../lib.sh
 source "$root/tests/lib.sh"
 data="$(cd "$root/../shared/data" && pwd)"
 work="$(mktemp -d)"
 server=""
+pg=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${HYSOPE_PG_PORT:-54329}" -U postgres -d postgres)
+database=""
 cleanup() {
     [ -n "$server" ] && kill "$server" 2>/dev/null || true
+    if [ -n "$database" ]; then
+        wait "$server" 2>/dev/null || true
+        "${pg[@]}" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
 hysope="$root/target/debug/hysope"
+catalog=()
+case "$mode" in
+    embedded) ;;
+    pgstac)
+        database="hysope_catalog_tests_$$"
+        "${pg[@]}" -c "CREATE DATABASE $database TEMPLATE hysope_pgstac"
+        catalog=(--catalog "pgstac://postgres@127.0.0.1:${HYSOPE_PG_PORT:-54329}/$database")
+        ;;
+    *) echo "usage: run.sh [embedded|pgstac]" >&2; exit 2 ;;
+esac
+echo "catalogue: $mode"
 
-"$hysope" ingest "$data" --data-dir "$work/data" 2>"$work/ingest.log"
+"$hysope" ingest "$data" --data-dir "$work/data" "${catalog[@]}" 2>"$work/ingest.log"
 tail -n 1 "$work/ingest.log"
 # An operator's personal token (transactions in stac-api-validator), made before the
 # server holds the store; the clients carry it.
@@ -32,16 +54,21 @@ HYSOPE_TOKEN="$("$hysope" admin token create --user catalog-tests --role operato
 export HYSOPE_TOKEN
 
 "$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/data" --processes "$root/plugins" \
-    --input-root "$data" --input-root "$root/plugins" 2>"$work/serve.log" &
+    --input-root "$data" --input-root "$root/plugins" "${catalog[@]}" 2>"$work/serve.log" &
 server="$!"
 url="$(server_url "$work/data" "$server")" || { cat "$work/serve.log" >&2; exit 1; }
 echo "catalogue server at $url/stac"
 
-# Ingesting while the server holds the catalogue goes through the server.
-"$hysope" ingest "$data/usgs" --data-dir "$work/data" --json >"$work/again.json" 2>"$work/again.log"
-grep -q "holds the catalogue" "$work/again.log"
+# Ingesting while the server holds the catalogue goes through the server; a
+# shared catalogue is written directly.
+"$hysope" ingest "$data/usgs" --data-dir "$work/data" "${catalog[@]}" --json >"$work/again.json" 2>"$work/again.log"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['unchanged']==3 and r['stored']==0, r" "$work/again.json"
-echo "ingest while serving: forwarded to the server, 3 files unchanged"
+if [ "$mode" = embedded ]; then
+    grep -q "holds the catalogue" "$work/again.log"
+    echo "ingest while serving: forwarded to the server, 3 files unchanged"
+else
+    echo "ingest while serving: written to pgstac directly, 3 files unchanged"
+fi
 
 python3 "$root/../shared/tools/stac_api_validate_offline.py" --root-url "$url/stac" \
     --auth-bearer-token "$HYSOPE_TOKEN" \

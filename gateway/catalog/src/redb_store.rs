@@ -12,7 +12,9 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use serde_json::{Value, json};
 
 use crate::search::{Entry, Page, PageStart, SearchQuery, StoredItem, StoredPage};
-use crate::store::{CatalogStore, Ingested, ItemsCommit, Observation};
+use crate::store::{
+    CatalogStore, Ingested, ItemsCommit, Observation, extend, next_version, public_collection,
+};
 use crate::{Error, Result, SharedDb};
 use hysope_store::block_on;
 
@@ -273,70 +275,6 @@ fn page_of(query: &SearchQuery, items: Vec<Value>, matched: usize) -> Result<Pag
     })
 }
 
-/// Grows a collection's extent to cover an entry.
-fn extend(collection: &mut Value, entry: &Entry) {
-    let to_text = |micros: i64| {
-        chrono::DateTime::from_timestamp_micros(micros)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-    };
-    let extent = collection
-        .as_object_mut()
-        .map(|c| c.entry("extent").or_insert_with(|| json!({})));
-    let Some(extent) = extent else { return };
-    if let Some(b) = entry.bbox {
-        let current = extent["spatial"]["bbox"][0].as_array().and_then(|a| {
-            let n: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
-            (n.len() == 4).then(|| [n[0], n[1], n[2], n[3]])
-        });
-        let merged = match current {
-            Some(c) if !(c == [-180.0, -90.0, 180.0, 90.0] && entry_count_hint(extent)) => [
-                c[0].min(b[0]),
-                c[1].min(b[1]),
-                c[2].max(b[2]),
-                c[3].max(b[3]),
-            ],
-            _ => b,
-        };
-        extent["spatial"] = json!({ "bbox": [merged] });
-        extent["spatial_has_items"] = Value::Bool(true);
-    }
-    let interval = extent["temporal"]["interval"][0].as_array().cloned();
-    let (start, end) = (to_text(entry.start), to_text(entry.end));
-    let (mut lo, mut hi) = (start.clone(), end.clone());
-    if let Some(pair) = interval {
-        if let (Some(a), Some(b)) = (
-            pair.first().and_then(Value::as_str),
-            pair.get(1).and_then(Value::as_str),
-        ) {
-            if extent["temporal_has_items"].as_bool() == Some(true) {
-                if crate::search::micros(a).is_some_and(|a| a < entry.start) {
-                    lo = Some(a.to_string());
-                }
-                if crate::search::micros(b).is_some_and(|b| b > entry.end) {
-                    hi = Some(b.to_string());
-                }
-            }
-        }
-    }
-    extent["temporal"] = json!({ "interval": [[lo, hi]] });
-    extent["temporal_has_items"] = Value::Bool(true);
-}
-
-/// True when the collection's extent was not yet computed from items (the default
-/// whole-world box of a new collection must not swallow the first item's box).
-fn entry_count_hint(extent: &Value) -> bool {
-    extent["spatial_has_items"].as_bool() != Some(true)
-}
-
-/// Removes the bookkeeping flags before a collection leaves the store.
-pub fn public_collection(mut c: Value) -> Value {
-    if let Some(extent) = c.get_mut("extent").and_then(Value::as_object_mut) {
-        extent.remove("spatial_has_items");
-        extent.remove("temporal_has_items");
-    }
-    c
-}
-
 fn observation_key(kind: &str, feature: &str, time: &str, item: &str) -> String {
     format!("{kind}{SEP}{feature}{SEP}{time}{SEP}{item}")
 }
@@ -562,13 +500,16 @@ impl CatalogStore for RedbCatalog {
                 None => Ingested::New(base.clone()),
                 Some(previous) => {
                     let previous = previous.to_string();
-                    let id = format!("{base}.v{}", versions.len() + 1);
-                    item["id"] = json!(id);
-                    item["properties"]["version"] = json!((versions.len() + 1).to_string());
-                    push_link(&mut item, "predecessor-version", &collection_id, &previous);
-                    if let Some(mut old) = Self::read_item(&items, &collection_id, &previous)? {
-                        old["properties"]["deprecated"] = json!(true);
-                        push_link(&mut old, "successor-version", &collection_id, &id);
+                    let mut old = Self::read_item(&items, &collection_id, &previous)?;
+                    let id = next_version(
+                        &mut item,
+                        old.as_mut(),
+                        &base,
+                        &collection_id,
+                        &previous,
+                        versions.len(),
+                    );
+                    if let Some(old) = old {
                         items.insert(
                             (collection_id.as_str(), previous.as_str()),
                             encode_item(&old)?.as_slice(),
@@ -657,19 +598,5 @@ impl CatalogStore for RedbCatalog {
     fn item_count(&self) -> Result<u64> {
         let read = self.db.begin_read()?;
         Ok(read.open_table(ITEMS)?.len()?)
-    }
-}
-
-fn push_link(item: &mut Value, rel: &str, collection: &str, id: &str) {
-    let link = json!({
-        "rel": rel,
-        "href": format!("./{id}"),
-        "type": "application/geo+json",
-        "hysope:collection": collection,
-        "hysope:item": id,
-    });
-    match item.get_mut("links").and_then(Value::as_array_mut) {
-        Some(links) => links.push(link),
-        None => item["links"] = json!([link]),
     }
 }

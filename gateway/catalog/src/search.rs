@@ -406,6 +406,24 @@ impl SearchQuery {
             Some(Value::String(t)) => Some(t),
             Some(other) => return Err(bad(format!("token: expected a string, got {other}"))),
         };
+        // A filter without filter-lang is CQL2 JSON (an object) or CQL2 text (a
+        // string); the stac crate reads the pair together and would otherwise
+        // leave the filter out of the search.
+        if !object.contains_key("filter-lang") {
+            let lang = match object.get("filter") {
+                Some(Value::Object(_)) => Some("cql2-json"),
+                Some(Value::String(_)) => Some("cql2-text"),
+                None | Some(Value::Null) => None,
+                Some(other) => {
+                    return Err(bad(format!(
+                        "filter: expected a CQL2 JSON object or CQL2 text, got {other}"
+                    )));
+                }
+            };
+            if let Some(lang) = lang {
+                object.insert("filter-lang".into(), json!(lang));
+            }
+        }
         // A CQL2 text filter arrives as a string with filter-lang cql2-text.
         let lang = object
             .get("filter-lang")
@@ -865,6 +883,21 @@ mod tests {
         json!({"type": "Feature", "id": id, "collection": "c", "bbox": [0, 0, 1, 1],
                "geometry": {"type": "Point", "coordinates": [0.5, 0.5]},
                "properties": {"datetime": "2024-01-02T00:00:00Z", "reach_q": q}})
+    }
+
+    #[test]
+    fn a_posted_filter_without_its_language_is_read() {
+        let json = SearchQuery::from_post(&json!({
+            "filter": {"op": "=", "args": [{"property": "swot:cycle_number"}, 2]}
+        }))
+        .unwrap();
+        assert!(json.filter.is_some());
+        let text = SearchQuery::from_post(&json!({"filter": "swot:cycle_number = 2"})).unwrap();
+        assert_eq!(text.filter, json.filter);
+        let err = SearchQuery::from_post(&json!({"filter": 3}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("filter"), "{err}");
     }
 
     #[test]

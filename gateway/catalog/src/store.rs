@@ -5,10 +5,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::Result;
-use crate::search::{Page, SearchQuery, StoredPage};
+use crate::search::{Entry, Page, SearchQuery, StoredPage};
 
 /// The end of [`CatalogStore::submit_items`].
 pub type ItemsCommit = Pin<Box<dyn Future<Output = Result<()>> + Send + 'static>>;
@@ -104,4 +104,107 @@ pub trait CatalogStore: Send + Sync {
     fn fault(&self) -> Option<String> {
         None
     }
+}
+
+/// Grows a collection's extent to cover an item's index entry (the bookkeeping
+/// flags it keeps inside the extent are removed by [`public_collection`]).
+pub fn extend(collection: &mut Value, entry: &Entry) {
+    let to_text = |micros: i64| {
+        chrono::DateTime::from_timestamp_micros(micros)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    };
+    let extent = collection
+        .as_object_mut()
+        .map(|c| c.entry("extent").or_insert_with(|| json!({})));
+    let Some(extent) = extent else { return };
+    if let Some(b) = entry.bbox {
+        let current = extent["spatial"]["bbox"][0].as_array().and_then(|a| {
+            let n: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
+            (n.len() == 4).then(|| [n[0], n[1], n[2], n[3]])
+        });
+        let merged = match current {
+            Some(c) if !(c == [-180.0, -90.0, 180.0, 90.0] && entry_count_hint(extent)) => [
+                c[0].min(b[0]),
+                c[1].min(b[1]),
+                c[2].max(b[2]),
+                c[3].max(b[3]),
+            ],
+            _ => b,
+        };
+        extent["spatial"] = json!({ "bbox": [merged] });
+        extent["spatial_has_items"] = Value::Bool(true);
+    }
+    let interval = extent["temporal"]["interval"][0].as_array().cloned();
+    let (start, end) = (to_text(entry.start), to_text(entry.end));
+    let (mut lo, mut hi) = (start.clone(), end.clone());
+    if let Some(pair) = interval {
+        if let (Some(a), Some(b)) = (
+            pair.first().and_then(Value::as_str),
+            pair.get(1).and_then(Value::as_str),
+        ) {
+            if extent["temporal_has_items"].as_bool() == Some(true) {
+                if crate::search::micros(a).is_some_and(|a| a < entry.start) {
+                    lo = Some(a.to_string());
+                }
+                if crate::search::micros(b).is_some_and(|b| b > entry.end) {
+                    hi = Some(b.to_string());
+                }
+            }
+        }
+    }
+    extent["temporal"] = json!({ "interval": [[lo, hi]] });
+    extent["temporal_has_items"] = Value::Bool(true);
+}
+
+/// True when the collection's extent was not yet computed from items (the default
+/// whole-world box of a new collection must not swallow the first item's box).
+fn entry_count_hint(extent: &Value) -> bool {
+    extent["spatial_has_items"].as_bool() != Some(true)
+}
+
+/// Removes the bookkeeping flags before a collection leaves the store.
+pub fn public_collection(mut c: Value) -> Value {
+    if let Some(extent) = c.get_mut("extent").and_then(Value::as_object_mut) {
+        extent.remove("spatial_has_items");
+        extent.remove("temporal_has_items");
+    }
+    c
+}
+
+fn push_link(item: &mut Value, rel: &str, collection: &str, id: &str) {
+    let link = json!({
+        "rel": rel,
+        "href": format!("./{id}"),
+        "type": "application/geo+json",
+        "hysope:collection": collection,
+        "hysope:item": id,
+    });
+    match item.get_mut("links").and_then(Value::as_array_mut) {
+        Some(links) => links.push(link),
+        None => item["links"] = json!([link]),
+    }
+}
+
+/// The next version of an ingested file whose earlier content is the item
+/// `previous`: `item` becomes `BASE.vN` (`version` N, a `predecessor-version`
+/// link) and `old`, the previous item when the store still has it, is marked
+/// deprecated with a `successor-version` link. `versions` is how many contents of
+/// the file were stored before. Returns the new id.
+pub fn next_version(
+    item: &mut Value,
+    old: Option<&mut Value>,
+    base: &str,
+    collection: &str,
+    previous: &str,
+    versions: usize,
+) -> String {
+    let id = format!("{base}.v{}", versions + 1);
+    item["id"] = json!(id);
+    item["properties"]["version"] = json!((versions + 1).to_string());
+    push_link(item, "predecessor-version", collection, previous);
+    if let Some(old) = old {
+        old["properties"]["deprecated"] = json!(true);
+        push_link(old, "successor-version", collection, &id);
+    }
+    id
 }

@@ -24,6 +24,11 @@ pub struct IngestArgs {
     /// The data folder `hysope serve` uses.
     #[arg(long, default_value = "hysope-data", env = "HYSOPE_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// The catalogue: `pgstac://USER@HOST:PORT/DATABASE` (shared by the
+    /// gateways, written directly whether they run or not); the data folder's
+    /// store by default.
+    #[arg(long = "catalog", env = "HYSOPE_CATALOG")]
+    pub catalog_url: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -49,11 +54,15 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             paths.push(std::fs::canonicalize(p).with_context(|| format!("{}", p.display()))?);
         }
     }
-    let report = match hysope_server::open_store(&args.data_dir)
-        .and_then(|db| Ok(hysope_catalog::RedbCatalog::open_shared(db)?))
-    {
+    let opened = match &args.catalog_url {
+        Some(url) => hysope_server::open_shared_catalog(url),
+        None => hysope_server::open_store(&args.data_dir).and_then(|db| {
+            Ok(Arc::new(hysope_catalog::RedbCatalog::open_shared(db)?) as Arc<dyn CatalogStore>)
+        }),
+    };
+    let report = match opened {
         Ok(store) => {
-            let store: Arc<dyn CatalogStore> = Arc::new(store);
+            let store: Arc<dyn CatalogStore> = store;
             let tty = std::io::stderr().is_terminal();
             let mut report = ingest_paths(store.as_ref(), &paths, |n, total, path, outcome| {
                 progress(tty, n, total, path, outcome)

@@ -143,6 +143,12 @@ pub struct ServeArgs {
     /// much later, and its job queued again.
     #[arg(long, env = "HYSOPE_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub lease: std::time::Duration,
+    /// Where the catalogue is kept: `pgstac://USER@HOST:PORT/DATABASE` (or
+    /// `postgres://...`), a PostgreSQL database where pgstac 0.10 is installed
+    /// (`pypgstac migrate`), which gateways share and pgstac's own tools read;
+    /// the data folder's store by default.
+    #[arg(long = "catalog", env = "HYSOPE_CATALOG")]
+    pub catalog_url: Option<String>,
     /// Let anonymous callers execute processes and follow the jobs they started by
     /// their links (a public demo). Off by default: executing needs a user's token.
     #[arg(long, env = "HYSOPE_ANONYMOUS_EXECUTE")]
@@ -266,6 +272,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         registry_url: args.registry_blobs.clone(),
         job_store_url: args.store_url.clone(),
+        catalog_url: args.catalog_url.clone(),
         queue_url: args.queue_url.clone(),
         lease: args.lease,
     };

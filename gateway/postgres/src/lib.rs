@@ -1,12 +1,14 @@
 //! Hysope's scale-out parts on PostgreSQL: the job store ([`PgJobStore`]) that
 //! several gateways and workers share, a job queue that needs no broker
 //! ([`PgQueue`]: `SELECT … FOR UPDATE SKIP LOCKED`, woken by `LISTEN/NOTIFY`),
-//! and the personal token store ([`PgTokenStore`]).
+//! the personal token store ([`PgTokenStore`]), and the catalogue on pgstac
+//! ([`PgCatalog`]).
 //!
 //! Both run their queries on a runtime of their own ([`Pg`]): the job store's
 //! trait is called from async tasks and from plain threads alike, and a query
 //! must neither need the caller's runtime nor starve it.
 
+mod catalog;
 mod jobs;
 mod queue;
 pub mod testing;
@@ -15,6 +17,7 @@ mod tokens;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+pub use catalog::{PGSTAC_VERSION, PgCatalog};
 pub use jobs::PgJobStore;
 pub use queue::PgQueue;
 pub use tokens::PgTokenStore;
@@ -32,7 +35,7 @@ pub enum Error {
         reason: String,
     },
     /// The server refused or failed a query.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
     /// No connection could be had from the pool.
     #[error("PostgreSQL: no connection: {0}")]
@@ -40,6 +43,33 @@ pub enum Error {
     /// The runtime of the queries is gone.
     #[error("PostgreSQL: the client's runtime stopped")]
     Stopped,
+    /// The database lacks what a store needs (pgstac, its version).
+    #[error("PostgreSQL: {0}")]
+    Setup(String),
+    /// A catalogue error raised inside a transaction.
+    #[error("{0}")]
+    Catalog(Box<hysope_catalog::Error>),
+}
+
+/// A client error with what the server said (tokio-postgres's own text for a
+/// refused statement is only "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(": {detail}"));
+            }
+            if let Some(place) = db.where_() {
+                text.push_str(&format!(", in {}", place.lines().next().unwrap_or(place)));
+            }
+            text
+        }
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for Error {

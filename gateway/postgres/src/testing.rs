@@ -65,3 +65,67 @@ pub fn fresh_schema(pool_size: usize) -> (Schema, Pg) {
     let pg = Pg::with_config(config, pool_size).expect("a pool");
     (Schema { pg: admin, name }, pg)
 }
+
+/// The database every catalogue test copies: pgstac installed, nothing in it
+/// (`deploy/services/postgres.sh` makes it).
+pub const PGSTAC_TEMPLATE: &str = "hysope_pgstac";
+
+/// A database that is dropped when this goes.
+pub struct Database {
+    admin: Pg,
+    name: String,
+}
+
+impl Database {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The test server's URL for this database.
+    pub fn url(&self) -> String {
+        let base = url();
+        let (head, query) = match base.split_once('?') {
+            Some((h, q)) => (h.to_string(), format!("?{q}")),
+            None => (base.clone(), String::new()),
+        };
+        let server = head.rsplit_once('/').map_or(head.as_str(), |(s, _)| s);
+        format!("{server}/{}{query}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let pool = self.admin.pool().clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = self.admin.block(async move {
+            pool.get().await?.batch_execute(&sql).await?;
+            Ok(())
+        });
+    }
+}
+
+/// A new database copied from [`PGSTAC_TEMPLATE`] on the test server.
+pub fn fresh_pgstac_database() -> Database {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = Pg::connect(&url(), 2).expect("the test server's URL");
+    let sql = format!("CREATE DATABASE {name} TEMPLATE {PGSTAC_TEMPLATE}");
+    let pool = admin.pool().clone();
+    if let Err(e) = admin.block(async move {
+        pool.get().await?.batch_execute(&sql).await?;
+        Ok(())
+    }) {
+        panic!(
+            "cannot copy the pgstac database {PGSTAC_TEMPLATE} on the PostgreSQL test server at {} ({e}): start it with `sh deploy/services/postgres.sh`",
+            url()
+        );
+    }
+    Database { admin, name }
+}
+
+/// A catalogue on a fresh pgstac database, with what drops the database.
+pub fn fresh_catalog(pool_size: usize) -> (Database, crate::PgCatalog) {
+    let db = fresh_pgstac_database();
+    let catalog = crate::PgCatalog::connect(&db.url(), pool_size).expect("the pgstac catalogue");
+    (db, catalog)
+}

@@ -1,5 +1,6 @@
-//! The job traits' conformance suites against PostgreSQL (the test server of
-//! `deploy/services/postgres.sh`), each case in a schema of its own.
+//! The job, token and catalogue traits' conformance suites against PostgreSQL (the test server of
+//! `deploy/services/postgres.sh`), each case in a schema of its own (the catalogue:
+//! in a database of its own, copied from the pgstac template).
 
 use hysope_postgres::testing::fresh_schema;
 use hysope_postgres::{PgJobStore, PgQueue};
@@ -29,3 +30,12 @@ fn tokens() -> (
 }
 
 hysope_identity::token_store_suite!(crate::tokens());
+
+fn catalog() -> (
+    hysope_postgres::testing::Database,
+    hysope_postgres::PgCatalog,
+) {
+    hysope_postgres::testing::fresh_catalog(4)
+}
+
+hysope_catalog::catalog_store_suite!(crate::catalog());

@@ -84,6 +84,28 @@ pub struct Config {
     /// A worker's lease on a running job of a shared store (see
     /// [`hysope_jobs::DEFAULT_LEASE`]).
     pub lease: std::time::Duration,
+    /// Where the catalogue is kept: `None` for the data folder's store, or
+    /// `pgstac://…` (`postgres://…`), a PostgreSQL database with pgstac that
+    /// gateways share.
+    pub catalog_url: Option<String>,
+}
+
+/// Connections of a pgstac catalogue's pool.
+const CATALOG_POOL: usize = 16;
+
+/// Opens the shared catalogue `url` names: a `pgstac://` (`postgres://`) URL of
+/// a PostgreSQL database with pgstac.
+pub fn open_shared_catalog(url: &str) -> anyhow::Result<Arc<dyn hysope_catalog::CatalogStore>> {
+    Ok(match url {
+        url if is_postgres(url) || url.starts_with("pgstac://") => Arc::new(
+            hysope_postgres::PgCatalog::connect(url, CATALOG_POOL)
+                .with_context(|| format!("--catalog {}", hysope_postgres::redact(url)))?,
+        ),
+        url => anyhow::bail!(
+            "--catalog {}: a catalogue is pgstac://USER@HOST:PORT/DATABASE (PostgreSQL with pgstac), or none: the data folder's",
+            hysope_postgres::redact(url)
+        ),
+    })
 }
 
 /// True for a PostgreSQL URL.
@@ -454,8 +476,10 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         config.quotas,
         config.registry_url.as_deref(),
     )?);
-    let catalog: Arc<dyn hysope_catalog::CatalogStore> =
-        Arc::new(hysope_catalog::RedbCatalog::open_shared(store)?);
+    let catalog: Arc<dyn hysope_catalog::CatalogStore> = match &config.catalog_url {
+        Some(url) => open_shared_catalog(url)?,
+        None => Arc::new(hysope_catalog::RedbCatalog::open_shared(store)?),
+    };
     let oidc = config
         .oidc
         .clone()

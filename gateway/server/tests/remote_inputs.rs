@@ -100,6 +100,7 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         quotas: Default::default(),
         registry_url: None,
         job_store_url: None,
+        catalog_url: None,
         queue_url: None,
         lease: hysope_jobs::DEFAULT_LEASE,
         backends: None,

@@ -37,6 +37,7 @@ pub fn config(data: &Path) -> Config {
         quotas: Default::default(),
         registry_url: None,
         job_store_url: None,
+        catalog_url: None,
         queue_url: None,
         lease: hysope_jobs::DEFAULT_LEASE,
         backends: None,
