@@ -78,30 +78,7 @@ printf '| pyshp + h5py read only (reference) | %.3f | %.1f |\n\n' "$tr" "$(echo 
 pids+=("$!")
 seed="$(server_url "$work/ingest-1" "$!")"
 curl -sf "$seed/stac/search?limit=100&collections=SWOT_L2_HR_RiverSP_Reach,SWOT_L2_HR_RiverSP_Node,SWOT_L2_HR_LakeSP_Prior,SWOT_L2_HR_PIXC,SWOT_L2_HR_PIXCVec" >"$work/seed.json"
-python3 - "$work/seed.json" "$items" "$work" <<'PY'
-import copy, json, sys, datetime
-seed, n, work = json.load(open(sys.argv[1]))["features"], int(sys.argv[2]), sys.argv[3]
-start = datetime.datetime(2023, 1, 1, tzinfo=datetime.timezone.utc)
-with open(f"{work}/items.ndjson", "w") as out:
-    for i in range(n):
-        t = copy.deepcopy(seed[i % len(seed)])
-        t["id"] = f"bench-{i:06d}"
-        t["collection"] = "bench"
-        t["links"] = []
-        dx, dy = (i % 360) - 180 - t["bbox"][0], ((i // 360) % 150) - 75 - t["bbox"][1]
-        w, h = min(t["bbox"][2] - t["bbox"][0], 2), min(t["bbox"][3] - t["bbox"][1], 2)
-        b = [t["bbox"][0] + dx, t["bbox"][1] + dy, t["bbox"][0] + dx + w, t["bbox"][1] + dy + h]
-        t["bbox"] = b
-        t["geometry"] = {"type": "Polygon", "coordinates": [[[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]], [b[0], b[1]]]]}
-        when = (start + datetime.timedelta(minutes=17 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for k in ("datetime", "start_datetime", "end_datetime"):
-            t["properties"][k] = when
-        out.write(json.dumps(t) + "\n")
-json.dump({"type": "Collection", "stac_version": "1.1.0", "id": "bench", "description": "benchmark items",
-           "license": "other", "links": [],
-           "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [["2023-01-01T00:00:00Z", None]]}}},
-          open(f"{work}/collection.json", "w"))
-PY
+python3 "$root/tests/bench/stac_items.py" "$work/seed.json" "$items" "$work"
 
 # hysope, loaded through its transaction API (ItemCollections of 2,000).
 "$hysope" serve --addr 127.0.0.1:0 --data-dir "$work/hysope" --processes "$work/none" 2>"$work/hysope.log" &
@@ -112,21 +89,7 @@ operator="$(HYSOPE_BIN="$hysope" token "$work/hysope" bench operator)"
 curl -sf -X POST "$hs/collections" -H "Authorization: Bearer $operator" -H 'Content-Type: application/json' \
     -d @"$work/collection.json" >/dev/null
 load_start=$(date +%s.%N)
-python3 - "$work/items.ndjson" "$hs" "$operator" <<'PY'
-import json, sys, urllib.request
-path, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
-batch = []
-def send():
-    body = json.dumps({"type": "FeatureCollection", "features": batch}).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{url}/collections/bench/items", data=body, method="POST",
-                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})).read()
-for line in open(path):
-    batch.append(json.loads(line))
-    if len(batch) == 2000:
-        send(); batch = []
-if batch:
-    send()
-PY
+python3 "$root/tests/bench/stac_load.py" "$work/items.ndjson" "$hs" "$operator"
 load_end=$(date +%s.%N)
 
 # rustac serve, memory backend, loaded at start from the same files.

@@ -67,6 +67,10 @@ enum Command {
     /// Serve OGC API - Processes (the bundled plugins and deployed CWL documents)
     /// and the STAC API of the catalogue.
     Serve(Box<serve::ServeArgs>),
+    /// Run the jobs that gateways sharing a job store and a queue accepted
+    /// (`--store postgres://... --queue ...`), without the API: `/ready` and
+    /// `/metrics` on `--addr` for the platform that watches it.
+    Worker(Box<serve::ServeArgs>),
     /// Ingest product files (SWOT RiverSP/LakeSP zips, PIXC/PIXCVec NetCDF, USGS
     /// RDB and WaterML JSON) into the catalogue.
     Ingest(ingest::IngestArgs),
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Run { args } => run::main(args),
         Command::CwlRunner(args) => cwl_runner::main(args),
         Command::Serve(args) => serve::main(*args),
+        Command::Worker(args) => serve::worker(*args),
         Command::Ingest(args) => ingest::main(args),
         Command::Admin(command) => admin::main(command),
         Command::Registry(command) => registry::main(command),

@@ -1,6 +1,7 @@
 //! `hysope serve`: opens the data folder's stores, starts the server and its
 //! workers, and writes `DATA/server.json` (its address and the local operator's secret) while it
-//! listens.
+//! listens. `hysope worker`: the same stores and workers without the API, for
+//! gateways and workers that share a job store and a queue.
 
 use std::path::PathBuf;
 
@@ -177,8 +178,27 @@ impl ServeArgs {
     }
 }
 
+/// What a `hysope serve` process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The API and workers (`hysope serve`).
+    Gateway,
+    /// Workers only (`hysope worker`): they run the jobs of a shared job store
+    /// that gateways accepted, and answer `/ready` and `/metrics` on `--addr`.
+    Worker,
+}
+
 /// `hysope serve`.
 pub fn main(args: ServeArgs) -> std::process::ExitCode {
+    run(args, Role::Gateway)
+}
+
+/// `hysope worker`.
+pub fn worker(args: ServeArgs) -> std::process::ExitCode {
+    run(args, Role::Worker)
+}
+
+fn run(args: ServeArgs, role: Role) -> std::process::ExitCode {
     // Handlers and jobs wait on the disk and on their tools: more threads than cores.
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -191,13 +211,18 @@ pub fn main(args: ServeArgs) -> std::process::ExitCode {
         Ok(r) => r,
         Err(e) => return crate::fail(&e.into(), 1),
     };
-    match runtime.block_on(serve(args)) {
+    match runtime.block_on(serve(args, role)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => crate::fail(&e, 1),
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
+    if role == Role::Worker && (args.store_url.is_none() || args.queue_url.is_none()) {
+        anyhow::bail!(
+            "hysope worker runs the jobs gateways accepted: give the job store and queue they share (--store postgres://... --queue postgres|amqp://...)"
+        );
+    }
     let oidc = args.oidc()?;
     // JavaScript of deployed documents runs in worker processes with their own
     // memory and time limits (see hysope_engine::cwl::js_sandbox).
@@ -278,6 +303,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let (state, requeued) = start(config).await?;
     let processes = state.jobs().processes().all().count();
+    if role == Role::Worker {
+        eprintln!(
+            "hysope: worker with {workers} slots on the shared job store ({processes} processes, {requeued} jobs re-queued); readiness and metrics on http://{addr}/ready and /metrics, data in {}",
+            state.data_dir().display()
+        );
+        hysope_server::serve_worker(listener, state, stop_signal()).await?;
+        if let Some(hpc) = hpc {
+            hpc.detach();
+        }
+        return Ok(());
+    }
     let server_file = state.data_dir().join(SERVER_FILE);
     write_private(
         &server_file,

@@ -7,9 +7,10 @@
 //! The kill test runs `HYSOPE_SCALE_OUT_ROUNDS` rounds (2) of
 //! `HYSOPE_SCALE_OUT_JOBS` jobs (10); the loop is 20 rounds of 100.
 //!
-//! Each gateway has its own data folder (its catalogue); the personal tokens are
-//! in the shared store: one token, made by `hysope admin token create --store`,
-//! works on every gateway.
+//! Each gateway has its own data folder; the personal tokens are in the shared
+//! store (one token, made by `hysope admin token create --store`, works on every
+//! gateway), and the catalogue, where it is shared, on pgstac. `hysope worker`
+//! runs the jobs gateways accepted, without the API.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -112,12 +113,38 @@ fn amqp(name: &str) -> String {
 
 /// [`gateway`] with its queue at `queue`.
 fn gateway_on(data: &Path, store: &str, queue: &str, prefix: &str, lease: &str) -> Gateway {
+    gateway_with(data, store, queue, prefix, lease, &[])
+}
+
+/// [`gateway_on`] with more arguments.
+fn gateway_with(
+    data: &Path,
+    store: &str,
+    queue: &str,
+    prefix: &str,
+    lease: &str,
+    more: &[&str],
+) -> Gateway {
+    process_with("serve", data, store, queue, prefix, lease, more)
+}
+
+/// `hysope COMMAND` (`serve` or `worker`) on the shared store, queue and results.
+fn process_with(
+    command: &str,
+    data: &Path,
+    store: &str,
+    queue: &str,
+    prefix: &str,
+    lease: &str,
+    more: &[&str],
+) -> Gateway {
     s3();
     let token = token(store);
     let root = hysope_test_components::workspace_root();
     let plugins = root.join("plugins");
     let processes = root.join("gateway/server/tests/processes");
-    let (child, addr, line) = common::serve(
+    let (child, addr, line) = common::start(
+        command,
         data,
         &[
             "--workers",
@@ -134,7 +161,10 @@ fn gateway_on(data: &Path, store: &str, queue: &str, prefix: &str, lease: &str) 
             &format!("s3://results/{prefix}"),
             "--lease",
             lease,
-        ],
+        ]
+        .into_iter()
+        .chain(more.iter().copied())
+        .collect::<Vec<_>>(),
     );
     let requeued = common::requeued(&line);
     Gateway {
@@ -217,9 +247,28 @@ fn record(schema: &hysope_postgres::testing::Schema, id: &str) -> Value {
 fn a_job_accepted_by_one_gateway_is_followed_read_and_dismissed_on_another() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    // One catalogue for both, on pgstac: the result item made by the worker
+    // that ran the job is found through either gateway.
+    let catalog = hysope_postgres::testing::fresh_pgstac_database();
+    let shared = ["--catalog", &catalog.url()].map(String::from);
+    let shared: Vec<&str> = shared.iter().map(String::as_str).collect();
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = gateway(a_dir.path(), &schema.url(), schema.name(), "3s");
-    let b = gateway(b_dir.path(), &schema.url(), schema.name(), "3s");
+    let a = gateway_with(
+        a_dir.path(),
+        &schema.url(),
+        "postgres",
+        schema.name(),
+        "3s",
+        &shared,
+    );
+    let b = gateway_with(
+        b_dir.path(),
+        &schema.url(),
+        "postgres",
+        schema.name(),
+        "3s",
+        &shared,
+    );
 
     // Accepted by A, finished by whichever worker took it, read on B.
     let id = a.submit("echo", json!({"stringInput": "shared"}));
@@ -236,6 +285,18 @@ fn a_job_accepted_by_one_gateway_is_followed_read_and_dismissed_on_another() {
     let (status, listed) = b.http("GET", "/jobs", &[], "");
     assert_eq!(status, 200);
     assert!(listed.contains(&id), "{listed}");
+    // Its result item, with its provenance, through both gateways.
+    for gateway in [&a, &b] {
+        let (status, item) = gateway.http(
+            "GET",
+            &format!("/stac/collections/results/items/{id}"),
+            &[],
+            "",
+        );
+        assert_eq!(status, 200, "{item}");
+        let item: Value = serde_json::from_str(&item).unwrap();
+        assert_eq!(item["id"], id.as_str(), "{item}");
+    }
 
     // A long job accepted by B, running somewhere, dismissed through A: the
     // worker that runs it stops (its lease renewal reads the record), and the
@@ -361,4 +422,99 @@ fn gateways_on_rabbitmq_lose_no_job_when_the_broker_restarts_under_them() {
         let r = record(&schema, id);
         assert_eq!(r["attempts"], 1, "run more than once: {r}");
     }
+}
+
+#[test]
+fn a_worker_runs_the_jobs_a_gateway_accepted_and_serves_no_api() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    let (g_dir, w_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let catalog = hysope_postgres::testing::fresh_pgstac_database();
+    let shared = ["--catalog", &catalog.url()].map(String::from);
+    let shared: Vec<&str> = shared.iter().map(String::as_str).collect();
+
+    // A worker needs the shared store and queue.
+    let out = Command::new(env!("CARGO_BIN_EXE_hysope"))
+        .args(["worker", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(w_dir.path().join("alone"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--store") && said.contains("--queue"),
+        "{said}"
+    );
+
+    let worker = process_with(
+        "worker",
+        w_dir.path(),
+        &schema.url(),
+        "postgres",
+        schema.name(),
+        "2s",
+        &shared,
+    );
+    let mut gateway = gateway_with(
+        g_dir.path(),
+        &schema.url(),
+        "postgres",
+        schema.name(),
+        "2s",
+        &shared,
+    );
+    // What the platform watches a worker by, and nothing of the API.
+    assert_eq!(worker.http("GET", "/ready", &[], "").0, 200);
+    assert_eq!(
+        common::request(&worker.addr, "GET", "/metrics", &[], "")
+            .unwrap()
+            .0,
+        401
+    );
+    assert_eq!(worker.http("GET", "/processes", &[], "").0, 404);
+    assert_eq!(worker.http("GET", "/jobs", &[], "").0, 404);
+
+    // Accepted by the gateway, which is killed at once: with no gateway left,
+    // the worker runs them all (those the gateway had begun once its lease
+    // lapses).
+    let ids: Vec<String> = (0..6)
+        .map(|_| gateway.submit("sleep", json!({"seconds": 0.5})))
+        .collect();
+    gateway.child.kill().unwrap();
+    gateway.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for id in &ids {
+        loop {
+            let r = record(&schema, id);
+            if r["status"] == "successful" {
+                assert!(r["attempts"].as_u64().unwrap() <= 2, "{r}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not run {id}: {r}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // Read through a gateway again, result items included.
+    let other = gateway_with(
+        g_dir.path(),
+        &schema.url(),
+        "postgres",
+        schema.name(),
+        "2s",
+        &shared,
+    );
+    for id in &ids {
+        other.wait_for(id, "successful", Duration::from_secs(5));
+        let (status, item) = other.http(
+            "GET",
+            &format!("/stac/collections/results/items/{id}"),
+            &[],
+            "",
+        );
+        assert_eq!(status, 200, "{item}");
+    }
+    drop(worker);
 }

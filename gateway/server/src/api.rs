@@ -113,9 +113,29 @@ pub fn rules() -> &'static [super::auth::Rule] {
     RULES.get_or_init(|| routes().into_parts().1)
 }
 
+/// The routes of a worker (`hysope worker`): no API, only what its platform
+/// watches it by, each with its action like every route.
+pub fn worker_routes() -> Routes {
+    use Action::*;
+    Routes::new()
+        .route("/ready", &[(Method::GET, Read)], get(ready))
+        .route("/metrics", &[(Method::GET, Metrics)], get(metrics))
+}
+
 /// The router of the whole API.
 pub fn router(state: Shared) -> Router {
-    let (routes, rules) = routes().into_parts();
+    router_of(routes(), state)
+}
+
+/// The router of a worker: readiness and metrics ([`worker_routes`]).
+pub fn worker_router(state: Shared) -> Router {
+    router_of(worker_routes(), state)
+}
+
+/// `routes` behind the middleware every route passes: the role check of the
+/// route table, the browser and `Host` guards, the request counts.
+fn router_of(routes: Routes, state: Shared) -> Router {
+    let (routes, rules) = routes.into_parts();
     let table = Arc::new(Table::new(&rules));
     routes
         .fallback(not_found)

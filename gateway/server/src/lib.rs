@@ -432,6 +432,18 @@ pub async fn serve(
         .await
 }
 
+/// Serves a worker's readiness and metrics on `listener` (no API: a worker runs
+/// the jobs gateways accepted) until `shutdown` resolves.
+pub async fn serve_worker(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, api::worker_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// The file in the data folder where a running server says where it listens and
 /// the local operator's secret (readable by the folder's owner only).
 pub const SERVER_FILE: &str = "server.json";

@@ -51,8 +51,13 @@ pub fn requeued(line: &str) -> usize {
 /// address and the line it printed when it listened (its later lines are read and
 /// dropped, so that its stderr stays open).
 pub fn serve(data: &Path, args: &[&str]) -> (Child, String, String) {
+    start("serve", data, args)
+}
+
+/// [`serve`] for another command that listens (`worker`).
+pub fn start(command: &str, data: &Path, args: &[&str]) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .args([command, "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .args(args)
         .stderr(Stdio::piped())

