@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::search::{Entry, Page, PageStart, SearchQuery, StoredItem, StoredPage};
 use crate::store::{
-    CatalogStore, Ingested, ItemsCommit, Observation, extend, next_version, public_collection,
+    CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, next_version,
+    public_collection,
 };
 use crate::{Error, Result, SharedDb};
 use hysope_store::block_on;
@@ -281,9 +282,8 @@ fn observation_key(kind: &str, feature: &str, time: &str, item: &str) -> String 
 
 impl CatalogStore for RedbCatalog {
     fn put_collection(&self, collection: &Value) -> Result<()> {
-        let id = collection["id"]
-            .as_str()
-            .ok_or_else(|| Error::InvalidDocument("collection has no string \"id\"".into()))?;
+        let id = document_id(collection, "collection")?;
+        let id = id.as_str();
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(COLLECTIONS)?;
@@ -474,14 +474,8 @@ impl CatalogStore for RedbCatalog {
         checksum: &str,
         observations: Vec<Observation>,
     ) -> Result<Ingested> {
-        let base = item["id"]
-            .as_str()
-            .ok_or_else(|| Error::InvalidDocument("item has no string \"id\"".into()))?
-            .to_string();
-        let collection_id = collection["id"]
-            .as_str()
-            .ok_or_else(|| Error::InvalidDocument("collection has no string \"id\"".into()))?
-            .to_string();
+        let base = document_id(&item, "item")?;
+        let collection_id = document_id(collection, "collection")?;
         let txn = self.db.begin_write()?;
         let mut updated_previous = None;
         let outcome = {

@@ -106,6 +106,14 @@ pub trait CatalogStore: Send + Sync {
     }
 }
 
+/// The `id` of a document a store is given (`what`: "item", "collection").
+pub fn document_id(document: &Value, what: &str) -> Result<String> {
+    document["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| crate::Error::InvalidDocument(format!("{what} has no string \"id\"")))
+}
+
 /// Grows a collection's extent to cover an item's index entry (the bookkeeping
 /// flags it keeps inside the extent are removed by [`public_collection`]).
 pub fn extend(collection: &mut Value, entry: &Entry) {

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use hysope_catalog::search::{Entry, StoredPage};
 use hysope_catalog::store::{
-    CatalogStore, Ingested, ItemsCommit, Observation, extend, next_version, public_collection,
+    CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, next_version,
+    public_collection,
 };
 use hysope_catalog::{Error as CatalogError, Page, PageStart, Result, SearchQuery};
 use serde_json::{Map, Value, json};
@@ -460,10 +461,7 @@ fn uncarry(e: Error) -> CatalogError {
 
 impl CatalogStore for PgCatalog {
     fn put_collection(&self, collection: &Value) -> Result<()> {
-        let id = collection["id"]
-            .as_str()
-            .ok_or_else(|| CatalogError::InvalidDocument("collection has no string \"id\"".into()))?
-            .to_string();
+        let id = document_id(collection, "collection")?;
         let mut new = collection.clone();
         let pool = self.pg.pool().clone();
         self.pg
@@ -652,14 +650,8 @@ impl CatalogStore for PgCatalog {
         checksum: &str,
         observations: Vec<Observation>,
     ) -> Result<Ingested> {
-        let base = item["id"]
-            .as_str()
-            .ok_or_else(|| CatalogError::InvalidDocument("item has no string \"id\"".into()))?
-            .to_string();
-        let collection_id = collection["id"]
-            .as_str()
-            .ok_or_else(|| CatalogError::InvalidDocument("collection has no string \"id\"".into()))?
-            .to_string();
+        let base = document_id(&item, "item")?;
+        let collection_id = document_id(collection, "collection")?;
         // The rows of the observations, one per key (the last wins, as a
         // second write of the same key does in the embedded store).
         let mut rows: BTreeMap<(&str, String, String), String> = BTreeMap::new();

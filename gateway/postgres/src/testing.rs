@@ -12,6 +12,15 @@ pub fn url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:54329/postgres".into())
 }
 
+/// Runs `sql` (statements without results) on the test server through `admin`.
+fn execute(admin: &Pg, sql: String) -> Result<(), crate::Error> {
+    let pool = admin.pool().clone();
+    admin.block(async move {
+        pool.get().await?.batch_execute(&sql).await?;
+        Ok(())
+    })
+}
+
 /// A schema that is dropped with its tables when this goes.
 pub struct Schema {
     pg: Pg,
@@ -35,12 +44,10 @@ impl Schema {
 
 impl Drop for Schema {
     fn drop(&mut self) {
-        let pool = self.pg.pool().clone();
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
-        let _ = self.pg.block(async move {
-            pool.get().await?.batch_execute(&sql).await?;
-            Ok(())
-        });
+        let _ = execute(
+            &self.pg,
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
     }
 }
 
@@ -49,12 +56,7 @@ pub fn fresh_schema(pool_size: usize) -> (Schema, Pg) {
     // Schema names are identifiers: no dash.
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let admin = Pg::connect(&url(), 2).expect("the test server's URL");
-    let sql = format!("CREATE SCHEMA {name}");
-    let pool = admin.pool().clone();
-    if let Err(e) = admin.block(async move {
-        pool.get().await?.batch_execute(&sql).await?;
-        Ok(())
-    }) {
+    if let Err(e) = execute(&admin, format!("CREATE SCHEMA {name}")) {
         panic!(
             "the PostgreSQL test server at {} is not reachable ({e}): start it with `sh deploy/services/postgres.sh`",
             url()
@@ -96,12 +98,10 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        let pool = self.admin.pool().clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = self.admin.block(async move {
-            pool.get().await?.batch_execute(&sql).await?;
-            Ok(())
-        });
+        let _ = execute(
+            &self.admin,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
     }
 }
 
@@ -109,12 +109,10 @@ impl Drop for Database {
 pub fn fresh_pgstac_database() -> Database {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let admin = Pg::connect(&url(), 2).expect("the test server's URL");
-    let sql = format!("CREATE DATABASE {name} TEMPLATE {PGSTAC_TEMPLATE}");
-    let pool = admin.pool().clone();
-    if let Err(e) = admin.block(async move {
-        pool.get().await?.batch_execute(&sql).await?;
-        Ok(())
-    }) {
+    if let Err(e) = execute(
+        &admin,
+        format!("CREATE DATABASE {name} TEMPLATE {PGSTAC_TEMPLATE}"),
+    ) {
         panic!(
             "cannot copy the pgstac database {PGSTAC_TEMPLATE} on the PostgreSQL test server at {} ({e}): start it with `sh deploy/services/postgres.sh`",
             url()
