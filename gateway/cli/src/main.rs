@@ -10,6 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod backends;
+mod config_file;
 mod cwl_runner;
 mod exec_step;
 mod ingest;
@@ -22,7 +23,7 @@ mod units;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Exit code for wrong usage (bad flags, unreadable arguments).
 pub const EXIT_USAGE: u8 = 2;
@@ -105,7 +106,11 @@ fn main() -> ExitCode {
         // write with eprintln!, which panics on a broken pipe).
         .log_internal_errors(false)
         .init();
-    let cli = Cli::parse();
+    let argv = match config_file::expand(std::env::args_os().collect(), &Cli::command()) {
+        Ok(argv) => argv,
+        Err(e) => return crate::fail(&e, 2),
+    };
+    let cli = Cli::parse_from(argv);
     match cli.command {
         Command::Plugin(command) => plugin::main(command),
         Command::Run { args } => run::main(args),

@@ -12,6 +12,11 @@ use hysope_server::{Config, SERVER_FILE, start};
 /// Arguments of `hysope serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file of these flags, one key per long flag (`store = "..."`,
+    /// `workers = 4`, `processes = ["a", "b"]`); the command line and the
+    /// `HYSOPE_*` variables win over it (read before parsing: see config_file.rs).
+    #[arg(long, env = "HYSOPE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:5000", env = "HYSOPE_ADDR")]
     pub addr: String,
