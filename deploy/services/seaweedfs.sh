@@ -66,11 +66,20 @@ if ! answers; then
         sleep 0.2
     done
 fi
-# The bucket (PUT is idempotent for its owner); the filer may take a moment.
+# The bucket: made, or there already (409 BucketAlreadyOwnedByYou, also when
+# an earlier try of this loop made it); the filer may take a while to answer.
 tries=0
-until curl -sf -o /dev/null -X PUT "http://127.0.0.1:$port/$bucket"; do
+while :; do
+    status=$(curl -s -o "$dir/bucket.reply" -w '%{http_code}' -X PUT "http://127.0.0.1:$port/$bucket" || true)
+    if [ "$status" = 200 ] || grep -q BucketAlreadyOwnedByYou "$dir/bucket.reply" 2>/dev/null; then
+        break
+    fi
     tries=$((tries + 1))
-    [ "$tries" -gt 50 ] && { echo "seaweedfs.sh: cannot create bucket $bucket" >&2; exit 1; }
+    if [ "$tries" -gt 300 ]; then
+        echo "seaweedfs.sh: cannot create bucket $bucket (last reply $status: $(cat "$dir/bucket.reply" 2>/dev/null))" >&2
+        exit 1
+    fi
     sleep 0.2
 done
+rm -f "$dir/bucket.reply"
 echo "http://127.0.0.1:$port"

@@ -127,34 +127,11 @@ fn process_with(
     lease: &str,
     more: &[&str],
 ) -> Gateway {
-    s3();
     let token = token(store);
-    let root = hysope_test_components::workspace_root();
-    let plugins = root.join("plugins");
-    let processes = root.join("gateway/server/tests/processes");
-    let (child, addr, line) = common::start(
-        command,
-        data,
-        &[
-            "--workers",
-            "2",
-            "--processes",
-            plugins.to_str().unwrap(),
-            "--processes",
-            processes.to_str().unwrap(),
-            "--store",
-            store,
-            "--queue",
-            queue,
-            "--results",
-            &format!("s3://results/{prefix}"),
-            "--lease",
-            lease,
-        ]
-        .into_iter()
-        .chain(more.iter().copied())
-        .collect::<Vec<_>>(),
-    );
+    let mut args = shared_args(store, queue, prefix, lease);
+    args.extend(more.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (child, addr, line) = common::start(command, data, &args);
     let requeued = common::requeued(&line);
     Gateway {
         child,
@@ -162,6 +139,32 @@ fn process_with(
         token,
         requeued,
     }
+}
+
+/// The arguments of a process on the shared store, queue and results (S3 started).
+fn shared_args(store: &str, queue: &str, prefix: &str, lease: &str) -> Vec<String> {
+    s3();
+    let root = hysope_test_components::workspace_root();
+    let plugins = root.join("plugins");
+    let processes = root.join("gateway/server/tests/processes");
+    [
+        "--workers",
+        "2",
+        "--processes",
+        plugins.to_str().unwrap(),
+        "--processes",
+        processes.to_str().unwrap(),
+        "--store",
+        store,
+        "--queue",
+        queue,
+        "--results",
+        &format!("s3://results/{prefix}"),
+        "--lease",
+        lease,
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 impl Gateway {
@@ -506,4 +509,78 @@ fn a_worker_runs_the_jobs_a_gateway_accepted_and_serves_no_api() {
         assert_eq!(status, 200, "{item}");
     }
     drop(worker);
+}
+
+#[test]
+fn a_gateway_killed_between_the_commit_and_the_reply_loses_no_job() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rounds: usize = std::env::var("HYSOPE_SCALE_OUT_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    let b_dir = tempfile::tempdir().unwrap();
+    let b = gateway(b_dir.path(), &schema.url(), schema.name(), "2s");
+    let mut accepted = Vec::new();
+    // The record committed and nothing queued; then queued and marked
+    // dispatched: either way the client gets no reply.
+    for point in ["accept-committed", "accept-queued"] {
+        for round in 0..rounds {
+            let a_dir = tempfile::tempdir().unwrap();
+            let args = shared_args(&schema.url(), "postgres", schema.name(), "2s");
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (mut child, addr, _) = common::start_with(
+                "serve",
+                a_dir.path(),
+                &args,
+                &[("HYSOPE_TEST_CRASH_AT", point)],
+            );
+            let before: Vec<String> = job_ids(&b);
+            let auth = format!("Authorization: Bearer {}", b.token);
+            let reply = common::request(
+                &addr,
+                "POST",
+                "/processes/echo/execution",
+                &[
+                    "Prefer: respond-async",
+                    "Content-Type: application/json",
+                    &auth,
+                ],
+                &json!({"inputs": {"stringInput": format!("{point} {round}")}}).to_string(),
+            );
+            // The connection ends with the process, before any status line.
+            assert!(
+                !matches!(reply, Ok((status, _)) if status != 0),
+                "{point}: the gateway replied {reply:?}"
+            );
+            let status = child.wait().unwrap();
+            assert!(!status.success(), "{point}: the gateway did not abort");
+            // The job is in the shared store, and the other gateway runs it.
+            let new: Vec<String> = job_ids(&b)
+                .into_iter()
+                .filter(|id| !before.contains(id))
+                .collect();
+            assert_eq!(new.len(), 1, "{point}: {new:?}");
+            b.wait_for(&new[0], "successful", Duration::from_secs(60));
+            accepted.push(new[0].clone());
+        }
+    }
+    for id in &accepted {
+        let r = record(&schema, id);
+        assert_eq!(r["status"], "successful", "{r}");
+        assert_eq!(r["attempts"], 1, "run more than once: {r}");
+    }
+}
+
+/// The ids of the jobs the test user sees through `gateway`.
+fn job_ids(gateway: &Gateway) -> Vec<String> {
+    let (status, body) = gateway.http("GET", "/jobs?limit=1000", &[], "");
+    assert_eq!(status, 200, "{body}");
+    let list: Value = serde_json::from_str(&body).unwrap();
+    list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["jobID"].as_str().unwrap().to_string())
+        .collect()
 }

@@ -167,6 +167,7 @@ impl Jobs {
     pub async fn accept(&self, job: &Job) -> Result<()> {
         self.room()?;
         self.store.submit(std::slice::from_ref(job), true).await?;
+        crash_point("accept-committed");
         self.metrics
             .job_moved(&job.process_id, None, Status::Accepted);
         if let Err(e) = self.queue.push(job.id.clone()).await {
@@ -184,6 +185,7 @@ impl Jobs {
             // ignores.
             tracing::warn!(job_id = %job.id, error = format!("{e:#}"), "job not marked dispatched");
         }
+        crash_point("accept-queued");
         Ok(())
     }
 
@@ -205,6 +207,20 @@ impl Jobs {
         self.sync_waiting.fetch_add(1, Ordering::Relaxed);
         let _counted = Counted(&self.sync_waiting);
         crate::worker::run_sync(self, job).await
+    }
+}
+
+/// The fault tests' crash points: the process aborts at the point that
+/// `HYSOPE_TEST_CRASH_AT` names, with no clean-up, as a `kill -9` landing there
+/// would (`accept-committed`: the job's record is durable, nothing queued, no
+/// reply; `accept-queued`: queued and marked dispatched, no reply). Read once;
+/// unset, a point costs one load. For tests only: no request can set it.
+fn crash_point(name: &str) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| std::env::var("HYSOPE_TEST_CRASH_AT").ok());
+    if at.as_deref() == Some(name) {
+        eprintln!("hysope: HYSOPE_TEST_CRASH_AT={name}: aborting here");
+        std::process::abort();
     }
 }
 

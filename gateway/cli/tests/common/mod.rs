@@ -56,10 +56,21 @@ pub fn serve(data: &Path, args: &[&str]) -> (Child, String, String) {
 
 /// [`serve`] for another command that listens (`worker`).
 pub fn start(command: &str, data: &Path, args: &[&str]) -> (Child, String, String) {
+    start_with(command, data, args, &[])
+}
+
+/// [`start`] with more environment variables.
+pub fn start_with(
+    command: &str,
+    data: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hysope"))
         .args([command, "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .args(args)
+        .envs(envs.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
