@@ -886,6 +886,29 @@ mod tests {
     }
 
     #[test]
+    fn paging_tokens_are_offsets_or_keys_and_nothing_else() {
+        let parse = |t: &str| PageStart::parse(Some(t));
+        assert_eq!(parse("").unwrap(), PageStart::Offset(0));
+        assert_eq!(PageStart::parse(None).unwrap(), PageStart::Offset(0));
+        assert_eq!(parse("o40").unwrap(), PageStart::Offset(40));
+        let key = parse("next:SWOT_L2_HR_RiverSP_Reach:item-1").unwrap();
+        assert_eq!(
+            key,
+            PageStart::Key("next:SWOT_L2_HR_RiverSP_Reach:item-1".into())
+        );
+        assert_eq!(key.token(), "next:SWOT_L2_HR_RiverSP_Reach:item-1");
+        assert_eq!(PageStart::Offset(7).token(), "o7");
+        // A key is not an offset: a store that pages by position refuses it.
+        let e = key.offset().unwrap_err().to_string();
+        assert!(e.contains("not a paging token of this catalogue"), "{e}");
+        let long = format!("prev:{}", "x".repeat(PageStart::MAX_KEY_BYTES));
+        for bad in ["o", "o-1", "x40", "next:", "next:a\nb", long.as_str()] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with("token:"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
     fn a_posted_filter_without_its_language_is_read() {
         let json = SearchQuery::from_post(&json!({
             "filter": {"op": "=", "args": [{"property": "swot:cycle_number"}, 2]}
