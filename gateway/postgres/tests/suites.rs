@@ -39,3 +39,38 @@ fn catalog() -> (
 }
 
 hysope_catalog::catalog_store_suite!(crate::catalog());
+
+/// Items come out of a search as stored, hydrated by the store (pgstac's
+/// `nohydrate`): each must equal the item pgstac hydrates itself (`get_item`).
+#[test]
+fn searched_items_are_the_items_pgstac_hydrates() {
+    use hysope_catalog::CatalogStore;
+    let (_db, store) = catalog();
+    let shared = hysope_catalog::conformance::shared_data();
+    let report = hysope_catalog::ingest::ingest_paths(&store, &[shared], |_, _, _, _| {}).unwrap();
+    assert_eq!(report.skipped(), 0);
+    let mut token = String::new();
+    let mut seen = 0;
+    loop {
+        let query = hysope_catalog::SearchQuery::from_get(&[
+            ("limit".to_string(), "5".to_string()),
+            ("token".to_string(), token.clone()),
+        ])
+        .unwrap();
+        let page = store.search(&query).unwrap();
+        for item in &page.items {
+            let (collection, id) = (
+                item["collection"].as_str().unwrap(),
+                item["id"].as_str().unwrap(),
+            );
+            let whole = store.item(collection, id).unwrap().unwrap();
+            assert_eq!(item, &whole, "{collection}/{id}");
+            seen += 1;
+        }
+        match page.next {
+            Some(next) => token = next.token(),
+            None => break,
+        }
+    }
+    assert_eq!(seen as u64, store.item_count().unwrap());
+}
