@@ -38,20 +38,9 @@ fn token_of(addr: &str) -> String {
 
 /// Starts `hysope serve` on `data`; requests to it carry `token`.
 fn start(data: &Path, token: &str) -> Server {
-    let root = hysope_test_components::workspace_root();
-    let plugins = root.join("plugins");
-    let processes = root.join("gateway/server/tests/processes");
-    let (child, addr, line) = common::serve(
-        data,
-        &[
-            "--workers",
-            "2",
-            "--processes",
-            plugins.to_str().unwrap(),
-            "--processes",
-            processes.to_str().unwrap(),
-        ],
-    );
+    let args = common::process_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (child, addr, line) = common::serve(data, &args);
     let requeued = common::requeued(&line);
     TOKENS
         .lock()

@@ -144,27 +144,21 @@ fn process_with(
 /// The arguments of a process on the shared store, queue and results (S3 started).
 fn shared_args(store: &str, queue: &str, prefix: &str, lease: &str) -> Vec<String> {
     s3();
-    let root = hysope_test_components::workspace_root();
-    let plugins = root.join("plugins");
-    let processes = root.join("gateway/server/tests/processes");
-    [
-        "--workers",
-        "2",
-        "--processes",
-        plugins.to_str().unwrap(),
-        "--processes",
-        processes.to_str().unwrap(),
-        "--store",
-        store,
-        "--queue",
-        queue,
-        "--results",
-        &format!("s3://results/{prefix}"),
-        "--lease",
-        lease,
-    ]
-    .map(String::from)
-    .to_vec()
+    let mut args = common::process_args();
+    args.extend(
+        [
+            "--store",
+            store,
+            "--queue",
+            queue,
+            "--results",
+            &format!("s3://results/{prefix}"),
+            "--lease",
+            lease,
+        ]
+        .map(String::from),
+    );
+    args
 }
 
 impl Gateway {

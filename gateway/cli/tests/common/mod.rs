@@ -47,6 +47,24 @@ pub fn requeued(line: &str) -> usize {
         .unwrap_or_else(|| panic!("no re-queued count in {line:?}"))
 }
 
+/// `--workers 2` and the process folders the tests serve: the bundled plugins
+/// and the gateway's test processes (`sleep`, `fail`, ...).
+pub fn process_args() -> Vec<String> {
+    let root = hysope_test_components::workspace_root();
+    let plugins = root.join("plugins");
+    let processes = root.join("gateway/server/tests/processes");
+    [
+        "--workers",
+        "2",
+        "--processes",
+        plugins.to_str().unwrap(),
+        "--processes",
+        processes.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// Starts `hysope serve --addr 127.0.0.1:0 --data-dir DATA ARGS...`: the child, its
 /// address and the line it printed when it listened (its later lines are read and
 /// dropped, so that its stderr stays open).
