@@ -41,8 +41,9 @@ pub struct ServeArgs {
     /// A host name the server answers for (`Host` header; repeatable, or
     /// comma-separated in `HYSOPE_ALLOWED_HOSTS`). Bound to loopback, the server
     /// answers for the loopback names and these only; bound elsewhere, for any
-    /// host unless some are named. Other hosts get 421 (a page of another site
-    /// reaching a local server through DNS rebinding, typically).
+    /// host unless some are named. Other names get 421 (a page of another site
+    /// reaching a local server through DNS rebinding, typically); an IP address
+    /// is always answered (probes and scrapes reach a pod by its address).
     #[arg(
         long = "allowed-host",
         env = "HYSOPE_ALLOWED_HOSTS",

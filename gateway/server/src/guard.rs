@@ -98,7 +98,10 @@ pub async fn allowed_hosts(
             .and_then(|h| h.to_str().ok())
             .map(host_name)
             .unwrap_or_default();
-        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
+        // An address, not a name, is no DNS rebinding (a rebound page sends its
+        // own name): probes and scrapes reach a pod by its IP.
+        let address = host.parse::<std::net::IpAddr>().is_ok();
+        if !address && !allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
             return ApiError::new(
                 Kind::MisdirectedRequest,
                 format!("this server does not serve the host {host:?}"),

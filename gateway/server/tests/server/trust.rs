@@ -282,7 +282,14 @@ async fn the_browser_cannot_be_turned_against_the_server() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
-    for host in ["localhost:5000", "127.0.0.1:5000", "[::1]:5000"] {
+    // Addresses are no DNS rebinding (Kubernetes probes a pod by its IP).
+    for host in [
+        "localhost:5000",
+        "127.0.0.1:5000",
+        "[::1]:5000",
+        "10.1.2.3:5000",
+        "[fd00::5]:5000",
+    ] {
         let request = axum::http::Request::builder()
             .uri("/")
             .header("host", host)
