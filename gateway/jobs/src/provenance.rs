@@ -153,11 +153,14 @@ pub fn submit<'a>(
         true => Ok(()),
         false => ensure(),
     };
-    // Submitted now, before the caller writes the job's final record.
+    // Submitted now, before the caller writes the job's final record. The
+    // embedded store flushes it with that record's commit; a shared store's
+    // catalogue commits apart, so its item is durable on its own.
+    let durable = state.store.shared();
     let commit = ready.map(|()| {
         state
             .catalog
-            .submit_items(std::slice::from_ref(&item), false)
+            .submit_items(std::slice::from_ref(&item), durable)
     });
     async move {
         let mut stored = commit?.await;

@@ -486,7 +486,22 @@ async fn run_started<'a>(
             // with the final record's commit; a crash before that runs the job again,
             // which rewrites the same item.
             let components = std::mem::take(&mut *ran.lock().unwrap_or_else(|e| e.into_inner()));
-            let item = crate::provenance::submit(state, &job, &process, &components, &output);
+            let mut item = Some(Box::pin(crate::provenance::submit(
+                state,
+                &job,
+                &process,
+                &components,
+                &output,
+            )));
+            // A shared store's record and the catalogue commit apart (PostgreSQL,
+            // pgstac): the item is stored first, so that a job read as successful
+            // through any gateway has its item.
+            if state.store.shared()
+                && let Some(stored) = item.take()
+                && let Err(e) = stored.await
+            {
+                tracing::error!(job_id = %id, error = %e, "result not catalogued");
+            }
             let last = update(state, id, true, |job| {
                 if job.status != Status::Running || job.attempts != attempt {
                     return false;
@@ -499,7 +514,9 @@ async fn run_started<'a>(
                 true
             })
             .await?;
-            if let Err(e) = item.await {
+            if let Some(stored) = item
+                && let Err(e) = stored.await
+            {
                 tracing::error!(job_id = %id, error = %e, "result not catalogued");
             }
             state

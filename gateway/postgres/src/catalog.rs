@@ -493,12 +493,21 @@ impl PgCatalog {
     }
 }
 
-/// Reads a collection for update in `tx`: its stored content (extent flags
-/// included), or None.
+/// Reads a collection for update in `tx`, whether it exists or not: its stored
+/// content (extent flags included), or None.
 async fn locked_collection(
     tx: &deadpool_postgres::Transaction<'_>,
     id: &str,
 ) -> Result<Option<Value>, Error> {
+    // The row lock cannot cover a collection not made yet: two writers that both
+    // find none would both create it (workers catalogued their first results
+    // together, and one item was lost to the unique violation). One lock per id,
+    // until the transaction ends.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
+        &[&id],
+    )
+    .await?;
     let row = tx
         .query_opt(
             "SELECT content::text FROM pgstac.collections WHERE id = $1 FOR UPDATE",
