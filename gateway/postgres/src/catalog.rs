@@ -461,16 +461,7 @@ impl PgCatalog {
             Some(rest) => format!("postgres://{rest}"),
             None => url.to_string(),
         };
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| Error::Url {
-            url: crate::redact(&url),
-            reason: format!("{e}"),
-        })?;
-        if config.get_hosts().is_empty() {
-            return Err(Error::Url {
-                url: crate::redact(&url),
-                reason: "it names no host".into(),
-            });
-        }
+        let mut config = Pg::parse(&url)?;
         let options = format!(
             "{} -c search_path=pgstac,public",
             config.get_options().unwrap_or("")

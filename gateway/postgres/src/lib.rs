@@ -138,6 +138,12 @@ impl Pg {
     /// or a libpq key=value string), with `pool_size` connections at most. No
     /// connection is made yet: the first query makes one, and says what failed.
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, Error> {
+        Self::with_config(Self::parse(url)?, pool_size)
+    }
+
+    /// The connection settings `url` gives, refused when it is no PostgreSQL
+    /// URL or names no host (the message without its password).
+    pub fn parse(url: &str) -> Result<tokio_postgres::Config, Error> {
         let config: tokio_postgres::Config = url.parse().map_err(|e| Error::Url {
             url: redact(url),
             reason: format!("{e}"),
@@ -148,7 +154,7 @@ impl Pg {
                 reason: "it names no host".into(),
             });
         }
-        Self::with_config(config, pool_size)
+        Ok(config)
     }
 
     /// [`Pg::connect`] with settings already parsed.
