@@ -677,18 +677,17 @@ impl CatalogStore for PgCatalog {
 
     fn search(&self, query: &SearchQuery) -> Result<Page> {
         let body = pgstac_search(query)?.to_string();
-        let pool = self.pg.pool().clone();
         let text = self
             .pg
-            .block(async move {
-                let client = pool.get().await?;
-                let row = client
-                    .query_one("SELECT pgstac.search($1::text::jsonb)::text", &[&body])
-                    .await?;
-                Ok(row.get::<_, String>(0))
-            })
+            .texts(
+                "SELECT pgstac.search($1::text::jsonb)::text",
+                vec![Box::new(body)],
+            )
             .map_err(search_error)?;
-        let mut reply = Self::parse(&text)?;
+        let text = text
+            .first()
+            .ok_or_else(|| CatalogError::Store("pgstac.search returned no row".into()))?;
+        let mut reply = Self::parse(text)?;
         let items = match reply["features"].take() {
             Value::Array(items) => items
                 .into_iter()
