@@ -4,8 +4,15 @@
 # what is missing (Debian packages, as root), creates the cluster once, starts it
 # when it is not running, and prints its URL.
 #
-#   HYSOPE_PG_DIR   the cluster's folder (default /var/tmp/hysope-postgres)
-#   HYSOPE_PG_PORT  its port on 127.0.0.1 (default 54329)
+#   HYSOPE_PG_DIR     the cluster's folder (default /var/tmp/hysope-postgres)
+#   HYSOPE_PG_PORT    its port on 127.0.0.1 (default 54329)
+#   HYSOPE_PG_PGSTAC  `no`: without the two pgstac databases (a server for the
+#                     job store and queue only)
+#
+# `sh deploy/services/postgres.sh stop` stops it at once, as a crash would
+# (`pg_ctl stop -m immediate`: the next start recovers from the write-ahead
+# log); `restart` does that and starts it again, after HYSOPE_PG_DOWN seconds
+# (default 0). The fault tests restart a server of their own under gateways.
 #
 # Trust authentication on loopback only: a test and demo server, not a
 # production one (point --store at your own PostgreSQL there).
@@ -42,6 +49,27 @@ if [ ! -f "$dir/PG_VERSION" ]; then
     as_postgres "$bin/initdb -D '$dir' -A trust -U postgres -E UTF8 --locale=C.UTF-8" >/dev/null
 fi
 
+stop() {
+    if as_postgres "$bin/pg_ctl -D '$dir' status" >/dev/null 2>&1; then
+        as_postgres "$bin/pg_ctl -D '$dir' -m immediate -w -t 60 stop" >/dev/null
+    fi
+}
+case "${1:-start}" in
+stop)
+    stop
+    exit 0
+    ;;
+restart)
+    stop
+    sleep "${HYSOPE_PG_DOWN:-0}"
+    ;;
+start) ;;
+*)
+    echo "usage: postgres.sh [start|stop|restart]" >&2
+    exit 2
+    ;;
+esac
+
 if ! as_postgres "$bin/pg_ctl -D '$dir' status" >/dev/null 2>&1; then
     # Many connections (each test has its own schema and pool); fsync stays on:
     # the fault tests kill processes and expect committed rows to stay.
@@ -62,7 +90,9 @@ psql_q() {
 has_pgstac() {
     [ "$(psql_q "-d $1 -tA -c \"SELECT count(*) FROM pg_namespace WHERE nspname = 'pgstac'\"" 2>/dev/null)" = 1 ]
 }
-for db in hysope_pgstac hysope; do
+dbs="hysope_pgstac hysope"
+[ "${HYSOPE_PG_PGSTAC:-yes}" = no ] && dbs=""
+for db in $dbs; do
     if has_pgstac "$db"; then
         continue
     fi

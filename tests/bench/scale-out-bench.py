@@ -2,9 +2,9 @@
 
 1. Jobs per second of an I/O-bound tool (`sleep` for SLEEP seconds: it waits, so
    the 2 cores are not the limit) with W = 1, 2, 4, 8 workers, two ways:
-   - distributed: W gateway processes of one worker slot each, sharing the job
-     store on PostgreSQL and the queue on RabbitMQ, every job submitted to the
-     first gateway;
+   - distributed: W processes of one worker slot each, sharing the job store on
+     PostgreSQL and the queue on RabbitMQ: one gateway (`hysope serve`), which
+     every job is submitted to, and W - 1 `hysope worker`s;
    - embedded (the peer): one process with W worker slots, redb and its
      in-process queue.
    The rate is JOBS over the span from the first job's creation to the last
@@ -39,17 +39,17 @@ def psql(sql):
     return out.stdout.strip()
 
 
-def start(data, extra, workers):
+def start(data, extra, workers, command="serve"):
     env = dict(os.environ, HYSOPE_LOG="warn")
     child = subprocess.Popen(
-        [hysope, "serve", "--addr", "127.0.0.1:0", "--data-dir", data, "--processes", processes,
+        [hysope, command, "--addr", "127.0.0.1:0", "--data-dir", data, "--processes", processes,
          "--workers", str(workers), "--anonymous-execute", "--no-publish-bundled", *extra],
         stderr=subprocess.PIPE, text=True, env=env)
     line = child.stderr.readline()
     addr = re.search(r"http://([^/]+)/", line)
     if not addr:
         child.kill()
-        raise SystemExit(f"hysope serve said {line!r}")
+        raise SystemExit(f"hysope {command} said {line!r}")
     # Keep reading its stderr so that it never blocks.
     import threading
     threading.Thread(target=lambda: [None for _ in child.stderr], daemon=True).start()
@@ -119,7 +119,8 @@ def run_distributed(w, round_):
     try:
         for i in range(w):
             child, addr = start(os.path.join(work, f"{schema}-{i}"),
-                                ["--store", store, "--queue", queue], 1)
+                                ["--store", store, "--queue", queue], 1,
+                                "serve" if i == 0 else "worker")
             children.append(child)
             addrs.append(addr)
         ids = submit_all(addrs[0], JOBS_PER_WORKER * w)

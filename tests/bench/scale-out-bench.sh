@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Scale-out benchmark (issue 21): jobs per second of an I/O-bound tool with 1, 2,
-# 4 and 8 workers (gateways sharing PostgreSQL and RabbitMQ, against one embedded
+# 4 and 8 workers (a gateway and `hysope worker`s sharing PostgreSQL and RabbitMQ, against one embedded
 # process with as many worker slots), and synchronous execute latency distributed
 # against embedded. See tests/bench/scale-out-bench.py.
 #

@@ -4,6 +4,10 @@
 //! another, and a gateway killed with SIGKILL in the middle of its jobs leaves
 //! them to the others, which run each once more to the end.
 //!
+//! PostgreSQL itself is restarted under gateways on a server of the test's own
+//! (`deploy/services/postgres.sh` on another folder and port), never on the
+//! server the other tests share.
+//!
 //! The kill test runs `HYSOPE_SCALE_OUT_ROUNDS` rounds (2) of
 //! `HYSOPE_SCALE_OUT_JOBS` jobs (10); the issue's loop is 20 rounds of 100.
 //!
@@ -211,7 +215,7 @@ impl Gateway {
 fn record(schema: &hysope_postgres::testing::Schema, id: &str) -> Value {
     let out = Command::new("psql")
         .args([
-            hysope_postgres::testing::url().as_str(),
+            schema.server(),
             "-tA",
             "-c",
             &format!(
@@ -577,4 +581,274 @@ fn job_ids(gateway: &Gateway) -> Vec<String> {
         .iter()
         .map(|j| j["jobID"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// `sh deploy/services/postgres.sh COMMAND` on a server of this binary's own
+/// (its folder and port, no pgstac), which the restart test may stop: the
+/// other tests' server is never touched. Returns its URL.
+fn own_postgres(command: &str) -> String {
+    let script = hysope_test_components::workspace_root().join("deploy/services/postgres.sh");
+    let out = Command::new("sh")
+        .arg(&script)
+        .arg(command)
+        .env("HYSOPE_PG_DIR", "/var/tmp/hysope-postgres-restarts")
+        .env("HYSOPE_PG_PORT", "54339")
+        .env("HYSOPE_PG_PGSTAC", "no")
+        // Down longer than the gateways' lease: their workers lose them.
+        .env("HYSOPE_PG_DOWN", "3")
+        .output()
+        .expect("sh deploy/services/postgres.sh");
+    assert!(
+        out.status.success(),
+        "postgres.sh {command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn gateways_lose_no_job_when_postgresql_restarts_under_them() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let server = own_postgres("start");
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema_on(&server, 2);
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = gateway(a_dir.path(), &schema.url(), schema.name(), "2s");
+    let b = gateway(b_dir.path(), &schema.url(), schema.name(), "2s");
+    // More jobs than the four workers take at once: some run when the server
+    // goes, the others wait in its queue table.
+    let mut ids: Vec<String> = (0..16)
+        .map(|i| {
+            let gw = if i % 2 == 0 { &a } else { &b };
+            gw.submit("sleep", json!({"seconds": 0.5}))
+        })
+        .collect();
+    // Stopped as a crash stops it (immediate: no checkpoint, recovery from the
+    // log at the next start), down for 3 s, started again.
+    let restart = std::thread::spawn(|| own_postgres("restart"));
+    // Meanwhile a submission is refused with 503 and says what is out of reach
+    // (or accepted, before the stop or after the start), and readiness says so.
+    let mut refused = None;
+    let mut unready = false;
+    while !restart.is_finished() {
+        let (status, body) = a.http(
+            "POST",
+            "/processes/echo/execution",
+            &["Prefer: respond-async", "Content-Type: application/json"],
+            &json!({"inputs": {"stringInput": "while down"}}).to_string(),
+        );
+        match status {
+            201 => {
+                let info: Value = serde_json::from_str(&body).unwrap();
+                ids.push(info["jobID"].as_str().unwrap().to_string());
+            }
+            503 => refused = Some(body),
+            other => panic!("a submission while PostgreSQL restarts: {other} {body}"),
+        }
+        let (status, _) = common::request(&a.addr, "GET", "/ready", &[], "").unwrap();
+        unready |= status == 503;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    restart.join().unwrap();
+    let refused = refused.expect("no submission was made while PostgreSQL was down");
+    assert!(refused.contains("PostgreSQL"), "{refused}");
+    assert!(unready, "/ready never said 503 while PostgreSQL was down");
+    // Accepted once it is back.
+    ids.extend((0..4).map(|i| b.submit("echo", json!({"stringInput": format!("after {i}")}))));
+    for id in &ids {
+        b.wait_for(id, "successful", Duration::from_secs(120));
+        let (status, body) = a.http("GET", &format!("/jobs/{id}/results"), &[], "");
+        assert_eq!(status, 200, "{id}: {body}");
+    }
+    for id in &ids {
+        let r = record(&schema, id);
+        assert_eq!(r["status"], "successful", "{r}");
+        // Run again only when its lease lapsed while the server was down.
+        assert!(r["attempts"].as_u64().unwrap() <= 2, "{r}");
+    }
+}
+
+#[test]
+fn a_gateway_paused_past_its_lease_comes_back_fenced_and_its_results_go() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = gateway(a_dir.path(), &schema.url(), schema.name(), "1s");
+    let id = a.submit("sleep", json!({"seconds": 2}));
+    a.wait_for(&id, "running", Duration::from_secs(30));
+    // Frozen (a stopped virtual machine, a long pause) with its job under way:
+    // its lease lapses, and another gateway runs the job again to the end.
+    let pid = a.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let b = gateway(b_dir.path(), &schema.url(), schema.name(), "1s");
+    let done = b.wait_for(&id, "successful", Duration::from_secs(60));
+    let after = record(&schema, &id);
+    assert_eq!(after["attempts"], 2, "{after}");
+    // Woken: its run ends (or its renewal finds the job taken) and writes
+    // nothing over the attempt that won: the record and its files stay.
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let r = record(&schema, &id);
+    assert_eq!(r, after, "the fenced attempt changed the record");
+    assert_eq!(b.job(&id)["finished"], done["finished"]);
+    let (status, body) = a.http("GET", &format!("/jobs/{id}/results"), &[], "");
+    assert_eq!(status, 200, "{body}");
+    // In the bucket, only the winning attempt's files.
+    let objects = s3_keys(&format!("{}/{id}/", schema.name()));
+    assert!(!objects.is_empty(), "no result in the bucket");
+    assert!(
+        objects
+            .iter()
+            .all(|k| k.starts_with(&format!("{}/{id}/2/", schema.name()))),
+        "{objects:?}"
+    );
+}
+
+/// The keys under `prefix` in the tests' results bucket, listed through the S3 API.
+fn s3_keys(prefix: &str) -> Vec<String> {
+    let endpoint = s3();
+    let script = r#"
+import sys, urllib.request, xml.etree.ElementTree as ET
+url = sys.argv[1] + "/results?list-type=2&prefix=" + sys.argv[2]
+ns = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+root = ET.fromstring(urllib.request.urlopen(url).read())
+for key in root.findall("s3:Contents/s3:Key", ns):
+    print(key.text)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, endpoint, prefix])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_process_deployed_through_one_gateway_runs_everywhere_and_goes_everywhere() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let developer = common::make_shared_token(&schema.url(), "dev", "developer");
+    // Started before the deploy: the worker and B learn of it from the store.
+    let worker = process_with(
+        "worker",
+        dirs[0].path(),
+        &schema.url(),
+        "postgres",
+        schema.name(),
+        "2s",
+        &[],
+    );
+    let b = gateway(dirs[1].path(), &schema.url(), schema.name(), "2s");
+    let mut a = gateway(dirs[2].path(), &schema.url(), schema.name(), "2s");
+
+    // Deployed through A, pinned to the bundled echo component A's registry
+    // holds; A then goes: the document and the component are in the store.
+    let version = bundled_echo_version(&a);
+    let root = hysope_test_components::workspace_root();
+    let mut tool: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("plugins/echo/echo.cwl")).unwrap())
+            .unwrap();
+    tool["id"] = json!("echo-shared");
+    tool["requirements"]["hysope:WasmRequirement"]["component"] =
+        json!(format!("hysope/echo@{version}"));
+    let auth = format!("Authorization: Bearer {developer}");
+    let (status, body) = common::request(
+        &a.addr,
+        "POST",
+        "/processes",
+        &["Content-Type: application/cwl+json", &auth],
+        &tool.to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+
+    // Run through B, which never saw the deploy, by whichever worker takes them.
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            b.submit(
+                "echo-shared",
+                json!({"stringInput": format!("everywhere {i}")}),
+            )
+        })
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        b.wait_for(id, "successful", Duration::from_secs(60));
+        let (status, body) = b.http("GET", &format!("/jobs/{id}/results"), &[], "");
+        assert_eq!(status, 200, "{body}");
+        let results: Value = serde_json::from_str(&body).unwrap();
+        let href = results["echo"]["href"].as_str().unwrap();
+        let (status, file) = b.http("GET", &href[href.find("/jobs/").unwrap()..], &[], "");
+        assert_eq!(status, 200, "{file}");
+        assert!(file.contains(&format!("everywhere {i}")), "{file}");
+    }
+    // Started after: loaded at its start.
+    let c = gateway(dirs[3].path(), &schema.url(), schema.name(), "2s");
+    let (status, body) = c.http("GET", "/processes/echo-shared", &[], "");
+    assert_eq!(status, 200, "{body}");
+    // A second deploy of that id through B is a duplicate, whoever made the
+    // first (once B's registry has the component it names).
+    bundled_echo_version(&b);
+    let (status, body) = common::request(
+        &b.addr,
+        "POST",
+        "/processes",
+        &["Content-Type: application/cwl+json", &auth],
+        &tool.to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 409, "{body}");
+
+    // Undeployed through B: C forgets it within a sync, and new jobs are refused.
+    let (status, body) =
+        common::request(&b.addr, "DELETE", "/processes/echo-shared", &[&auth], "").unwrap();
+    assert_eq!(status, 204, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = c.http("GET", "/processes/echo-shared", &[], "");
+        if status == 404 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "C still serves the undeployed process"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(worker);
+}
+
+/// The version of the bundled echo plugin in `gateway`'s registry, once it is
+/// published there (in the background after the start).
+fn bundled_echo_version(gateway: &Gateway) -> String {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (status, tags) = gateway.http("GET", "/v2/hysope/echo/tags/list", &[], "");
+        if status == 200 {
+            let tags: Value = serde_json::from_str(&tags).unwrap();
+            return tags["tags"][0].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "echo never published: {tags}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

@@ -392,6 +392,109 @@ pub mod job_queue {
     }
 }
 
+/// The deployments' cases. Each takes the store and a folder the components
+/// it is given are read from.
+pub mod deployments {
+    use std::path::Path;
+
+    use crate::deployments::{Deployment, Deployments};
+
+    /// A deployment of `id` whose document says `text`.
+    pub fn deployment(id: &str, text: &str) -> Deployment {
+        Deployment {
+            id: id.into(),
+            content_type: "application/cwl+json".into(),
+            fragment: None,
+            owner: Some("ada".into()),
+            document: format!("{{\"class\": \"ExpressionTool\", \"doc\": \"{text}\"}}"),
+            body: text.as_bytes().to_vec(),
+        }
+    }
+
+    /// A component file in `dir` and its sha256 hex digest.
+    fn component(dir: &Path, bytes: &[u8]) -> String {
+        use sha2::Digest;
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
+        std::fs::write(dir.join(format!("{hex}.wasm")), bytes).unwrap();
+        hex
+    }
+
+    /// What is put is got back whole, listed, and removed once.
+    pub fn a_deployment_is_kept_listed_and_removed(store: &dyn Deployments, dir: &Path) {
+        assert!(store.all().unwrap().is_empty());
+        assert_eq!(store.get("b").unwrap(), None);
+        for id in ["b", "a"] {
+            assert!(store.put(&deployment(id, id), &[], dir, false).unwrap());
+        }
+        assert_eq!(store.get("a").unwrap().unwrap(), deployment("a", "a"));
+        let ids: Vec<String> = store.all().unwrap().into_iter().map(|d| d.id).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(store.remove("a").unwrap());
+        assert!(!store.remove("a").unwrap());
+        assert_eq!(store.get("a").unwrap(), None);
+        assert_eq!(store.all().unwrap().len(), 1);
+        // Deployed again after its removal.
+        assert!(
+            store
+                .put(&deployment("a", "again"), &[], dir, false)
+                .unwrap()
+        );
+        assert_eq!(store.get("a").unwrap().unwrap().body, b"again");
+    }
+
+    /// A deploy of an id that exists is refused and changes nothing; a replace
+    /// changes it.
+    pub fn a_deploy_never_replaces_a_replace_does(store: &dyn Deployments, dir: &Path) {
+        assert!(store.put(&deployment("p", "one"), &[], dir, false).unwrap());
+        assert!(!store.put(&deployment("p", "two"), &[], dir, false).unwrap());
+        assert_eq!(store.get("p").unwrap().unwrap().body, b"one");
+        assert!(store.put(&deployment("p", "two"), &[], dir, true).unwrap());
+        assert_eq!(store.get("p").unwrap().unwrap(), deployment("p", "two"));
+    }
+
+    /// The components a deployment pins are found by digest, and only those.
+    pub fn pinned_components_are_found_by_digest(store: &dyn Deployments, dir: &Path) {
+        let hex = component(dir, b"\0asm component bytes");
+        assert!(
+            store
+                .put(
+                    &deployment("c", "c"),
+                    std::slice::from_ref(&hex),
+                    dir,
+                    false
+                )
+                .unwrap()
+        );
+        assert_eq!(
+            store.component(&hex).unwrap().as_deref(),
+            Some(&b"\0asm component bytes"[..])
+        );
+        assert_eq!(store.component(&"0".repeat(64)).unwrap(), None);
+        assert_eq!(store.component("../../etc/passwd").unwrap(), None);
+    }
+
+    /// A shared store reports every change after a mark, removals included,
+    /// and none twice; a store of one server reports none.
+    pub fn changes_after_a_mark_are_reported(store: &dyn Deployments, dir: &Path) {
+        let (start, none) = store.changes(0).unwrap();
+        assert!(none.is_empty());
+        store.put(&deployment("x", "x"), &[], dir, false).unwrap();
+        store.put(&deployment("y", "y"), &[], dir, false).unwrap();
+        let (mark, ids) = store.changes(start).unwrap();
+        if !store.shared() {
+            assert!(ids.is_empty());
+            return;
+        }
+        assert_eq!(ids, ["x", "y"]);
+        store.remove("x").unwrap();
+        store.put(&deployment("y", "y2"), &[], dir, true).unwrap();
+        let (next, ids) = store.changes(mark).unwrap();
+        assert_eq!(ids, ["x", "y"]);
+        assert!(next > mark);
+        assert_eq!(store.changes(next).unwrap().1, Vec::<String>::new());
+    }
+}
+
 /// Declares the job store suite's tests; `$make` is an expression giving
 /// `(guard, store)`, a fresh empty store and what keeps it alive (a folder).
 #[macro_export]
@@ -480,6 +583,44 @@ macro_rules! job_queue_suite {
             async fn returned_and_dropped_deliveries_come_back() {
                 let (_guard, queue) = $make;
                 case::returned_and_dropped_deliveries_come_back(&queue).await;
+            }
+        }
+    };
+}
+
+/// Declares the deployments suite's tests; `$make` is an expression giving
+/// `(guard, store)`, a fresh empty store and what keeps it alive.
+#[macro_export]
+macro_rules! deployments_suite {
+    ($make:expr) => {
+        mod deployments_suite {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::conformance::deployments as case;
+
+            #[test]
+            fn a_deployment_is_kept_listed_and_removed() {
+                let (_guard, store) = $make;
+                let dir = tempfile::tempdir().unwrap();
+                case::a_deployment_is_kept_listed_and_removed(&store, dir.path());
+            }
+            #[test]
+            fn a_deploy_never_replaces_a_replace_does() {
+                let (_guard, store) = $make;
+                let dir = tempfile::tempdir().unwrap();
+                case::a_deploy_never_replaces_a_replace_does(&store, dir.path());
+            }
+            #[test]
+            fn pinned_components_are_found_by_digest() {
+                let (_guard, store) = $make;
+                let dir = tempfile::tempdir().unwrap();
+                case::pinned_components_are_found_by_digest(&store, dir.path());
+            }
+            #[test]
+            fn changes_after_a_mark_are_reported() {
+                let (_guard, store) = $make;
+                let dir = tempfile::tempdir().unwrap();
+                case::changes_after_a_mark_are_reported(&store, dir.path());
             }
         }
     };

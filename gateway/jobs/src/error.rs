@@ -10,6 +10,11 @@ pub enum Error {
     /// The database under a scale-out job store or queue failed.
     #[error("job store: {0}")]
     Database(String),
+    /// The database or broker under a scale-out store or queue is out of reach
+    /// (down, restarting, the network): nothing was done, the request may be
+    /// made again.
+    #[error("{0}")]
+    Unavailable(String),
     /// A job record could not be encoded or decoded.
     #[error("job store: a job record: {0}")]
     Record(#[from] serde_json::Error),

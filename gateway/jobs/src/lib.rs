@@ -11,6 +11,7 @@
 
 pub mod callbacks;
 pub mod conformance;
+pub mod deployments;
 pub mod documents;
 pub mod egress;
 mod error;

@@ -3,6 +3,12 @@
 //! `--results s3://BUCKET/PREFIX` each successful job's files are uploaded to S3
 //! (configured from the `AWS_*` variables) and the local copy removed, so that
 //! any gateway in front of the same bucket serves them.
+//!
+//! Each attempt at a job writes under a name of its own, `JOB/ATTEMPT/PATH`: a
+//! worker whose lease lapsed while its run went on (a store out of reach, a
+//! paused machine) may still finish and upload, and must not overwrite the
+//! files of the attempt that took the job over. The record written last, fenced
+//! by its attempt number, says which attempt's files are the job's.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,29 +56,39 @@ impl Results {
         }
     }
 
-    /// The local folder a job's runner writes to.
-    pub fn local_dir(&self, id: &str) -> PathBuf {
-        self.local_root.join(id)
+    /// The local folder the runner of attempt `attempt` at job `id` writes to.
+    pub fn local_dir(&self, id: &str, attempt: u32) -> PathBuf {
+        self.local_root.join(id).join(attempt.to_string())
     }
 
-    fn key(&self, id: &str, path: &str) -> anyhow::Result<ObjectPath> {
-        let joined = if self.prefix.is_empty() {
-            format!("{id}/{path}")
-        } else {
-            format!("{}/{id}/{path}", self.prefix)
-        };
+    /// The object `path` of job `id` (with `attempt`, that attempt's; without,
+    /// where results were kept before attempts had names of their own).
+    fn key(&self, id: &str, attempt: Option<u32>, path: &str) -> anyhow::Result<ObjectPath> {
+        let mut joined = String::new();
+        if !self.prefix.is_empty() {
+            joined.push_str(&self.prefix);
+            joined.push('/');
+        }
+        joined.push_str(id);
+        joined.push('/');
+        if let Some(attempt) = attempt {
+            joined.push_str(&attempt.to_string());
+            joined.push('/');
+        }
+        joined.push_str(path);
         Ok(ObjectPath::parse(joined)?)
     }
 
-    /// After a successful run: makes the job's local files durable (each file, then
-    /// each folder, up to the results folder: a job is successful only once its
-    /// files would survive a power cut), or uploads them when the store is remote.
-    pub async fn publish(&self, id: &str) -> anyhow::Result<()> {
+    /// After a successful run of attempt `attempt`: makes its local files durable
+    /// (each file, then each folder, up to the results folder: a job is
+    /// successful only once its files would survive a power cut), or uploads them
+    /// when the store is remote.
+    pub async fn publish(&self, id: &str, attempt: u32) -> anyhow::Result<()> {
         if !self.remote {
-            let (dir, root) = (self.local_dir(id), self.local_root.clone());
+            let (dir, root) = (self.local_dir(id, attempt), self.local_root.clone());
             return tokio::task::spawn_blocking(move || sync_job(&dir, &root)).await?;
         }
-        let dir = self.local_dir(id);
+        let dir = self.local_dir(id, attempt);
         let mut files = Vec::new();
         collect(&dir, &dir, &mut files)?;
         for rel in files {
@@ -80,8 +96,10 @@ impl Results {
             // held whole.
             let upload = async {
                 let mut file = tokio::fs::File::open(dir.join(&rel)).await?;
-                let mut writer =
-                    object_store::buffered::BufWriter::new(self.store.clone(), self.key(id, &rel)?);
+                let mut writer = object_store::buffered::BufWriter::new(
+                    self.store.clone(),
+                    self.key(id, Some(attempt), &rel)?,
+                );
                 tokio::io::copy(&mut file, &mut writer).await?;
                 tokio::io::AsyncWriteExt::shutdown(&mut writer).await?;
                 anyhow::Ok(())
@@ -91,13 +109,34 @@ impl Results {
                 .map_err(|e| anyhow::anyhow!("cannot upload result {rel}: {e:#}"))?;
         }
         let _ = std::fs::remove_dir_all(&dir);
+        // The job's folder, unless another attempt is writing in it.
+        let _ = std::fs::remove_dir(self.local_root.join(id));
         Ok(())
     }
 
-    /// A result file as a stream of chunks with its size, or `None` if there is
-    /// no such file: served as it is read, never held whole.
-    pub async fn open_file(&self, id: &str, path: &str) -> anyhow::Result<Option<ResultFile>> {
-        let Ok(key) = self.key(id, path) else {
+    /// The result file `path` of attempt `attempt` at job `id` as a stream of
+    /// chunks with its size, or `None` if there is no such file: served as it is
+    /// read, never held whole. Results kept before attempts had names of their
+    /// own (`JOB/PATH`) are still found.
+    pub async fn open_file(
+        &self,
+        id: &str,
+        attempt: u32,
+        path: &str,
+    ) -> anyhow::Result<Option<ResultFile>> {
+        match self.open_key(id, Some(attempt), path).await? {
+            Some(file) => Ok(Some(file)),
+            None => self.open_key(id, None, path).await,
+        }
+    }
+
+    async fn open_key(
+        &self,
+        id: &str,
+        attempt: Option<u32>,
+        path: &str,
+    ) -> anyhow::Result<Option<ResultFile>> {
+        let Ok(key) = self.key(id, attempt, path) else {
             return Ok(None);
         };
         match self.store.get(&key).await {
@@ -124,11 +163,21 @@ impl Results {
         }
     }
 
-    /// Removes a job's results (dismissal).
+    /// Removes a job's results, every attempt's (dismissal).
     pub async fn remove(&self, id: &str) -> anyhow::Result<()> {
-        let _ = std::fs::remove_dir_all(self.local_dir(id));
+        let _ = std::fs::remove_dir_all(self.local_root.join(id));
+        self.remove_remote(self.key(id, None, "")?).await
+    }
+
+    /// Removes the files of one attempt at job `id` (an attempt whose record
+    /// another attempt took over: its files are nobody's).
+    pub async fn remove_attempt(&self, id: &str, attempt: u32) -> anyhow::Result<()> {
+        let _ = std::fs::remove_dir_all(self.local_dir(id, attempt));
+        self.remove_remote(self.key(id, Some(attempt), "")?).await
+    }
+
+    async fn remove_remote(&self, prefix: ObjectPath) -> anyhow::Result<()> {
         if self.remote {
-            let prefix = self.key(id, "")?;
             let mut listing = self.store.list(Some(&prefix));
             while let Some(meta) = listing.next().await {
                 self.store.delete(&meta?.location).await?;
@@ -167,11 +216,16 @@ impl ResultFile {
     }
 }
 
+/// Makes an attempt's folder `dir` durable, then the job's folder above it, then
+/// the results folder `root`.
 fn sync_job(dir: &Path, root: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         return Ok(());
     }
     sync_tree(dir).map_err(|e| anyhow::anyhow!("cannot make the results durable: {e}"))?;
+    if let Some(job) = dir.parent() {
+        std::fs::File::open(job)?.sync_all()?;
+    }
     std::fs::File::open(root)?.sync_all()?;
     Ok(())
 }
@@ -200,4 +254,55 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(results: &Results, id: &str, attempt: u32, path: &str) -> Option<String> {
+        let file = results.open_file(id, attempt, path).await.unwrap()?;
+        Some(String::from_utf8(file.read_at_most(1 << 20).await.unwrap()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn each_attempt_keeps_its_own_files() {
+        let data = tempfile::tempdir().unwrap();
+        let results = Results::open(data.path(), None).unwrap();
+        for (attempt, text) in [(1, "first"), (2, "second")] {
+            let dir = results.local_dir("job", attempt);
+            std::fs::create_dir_all(dir.join("out")).unwrap();
+            std::fs::write(dir.join("out/a.txt"), text).unwrap();
+            results.publish("job", attempt).await.unwrap();
+        }
+        assert_eq!(
+            read(&results, "job", 2, "out/a.txt").await.unwrap(),
+            "second"
+        );
+        assert_eq!(
+            read(&results, "job", 1, "out/a.txt").await.unwrap(),
+            "first"
+        );
+        // The attempt that lost its record goes; the winner's files stay.
+        results.remove_attempt("job", 1).await.unwrap();
+        assert_eq!(read(&results, "job", 1, "out/a.txt").await, None);
+        assert_eq!(
+            read(&results, "job", 2, "out/a.txt").await.unwrap(),
+            "second"
+        );
+        assert_eq!(read(&results, "job", 2, "out/b.txt").await, None);
+        results.remove("job").await.unwrap();
+        assert_eq!(read(&results, "job", 2, "out/a.txt").await, None);
+        assert!(!data.path().join("results/job").exists());
+    }
+
+    #[tokio::test]
+    async fn results_kept_before_attempts_had_folders_are_still_served() {
+        let data = tempfile::tempdir().unwrap();
+        let results = Results::open(data.path(), None).unwrap();
+        std::fs::create_dir_all(data.path().join("results/old")).unwrap();
+        std::fs::write(data.path().join("results/old/a.txt"), "kept").unwrap();
+        assert_eq!(read(&results, "old", 3, "a.txt").await.unwrap(), "kept");
+        assert_eq!(read(&results, "old", 3, "../a.txt").await, None);
+    }
 }

@@ -11,6 +11,7 @@ use hysope_catalog::CatalogStore;
 use hysope_engine::Engine;
 use tokio_util::sync::CancellationToken;
 
+use crate::deployments::Deployments;
 use crate::metrics::Metrics;
 use crate::processes::{Process, Registry};
 use crate::results::Results;
@@ -84,6 +85,9 @@ pub struct JobsParts {
     /// How long a worker holds a running job of a shared store without renewing
     /// (see [`DEFAULT_LEASE`]).
     pub lease: std::time::Duration,
+    /// Where deployed processes are kept (the registry holds those already
+    /// loaded).
+    pub deployments: Arc<dyn Deployments>,
 }
 
 /// A worker's lease on a running job by default: renewed every 2 s, so a worker
@@ -138,6 +142,10 @@ pub struct Jobs {
     pub(crate) backends: Option<Arc<dyn RunBackends>>,
     /// A worker's lease on a running job (shared stores).
     pub(crate) lease: std::time::Duration,
+    /// Where deployed processes are kept.
+    pub(crate) deployments: Arc<dyn Deployments>,
+    /// The deployments' last change this server has applied (shared stores).
+    pub(crate) deployments_mark: std::sync::atomic::AtomicU64,
 }
 
 /// The largest result file a response carries inline (`transmissionMode: value`,
@@ -175,6 +183,8 @@ impl Jobs {
             job_time_limit: parts.job_time_limit,
             backends: parts.backends,
             lease: parts.lease.max(std::time::Duration::from_millis(300)),
+            deployments: parts.deployments,
+            deployments_mark: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -183,12 +193,103 @@ impl Jobs {
         self.registry.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The process `id`.
+    /// The process `id`. On a shared store, one this server does not know yet
+    /// is looked for in the deployments (deployed through another gateway).
     pub fn process(&self, id: &str) -> Result<Arc<Process>> {
-        self.processes()
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::NoSuchProcess(id.to_string()))
+        if let Some(process) = self.processes().get(id).cloned() {
+            return Ok(process);
+        }
+        if self.deployments.shared()
+            && let Some(process) = self.reload(id)?
+        {
+            return Ok(process);
+        }
+        Err(Error::NoSuchProcess(id.to_string()))
+    }
+
+    /// Where deployed processes are kept.
+    pub fn deployments(&self) -> &Arc<dyn Deployments> {
+        &self.deployments
+    }
+
+    /// The folder of deployed documents and their components (`HEX.wasm`, where
+    /// the sandbox finds them).
+    pub fn deployed_dir(&self) -> PathBuf {
+        self.data_dir.join("processes")
+    }
+
+    /// Loads the deployed process `id` again from the deployments (installed,
+    /// its components put where the sandbox finds them), or takes it away when
+    /// it is no longer deployed. A built-in process of that id is left alone.
+    pub fn reload(&self, id: &str) -> Result<Option<Arc<Process>>> {
+        if self.processes().get(id).is_some_and(|p| p.builtin) {
+            return Ok(None);
+        }
+        let Some(deployment) = self.deployments.get(id)? else {
+            self.uninstall(id);
+            return Ok(None);
+        };
+        let process = self
+            .deployed(&deployment)
+            .map_err(|e| Error::Database(format!("deployed process {id}: {e:#}")))?;
+        self.install(process);
+        Ok(self.processes().get(id).cloned())
+    }
+
+    /// The process `deployment` is, its components put where the sandbox finds
+    /// them.
+    fn deployed(&self, deployment: &crate::deployments::Deployment) -> anyhow::Result<Process> {
+        let dir = self.deployed_dir();
+        let process = deployment.process(dir.join(format!("{}.cwl", deployment.id)))?;
+        for hex in &process.pins {
+            crate::deployments::materialise(self.deployments.as_ref(), hex, &dir)?;
+        }
+        Ok(process)
+    }
+
+    /// Loads every deployed process (at start; one that cannot be loaded is
+    /// logged and left out). Returns how many were loaded.
+    pub fn load_deployments(&self) -> Result<usize> {
+        use std::sync::atomic::Ordering;
+        // The mark first: what changes while the rest loads is applied again
+        // by the next sync.
+        let (mark, _) = self.deployments.changes(0)?;
+        let mut loaded = 0;
+        for deployment in self.deployments.all()? {
+            let id = deployment.id.clone();
+            if self.processes().get(&id).is_some_and(|p| p.builtin) {
+                tracing::warn!(id = %id, "a deployed process has the id of a built-in one; not registered");
+                continue;
+            }
+            match self.deployed(&deployment) {
+                Ok(process) => {
+                    self.install(process);
+                    loaded += 1;
+                }
+                Err(e) => {
+                    tracing::error!(process_id = %id, error = format!("{e:#}"), "deployed process not loaded")
+                }
+            }
+        }
+        self.deployments_mark.fetch_max(mark, Ordering::AcqRel);
+        Ok(loaded)
+    }
+
+    /// Applies the deployments' changes since the last call (shared stores):
+    /// processes deployed, replaced or undeployed through other gateways.
+    /// Returns the ids looked at.
+    pub fn sync_deployments(&self) -> Result<Vec<String>> {
+        use std::sync::atomic::Ordering;
+        let mark = self.deployments_mark.load(Ordering::Acquire);
+        let (next, ids) = self.deployments.changes(mark)?;
+        for id in &ids {
+            if let Err(e) = self.reload(id) {
+                // Tried again at its next change or miss; the others go on.
+                tracing::error!(process_id = %id, error = %e, "deployed process not loaded");
+            }
+        }
+        self.deployments_mark.fetch_max(next, Ordering::AcqRel);
+        Ok(ids)
     }
 
     /// Adds `process` (deployed or replaced), or puts it in the place of the one
@@ -251,7 +352,7 @@ impl Jobs {
             return Err(missing());
         }
         self.results
-            .open_file(&job.id, path)
+            .open_file(&job.id, job.attempts, path)
             .await
             .map_err(|e| Error::Results(format!("{e:#}")))?
             .ok_or_else(missing)

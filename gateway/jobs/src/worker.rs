@@ -151,13 +151,7 @@ pub async fn update(
     // the write: the write is then refused, and the change made again over what
     // that process wrote.
     for _ in 0..MAX_SWAPS {
-        // A quiet job is not in the store yet (it leaves the quiet ones once written).
-        let quiet = state.quiet.lock().expect("quiet lock").get(id).cloned();
-        let current = match quiet {
-            Some(job) => Some(job),
-            None => state.store.get(id)?,
-        };
-        let Some(mut job) = current else {
+        let Some(mut job) = current(state, id)? else {
             return Ok(None);
         };
         let before = job.status;
@@ -180,6 +174,16 @@ pub async fn update(
         return Ok(Some(job));
     }
     anyhow::bail!("job {id}: changed by other processes {MAX_SWAPS} times while this one tried")
+}
+
+/// The record of job `id` as it stands: a quiet job is not in the store yet (it
+/// leaves the quiet ones once written).
+fn current(state: &Jobs, id: &str) -> crate::Result<Option<Job>> {
+    let quiet = state.quiet.lock().expect("quiet lock").get(id).cloned();
+    match quiet {
+        Some(job) => Ok(Some(job)),
+        None => state.store.get(id),
+    }
 }
 
 /// How many times [`update`] makes its change again over another process's.
@@ -304,13 +308,15 @@ async fn run_started<'a>(
     // this worker's to write.
     let attempt = job.attempts;
     let cancel = CancellationToken::new();
-    let Some(process) = state
-        .registry
-        .read()
-        .expect("registry lock")
-        .get(&job.process_id)
-        .cloned()
-    else {
+    // Deployed through another gateway, it is loaded from the deployments.
+    let process = match state.process(&job.process_id) {
+        Ok(process) => Some(process),
+        Err(crate::Error::NoSuchProcess(_)) => None,
+        // The store out of reach: the job stays this worker's until its lease
+        // lapses, and runs again.
+        Err(e) => return Err(e.into()),
+    };
+    let Some(process) = process else {
         return update(state, id, true, |job| {
             job.status = Status::Failed;
             job.failure = Some(FailureKind::ProcessFailed);
@@ -340,7 +346,7 @@ async fn run_started<'a>(
     let _renewal = AbortOnDrop(renewal);
     let started = Instant::now();
     // A fresh folder for the results (emptied if an interrupted run left one).
-    let outdir = state.results.local_dir(id);
+    let outdir = state.results.local_dir(id, attempt);
     match std::fs::create_dir(&outdir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -417,7 +423,12 @@ async fn run_started<'a>(
         .fresh_outdir(in_place)
         .resolved_dirs(true)
         .build();
-    let scratch = state.data_dir.join("scratch").join(id);
+    // Per attempt: a fenced attempt still running in this process must not
+    // remove the inputs of the attempt that took its job over.
+    let scratch = state
+        .data_dir
+        .join("scratch")
+        .join(format!("{id}.{attempt}"));
     let run = async {
         let mut inputs = job.inputs.clone();
         crate::fetch::fetch_inputs(&mut inputs, &scratch.join("inputs"), &state.egress)
@@ -466,7 +477,7 @@ async fn run_started<'a>(
         }
         Some(Ok(mut output)) => {
             relative_locations(&mut output, &outdir);
-            if let Err(e) = state.results.publish(id).await {
+            if let Err(e) = state.results.publish(id, attempt).await {
                 let text = state.redact(&format!("{e:#}"));
                 return update(state, id, true, |job| {
                     if job.status != Status::Running || job.attempts != attempt {
@@ -495,12 +506,21 @@ async fn run_started<'a>(
             )));
             // A shared store's record and the catalogue commit apart (PostgreSQL,
             // pgstac): the item is stored first, so that a job read as successful
-            // through any gateway has its item.
-            if state.store.shared()
-                && let Some(stored) = item.take()
-                && let Err(e) = stored.await
-            {
-                tracing::error!(job_id = %id, error = %e, "result not catalogued");
+            // through any gateway has its item; and only while the record is still
+            // this attempt's (a fenced attempt's item would replace the winner's).
+            if state.store.shared() {
+                let ours = current(state, id)?
+                    .is_some_and(|job| job.status == Status::Running && job.attempts == attempt);
+                let stored = item.take();
+                if !ours {
+                    drop(stored);
+                    return fenced(state, id, attempt).await;
+                }
+                if let Some(stored) = stored
+                    && let Err(e) = stored.await
+                {
+                    tracing::error!(job_id = %id, error = %e, "result not catalogued");
+                }
             }
             let last = update(state, id, true, |job| {
                 if job.status != Status::Running || job.attempts != attempt {
@@ -514,6 +534,12 @@ async fn run_started<'a>(
                 true
             })
             .await?;
+            if !last
+                .as_ref()
+                .is_some_and(|job| job.status == Status::Successful && job.attempts == attempt)
+            {
+                return fenced(state, id, attempt).await;
+            }
             if let Some(stored) = item
                 && let Err(e) = stored.await
             {
@@ -562,6 +588,20 @@ async fn run_started<'a>(
     }
     // A record the change left alone (dismissed meanwhile) is not the job's end.
     Ok(last.filter(|job| job.status.is_final()))
+}
+
+/// The end of an attempt that finished after its record stopped being its own
+/// (dismissed, or taken over by another attempt once its lease lapsed): its
+/// files are nobody's and go; the record is left as the others made it.
+async fn fenced(state: &Arc<Jobs>, id: &str, attempt: u32) -> anyhow::Result<Option<Job>> {
+    tracing::warn!(job_id = %id, attempt, "the job's record is no longer this attempt's: its results are dropped");
+    if let Err(e) = state.results.remove_attempt(id, attempt).await {
+        tracing::warn!(job_id = %id, attempt, error = format!("{e:#}"), "results of a fenced attempt not removed");
+    }
+    if let Some(backends) = &state.backends {
+        backends.finished(id);
+    }
+    Ok(None)
 }
 
 /// Aborts a task when dropped (however the function that holds it returns).
@@ -631,6 +671,26 @@ pub fn spawn_sweeper(state: Arc<Jobs>) {
             tokio::time::sleep(interval).await;
             if let Err(e) = sweep(&state).await {
                 tracing::warn!(error = format!("{e:#}"), "job sweep failed");
+            }
+        }
+    });
+}
+
+/// Follows the processes deployed, replaced and undeployed through other
+/// gateways, every [`SYNC_INTERVAL`](crate::deployments::SYNC_INTERVAL) (shared
+/// stores only).
+pub fn spawn_deployment_sync(state: Arc<Jobs>) {
+    if !state.deployments.shared() {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(crate::deployments::SYNC_INTERVAL).await;
+            let jobs = state.clone();
+            match tokio::task::spawn_blocking(move || jobs.sync_deployments()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "deployed processes not followed"),
+                Err(e) => tracing::error!(error = %e, "deployed processes not followed"),
             }
         }
     });

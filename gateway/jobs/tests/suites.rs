@@ -1,6 +1,6 @@
 //! The job traits' conformance suites against the embedded implementations: the
 //! redb job store (in a file of its own, as `hysope serve` shares one with the
-//! catalogue) and the in-process queue.
+//! catalogue), the in-process queue and the deployments in a folder.
 
 use hysope_jobs::{JobStore, RedbJobStore};
 
@@ -23,3 +23,11 @@ fn the_redb_store_keeps_its_jobs_across_reopening() {
     assert_eq!(store.get("kept").unwrap().unwrap().created, 5);
     assert_eq!(store.unfinished().unwrap().len(), 1);
 }
+
+fn file_deployments() -> (tempfile::TempDir, hysope_jobs::deployments::FileDeployments) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = hysope_jobs::deployments::FileDeployments::new(dir.path().join("processes"));
+    (dir, store)
+}
+
+hysope_jobs::deployments_suite!(crate::file_deployments());

@@ -1,7 +1,8 @@
 //! Hysope's scale-out parts on PostgreSQL: the job store ([`PgJobStore`]) that
 //! several gateways and workers share, a job queue that needs no broker
 //! ([`PgQueue`]: `SELECT … FOR UPDATE SKIP LOCKED`, woken by `LISTEN/NOTIFY`),
-//! the personal token store ([`PgTokenStore`]), and the catalogue on pgstac
+//! the personal token store ([`PgTokenStore`]), the deployed processes
+//! ([`PgDeployments`]), and the catalogue on pgstac
 //! ([`PgCatalog`]).
 //!
 //! Both run their queries on a runtime of their own ([`Pg`]): the job store's
@@ -9,6 +10,7 @@
 //! must neither need the caller's runtime nor starve it.
 
 mod catalog;
+mod deployments;
 mod jobs;
 mod queue;
 pub mod testing;
@@ -18,6 +20,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 pub use catalog::{PGSTAC_VERSION, PgCatalog};
+pub use deployments::PgDeployments;
 pub use jobs::PgJobStore;
 pub use queue::PgQueue;
 pub use tokens::PgTokenStore;
@@ -83,8 +86,31 @@ impl From<deadpool_postgres::PoolError> for Error {
 
 impl From<Error> for hysope_jobs::Error {
     fn from(e: Error) -> Self {
-        hysope_jobs::Error::Database(e.to_string())
+        if e.is_unreachable() {
+            hysope_jobs::Error::Unavailable(e.to_string())
+        } else {
+            hysope_jobs::Error::Database(e.to_string())
+        }
     }
+}
+
+impl Error {
+    /// The server could not be reached (no connection, or the connection lost),
+    /// as against a statement it refused.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Pool(_) | Error::Stopped => true,
+            Error::Db(e) => e.is_closed() || e.as_db_error().is_none_or(is_shutdown),
+            _ => false,
+        }
+    }
+}
+
+/// A server shutting down or starting up (`57P01` admin shutdown, `57P02`
+/// crash shutdown, `57P03` cannot connect now) refuses the statement only
+/// because it is going away or not back yet.
+fn is_shutdown(db: &tokio_postgres::error::DbError) -> bool {
+    matches!(db.code().code(), "57P01" | "57P02" | "57P03")
 }
 
 /// A connection pool to one PostgreSQL database and the runtime its queries run
@@ -268,10 +294,7 @@ impl Pg {
             Ok(_) => *fault = None,
             // Only a server out of reach is a fault of the pool; a refused
             // statement is the caller's error.
-            Err(Error::Pool(why)) => *fault = Some(format!("PostgreSQL unreachable: {why}")),
-            Err(Error::Db(e)) if e.is_closed() || e.as_db_error().is_none() => {
-                *fault = Some(format!("PostgreSQL unreachable: {e}"))
-            }
+            Err(e) if e.is_unreachable() => *fault = Some(format!("PostgreSQL unreachable: {e}")),
             Err(_) => {}
         }
     }

@@ -25,6 +25,8 @@ fn execute(admin: &Pg, sql: String) -> Result<(), crate::Error> {
 pub struct Schema {
     pg: Pg,
     name: String,
+    /// The URL of the server it is on.
+    server: String,
 }
 
 impl Schema {
@@ -33,10 +35,15 @@ impl Schema {
         &self.name
     }
 
+    /// The URL of the server it is on (for psql).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
     /// The test server's URL with this schema first on the search path (for a
     /// server or worker started as a process).
     pub fn url(&self) -> String {
-        let base = url();
+        let base = &self.server;
         let sep = if base.contains('?') { '&' } else { '?' };
         format!("{base}{sep}options=-csearch_path%3D{}", self.name)
     }
@@ -53,19 +60,28 @@ impl Drop for Schema {
 
 /// A new schema on the test server and a pool whose connections use it.
 pub fn fresh_schema(pool_size: usize) -> (Schema, Pg) {
+    fresh_schema_on(&url(), pool_size)
+}
+
+/// [`fresh_schema`] on the server at `server` (a test's own server).
+pub fn fresh_schema_on(server: &str, pool_size: usize) -> (Schema, Pg) {
     // Schema names are identifiers: no dash.
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let admin = Pg::connect(&url(), 2).expect("the test server's URL");
+    let admin = Pg::connect(server, 2).expect("the test server's URL");
     if let Err(e) = execute(&admin, format!("CREATE SCHEMA {name}")) {
         panic!(
-            "the PostgreSQL test server at {} is not reachable ({e}): start it with `sh deploy/services/postgres.sh`",
-            url()
+            "the PostgreSQL test server at {server} is not reachable ({e}): start it with `sh deploy/services/postgres.sh`"
         );
     }
-    let mut config: tokio_postgres::Config = url().parse().expect("the test server's URL");
+    let mut config: tokio_postgres::Config = server.parse().expect("the test server's URL");
     config.options(format!("-c search_path={name}"));
     let pg = Pg::with_config(config, pool_size).expect("a pool");
-    (Schema { pg: admin, name }, pg)
+    let schema = Schema {
+        pg: admin,
+        name,
+        server: server.to_string(),
+    };
+    (schema, pg)
 }
 
 /// The database every catalogue test copies: pgstac installed, nothing in it

@@ -1,4 +1,4 @@
-//! The job, token and catalogue traits' conformance suites against PostgreSQL (the test server of
+//! The job, deployment, token and catalogue traits' conformance suites against PostgreSQL (the test server of
 //! `deploy/services/postgres.sh`), each case in a schema of its own (the catalogue:
 //! in a database of its own, copied from the pgstac template).
 
@@ -17,6 +17,16 @@ fn queue() -> (hysope_postgres::testing::Schema, PgQueue) {
 
 hysope_jobs::job_store_suite!(crate::store());
 hysope_jobs::job_queue_suite!(crate::queue());
+
+fn deployments() -> (
+    hysope_postgres::testing::Schema,
+    hysope_postgres::PgDeployments,
+) {
+    let (schema, pg) = fresh_schema(4);
+    (schema, hysope_postgres::PgDeployments::open(pg).unwrap())
+}
+
+hysope_jobs::deployments_suite!(crate::deployments());
 
 fn tokens() -> (
     hysope_postgres::testing::Schema,

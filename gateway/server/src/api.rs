@@ -475,7 +475,7 @@ async fn deploy(
     body: Bytes,
 ) -> ApiResult<Response> {
     let mut pinned = Vec::new();
-    let (process, package, raw) = super::deploy::parse(
+    let (process, deployment) = super::deploy::parse(
         &content_type(&headers),
         &body,
         q.w.as_deref(),
@@ -508,7 +508,26 @@ async fn deploy(
         }
         return Ok(r);
     }
-    worker::blocking(|| super::deploy::store(state.data_dir(), &process, &package, &raw))?;
+    // Another gateway sharing the deployments may have taken the id meanwhile.
+    let stored = worker::blocking(|| {
+        state.jobs.deployments().put(
+            &deployment,
+            &process.pins,
+            &state.jobs.deployed_dir(),
+            false,
+        )
+    })?;
+    if !stored {
+        let mut r = ApiError::new(
+            Kind::DuplicatedProcess,
+            format!("process {:?} exists already", process.id),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(r);
+    }
     let summary = process.summary(&base);
     state.jobs.install(process);
     let mut r = json_response(StatusCode::CREATED, &summary);
@@ -556,7 +575,7 @@ async fn replace(
     // A process replaced by an operator stays its owner's.
     let owner = existing.owner.as_deref().unwrap_or(&caller.subject);
     let mut pinned = Vec::new();
-    let (process, package, raw) = super::deploy::parse(
+    let (process, deployment) = super::deploy::parse(
         &content_type(&headers),
         &body,
         q.w.as_deref(),
@@ -573,7 +592,12 @@ async fn replace(
         },
     )?;
     super::curation::materialise(&state, &pinned).await?;
-    worker::blocking(|| super::deploy::store(state.data_dir(), &process, &package, &raw))?;
+    worker::blocking(|| {
+        state
+            .jobs
+            .deployments()
+            .put(&deployment, &process.pins, &state.jobs.deployed_dir(), true)
+    })?;
     state.jobs.install(process);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -585,7 +609,7 @@ async fn undeploy(
 ) -> ApiResult<Response> {
     let _guard = state.deploy_lock.lock().await;
     mutable(&state, &id, &caller)?;
-    super::deploy::remove(state.data_dir(), &id)?;
+    worker::blocking(|| state.jobs.deployments().remove(&id))?;
     state.jobs.uninstall(&id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

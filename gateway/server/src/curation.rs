@@ -210,7 +210,7 @@ pub async fn materialise(state: &State, hexes: &[String]) -> ApiResult<()> {
             })?;
         hysope_jobs::worker::blocking(|| -> anyhow::Result<()> {
             std::fs::create_dir_all(&dir)?;
-            crate::deploy::write_durably(&path, &bytes)
+            hysope_jobs::deployments::write_durably(&path, &bytes)
         })
         .map_err(|e| ApiError::new(Kind::Internal, format!("cannot keep the component: {e:#}")))?;
     }

@@ -6,31 +6,19 @@
 //! file references: the server's files are not the deployer's) and every
 //! `CommandLineTool` in it must run in the wasm sandbox (`hysope:WasmRequirement`):
 //! a deployed process never runs a native command on the server. Deployed
-//! documents are written to `DATA_DIR/processes/` (durably) and registered again at
-//! start.
+//! documents are kept by the job system's [`Deployments`] (the data folder's
+//! `processes/`, or beside a shared job store) and registered again at start.
 
 use std::path::{Path, PathBuf};
 
 use hysope_engine::cwl;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::errors::{ApiError, Kind};
+#[cfg(doc)]
+use hysope_jobs::deployments::Deployments;
+use hysope_jobs::deployments::{Deployment, version_of};
 use hysope_jobs::processes::Process;
-
-/// What was deployed, kept beside the document.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Package {
-    /// Process id.
-    pub id: String,
-    /// Media type of the deploy request.
-    pub content_type: String,
-    /// The `$graph` entry deployed, if the document has several.
-    pub fragment: Option<String>,
-    /// Who deployed it (none for processes deployed before identities existed).
-    #[serde(default)]
-    pub owner: Option<String>,
-}
 
 const CWL_TYPES: &[&str] = &[
     "application/cwl",
@@ -71,7 +59,7 @@ pub fn parse(
     data_dir: &Path,
     owner: &str,
     checks: Checks<'_>,
-) -> Result<(Process, Package, Vec<u8>), ApiError> {
+) -> Result<(Process, Deployment), ApiError> {
     let Checks { pin, images } = checks;
     let media = content_type
         .split(';')
@@ -141,11 +129,13 @@ pub fn parse(
         invalid(format!("invalid CWL: {text}"))
     })?;
     sandboxed(&loaded.process, false, None, "#", images)?;
-    let package = Package {
+    let deployment = Deployment {
         id: process_id.clone(),
         content_type: media,
         fragment,
         owner: Some(owner.to_string()),
+        document: cwl_text.clone(),
+        body: body.to_vec(),
     };
     let process = Process {
         id: process_id,
@@ -153,20 +143,11 @@ pub fn parse(
         pins: hysope_jobs::processes::registry_pins(&loaded.process),
         cwl: loaded.process,
         source: cwl_text,
-        path: dir(data_dir).join(format!("{}.cwl", package.id)),
+        path: dir(data_dir).join(format!("{}.cwl", deployment.id)),
         builtin: false,
         owner: Some(owner.to_string()),
     };
-    Ok((process, package, body.to_vec()))
-}
-
-fn version_of(process: &Value) -> String {
-    process
-        .get("s:softwareVersion")
-        .or_else(|| process.get("https://schema.org/softwareVersion"))
-        .and_then(Value::as_str)
-        .unwrap_or("1.0.0")
-        .to_string()
+    Ok((process, deployment))
 }
 
 fn short(id: Option<&Value>) -> Option<&str> {
@@ -418,98 +399,4 @@ fn sandboxed(
         }
         _ => Ok(()),
     }
-}
-
-/// Writes a deployed process durably: the document, the request body and the
-/// package record, each through a temporary file and a rename.
-pub fn store(
-    data_dir: &Path,
-    process: &Process,
-    package: &Package,
-    body: &[u8],
-) -> anyhow::Result<()> {
-    let dir = dir(data_dir);
-    std::fs::create_dir_all(&dir)?;
-    write_durably(
-        &dir.join(format!("{}.cwl", package.id)),
-        process.source.as_bytes(),
-    )?;
-    write_durably(&dir.join(format!("{}.body", package.id)), body)?;
-    write_durably(
-        &dir.join(format!("{}.package.json", package.id)),
-        &serde_json::to_vec_pretty(package)?,
-    )?;
-    std::fs::File::open(&dir)?.sync_all()?;
-    Ok(())
-}
-
-pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
-
-/// Removes a deployed process's files.
-pub fn remove(data_dir: &Path, id: &str) -> anyhow::Result<()> {
-    let dir = dir(data_dir);
-    for ext in ["package.json", "cwl", "body"] {
-        let path = dir.join(format!("{id}.{ext}"));
-        if path.exists() {
-            std::fs::remove_file(&path)?;
-        }
-    }
-    std::fs::File::open(&dir)?.sync_all()?;
-    Ok(())
-}
-
-/// The request body a deployed process came from, and its media type.
-pub fn package_body(data_dir: &Path, id: &str) -> Option<(String, Vec<u8>)> {
-    let dir = dir(data_dir);
-    let package: Package =
-        serde_json::from_slice(&std::fs::read(dir.join(format!("{id}.package.json"))).ok()?)
-            .ok()?;
-    let body = std::fs::read(dir.join(format!("{id}.body"))).ok()?;
-    Some((package.content_type, body))
-}
-
-/// Loads every deployed process of `data_dir`.
-pub fn load_all(data_dir: &Path) -> Vec<Process> {
-    let dir = dir(data_dir);
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.to_string_lossy().ends_with(".package.json") {
-            continue;
-        }
-        let loaded = (|| -> anyhow::Result<Process> {
-            let package: Package = serde_json::from_slice(&std::fs::read(&path)?)?;
-            let cwl_path = dir.join(format!("{}.cwl", package.id));
-            let source = std::fs::read_to_string(&cwl_path)?;
-            let loaded = cwl::load::load_text(&cwl_path, &source, package.fragment.as_deref())?;
-            Ok(Process {
-                id: package.id.clone(),
-                version: version_of(&loaded.process),
-                pins: hysope_jobs::processes::registry_pins(&loaded.process),
-                cwl: loaded.process,
-                source,
-                path: cwl_path,
-                builtin: false,
-                owner: package.owner.clone(),
-            })
-        })();
-        match loaded {
-            Ok(p) => out.push(p),
-            Err(e) => {
-                tracing::error!(file = %path.display(), error = format!("{e:#}"), "deployed process not loaded")
-            }
-        }
-    }
-    out
 }

@@ -281,6 +281,7 @@ impl From<hysope_jobs::Error> for ApiError {
             Error::NoSuchProcess(_) => Kind::NoSuchProcess,
             Error::NoSuchJob(_) => Kind::NoSuchJob,
             Error::Busy(_) => Kind::Busy,
+            Error::Unavailable(_) => Kind::Unavailable,
             Error::ResultNotReady { .. } => Kind::ResultNotReady,
             Error::NoSuchResult { .. } => Kind::NotFound,
             _ => Kind::Internal,

@@ -127,6 +127,9 @@ pub struct JobStores {
     /// one (gateways then take each other's tokens), else in the data folder's
     /// file.
     pub tokens: Arc<dyn hysope_identity::TokenStore>,
+    /// The deployed processes, when they are kept in the shared job store's
+    /// database (else in the data folder).
+    pub deployments: Option<Arc<dyn hysope_jobs::deployments::Deployments>>,
 }
 
 /// Opens the job store, the queue and the token store the configuration names;
@@ -182,14 +185,22 @@ pub async fn open_jobs(
             hysope_postgres::redact(url)
         ),
     };
-    let tokens: Arc<dyn hysope_identity::TokenStore> = match pg {
-        Some(pg) => Arc::new(hysope_postgres::PgTokenStore::open(pg)?),
-        None => Arc::new(hysope_identity::RedbTokenStore::open_shared(db)?),
+    let (tokens, deployments): (Arc<dyn hysope_identity::TokenStore>, _) = match pg {
+        Some(pg) => (
+            Arc::new(hysope_postgres::PgTokenStore::open(pg.clone())?),
+            Some(Arc::new(hysope_postgres::PgDeployments::open(pg)?)
+                as Arc<dyn hysope_jobs::deployments::Deployments>),
+        ),
+        None => (
+            Arc::new(hysope_identity::RedbTokenStore::open_shared(db)?),
+            None,
+        ),
     };
     Ok(JobStores {
         jobs: store,
         queue,
         tokens,
+        deployments,
     })
 }
 
@@ -469,6 +480,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         jobs,
         queue,
         tokens,
+        deployments,
     } = open_jobs(&config, store.clone()).await?;
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs
@@ -498,14 +510,12 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         .map(hysope_identity::Oidc::new)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let mut registry = Registry::scan(&config.process_dirs)?;
-    for process in deploy::load_all(&data_dir) {
-        if registry.get(&process.id).is_some_and(|p| p.builtin) {
-            tracing::warn!(id = %process.id, "a deployed process has the id of a built-in one; not registered");
-            continue;
-        }
-        registry.insert(process);
-    }
+    let registry = Registry::scan(&config.process_dirs)?;
+    let deployments = deployments.unwrap_or_else(|| {
+        Arc::new(hysope_jobs::deployments::FileDeployments::new(deploy::dir(
+            &data_dir,
+        )))
+    });
     let mut input_roots = config.input_roots.clone();
     input_roots.push(data_dir.join("inputs"));
     std::fs::create_dir_all(data_dir.join("inputs"))?;
@@ -525,11 +535,14 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         job_time_limit: config.job_time_limit,
         backends: config.backends.clone(),
         lease: config.lease,
+        deployments,
     })?);
+    jobs.load_deployments()?;
     let data_dir_for_checks = jobs.data_dir().join("scratch");
     let requeued = worker::recover(&jobs).await?;
     worker::spawn_workers(jobs.clone(), config.workers);
     worker::spawn_sweeper(jobs.clone());
+    worker::spawn_deployment_sync(jobs.clone());
     let local_secret = hysope_identity::random_secret("hysope_local_")?;
     let state = Arc::new(State {
         jobs,

@@ -6,7 +6,6 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -784,17 +783,16 @@ async fn deploy_replace_undeploy() {
         StatusCode::NOT_FOUND
     );
     // Deployed processes are on disk, and loaded again at start.
-    let ids = |dir: &Path| {
-        let mut ids: Vec<String> = hysope_server::deploy::load_all(dir)
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        ids.sort();
-        ids
-    };
-    assert_eq!(ids(state.data_dir()), ["echo-copy", "main"]);
-    let reloaded = hysope_server::deploy::load_all(state.data_dir());
-    let main = reloaded.iter().find(|p| p.id == "main").unwrap();
+    use hysope_jobs::deployments::{Deployments, FileDeployments};
+    let on_disk = FileDeployments::new(hysope_server::deploy::dir(state.data_dir()));
+    let ids = || -> Vec<String> { on_disk.all().unwrap().into_iter().map(|d| d.id).collect() };
+    assert_eq!(ids(), ["echo-copy", "main"]);
+    let main = on_disk
+        .get("main")
+        .unwrap()
+        .unwrap()
+        .process(state.data_dir().join("processes/main.cwl"))
+        .unwrap();
     assert_eq!(main.cwl["label"], "Echo two times");
     assert_eq!(
         call(&app, "DELETE", "/processes/main", &[], "")
@@ -812,7 +810,7 @@ async fn deploy_replace_undeploy() {
             .status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(ids(state.data_dir()), ["echo-copy"]);
+    assert_eq!(ids(), ["echo-copy"]);
     let after = listed(get(&app, "/processes").await.json());
     assert!(!after.contains(&"main".to_string()) && after.len() == before.len() - 1);
 }
