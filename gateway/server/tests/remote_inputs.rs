@@ -340,8 +340,9 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
         .next()
         .unwrap()
         .to_string();
-    // In the bucket, not on the gateway's disk; served by the gateway from S3.
-    let object = s3_get("results", &format!("hysope/{id}/echo.json"))
+    // In the bucket (under its first attempt's name), not on the gateway's disk;
+    // served by the gateway from S3.
+    let object = s3_get("results", &format!("hysope/{id}/1/echo.json"))
         .await
         .expect("object in S3");
     assert_eq!(
@@ -359,7 +360,7 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
         200
     );
     assert!(
-        s3_get("results", &format!("hysope/{id}/echo.json"))
+        s3_get("results", &format!("hysope/{id}/1/echo.json"))
             .await
             .is_none()
     );
