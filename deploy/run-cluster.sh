@@ -23,13 +23,9 @@ cluster="${HYSOPE_CLUSTER_DIR:-hysope-cluster}"
 mkdir -p "$cluster"
 cluster="$(cd "$cluster" && pwd)"
 
-rustup target add wasm32-wasip2 >/dev/null
-bundled=$(sed -e '/^#/d' -e 's/^/-p /' "$root/plugins/bundled.txt")
-# shellcheck disable=SC2086
-cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 $bundled
-cargo build --manifest-path "$root/Cargo.toml" --release -p hysope-cli
-export HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release"
-hysope="$root/target/release/hysope"
+# The bundled plugins and the release hysope ($hysope, HYSOPE_PLUGIN_PATH).
+# shellcheck source=deploy/build-release.sh
+. "$root/deploy/build-release.sh"
 
 pg_server="$(sh "$root/deploy/services/postgres.sh")"
 store="$pg_server"

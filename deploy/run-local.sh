@@ -21,13 +21,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ "$#" -eq 0 ]; then set -- "$root/../shared/data"; fi
 
-rustup target add wasm32-wasip2 >/dev/null
-# The bundled plugins, one package a line (word splitting of $bundled is meant).
-bundled=$(sed -e '/^#/d' -e 's/^/-p /' "$root/plugins/bundled.txt")
-# shellcheck disable=SC2086
-cargo build --manifest-path "$root/Cargo.toml" --release --target wasm32-wasip2 $bundled
-cargo build --manifest-path "$root/Cargo.toml" --release -p hysope-cli
-export HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release"
+# The bundled plugins and the release hysope ($hysope, HYSOPE_PLUGIN_PATH).
+# shellcheck source=deploy/build-release.sh
+. "$root/deploy/build-release.sh"
 
 roots=()
 for dir in "$@"; do

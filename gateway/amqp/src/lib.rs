@@ -102,6 +102,15 @@ impl AmqpQueue {
                 "the scheme is neither amqp nor amqps",
             ));
         }
+        // Said at once rather than as a failed handshake: this build's client
+        // has no TLS.
+        if parsed.scheme() == "amqps" {
+            return Err(queue_error(
+                "cannot connect",
+                &shown,
+                "amqps (AMQP over TLS) is not supported yet: use amqp:// on a private network, or a TLS tunnel to the broker",
+            ));
+        }
         let mut queue = DEFAULT_QUEUE.to_string();
         let kept: Vec<(String, String)> = parsed
             .query_pairs()
@@ -445,6 +454,12 @@ mod tests {
     async fn bad_urls_and_queue_names_are_refused_before_connecting() {
         let e = AmqpQueue::connect("http://broker/", 1).await.err().unwrap();
         assert!(e.to_string().contains("neither amqp nor amqps"), "{e}");
+        let e = AmqpQueue::connect("amqps://ada:secret@broker/%2f", 1)
+            .await
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not supported yet"), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
         let e = AmqpQueue::connect("amqp://broker/%2f?queue=a%20b", 1)
             .await
             .err()

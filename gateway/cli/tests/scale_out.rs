@@ -81,7 +81,7 @@ impl Drop for Gateway {
 /// Starts a gateway on `data` sharing `store` (a PostgreSQL URL, its database
 /// also the queue) and the S3 results under `prefix`, with a lease of `lease`.
 fn gateway(data: &Path, store: &str, prefix: &str, lease: &str) -> Gateway {
-    gateway_on(data, store, "postgres", prefix, lease)
+    process_with("serve", data, store, "postgres", prefix, lease, &[])
 }
 
 /// A personal token of `ada` in the shared store `store` (gateways started on it
@@ -102,23 +102,6 @@ fn amqp(name: &str) -> String {
     let base = std::env::var("HYSOPE_TEST_AMQP")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
     format!("{base}?queue={name}")
-}
-
-/// [`gateway`] with its queue at `queue`.
-fn gateway_on(data: &Path, store: &str, queue: &str, prefix: &str, lease: &str) -> Gateway {
-    gateway_with(data, store, queue, prefix, lease, &[])
-}
-
-/// [`gateway_on`] with more arguments.
-fn gateway_with(
-    data: &Path,
-    store: &str,
-    queue: &str,
-    prefix: &str,
-    lease: &str,
-    more: &[&str],
-) -> Gateway {
-    process_with("serve", data, store, queue, prefix, lease, more)
 }
 
 /// `hysope COMMAND` (`serve` or `worker`) on the shared store, queue and results.
@@ -243,7 +226,8 @@ fn a_job_accepted_by_one_gateway_is_followed_read_and_dismissed_on_another() {
     let shared = ["--catalog", &catalog.url()].map(String::from);
     let shared: Vec<&str> = shared.iter().map(String::as_str).collect();
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = gateway_with(
+    let a = process_with(
+        "serve",
         a_dir.path(),
         &schema.url(),
         "postgres",
@@ -251,7 +235,8 @@ fn a_job_accepted_by_one_gateway_is_followed_read_and_dismissed_on_another() {
         "3s",
         &shared,
     );
-    let b = gateway_with(
+    let b = process_with(
+        "serve",
         b_dir.path(),
         &schema.url(),
         "postgres",
@@ -383,8 +368,24 @@ fn gateways_on_rabbitmq_lose_no_job_when_the_broker_restarts_under_them() {
     let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
     let queue = amqp(&format!("hysope.{}", schema.name()));
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = gateway_on(a_dir.path(), &schema.url(), &queue, schema.name(), "2s");
-    let b = gateway_on(b_dir.path(), &schema.url(), &queue, schema.name(), "2s");
+    let a = process_with(
+        "serve",
+        a_dir.path(),
+        &schema.url(),
+        &queue,
+        schema.name(),
+        "2s",
+        &[],
+    );
+    let b = process_with(
+        "serve",
+        b_dir.path(),
+        &schema.url(),
+        &queue,
+        schema.name(),
+        "2s",
+        &[],
+    );
     // More jobs than the four workers take at once: most wait in the broker.
     let mut ids: Vec<String> = (0..16)
         .map(|i| {
@@ -445,7 +446,8 @@ fn a_worker_runs_the_jobs_a_gateway_accepted_and_serves_no_api() {
         "2s",
         &shared,
     );
-    let mut gateway = gateway_with(
+    let mut gateway = process_with(
+        "serve",
         g_dir.path(),
         &schema.url(),
         "postgres",
@@ -488,7 +490,8 @@ fn a_worker_runs_the_jobs_a_gateway_accepted_and_serves_no_api() {
         }
     }
     // Read through a gateway again, result items included.
-    let other = gateway_with(
+    let other = process_with(
+        "serve",
         g_dir.path(),
         &schema.url(),
         "postgres",

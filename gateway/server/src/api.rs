@@ -458,13 +458,49 @@ fn content_type(headers: &HeaderMap) -> String {
 }
 
 /// Whether this server can run a deployed tool's container image.
-fn check_image(state: &Shared, image: &str) -> Result<(), String> {
+fn check_image(state: &State, image: &str) -> Result<(), String> {
     match state.jobs().backends() {
         Some(backends) => backends.check_image(image),
         None => Err(format!(
             "image {image}: this server runs no container (start it with --container-runtime and --image-cache)"
         )),
     }
+}
+
+/// A deploy or replace request checked into a process of `owner` (`id`: the
+/// one replaced), its registry references pinned by what `caller` may see and
+/// the components they name put where the sandbox finds them.
+async fn parse_deploy(
+    state: &State,
+    caller: &Identity,
+    headers: &HeaderMap,
+    body: &[u8],
+    w: Option<&str>,
+    id: Option<&str>,
+    owner: &str,
+) -> ApiResult<(
+    hysope_jobs::processes::Process,
+    hysope_jobs::deployments::Deployment,
+)> {
+    let mut pinned = Vec::new();
+    let parsed = super::deploy::parse(
+        &content_type(headers),
+        body,
+        w,
+        id,
+        state.data_dir(),
+        owner,
+        super::deploy::Checks {
+            pin: &mut |name| {
+                let hex = super::curation::pin(state, caller, name)?;
+                pinned.extend(hex.clone());
+                Ok(hex)
+            },
+            images: &|image| check_image(state, image),
+        },
+    )?;
+    super::curation::materialise(state, &pinned).await?;
+    Ok(parsed)
 }
 
 async fn deploy(
@@ -474,24 +510,16 @@ async fn deploy(
     Params(q): Params<DeployQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let mut pinned = Vec::new();
-    let (process, deployment) = super::deploy::parse(
-        &content_type(&headers),
+    let (process, deployment) = parse_deploy(
+        &state,
+        &caller,
+        &headers,
         &body,
         q.w.as_deref(),
         None,
-        state.data_dir(),
         &caller.subject,
-        super::deploy::Checks {
-            pin: &mut |name| {
-                let hex = super::curation::pin(&state, &caller, name)?;
-                pinned.extend(hex.clone());
-                Ok(hex)
-            },
-            images: &|image| check_image(&state, image),
-        },
-    )?;
-    super::curation::materialise(&state, &pinned).await?;
+    )
+    .await?;
     let base = base_url(&headers);
     let location = format!("{base}/processes/{}", process.id);
     let _guard = state.deploy_lock.lock().await;
@@ -574,24 +602,16 @@ async fn replace(
     let existing = mutable(&state, &id, &caller)?;
     // A process replaced by an operator stays its owner's.
     let owner = existing.owner.as_deref().unwrap_or(&caller.subject);
-    let mut pinned = Vec::new();
-    let (process, deployment) = super::deploy::parse(
-        &content_type(&headers),
+    let (process, deployment) = parse_deploy(
+        &state,
+        &caller,
+        &headers,
         &body,
         q.w.as_deref(),
         Some(&id),
-        state.data_dir(),
         owner,
-        super::deploy::Checks {
-            pin: &mut |name| {
-                let hex = super::curation::pin(&state, &caller, name)?;
-                pinned.extend(hex.clone());
-                Ok(hex)
-            },
-            images: &|image| check_image(&state, image),
-        },
-    )?;
-    super::curation::materialise(&state, &pinned).await?;
+    )
+    .await?;
     worker::blocking(|| {
         state
             .jobs
