@@ -38,6 +38,54 @@ pub trait SuiteTools: Send + Sync {
     fn stderr(&self, text: &str) -> Vec<String>;
 }
 
+/// The suite's behaviours as POSIX shell command lines, for backends that run
+/// native commands (local processes, Slurm jobs, containers): their
+/// [`SuiteTools`] return these.
+pub mod shell {
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// `sh -c SCRIPT sh OPERANDS...`.
+    pub fn sh(script: &str, operands: &[&str]) -> Vec<String> {
+        args(&[&["sh", "-c", script, "sh"][..], operands].concat())
+    }
+
+    /// See [`SuiteTools::cat`](super::SuiteTools::cat).
+    pub fn cat(paths: &[&str]) -> Vec<String> {
+        args(&[&["cat"][..], paths].concat())
+    }
+
+    /// See [`SuiteTools::exit`](super::SuiteTools::exit).
+    pub fn exit(code: i32) -> Vec<String> {
+        sh("exit \"$1\"", &[&code.to_string()])
+    }
+
+    /// See [`SuiteTools::sleep`](super::SuiteTools::sleep).
+    pub fn sleep(seconds: u32) -> Vec<String> {
+        args(&["sleep", &seconds.to_string()])
+    }
+
+    /// See [`SuiteTools::env`](super::SuiteTools::env).
+    pub fn env(names: &[&str]) -> Vec<String> {
+        let script = r#"for n; do eval "v=\${$n+set}"; if [ "$v" = set ]; then eval "printf '%s=%s\n' \"\$n\" \"\$$n\""; else printf '%s unset\n' "$n"; fi; done"#;
+        sh(script, names)
+    }
+
+    /// See [`SuiteTools::write`](super::SuiteTools::write).
+    pub fn write(path: &str, text: &str) -> Vec<String> {
+        sh(
+            "mkdir -p \"$(dirname \"$1\")\" && printf %s \"$2\" > \"$1\"",
+            &[path, text],
+        )
+    }
+
+    /// See [`SuiteTools::stderr`](super::SuiteTools::stderr).
+    pub fn stderr(text: &str) -> Vec<String> {
+        sh("printf '%s\\n' \"$1\" >&2", &[text])
+    }
+}
+
 /// One tool run through the trait: staged with `inputs`, the command line made
 /// from the staging by `argv`, executed.
 struct Run {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use hysope_engine::conformance::SuiteTools;
+use hysope_engine::conformance::{SuiteTools, shell};
 use hysope_engine::cwl::Backend;
 use hysope_engine::wasm::Limits;
 use hysope_hpc::{Hpc, HpcConfig, HpcSettings};
@@ -15,14 +15,6 @@ use serde_json::{Value, json};
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-fn sh(script: &str, operands: &[&str]) -> Vec<String> {
-    [&["sh", "-c", script, "sh"][..], operands]
-        .concat()
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
 }
 
 /// A folder of this test binary's, kept for its life.
@@ -85,35 +77,27 @@ impl SuiteTools for Native {
     }
 
     fn cat(&self, paths: &[&str]) -> Vec<String> {
-        [&["cat"][..], paths]
-            .concat()
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        shell::cat(paths)
     }
 
     fn exit(&self, code: i32) -> Vec<String> {
-        sh("exit \"$1\"", &[&code.to_string()])
+        shell::exit(code)
     }
 
     fn sleep(&self, seconds: u32) -> Vec<String> {
-        args(&["sleep", &seconds.to_string()])
+        shell::sleep(seconds)
     }
 
     fn env(&self, names: &[&str]) -> Vec<String> {
-        let script = r#"for n; do eval "v=\${$n+set}"; if [ "$v" = set ]; then eval "printf '%s=%s\n' \"\$n\" \"\$$n\""; else printf '%s unset\n' "$n"; fi; done"#;
-        sh(script, names)
+        shell::env(names)
     }
 
     fn write(&self, path: &str, text: &str) -> Vec<String> {
-        sh(
-            "mkdir -p \"$(dirname \"$1\")\" && printf %s \"$2\" > \"$1\"",
-            &[path, text],
-        )
+        shell::write(path, text)
     }
 
     fn stderr(&self, text: &str) -> Vec<String> {
-        sh("printf '%s\\n' \"$1\" >&2", &[text])
+        shell::stderr(text)
     }
 }
 

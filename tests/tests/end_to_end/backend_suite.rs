@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use hysope_engine::conformance::SuiteTools;
+use hysope_engine::conformance::{SuiteTools, shell};
 use hysope_engine::cwl::{Backend, LocalBackend, WasmBackend};
 use hysope_engine::wasm::{EngineConfig, Limits, WasmEngine};
 use serde_json::{Value, json};
@@ -73,16 +73,6 @@ impl SuiteTools for Wasm {
 /// Local processes, running `sh`.
 struct Local;
 
-impl Local {
-    fn sh(script: &str, operands: &[&str]) -> Vec<String> {
-        [&["sh", "-c", script, "sh"][..], operands]
-            .concat()
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    }
-}
-
 impl SuiteTools for Local {
     fn backend(&self) -> Arc<dyn Backend> {
         Arc::new(LocalBackend::new(Limits::default()))
@@ -93,35 +83,27 @@ impl SuiteTools for Local {
     }
 
     fn cat(&self, paths: &[&str]) -> Vec<String> {
-        [&["cat"][..], paths]
-            .concat()
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        shell::cat(paths)
     }
 
     fn exit(&self, code: i32) -> Vec<String> {
-        Self::sh("exit \"$1\"", &[&code.to_string()])
+        shell::exit(code)
     }
 
     fn sleep(&self, seconds: u32) -> Vec<String> {
-        args(&["sleep", &seconds.to_string()])
+        shell::sleep(seconds)
     }
 
     fn env(&self, names: &[&str]) -> Vec<String> {
-        let script = r#"for n; do eval "v=\${$n+set}"; if [ "$v" = set ]; then eval "printf '%s=%s\n' \"\$n\" \"\$$n\""; else printf '%s unset\n' "$n"; fi; done"#;
-        Self::sh(script, names)
+        shell::env(names)
     }
 
     fn write(&self, path: &str, text: &str) -> Vec<String> {
-        Self::sh(
-            "mkdir -p \"$(dirname \"$1\")\" && printf %s \"$2\" > \"$1\"",
-            &[path, text],
-        )
+        shell::write(path, text)
     }
 
     fn stderr(&self, text: &str) -> Vec<String> {
-        Self::sh("printf '%s\\n' \"$1\" >&2", &[text])
+        shell::stderr(text)
     }
 }
 
