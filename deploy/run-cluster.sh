@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # "Distributed on one machine": the scale-out parts, real servers, on loopback.
-# Starts PostgreSQL (jobs, queue, personal tokens; the catalogue in pgstac),
-# RabbitMQ (the queue) and SeaweedFS (S3: the results) with the scripts of
+# Starts PostgreSQL (jobs, queue, personal tokens, deployed processes, the
+# plugin registry's records; the catalogue in pgstac), RabbitMQ (the queue) and
+# SeaweedFS (S3: the results and the registry's blobs) with the scripts of
 # deploy/services, ingests the product files of the folders given (default
 # ../shared/data) into the shared catalogue, then runs two gateways
 # (`hysope serve`, ports 5001 and 5002) and two workers (`hysope worker`, /ready
@@ -58,6 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 common=(--store "$store" --queue "$amqp" --catalog "$catalog" --results "s3://results/cluster"
+    --registry-blobs "s3://results/cluster-registry"
     --processes "$root/plugins" "${roots[@]}" --workers 2)
 for n in 1 2; do
     "$hysope" serve --addr "127.0.0.1:500$n" --data-dir "$cluster/gateway-$n" "${common[@]}" &

@@ -77,6 +77,9 @@ for name, values in [("defaults", None), ("everything on", everything)]:
             assert set(v) == {"name", "emptyDir"}, f"{deployment['metadata']['name']}: volume {v}"
     assert gateway["spec"]["template"]["spec"]["containers"][0]["args"][0] == "serve"
     assert worker["spec"]["template"]["spec"]["containers"][0]["args"][0] == "worker"
+    # Gateways share the registry's records (PostgreSQL): its blobs are shared too.
+    config = by[("ConfigMap", "swot-hysope")]["data"]
+    assert config["HYSOPE_REGISTRY_BLOBS"].startswith("s3://"), config
     # A worker outlives its lease when stopped.
     lease = chart.values["config"]["lease"]
     assert lease.endswith("s")

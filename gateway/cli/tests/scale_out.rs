@@ -569,7 +569,13 @@ fn a_gateway_killed_between_the_commit_and_the_reply_loses_no_job() {
     for id in &accepted {
         let r = record(&schema, id);
         assert_eq!(r["status"], "successful", "{r}");
-        assert_eq!(r["attempts"], 1, "run more than once: {r}");
+        // Once, unless the crashing gateway's own worker claimed it in the
+        // instant between the queueing and the abort: that attempt died with
+        // the process, its lease ran out and one more attempt ran it to the end.
+        let attempts = r["attempts"].as_u64().unwrap();
+        assert!(attempts <= 2, "run more than once: {r}");
+        let results = r["results"]["echo"]["dirname"].as_str().unwrap();
+        assert!(results.ends_with(&format!("/{attempts}")), "{r}");
     }
 }
 
@@ -631,6 +637,7 @@ fn gateways_lose_no_job_when_postgresql_restarts_under_them() {
     // Meanwhile a submission is refused with 503 and says what is out of reach
     // (or accepted, before the stop or after the start), and readiness says so.
     let mut refused = None;
+    let mut registry_refused = None;
     let mut unready = false;
     while !restart.is_finished() {
         let (status, body) = a.http(
@@ -649,12 +656,26 @@ fn gateways_lose_no_job_when_postgresql_restarts_under_them() {
         }
         let (status, _) = common::request(&a.addr, "GET", "/ready", &[], "").unwrap();
         unready |= status == 503;
+        // The registry's records are there too (anonymous: no token to look up).
+        let (status, body) =
+            common::request(&b.addr, "GET", "/registry/packages", &[], "").unwrap();
+        match status {
+            200 => {}
+            503 => registry_refused = Some(body),
+            other => panic!("the registry while PostgreSQL restarts: {other} {body}"),
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
     restart.join().unwrap();
     let refused = refused.expect("no submission was made while PostgreSQL was down");
     assert!(refused.contains("PostgreSQL"), "{refused}");
     assert!(unready, "/ready never said 503 while PostgreSQL was down");
+    let registry_refused =
+        registry_refused.expect("the registry answered while PostgreSQL was down");
+    assert!(
+        registry_refused.contains("out of reach"),
+        "{registry_refused}"
+    );
     // Accepted once it is back.
     ids.extend((0..4).map(|i| b.submit("echo", json!({"stringInput": format!("after {i}")}))));
     for id in &ids {
@@ -842,16 +863,201 @@ fn a_process_deployed_through_one_gateway_runs_everywhere_and_goes_everywhere() 
 }
 
 /// The version of the bundled echo plugin in `gateway`'s registry, once it is
-/// published there (in the background after the start).
+/// published there and its component readable through it (in the background
+/// after the start: the records may be another server's, the blobs its own).
 fn bundled_echo_version(gateway: &Gateway) -> String {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let (status, tags) = gateway.http("GET", "/v2/hysope/echo/tags/list", &[], "");
         if status == 200 {
             let tags: Value = serde_json::from_str(&tags).unwrap();
-            return tags["tags"][0].as_str().unwrap().to_string();
+            let version = tags["tags"][0].as_str().unwrap().to_string();
+            let (_, manifest) = gateway.http(
+                "GET",
+                &format!("/v2/hysope/echo/manifests/{version}"),
+                &["Accept: application/vnd.oci.image.manifest.v1+json"],
+                "",
+            );
+            let manifest: Value = serde_json::from_str(&manifest).unwrap();
+            let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+            let (status, _) =
+                gateway.http("HEAD", &format!("/v2/hysope/echo/blobs/{layer}"), &[], "");
+            if status == 200 {
+                return version;
+            }
         }
         assert!(Instant::now() < deadline, "echo never published: {tags}");
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+#[test]
+fn a_plugin_published_through_one_gateway_is_reviewed_pulled_and_deployed_through_another() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (schema, _pg) = hysope_postgres::testing::fresh_schema(2);
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let developer = common::make_shared_token(&schema.url(), "dev", "developer");
+    let operator = common::make_shared_token(&schema.url(), "olga", "operator");
+    // The records in the shared store, the blobs on S3: one registry.
+    let blobs = format!("s3://results/{}-registry", schema.name());
+    let more = ["--registry-blobs", blobs.as_str()];
+    let start = |dir: &Path| {
+        process_with(
+            "serve",
+            dir,
+            &schema.url(),
+            "postgres",
+            schema.name(),
+            "2s",
+            &more,
+        )
+    };
+    let a = start(dirs[0].path());
+    let b = start(dirs[1].path());
+
+    // Published through A with the command line: key, signature, checks.
+    let key = dirs[2].path().join("dev");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "dev@laptop", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let hysope = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hysope"))
+            .args(args)
+            .args([
+                "--server",
+                &format!("http://{}", a.addr),
+                "--token",
+                &developer,
+            ])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "hysope {args:?}: {text}");
+        text
+    };
+    hysope(&[
+        "plugin",
+        "keys",
+        "add",
+        key.with_extension("pub").to_str().unwrap(),
+    ]);
+    let wasm = hysope_test_components::component("echo");
+    let root = hysope_test_components::workspace_root();
+    let cwl = root.join("plugins/echo/echo.cwl");
+    let (wasm_path, cwl_path, key_path) = (
+        wasm.to_str().unwrap(),
+        cwl.to_str().unwrap(),
+        key.to_str().unwrap(),
+    );
+    hysope(&[
+        "plugin",
+        "publish",
+        wasm_path,
+        "--cwl",
+        cwl_path,
+        "--name",
+        "dev/echo",
+        "--version",
+        "1.0.0",
+        "--sign",
+        key_path,
+    ]);
+
+    // B's operator finds it waiting and approves it.
+    let as_operator = format!("Authorization: Bearer {operator}");
+    let (status, queue) =
+        common::request(&b.addr, "GET", "/registry/queue", &[&as_operator], "").unwrap();
+    assert_eq!(status, 200, "{queue}");
+    assert!(
+        queue.contains("dev/echo"),
+        "B's queue lacks what A took: {queue}"
+    );
+    let (status, body) = common::request(
+        &b.addr,
+        "POST",
+        "/registry/packages/dev/echo/versions/1.0.0/review",
+        &[&as_operator, "Content-Type: application/json"],
+        &json!({"action": "approve", "reason": "read and ran it"}).to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    // A sees the state B set, and the audit has both acts in order.
+    let (status, body) = a.http("GET", "/registry/packages/dev/echo/versions/1.0.0", &[], "");
+    assert_eq!(status, 200, "{body}");
+    let version: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(version["state"], "approved", "{version}");
+    let (status, body) =
+        common::request(&a.addr, "GET", "/registry/audit", &[&as_operator], "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let audit: Value = serde_json::from_str(&body).unwrap();
+    let acts: Vec<(String, String)> = audit["entries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{audit}"))
+        .iter()
+        .filter(|e| e["subject"] == "dev/echo@1.0.0")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        acts,
+        [
+            ("publish".into(), "dev".into()),
+            ("approve".into(), "olga".into())
+        ]
+    );
+
+    // Pulled through B: the manifest A stored and the component's bytes.
+    let (status, manifest) = b.http(
+        "GET",
+        "/v2/dev/echo/manifests/1.0.0",
+        &["Accept: application/vnd.oci.image.manifest.v1+json"],
+        "",
+    );
+    assert_eq!(status, 200, "{manifest}");
+    let manifest: Value = serde_json::from_str(&manifest).unwrap();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bytes = std::fs::read(&wasm).unwrap();
+    assert_eq!(layer, hysope_registry::Digest::of(&bytes).as_str());
+    let (status, _) = b.http("GET", &format!("/v2/dev/echo/blobs/{layer}"), &[], "");
+    assert_eq!(status, 200);
+
+    // Deployed through B by reference, run through A.
+    let mut tool: Value = serde_json::from_str(&std::fs::read_to_string(&cwl).unwrap()).unwrap();
+    tool["id"] = json!("echo-published");
+    tool["requirements"]["hysope:WasmRequirement"]["component"] = json!("dev/echo@1.0.0");
+    let (status, body) = common::request(
+        &b.addr,
+        "POST",
+        "/processes",
+        &[
+            "Content-Type: application/cwl+json",
+            &format!("Authorization: Bearer {developer}"),
+        ],
+        &tool.to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let id = a.submit("echo-published", json!({"stringInput": "published once"}));
+    a.wait_for(&id, "successful", Duration::from_secs(60));
+    let (status, body) = a.http("GET", &format!("/jobs/{id}/results"), &[], "");
+    assert_eq!(status, 200, "{body}");
+    let results: Value = serde_json::from_str(&body).unwrap();
+    let href = results["echo"]["href"].as_str().unwrap();
+    let (status, file) = a.http("GET", &href[href.find("/jobs/").unwrap()..], &[], "");
+    assert_eq!(status, 200, "{file}");
+    assert!(file.contains("published once"), "{file}");
 }

@@ -21,6 +21,12 @@ use crate::{Error, Result};
 /// or undeployed elsewhere.
 pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The folder of a data folder where deployed documents and their components
+/// (`HEX.wasm`, where the sandbox finds them) are kept.
+pub fn dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("processes")
+}
+
 /// A deployed process as kept: the document the deploy made, the request it came
 /// from, and the components it pins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

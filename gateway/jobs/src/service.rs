@@ -215,7 +215,7 @@ impl Jobs {
     /// The folder of deployed documents and their components (`HEX.wasm`, where
     /// the sandbox finds them).
     pub fn deployed_dir(&self) -> PathBuf {
-        self.data_dir.join("processes")
+        crate::deployments::dir(&self.data_dir)
     }
 
     /// Loads the deployed process `id` again from the deployments (installed,
@@ -229,11 +229,24 @@ impl Jobs {
             self.uninstall(id);
             return Ok(None);
         };
-        let process = self
-            .deployed(&deployment)
+        self.install_deployed(&deployment)
             .map_err(|e| Error::Database(format!("deployed process {id}: {e:#}")))?;
-        self.install(process);
         Ok(self.processes().get(id).cloned())
+    }
+
+    /// Installs the process `deployment` is, its components put where the
+    /// sandbox finds them; false when a built-in process has its id (left alone).
+    fn install_deployed(&self, deployment: &crate::deployments::Deployment) -> anyhow::Result<bool> {
+        if self
+            .processes()
+            .get(&deployment.id)
+            .is_some_and(|p| p.builtin)
+        {
+            return Ok(false);
+        }
+        let process = self.deployed(deployment)?;
+        self.install(process);
+        Ok(true)
     }
 
     /// The process `deployment` is, its components put where the sandbox finds
@@ -256,15 +269,11 @@ impl Jobs {
         let (mark, _) = self.deployments.changes(0)?;
         let mut loaded = 0;
         for deployment in self.deployments.all()? {
-            let id = deployment.id.clone();
-            if self.processes().get(&id).is_some_and(|p| p.builtin) {
-                tracing::warn!(id = %id, "a deployed process has the id of a built-in one; not registered");
-                continue;
-            }
-            match self.deployed(&deployment) {
-                Ok(process) => {
-                    self.install(process);
-                    loaded += 1;
+            let id = &deployment.id;
+            match self.install_deployed(&deployment) {
+                Ok(true) => loaded += 1,
+                Ok(false) => {
+                    tracing::warn!(id = %id, "a deployed process has the id of a built-in one; not registered")
                 }
                 Err(e) => {
                     tracing::error!(process_id = %id, error = format!("{e:#}"), "deployed process not loaded")

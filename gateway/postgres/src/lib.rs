@@ -13,6 +13,7 @@ mod catalog;
 mod deployments;
 mod jobs;
 mod queue;
+mod registry;
 pub mod testing;
 mod tokens;
 
@@ -23,6 +24,7 @@ pub use catalog::{PGSTAC_VERSION, PgCatalog};
 pub use deployments::PgDeployments;
 pub use jobs::PgJobStore;
 pub use queue::PgQueue;
+pub use registry::PgRecords;
 pub use tokens::PgTokenStore;
 
 /// What went wrong talking to PostgreSQL.

@@ -1,4 +1,4 @@
-//! The job, deployment, token and catalogue traits' conformance suites against PostgreSQL (the test server of
+//! The job, deployment, token, registry records and catalogue traits' conformance suites against PostgreSQL (the test server of
 //! `deploy/services/postgres.sh`), each case in a schema of its own (the catalogue:
 //! in a database of its own, copied from the pgstac template).
 
@@ -40,6 +40,19 @@ fn tokens() -> (
 }
 
 hysope_identity::token_store_suite!(crate::tokens());
+
+fn records() -> (
+    hysope_postgres::testing::Schema,
+    std::sync::Arc<dyn hysope_registry::Records>,
+) {
+    let (schema, pg) = fresh_schema(4);
+    (
+        schema,
+        std::sync::Arc::new(hysope_postgres::PgRecords::open(pg).unwrap()),
+    )
+}
+
+hysope_registry::records_suite!(crate::records());
 
 fn catalog() -> (
     hysope_postgres::testing::Database,

@@ -1,8 +1,8 @@
 //! What the registry knows of its packages beyond their bytes: each version's
 //! state, publisher, signer and check report; the review actions of operators and
 //! publishers, each logged in an append-only audit table; the developers' SSH
-//! signing keys; the shared namespaces and their members. Tables of the server's
-//! redb file.
+//! signing keys; the shared namespaces and their members. Kept in the registry's
+//! [records](crate::records).
 //!
 //! **States.** A version is `submitted` when its publish passed every check; an
 //! operator other than its publisher approves or rejects it (the four-eyes rule).
@@ -15,23 +15,9 @@
 
 use std::sync::Arc;
 
-use hysope_store::SharedDb;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-/// (repository, version) -> version record (JSON).
-pub(crate) const VERSIONS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("registry_versions");
-/// (component digest `sha256:...`, repository, version) -> (): the versions of
-/// each component.
-pub(crate) const COMPONENT_VERSIONS: TableDefinition<(&str, &str, &str), ()> =
-    TableDefinition::new("registry_component_versions");
-/// sequence number -> audit entry (JSON). Only ever appended to.
-const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("registry_audit");
-/// (user, fingerprint) -> signing key (JSON).
-const KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("registry_keys");
-/// namespace -> shared namespace (JSON).
-const NAMESPACES: TableDefinition<&str, &[u8]> = TableDefinition::new("registry_namespaces");
+use crate::records::{RecordTx, Records, RecordsError, Table};
 
 /// Where a version stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -277,10 +263,25 @@ pub enum Refusal {
     /// The store failed (500).
     #[error("the registry's store failed: {0}")]
     Store(String),
+    /// The store is out of reach for now (503).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 fn store_err(e: impl std::fmt::Display) -> Refusal {
     Refusal::Store(e.to_string())
+}
+
+fn records_err(e: RecordsError) -> Refusal {
+    match e.into_refusal::<Refusal>() {
+        Ok(mine) => mine,
+        Err(RecordsError::Unavailable(why)) => Refusal::Unavailable(why),
+        Err(e) => Refusal::Store(e.to_string()),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(bytes).map_err(store_err)
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -293,54 +294,42 @@ pub(crate) fn now_ms() -> u64 {
 /// The longest reason taken.
 pub const MAX_REASON: usize = 2000;
 
-/// Appends `entry` (its `seq` is set here) to the audit table in `tx`.
-pub(crate) fn append_audit(tx: &WriteTransaction, entry: &AuditEntry) -> Result<u64, redb::Error> {
-    let mut table = tx.open_table(AUDIT)?;
-    let seq = table.last()?.map(|(k, _)| k.value()).unwrap_or(0) + 1;
-    let mut entry = entry.clone();
-    entry.seq = seq;
-    let bytes = serde_json::to_vec(&entry).unwrap_or_default();
-    table.insert(seq, bytes.as_slice())?;
-    Ok(seq)
+/// Appends `entry` (its `seq` is set here) to the audit log in `tx`.
+pub(crate) fn append_audit(
+    tx: &mut dyn RecordTx,
+    entry: &AuditEntry,
+) -> crate::records::Result<u64> {
+    tx.append_audit(&|seq| {
+        let mut entry = entry.clone();
+        entry.seq = seq;
+        serde_json::to_vec(&entry).unwrap_or_default()
+    })
 }
 
 /// Writes `record` in `tx`, and its place in the index of its component.
 pub(crate) fn put_version(
-    tx: &WriteTransaction,
+    tx: &mut dyn RecordTx,
     record: &VersionRecord,
-) -> Result<(), redb::Error> {
+) -> crate::records::Result<()> {
     let bytes = serde_json::to_vec(record).unwrap_or_default();
-    tx.open_table(VERSIONS)?.insert(
-        (record.repository.as_str(), record.version.as_str()),
-        bytes.as_slice(),
-    )?;
-    tx.open_table(COMPONENT_VERSIONS)?.insert(
-        (
-            record.component.as_str(),
-            record.repository.as_str(),
-            record.version.as_str(),
-        ),
-        (),
-    )?;
-    Ok(())
+    let (r, v) = (record.repository.as_str(), record.version.as_str());
+    tx.put(Table::Versions, &[r, v], &bytes)?;
+    tx.put(
+        Table::ComponentVersions,
+        &[record.component.as_str(), r, v],
+        &[],
+    )
 }
 
-/// The curation tables.
+/// The curation records.
 pub struct Curation {
-    db: Arc<SharedDb>,
+    records: Arc<dyn Records>,
 }
 
 impl Curation {
-    /// The tables in the server's file.
-    pub fn open_shared(db: Arc<SharedDb>) -> Result<Self, Refusal> {
-        let tx = db.begin_write().map_err(store_err)?;
-        tx.open_table(VERSIONS).map_err(store_err)?;
-        tx.open_table(COMPONENT_VERSIONS).map_err(store_err)?;
-        tx.open_table(AUDIT).map_err(store_err)?;
-        tx.open_table(KEYS).map_err(store_err)?;
-        tx.open_table(NAMESPACES).map_err(store_err)?;
-        tx.commit().map_err(store_err)?;
-        Ok(Curation { db })
+    /// The curation records in `records`.
+    pub fn new(records: Arc<dyn Records>) -> Self {
+        Curation { records }
     }
 
     /// The version `version` of `repository`.
@@ -349,34 +338,23 @@ impl Curation {
         repository: &str,
         version: &str,
     ) -> Result<Option<VersionRecord>, Refusal> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(VERSIONS).map_err(store_err)?;
-        let found = table.get((repository, version)).map_err(store_err)?;
-        found
-            .map(|v| serde_json::from_slice(v.value()).map_err(store_err))
-            .transpose()
+        let found = self
+            .records
+            .get(Table::Versions, &[repository, version])
+            .map_err(records_err)?;
+        found.map(|v| decode(&v)).transpose()
     }
 
     /// The versions whose component is `digest` (`sha256:...`), by repository and
     /// version (an index read, not a scan of every version).
     pub fn versions_of_component(&self, digest: &str) -> Result<Vec<VersionRecord>, Refusal> {
-        let keys: Vec<(String, String)> = {
-            let tx = self.db.begin_read().map_err(store_err)?;
-            let table = tx.open_table(COMPONENT_VERSIONS).map_err(store_err)?;
-            let range = table
-                .range((digest, "", "")..=(digest, "\u{10ffff}", "\u{10ffff}"))
-                .map_err(store_err)?;
-            let mut keys = Vec::new();
-            for entry in range {
-                let (key, _) = entry.map_err(store_err)?;
-                let (_, r, v) = key.value();
-                keys.push((r.to_string(), v.to_string()));
-            }
-            keys
-        };
+        let keys = self
+            .records
+            .scan(Table::ComponentVersions, &[digest], None, usize::MAX)
+            .map_err(records_err)?;
         let mut out = Vec::with_capacity(keys.len());
-        for (r, v) in keys {
-            out.extend(self.version(&r, &v)?);
+        for (key, _) in keys {
+            out.extend(self.version(&key[1], &key[2])?);
         }
         Ok(out)
     }
@@ -396,17 +374,17 @@ impl Curation {
         repository: Option<&str>,
         keep: impl Fn(&VersionRecord) -> bool,
     ) -> Result<Vec<VersionRecord>, Refusal> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(VERSIONS).map_err(store_err)?;
+        let prefix: &[&str] = match &repository {
+            Some(r) => &[r],
+            None => &[],
+        };
+        let entries = self
+            .records
+            .scan(Table::Versions, prefix, None, usize::MAX)
+            .map_err(records_err)?;
         let mut out = Vec::new();
-        let range = match repository {
-            Some(r) => table.range((r, "")..=(r, "\u{10ffff}")),
-            None => table.range::<(&str, &str)>(..),
-        }
-        .map_err(store_err)?;
-        for entry in range {
-            let (_, value) = entry.map_err(store_err)?;
-            let record: VersionRecord = serde_json::from_slice(value.value()).map_err(store_err)?;
+        for (_, value) in entries {
+            let record: VersionRecord = decode(&value)?;
             if keep(&record) {
                 out.push(record);
             }
@@ -442,13 +420,8 @@ impl Curation {
 
     /// Applies `change` in one durable commit; a [`Refusal`] it raises is
     /// returned as it is.
-    fn write(&self, change: hysope_store::Change) -> Result<(), Refusal> {
-        self.db
-            .write(change, true)
-            .map_err(|e| match e.into_change::<Refusal>() {
-                Ok(refusal) => refusal,
-                Err(e) => store_err(e),
-            })
+    fn write(&self, change: crate::records::Change) -> Result<(), Refusal> {
+        self.records.write(change).map_err(records_err)
     }
 
     /// Changes the version `repository@version` inside one commit: `change` sees
@@ -465,17 +438,13 @@ impl Curation {
         let result = Arc::new(std::sync::Mutex::new(None));
         let out = result.clone();
         self.write(Box::new(move |tx| {
-            let stored = {
-                let table = tx.open_table(VERSIONS)?;
-                let found = table.get((repo.as_str(), ver.as_str()))?;
-                found.map(|v| v.value().to_vec())
-            };
+            let stored = tx.get(Table::Versions, &[&repo, &ver])?;
             let stored = stored.ok_or_else(|| {
-                hysope_store::Error::change(Refusal::NotFound(format!("no version {repo}@{ver}")))
+                RecordsError::refused(Refusal::NotFound(format!("no version {repo}@{ver}")))
             })?;
             let mut record: VersionRecord = serde_json::from_slice(&stored)
-                .map_err(|e| hysope_store::Error::change(Refusal::Store(e.to_string())))?;
-            let mut entry = change(&mut record).map_err(hysope_store::Error::change)?;
+                .map_err(|e| RecordsError::refused(Refusal::Store(e.to_string())))?;
+            let mut entry = change(&mut record).map_err(RecordsError::refused)?;
             let now = now_ms();
             record.updated_ms = now;
             entry.at_ms = now;
@@ -643,21 +612,25 @@ impl Curation {
         after: u64,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, Refusal> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(AUDIT).map_err(store_err)?;
         let mut out = Vec::new();
-        for entry in table.range(after + 1..).map_err(store_err)? {
-            let (_, value) = entry.map_err(store_err)?;
-            let entry: AuditEntry = serde_json::from_slice(value.value()).map_err(store_err)?;
-            let matches = match subject {
-                None => true,
-                Some(s) if s.contains('@') => entry.subject == s,
-                Some(s) => entry.subject == s || entry.subject.starts_with(&format!("{s}@")),
-            };
-            if matches {
-                out.push(entry);
-                if out.len() == limit {
-                    break;
+        let mut mark = after;
+        // Read in pages: a subject's entries may be few among many.
+        while out.len() < limit {
+            let page = self.records.audit(mark, 512).map_err(records_err)?;
+            let Some((last, _)) = page.last() else { break };
+            mark = *last;
+            for (_, value) in page {
+                let entry: AuditEntry = decode(&value)?;
+                let matches = match subject {
+                    None => true,
+                    Some(s) if s.contains('@') => entry.subject == s,
+                    Some(s) => entry.subject == s || entry.subject.starts_with(&format!("{s}@")),
+                };
+                if matches {
+                    out.push(entry);
+                    if out.len() == limit {
+                        break;
+                    }
                 }
             }
         }
@@ -666,17 +639,11 @@ impl Curation {
 
     /// The signing keys of `user`.
     pub fn keys(&self, user: &str) -> Result<Vec<KeyRecord>, Refusal> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(KEYS).map_err(store_err)?;
-        let mut out = Vec::new();
-        for entry in table
-            .range((user, "")..=(user, "\u{10ffff}"))
-            .map_err(store_err)?
-        {
-            let (_, value) = entry.map_err(store_err)?;
-            out.push(serde_json::from_slice(value.value()).map_err(store_err)?);
-        }
-        Ok(out)
+        let entries = self
+            .records
+            .scan(Table::Keys, &[user], None, usize::MAX)
+            .map_err(records_err)?;
+        entries.iter().map(|(_, value)| decode(value)).collect()
     }
 
     /// Adds `key` (a line of a `.pub` file) to `user`'s signing keys.
@@ -709,14 +676,12 @@ impl Curation {
         let bytes = serde_json::to_vec(&record).map_err(store_err)?;
         let (u, f) = (user.to_string(), fingerprint);
         self.write(Box::new(move |tx| {
-            let mut table = tx.open_table(KEYS)?;
-            if table.get((u.as_str(), f.as_str()))?.is_some() {
-                return Err(hysope_store::Error::change(Refusal::Conflict(format!(
+            if tx.get(Table::Keys, &[&u, &f])?.is_some() {
+                return Err(RecordsError::refused(Refusal::Conflict(format!(
                     "key {f} is registered already"
                 ))));
             }
-            table.insert((u.as_str(), f.as_str()), bytes.as_slice())?;
-            Ok(())
+            tx.put(Table::Keys, &[&u, &f], &bytes)
         }))?;
         Ok(record)
     }
@@ -725,9 +690,8 @@ impl Curation {
     pub fn remove_key(&self, user: &str, fingerprint: &str) -> Result<(), Refusal> {
         let (u, f) = (user.to_string(), fingerprint.to_string());
         self.write(Box::new(move |tx| {
-            let mut table = tx.open_table(KEYS)?;
-            if table.remove((u.as_str(), f.as_str()))?.is_none() {
-                return Err(hysope_store::Error::change(Refusal::NotFound(format!(
+            if !tx.remove(Table::Keys, &[&u, &f])? {
+                return Err(RecordsError::refused(Refusal::NotFound(format!(
                     "{u:?} has no key {f}"
                 ))));
             }
@@ -737,24 +701,20 @@ impl Curation {
 
     /// The shared namespace `name`.
     pub fn namespace(&self, name: &str) -> Result<Option<Namespace>, Refusal> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(NAMESPACES).map_err(store_err)?;
-        let found = table.get(name).map_err(store_err)?;
-        found
-            .map(|v| serde_json::from_slice(v.value()).map_err(store_err))
-            .transpose()
+        let found = self
+            .records
+            .get(Table::Namespaces, &[name])
+            .map_err(records_err)?;
+        found.map(|v| decode(&v)).transpose()
     }
 
     /// Every shared namespace.
     pub fn namespaces(&self) -> Result<Vec<Namespace>, Refusal> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(NAMESPACES).map_err(store_err)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(store_err)? {
-            let (_, value) = entry.map_err(store_err)?;
-            out.push(serde_json::from_slice(value.value()).map_err(store_err)?);
-        }
-        Ok(out)
+        let entries = self
+            .records
+            .scan(Table::Namespaces, &[], None, usize::MAX)
+            .map_err(records_err)?;
+        entries.iter().map(|(_, value)| decode(value)).collect()
     }
 
     /// Creates the shared namespace `name` with `members`, or sets the members of
@@ -802,8 +762,7 @@ impl Curation {
         };
         let key = name.to_string();
         self.write(Box::new(move |tx| {
-            tx.open_table(NAMESPACES)?
-                .insert(key.as_str(), bytes.as_slice())?;
+            tx.put(Table::Namespaces, &[&key], &bytes)?;
             append_audit(tx, &entry)?;
             Ok(())
         }))?;

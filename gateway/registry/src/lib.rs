@@ -5,7 +5,9 @@
 //! repositories' manifests, immutable version tags and referrers ([`manifests`]),
 //! the check of a component's signature against its publisher's SSH keys
 //! ([`signatures`]), the versions' states, reviews, audit log, keys and shared
-//! namespaces ([`curation`]), and what a push goes through ([`registry`]). The
+//! namespaces ([`curation`]), where all of these records are kept ([`records`]:
+//! the server's redb file, or PostgreSQL shared by gateways), and what a push
+//! goes through ([`registry`]). The
 //! server's `/v2/` and `/registry` routes sit on [`Registry`].
 
 pub mod blobs;
@@ -13,10 +15,12 @@ pub mod bootstrap;
 pub mod curation;
 pub mod manifests;
 pub mod oci;
+pub mod records;
 pub mod registry;
 pub mod signatures;
 
 pub use blobs::Blobs;
 pub use curation::{Actor, Curation, Refusal, Review, State, VersionRecord};
 pub use oci::{Code, Digest, Manifest, OciError};
+pub use records::{RecordTx, Records, RecordsError, RedbRecords, Table};
 pub use registry::{ComponentCheck, Quotas, Registry, Usage};

@@ -1,5 +1,5 @@
-//! The repositories' manifests, version tags and referrers, in tables of the
-//! server's redb file. A manifest is kept once by digest and listed in each
+//! The repositories' manifests, version tags and referrers, in the registry's
+//! [records](crate::records). A manifest is kept once by digest and listed in each
 //! repository it was pushed to; a tag (a version) names one manifest for ever: a
 //! second push of the same version with other bytes is refused, the same bytes
 //! again change nothing. A signature's manifest is listed as a referrer of the
@@ -7,25 +7,12 @@
 
 use std::sync::Arc;
 
-use hysope_store::SharedDb;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-
 use crate::oci::{Code, Digest, Manifest, OciError};
-
-/// digest -> manifest bytes.
-const MANIFESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("registry_manifests");
-/// (repository, digest) -> (): the manifests of a repository.
-const IN_REPOSITORY: TableDefinition<(&str, &str), ()> =
-    TableDefinition::new("registry_repository_manifests");
-/// (repository, tag) -> digest.
-const TAGS: TableDefinition<(&str, &str), &str> = TableDefinition::new("registry_tags");
-/// (repository, subject digest, referrer digest) -> artifact type.
-const REFERRERS: TableDefinition<(&str, &str, &str), &str> =
-    TableDefinition::new("registry_referrers");
+use crate::records::{RecordTx, Records, RecordsError, Table};
 
 /// The manifests and tags of every repository.
 pub struct Manifests {
-    db: Arc<SharedDb>,
+    records: Arc<dyn Records>,
 }
 
 /// What a push of a manifest did.
@@ -38,7 +25,7 @@ pub enum Pushed {
 }
 
 /// A change applied in the commit of a push.
-pub type Also = Box<dyn Fn(&redb::WriteTransaction) -> hysope_store::Result<()> + Send>;
+pub type Also = Box<dyn Fn(&mut dyn RecordTx) -> crate::records::Result<()> + Send>;
 
 fn changed(repository: &str, tag: &str, existing: &Digest) -> OciError {
     OciError::new(
@@ -49,23 +36,25 @@ fn changed(repository: &str, tag: &str, existing: &Digest) -> OciError {
     )
 }
 
-fn failed(e: impl std::fmt::Display) -> OciError {
-    OciError::new(
-        Code::ManifestInvalid,
-        format!("the registry's store failed: {e}"),
-    )
+pub(crate) fn failed(e: RecordsError) -> OciError {
+    match e.into_refusal::<OciError>() {
+        Ok(mine) => mine,
+        Err(RecordsError::Unavailable(why)) => OciError::new(Code::Unavailable, why).retry_after(5),
+        Err(e) => OciError::new(
+            Code::ManifestInvalid,
+            format!("the registry's store failed: {e}"),
+        ),
+    }
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 impl Manifests {
-    /// The tables in the server's file.
-    pub fn open_shared(db: Arc<SharedDb>) -> Result<Self, OciError> {
-        let tx = db.begin_write().map_err(failed)?;
-        tx.open_table(MANIFESTS).map_err(failed)?;
-        tx.open_table(IN_REPOSITORY).map_err(failed)?;
-        tx.open_table(TAGS).map_err(failed)?;
-        tx.open_table(REFERRERS).map_err(failed)?;
-        tx.commit().map_err(failed)?;
-        Ok(Manifests { db })
+    /// The manifests in `records`.
+    pub fn new(records: Arc<dyn Records>) -> Self {
+        Manifests { records }
     }
 
     /// Stores `bytes` (already parsed as `manifest`, its blobs already checked) in
@@ -99,53 +88,44 @@ impl Manifests {
             Manifest::Signature { subject, .. } => Some(subject.digest.clone()),
             Manifest::Component { .. } => None,
         };
-        self.db
-            .write(
-                Box::new(move |tx| {
-                    let mut tags = tx.open_table(TAGS)?;
-                    if let Some(tag) = &tag_owned {
-                        // Checked again in the commit: two pushes of one version race.
-                        if let Some(other) = tags.get((repo.as_str(), tag.as_str()))? {
-                            if other.value() != key {
-                                let other = Digest::parse(other.value())
-                                    .unwrap_or_else(|_| Digest::of(b""));
-                                return Err(hysope_store::Error::change(changed(
-                                    &repo, tag, &other,
-                                )));
-                            }
+        self.records
+            .write(Box::new(move |tx| {
+                if let Some(tag) = &tag_owned {
+                    // Checked again in the commit: two pushes of one version race.
+                    if let Some(other) = tx.get(Table::Tags, &[&repo, tag])? {
+                        let other = text(other);
+                        if other != key {
+                            let other = Digest::parse(&other).unwrap_or_else(|_| Digest::of(b""));
+                            return Err(RecordsError::refused(changed(&repo, tag, &other)));
                         }
-                        tags.insert((repo.as_str(), tag.as_str()), key.as_str())?;
                     }
-                    tx.open_table(MANIFESTS)?
-                        .insert(key.as_str(), body.as_slice())?;
-                    tx.open_table(IN_REPOSITORY)?
-                        .insert((repo.as_str(), key.as_str()), ())?;
-                    if let Some(subject) = &referrer {
-                        tx.open_table(REFERRERS)?.insert(
-                            (repo.as_str(), subject.as_str(), key.as_str()),
-                            crate::oci::SIGNATURE,
-                        )?;
-                    }
-                    if let Some(also) = &also {
-                        also(tx)?;
-                    }
-                    Ok(())
-                }),
-                true,
-            )
-            .map_err(|e| match e.into_change::<OciError>() {
-                Ok(mine) => mine,
-                Err(e) => failed(e),
-            })?;
+                    tx.put(Table::Tags, &[&repo, tag], key.as_bytes())?;
+                }
+                tx.put(Table::Manifests, &[&key], &body)?;
+                tx.put(Table::InRepository, &[&repo, &key], &[])?;
+                if let Some(subject) = &referrer {
+                    tx.put(
+                        Table::Referrers,
+                        &[&repo, subject, &key],
+                        crate::oci::SIGNATURE.as_bytes(),
+                    )?;
+                }
+                if let Some(also) = &also {
+                    also(tx)?;
+                }
+                Ok(())
+            }))
+            .map_err(failed)?;
         Ok(Pushed::New(digest))
     }
 
     /// The digest `tag` names in `repository`.
     pub fn tag(&self, repository: &str, tag: &str) -> Result<Option<Digest>, OciError> {
-        let tx = self.db.begin_read().map_err(failed)?;
-        let tags = tx.open_table(TAGS).map_err(failed)?;
-        let found = tags.get((repository, tag)).map_err(failed)?;
-        found.map(|v| Digest::parse(v.value())).transpose()
+        let found = self
+            .records
+            .get(Table::Tags, &[repository, tag])
+            .map_err(failed)?;
+        found.map(|v| Digest::parse(&text(v))).transpose()
     }
 
     /// The manifest `reference` (a tag or a digest) of `repository`: its digest and
@@ -163,18 +143,18 @@ impl Manifests {
                 None => return Ok(None),
             }
         };
-        let tx = self.db.begin_read().map_err(failed)?;
-        let listed = tx.open_table(IN_REPOSITORY).map_err(failed)?;
-        if listed
-            .get((repository, digest.as_str()))
-            .map_err(failed)?
-            .is_none()
-        {
+        let listed = self
+            .records
+            .get(Table::InRepository, &[repository, digest.as_str()])
+            .map_err(failed)?;
+        if listed.is_none() {
             return Ok(None);
         }
-        let manifests = tx.open_table(MANIFESTS).map_err(failed)?;
-        let found = manifests.get(digest.as_str()).map_err(failed)?;
-        Ok(found.map(|v| (digest.clone(), v.value().to_vec())))
+        let found = self
+            .records
+            .get(Table::Manifests, &[digest.as_str()])
+            .map_err(failed)?;
+        Ok(found.map(|v| (digest.clone(), v)))
     }
 
     /// The tags of `repository` in order, after `last` (exclusive), at most `n`.
@@ -184,35 +164,23 @@ impl Manifests {
         last: Option<&str>,
         n: usize,
     ) -> Result<Vec<String>, OciError> {
-        let tx = self.db.begin_read().map_err(failed)?;
-        let tags = tx.open_table(TAGS).map_err(failed)?;
-        let start = last.unwrap_or("");
-        let mut out = Vec::new();
-        for entry in tags
-            .range((repository, start)..=(repository, "\u{10ffff}"))
-            .map_err(failed)?
-        {
-            let (key, _) = entry.map_err(failed)?;
-            let tag = key.value().1;
-            if last.is_some() && tag == start {
-                continue;
-            }
-            if out.len() == n {
-                break;
-            }
-            out.push(tag.to_string());
-        }
-        Ok(out)
+        let entries = self
+            .records
+            .scan(Table::Tags, &[repository], last, n)
+            .map_err(failed)?;
+        Ok(entries
+            .into_iter()
+            .map(|(mut key, _)| key.swap_remove(1))
+            .collect())
     }
 
     /// True when `repository` has any manifest.
     pub fn has_repository(&self, repository: &str) -> Result<bool, OciError> {
-        let tx = self.db.begin_read().map_err(failed)?;
-        let listed = tx.open_table(IN_REPOSITORY).map_err(failed)?;
-        let mut range = listed
-            .range((repository, "")..=(repository, "\u{10ffff}"))
+        let first = self
+            .records
+            .scan(Table::InRepository, &[repository], None, 1)
             .map_err(failed)?;
-        Ok(range.next().is_some())
+        Ok(!first.is_empty())
     }
 
     /// The manifests of `repository` that refer to `subject` (its signatures).
@@ -221,18 +189,19 @@ impl Manifests {
         repository: &str,
         subject: &Digest,
     ) -> Result<Vec<(Digest, String)>, OciError> {
-        let tx = self.db.begin_read().map_err(failed)?;
-        let table = tx.open_table(REFERRERS).map_err(failed)?;
-        let s = subject.as_str();
-        let mut out = Vec::new();
-        for entry in table
-            .range((repository, s, "")..=(repository, s, "\u{10ffff}"))
-            .map_err(failed)?
-        {
-            let (key, kind) = entry.map_err(failed)?;
-            out.push((Digest::parse(key.value().2)?, kind.value().to_string()));
-        }
-        Ok(out)
+        let entries = self
+            .records
+            .scan(
+                Table::Referrers,
+                &[repository, subject.as_str()],
+                None,
+                usize::MAX,
+            )
+            .map_err(failed)?;
+        entries
+            .into_iter()
+            .map(|(key, kind)| Ok((Digest::parse(&key[2])?, text(kind))))
+            .collect()
     }
 }
 
@@ -253,9 +222,8 @@ mod tests {
     }
 
     fn store() -> (tempfile::TempDir, Manifests) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(SharedDb::open(&dir.path().join("store.redb")).unwrap());
-        (dir, Manifests::open_shared(db).unwrap())
+        let (dir, records) = crate::records::testing::redb();
+        (dir, Manifests::new(records))
     }
 
     #[test]

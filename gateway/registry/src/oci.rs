@@ -59,6 +59,9 @@ pub enum Code {
     Unsupported,
     /// Too many requests: a quota (429).
     TooManyRequests,
+    /// The registry's store is out of reach for now (503, as Docker's registry
+    /// says it).
+    Unavailable,
 }
 
 impl Code {
@@ -79,6 +82,7 @@ impl Code {
             Code::Denied => "DENIED",
             Code::Unsupported => "UNSUPPORTED",
             Code::TooManyRequests => "TOOMANYREQUESTS",
+            Code::Unavailable => "UNAVAILABLE",
         }
     }
 
@@ -94,6 +98,7 @@ impl Code {
             Code::Denied => 403,
             Code::Unsupported => 405,
             Code::TooManyRequests => 429,
+            Code::Unavailable => 503,
             _ => 400,
         }
     }

@@ -25,7 +25,6 @@
 
 use std::sync::Arc;
 
-use hysope_store::SharedDb;
 use object_store::ObjectStore;
 
 use crate::blobs::Blobs;
@@ -118,14 +117,15 @@ fn refusal(e: Refusal) -> OciError {
         Refusal::Forbidden(m) => OciError::new(Code::Denied, m),
         Refusal::Conflict(m) | Refusal::Invalid(m) => OciError::new(Code::ManifestInvalid, m),
         Refusal::Store(m) => OciError::new(Code::ManifestInvalid, m),
+        Refusal::Unavailable(m) => OciError::new(Code::Unavailable, m).retry_after(5),
     }
 }
 
 impl Registry {
-    /// The registry in the server's file `db`, its blobs in `objects`, uploads
+    /// The registry whose records are `records`, its blobs in `objects`, uploads
     /// staged in `uploads`.
     pub fn open(
-        db: Arc<SharedDb>,
+        records: Arc<dyn crate::records::Records>,
         objects: Arc<dyn ObjectStore>,
         uploads: &std::path::Path,
         quotas: Quotas,
@@ -133,8 +133,8 @@ impl Registry {
         Ok(Registry {
             blobs: Blobs::open(objects, uploads, quotas.max_component)
                 .map_err(|e| format!("cannot open the registry's upload folder: {e}"))?,
-            manifests: Manifests::open_shared(db.clone()).map_err(|e| e.to_string())?,
-            curation: Curation::open_shared(db).map_err(|e| e.to_string())?,
+            manifests: Manifests::new(records.clone()),
+            curation: Curation::new(records),
             quotas,
         })
     }
@@ -493,12 +493,17 @@ impl Registry {
         use crate::bootstrap::{NAMESPACE, PUBLISHER};
         let repository = format!("{NAMESPACE}/{name}");
         let component_digest = Digest::of(component);
+        let config = crate::oci::EMPTY_WASM_CONFIG;
         if let Some(existing) = self
             .curation
             .version(&repository, version)
             .map_err(refusal)?
         {
             if existing.component == component_digest.as_str() {
+                // Published by another gateway sharing the records: its blobs
+                // may be where only it reads them (a data folder of its own).
+                self.ensure_blob(config).await?;
+                self.ensure_blob(component).await?;
                 return Ok(None);
             }
             return Err(OciError::new(
@@ -522,7 +527,6 @@ impl Registry {
         let signature = key
             .sign(component)
             .map_err(|e| OciError::new(Code::Denied, e))?;
-        let config = crate::oci::EMPTY_WASM_CONFIG;
         self.blobs.put(&Digest::of(config), config).await?;
         self.blobs.put(&component_digest, component).await?;
         let manifest = crate::oci::component_manifest(
@@ -541,19 +545,46 @@ impl Registry {
             user: PUBLISHER,
             operator: true,
         };
-        self.push_manifest(
-            actor,
-            &repository,
-            version,
-            crate::oci::MANIFEST,
-            &manifest,
-            checker,
-        )
-        .await?;
-        self.curation
-            .admit_bundled(&repository, version)
-            .map(Some)
-            .map_err(refusal)
+        let pushed = self
+            .push_manifest(
+                actor,
+                &repository,
+                version,
+                crate::oci::MANIFEST,
+                &manifest,
+                checker,
+            )
+            .await;
+        // Gateways that share the records start together: another one may have
+        // published this version (signed with its own key) or admitted it since
+        // the check above.
+        let theirs = |e| -> Result<Option<VersionRecord>, OciError> {
+            match self
+                .curation
+                .version(&repository, version)
+                .map_err(refusal)?
+            {
+                Some(v) if v.component == component_digest.as_str() => Ok(None),
+                _ => Err(e),
+            }
+        };
+        if let Err(e) = pushed {
+            return theirs(e);
+        }
+        match self.curation.admit_bundled(&repository, version) {
+            Ok(record) => Ok(Some(record)),
+            Err(e @ Refusal::Conflict(_)) => theirs(refusal(e)),
+            Err(e) => Err(refusal(e)),
+        }
+    }
+
+    /// Stores `bytes` unless the blob store has them.
+    async fn ensure_blob(&self, bytes: &[u8]) -> Result<(), OciError> {
+        let digest = Digest::of(bytes);
+        if self.blobs.size(&digest).await?.is_none() {
+            self.blobs.put(&digest, bytes).await?;
+        }
+        Ok(())
     }
 
     /// The version a manifest of `repository` is (by its tag, or by the component

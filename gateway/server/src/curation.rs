@@ -78,6 +78,7 @@ impl From<Refusal> for ApiError {
             Refusal::Conflict(m) => ApiError::new(Kind::Conflict, m),
             Refusal::Invalid(m) => ApiError::new(Kind::InvalidParameterValue, m),
             e @ Refusal::Store(_) => ApiError::new(Kind::Internal, e.to_string()),
+            Refusal::Unavailable(m) => ApiError::new(Kind::Unavailable, m),
         }
     }
 }
@@ -188,7 +189,7 @@ pub fn pin(state: &State, caller: &Identity, name: &str) -> ApiResult<Option<Str
 /// documents, where the sandbox finds them by digest (`DATA/processes/HEX.wasm`),
 /// checked against their digest, durably.
 pub async fn materialise(state: &State, hexes: &[String]) -> ApiResult<()> {
-    let dir = crate::deploy::dir(state.data_dir());
+    let dir = state.jobs.deployed_dir();
     for hex in hexes {
         let path = dir.join(format!("{hex}.wasm"));
         if path.is_file() {
@@ -205,7 +206,9 @@ pub async fn materialise(state: &State, hexes: &[String]) -> ApiResult<()> {
             .ok_or_else(|| {
                 ApiError::new(
                     Kind::Internal,
-                    format!("the registry lost the blob {digest}"),
+                    format!(
+                        "the registry has a version whose blob {digest} is not in this gateway's blob store (gateways that share the registry's records need shared blobs: --registry-blobs s3://...)"
+                    ),
                 )
             })?;
         hysope_jobs::worker::blocking(|| -> anyhow::Result<()> {

@@ -9,7 +9,7 @@
 //! documents are kept by the job system's [`Deployments`] (the data folder's
 //! `processes/`, or beside a shared job store) and registered again at start.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hysope_engine::cwl;
 use serde_json::Value;
@@ -29,11 +29,6 @@ const CWL_TYPES: &[&str] = &[
     "text/yaml",
 ];
 const APPPKG: &str = "application/ogcapppkg+json";
-
-/// The folder of deployed processes.
-pub fn dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("processes")
-}
 
 fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::new(Kind::InvalidBody, detail)
@@ -117,7 +112,7 @@ pub fn parse(
         )));
     }
     // Check the document by loading it as it will be loaded at start.
-    let staging = dir(data_dir).join(format!(".check-{}", uuid::Uuid::new_v4()));
+    let staging = hysope_jobs::deployments::dir(data_dir).join(format!(".check-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&staging).map_err(|e| ApiError::new(Kind::Internal, e.to_string()))?;
     let path = staging.join(format!("{process_id}.cwl"));
     let loaded = cwl::load::load_text(&path, &cwl_text, fragment.as_deref());
@@ -143,7 +138,7 @@ pub fn parse(
         pins: hysope_jobs::processes::registry_pins(&loaded.process),
         cwl: loaded.process,
         source: cwl_text,
-        path: dir(data_dir).join(format!("{}.cwl", deployment.id)),
+        path: hysope_jobs::deployments::dir(data_dir).join(format!("{}.cwl", deployment.id)),
         builtin: false,
         owner: Some(owner.to_string()),
     };

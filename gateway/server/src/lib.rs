@@ -130,6 +130,10 @@ pub struct JobStores {
     /// The deployed processes, when they are kept in the shared job store's
     /// database (else in the data folder).
     pub deployments: Option<Arc<dyn hysope_jobs::deployments::Deployments>>,
+    /// The plugin registry's records: in the shared job store's database when
+    /// there is one (gateways then share one registry), else in the data
+    /// folder's file.
+    pub registry: Arc<dyn hysope_registry::Records>,
 }
 
 /// Opens the job store, the queue and the token store the configuration names;
@@ -185,15 +189,21 @@ pub async fn open_jobs(
             hysope_postgres::redact(url)
         ),
     };
-    let (tokens, deployments): (Arc<dyn hysope_identity::TokenStore>, _) = match pg {
+    type Shared = (
+        Arc<dyn hysope_identity::TokenStore>,
+        Option<Arc<dyn hysope_jobs::deployments::Deployments>>,
+        Arc<dyn hysope_registry::Records>,
+    );
+    let (tokens, deployments, registry): Shared = match pg {
         Some(pg) => (
             Arc::new(hysope_postgres::PgTokenStore::open(pg.clone())?),
-            Some(Arc::new(hysope_postgres::PgDeployments::open(pg)?)
-                as Arc<dyn hysope_jobs::deployments::Deployments>),
+            Some(Arc::new(hysope_postgres::PgDeployments::open(pg.clone())?)),
+            Arc::new(hysope_postgres::PgRecords::open(pg)?),
         ),
         None => (
-            Arc::new(hysope_identity::RedbTokenStore::open_shared(db)?),
+            Arc::new(hysope_identity::RedbTokenStore::open_shared(db.clone())?),
             None,
+            Arc::new(hysope_registry::RedbRecords::open_shared(db).map_err(anyhow::Error::msg)?),
         ),
     };
     Ok(JobStores {
@@ -201,6 +211,7 @@ pub async fn open_jobs(
         queue,
         tokens,
         deployments,
+        registry,
     })
 }
 
@@ -312,11 +323,11 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<hysope_store::SharedDb>
 /// its upload sessions (`uploads/`).
 pub const REGISTRY_DIR: &str = "registry";
 
-/// Opens the registry: its tables in the server's file, its blobs in
-/// `DATA/registry`.
+/// Opens the registry: its records in `records`, its blobs in `DATA/registry`
+/// or on S3 (`url`).
 pub fn open_registry(
     data_dir: &Path,
-    store: Arc<hysope_store::SharedDb>,
+    records: Arc<dyn hysope_registry::Records>,
     quotas: hysope_registry::Quotas,
     url: Option<&str>,
 ) -> anyhow::Result<hysope_registry::Registry> {
@@ -324,6 +335,12 @@ pub fn open_registry(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let objects: Arc<dyn object_store::ObjectStore> = match url {
         None => {
+            if records.shared() {
+                tracing::warn!(
+                    "the plugin registry's records are shared with other gateways but its blobs are in {}: a plugin pushed through this gateway is pulled and deployed only through it (give every gateway --registry-blobs s3://BUCKET/PREFIX)",
+                    dir.display()
+                );
+            }
             std::fs::create_dir_all(dir.join("blobs"))
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             Arc::new(
@@ -349,7 +366,7 @@ pub fn open_registry(
         }
     };
     // Upload sessions are staged on the local disk either way.
-    hysope_registry::Registry::open(store, objects, &dir.join("uploads"), quotas)
+    hysope_registry::Registry::open(records, objects, &dir.join("uploads"), quotas)
         .map_err(anyhow::Error::msg)
 }
 
@@ -481,6 +498,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         queue,
         tokens,
         deployments,
+        registry: registry_records,
     } = open_jobs(&config, store.clone()).await?;
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs
@@ -496,7 +514,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         .with_context(|| format!("cannot create the scratch area {}", scratch.display()))?;
     let plugins = Arc::new(open_registry(
         &data_dir,
-        store.clone(),
+        registry_records,
         config.quotas,
         config.registry_url.as_deref(),
     )?);
@@ -512,7 +530,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         .map_err(anyhow::Error::msg)?;
     let registry = Registry::scan(&config.process_dirs)?;
     let deployments = deployments.unwrap_or_else(|| {
-        Arc::new(hysope_jobs::deployments::FileDeployments::new(deploy::dir(
+        Arc::new(hysope_jobs::deployments::FileDeployments::new(hysope_jobs::deployments::dir(
             &data_dir,
         )))
     });

@@ -784,7 +784,7 @@ async fn deploy_replace_undeploy() {
     );
     // Deployed processes are on disk, and loaded again at start.
     use hysope_jobs::deployments::{Deployments, FileDeployments};
-    let on_disk = FileDeployments::new(hysope_server::deploy::dir(state.data_dir()));
+    let on_disk = FileDeployments::new(hysope_jobs::deployments::dir(state.data_dir()));
     let ids = || -> Vec<String> { on_disk.all().unwrap().into_iter().map(|d| d.id).collect() };
     assert_eq!(ids(), ["echo-copy", "main"]);
     let main = on_disk
