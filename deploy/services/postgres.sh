@@ -14,6 +14,10 @@
 # log); `restart` does that and starts it again, after HYSOPE_PG_DOWN seconds
 # (default 0). The fault tests restart a server of their own under gateways.
 #
+# It also takes TLS connections, with a certificate of a test CA
+# (deploy/services/tls.sh, in DIR/tls): `postgres.sh tls-url` prints the URL
+# that asks for TLS and verifies the server against that CA.
+#
 # Trust authentication on loopback only: a test and demo server, not a
 # production one (point --store at your own PostgreSQL there).
 set -eu
@@ -48,6 +52,7 @@ if [ ! -f "$dir/PG_VERSION" ]; then
     chmod 0700 "$dir"
     as_postgres "$bin/initdb -D '$dir' -A trust -U postgres -E UTF8 --locale=C.UTF-8" >/dev/null
 fi
+sh "$(dirname "$0")/tls.sh" "$dir/tls" postgres:postgres
 
 stop() {
     if as_postgres "$bin/pg_ctl -D '$dir' status" >/dev/null 2>&1; then
@@ -63,9 +68,9 @@ restart)
     stop
     sleep "${HYSOPE_PG_DOWN:-0}"
     ;;
-start) ;;
+start | tls-url) ;;
 *)
-    echo "usage: postgres.sh [start|stop|restart]" >&2
+    echo "usage: postgres.sh [start|stop|restart|tls-url]" >&2
     exit 2
     ;;
 esac
@@ -74,7 +79,8 @@ if ! as_postgres "$bin/pg_ctl -D '$dir' status" >/dev/null 2>&1; then
     # Many connections (each test has its own schema and pool); fsync stays on:
     # the fault tests kill processes and expect committed rows to stay.
     as_postgres "$bin/pg_ctl -D '$dir' -l '$dir/server.log' -w -t 60 \
-        -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=300\" start" >/dev/null
+        -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=300 \
+        -c ssl=on -c ssl_cert_file='$dir/tls/server.pem' -c ssl_key_file='$dir/tls/server.key'\" start" >/dev/null
 fi
 
 "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 30
@@ -111,4 +117,8 @@ zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' \
     psql_q "-d $db -f '$pgstac_sql'" >/dev/null
 done
 [ -n "${work:-}" ] && rm -rf "$work"
-echo "postgres://postgres@127.0.0.1:$port/postgres"
+if [ "${1:-start}" = tls-url ]; then
+    echo "postgres://postgres@localhost:$port/postgres?sslmode=verify-full&sslrootcert=$dir/tls/ca.pem"
+else
+    echo "postgres://postgres@127.0.0.1:$port/postgres"
+fi

@@ -45,11 +45,16 @@ def start(data, extra, workers, command="serve"):
         [hysope, command, "--addr", "127.0.0.1:0", "--data-dir", data, "--processes", processes,
          "--workers", str(workers), "--anonymous-execute", "--no-publish-bundled", *extra],
         stderr=subprocess.PIPE, text=True, env=env)
-    line = child.stderr.readline()
-    addr = re.search(r"http://([^/]+)/", line)
-    if not addr:
-        child.kill()
-        raise SystemExit(f"hysope {command} said {line!r}")
+    # The address is on the line that says where it listens (warnings may come first).
+    said = []
+    addr = None
+    while addr is None:
+        line = child.stderr.readline()
+        said.append(line)
+        addr = re.search(r"http://([^/]+)/", line)
+        if not line or len(said) > 50:
+            child.kill()
+            raise SystemExit(f"hysope {command} said {''.join(said)!r}")
     # Keep reading its stderr so that it never blocks.
     import threading
     threading.Thread(target=lambda: [None for _ in child.stderr], daemon=True).start()

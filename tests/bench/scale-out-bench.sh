@@ -10,7 +10,8 @@
 # variables. Builds the release hysope; starts the loopback PostgreSQL and RabbitMQ.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-cargo build --release -p hysope-cli --manifest-path "$root/Cargo.toml" >/dev/null
+# The same packages as pgstac-bench.sh needs: one feature set, one build.
+cargo build --release -p hysope-cli -p hysope-tests --manifest-path "$root/Cargo.toml" >/dev/null
 pg="$(sh "$root/deploy/services/postgres.sh")"
 amqp="$(sh "$root/deploy/services/rabbitmq.sh")"
 export HYSOPE_PLUGIN_PATH="$root/target/wasm32-wasip2/release"

@@ -153,3 +153,64 @@ fn hysope_root() -> std::path::PathBuf {
         .canonicalize()
         .unwrap()
 }
+
+/// The broker's amqps URL, verified against its test CA
+/// (`rabbitmq.sh tls-url`).
+fn tls_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let script = hysope_root().join("deploy/services/rabbitmq.sh");
+        let out = std::process::Command::new("sh")
+            .arg(&script)
+            .arg("tls-url")
+            .output()
+            .expect("sh deploy/services/rabbitmq.sh tls-url");
+        assert!(
+            out.status.success(),
+            "rabbitmq.sh tls-url: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+}
+
+/// The same cases over amqps.
+mod tls {
+    use super::*;
+
+    fn fresh_tls() -> (Fresh, AmqpQueue) {
+        let name = fresh_name();
+        let shared = shared_broker();
+        let url = format!("{}&queue={name}", tls_url());
+        let queue = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(AmqpQueue::connect(&url, 4))
+        })
+        .unwrap_or_else(|e| panic!("amqps to the test broker ({url}): {e}"));
+        (
+            Fresh {
+                name,
+                _shared: Some(shared),
+            },
+            queue,
+        )
+    }
+
+    hysope_jobs::job_queue_suite!(super::fresh_tls());
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broker_whose_ca_is_not_trusted_is_refused() {
+        let _shared = shared_broker();
+        // The system's roots only: the test CA is not among them.
+        let (base, _) = tls_url().split_once('?').unwrap();
+        let err = AmqpQueue::connect(&format!("{base}?queue={}", fresh_name()), 1)
+            .await
+            .err()
+            .expect("connected to a broker whose CA is not trusted");
+        let text = err.to_string();
+        assert!(
+            text.to_lowercase().contains("certificate") || text.contains("UnknownIssuer"),
+            "{text}"
+        );
+        assert!(!text.contains("guest:guest"), "{text}");
+    }
+}

@@ -236,7 +236,10 @@ impl Jobs {
 
     /// Installs the process `deployment` is, its components put where the
     /// sandbox finds them; false when a built-in process has its id (left alone).
-    fn install_deployed(&self, deployment: &crate::deployments::Deployment) -> anyhow::Result<bool> {
+    fn install_deployed(
+        &self,
+        deployment: &crate::deployments::Deployment,
+    ) -> anyhow::Result<bool> {
         if self
             .processes()
             .get(&deployment.id)

@@ -461,13 +461,13 @@ impl PgCatalog {
             Some(rest) => format!("postgres://{rest}"),
             None => url.to_string(),
         };
-        let mut config = Pg::parse(&url)?;
+        let (mut config, tls) = Pg::parse(&url)?;
         let options = format!(
             "{} -c search_path=pgstac,public",
             config.get_options().unwrap_or("")
         );
         config.options(options.trim_start());
-        Self::open(Pg::with_config(config, pool_size)?)
+        Self::open(Pg::with_config(config, tls, pool_size)?)
     }
 
     /// The pool.

@@ -15,6 +15,7 @@ mod jobs;
 mod queue;
 mod registry;
 pub mod testing;
+mod tls;
 mod tokens;
 
 use std::future::Future;
@@ -25,6 +26,7 @@ pub use deployments::PgDeployments;
 pub use jobs::PgJobStore;
 pub use queue::PgQueue;
 pub use registry::PgRecords;
+pub use tls::Tls;
 pub use tokens::PgTokenStore;
 
 /// What went wrong talking to PostgreSQL.
@@ -126,6 +128,7 @@ struct Inner {
     runtime: Option<tokio::runtime::Runtime>,
     pool: deadpool_postgres::Pool,
     config: tokio_postgres::Config,
+    tls: Tls,
     /// The last failure to reach the server, cleared by the next success.
     fault: Mutex<Option<String>>,
 }
@@ -166,40 +169,51 @@ impl Pg {
     /// or a libpq key=value string), with `pool_size` connections at most. No
     /// connection is made yet: the first query makes one, and says what failed.
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, Error> {
-        Self::with_config(Self::parse(url)?, pool_size)
+        let (config, tls) = Self::parse(url)?;
+        Self::with_config(config, tls, pool_size)
     }
 
-    /// The connection settings `url` gives, refused when it is no PostgreSQL
-    /// URL or names no host (the message without its password).
-    pub fn parse(url: &str) -> Result<tokio_postgres::Config, Error> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| Error::Url {
-            url: redact(url),
-            reason: format!("{e}"),
-        })?;
+    /// The connection settings `url` gives and the TLS it asks for (`sslmode`,
+    /// `sslrootcert`: see [`Tls`]), refused when it is no PostgreSQL URL or
+    /// names no host (the message without its password).
+    pub fn parse(url: &str) -> Result<(tokio_postgres::Config, Tls), Error> {
+        let (config, tls) = tls::parse(url)?;
         if config.get_hosts().is_empty() {
             return Err(Error::Url {
                 url: redact(url),
                 reason: "it names no host".into(),
             });
         }
-        Ok(config)
+        Ok((config, tls))
     }
 
     /// [`Pg::connect`] with settings already parsed.
-    pub fn with_config(config: tokio_postgres::Config, pool_size: usize) -> Result<Self, Error> {
+    pub fn with_config(
+        config: tokio_postgres::Config,
+        tls: Tls,
+        pool_size: usize,
+    ) -> Result<Self, Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("hysope-pg")
             .enable_all()
             .build()
             .map_err(|e| Error::Pool(format!("cannot start the client's runtime: {e}")))?;
-        let manager = deadpool_postgres::Manager::from_config(
-            config.clone(),
-            tokio_postgres::NoTls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        };
+        let manager = match tls.connector() {
+            Some(connector) => deadpool_postgres::Manager::from_config(
+                config.clone(),
+                connector.clone(),
+                manager_config,
+            ),
+            None => deadpool_postgres::Manager::from_config(
+                config.clone(),
+                tokio_postgres::NoTls,
+                manager_config,
+            ),
+        };
         let pool = {
             let _entered = runtime.enter();
             deadpool_postgres::Pool::builder(manager)
@@ -215,6 +229,7 @@ impl Pg {
                 runtime: Some(runtime),
                 pool,
                 config,
+                tls,
                 fault: Mutex::new(None),
             }),
         })
@@ -229,6 +244,11 @@ impl Pg {
     /// `LISTEN`).
     pub fn config(&self) -> &tokio_postgres::Config {
         &self.inner.config
+    }
+
+    /// How connections are made (for connections outside the pool).
+    pub fn tls(&self) -> &Tls {
+        &self.inner.tls
     }
 
     pub(crate) fn runtime_handle(&self) -> tokio::runtime::Handle {

@@ -57,7 +57,11 @@ impl PgQueue {
         let depth = Arc::new(QueueDepth::default());
         let runtime = pg.runtime_handle();
         let tasks = vec![
-            runtime.spawn(listen(pg.config().clone(), pushed.clone())),
+            runtime.spawn(listen(
+                pg.config().clone(),
+                pg.tls().clone(),
+                pushed.clone(),
+            )),
             runtime.spawn(count(pg.clone(), depth.clone())),
         ];
         Ok(Self {
@@ -93,41 +97,63 @@ async fn count(pg: Pg, depth: Arc<QueueDepth>) {
 
 /// Listens for pushes on a connection of its own, for as long as the queue
 /// lives, connecting again after a failure.
-async fn listen(config: tokio_postgres::Config, pushed: Arc<Notify>) {
-    use futures::StreamExt;
+async fn listen(config: tokio_postgres::Config, tls: crate::Tls, pushed: Arc<Notify>) {
     loop {
-        match config.connect(tokio_postgres::NoTls).await {
-            Ok((client, mut connection)) => {
-                let (tx, mut rx) = futures::channel::mpsc::unbounded();
-                let stream =
-                    futures::stream::poll_fn(move |cx| connection.poll_message(cx)).map(move |m| {
-                        let _ = tx.unbounded_send(m);
-                    });
-                let driver = tokio::spawn(stream.collect::<()>());
-                if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
-                    tracing::warn!(error = %e, "job queue: cannot LISTEN");
-                } else {
-                    // What was pushed while no one listened.
-                    pushed.notify_waiters();
-                    while let Some(message) = rx.next().await {
-                        match message {
-                            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
-                                pushed.notify_waiters()
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                tracing::warn!(error = %e, "job queue: the listening connection failed");
-                                break;
-                            }
-                        }
-                    }
+        let failed = match tls.connector() {
+            Some(connector) => match config.connect(connector.clone()).await {
+                Ok((client, connection)) => {
+                    on(client, connection, &pushed).await;
+                    None
                 }
-                driver.abort();
-            }
-            Err(e) => tracing::warn!(error = %e, "job queue: cannot connect to listen"),
+                Err(e) => Some(e),
+            },
+            None => match config.connect(tokio_postgres::NoTls).await {
+                Ok((client, connection)) => {
+                    on(client, connection, &pushed).await;
+                    None
+                }
+                Err(e) => Some(e),
+            },
+        };
+        if let Some(e) = failed {
+            tracing::warn!(error = %e, "job queue: cannot connect to listen");
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Listens on `client` until its connection fails.
+async fn on<S, T>(
+    client: tokio_postgres::Client,
+    mut connection: tokio_postgres::Connection<S, T>,
+    pushed: &Notify,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use futures::StreamExt;
+    let (tx, mut rx) = futures::channel::mpsc::unbounded();
+    let stream = futures::stream::poll_fn(move |cx| connection.poll_message(cx)).map(move |m| {
+        let _ = tx.unbounded_send(m);
+    });
+    let driver = tokio::spawn(stream.collect::<()>());
+    if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+        tracing::warn!(error = %e, "job queue: cannot LISTEN");
+    } else {
+        // What was pushed while no one listened.
+        pushed.notify_waiters();
+        while let Some(message) = rx.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(_)) => pushed.notify_waiters(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "job queue: the listening connection failed");
+                    break;
+                }
+            }
+        }
+    }
+    driver.abort();
 }
 
 /// A delivery's end: the transaction that holds its row's lock.

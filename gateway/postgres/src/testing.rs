@@ -73,9 +73,9 @@ pub fn fresh_schema_on(server: &str, pool_size: usize) -> (Schema, Pg) {
             "the PostgreSQL test server at {server} is not reachable ({e}): start it with `sh deploy/services/postgres.sh`"
         );
     }
-    let mut config: tokio_postgres::Config = server.parse().expect("the test server's URL");
+    let (mut config, tls) = Pg::parse(server).expect("the test server's URL");
     config.options(format!("-c search_path={name}"));
-    let pg = Pg::with_config(config, pool_size).expect("a pool");
+    let pg = Pg::with_config(config, tls, pool_size).expect("a pool");
     let schema = Schema {
         pg: admin,
         name,

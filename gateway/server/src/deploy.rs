@@ -112,7 +112,8 @@ pub fn parse(
         )));
     }
     // Check the document by loading it as it will be loaded at start.
-    let staging = hysope_jobs::deployments::dir(data_dir).join(format!(".check-{}", uuid::Uuid::new_v4()));
+    let staging =
+        hysope_jobs::deployments::dir(data_dir).join(format!(".check-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&staging).map_err(|e| ApiError::new(Kind::Internal, e.to_string()))?;
     let path = staging.join(format!("{process_id}.cwl"));
     let loaded = cwl::load::load_text(&path, &cwl_text, fragment.as_deref());

@@ -530,9 +530,9 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         .map_err(anyhow::Error::msg)?;
     let registry = Registry::scan(&config.process_dirs)?;
     let deployments = deployments.unwrap_or_else(|| {
-        Arc::new(hysope_jobs::deployments::FileDeployments::new(hysope_jobs::deployments::dir(
-            &data_dir,
-        )))
+        Arc::new(hysope_jobs::deployments::FileDeployments::new(
+            hysope_jobs::deployments::dir(&data_dir),
+        ))
     });
     let mut input_roots = config.input_roots.clone();
     input_roots.push(data_dir.join("inputs"));
