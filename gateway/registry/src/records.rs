@@ -276,47 +276,22 @@ fn unit_out(_: ()) -> Vec<u8> {
 /// table).
 macro_rules! with_table {
     ($table:expr, |$def:ident, $key:ident, $unkey:ident, $range:ident, $enc:ident, $dec:ident| $body:expr) => {
+        with_table!(@arms $table, ($def, $key, $unkey, $range, $enc, $dec), $body;
+            Manifests => (MANIFESTS, k1, u1, r1, bytes_in, bytes_out),
+            Namespaces => (NAMESPACES, k1, u1, r1, bytes_in, bytes_out),
+            InRepository => (IN_REPOSITORY, k2, u2, r2, unit_in, unit_out),
+            Tags => (TAGS, k2, u2, r2, text_in, text_out),
+            Versions => (VERSIONS, k2, u2, r2, bytes_in, bytes_out),
+            Keys => (KEYS, k2, u2, r2, bytes_in, bytes_out),
+            Referrers => (REFERRERS, k3, u3, r3, text_in, text_out),
+            ComponentVersions => (COMPONENT_VERSIONS, k3, u3, r3, unit_in, unit_out))
+    };
+    (@arms $table:expr, $names:tt, $body:expr; $($variant:ident => $parts:tt),*) => {
         match $table {
-            Table::Manifests => {
-                let ($def, $key, $unkey, $range, $enc, $dec) =
-                    (MANIFESTS, k1, u1, r1, bytes_in, bytes_out);
+            $(Table::$variant => {
+                let $names = $parts;
                 $body
-            }
-            Table::Namespaces => {
-                let ($def, $key, $unkey, $range, $enc, $dec) =
-                    (NAMESPACES, k1, u1, r1, bytes_in, bytes_out);
-                $body
-            }
-            Table::InRepository => {
-                let ($def, $key, $unkey, $range, $enc, $dec) =
-                    (IN_REPOSITORY, k2, u2, r2, unit_in, unit_out);
-                $body
-            }
-            Table::Tags => {
-                let ($def, $key, $unkey, $range, $enc, $dec) =
-                    (TAGS, k2, u2, r2, text_in, text_out);
-                $body
-            }
-            Table::Versions => {
-                let ($def, $key, $unkey, $range, $enc, $dec) =
-                    (VERSIONS, k2, u2, r2, bytes_in, bytes_out);
-                $body
-            }
-            Table::Keys => {
-                let ($def, $key, $unkey, $range, $enc, $dec) =
-                    (KEYS, k2, u2, r2, bytes_in, bytes_out);
-                $body
-            }
-            Table::Referrers => {
-                let ($def, $key, $unkey, $range, $enc, $dec) =
-                    (REFERRERS, k3, u3, r3, text_in, text_out);
-                $body
-            }
-            Table::ComponentVersions => {
-                let ($def, $key, $unkey, $range, $enc, $dec) =
-                    (COMPONENT_VERSIONS, k3, u3, r3, unit_in, unit_out);
-                $body
-            }
+            })*
         }
     };
 }
