@@ -145,6 +145,14 @@ impl Drop for Inner {
 /// A query parameter owned by the query (it runs on the client's runtime).
 pub type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
 
+/// `params` as tokio-postgres takes them.
+pub(crate) fn refs(params: &[Param]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
+}
+
 /// Opens a transaction on `client`; with `durable: false` its commit does not
 /// wait for the disk (`synchronous_commit = off`: a crash may lose it, a reader
 /// sees it at once).
@@ -295,19 +303,25 @@ impl Pg {
         }
     }
 
-    /// The first column (text) of the rows `sql` selects with `params`, read on
-    /// the client's runtime while the calling thread waits (see [`Pg::block`]).
-    pub fn texts(&self, sql: &'static str, params: Vec<Param>) -> Result<Vec<String>, Error> {
-        let pool = self.pool().clone();
+    /// The rows `sql` selects with `params`, read on the client's runtime while
+    /// the calling thread waits (see [`Pg::block`]).
+    pub fn rows(
+        &self,
+        sql: impl Into<String>,
+        params: Vec<Param>,
+    ) -> Result<Vec<tokio_postgres::Row>, Error> {
+        let (pool, sql) = (self.pool().clone(), sql.into());
         self.block(async move {
             let client = pool.get().await?;
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-                .collect();
-            let rows = client.query(sql, &refs).await?;
-            Ok(rows.into_iter().map(|r| r.get::<_, String>(0)).collect())
+            Ok(client.query(sql.as_str(), &refs(&params)).await?)
         })
+    }
+
+    /// The first column (text) of the rows `sql` selects with `params` (see
+    /// [`Pg::rows`]).
+    pub fn texts(&self, sql: &'static str, params: Vec<Param>) -> Result<Vec<String>, Error> {
+        let rows = self.rows(sql, params)?;
+        Ok(rows.into_iter().map(|r| r.get::<_, String>(0)).collect())
     }
 
     fn observe<T>(&self, out: &Result<T, Error>) {

@@ -112,17 +112,7 @@ impl PgRecords {
     }
 
     fn query(&self, sql: String, params: Vec<Param>) -> Result<Vec<tokio_postgres::Row>> {
-        let pool = self.pg.pool().clone();
-        self.pg
-            .block(async move {
-                let client = pool.get().await?;
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                    .iter()
-                    .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-                    .collect();
-                Ok(client.query(sql.as_str(), &refs).await?)
-            })
-            .map_err(failed)
+        self.pg.rows(sql, params).map_err(failed)
     }
 }
 
@@ -226,11 +216,7 @@ impl PgTx {
         let (client, rows) = self
             .pg
             .block(async move {
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                    .iter()
-                    .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-                    .collect();
-                let rows = client.query(sql.as_str(), &refs).await;
+                let rows = client.query(sql.as_str(), &crate::refs(&params)).await;
                 Ok((client, rows))
             })
             .map_err(failed)?;

@@ -527,8 +527,8 @@ impl Registry {
         let signature = key
             .sign(component)
             .map_err(|e| OciError::new(Code::Denied, e))?;
-        self.blobs.put(&Digest::of(config), config).await?;
-        self.blobs.put(&component_digest, component).await?;
+        self.ensure_blob(config).await?;
+        self.ensure_blob(component).await?;
         let manifest = crate::oci::component_manifest(
             &component_digest,
             component.len() as u64,
