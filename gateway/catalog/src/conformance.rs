@@ -321,6 +321,164 @@ pub mod catalog_store {
                 .all(|r| r["wse"].is_number() || r["wse"].is_null())
         );
     }
+
+    /// The reaches, nodes and lakes of the products as features: every one with
+    /// its geometry, fills as nulls, pages by box and id, nodes by reach, names.
+    pub fn features_of_the_shared_products(store: &dyn CatalogStore, _work: &Path) {
+        use crate::features::{FeatureQuery, check_id};
+        ingest_shared(store);
+        // The reach ids of every reach file, read here from the files themselves.
+        let mut expected = std::collections::BTreeSet::new();
+        let mut named = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for dir in [
+            shared_data().join("swot"),
+            shared_data().join("swot/simulated-cycles"),
+        ] {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_string();
+                if !name.contains("RiverSP_Reach") {
+                    continue;
+                }
+                let layer = hysope_swot::read_zip(&std::fs::read(&path).unwrap(), &name).unwrap();
+                for f in &layer.features {
+                    let id = f
+                        .get("reach_id")
+                        .and_then(Value::as_str)
+                        .unwrap()
+                        .to_string();
+                    if let Some(n) = f.get("river_name").and_then(Value::as_str) {
+                        if n != "no_data" {
+                            named.entry(n.to_string()).or_default().push(id.clone());
+                        }
+                    }
+                    expected.insert(id);
+                }
+            }
+        }
+        let now = crate::search::micros("2026-12-01T00:00:00Z").unwrap();
+        let query = |collection: &str, list: &[(&str, &str)]| {
+            FeatureQuery::from_params(collection, &pairs(list), now).unwrap()
+        };
+        let all = store
+            .features(&query("reaches", &[("limit", "10000")]))
+            .unwrap();
+        assert_eq!(all.matched, Some(expected.len() as u64));
+        let got: Vec<&str> = all
+            .features
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, expected.iter().map(String::as_str).collect::<Vec<_>>());
+        for f in &all.features {
+            let kind = f["geometry"]["type"].as_str().unwrap_or_default();
+            assert!(kind.contains("LineString"), "{f}");
+            let p = &f["properties"];
+            check_id("reach", p["reach_id"].as_str().unwrap()).unwrap();
+            for key in [
+                "wse",
+                "wse_median",
+                "wse_anomaly",
+                "days_since_last_observation",
+            ] {
+                // Fills are nulls, never -999999999999.
+                assert!(
+                    p[key].is_null() || p[key].as_f64().unwrap() > -1.0e6,
+                    "{key}: {f}"
+                );
+            }
+        }
+        // The simulated reach seen in five passes, all of them usable or not.
+        let sample = store.feature("reach", "74269900011", now).unwrap().unwrap();
+        assert_eq!(sample["properties"]["passes"], json!(5), "{sample}");
+        assert!(
+            store
+                .feature("reach", "00000000001", now)
+                .unwrap()
+                .is_none()
+        );
+        // Pages of 7 inside a box, in id order, each feature meeting the box.
+        let first = &all.features[0];
+        let b: Vec<f64> = first["bbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let text = format!(
+            "{},{},{},{}",
+            b[0] - 1.0,
+            b[1] - 1.0,
+            b[2] + 1.0,
+            b[3] + 1.0
+        );
+        let (mut seen, mut after, mut matched) = (Vec::new(), None::<String>, None);
+        loop {
+            let mut params = vec![("bbox", text.as_str()), ("limit", "7")];
+            if let Some(a) = &after {
+                params.push(("after", a.as_str()));
+            }
+            let page = store.features(&query("reaches", &params)).unwrap();
+            matched = matched.or(page.matched);
+            assert_eq!(page.matched, matched);
+            seen.extend(
+                page.features
+                    .iter()
+                    .map(|f| f["id"].as_str().unwrap().to_string()),
+            );
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert!(seen.contains(&first["id"].as_str().unwrap().to_string()));
+        assert_eq!(Some(seen.len() as u64), matched);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
+        // A CQL2 filter on the summary: every feature it returns satisfies it.
+        let high = store
+            .features(&query(
+                "reaches",
+                &[("filter", "wse > 100 AND quality <= 1"), ("limit", "10000")],
+            ))
+            .unwrap();
+        assert!(!high.features.is_empty());
+        for f in &high.features {
+            assert!(f["properties"]["wse"].as_f64().unwrap() > 100.0, "{f}");
+            assert!(f["properties"]["quality"].as_i64().unwrap() <= 1, "{f}");
+        }
+        // The nodes of a reach, each naming it.
+        let nodes = store
+            .features(&query(
+                "nodes",
+                &[("reach", "74269900011"), ("limit", "1000")],
+            ))
+            .unwrap();
+        assert!(!nodes.features.is_empty());
+        for n in &nodes.features {
+            assert_eq!(n["properties"]["reach_id"], json!("74269900011"), "{n}");
+            assert_eq!(n["geometry"]["type"], json!("Point"));
+        }
+        // The lakes of the Prior file that it draws (611 of its 723 lakes were not
+        // observed and have no polygon: they are no feature until a product draws them).
+        let lakes = store.features(&query("lakes", &[("limit", "1")])).unwrap();
+        assert_eq!(lakes.matched, Some(112));
+        assert_eq!(lakes.features[0]["geometry"]["type"], json!("Polygon"));
+        // A river by a prefix of its name, any word, in any case.
+        let (name, ids) = named.iter().next().expect("a named reach in the real file");
+        let word = name.split(' ').next().unwrap();
+        let hits = store
+            .feature_names(&word[..3].to_uppercase(), &["reach", "lake"], 10)
+            .unwrap();
+        let hit = hits
+            .iter()
+            .find(|h| &h.name == name)
+            .expect("the name found");
+        let mut ids = ids.clone();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(hit.ids, ids);
+        assert_eq!(hit.kind, "reach");
+    }
 }
 
 /// Declares the catalogue store suite's tests; `$make` is an expression giving
@@ -359,6 +517,12 @@ macro_rules! catalog_store_suite {
                 let (_guard, store) = $make;
                 let work = tempfile::tempdir().unwrap();
                 case::search_rules(&store, work.path());
+            }
+            #[test]
+            fn features_of_the_shared_products() {
+                let (_guard, store) = $make;
+                let work = tempfile::tempdir().unwrap();
+                case::features_of_the_shared_products(&store, work.path());
             }
             #[test]
             fn reach_time_series_across_cycles() {

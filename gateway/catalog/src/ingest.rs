@@ -12,6 +12,7 @@ use hysope_swot::{Layer, ProductName, ReadError, pixc, rdb};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::features::{Pass, Sighting, split_names};
 use crate::search::geometry_bbox;
 use crate::store::{CatalogStore, Ingested, Observation};
 use crate::timeseries::quality_field;
@@ -35,6 +36,8 @@ pub struct Product {
     pub item: Value,
     /// Per-feature observations for the time series.
     pub observations: Vec<Observation>,
+    /// The reaches, nodes and lakes the product shows, observed or not.
+    pub sightings: Vec<Sighting>,
     /// sha256 of the file, hex.
     pub sha256: String,
 }
@@ -178,12 +181,7 @@ pub fn ingest_paths(
                 report.bytes += bytes.len() as u64;
                 match read_product(path, &bytes) {
                     Err(e) => Outcome::Skipped(e.to_string()),
-                    Ok(p) => Outcome::Stored(store.ingest(
-                        &p.collection,
-                        p.item,
-                        &p.sha256,
-                        p.observations,
-                    )?),
+                    Ok(p) => Outcome::Stored(store.ingest(p)?),
                 }
             }
         };
@@ -216,7 +214,7 @@ pub fn ingest_bytes(
 ) -> Result<Outcome> {
     Ok(match read_named_product(name, href, bytes) {
         Err(e) => Outcome::Skipped(e.to_string()),
-        Ok(p) => Outcome::Stored(store.ingest(&p.collection, p.item, &p.sha256, p.observations)?),
+        Ok(p) => Outcome::Stored(store.ingest(p)?),
     })
 }
 
@@ -366,27 +364,59 @@ fn shapefile_product(name: &str, bytes: &[u8]) -> Result<Product> {
     let mut observations = Vec::new();
     let mut observed = 0usize;
     let mut best_quality: Option<f64> = None;
+    let mut sightings = Vec::new();
     for f in &layer.features {
-        bbox = union(bbox, geometry_bbox(&f.geometry));
+        let feature_bbox = geometry_bbox(&f.geometry);
+        bbox = union(bbox, feature_bbox);
         let time = f
             .get("time_str")
             .and_then(Value::as_str)
             .and_then(|t| crate::search::micros(t).and(Some(t.to_string())))
             .or_else(|| f.number("time").and_then(swot_time));
+        let feature_id = f.get(id_field).and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        let time = time.map(|t| normalise_time(&t));
+        if let (Some(kind), Some(id), Some(b)) = (obs_kind, &feature_id, feature_bbox) {
+            if crate::features::check_id(kind, id).is_ok() {
+                let number = |name: &str| f.number(name);
+                sightings.push(Sighting {
+                    kind,
+                    id: id.clone(),
+                    names: split_names(
+                        f.get(crate::features::name_field(kind))
+                            .and_then(Value::as_str),
+                    ),
+                    parent: (kind == "node")
+                        .then(|| {
+                            f.get("reach_id")
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                        })
+                        .flatten(),
+                    geometry: f.geometry.clone(),
+                    bbox: b,
+                    product_time: normalise_time(&pn.start),
+                    pass: time.as_ref().map(|t| Pass {
+                        time: t.clone(),
+                        wse: number("wse"),
+                        quality: quality.and_then(number),
+                        item: String::new(),
+                    }),
+                });
+            }
+        }
         let Some(time) = time else { continue };
         observed += 1;
         if let Some(q) = quality.and_then(|q| f.number(q)) {
             best_quality = Some(best_quality.map_or(q, |b: f64| b.min(q)));
         }
         let Some(kind) = obs_kind else { continue };
-        let Some(feature_id) = f.get(id_field).and_then(|v| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }) else {
+        let Some(feature_id) = feature_id else {
             continue;
         };
-        let time = normalise_time(&time);
         observations.push(Observation {
             kind,
             feature_id,
@@ -436,6 +466,7 @@ fn shapefile_product(name: &str, bytes: &[u8]) -> Result<Product> {
         ),
         item: item(&id, &collection_id, bbox, p),
         observations,
+        sightings,
         sha256: String::new(),
     })
 }
@@ -488,6 +519,7 @@ fn pixel_cloud_product(name: &str, bytes: &[u8]) -> Result<Product> {
         ),
         item: item(&item_id(name), &collection_id, s.bbox, p),
         observations: Vec::new(),
+        sightings: Vec::new(),
         sha256: String::new(),
     })
 }
@@ -581,6 +613,7 @@ fn rdb_product(name: &str, bytes: &[u8]) -> Result<Product> {
         ),
         item: item(&id, &collection_id, None, p),
         observations: Vec::new(),
+        sightings: Vec::new(),
         sha256: String::new(),
     })
 }
@@ -664,6 +697,7 @@ fn waterml_product(name: &str, bytes: &[u8]) -> Result<Product> {
         ),
         item: it,
         observations: Vec::new(),
+        sightings: Vec::new(),
         sha256: String::new(),
     })
 }

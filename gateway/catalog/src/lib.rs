@@ -10,6 +10,7 @@
 
 pub mod conformance;
 pub mod error;
+pub mod features;
 pub mod ingest;
 pub mod redb_store;
 pub mod search;
@@ -17,7 +18,9 @@ pub mod store;
 pub mod timeseries;
 
 pub use error::{Error, Result};
+pub use features::{FeatureQuery, FeatureRecord, Sighting};
 pub use hysope_store::SharedDb;
+pub use ingest::Product;
 pub use redb_store::RedbCatalog;
 pub use search::{Page, PageStart, SearchQuery};
 pub use store::{CatalogStore, Observation};

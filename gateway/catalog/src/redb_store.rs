@@ -14,6 +14,10 @@ use std::sync::{Arc, RwLock};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::{Value, json};
 
+use crate::features::{
+    FeatureIndex, FeaturePage, FeatureQuery, FeatureRecord, NameHit, Sighting, Summary,
+};
+use crate::ingest::Product;
 use crate::search::{Entry, Page, PageStart, SearchQuery, StoredItem, StoredPage};
 use crate::store::{
     CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, next_version,
@@ -30,6 +34,15 @@ const ITEM_ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new(
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 /// kind \x1f feature id \x1f time \x1f item id -> the observation's properties.
 const OBSERVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("observations");
+/// (kind, feature id) -> its [`FeatureRecord`] without geometry (JSON).
+const FEATURE_RECORDS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("feature_records");
+/// (kind, feature id) -> its [`Summary`] (JSON), read at open for the index.
+const FEATURE_SUMMARIES: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("feature_summaries");
+/// (kind, feature id) -> its GeoJSON geometry.
+const FEATURE_GEOMETRIES: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("feature_geometries");
 
 const SEP: char = '\u{1f}';
 
@@ -124,6 +137,7 @@ pub struct RedbCatalog {
     /// Concurrent `put_items` calls share commits (with the file's other writers).
     db: Arc<SharedDb>,
     index: Arc<RwLock<Index>>,
+    features: Arc<RwLock<FeatureIndex>>,
 }
 
 #[derive(Default)]
@@ -220,6 +234,9 @@ impl RedbCatalog {
             txn.open_table(FILES)?;
             txn.open_table(OBSERVATIONS)?;
             txn.open_table(ITEM_ENTRIES)?;
+            txn.open_table(FEATURE_RECORDS)?;
+            txn.open_table(FEATURE_SUMMARIES)?;
+            txn.open_table(FEATURE_GEOMETRIES)?;
         }
         txn.commit()?;
         let complete = {
@@ -239,9 +256,67 @@ impl RedbCatalog {
                 index.upsert(decode_entry(collection, id, value.value())?);
             }
         }
+        let features = {
+            let read = db.begin_read()?;
+            let table = read.open_table(FEATURE_SUMMARIES)?;
+            let mut summaries = Vec::with_capacity(table.len()? as usize);
+            for row in table.iter()? {
+                summaries.push(serde_json::from_slice::<Summary>(row?.1.value())?);
+            }
+            FeatureIndex::build(summaries)
+        };
         Ok(RedbCatalog {
             db,
             index: Arc::new(RwLock::new(index)),
+            features: Arc::new(RwLock::new(features)),
+        })
+    }
+
+    /// Takes in the features a product shows, from its item `item`, in `txn`;
+    /// returns their new summaries.
+    fn write_features(
+        txn: &redb::WriteTransaction,
+        sightings: &[Sighting],
+        item: &str,
+    ) -> Result<Vec<Summary>> {
+        let mut records = txn.open_table(FEATURE_RECORDS)?;
+        let mut summaries = txn.open_table(FEATURE_SUMMARIES)?;
+        let mut geometries = txn.open_table(FEATURE_GEOMETRIES)?;
+        let mut out = Vec::with_capacity(sightings.len());
+        for sighting in sightings {
+            let key = (sighting.kind, sighting.id.as_str());
+            let known: Option<FeatureRecord> = match records.get(key)? {
+                Some(v) => Some(serde_json::from_slice(v.value())?),
+                None => None,
+            };
+            let mut record = match known {
+                Some(mut r) => {
+                    r.absorb(sighting, item);
+                    r
+                }
+                None => FeatureRecord::new(sighting, item),
+            };
+            // The geometry is set only when this product's is the newest.
+            let geometry = std::mem::take(&mut record.geometry);
+            if !geometry.is_null() {
+                geometries.insert(key, serde_json::to_vec(&geometry)?.as_slice())?;
+            }
+            let summary = record.summary();
+            records.insert(key, serde_json::to_vec(&record)?.as_slice())?;
+            summaries.insert(key, serde_json::to_vec(&summary)?.as_slice())?;
+            out.push(summary);
+        }
+        Ok(out)
+    }
+
+    fn geometry(
+        table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+        kind: &str,
+        id: &str,
+    ) -> Result<Value> {
+        Ok(match table.get((kind, id))? {
+            Some(g) => serde_json::from_slice(g.value())?,
+            None => Value::Null,
         })
     }
 
@@ -545,13 +620,15 @@ impl CatalogStore for RedbCatalog {
         })
     }
 
-    fn ingest(
-        &self,
-        collection: &Value,
-        mut item: Value,
-        checksum: &str,
-        observations: Vec<Observation>,
-    ) -> Result<Ingested> {
+    fn ingest(&self, product: Product) -> Result<Ingested> {
+        let Product {
+            collection,
+            mut item,
+            sha256,
+            observations,
+            sightings,
+        } = product;
+        let (collection, checksum) = (&collection, sha256.as_str());
         let base = document_id(&item, "item")?;
         let collection_id = document_id(collection, "collection")?;
         let txn = self.db.begin_write()?;
@@ -563,9 +640,23 @@ impl CatalogStore for RedbCatalog {
                 None => Vec::new(),
             };
             if let Some(same) = versions.iter().find(|v| v["sha256"] == checksum) {
-                return Ok(Ingested::Unchanged(
-                    same["item"].as_str().unwrap_or(&base).to_string(),
-                ));
+                let id = same["item"].as_str().unwrap_or(&base).to_string();
+                drop(files);
+                // A file stored before features were kept: its features now.
+                let missing = match sightings.first() {
+                    Some(s) => txn
+                        .open_table(FEATURE_RECORDS)?
+                        .get((s.kind, s.id.as_str()))?
+                        .is_none(),
+                    None => false,
+                };
+                if missing {
+                    let summaries = Self::write_features(&txn, &sightings, &id)?;
+                    txn.commit()?;
+                    let mut index = self.features.write().unwrap_or_else(|e| e.into_inner());
+                    summaries.into_iter().for_each(|s| index.upsert(s));
+                }
+                return Ok(Ingested::Unchanged(id));
             }
             let outcome = match versions.last().and_then(|v| v["item"].as_str()) {
                 None => Ingested::New(base.clone()),
@@ -609,14 +700,19 @@ impl CatalogStore for RedbCatalog {
                 let key = observation_key(o.kind, &o.feature_id, &o.time, &item_id);
                 table.insert(key.as_str(), serde_json::to_vec(&o.properties)?.as_slice())?;
             }
-            (outcome, entry)
+            let summaries = Self::write_features(&txn, &sightings, &item_id)?;
+            (outcome, entry, summaries)
         };
         txn.commit()?;
-        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = updated_previous {
-            index.upsert(old);
+        {
+            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(old) = updated_previous {
+                index.upsert(old);
+            }
+            index.upsert(outcome.1);
         }
-        index.upsert(outcome.1);
+        let mut features = self.features.write().unwrap_or_else(|e| e.into_inner());
+        outcome.2.into_iter().for_each(|s| features.upsert(s));
         Ok(outcome.0)
     }
 
@@ -656,6 +752,40 @@ impl CatalogStore for RedbCatalog {
             });
         }
         Ok(out)
+    }
+
+    fn features(&self, query: &FeatureQuery) -> Result<FeaturePage> {
+        let index = self.features.read().unwrap_or_else(|e| e.into_inner());
+        let (summaries, matched, next) = index.query(query);
+        let read = self.db.begin_read()?;
+        let geometries = read.open_table(FEATURE_GEOMETRIES)?;
+        let features = summaries
+            .into_iter()
+            .map(|s| {
+                let geometry = Self::geometry(&geometries, &s.kind, &s.id)?;
+                Ok(s.to_geojson(geometry, query.now))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FeaturePage {
+            features,
+            matched,
+            next,
+        })
+    }
+
+    fn feature(&self, kind: &str, id: &str, now: i64) -> Result<Option<Value>> {
+        let read = self.db.begin_read()?;
+        let record: FeatureRecord = match read.open_table(FEATURE_RECORDS)?.get((kind, id))? {
+            Some(v) => serde_json::from_slice(v.value())?,
+            None => return Ok(None),
+        };
+        let geometry = Self::geometry(&read.open_table(FEATURE_GEOMETRIES)?, kind, id)?;
+        Ok(Some(record.summary().to_geojson(geometry, now)))
+    }
+
+    fn feature_names(&self, text: &str, kinds: &[&str], limit: usize) -> Result<Vec<NameHit>> {
+        let index = self.features.read().unwrap_or_else(|e| e.into_inner());
+        Ok(index.names(text, kinds, limit))
     }
 
     fn fault(&self) -> Option<String> {

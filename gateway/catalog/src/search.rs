@@ -662,6 +662,28 @@ pub const MAX_FILTER_DEPTH: usize = 32;
 /// takes 16 ms; with this budget any parse ends within about 30 ms (debug build).
 pub const MAX_FILTER_CALLS: usize = 1_000_000;
 
+/// A CQL2 filter from a URL parameter: text (`filter-lang` absent or
+/// `cql2-text`) or JSON (`cql2-json`), checked for size and depth first.
+pub fn parse_filter(text: &str, lang: Option<&str>) -> Result<Expr> {
+    match lang {
+        None | Some("cql2-text") => {
+            check_text_filter(text).map_err(bad)?;
+            bound_the_parser();
+            cql2::parse_text(text).map_err(|e| bad(format!("filter: {e}")))
+        }
+        Some("cql2-json") => {
+            let value: Value =
+                serde_json::from_str(text).map_err(|e| bad(format!("filter: not JSON ({e})")))?;
+            check_json_filter(&value).map_err(bad)?;
+            serde_json::from_value::<Expr>(value)
+                .map_err(|e| bad(format!("filter: not a CQL2 JSON expression: {e}")))
+        }
+        Some(other) => Err(bad(format!(
+            "filter-lang: {other:?} is not supported (cql2-text, cql2-json)"
+        ))),
+    }
+}
+
 /// Bounds the CQL2 parser (pest, process-wide) by [`MAX_FILTER_CALLS`].
 fn bound_the_parser() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -8,6 +8,8 @@ use std::pin::Pin;
 use serde_json::{Value, json};
 
 use crate::Result;
+use crate::features::{FeaturePage, FeatureQuery, NameHit};
+use crate::ingest::Product;
 use crate::search::{Entry, Page, SearchQuery, StoredPage};
 
 /// The end of [`CatalogStore::submit_items`].
@@ -80,15 +82,17 @@ pub trait CatalogStore: Send + Sync {
         StoredPage::from_page(self.search(query)?)
     }
     /// Stores one ingested product file: its item (whose collection is created from
-    /// `collection` when missing), its observations, and its checksum under its
-    /// file name, in one durable commit. Same name and checksum: nothing is written.
-    fn ingest(
-        &self,
-        collection: &Value,
-        item: Value,
-        checksum: &str,
-        observations: Vec<Observation>,
-    ) -> Result<Ingested>;
+    /// the product's collection when missing), its observations, the features it
+    /// shows (see [`crate::features`]) and its checksum under its file name, in one
+    /// durable commit. Same name and checksum: nothing is written (but the
+    /// features of a file stored before features were kept are added).
+    fn ingest(&self, product: Product) -> Result<Ingested>;
+    /// A page of features, ordered by id.
+    fn features(&self, query: &FeatureQuery) -> Result<FeaturePage>;
+    /// One feature as GeoJSON, `now` the request's time (microseconds since 1970).
+    fn feature(&self, kind: &str, id: &str, now: i64) -> Result<Option<Value>>;
+    /// Names of features of the given kinds that start, from any word, with `text`.
+    fn feature_names(&self, text: &str, kinds: &[&str], limit: usize) -> Result<Vec<NameHit>>;
     /// Observations of one feature, ordered by time, between `start` and `end`
     /// (RFC 3339, inclusive, either open).
     fn observations(

@@ -12,6 +12,11 @@
 
 use std::collections::BTreeMap;
 
+use hysope_catalog::features::{
+    FeaturePage, FeatureQuery, FeatureRecord, NameHit, Sighting, Summary, boxes, name_key,
+    name_keys, rank_names,
+};
+use hysope_catalog::ingest::Product;
 use hysope_catalog::search::{Entry, StoredPage};
 use hysope_catalog::store::{
     CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, next_version,
@@ -40,6 +45,34 @@ CREATE TABLE IF NOT EXISTS hysope.observations (
     properties text NOT NULL,
     PRIMARY KEY (kind, feature_id, time, item_id)
 );
+-- The reaches, nodes and lakes the products show (hysope_catalog::features):
+-- the record without its geometry, its summary, the geometry (GeoJSON) and its box.
+CREATE TABLE IF NOT EXISTS hysope.features (
+    kind text COLLATE \"C\" NOT NULL,
+    id text COLLATE \"C\" NOT NULL,
+    record text NOT NULL,
+    summary text NOT NULL,
+    geometry text,
+    west float8 NOT NULL,
+    south float8 NOT NULL,
+    east float8 NOT NULL,
+    north float8 NOT NULL,
+    parent text COLLATE \"C\",
+    last_time bigint,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX IF NOT EXISTS features_box ON hysope.features
+    USING gist (box(point(west, south), point(east, north)));
+CREATE INDEX IF NOT EXISTS features_parent ON hysope.features (kind, parent, id);
+-- Each name of a feature under each of its keys (hysope_catalog::features::name_keys).
+CREATE TABLE IF NOT EXISTS hysope.feature_names (
+    key text COLLATE \"C\" NOT NULL,
+    kind text COLLATE \"C\" NOT NULL,
+    name text COLLATE \"C\" NOT NULL,
+    id text COLLATE \"C\" NOT NULL,
+    PRIMARY KEY (key, kind, name, id)
+);
+CREATE INDEX IF NOT EXISTS feature_names_of ON hysope.feature_names (kind, id);
 -- The numbers of Hysope's products as pgstac queryables: pgstac compares and
 -- sorts an undeclared property as text (pass 372 before pass 51). Declared
 -- once; an operator's own declaration of the same name is left as it is.
@@ -521,6 +554,252 @@ fn uncarry(e: Error) -> CatalogError {
     }
 }
 
+/// Takes in the features a product shows, from its item `item`, in `tx`: their
+/// records read for update, absorbed, written back with their names.
+async fn write_features(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sightings: &[Sighting],
+    item: &str,
+) -> Result<(), Error> {
+    let mut by_kind: BTreeMap<&str, Vec<&Sighting>> = BTreeMap::new();
+    for s in sightings {
+        by_kind.entry(s.kind).or_default().push(s);
+    }
+    for (kind, sightings) in by_kind {
+        let ids: Vec<&str> = sightings.iter().map(|s| s.id.as_str()).collect();
+        let rows = tx
+            .query(
+                "SELECT id, record FROM hysope.features WHERE kind = $1 AND id = ANY($2)
+                 ORDER BY id FOR UPDATE",
+                &[&kind, &ids],
+            )
+            .await?;
+        let mut records: BTreeMap<String, FeatureRecord> = BTreeMap::new();
+        for r in rows {
+            let record: FeatureRecord =
+                serde_json::from_str(&r.get::<_, String>(1)).map_err(|e| carry(e.into()))?;
+            records.insert(r.get(0), record);
+        }
+        for s in &sightings {
+            match records.get_mut(&s.id) {
+                Some(r) => r.absorb(s, item),
+                None => {
+                    records.insert(s.id.clone(), FeatureRecord::new(s, item));
+                }
+            }
+        }
+        let mut columns: (Vec<String>, Vec<String>, Vec<String>, Vec<Option<String>>) =
+            Default::default();
+        let mut bounds: [Vec<f64>; 4] = Default::default();
+        let (mut parents, mut times) = (Vec::new(), Vec::new());
+        let (mut name_keys_, mut name_names, mut name_ids) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, mut record) in records {
+            // The geometry is set only when this product's is the newest.
+            let geometry = std::mem::take(&mut record.geometry);
+            let summary: Summary = record.summary();
+            for name in &record.names {
+                for key in name_keys(name) {
+                    name_keys_.push(key);
+                    name_names.push(name.clone());
+                    name_ids.push(id.clone());
+                }
+            }
+            columns
+                .1
+                .push(serde_json::to_string(&record).map_err(|e| carry(e.into()))?);
+            columns
+                .2
+                .push(serde_json::to_string(&summary).map_err(|e| carry(e.into()))?);
+            columns
+                .3
+                .push((!geometry.is_null()).then(|| geometry.to_string()));
+            for (i, b) in record.bbox.iter().enumerate() {
+                bounds[i].push(*b);
+            }
+            parents.push(record.parent.clone());
+            times.push(summary.last_time);
+            columns.0.push(id);
+        }
+        let [west, south, east, north] = &bounds;
+        tx.execute(
+            "INSERT INTO hysope.features
+                 (kind, id, record, summary, geometry, west, south, east, north, parent, last_time)
+             SELECT $1, i, r, s, g, w, so, e, n, p, t
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
+                         $7::float8[], $8::float8[], $9::float8[], $10::text[], $11::bigint[])
+                 AS x(i, r, s, g, w, so, e, n, p, t)
+             ON CONFLICT (kind, id) DO UPDATE SET
+                 record = EXCLUDED.record, summary = EXCLUDED.summary,
+                 geometry = COALESCE(EXCLUDED.geometry, features.geometry),
+                 west = EXCLUDED.west, south = EXCLUDED.south,
+                 east = EXCLUDED.east, north = EXCLUDED.north,
+                 parent = EXCLUDED.parent, last_time = EXCLUDED.last_time",
+            &[
+                &kind, &columns.0, &columns.1, &columns.2, &columns.3, west, south, east, north,
+                &parents, &times,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM hysope.feature_names WHERE kind = $1 AND id = ANY($2)",
+            &[&kind, &columns.0],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO hysope.feature_names (key, kind, name, id)
+             SELECT k, $1, n, i FROM unnest($2::text[], $3::text[], $4::text[]) AS x(k, n, i)
+             ON CONFLICT DO NOTHING",
+            &[&kind, &name_keys_, &name_names, &name_ids],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The conditions of a features query that SQL decides (all but the CQL2
+/// filter): `$1` kind, `$2` ids, `$3` reach, `$4..$11` two boxes, `$12` whether a
+/// time range applies, `$13`/`$14` its ends, `$15` the id to start after.
+const FEATURES_WHERE: &str = "
+    kind = $1
+    AND (cardinality($2::text[]) = 0 OR id = ANY($2))
+    AND ($3::text IS NULL OR parent = $3)
+    AND ($4::float8 IS NULL
+         OR box(point(west, south), point(east, north)) && box(point($4, $5), point($6, $7))
+         OR box(point(west, south), point(east, north)) && box(point($8, $9), point($10, $11)))
+    AND (NOT $12 OR (last_time IS NOT NULL
+                     AND ($13::bigint IS NULL OR last_time >= $13)
+                     AND ($14::bigint IS NULL OR last_time <= $14)))
+    AND id > $15";
+
+/// A page of a features query, with the same rules as the embedded index: exact
+/// counts unless a CQL2 filter has nothing narrowing it (ids, a reach or a box).
+async fn features_page(
+    client: &deadpool_postgres::Client,
+    q: &FeatureQuery,
+) -> Result<FeaturePage, Error> {
+    let parts = q.bbox.map(boxes).unwrap_or_default();
+    let corner = |part: usize, i: usize| parts.get(part).or(parts.first()).map(|b| b[i]);
+    let (start, end) = q.datetime.unwrap_or((None, None));
+    let ids: Vec<&str> = q.ids.iter().map(String::as_str).collect();
+    let row_params = |after: &str| -> Vec<Param> {
+        let mut p: Vec<Param> = vec![
+            Box::new(q.kind.to_string()),
+            Box::new(ids.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+            Box::new(q.reach.clone()),
+        ];
+        for part in 0..2 {
+            for i in 0..4 {
+                p.push(Box::new(corner(part, i)));
+            }
+        }
+        p.push(Box::new(q.datetime.is_some()));
+        p.push(Box::new(start));
+        p.push(Box::new(end));
+        p.push(Box::new(after.to_string()));
+        p
+    };
+    let refs = crate::refs;
+    let parse = |text: String| -> Result<Summary, Error> {
+        serde_json::from_str(&text).map_err(|e| carry(e.into()))
+    };
+    let after = q.after.clone().unwrap_or_default();
+    let narrowed = !q.ids.is_empty() || q.reach.is_some() || q.bbox.is_some();
+    let mut page: Vec<Summary> = Vec::new();
+    let mut next = None;
+    let matched;
+    if q.filter.is_none() {
+        let params = row_params(&after);
+        let sql = format!(
+            "SELECT summary FROM hysope.features WHERE {FEATURES_WHERE} ORDER BY id LIMIT {}",
+            q.limit + 1
+        );
+        for r in client.query(sql.as_str(), &refs(&params)).await? {
+            page.push(parse(r.get(0))?);
+        }
+        if page.len() > q.limit {
+            page.truncate(q.limit);
+            next = page.last().map(|s| s.id.clone());
+        }
+        let params = row_params("");
+        let sql = format!("SELECT count(*) FROM hysope.features WHERE {FEATURES_WHERE}");
+        let n: i64 = client.query_one(sql.as_str(), &refs(&params)).await?.get(0);
+        matched = Some(n.max(0) as u64);
+    } else if narrowed {
+        // Every candidate is read to count those the filter keeps.
+        let params = row_params("");
+        let sql = format!("SELECT summary FROM hysope.features WHERE {FEATURES_WHERE} ORDER BY id");
+        let mut n = 0u64;
+        for r in client.query(sql.as_str(), &refs(&params)).await? {
+            let s = parse(r.get(0))?;
+            if !q.matches(&s) {
+                continue;
+            }
+            n += 1;
+            if s.id.as_str() > after.as_str() {
+                if page.len() < q.limit {
+                    page.push(s);
+                } else if next.is_none() {
+                    next = page.last().map(|s| s.id.clone());
+                }
+            }
+        }
+        matched = Some(n);
+    } else {
+        // Read in batches up to the page's end; the count is left out.
+        let mut cursor = after.clone();
+        'batches: loop {
+            let params = row_params(&cursor);
+            let sql = format!(
+                "SELECT summary FROM hysope.features WHERE {FEATURES_WHERE} ORDER BY id LIMIT 1000"
+            );
+            let rows = client.query(sql.as_str(), &refs(&params)).await?;
+            let done = rows.len() < 1000;
+            for r in rows {
+                let s = parse(r.get(0))?;
+                cursor = s.id.clone();
+                if !q.matches(&s) {
+                    continue;
+                }
+                if page.len() < q.limit {
+                    page.push(s);
+                } else {
+                    next = page.last().map(|s| s.id.clone());
+                    break 'batches;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        matched = None;
+    }
+    let page_ids: Vec<String> = page.iter().map(|s| s.id.clone()).collect();
+    let rows = client
+        .query(
+            "SELECT id, geometry FROM hysope.features WHERE kind = $1 AND id = ANY($2)",
+            &[&q.kind, &page_ids],
+        )
+        .await?;
+    let mut geometries: BTreeMap<String, Value> = BTreeMap::new();
+    for r in rows {
+        if let Some(g) = r.get::<_, Option<String>>(1) {
+            geometries.insert(
+                r.get(0),
+                serde_json::from_str(&g).map_err(|e| carry(e.into()))?,
+            );
+        }
+    }
+    let features = page
+        .iter()
+        .map(|s| s.to_geojson(geometries.remove(&s.id).unwrap_or(Value::Null), q.now))
+        .collect();
+    Ok(FeaturePage {
+        features,
+        matched,
+        next,
+    })
+}
+
 impl CatalogStore for PgCatalog {
     fn put_collection(&self, collection: &Value) -> Result<()> {
         let id = document_id(collection, "collection")?;
@@ -707,15 +986,16 @@ impl CatalogStore for PgCatalog {
         StoredPage::from_page(self.search(query)?)
     }
 
-    fn ingest(
-        &self,
-        collection: &Value,
-        mut item: Value,
-        checksum: &str,
-        observations: Vec<Observation>,
-    ) -> Result<Ingested> {
+    fn ingest(&self, product: Product) -> Result<Ingested> {
+        let Product {
+            collection,
+            mut item,
+            sha256: checksum,
+            observations,
+            sightings,
+        } = product;
         let base = document_id(&item, "item")?;
-        let collection_id = document_id(collection, "collection")?;
+        let collection_id = document_id(&collection, "collection")?;
         // The rows of the observations, one per key (the last wins, as a
         // second write of the same key does in the embedded store).
         let mut rows: BTreeMap<(&str, String, String), String> = BTreeMap::new();
@@ -732,8 +1012,6 @@ impl CatalogStore for PgCatalog {
             columns[2].push(time);
             columns[3].push(properties);
         }
-        let collection = collection.clone();
-        let checksum = checksum.to_string();
         let pool = self.pg.pool().clone();
         self.pg
             .block(async move {
@@ -757,9 +1035,21 @@ impl CatalogStore for PgCatalog {
                     None => Vec::new(),
                 };
                 if let Some(same) = versions.iter().find(|v| v["sha256"] == checksum) {
-                    return Ok(Ingested::Unchanged(
-                        same["item"].as_str().unwrap_or(&base).to_string(),
-                    ));
+                    let id = same["item"].as_str().unwrap_or(&base).to_string();
+                    // A file stored before features were kept: its features now.
+                    if let Some(s) = sightings.first() {
+                        let known = tx
+                            .query_opt(
+                                "SELECT 1 FROM hysope.features WHERE kind = $1 AND id = $2",
+                                &[&s.kind, &s.id],
+                            )
+                            .await?;
+                        if known.is_none() {
+                            write_features(&tx, &sightings, &id).await?;
+                            tx.commit().await?;
+                        }
+                    }
+                    return Ok(Ingested::Unchanged(id));
                 }
                 let mut stored = match locked_collection(&tx, &collection_id).await? {
                     Some(c) => c,
@@ -828,6 +1118,7 @@ impl CatalogStore for PgCatalog {
                     &[kinds, features, times, &item_id, properties],
                 )
                 .await?;
+                write_features(&tx, &sightings, &item_id).await?;
                 versions.push(json!({ "sha256": checksum, "item": item_id }));
                 tx.execute(
                     "INSERT INTO hysope.catalog_files (name, versions) VALUES ($1, $2)
@@ -896,6 +1187,105 @@ impl CatalogStore for PgCatalog {
                 })
             })
             .collect()
+    }
+
+    fn features(&self, query: &FeatureQuery) -> Result<FeaturePage> {
+        let q = query.clone();
+        let pool = self.pg.pool().clone();
+        self.pg
+            .block(async move {
+                let client = pool.get().await?;
+                features_page(&client, &q).await
+            })
+            .map_err(uncarry)
+    }
+
+    fn feature(&self, kind: &str, id: &str, now: i64) -> Result<Option<Value>> {
+        let (kind, id) = (kind.to_string(), id.to_string());
+        let pool = self.pg.pool().clone();
+        let row = self
+            .pg
+            .block(async move {
+                let client = pool.get().await?;
+                let row = client
+                    .query_opt(
+                        "SELECT record, geometry FROM hysope.features WHERE kind = $1 AND id = $2",
+                        &[&kind, &id],
+                    )
+                    .await?;
+                Ok(row.map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1))))
+            })
+            .map_err(store_error)?;
+        let Some((record, geometry)) = row else {
+            return Ok(None);
+        };
+        let record: FeatureRecord = serde_json::from_str(&record)?;
+        let geometry = match geometry {
+            Some(g) => serde_json::from_str(&g)?,
+            None => Value::Null,
+        };
+        Ok(Some(record.summary().to_geojson(geometry, now)))
+    }
+
+    fn feature_names(&self, text: &str, kinds: &[&str], limit: usize) -> Result<Vec<NameHit>> {
+        let key = name_key(text);
+        // Keys from `key` up to, not including, `key` followed by the last character.
+        let high = format!("{key}\u{10ffff}");
+        let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        let wanted = (limit.max(1) * 4) as i64;
+        let pool = self.pg.pool().clone();
+        let rows = self
+            .pg
+            .block(async move {
+                let client = pool.get().await?;
+                let names = client
+                    .query(
+                        "SELECT DISTINCT kind, name FROM hysope.feature_names
+                         WHERE key >= $1 AND key < $2 AND kind = ANY($3) LIMIT $4",
+                        &[&key, &high, &kinds, &wanted],
+                    )
+                    .await?;
+                let (mut ks, mut ns, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+                for r in names {
+                    let name: String = r.get(1);
+                    keys.push(name_key(&name));
+                    ks.push(r.get::<_, String>(0));
+                    ns.push(name);
+                }
+                let rows = client
+                    .query(
+                        "SELECT n.kind, n.name, count(*),
+                                (array_agg(f.id ORDER BY f.id))[1:$4],
+                                min(f.west), min(f.south), max(f.east), max(f.north)
+                         FROM unnest($1::text[], $2::text[], $3::text[]) AS n(kind, name, key)
+                         JOIN hysope.feature_names m
+                           ON m.key = n.key AND m.kind = n.kind AND m.name = n.name
+                         JOIN hysope.features f ON f.kind = m.kind AND f.id = m.id
+                         GROUP BY n.kind, n.name",
+                        &[
+                            &ks,
+                            &ns,
+                            &keys,
+                            &(hysope_catalog::features::NAME_IDS as i32),
+                        ],
+                    )
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| NameHit {
+                        kind: r.get(0),
+                        name: r.get(1),
+                        count: r.get::<_, i64>(2).max(0) as usize,
+                        ids: r.get(3),
+                        bbox: [r.get(4), r.get(5), r.get(6), r.get(7)],
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .map_err(store_error)?;
+        let mut hits = rows;
+        rank_names(text, &mut hits);
+        hits.truncate(limit);
+        Ok(hits)
     }
 
     fn item_count(&self) -> Result<u64> {
