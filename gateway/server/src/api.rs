@@ -103,6 +103,7 @@ pub fn routes() -> Routes {
             delete(super::tokens::revoke),
         )
         .merge(super::stac::routes())
+        .merge(super::features::routes())
         .merge(super::oci::routes())
         .merge(super::curation::routes())
 }

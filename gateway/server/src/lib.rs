@@ -13,6 +13,7 @@ pub mod auth;
 pub mod curation;
 pub mod deploy;
 pub mod errors;
+pub mod features;
 pub mod guard;
 pub mod html;
 pub mod oci;

@@ -7,6 +7,7 @@ mod common;
 
 mod api;
 mod execute_properties;
+mod features;
 mod identity;
 mod registry;
 mod stac;
