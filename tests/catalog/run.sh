@@ -3,7 +3,9 @@
 # server starts, and again while it runs, through the server), stac-api-validator on
 # every conformance class the server declares (offline, through
 # ../shared/tools/stac_api_validate_offline.py), and pystac-client searches (bbox,
-# datetime, CQL2 text, sort, fields, paging past 10,000 items), the time series,
+# datetime, CQL2 text, sort, fields, paging past 10,000 items), the time series
+# (one reach; many reaches as CSV, GeoJSON and NetCDF read by pandas, json and xarray),
+# the features,
 # a process result as an item with its provenance,
 # and an independent read of the files (pyshp, netCDF4 via h5netcdf) checked against
 # the items.
@@ -89,3 +91,5 @@ grep -q "^Errors: none" "$work/validator.log" || { grep -v '^INFO' "$work/valida
 echo "stac-api-validator: every declared class passes"
 
 python3 "$root/tests/catalog/clients.py" "$url" "$data"
+# Features and the series of many reaches, read by pandas, json and xarray.
+python3 "$root/tests/catalog/dissemination.py" "$url" "$data"

@@ -12,8 +12,10 @@ pub mod conformance;
 pub mod error;
 pub mod features;
 pub mod ingest;
+pub mod netcdf;
 pub mod redb_store;
 pub mod search;
+pub mod series;
 pub mod store;
 pub mod timeseries;
 

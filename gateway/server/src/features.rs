@@ -4,7 +4,9 @@
 //! datetime, CQL2 filter and paging by id; and the name search
 //! `/features/names?q=` (prefix completion over river and lake names). QGIS's
 //! OGC API Features provider is the reference client: landing page, conformance,
-//! collections, items with `limit` and `bbox`, `next` links.
+//! collections, items with `limit` and `bbox`, `next` links. Beside them, the
+//! time series of many features at once, `/timeseries/{reaches|nodes|lakes}`
+//! ([`hysope_catalog::series`]): CSV and GeoJSON streamed one feature at a time.
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use hysope_catalog::features::{self, COLLECTIONS, FeatureQuery};
+use hysope_catalog::series::{self, Output, SeriesRequest};
 use hysope_identity::Action;
 use serde_json::{Value, json};
 
@@ -57,6 +60,7 @@ pub fn routes() -> Routes {
         )
         .route("/features/collections/{cid}/items", read, get(items))
         .route("/features/collections/{cid}/items/{fid}", read, get(item))
+        .route("/timeseries/{kind}", read, get(series))
 }
 
 fn root(base: &str) -> String {
@@ -214,13 +218,7 @@ async fn items(
 ) -> ApiResult<Response> {
     kind_or_404(&cid)?;
     let params = pairs(raw.as_deref());
-    let mut seen = std::collections::HashSet::new();
-    if let Some((k, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
-        return Err(ApiError::new(
-            Kind::InvalidParameterValue,
-            format!("query parameter {k}: given twice"),
-        ));
-    }
+    refuse_repeats(&params)?;
     let query = FeatureQuery::from_params(&cid, &params, now())?;
     let catalog = state.catalog().clone();
     let q = query.clone();
@@ -379,4 +377,91 @@ async fn names(
         "names": hits.iter().map(|h| h.to_json()).collect::<Vec<_>>(),
     });
     Ok(json_response(StatusCode::OK, &body))
+}
+
+fn refuse_repeats(params: &[(String, String)]) -> ApiResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    match params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        Some((k, _)) => Err(ApiError::new(
+            Kind::InvalidParameterValue,
+            format!("query parameter {k}: given twice"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `GET /timeseries/{reaches|nodes|lakes}?ids=...|bbox=...|reach=...`: the series
+/// of many features. The features are found first (a wrong request is answered
+/// 400 before any byte of the reply); CSV and GeoJSON are then streamed one
+/// feature at a time, NetCDF is built whole (up to its cap) and sent.
+async fn series(
+    AxState(state): AxState<Shared>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let params = pairs(raw.as_deref());
+    refuse_repeats(&params)?;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .map(str::to_string);
+    let request =
+        SeriesRequest::from_params(&kind, &params, accept.as_deref()).map_err(|e| match e {
+            hysope_catalog::Error::NoSuchCollection(_) => ApiError::new(
+                Kind::NotFound,
+                format!("no time series of {kind:?}: reaches, nodes or lakes"),
+            ),
+            other => other.into(),
+        })?;
+    let catalog = state.catalog().clone();
+    let r = request.clone();
+    let targets = blocking(move || r.resolve(catalog.as_ref(), now())).await?;
+    let output = request.output;
+    let disposition = format!(
+        "inline; filename=\"{}-timeseries.{}\"",
+        features::collection_of(request.kind),
+        output.extension()
+    );
+    let catalog = state.catalog().clone();
+    let body = if output == Output::NetCdf {
+        let bytes = blocking(move || {
+            let mut out = Vec::new();
+            series::write(&request, catalog.as_ref(), &targets, |chunk| {
+                out.extend_from_slice(&chunk);
+                true
+            })?;
+            Ok(out)
+        })
+        .await?;
+        axum::body::Body::from(bytes)
+    } else {
+        // A small queue between the reader and the connection: memory stays
+        // bounded whatever the request's size, and a client that leaves stops
+        // the reading.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+        tokio::task::spawn_blocking(move || {
+            let sent = series::write(&request, catalog.as_ref(), &targets, |chunk| {
+                tx.blocking_send(Ok(chunk.into())).is_ok()
+            });
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "time series reply cut short");
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        axum::body::Body::from_stream(stream)
+    };
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(output.media_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
 }

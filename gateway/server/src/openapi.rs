@@ -582,7 +582,7 @@ fn stac_paths(base: &str) -> Value {
         json!({"description": d, "required": true,
         "content": {media: {"schema": {"type": "object"}}}})
     };
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Hysope catalogue",
@@ -650,6 +650,23 @@ fn stac_paths(base: &str) -> Value {
                 "post": {"operationId": "postItemSearch", "summary": "item search",
                     "requestBody": body("search parameters", "application/json"),
                     "responses": {"200": object("an item collection", "application/geo+json"), "400": failure("a wrong parameter")}}},
+            "/timeseries/{kind}/{featureId}": {"get": {"operationId": "getTimeSeries",
+                "summary": "time series of a reach, node or lake",
+                "parameters": [
+                    {"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["reaches", "nodes", "lakes"]}},
+                    path("featureId"),
+                    q("start_time", text.clone()), q("end_time", text.clone()), q("fields", text.clone()),
+                    q("quality", json!({"type": "number"})),
+                    q("output", json!({"type": "string", "enum": ["json", "csv"]})),
+                ],
+                "responses": {"200": {"description": "the observations", "content": {
+                    "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}},
+                    "400": failure("a wrong parameter"), "404": failure("no such kind")}}},
+        }
+    });
+    // The features and the series of many (a second literal: one would pass the
+    // macro's recursion limit).
+    let more = json!({
             "/features": {"get": {"operationId": "getFeaturesLandingPage", "summary": "landing page of the SWOT features (OGC API - Features)",
                 "responses": {"200": object("the landing page", "application/json")}}},
             "/features/conformance": {"get": {"operationId": "getFeaturesConformance", "summary": "conformance classes of the features",
@@ -673,18 +690,23 @@ fn stac_paths(base: &str) -> Value {
             "/features/collections/{collectionId}/items/{featureId}": {"get": {"operationId": "getFeatureById", "summary": "one reach, node or lake",
                 "parameters": [path("collectionId"), path("featureId")],
                 "responses": {"200": object("the feature", "application/geo+json"), "400": failure("a malformed id"), "404": failure("no such feature")}}},
-            "/timeseries/{kind}/{featureId}": {"get": {"operationId": "getTimeSeries",
-                "summary": "time series of a reach, node or lake",
+            "/timeseries/{kind}": {"get": {"operationId": "getTimeSeriesOfMany",
+                "summary": "time series of many reaches, nodes or lakes (ids, a box, or the nodes of a reach): CSV and GeoJSON streamed, NetCDF (CF timeSeries)",
                 "parameters": [
                     {"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["reaches", "nodes", "lakes"]}},
-                    path("featureId"),
+                    q("ids", text.clone()), q("bbox", text.clone()), q("reach", text.clone()),
                     q("start_time", text.clone()), q("end_time", text.clone()), q("fields", text.clone()),
                     q("quality", json!({"type": "number"})),
-                    q("output", json!({"type": "string", "enum": ["json", "csv"]})),
+                    q("fills", json!({"type": "string", "enum": ["null", "drop"]})),
+                    q("output", json!({"type": "string", "enum": ["csv", "geojson", "netcdf"]})),
                 ],
                 "responses": {"200": {"description": "the observations", "content": {
-                    "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}},
+                    "application/geo+json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}},
+                    "application/x-netcdf": {"schema": {"type": "string", "format": "binary"}}}},
                     "400": failure("a wrong parameter"), "404": failure("no such kind")}}},
-        }
-    })
+    });
+    if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), more.as_object()) {
+        paths.extend(more.clone());
+    }
+    doc
 }
