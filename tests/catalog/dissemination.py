@@ -1,12 +1,16 @@
 """Dissemination against independent readers: the features of /features read as
 GeoJSON, and the time series of many reaches at once read by pandas (CSV), json
 (compact GeoJSON) and xarray (NetCDF, CF timeSeries through scipy), each compared
-with the SWOT files read here by pyshp; fills are never numbers.
+with the SWOT files read here by pyshp; fills are never numbers. Every ingested
+file downloaded by HTTP from its item's link (no file:// path), whole and by byte
+range, equal to the file and to its checksum.
 
 usage: dissemination.py BASE_URL SHARED_DATA_DIR
 """
 
 import glob
+import hashlib
+import base64
 import io
 import json
 import math
@@ -153,3 +157,34 @@ assert fc["numberMatched"] == fc["numberReturned"] == len(fc["features"]) >= len
 assert all(f["geometry"]["type"] in ("LineString", "MultiLineString") for f in fc["features"])
 assert b"-999999999999" not in body
 print(f"features: {fc['numberMatched']} reaches as GeoJSON lines")
+
+# Downloads: every item's data asset is an HTTP link of the server; the bytes,
+# whole and by range, are the file's, and the digest headers say so.
+collections = [c["id"] for c in json.loads(get("/stac/collections")[1])["collections"]]
+products = [c for c in collections if c.startswith(("SWOT_", "USGS"))]
+search = json.loads(get(f"/stac/search?limit=1000&collections={','.join(products)}")[1])
+assert "file://" not in json.dumps(search), "a path of the server in the catalogue"
+by_name = {os.path.basename(p): p for p in glob.glob(f"{data}/**/*", recursive=True) if os.path.isfile(p)}
+checked = 0
+for item in search["features"]:
+    asset = item["assets"].get("data")
+    if not asset or asset.get("title") not in by_name:
+        continue
+    assert asset["href"].startswith(base + "/stac/collections/"), asset["href"]
+    truth = open(by_name[asset["title"]], "rb").read()
+    with urllib.request.urlopen(asset["href"]) as r:
+        body = r.read()
+        digest = r.headers["Repr-Digest"]
+        etag = r.headers["ETag"]
+    assert body == truth, asset["title"]
+    sha = hashlib.sha256(truth)
+    assert digest == f"sha-256=:{base64.b64encode(sha.digest()).decode()}:" and etag == f'"sha256-{sha.hexdigest()}"'
+    assert asset["file:checksum"] == "1220" + sha.hexdigest()
+    start = len(truth) // 3
+    req = urllib.request.Request(asset["href"], headers={"Range": f"bytes={start}-{start + 999}"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 206 and r.headers["Content-Range"] == f"bytes {start}-{start + 999}/{len(truth)}"
+        assert r.read() == truth[start:start + 1000]
+    checked += 1
+assert checked == 17, checked
+print(f"downloads: {checked} ingested files by HTTP, whole and by range, equal to the files and their sha256")

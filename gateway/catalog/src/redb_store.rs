@@ -20,8 +20,8 @@ use crate::features::{
 use crate::ingest::Product;
 use crate::search::{Entry, Page, PageStart, SearchQuery, StoredItem, StoredPage};
 use crate::store::{
-    CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, next_version,
-    public_collection,
+    CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, file_base, next_version,
+    public_collection, publish_assets, source_in,
 };
 use crate::{Error, Result, SharedDb};
 use hysope_store::block_on;
@@ -681,7 +681,7 @@ impl CatalogStore for RedbCatalog {
                 }
             };
             let item_id = item["id"].as_str().unwrap_or(&base).to_string();
-            versions.push(json!({ "sha256": checksum, "item": item_id }));
+            versions.push(publish_assets(&mut item, &collection_id, checksum));
             files.insert(base.as_str(), serde_json::to_vec(&versions)?.as_slice())?;
             let entry = Entry::of(&item)?;
             let mut collections = txn.open_table(COLLECTIONS)?;
@@ -790,6 +790,15 @@ impl CatalogStore for RedbCatalog {
 
     fn fault(&self) -> Option<String> {
         self.db.fault()
+    }
+
+    fn asset_source(&self, _collection: &str, item: &str, asset: &str) -> Result<Option<String>> {
+        let read = self.db.begin_read()?;
+        let versions: Vec<Value> = match read.open_table(FILES)?.get(file_base(item))? {
+            Some(v) => serde_json::from_slice(v.value())?,
+            None => return Ok(None),
+        };
+        Ok(source_in(&versions, item, asset))
     }
 
     fn item_count(&self) -> Result<u64> {

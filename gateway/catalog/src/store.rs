@@ -102,6 +102,10 @@ pub trait CatalogStore: Send + Sync {
         start: Option<&str>,
         end: Option<&str>,
     ) -> Result<Vec<Observation>>;
+    /// Where the file behind an ingested item's asset is (`file://` or `s3://`),
+    /// kept out of the item itself: the item links to the server's download
+    /// route instead ([`publish_assets`]).
+    fn asset_source(&self, collection: &str, item: &str, asset: &str) -> Result<Option<String>>;
     /// Number of items.
     fn item_count(&self) -> Result<u64>;
     /// Why the store cannot take writes now (its disk full or failing), if so.
@@ -219,4 +223,47 @@ pub fn next_version(
         push_link(old, "successor-version", collection, &id);
     }
     id
+}
+
+/// The download route of an item's asset, relative to the server's base URL.
+pub fn asset_route(collection: &str, item: &str, asset: &str) -> String {
+    format!("/stac/collections/{collection}/items/{item}/assets/{asset}")
+}
+
+/// Makes an ingested item's assets that name a file of the server (`file://`)
+/// or an object of its storage (`s3://`) point at the server's download route
+/// instead; returns the version record of the file (`sha256`, `item`, and the
+/// `sources` the route serves). Called once the item's id is final.
+pub fn publish_assets(item: &mut Value, collection: &str, sha256: &str) -> Value {
+    let id = item["id"].as_str().unwrap_or_default().to_string();
+    let mut sources = serde_json::Map::new();
+    if let Some(assets) = item.get_mut("assets").and_then(Value::as_object_mut) {
+        for (key, asset) in assets.iter_mut() {
+            let Some(href) = asset["href"].as_str() else {
+                continue;
+            };
+            if href.starts_with("file://") || href.starts_with("s3://") {
+                sources.insert(key.clone(), json!(href));
+                asset["href"] = json!(asset_route(collection, &id, key));
+            }
+        }
+    }
+    json!({ "sha256": sha256, "item": id, "sources": sources })
+}
+
+/// The file name an item id was made from (`NAME.v2` -> `NAME`).
+pub fn file_base(item: &str) -> &str {
+    match item.rsplit_once(".v") {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => item,
+    }
+}
+
+/// The source of `asset` in a file's version records, for item `item`.
+pub fn source_in(versions: &[Value], item: &str, asset: &str) -> Option<String> {
+    versions
+        .iter()
+        .find(|v| v["item"] == item)
+        .and_then(|v| v["sources"][asset].as_str())
+        .map(str::to_string)
 }

@@ -46,7 +46,9 @@ pub fn check(href: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn store_for(href: &str) -> anyhow::Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+/// The store and key of an `s3://BUCKET/KEY` URL (credentials and endpoint from
+/// the environment, as every S3 client of the server).
+pub fn s3_object(href: &str) -> anyhow::Result<(Arc<dyn ObjectStore>, ObjectPath)> {
     let (scheme, rest) = href.split_once("://").unwrap_or(("", href));
     let (host, key) = rest.split_once('/').unwrap_or((rest, ""));
     let key = ObjectPath::from_url_path(key)?;
@@ -70,7 +72,7 @@ async fn download(href: &str, target: &Path, egress: &Egress, left: u64) -> anyh
     let mut written = 0u64;
     if href.starts_with("s3://") {
         egress.check(href).map_err(anyhow::Error::msg)?;
-        let (store, key) = store_for(href)?;
+        let (store, key) = s3_object(href)?;
         let result = store.get(&key).await?;
         if result.meta.size > limit {
             return Err(too_big());
@@ -180,7 +182,7 @@ pub async fn ingest_s3(
     mut progress: impl FnMut(usize, &str, &hysope_catalog::ingest::Outcome),
 ) -> anyhow::Result<hysope_catalog::ingest::Report> {
     use futures::TryStreamExt;
-    let (store, prefix) = store_for(url)?;
+    let (store, prefix) = s3_object(url)?;
     let bucket = url
         .trim_start_matches("s3://")
         .split('/')

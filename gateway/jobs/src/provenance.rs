@@ -120,7 +120,19 @@ fn input_items(state: &Jobs, inputs: &Value) -> Vec<Value> {
             .map(|p| format!("file://{}", p.display()))
             .unwrap_or_else(|_| href.clone());
         for item in page.items {
-            let asset = item["assets"]["data"]["href"].as_str().unwrap_or_default();
+            // An ingested file's item links to the download route; where the file
+            // is, is the catalogue's to say.
+            let (cid, id) = (
+                item["collection"].as_str().unwrap_or_default(),
+                item["id"].as_str().unwrap_or_default(),
+            );
+            let asset = match state.catalog.asset_source(cid, id, "data") {
+                Ok(Some(source)) => source,
+                _ => item["assets"]["data"]["href"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            };
             if (asset == href || asset == canonical) && !found.iter().any(|f| f["id"] == item["id"])
             {
                 found.push(item);

@@ -19,8 +19,8 @@ use hysope_catalog::features::{
 use hysope_catalog::ingest::Product;
 use hysope_catalog::search::{Entry, StoredPage};
 use hysope_catalog::store::{
-    CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, next_version,
-    public_collection,
+    CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, file_base, next_version,
+    public_collection, publish_assets, source_in,
 };
 use hysope_catalog::{Error as CatalogError, Page, PageStart, Result, SearchQuery};
 use serde_json::{Map, Value, json};
@@ -1096,6 +1096,7 @@ impl CatalogStore for PgCatalog {
                     }
                 };
                 let item_id = item["id"].as_str().unwrap_or(&base).to_string();
+                let version = publish_assets(&mut item, &collection_id, &checksum);
                 let entry = Entry::of(&item).map_err(carry)?;
                 extend(&mut stored, &entry);
                 tx.execute(
@@ -1119,7 +1120,7 @@ impl CatalogStore for PgCatalog {
                 )
                 .await?;
                 write_features(&tx, &sightings, &item_id).await?;
-                versions.push(json!({ "sha256": checksum, "item": item_id }));
+                versions.push(version);
                 tx.execute(
                     "INSERT INTO hysope.catalog_files (name, versions) VALUES ($1, $2)
                      ON CONFLICT (name) DO UPDATE SET versions = EXCLUDED.versions",
@@ -1286,6 +1287,29 @@ impl CatalogStore for PgCatalog {
         rank_names(text, &mut hits);
         hits.truncate(limit);
         Ok(hits)
+    }
+
+    fn asset_source(&self, _collection: &str, item: &str, asset: &str) -> Result<Option<String>> {
+        let base = file_base(item).to_string();
+        let pool = self.pg.pool().clone();
+        let versions = self
+            .pg
+            .block(async move {
+                let client = pool.get().await?;
+                let row = client
+                    .query_opt(
+                        "SELECT versions FROM hysope.catalog_files WHERE name = $1",
+                        &[&base],
+                    )
+                    .await?;
+                Ok(row.map(|r| r.get::<_, String>(0)))
+            })
+            .map_err(store_error)?;
+        let Some(versions) = versions else {
+            return Ok(None);
+        };
+        let versions: Vec<Value> = serde_json::from_str(&versions)?;
+        Ok(source_in(&versions, item, asset))
     }
 
     fn item_count(&self) -> Result<u64> {

@@ -104,6 +104,7 @@ pub fn routes() -> Routes {
         )
         .merge(super::stac::routes())
         .merge(super::features::routes())
+        .merge(super::downloads::routes())
         .merge(super::oci::routes())
         .merge(super::curation::routes())
 }

@@ -44,6 +44,8 @@ pub enum Kind {
     Conflict,
     /// The client may not do this (403).
     Forbidden,
+    /// The resource was here and is no more (410).
+    Gone,
     /// This needs an identity and the request has none (401, with
     /// `WWW-Authenticate`).
     Unauthorized,
@@ -130,6 +132,7 @@ impl Kind {
             ),
             Conflict => (StatusCode::CONFLICT, ogc("conflict"), "Conflict"),
             Forbidden => (StatusCode::FORBIDDEN, ogc("forbidden"), "Forbidden"),
+            Gone => (StatusCode::GONE, ogc("gone"), "Gone"),
             Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 ogc("unauthorized"),

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod curation;
 pub mod deploy;
+pub mod downloads;
 pub mod errors;
 pub mod features;
 pub mod guard;

@@ -667,6 +667,17 @@ fn stac_paths(base: &str) -> Value {
     // The features and the series of many (a second literal: one would pass the
     // macro's recursion limit).
     let more = json!({
+            "/stac/collections/{collectionId}/items/{itemId}/assets/{assetKey}": {
+                "get": {"operationId": "downloadAsset", "summary": "the file of an ingested item's asset (byte ranges, ETag, Repr-Digest)",
+                    "parameters": [path("collectionId"), path("itemId"), path("assetKey"),
+                        {"name": "Range", "in": "header", "required": false, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                        "206": {"description": "a byte range of the file"}, "302": {"description": "the asset is a link: go there"},
+                        "304": {"description": "not modified"}, "404": failure("no such item or asset"), "409": failure("the file changed since it was catalogued"),
+                        "410": failure("the file is no longer there"), "416": {"description": "the range is outside the file"}}},
+                "head": {"operationId": "headAsset", "summary": "the headers of an asset's download",
+                    "parameters": [path("collectionId"), path("itemId"), path("assetKey")],
+                    "responses": {"200": {"description": "the file's length, ETag and digest"}, "404": failure("no such item or asset")}}},
             "/features": {"get": {"operationId": "getFeaturesLandingPage", "summary": "landing page of the SWOT features (OGC API - Features)",
                 "responses": {"200": object("the landing page", "application/json")}}},
             "/features/conformance": {"get": {"operationId": "getFeaturesConformance", "summary": "conformance classes of the features",

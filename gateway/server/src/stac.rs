@@ -389,11 +389,6 @@ fn write_item(base: &str, item: &StoredItem, out: &mut Vec<u8>) -> ApiResult<()>
         return Ok(());
     };
     let stored: Vec<Value> = serde_json::from_slice(links).map_err(internal)?;
-    if item.body.windows(9).any(|w| w == b"\"href\":\"/") {
-        let mut value: Value = serde_json::from_slice(&item.body).map_err(internal)?;
-        value["links"] = Value::Array(stored);
-        return serde_json::to_writer(out, &item_links(base, value)).map_err(internal);
-    }
     out.extend_from_slice(b"{\"links\":");
     serde_json::to_writer(
         &mut *out,
@@ -404,10 +399,26 @@ fn write_item(base: &str, item: &StoredItem, out: &mut Vec<u8>) -> ApiResult<()>
         0..=2 => out.push(b'}'),
         _ => {
             out.push(b',');
-            out.extend_from_slice(&item.body[1..]);
+            absolute_hrefs(&item.body[1..], base, out);
         }
     }
     Ok(())
+}
+
+/// Copies stored JSON, making the hrefs relative to the server (`"href":"/...`,
+/// the assets of ingested files and of results) absolute on the way, without
+/// parsing it: in compact JSON the bytes `"href":"/` can only be a key and the
+/// start of its value (inside a string its quotes would be escaped).
+fn absolute_hrefs(json: &[u8], base: &str, out: &mut Vec<u8>) {
+    const KEY: &[u8] = b"\"href\":\"/";
+    let mut rest = json;
+    while let Some(at) = rest.windows(KEY.len()).position(|w| w == KEY) {
+        out.extend_from_slice(&rest[..at + KEY.len() - 1]);
+        out.extend_from_slice(base.as_bytes());
+        out.push(b'/');
+        rest = &rest[at + KEY.len()..];
+    }
+    out.extend_from_slice(rest);
 }
 
 async fn collections(

@@ -207,7 +207,18 @@ async fn http_and_s3_hrefs_are_fetched_before_the_run() {
         .item("SWOT_L2_HR_RiverSP_Reach", stem)
         .unwrap()
         .expect("the S3 object's item");
-    assert_eq!(item["assets"]["data"]["href"], format!("s3://swot/{key}"));
+    // The item links to the server's download route; the object is its source.
+    assert_eq!(
+        item["assets"]["data"]["href"],
+        format!("/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/{stem}/assets/data")
+    );
+    assert_eq!(
+        state
+            .catalog()
+            .asset_source("SWOT_L2_HR_RiverSP_Reach", stem, "data")
+            .unwrap(),
+        Some(format!("s3://swot/{key}"))
+    );
     assert_eq!(item["assets"]["data"]["file:size"], bytes.len());
     let again =
         hysope_server::fetch::ingest_s3(state.catalog().clone(), "s3://swot/", |_, _, _| {})

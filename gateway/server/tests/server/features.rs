@@ -303,3 +303,143 @@ async fn qgis_reads_the_reaches_pages_them_by_box_and_finds_a_river_by_name() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}: {}", r.text);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ingested_file_is_downloaded_by_http_whole_or_by_range_never_by_its_path() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = app(dir.path()).await;
+    let file = std::fs::read_dir(root().join("../shared/data/swot"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().contains("RiverSP_Reach"))
+        .unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    // A copy of the file, to change and remove later.
+    let copy = dir.path().join(file.file_name().unwrap());
+    std::fs::write(&copy, &bytes).unwrap();
+    let catalog = state.catalog().clone();
+    let path = copy.clone();
+    tokio::task::spawn_blocking(move || {
+        hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &[path], |_, _, _, _| {})
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    // Searches and the item give an HTTP link of this server, never the path.
+    let page = get(&app, "/stac/search?collections=SWOT_L2_HR_RiverSP_Reach").await;
+    assert!(!page.text.contains("file://"), "{}", page.text);
+    let item = &page.json()["features"][0];
+    let href = item["assets"]["data"]["href"].as_str().unwrap().to_string();
+    let id = item["id"].as_str().unwrap();
+    assert_eq!(
+        href,
+        format!(
+            "http://test.local/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/{id}/assets/data"
+        )
+    );
+    let one = get(
+        &app,
+        &format!("/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/{id}"),
+    )
+    .await;
+    assert!(
+        !one.text.contains("file://") && one.text.contains(&href),
+        "{}",
+        one.text
+    );
+
+    // The whole file, its length, ETag and digest from the ingestion's checksum.
+    let uri = local(&href);
+    let whole = get(&app, &uri).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.headers["accept-ranges"], "bytes");
+    assert_eq!(whole.headers["content-type"], "application/zip");
+    assert_eq!(
+        whole.headers["content-length"],
+        bytes.len().to_string().as_str()
+    );
+    let digest = sha2::Sha256::digest(&bytes);
+    let etag = format!("\"sha256-{}\"", hex::encode(digest));
+    assert_eq!(whole.headers["etag"], etag.as_str());
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+    assert_eq!(
+        whole.headers["repr-digest"],
+        format!("sha-256=:{b64}:").as_str()
+    );
+    // A range, a suffix, beyond the end, a conditional request, HEAD.
+    let part = call(&app, "GET", &uri, &[("range", "bytes=100-199")], "").await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        part.headers["content-range"],
+        format!("bytes 100-199/{}", bytes.len()).as_str()
+    );
+    assert_eq!(part.headers["content-length"], "100");
+    let tail = call(&app, "GET", &uri, &[("range", "bytes=-22")], "").await;
+    assert_eq!(tail.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        tail.headers["content-range"],
+        format!(
+            "bytes {}-{}/{}",
+            bytes.len() - 22,
+            bytes.len() - 1,
+            bytes.len()
+        )
+        .as_str()
+    );
+    // The end of a zip is its end-of-central-directory record, text-safe up to its signature.
+    assert!(
+        tail.text.as_bytes().starts_with(b"PK\x05\x06"),
+        "{:?}",
+        &tail.text.as_bytes()[..4]
+    );
+    let beyond = call(
+        &app,
+        "GET",
+        &uri,
+        &[("range", &format!("bytes={}-", bytes.len()))],
+        "",
+    )
+    .await;
+    assert_eq!(beyond.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        beyond.headers["content-range"],
+        format!("bytes */{}", bytes.len()).as_str()
+    );
+    let same = call(&app, "GET", &uri, &[("if-none-match", &etag)], "").await;
+    assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    let head = call(&app, "HEAD", &uri, &[], "").await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(
+        head.headers["content-length"],
+        bytes.len().to_string().as_str()
+    );
+    assert!(head.text.is_empty());
+
+    // No such asset or item: 404. The file gone: 410; changed: 409.
+    for bad in [
+        format!("/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/{id}/assets/thumbnail"),
+        "/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/nope/assets/data".to_string(),
+    ] {
+        assert_eq!(get(&app, &bad).await.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    std::fs::write(&copy, [bytes.as_slice(), b"more"].concat()).unwrap();
+    let changed = get(&app, &uri).await;
+    assert_eq!(changed.status, StatusCode::CONFLICT, "{}", changed.text);
+    assert!(
+        changed.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ingest it again")
+    );
+    std::fs::remove_file(&copy).unwrap();
+    let gone = get(&app, &uri).await;
+    assert_eq!(gone.status, StatusCode::GONE, "{}", gone.text);
+    assert!(
+        !gone.text.contains(dir.path().to_str().unwrap()),
+        "the path never leaves: {}",
+        gone.text
+    );
+}
