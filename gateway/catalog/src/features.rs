@@ -87,8 +87,6 @@ pub struct Pass {
     pub wse: Option<f64>,
     /// The feature's quality flag (0 best .. 3 bad), None when unknown.
     pub quality: Option<f64>,
-    /// The item (product file) it comes from.
-    pub item: String,
 }
 
 impl Pass {
@@ -115,7 +113,7 @@ pub struct Sighting {
     pub bbox: [f64; 4],
     /// Start of the product (RFC 3339): the newest product's geometry is kept.
     pub product_time: String,
-    /// The pass, when the product observed the feature (the store sets its item).
+    /// The pass, when the product observed the feature.
     pub pass: Option<Pass>,
 }
 
@@ -136,13 +134,14 @@ pub struct FeatureRecord {
     pub bbox: [f64; 4],
     /// Start of that product.
     pub product_time: String,
-    /// Passes, oldest first, one per (time, item).
+    /// Passes, oldest first, one per time (a product processed again replaces
+    /// its earlier version's pass).
     pub passes: Vec<Pass>,
 }
 
 impl FeatureRecord {
     /// A record from its first sighting.
-    pub fn new(sighting: &Sighting, item: &str) -> FeatureRecord {
+    pub fn new(sighting: &Sighting) -> FeatureRecord {
         let mut record = FeatureRecord {
             kind: sighting.kind.to_string(),
             id: sighting.id.clone(),
@@ -153,14 +152,14 @@ impl FeatureRecord {
             product_time: String::new(),
             passes: Vec::new(),
         };
-        record.absorb(sighting, item);
+        record.absorb(sighting);
         record
     }
 
-    /// Takes in a sighting from item `item`: the geometry and names when the
-    /// product is at least as new as the one kept, the pass (replacing one of the
-    /// same time and item: a re-read of the same product).
-    pub fn absorb(&mut self, sighting: &Sighting, item: &str) {
+    /// Takes in a sighting: the geometry and names when the product is at least
+    /// as new as the one kept, the pass (replacing one of the same time: the same
+    /// pass read again, or processed again in a new version of the product).
+    pub fn absorb(&mut self, sighting: &Sighting) {
         if sighting.product_time >= self.product_time {
             self.product_time = sighting.product_time.clone();
             if !sighting.geometry.is_null() {
@@ -175,14 +174,8 @@ impl FeatureRecord {
             }
         }
         if let Some(pass) = &sighting.pass {
-            let pass = Pass {
-                item: item.to_string(),
-                ..pass.clone()
-            };
-            match self
-                .passes
-                .binary_search_by(|p| (&p.time, &p.item).cmp(&(&pass.time, &pass.item)))
-            {
+            let pass = pass.clone();
+            match self.passes.binary_search_by(|p| p.time.cmp(&pass.time)) {
                 Ok(i) => self.passes[i] = pass,
                 Err(i) => self.passes.insert(i, pass),
             }
@@ -955,7 +948,6 @@ mod tests {
             time: time.into(),
             wse,
             quality,
-            item: String::new(),
         }
     }
 
@@ -975,61 +967,43 @@ mod tests {
     #[test]
     fn the_summary_takes_usable_passes_only() {
         let t = |d: u32| format!("2024-01-{d:02}T00:00:00.000000Z");
-        let mut r = FeatureRecord::new(
-            &sighting(
-                "12345678901",
-                &[],
-                [0.0; 4],
-                Some(pass(&t(1), Some(10.0), Some(0.0))),
-            ),
-            "a",
-        );
-        r.absorb(
-            &sighting(
-                "12345678901",
-                &[],
-                [0.0; 4],
-                Some(pass(&t(3), Some(14.0), Some(1.0))),
-            ),
-            "c",
-        );
-        r.absorb(
-            &sighting(
-                "12345678901",
-                &[],
-                [0.0; 4],
-                Some(pass(&t(2), Some(11.0), Some(2.0))),
-            ),
-            "b",
-        );
+        let mut r = FeatureRecord::new(&sighting(
+            "12345678901",
+            &[],
+            [0.0; 4],
+            Some(pass(&t(1), Some(10.0), Some(0.0))),
+        ));
+        r.absorb(&sighting(
+            "12345678901",
+            &[],
+            [0.0; 4],
+            Some(pass(&t(3), Some(14.0), Some(1.0))),
+        ));
+        r.absorb(&sighting(
+            "12345678901",
+            &[],
+            [0.0; 4],
+            Some(pass(&t(2), Some(11.0), Some(2.0))),
+        ));
         // Bad quality, unknown quality and a fill: kept, not usable.
-        r.absorb(
-            &sighting(
-                "12345678901",
-                &[],
-                [0.0; 4],
-                Some(pass(&t(4), Some(99.0), Some(3.0))),
-            ),
-            "d",
-        );
-        r.absorb(
-            &sighting(
-                "12345678901",
-                &[],
-                [0.0; 4],
-                Some(pass(&t(5), Some(98.0), None)),
-            ),
-            "e",
-        );
-        r.absorb(
-            &sighting(
-                "12345678901",
-                &[],
-                [0.0; 4],
-                Some(pass(&t(6), None, Some(0.0))),
-            ),
-            "f",
-        );
+        r.absorb(&sighting(
+            "12345678901",
+            &[],
+            [0.0; 4],
+            Some(pass(&t(4), Some(99.0), Some(3.0))),
+        ));
+        r.absorb(&sighting(
+            "12345678901",
+            &[],
+            [0.0; 4],
+            Some(pass(&t(5), Some(98.0), None)),
+        ));
+        r.absorb(&sighting(
+            "12345678901",
+            &[],
+            [0.0; 4],
+            Some(pass(&t(6), None, Some(0.0))),
+        ));
         let s = r.summary();
         assert_eq!((s.passes, s.usable), (6, 3));
         assert_eq!(s.wse, Some(14.0));
@@ -1042,30 +1016,24 @@ mod tests {
         assert_eq!(p["days_since_last_observation"], json!(2.5));
         assert_eq!(p["last_observation"], json!("2024-01-03T00:00:00Z"));
         // The same pass read again replaces itself.
-        r.absorb(
-            &sighting(
-                "12345678901",
-                &[],
-                [0.0; 4],
-                Some(pass(&t(3), Some(14.5), Some(1.0))),
-            ),
-            "c",
-        );
+        r.absorb(&sighting(
+            "12345678901",
+            &[],
+            [0.0; 4],
+            Some(pass(&t(3), Some(14.5), Some(1.0))),
+        ));
         assert_eq!(r.summary().passes, 6);
         assert_eq!(r.summary().wse, Some(14.5));
     }
 
     #[test]
     fn a_feature_never_usable_has_nulls_and_no_filter_selects_it() {
-        let r = FeatureRecord::new(
-            &sighting(
-                "12345678901",
-                &[],
-                [0.0; 4],
-                Some(pass("2024-01-01T00:00:00Z", None, Some(3.0))),
-            ),
-            "a",
-        );
+        let r = FeatureRecord::new(&sighting(
+            "12345678901",
+            &[],
+            [0.0; 4],
+            Some(pass("2024-01-01T00:00:00Z", None, Some(3.0))),
+        ));
         let s = r.summary();
         let p = s.properties(0);
         for key in [
@@ -1104,9 +1072,9 @@ mod tests {
             [3.0, 3.0, 4.0, 4.0],
             Some(pass("2024-03-01T00:00:00Z", Some(1.0), Some(0.0))),
         );
-        let mut r = FeatureRecord::new(&new, "b");
+        let mut r = FeatureRecord::new(&new);
         old.product_time = "2024-02-01T00:00:00Z".into();
-        r.absorb(&old, "a");
+        r.absorb(&old);
         assert_eq!(r.names, vec!["New Name".to_string()]);
         assert_eq!(r.bbox, [3.0, 3.0, 4.0, 4.0]);
         assert_eq!(r.passes.len(), 2);

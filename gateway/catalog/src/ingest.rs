@@ -403,7 +403,6 @@ fn shapefile_product(name: &str, bytes: &[u8]) -> Result<Product> {
                         time: t.clone(),
                         wse: number("wse"),
                         quality: quality.and_then(number),
-                        item: String::new(),
                     }),
                 });
             }

@@ -17,6 +17,7 @@ pub mod redb_store;
 pub mod search;
 pub mod series;
 pub mod store;
+pub mod synthetic;
 pub mod timeseries;
 
 pub use error::{Error, Result};

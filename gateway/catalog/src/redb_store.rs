@@ -272,12 +272,11 @@ impl RedbCatalog {
         })
     }
 
-    /// Takes in the features a product shows, from its item `item`, in `txn`;
+    /// Takes in the features a product shows, in `txn`;
     /// returns their new summaries.
     fn write_features(
         txn: &redb::WriteTransaction,
         sightings: &[Sighting],
-        item: &str,
     ) -> Result<Vec<Summary>> {
         let mut records = txn.open_table(FEATURE_RECORDS)?;
         let mut summaries = txn.open_table(FEATURE_SUMMARIES)?;
@@ -291,10 +290,10 @@ impl RedbCatalog {
             };
             let mut record = match known {
                 Some(mut r) => {
-                    r.absorb(sighting, item);
+                    r.absorb(sighting);
                     r
                 }
-                None => FeatureRecord::new(sighting, item),
+                None => FeatureRecord::new(sighting),
             };
             // The geometry is set only when this product's is the newest.
             let geometry = std::mem::take(&mut record.geometry);
@@ -651,7 +650,7 @@ impl CatalogStore for RedbCatalog {
                     None => false,
                 };
                 if missing {
-                    let summaries = Self::write_features(&txn, &sightings, &id)?;
+                    let summaries = Self::write_features(&txn, &sightings)?;
                     txn.commit()?;
                     let mut index = self.features.write().unwrap_or_else(|e| e.into_inner());
                     summaries.into_iter().for_each(|s| index.upsert(s));
@@ -700,7 +699,7 @@ impl CatalogStore for RedbCatalog {
                 let key = observation_key(o.kind, &o.feature_id, &o.time, &item_id);
                 table.insert(key.as_str(), serde_json::to_vec(&o.properties)?.as_slice())?;
             }
-            let summaries = Self::write_features(&txn, &sightings, &item_id)?;
+            let summaries = Self::write_features(&txn, &sightings)?;
             (outcome, entry, summaries)
         };
         txn.commit()?;

@@ -554,12 +554,11 @@ fn uncarry(e: Error) -> CatalogError {
     }
 }
 
-/// Takes in the features a product shows, from its item `item`, in `tx`: their
+/// Takes in the features a product shows, in `tx`: their
 /// records read for update, absorbed, written back with their names.
 async fn write_features(
     tx: &deadpool_postgres::Transaction<'_>,
     sightings: &[Sighting],
-    item: &str,
 ) -> Result<(), Error> {
     let mut by_kind: BTreeMap<&str, Vec<&Sighting>> = BTreeMap::new();
     for s in sightings {
@@ -582,9 +581,9 @@ async fn write_features(
         }
         for s in &sightings {
             match records.get_mut(&s.id) {
-                Some(r) => r.absorb(s, item),
+                Some(r) => r.absorb(s),
                 None => {
-                    records.insert(s.id.clone(), FeatureRecord::new(s, item));
+                    records.insert(s.id.clone(), FeatureRecord::new(s));
                 }
             }
         }
@@ -1045,7 +1044,7 @@ impl CatalogStore for PgCatalog {
                             )
                             .await?;
                         if known.is_none() {
-                            write_features(&tx, &sightings, &id).await?;
+                            write_features(&tx, &sightings).await?;
                             tx.commit().await?;
                         }
                     }
@@ -1119,7 +1118,7 @@ impl CatalogStore for PgCatalog {
                     &[kinds, features, times, &item_id, properties],
                 )
                 .await?;
-                write_features(&tx, &sightings, &item_id).await?;
+                write_features(&tx, &sightings).await?;
                 versions.push(version);
                 tx.execute(
                     "INSERT INTO hysope.catalog_files (name, versions) VALUES ($1, $2)
