@@ -250,6 +250,28 @@ pub(super) fn wants_html(headers: &HeaderMap, f: Option<&str>) -> bool {
     }
 }
 
+/// `Content-Disposition: attachment` with a file name as plain ASCII without
+/// quotes (it is a header's value).
+pub(super) fn attachment(name: &str) -> HeaderValue {
+    let shown: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!("attachment; filename=\"{shown}\""))
+        .unwrap_or(HeaderValue::from_static("attachment"))
+}
+
+/// A conformance page (`conformsTo`), as JSON or HTML.
+pub(super) fn conformance_page(headers: &HeaderMap, f: Option<&str>, classes: &[&str]) -> Response {
+    negotiate(headers, f, "Conformance", json!({ "conformsTo": classes }))
+}
+
 pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
@@ -295,12 +317,7 @@ async fn landing(headers: HeaderMap, Params(q): Params<Format>) -> Response {
 }
 
 async fn conformance(headers: HeaderMap, Params(q): Params<Format>) -> Response {
-    negotiate(
-        &headers,
-        q.f.as_deref(),
-        "Conformance",
-        json!({ "conformsTo": CONFORMANCE }),
-    )
+    conformance_page(&headers, q.f.as_deref(), CONFORMANCE)
 }
 
 async fn api_definition(
@@ -989,20 +1006,7 @@ fn file_response(body: impl IntoResponse, name: &str, media: &'static str) -> Re
         HeaderValue::from_static(super::guard::FILE_CSP),
     );
     if !super::guard::safe_inline(media) {
-        // The name as plain ASCII without quotes (it is a header's value).
-        let shown: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_graphic() && c != '"' && c != '\\' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{shown}\"")) {
-            headers.insert(header::CONTENT_DISPOSITION, v);
-        }
+        headers.insert(header::CONTENT_DISPOSITION, attachment(name));
     }
     r
 }

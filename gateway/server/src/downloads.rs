@@ -250,21 +250,8 @@ async fn download(
     {
         out.insert(header::CONTENT_TYPE, media);
     }
-    let name: String = item["assets"][&key]["title"]
-        .as_str()
-        .unwrap_or(&iid)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        out.insert(header::CONTENT_DISPOSITION, v);
-    }
+    let name = item["assets"][&key]["title"].as_str().unwrap_or(&iid);
+    out.insert(header::CONTENT_DISPOSITION, super::api::attachment(name));
     // The checksum taken at ingestion (a sha2-256 multihash) as a strong ETag and
     // a representation digest (RFC 9530).
     let digest = asset["file:checksum"]

@@ -20,7 +20,7 @@ use hysope_identity::Action;
 use serde_json::{Value, json};
 
 use super::State;
-use super::api::{base_url, json_response, link, negotiate};
+use super::api::{base_url, conformance_page, json_response, link, negotiate};
 use super::auth::Routes;
 use super::errors::{ApiError, ApiResult, Kind};
 use super::query::{Format, Params};
@@ -116,12 +116,7 @@ async fn landing(headers: HeaderMap, Params(q): Params<Format>) -> Response {
 }
 
 async fn conformance(headers: HeaderMap, Params(q): Params<Format>) -> Response {
-    negotiate(
-        &headers,
-        q.f.as_deref(),
-        "Conformance",
-        json!({ "conformsTo": CONFORMANCE }),
-    )
+    conformance_page(&headers, q.f.as_deref(), &CONFORMANCE)
 }
 
 fn collection_document(base: &str, cid: &str, kind: &str) -> Value {

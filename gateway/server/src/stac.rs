@@ -19,7 +19,7 @@ use hysope_identity::{Action, Identity};
 use serde_json::{Value, json};
 
 use super::State;
-use super::api::{base_url, json_response, link, negotiate};
+use super::api::{base_url, conformance_page, json_response, link, negotiate};
 use super::auth::Routes;
 use super::errors::{ApiError, ApiResult, Kind};
 
@@ -224,12 +224,7 @@ async fn landing(
 }
 
 async fn conformance(headers: HeaderMap, Params(q): Params<Format>) -> Response {
-    negotiate(
-        &headers,
-        q.f.as_deref(),
-        "Conformance",
-        json!({ "conformsTo": CONFORMANCE }),
-    )
+    conformance_page(&headers, q.f.as_deref(), &CONFORMANCE)
 }
 
 async fn api_definition(AxState(state): AxState<Shared>, headers: HeaderMap) -> Response {
