@@ -8,6 +8,10 @@
 //! Stores keep one [`FeatureRecord`] per feature (geometry and passes) and answer
 //! [`FeatureQuery`]s; the rules of what a summary says live here, once.
 //!
+//! A feature is what a product draws: a lake the LakeSP Prior file did not observe
+//! has no polygon there (611 of the 723 lakes of the shared file) and becomes a
+//! feature with the first product that draws it.
+//!
 //! Unknowns: a pass whose WSE is a fill value, or whose quality flag is unknown or
 //! bad (3), is kept in the record but not *usable*: it gives no latest WSE and no
 //! median. A feature never observed usably has null WSE, anomaly and days since:
