@@ -20,8 +20,9 @@ use crate::{Error, Result};
 
 /// Features in one request at most.
 pub const MAX_FEATURES: usize = features::MAX_LIMIT;
-/// Observations in one NetCDF reply at most (it is built whole before it is sent).
-pub const MAX_NETCDF_OBSERVATIONS: usize = 2_000_000;
+/// Observations in one NetCDF reply at most: it is built whole before it is sent,
+/// with only the columns asked for (CSV and GeoJSON are streamed instead).
+pub const MAX_NETCDF_OBSERVATIONS: usize = 500_000;
 /// Fields one request may name at most.
 pub const MAX_FIELDS: usize = 64;
 /// The fill value of doubles in NetCDF replies (SWOT's own).
@@ -498,7 +499,11 @@ fn netcdf_reply(
     let mut rows_of = Vec::with_capacity(targets.len());
     let mut total = 0usize;
     for t in targets {
-        let (rows, _, _) = request.rows(store, &t.id)?;
+        let (mut rows, _, _) = request.rows(store, &t.id)?;
+        // Only the columns asked for are kept while the file is built.
+        for o in &mut rows {
+            o.properties.retain(|k, _| columns.contains(k));
+        }
         total += rows.len();
         if total > MAX_NETCDF_OBSERVATIONS {
             return Err(bad(format!(
