@@ -230,6 +230,28 @@ pub fn asset_route(collection: &str, item: &str, asset: &str) -> String {
     format!("/stac/collections/{collection}/items/{item}/assets/{asset}")
 }
 
+/// The (collection, item, asset) an [`asset_route`] names: the route itself, or
+/// the route under `base` (the server's URL, as the catalogue's hrefs are written
+/// for a caller). `None` for anything else, a query or fragment included.
+pub fn parse_asset_route<'a>(href: &'a str, base: &str) -> Option<(&'a str, &'a str, &'a str)> {
+    let path = href
+        .strip_prefix(base.trim_end_matches('/'))
+        .filter(|rest| rest.starts_with('/'))
+        .unwrap_or(href);
+    let rest = path.strip_prefix("/stac/collections/")?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [c, "items", i, "assets", k]
+            if [c, i, k].iter().all(|s| {
+                !s.is_empty() && !s.contains(['?', '#', '%']) && *s != "." && *s != ".."
+            }) =>
+        {
+            Some((c, i, k))
+        }
+        _ => None,
+    }
+}
+
 /// Makes an ingested item's assets that name a file of the server (`file://`)
 /// or an object of its storage (`s3://`) point at the server's download route
 /// instead; returns the version record of the file (`sha256`, `item`, and the
@@ -266,4 +288,34 @@ pub fn source_in(versions: &[Value], item: &str, asset: &str) -> Option<String> 
         .find(|v| v["item"] == item)
         .and_then(|v| v["sources"][asset].as_str())
         .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_asset_route_is_read_back_relative_or_under_the_servers_url_and_nothing_else() {
+        let base = "http://127.0.0.1:5000";
+        let route = asset_route("SWOT_L2_HR_RiverSP_Reach", "SWOT_A.v2", "data");
+        let expected = Some(("SWOT_L2_HR_RiverSP_Reach", "SWOT_A.v2", "data"));
+        assert_eq!(parse_asset_route(&route, base), expected);
+        assert_eq!(parse_asset_route(&format!("{base}{route}"), base), expected);
+        assert_eq!(
+            parse_asset_route(&format!("{base}{route}"), &format!("{base}/")),
+            expected
+        );
+        for other in [
+            format!("http://elsewhere.example{route}"),
+            format!("{route}?x=1"),
+            format!("{route}/more"),
+            "/stac/collections/c/items/../assets/data".to_string(),
+            "/stac/collections/c/items//assets/data".to_string(),
+            "/stac/collections/c/items/i/assets/d%2e".to_string(),
+            "/stac/collections/c/items/i".to_string(),
+            "file:///stac/collections/c/items/i/assets/data".to_string(),
+        ] {
+            assert_eq!(parse_asset_route(&other, base), None, "{other}");
+        }
+    }
 }

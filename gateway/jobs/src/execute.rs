@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::processes::{CatalogFiles, Places};
 use crate::{Error, Job, Jobs, RequestFault, Result, Status, now_ms};
 
 /// An execute request's body: the fields OGC API - Processes 1.0 gives it (any
@@ -57,10 +58,76 @@ impl ExecuteRequest {
 }
 
 impl Jobs {
+    /// Looks up the catalogue's files that `request` names by their download route
+    /// (relative, or under `base_url`, the server's URL as the caller sees it), for
+    /// [`Jobs::prepare`]. A route the catalogue has no file for is refused, naming
+    /// the input.
+    pub async fn catalog_files(
+        &self,
+        request: &ExecuteRequest,
+        base_url: &str,
+    ) -> Result<CatalogFiles> {
+        let mut wanted = Vec::new();
+        for (input, href) in crate::processes::named_places(request.inputs.as_ref()) {
+            if let Some((c, i, k)) = hysope_catalog::store::parse_asset_route(&href, base_url) {
+                let key = (c.to_string(), i.to_string(), k.to_string());
+                wanted.push((input, href.clone(), key));
+            }
+        }
+        let mut files = CatalogFiles::default();
+        if wanted.is_empty() {
+            return Ok(files);
+        }
+        if wanted.len() > self.egress.policy().max_inputs {
+            return Err(Error::request(
+                RequestFault::InvalidParameterValue,
+                format!(
+                    "{} files of the catalogue; a job may have {} inputs by reference at most",
+                    wanted.len(),
+                    self.egress.policy().max_inputs
+                ),
+            ));
+        }
+        let catalog = self.catalog.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            wanted
+                .into_iter()
+                .map(|(input, href, (c, i, k))| {
+                    let source = catalog.asset_source(&c, &i, &k);
+                    (input, href, (c, i, k), source)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("the catalogue lookup stopped: {e}")))?;
+        for (input, href, (c, i, k), source) in found {
+            match source {
+                Ok(Some(source)) => {
+                    files.0.insert(href, source);
+                }
+                Ok(None) => {
+                    return Err(Error::request(
+                        RequestFault::InvalidParameterValue,
+                        format!(
+                            "input {input:?}: {href} names no file of the catalogue (no asset {k:?} of item {i:?} in collection {c:?})"
+                        ),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Error::Unavailable(format!(
+                        "input {input:?}: the catalogue could not say where {href} is: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(files)
+    }
+
     /// Checks `request` against process `process_id` and makes its job (accepted,
     /// not stored yet); `prefer_async` is the caller's `Prefer: respond-async`,
-    /// `base_url` the server URL the request came to (links in callbacks). Returns
-    /// the job and whether it runs asynchronously. The job belongs to `owner`.
+    /// `base_url` the server URL the request came to (links in callbacks), `files`
+    /// the catalogue's files it names ([`Jobs::catalog_files`]). Returns the job
+    /// and whether it runs asynchronously. The job belongs to `owner`.
     pub fn prepare(
         &self,
         process_id: &str,
@@ -68,6 +135,7 @@ impl Jobs {
         prefer_async: bool,
         base_url: &str,
         owner: &str,
+        files: &CatalogFiles,
     ) -> Result<(Job, bool)> {
         let process = self
             .registry
@@ -76,8 +144,12 @@ impl Jobs {
             .get(process_id)
             .cloned()
             .ok_or_else(|| Error::NoSuchProcess(process_id.to_string()))?;
-        let inputs =
-            process.job_from_request(request.inputs.as_ref(), &self.input_roots, &self.egress)?;
+        let places = Places {
+            roots: &self.input_roots,
+            egress: &self.egress,
+            catalog: files,
+        };
+        let inputs = process.job_from_request(request.inputs.as_ref(), &places)?;
         let outputs = request.outputs;
         let invalid = |detail: String| Error::request(RequestFault::InvalidParameterValue, detail);
         if let Some(requested) = outputs.as_ref().and_then(Value::as_object) {

@@ -2,13 +2,62 @@
 //! OGC process descriptions, and the translation of an execute request's inputs
 //! into a CWL job, checked against the process before a job is created.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use hysope_engine::cwl::{self, values};
 use serde_json::{Map, Value, json};
 
 use crate::{Error, RequestFault};
+
+/// Where the files of a request may be: the input roots, the places the egress
+/// policy lets the server reach, and the catalogue's own files named by their
+/// download routes (already looked up: route as given -> the file's `file://` or
+/// `s3://` source).
+pub struct Places<'a> {
+    /// Folders whose files a caller may name by `file://` or path.
+    pub roots: &'a [PathBuf],
+    /// The egress policy, for inputs by URL.
+    pub egress: &'a crate::egress::Egress,
+    /// The catalogue's files the request names (see [`CatalogFiles`]).
+    pub catalog: &'a CatalogFiles,
+}
+
+/// The catalogue's files an execute request names by their download route
+/// (`/stac/collections/{c}/items/{i}/assets/{k}`, relative or under the server's
+/// URL, as an item's asset links them): the href as given -> where the file is.
+/// A file the catalogue took in is the server's own, so its source is used as it
+/// is, inside the input roots or not.
+#[derive(Debug, Default, Clone)]
+pub struct CatalogFiles(pub HashMap<String, String>);
+
+/// Every string a request's inputs give as a `location`, `path` or `href` (at any
+/// depth), with the input it belongs to, for [`CatalogFiles`] to look up.
+pub fn named_places(inputs: Option<&Value>) -> Vec<(String, String)> {
+    fn walk(input: &str, value: &Value, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("location" | "path" | "href", Value::String(s)) => {
+                            out.push((input.to_string(), s.clone()))
+                        }
+                        _ => walk(input, v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(input, v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(Value::Object(map)) = inputs {
+        for (input, value) in map {
+            walk(input, value, &mut out);
+        }
+    }
+    out
+}
 
 /// One deployable process: a loaded CWL document.
 #[derive(Debug, Clone)]
@@ -183,13 +232,14 @@ impl Process {
     /// Translates the `inputs` of an execute request into a CWL job, checking each
     /// against the process: unknown ids, missing required inputs and values of the
     /// wrong type are refused, naming the input. File inputs come by `href`
-    /// (`file://` or a path under one of `roots`).
+    /// (`file://` or a path under one of the roots, a URL, or a file of the
+    /// catalogue by its download route: see [`Places`]).
     pub fn job_from_request(
         &self,
         inputs: Option<&Value>,
-        roots: &[PathBuf],
-        egress: &crate::egress::Egress,
+        places: &Places<'_>,
     ) -> Result<Map<String, Value>, Error> {
+        let egress = places.egress;
         let given = match inputs {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
@@ -228,7 +278,7 @@ impl Process {
                 continue;
             };
             let mut value = to_cwl(v, ty);
-            confine(&mut value, roots, egress).map_err(|m| {
+            confine(&mut value, places).map_err(|m| {
                 Error::request(
                     RequestFault::InvalidParameterValue,
                     format!("input {id:?}: {m}"),
@@ -464,14 +514,10 @@ fn type_accepts(ty: &Value, class: &str) -> bool {
 /// the engine derives (`dirname`, `nameroot`, `nameext`) are its own to fill. A
 /// File literal (`contents`, no location) and a Directory literal (`listing`, no
 /// location) stay literals, their names checked.
-fn confine(
-    value: &mut Value,
-    roots: &[PathBuf],
-    egress: &crate::egress::Egress,
-) -> Result<(), String> {
+fn confine(value: &mut Value, places: &Places<'_>) -> Result<(), String> {
     let mut refused = None;
     let walked = values::for_each_file(value, &mut |map| {
-        confine_file(map, roots, egress).map_err(|why| {
+        confine_file(map, places).map_err(|why| {
             refused = Some(why);
             hysope_engine::Error::Setup(String::new())
         })
@@ -485,11 +531,7 @@ fn confine(
 
 /// [`confine`] of one File or Directory object (its secondary files and listing
 /// too).
-fn confine_file(
-    map: &mut Map<String, Value>,
-    roots: &[PathBuf],
-    egress: &crate::egress::Egress,
-) -> Result<(), String> {
+fn confine_file(map: &mut Map<String, Value>, places: &Places<'_>) -> Result<(), String> {
     let given = ["location", "path", "href"]
         .into_iter()
         .filter_map(|key| map.get(key).map(|v| (key, v)))
@@ -510,12 +552,19 @@ fn confine_file(
                 rest[0]
             ));
         }
-        let location = if crate::fetch::is_remote(first) {
+        let location = if let Some(source) = places.catalog.0.get(first) {
+            // The catalogue's file: where it took it from (a bucket still passes
+            // the egress policy, as its download does).
+            if source.starts_with("s3://") {
+                places.egress.check(source)?;
+            }
+            source.clone()
+        } else if crate::fetch::is_remote(first) {
             crate::fetch::check(first)?;
-            egress.check(first)?;
+            places.egress.check(first)?;
             first.clone()
         } else {
-            values::file_uri(&local_path(first, roots)?)
+            values::file_uri(&local_path(first, places.roots)?)
         };
         map.insert("location".into(), Value::String(location));
     } else if !map.contains_key("contents") && !map.contains_key("listing") {
@@ -539,7 +588,7 @@ fn confine_file(
                     ) {
                         return Err(format!("{key} holds Files and Directories only"));
                     }
-                    confine(item, roots, egress)?;
+                    confine(item, places)?;
                 }
             }
             Some(_) => return Err(format!("{key} must be a list")),

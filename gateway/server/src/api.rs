@@ -675,10 +675,11 @@ async fn execute(
                 .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
         });
     let base = base_url(&headers);
+    let files = state.jobs.catalog_files(&request, &base).await?;
     let (job, asynchronous) =
         state
             .jobs
-            .prepare(&id, request, prefer_async, &base, &caller.subject)?;
+            .prepare(&id, request, prefer_async, &base, &caller.subject, &files)?;
     if asynchronous {
         // Durable before its 201.
         state.jobs.accept(&job).await?;

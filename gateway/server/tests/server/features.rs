@@ -443,3 +443,106 @@ async fn an_ingested_file_is_downloaded_by_http_whole_or_by_range_never_by_its_p
         gone.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalogued_file_is_a_process_input_by_its_download_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = app(dir.path()).await;
+    let file = std::fs::read_dir(root().join("../shared/data/swot"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().contains("RiverSP_Reach"))
+        .unwrap();
+    // Outside every input root: the catalogue took it in, so it is the server's own.
+    let copy = dir.path().join(file.file_name().unwrap());
+    std::fs::copy(&file, &copy).unwrap();
+    let catalog = state.catalog().clone();
+    let path = copy.clone();
+    tokio::task::spawn_blocking(move || {
+        hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &[path], |_, _, _, _| {})
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let page = get(&app, "/stac/search?collections=SWOT_L2_HR_RiverSP_Reach").await;
+    let item = page.json()["features"][0].clone();
+    let id = item["id"].as_str().unwrap().to_string();
+    let href = item["assets"]["data"]["href"].as_str().unwrap().to_string();
+
+    // By the link a search gives (absolute) and by the route alone (relative).
+    for given in [href.clone(), local(&href)] {
+        let body = serde_json::json!({"inputs": {"product": {"href": given}, "max_reach_q": 1}});
+        let r = call(
+            &app,
+            "POST",
+            "/processes/swot-river-filter/execution",
+            &[("content-type", "application/json")],
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{given}: {}", r.text);
+        let summary = get(&app, &local(r.json()["summary"]["href"].as_str().unwrap())).await;
+        assert!(
+            summary.json()["kept"].as_u64().unwrap() > 0,
+            "{}",
+            summary.text
+        );
+        // The result item says which catalogue item it came from.
+        let job = r.headers["link"]
+            .to_str()
+            .unwrap()
+            .split("/jobs/")
+            .nth(1)
+            .unwrap()
+            .split('>')
+            .next()
+            .unwrap()
+            .to_string();
+        let result = get(&app, &format!("/stac/collections/results/items/{job}")).await;
+        assert_eq!(result.status, StatusCode::OK, "{}", result.text);
+        let links = result.json()["links"].clone();
+        let from: Vec<&Value> = links
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["rel"] == "derived_from")
+            .collect();
+        assert_eq!(from.len(), 1, "{}", result.text);
+        assert_eq!(from[0]["hysope:item"], id.as_str());
+    }
+
+    // A route of the catalogue that names no file, and another server's link.
+    for (given, status, says) in [
+        (
+            format!("/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/{id}/assets/nothing"),
+            StatusCode::BAD_REQUEST,
+            "names no file of the catalogue",
+        ),
+        (
+            "/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/unknown/assets/data".to_string(),
+            StatusCode::BAD_REQUEST,
+            "names no file of the catalogue",
+        ),
+        (
+            "/etc/passwd".to_string(),
+            StatusCode::BAD_REQUEST,
+            "outside the allowed input roots",
+        ),
+    ] {
+        let body = serde_json::json!({"inputs": {"product": {"href": given}}});
+        let r = call(
+            &app,
+            "POST",
+            "/processes/swot-river-filter/execution",
+            &[("content-type", "application/json")],
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(r.status, status, "{given}: {}", r.text);
+        assert!(
+            r.json()["detail"].as_str().unwrap().contains(says) && r.text.contains("product"),
+            "{given}: {}",
+            r.text
+        );
+    }
+}
