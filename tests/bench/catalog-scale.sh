@@ -74,18 +74,31 @@ for server in hysope rustac; do
     row "POST /search, the reach collection, limit 100" "$server" "$(lat "$base/search" --method POST --header 'Content-Type: application/json' --body "$body")"
     row "GET /search limit 10" "$server" "$(lat "$base/search?limit=10")"
 done
-# A reach in the middle of the id range, 100 reaches from it, and a box around it.
-read -r reach hundred box <<<"$(python3 - "$hs" <<'PY'
+# A reach in the middle of the first 10,000 ids, the 100 reaches from it, the
+# smallest box around it (grown by 10 %) that holds 100 reaches or more, and a
+# 10-degree box around it for a map view.
+read -r reach hundred box100 n100 box nbox <<<"$(python3 - "$hs" <<'PY'
 import json, sys, urllib.request
 base = sys.argv[1]
-page = json.load(urllib.request.urlopen(f"{base}/features/collections/reaches/items?limit=10000"))
+def get(url):
+    return json.load(urllib.request.urlopen(base + url))
+page = get("/features/collections/reaches/items?limit=10000")
 ids = [f["id"] for f in page["features"]]
 mid = ids[len(ids) // 2]
 b = page["features"][len(ids) // 2]["bbox"]
 x, y = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-print(mid, ",".join(ids[len(ids) // 2: len(ids) // 2 + 100]), f"{x - 5},{y - 5},{x + 5},{y + 5}")
+def around(h):
+    return f"{x - h:.4f},{y - h:.4f},{x + h:.4f},{y + h:.4f}"
+def count(box):
+    return len(get(f"/features/collections/reaches/items?bbox={box}&limit=10000")["features"])
+h = 0.05
+while count(around(h)) < 100:
+    h *= 1.1
+print(mid, ",".join(ids[len(ids) // 2: len(ids) // 2 + 100]), around(h), count(around(h)),
+      around(5), count(around(5)))
 PY
 )"
 row "a reach's full series, CSV" hysope "$(lat "$hs/timeseries/reaches?ids=$reach&fields=wse,wse_u,width&output=csv")"
-row "100 reaches' series, CSV" hysope "$(lat "$hs/timeseries/reaches?ids=$hundred&fields=wse,wse_u,width&output=csv")"
-row "features page, 10-degree box, limit 1000" hysope "$(lat "$hs/features/collections/reaches/items?bbox=$box&limit=1000")"
+row "100 reaches' series by ids, CSV" hysope "$(lat "$hs/timeseries/reaches?ids=$hundred&fields=wse,wse_u,width&output=csv")"
+row "the series of a box of $n100 reaches, CSV" hysope "$(lat "$hs/timeseries/reaches?bbox=$box100&fields=wse,wse_u,width&output=csv")"
+row "features page, 10-degree box ($nbox reaches), limit 1000" hysope "$(lat "$hs/features/collections/reaches/items?bbox=$box&limit=1000")"

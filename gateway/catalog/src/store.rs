@@ -242,8 +242,8 @@ pub fn parse_asset_route<'a>(href: &'a str, base: &str) -> Option<(&'a str, &'a 
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         [c, "items", i, "assets", k]
-            if [c, i, k].iter().all(|s| {
-                !s.is_empty() && !s.contains(['?', '#', '%']) && *s != "." && *s != ".."
+            if [*c, *i, *k].into_iter().all(|s| {
+                !s.is_empty() && !s.contains(['?', '#', '%']) && s != "." && s != ".."
             }) =>
         {
             Some((c, i, k))
