@@ -508,7 +508,13 @@ async fn a_catalogued_file_is_a_process_input_by_its_download_link() {
             .filter(|l| l["rel"] == "derived_from")
             .collect();
         assert_eq!(from.len(), 1, "{}", result.text);
-        assert_eq!(from[0]["hysope:item"], id.as_str());
+        assert_eq!(
+            from[0]["href"],
+            format!("http://test.local/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/{id}")
+                .as_str(),
+            "{}",
+            result.text
+        );
     }
 
     // A route of the catalogue that names no file, and another server's link.
