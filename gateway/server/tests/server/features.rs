@@ -304,20 +304,15 @@ async fn qgis_reads_the_reaches_pages_them_by_box_and_finds_a_river_by_name() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_ingested_file_is_downloaded_by_http_whole_or_by_range_never_by_its_path() {
-    use sha2::Digest;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, state) = app(dir.path()).await;
+/// Copies a shared RiverSP reach file into `dir` and ingests the copy; its path.
+async fn ingest_a_copy(state: &hysope_server::State, dir: &std::path::Path) -> std::path::PathBuf {
     let file = std::fs::read_dir(root().join("../shared/data/swot"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.to_str().unwrap().contains("RiverSP_Reach"))
         .unwrap();
-    let bytes = std::fs::read(&file).unwrap();
-    // A copy of the file, to change and remove later.
-    let copy = dir.path().join(file.file_name().unwrap());
-    std::fs::write(&copy, &bytes).unwrap();
+    let copy = dir.join(file.file_name().unwrap());
+    std::fs::copy(&file, &copy).unwrap();
     let catalog = state.catalog().clone();
     let path = copy.clone();
     tokio::task::spawn_blocking(move || {
@@ -326,6 +321,17 @@ async fn an_ingested_file_is_downloaded_by_http_whole_or_by_range_never_by_its_p
     .await
     .unwrap()
     .unwrap();
+    copy
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ingested_file_is_downloaded_by_http_whole_or_by_range_never_by_its_path() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = app(dir.path()).await;
+    // A copy of the file, to change and remove later.
+    let copy = ingest_a_copy(&state, dir.path()).await;
+    let bytes = std::fs::read(&copy).unwrap();
 
     // Searches and the item give an HTTP link of this server, never the path.
     let page = get(&app, "/stac/search?collections=SWOT_L2_HR_RiverSP_Reach").await;
@@ -448,22 +454,8 @@ async fn an_ingested_file_is_downloaded_by_http_whole_or_by_range_never_by_its_p
 async fn a_catalogued_file_is_a_process_input_by_its_download_link() {
     let dir = tempfile::tempdir().unwrap();
     let (app, state) = app(dir.path()).await;
-    let file = std::fs::read_dir(root().join("../shared/data/swot"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_str().unwrap().contains("RiverSP_Reach"))
-        .unwrap();
     // Outside every input root: the catalogue took it in, so it is the server's own.
-    let copy = dir.path().join(file.file_name().unwrap());
-    std::fs::copy(&file, &copy).unwrap();
-    let catalog = state.catalog().clone();
-    let path = copy.clone();
-    tokio::task::spawn_blocking(move || {
-        hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &[path], |_, _, _, _| {})
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    ingest_a_copy(&state, dir.path()).await;
     let page = get(&app, "/stac/search?collections=SWOT_L2_HR_RiverSP_Reach").await;
     let item = page.json()["features"][0].clone();
     let id = item["id"].as_str().unwrap().to_string();
