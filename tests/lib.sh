@@ -31,3 +31,18 @@ token() {
     "${HYSOPE_BIN:-$(dirname "${BASH_SOURCE[0]}")/../target/debug/hysope}" admin token create \
         --user "$2" --role "$3" --data-dir "$1" 2>/dev/null | tail -n 1
 }
+
+# bench_scratch: a scratch folder $work (with an empty $work/none, a processes
+# folder without processes) and a list $pids of the servers a script starts; at
+# exit the servers are stopped and the folder removed.
+bench_scratch() {
+    work="$(mktemp -d)"
+    mkdir -p "$work/none"
+    pids=()
+    trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+}
+
+# rustac_of PYTHON: the rustac command installed beside PYTHON (pip install rustac).
+rustac_of() {
+    echo "$(dirname "$(command -v "$1")")/rustac"
+}

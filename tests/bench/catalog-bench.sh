@@ -20,16 +20,9 @@ seconds="${1:-10}"
 items="${2:-100000}"
 rounds="${3:-5}"
 py="${RUSTAC_PYTHON:-python3}"
-rustac="$(dirname "$(command -v "$py")")/rustac"
+rustac="$(rustac_of "$py")"
 data="$(cd "$root/../shared/data" && pwd)"
-work="$(mktemp -d)"
-mkdir -p "$work/none"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_scratch
 hysope="$root/target/release/hysope"
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 

@@ -22,16 +22,9 @@ reaches="${2:-249000}"
 passes="${3:-40}"
 seconds="${4:-10}"
 py="${RUSTAC_PYTHON:-python3}"
-rustac="$(dirname "$(command -v "$py")")/rustac"
+rustac="$(rustac_of "$py")"
 release="$root/target/release"
-work="$(mktemp -d)"
-mkdir -p "$work/none"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_scratch
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 [ -f "$dir/store.redb" ] || "$release/catalog-scale" "$dir" "$reaches" "$passes"

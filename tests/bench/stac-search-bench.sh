@@ -22,15 +22,8 @@ seconds="${1:-10}"
 items="${2:-100000}"
 href_base="${3:-https://archive.swot.example}"
 py="${RUSTAC_PYTHON:-python3}"
-rustac="$(dirname "$(command -v "$py")")/rustac"
-work="$(mktemp -d)"
-mkdir -p "$work/none"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+rustac="$(rustac_of "$py")"
+bench_scratch
 hysope="$root/target/release/hysope"
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
