@@ -364,13 +364,13 @@ pub mod catalog_store {
             .features(&query("reaches", &[("limit", "10000")]))
             .unwrap();
         assert_eq!(all.matched, Some(expected.len() as u64));
-        let got: Vec<&str> = all
-            .features
+        let all_features = all.to_values();
+        let got: Vec<&str> = all_features
             .iter()
             .map(|f| f["id"].as_str().unwrap())
             .collect();
         assert_eq!(got, expected.iter().map(String::as_str).collect::<Vec<_>>());
-        for f in &all.features {
+        for f in &all_features {
             let kind = f["geometry"]["type"].as_str().unwrap_or_default();
             assert!(kind.contains("LineString"), "{f}");
             let p = &f["properties"];
@@ -398,7 +398,7 @@ pub mod catalog_store {
                 .is_none()
         );
         // Pages of 7 inside a box, in id order, each feature meeting the box.
-        let first = &all.features[0];
+        let first = &all_features[0];
         let b: Vec<f64> = first["bbox"]
             .as_array()
             .unwrap()
@@ -422,7 +422,7 @@ pub mod catalog_store {
             matched = matched.or(page.matched);
             assert_eq!(page.matched, matched);
             seen.extend(
-                page.features
+                page.to_values()
                     .iter()
                     .map(|f| f["id"].as_str().unwrap().to_string()),
             );
@@ -442,7 +442,7 @@ pub mod catalog_store {
             ))
             .unwrap();
         assert!(!high.features.is_empty());
-        for f in &high.features {
+        for f in &high.to_values() {
             assert!(f["properties"]["wse"].as_f64().unwrap() > 100.0, "{f}");
             assert!(f["properties"]["quality"].as_i64().unwrap() <= 1, "{f}");
         }
@@ -454,7 +454,7 @@ pub mod catalog_store {
             ))
             .unwrap();
         assert!(!nodes.features.is_empty());
-        for n in &nodes.features {
+        for n in &nodes.to_values() {
             assert_eq!(n["properties"]["reach_id"], json!("74269900011"), "{n}");
             assert_eq!(n["geometry"]["type"], json!("Point"));
         }
@@ -462,7 +462,7 @@ pub mod catalog_store {
         // observed and have no polygon: they are no feature until a product draws them).
         let lakes = store.features(&query("lakes", &[("limit", "1")])).unwrap();
         assert_eq!(lakes.matched, Some(112));
-        assert_eq!(lakes.features[0]["geometry"]["type"], json!("Polygon"));
+        assert_eq!(lakes.to_values()[0]["geometry"]["type"], json!("Polygon"));
         // A river by a prefix of its name, any word, in any case.
         let (name, ids) = named.iter().next().expect("a named reach in the real file");
         let word = name.split(' ').next().unwrap();

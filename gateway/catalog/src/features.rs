@@ -25,6 +25,7 @@ use cql2::Expr;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::{Error, Result};
@@ -290,6 +291,30 @@ impl Summary {
         p
     }
 
+    /// The feature as GeoJSON text, its geometry spliced in as stored (GeoJSON
+    /// text; `None` for a feature without one): a page of features is written
+    /// without parsing their geometries.
+    pub fn to_geojson_raw(&self, geometry: Option<&RawValue>, now: i64) -> Box<RawValue> {
+        #[derive(Serialize)]
+        struct Feature<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            id: &'a str,
+            geometry: Option<&'a RawValue>,
+            bbox: [f64; 4],
+            properties: Map<String, Value>,
+        }
+        let feature = Feature {
+            kind: "Feature",
+            id: &self.id,
+            geometry,
+            bbox: self.bbox,
+            properties: self.properties(now),
+        };
+        // A struct of strings, numbers and JSON values always serialises.
+        serde_json::value::to_raw_value(&feature).unwrap_or_default()
+    }
+
     /// The feature as GeoJSON, with its geometry.
     pub fn to_geojson(&self, geometry: Value, now: i64) -> Value {
         json!({
@@ -378,12 +403,23 @@ pub struct FeatureQuery {
 /// A page of features.
 #[derive(Debug, Clone, Default)]
 pub struct FeaturePage {
-    /// GeoJSON features, ordered by id.
-    pub features: Vec<Value>,
+    /// GeoJSON features (their text), ordered by id.
+    pub features: Vec<Box<RawValue>>,
     /// How many match in all, when known without reading them all.
     pub matched: Option<u64>,
     /// The id the next page starts after.
     pub next: Option<String>,
+}
+
+impl FeaturePage {
+    /// The features parsed (for a caller that reads them, not one that sends
+    /// them on).
+    pub fn to_values(&self) -> Vec<Value> {
+        self.features
+            .iter()
+            .map(|f| serde_json::from_str(f.get()).unwrap_or(Value::Null))
+            .collect()
+    }
 }
 
 fn bad(text: impl Into<String>) -> Error {

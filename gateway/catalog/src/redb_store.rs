@@ -761,8 +761,13 @@ impl CatalogStore for RedbCatalog {
         let features = summaries
             .into_iter()
             .map(|s| {
-                let geometry = Self::geometry(&geometries, &s.kind, &s.id)?;
-                Ok(s.to_geojson(geometry, query.now))
+                // The stored GeoJSON is spliced in, checked but not parsed into values.
+                let stored = geometries.get((s.kind.as_str(), s.id.as_str()))?;
+                let geometry: Option<&serde_json::value::RawValue> = match &stored {
+                    Some(g) => Some(serde_json::from_slice(g.value())?),
+                    None => None,
+                };
+                Ok(s.to_geojson_raw(geometry, query.now))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(FeaturePage {

@@ -298,7 +298,7 @@ impl SeriesRequest {
             )));
         }
         let mut targets: Vec<Target> = page
-            .features
+            .to_values()
             .into_iter()
             .map(|f| {
                 let name = f["properties"][features::name_field(self.kind)]

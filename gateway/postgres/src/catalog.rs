@@ -779,18 +779,18 @@ async fn features_page(
             &[&q.kind, &page_ids],
         )
         .await?;
-    let mut geometries: BTreeMap<String, Value> = BTreeMap::new();
+    let mut geometries: BTreeMap<String, Box<serde_json::value::RawValue>> = BTreeMap::new();
     for r in rows {
         if let Some(g) = r.get::<_, Option<String>>(1) {
             geometries.insert(
                 r.get(0),
-                serde_json::from_str(&g).map_err(|e| carry(e.into()))?,
+                serde_json::value::RawValue::from_string(g).map_err(|e| carry(e.into()))?,
             );
         }
     }
     let features = page
         .iter()
-        .map(|s| s.to_geojson(geometries.remove(&s.id).unwrap_or(Value::Null), q.now))
+        .map(|s| s.to_geojson_raw(geometries.get(&s.id).map(|g| &**g), q.now))
         .collect();
     Ok(FeaturePage {
         features,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hysope_catalog::features::{self, COLLECTIONS, FeatureQuery};
 use hysope_catalog::series::{self, Output, SeriesRequest};
@@ -253,17 +253,33 @@ async fn items(
             "the next page",
         ));
     }
-    let mut body = json!({
-        "type": "FeatureCollection",
-        "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "numberReturned": page.features.len(),
-        "features": page.features,
-        "links": links,
-    });
-    if let Some(n) = page.matched {
-        body["numberMatched"] = json!(n);
+    // The features are written as the catalogue gave them (GeoJSON text).
+    #[derive(serde::Serialize)]
+    struct Collection<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(rename = "timeStamp")]
+        time_stamp: String,
+        #[serde(rename = "numberMatched", skip_serializing_if = "Option::is_none")]
+        number_matched: Option<u64>,
+        #[serde(rename = "numberReturned")]
+        number_returned: usize,
+        features: &'a [Box<serde_json::value::RawValue>],
+        links: Vec<Value>,
     }
-    Ok(geojson(StatusCode::OK, &body))
+    let body = serde_json::to_vec(&Collection {
+        kind: "FeatureCollection",
+        time_stamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        number_matched: page.matched,
+        number_returned: page.features.len(),
+        features: &page.features,
+        links,
+    })
+    .map_err(|e| ApiError::new(Kind::Internal, format!("a features page: {e}")))?;
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
+    Ok(r)
 }
 
 async fn item(
