@@ -291,40 +291,40 @@ impl Summary {
         p
     }
 
-    /// The feature as GeoJSON text, its geometry spliced in as stored (GeoJSON
-    /// text; `None` for a feature without one): a page of features is written
-    /// without parsing their geometries.
-    pub fn to_geojson_raw(&self, geometry: Option<&RawValue>, now: i64) -> Box<RawValue> {
-        #[derive(Serialize)]
-        struct Feature<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            id: &'a str,
-            geometry: Option<&'a RawValue>,
-            bbox: [f64; 4],
-            properties: Map<String, Value>,
-        }
-        let feature = Feature {
+    /// The feature as GeoJSON with `geometry` in it (a value, or stored text).
+    fn geojson_with<G: Serialize>(&self, geometry: G, now: i64) -> GeoJsonFeature<'_, G> {
+        GeoJsonFeature {
             kind: "Feature",
             id: &self.id,
             geometry,
             bbox: self.bbox,
             properties: self.properties(now),
-        };
+        }
+    }
+
+    /// The feature as GeoJSON text, its geometry spliced in as stored (GeoJSON
+    /// text; `None` for a feature without one): a page of features is written
+    /// without parsing their geometries.
+    pub fn to_geojson_raw(&self, geometry: Option<&RawValue>, now: i64) -> Box<RawValue> {
         // A struct of strings, numbers and JSON values always serialises.
-        serde_json::value::to_raw_value(&feature).unwrap_or_default()
+        serde_json::value::to_raw_value(&self.geojson_with(geometry, now)).unwrap_or_default()
     }
 
     /// The feature as GeoJSON, with its geometry.
     pub fn to_geojson(&self, geometry: Value, now: i64) -> Value {
-        json!({
-            "type": "Feature",
-            "id": self.id,
-            "geometry": geometry,
-            "bbox": self.bbox,
-            "properties": self.properties(now),
-        })
+        serde_json::to_value(self.geojson_with(geometry, now)).unwrap_or_default()
     }
+}
+
+/// A feature as GeoJSON writes it.
+#[derive(Serialize)]
+struct GeoJsonFeature<'a, G> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    geometry: G,
+    bbox: [f64; 4],
+    properties: Map<String, Value>,
 }
 
 /// The properties of a feature, their types and what they mean: the collection's

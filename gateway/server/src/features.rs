@@ -72,7 +72,12 @@ fn now() -> i64 {
 }
 
 fn geojson(status: StatusCode, body: &Value) -> Response {
-    let mut r = json_response(status, body);
+    geojson_bytes(status, body.to_string().into_bytes())
+}
+
+/// GeoJSON written already.
+fn geojson_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = (status, body).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
     r
@@ -276,10 +281,7 @@ async fn items(
         links,
     })
     .map_err(|e| ApiError::new(Kind::Internal, format!("a features page: {e}")))?;
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
-    Ok(r)
+    Ok(geojson_bytes(StatusCode::OK, body))
 }
 
 async fn item(
