@@ -206,14 +206,18 @@ impl hysope_jobs::RunBackends for Backends {
     }
 }
 
-/// A command-line run on the HPC backend: its folder, removed when the run is
-/// over (a command-line run is not re-attached), and the Slurm calls it made.
-pub struct RunDir(pub Option<(PathBuf, Hpc)>);
+/// A command-line run's folder (its local scratch, or its folder on the HPC
+/// backend's shared disk), removed when the run is over (a command-line run is
+/// not re-attached), and the Slurm calls it made.
+pub struct RunDir {
+    pub dir: PathBuf,
+    pub hpc: Option<Hpc>,
+}
 
 impl RunDir {
     /// Says on stderr how many Slurm calls the run made (`--backend hpc`).
     pub fn report(&self) {
-        if let Some((_, hpc)) = &self.0 {
+        if let Some(hpc) = &self.hpc {
             let c = hpc.calls();
             eprintln!(
                 "hysope: Slurm calls: sbatch {}, squeue {}, scancel {}, scontrol {}, sinfo {}",
@@ -225,8 +229,6 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        if let Some((dir, _)) = &self.0 {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

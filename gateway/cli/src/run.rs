@@ -269,12 +269,13 @@ pub async fn runner_with(
     let scratch = std::env::temp_dir().join(format!("hysope-run-{}", std::process::id()));
     let run = super::backends::run_name();
     let (before, scratch) = opened.for_run(&run, scratch)?;
-    let dir = super::backends::RunDir(
-        opened
-            .hpc
-            .as_ref()
-            .map(|h| (h.work_dir().join(&run), h.clone())),
-    );
+    let dir = super::backends::RunDir {
+        dir: match &opened.hpc {
+            Some(h) => h.work_dir().join(&run),
+            None => scratch.clone(),
+        },
+        hpc: opened.hpc.clone(),
+    };
     let mut builder = engine.runner(scratch).limits(limits);
     for backend in before {
         builder = builder.backend(backend);

@@ -34,6 +34,34 @@ fn assert_fails(output: &Output, code: i32, message: &str) {
 }
 
 #[test]
+fn a_run_leaves_nothing_in_the_temporary_folder() {
+    let root = workspace_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let cwl = root.join("plugins/echo/echo.cwl");
+    let job = root.join("plugins/echo/example.yml");
+    let output = Command::new(env!("CARGO_BIN_EXE_hysope"))
+        .args(["run", cwl.to_str().unwrap(), job.to_str().unwrap(), "--quiet"])
+        .arg("--out")
+        .arg(out.path())
+        .current_dir(&root)
+        .env("TMPDIR", tmp.path())
+        .env("HYSOPE_PLUGIN_PATH", component_dir())
+        .env(
+            "HYSOPE_CACHE_DIR",
+            root.join("target").join("test-compile-cache"),
+        )
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}
+
+#[test]
 fn runs_the_bundled_plugins_from_their_cwl_and_example_jobs() {
     let root = workspace_root();
     for plugin in ["echo", "swot-river-filter"] {
