@@ -8,6 +8,8 @@
 //! map view. Prints Markdown table rows.
 //!
 //!     catalog-scale DATA_DIR REACHES PASSES [QUERIES]
+//!
+//! QUERIES 0 measures the open alone.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -38,6 +40,14 @@ fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The store's own account of its open (phases in ms) goes to stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "hysope_catalog=info".into()),
+        )
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     anyhow::ensure!(
         args.len() >= 3,
@@ -91,6 +101,9 @@ fn main() -> anyhow::Result<()> {
         after as f64 / 1024.0,
         before as f64 / 1024.0
     );
+    if queries == 0 {
+        return Ok(());
+    }
     let reaches = synthetic::reaches(&spec);
     let now = chrono::Utc::now().timestamp_micros();
     let mut rng = Rng::new(5);

@@ -248,6 +248,133 @@ pub struct Summary {
     pub best_quality: Option<f64>,
 }
 
+/// First byte of a summary in the binary layout ([`Summary::to_bytes`]); a
+/// summary stored as JSON (files written before it) starts with `{`.
+const SUMMARY_LAYOUT: u8 = 1;
+
+impl Summary {
+    /// The summary as the embedded store keeps it (its kind and id are the row's
+    /// key): the layout byte, a byte of which optional numbers follow, the box,
+    /// the pass counts, those numbers, the names and the parent, little-endian,
+    /// strings as a u16 length and UTF-8. About 90 bytes where JSON took 290: the
+    /// 249,000 summaries read at open span a third of the pages.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let numbers = [self.wse, self.wse_median, self.quality, self.best_quality];
+        let mut present = u8::from(self.last_time.is_some()) | u8::from(self.parent.is_some()) << 7;
+        for (i, n) in numbers.iter().enumerate() {
+            present |= u8::from(n.is_some()) << (i + 1);
+        }
+        let mut out = Vec::with_capacity(96);
+        out.extend_from_slice(&[SUMMARY_LAYOUT, present]);
+        for v in self.bbox {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.passes.to_le_bytes());
+        out.extend_from_slice(&self.usable.to_le_bytes());
+        if let Some(t) = self.last_time {
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        for n in numbers.iter().flatten() {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        let names = &self.names[..self.names.len().min(u16::MAX as usize)];
+        out.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        for text in names.iter().chain(&self.parent) {
+            // A name longer than 64 KiB (none is) is cut at a character's start.
+            let mut end = text.len().min(u16::MAX as usize);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.extend_from_slice(&(end as u16).to_le_bytes());
+            out.extend_from_slice(&text.as_bytes()[..end]);
+        }
+        out
+    }
+
+    /// A stored summary of the feature `kind`/`id`: the binary layout, or JSON.
+    pub fn from_bytes(kind: &str, id: &str, bytes: &[u8]) -> Result<Summary> {
+        if bytes.first() == Some(&b'{') {
+            return Ok(serde_json::from_slice(bytes)?);
+        }
+        let bad = |what: &str| Error::Store(format!("{kind} {id}: stored summary {what}"));
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(1).ok_or_else(|| bad("is empty"))?[0] != SUMMARY_LAYOUT {
+            return Err(bad("has an unknown layout"));
+        }
+        let short = || bad("is cut short");
+        let present = r.take(1).ok_or_else(short)?[0];
+        let mut bbox = [0.0; 4];
+        for v in &mut bbox {
+            *v = r.f64().ok_or_else(short)?;
+        }
+        let passes = r.u32().ok_or_else(short)?;
+        let usable = r.u32().ok_or_else(short)?;
+        let mut optional = |bit: u8| -> Result<Option<[u8; 8]>> {
+            if present & (1 << bit) == 0 {
+                return Ok(None);
+            }
+            Ok(Some(r.array().ok_or_else(short)?))
+        };
+        let last_time = optional(0)?.map(i64::from_le_bytes);
+        let wse = optional(1)?.map(f64::from_le_bytes);
+        let wse_median = optional(2)?.map(f64::from_le_bytes);
+        let quality = optional(3)?.map(f64::from_le_bytes);
+        let best_quality = optional(4)?.map(f64::from_le_bytes);
+        let count = u16::from_le_bytes(r.array().ok_or_else(short)?);
+        let mut text = || -> Result<String> {
+            let len = u16::from_le_bytes(r.array().ok_or_else(short)?) as usize;
+            let s = r.take(len).ok_or_else(short)?;
+            String::from_utf8(s.to_vec()).map_err(|_| bad("has a name that is not UTF-8"))
+        };
+        let names = (0..count).map(|_| text()).collect::<Result<Vec<_>>>()?;
+        let parent = if present & 0x80 != 0 {
+            Some(text()?)
+        } else {
+            None
+        };
+        Ok(Summary {
+            kind: kind.to_string(),
+            id: id.to_string(),
+            names,
+            parent,
+            bbox,
+            passes,
+            usable,
+            last_time,
+            wse,
+            wse_median,
+            quality,
+            best_quality,
+        })
+    }
+}
+
+/// A cursor over a stored record's bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    fn f64(&mut self) -> Option<f64> {
+        self.array().map(f64::from_le_bytes)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.array().map(u32::from_le_bytes)
+    }
+}
+
 /// Rounds to 1 mm or 0.01 day: the summary's derived numbers carry no false digits.
 fn round(x: f64, step: f64) -> f64 {
     (x / step).round() * step
@@ -1002,6 +1129,64 @@ mod tests {
             product_time: pass.as_ref().map(|p| p.time.clone()).unwrap_or_default(),
             pass,
         }
+    }
+
+    #[test]
+    fn a_summary_reads_back_as_stored_and_a_cut_one_is_an_error() {
+        let full = Summary {
+            kind: "node".into(),
+            id: "74230900010011".into(),
+            names: vec!["Rhône".into(), "Le Grand-Rhône".into()],
+            parent: Some("74230900011".into()),
+            bbox: [4.5, 43.5, 4.75, 43.625],
+            passes: 40,
+            usable: 35,
+            last_time: Some(1_700_000_000_123_456),
+            wse: Some(1.234),
+            wse_median: Some(-0.5),
+            quality: Some(1.0),
+            best_quality: Some(0.0),
+        };
+        let bare = Summary {
+            kind: "lake".into(),
+            id: "7420123456".into(),
+            names: Vec::new(),
+            parent: None,
+            last_time: None,
+            wse: None,
+            wse_median: None,
+            quality: None,
+            best_quality: None,
+            passes: 1,
+            usable: 0,
+            ..full.clone()
+        };
+        let some_unknown = Summary {
+            wse: None,
+            quality: None,
+            ..full.clone()
+        };
+        for s in [&full, &bare, &some_unknown] {
+            let bytes = s.to_bytes();
+            assert_eq!(&Summary::from_bytes(&s.kind, &s.id, &bytes).unwrap(), s);
+            // A file written before the binary layout keeps JSON.
+            let json = serde_json::to_vec(s).unwrap();
+            assert_eq!(&Summary::from_bytes(&s.kind, &s.id, &json).unwrap(), s);
+        }
+        let bytes = full.to_bytes();
+        assert!(bytes.len() * 3 < serde_json::to_vec(&full).unwrap().len() * 2);
+        for cut in 0..bytes.len() {
+            let e = Summary::from_bytes("node", "74230900010011", &bytes[..cut]).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("node 74230900010011: stored summary"),
+                "{e}"
+            );
+        }
+        let mut foreign = bytes.clone();
+        foreign[0] = 9;
+        let e = Summary::from_bytes("node", "74230900010011", &foreign).unwrap_err();
+        assert!(e.to_string().contains("unknown layout"), "{e}");
     }
 
     #[test]

@@ -227,6 +227,7 @@ impl RedbCatalog {
     /// The catalogue in a file other stores share (the server's jobs): the
     /// catalogue's writes share their commits with theirs.
     pub fn open_shared(db: Arc<SharedDb>) -> Result<Self> {
+        let started = std::time::Instant::now();
         let txn = db.begin_write()?;
         {
             txn.open_table(COLLECTIONS)?;
@@ -246,6 +247,7 @@ impl RedbCatalog {
         if !complete {
             Self::make_entries(&db)?;
         }
+        let tables = started.elapsed();
         let mut index = Index::default();
         {
             let read = db.begin_read()?;
@@ -256,20 +258,62 @@ impl RedbCatalog {
                 index.upsert(decode_entry(collection, id, value.value())?);
             }
         }
+        let entries_at = started.elapsed();
         let features = {
             let read = db.begin_read()?;
             let table = read.open_table(FEATURE_SUMMARIES)?;
             let mut summaries = Vec::with_capacity(table.len()? as usize);
+            let mut json = false;
             for row in table.iter()? {
-                summaries.push(serde_json::from_slice::<Summary>(row?.1.value())?);
+                let (key, value) = row?;
+                let (kind, id) = key.value();
+                json |= value.value().first() == Some(&b'{');
+                summaries.push(Summary::from_bytes(kind, id, value.value())?);
             }
-            FeatureIndex::build(summaries)
+            drop((table, read));
+            if json {
+                Self::rewrite_summaries(&db, &summaries)?;
+            }
+            let read_at = started.elapsed();
+            let count = summaries.len();
+            let built = FeatureIndex::build(summaries);
+            tracing::info!(
+                items = index.entries.len(),
+                features = count,
+                tables_ms = tables.as_millis() as u64,
+                entries_ms = (entries_at - tables).as_millis() as u64,
+                summaries_ms = (read_at - entries_at).as_millis() as u64,
+                index_ms = (started.elapsed() - read_at).as_millis() as u64,
+                "catalogue loaded"
+            );
+            built
         };
         Ok(RedbCatalog {
             db,
             index: Arc::new(RwLock::new(index)),
             features: Arc::new(RwLock::new(features)),
         })
+    }
+
+    /// Stores every summary again in the binary layout (a file written when they
+    /// were JSON), in one commit.
+    fn rewrite_summaries(db: &SharedDb, summaries: &[Summary]) -> Result<()> {
+        let started = std::time::Instant::now();
+        let txn = db.begin_write()?;
+        txn.delete_table(FEATURE_SUMMARIES)?;
+        {
+            let mut table = txn.open_table(FEATURE_SUMMARIES)?;
+            for s in summaries {
+                table.insert((s.kind.as_str(), s.id.as_str()), s.to_bytes().as_slice())?;
+            }
+        }
+        txn.commit()?;
+        tracing::info!(
+            features = summaries.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "feature summaries stored again in the binary layout"
+        );
+        Ok(())
     }
 
     /// Takes in the features a product shows, in `txn`;
@@ -302,7 +346,7 @@ impl RedbCatalog {
             }
             let summary = record.summary();
             records.insert(key, serde_json::to_vec(&record)?.as_slice())?;
-            summaries.insert(key, serde_json::to_vec(&summary)?.as_slice())?;
+            summaries.insert(key, summary.to_bytes().as_slice())?;
             out.push(summary);
         }
         Ok(out)
@@ -924,5 +968,58 @@ mod tests {
             let item = decode_item(items.get((collection, id)).unwrap().unwrap().value()).unwrap();
             assert_eq!(stored, Entry::of(&item).unwrap());
         }
+    }
+
+    fn summaries(path: &Path) -> Vec<(String, String, Vec<u8>)> {
+        let db = SharedDb::open(path).unwrap();
+        let read = db.begin_read().unwrap();
+        let table = read.open_table(FEATURE_SUMMARIES).unwrap();
+        table
+            .iter()
+            .unwrap()
+            .map(|row| {
+                let (key, value) = row.unwrap();
+                let (kind, id) = key.value();
+                (kind.to_string(), id.to_string(), value.value().to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn summaries_stored_as_json_are_read_and_stored_again_in_the_binary_layout() {
+        let (_dir, path) = ingested();
+        let binary = summaries(&path);
+        assert!(binary.len() > 100, "{}", binary.len());
+        assert!(binary.iter().all(|(_, _, b)| b[0] == 1));
+        let page = |store: &RedbCatalog| {
+            let q = FeatureQuery {
+                kind: "reach",
+                limit: 10_000,
+                ..FeatureQuery::default()
+            };
+            store.features(&q).unwrap().to_values()
+        };
+        let expected = page(&RedbCatalog::open(&path).unwrap());
+        // As an earlier version left them: JSON.
+        {
+            let db = SharedDb::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut table = txn.open_table(FEATURE_SUMMARIES).unwrap();
+                for (kind, id, bytes) in &binary {
+                    let s = Summary::from_bytes(kind, id, bytes).unwrap();
+                    let json = serde_json::to_vec(&s).unwrap();
+                    table
+                        .insert((kind.as_str(), id.as_str()), json.as_slice())
+                        .unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+        assert!(summaries(&path).iter().all(|(_, _, b)| b[0] == b'{'));
+        let store = RedbCatalog::open(&path).unwrap();
+        assert_eq!(page(&store), expected);
+        drop(store);
+        assert_eq!(summaries(&path), binary);
     }
 }
