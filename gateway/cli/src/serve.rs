@@ -156,6 +156,13 @@ pub struct ServeArgs {
     /// the data folder's store by default.
     #[arg(long = "catalog", env = "HYSOPE_CATALOG")]
     pub catalog_url: Option<String>,
+    /// Make every commit of the data folder's store (`store.redb`) record its
+    /// allocator state, so that the first open after a crash (`kill -9`, power
+    /// loss) takes no time instead of a walk of the whole file (40-85 s for
+    /// 8.5 GB). A durable commit then costs about 1 ms more on such a file
+    /// (0.2 ms more on a small one).
+    #[arg(long, env = "HYSOPE_STORE_QUICK_REPAIR")]
+    pub store_quick_repair: bool,
     /// Let anonymous callers execute processes and follow the jobs they started by
     /// their links (a public demo). Off by default: executing needs a user's token.
     #[arg(long, env = "HYSOPE_ANONYMOUS_EXECUTE")]
@@ -306,6 +313,7 @@ async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         catalog_url: args.catalog_url.clone(),
         queue_url: args.queue_url.clone(),
         lease: args.lease,
+        store_quick_repair: args.store_quick_repair,
     };
     let (state, requeued) = start(config).await?;
     let processes = state.jobs().processes().all().count();

@@ -90,6 +90,10 @@ pub struct Config {
     /// `pgstac://…` (`postgres://…`), a PostgreSQL database with pgstac that
     /// gateways share.
     pub catalog_url: Option<String>,
+    /// Every commit of the data folder's store records redb's allocator state, so
+    /// that an open after a crash needs no repair (see
+    /// [`hysope_store::SharedDb::set_quick_repair`]).
+    pub store_quick_repair: bool,
 }
 
 /// Connections of a pgstac catalogue's pool.
@@ -510,6 +514,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     create_data_dir(&config.data_dir)?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let store = open_store(&data_dir)?;
+    store.set_quick_repair(config.store_quick_repair);
     let JobStores {
         jobs,
         queue,

@@ -41,6 +41,7 @@ pub fn config(data: &Path) -> Config {
         queue_url: None,
         lease: hysope_jobs::DEFAULT_LEASE,
         backends: None,
+        store_quick_repair: false,
     }
 }
 
