@@ -377,7 +377,10 @@ impl<'a> Reader<'a> {
 
 /// Rounds to 1 mm or 0.01 day: the summary's derived numbers carry no false digits.
 fn round(x: f64, step: f64) -> f64 {
-    (x / step).round() * step
+    // Divided by the whole number of steps per unit, not multiplied by the step:
+    // 118 / 1000 is the double nearest 0.118, 118 * 0.001 is 0.11800000000000001.
+    // `+ 0.0` turns a rounded -0 into 0.
+    (x / step).round() / (1.0 / step).round() + 0.0
 }
 
 impl Summary {
@@ -1187,6 +1190,15 @@ mod tests {
         foreign[0] = 9;
         let e = Summary::from_bytes("node", "74230900010011", &foreign).unwrap_err();
         assert!(e.to_string().contains("unknown layout"), "{e}");
+    }
+
+    #[test]
+    fn rounded_numbers_carry_no_false_digits() {
+        // Two reaches of the shared simulated cycles: latest WSE minus median.
+        assert_eq!(round(208.088891 - 207.970453, 0.001).to_string(), "0.118");
+        assert_eq!(round(203.168421 - 203.036923, 0.001).to_string(), "0.131");
+        assert_eq!(round(-0.0004, 0.001).to_string(), "0");
+        assert_eq!(round(229.045_6, 0.01).to_string(), "229.05");
     }
 
     #[test]
