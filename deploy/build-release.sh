@@ -5,6 +5,8 @@
 # (the command's path).
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rustup target add wasm32-wasip2 >/dev/null
+# The portal's libraries, which the release build embeds (portal/package-lock.json).
+bash "$root/portal/install.sh"
 # The bundled plugins, one package a line (word splitting of $bundled is meant).
 bundled=$(sed -e '/^#/d' -e 's/^/-p /' "$root/plugins/bundled.txt")
 # shellcheck disable=SC2086

@@ -46,6 +46,10 @@ sh "$(dirname "$0")/../deploy/services/postgres.sh" >/dev/null
 # RabbitMQ on 127.0.0.1:5672 (gateway/amqp/tests, scale_out.rs; a queue per test).
 sh "$(dirname "$0")/../deploy/services/rabbitmq.sh" >/dev/null
 
+# The portal's libraries and its test tools (playwright-core, axe-core), from
+# portal/package-lock.json.
+bash "$(dirname "$0")/../portal/install.sh" --with-tests
+
 # The OpenID provider of the identity tests (gateway/server/tests/server/identity.rs).
 oidc="$(cd "$(dirname "$0")/oidc" && pwd)"
 if [ ! -d "$oidc/node_modules/oidc-provider" ]; then

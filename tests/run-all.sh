@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 bash tests/install-tools.sh
 rustup target add wasm32-wasip2 >/dev/null
 cargo test --workspace "$@"
+# The portal: its pure modules, then its pages in a headless Chromium against
+# `hysope serve` (screenshots in target/portal-screenshots).
+(cd portal && npm test)
+(cd portal && HYSOPE_BIN="$PWD/../target/debug/hysope" npm run --silent test:browser)
 # The CWL conformance suite's required tests against the hysope binary the tests built.
 bash tests/conformance.sh required
 # The same through the HPC backend: every tool a Slurm job on the one-node cluster.

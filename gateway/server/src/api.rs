@@ -107,6 +107,7 @@ pub fn routes() -> Routes {
         .merge(super::downloads::routes())
         .merge(super::oci::routes())
         .merge(super::curation::routes())
+        .merge(super::portal::routes())
 }
 
 /// The route table (built once).
@@ -298,6 +299,11 @@ pub(super) fn negotiate(
 pub(super) use hysope_jobs::documents::link;
 
 async fn landing(headers: HeaderMap, Params(q): Params<Format>) -> Response {
+    // A browser opening the server's address gets the portal; the landing page
+    // as HTML stays at `/?f=html`.
+    if q.f.is_none() && wants_html(&headers, None) {
+        return axum::response::Redirect::to("/portal/").into_response();
+    }
     let base = base_url(&headers);
     let body = json!({
         "title": "Hysope",
@@ -311,6 +317,7 @@ async fn landing(headers: HeaderMap, Params(q): Params<Format>) -> Response {
             link(format!("{base}/processes"), "http://www.opengis.net/def/rel/ogc/1.0/processes", "application/json", "processes"),
             link(format!("{base}/jobs"), "http://www.opengis.net/def/rel/ogc/1.0/job-list", "application/json", "jobs"),
             link(format!("{base}/stac"), "data", "application/json", "the STAC catalogue of SWOT products, gauges and results"),
+            link(format!("{base}/portal/"), "related", "text/html", "the web portal: a map of the rivers and lakes, their time series"),
         ],
     });
     negotiate(&headers, q.f.as_deref(), "Hysope", body)

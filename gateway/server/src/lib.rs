@@ -20,6 +20,7 @@ pub mod html;
 pub mod oci;
 pub mod openapi;
 pub mod plugin_check;
+pub mod portal;
 pub mod query;
 pub mod stac;
 pub mod tokens;

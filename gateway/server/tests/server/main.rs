@@ -9,6 +9,7 @@ mod api;
 mod execute_properties;
 mod features;
 mod identity;
+mod portal;
 mod registry;
 mod stac;
 mod trust;

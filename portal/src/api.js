@@ -1,0 +1,44 @@
+// Requests to the server the portal came from (never elsewhere). A personal
+// token, when the user gave one, goes in the Authorization header.
+
+const TOKEN_KEY = "hysope.token";
+
+export function token() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export class ApiError extends Error {
+  constructor(status, detail, url) {
+    super(detail || `HTTP ${status}`);
+    this.status = status;
+    this.url = url;
+  }
+}
+
+/// Fetches `path` (server-relative) as JSON; an error reply becomes an ApiError
+/// with the server's `detail`.
+export async function getJson(path, { signal } = {}) {
+  const headers = { Accept: "application/json, application/geo+json" };
+  const bearer = token();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const response = await fetch(path, { headers, signal });
+  if (!response.ok) {
+    let detail = "";
+    try {
+      detail = (await response.json()).detail || "";
+    } catch {
+      detail = response.statusText;
+    }
+    throw new ApiError(response.status, detail, path);
+  }
+  return response.json();
+}
+
+/// The absolute URL of a server-relative path, for links a user copies.
+export function absolute(path) {
+  return new URL(path, window.location.origin).href;
+}

@@ -1,0 +1,23 @@
+// The page a portal path names: /portal/ (or /portal/map) the map,
+// /portal/{reaches|nodes|lakes}/ID a feature's page.
+
+const KINDS = { reaches: "reach", nodes: "node", lakes: "lake" };
+const COLLECTIONS = { reach: "reaches", node: "nodes", lake: "lakes" };
+
+export function route(pathname) {
+  const rest = pathname.replace(/^\/portal\/?/, "").replace(/\/$/, "");
+  const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 2 && KINDS[parts[0]]) return { page: "feature", kind: KINDS[parts[0]], id: parts[1] };
+  if (parts.length === 0 || (parts.length === 1 && parts[0] === "map")) return { page: "map" };
+  return { page: "missing" };
+}
+
+/// The collection of a kind (`reach` -> `reaches`).
+export function collectionOf(kind) {
+  return COLLECTIONS[kind];
+}
+
+/// The portal path of a feature's page.
+export function featurePath(kind, id) {
+  return `/portal/${COLLECTIONS[kind]}/${encodeURIComponent(id)}`;
+}

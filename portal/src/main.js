@@ -1,0 +1,73 @@
+// The portal's entry: picks the language, translates the shell, and shows the
+// page the path names (/portal/ the map, /portal/{reaches|nodes|lakes}/ID a
+// feature). Pages are modules loaded when needed.
+
+import { LANGUAGES, pickLanguage, setLanguage, t } from "./i18n.js";
+import { route } from "./lib/route.js";
+
+const LANG_KEY = "hysope.lang";
+
+function storedLanguage() {
+  try {
+    return localStorage.getItem(LANG_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/// Fills every `data-i18n` element's text and `data-i18n-label` element's label.
+export function translate(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  }
+}
+
+async function start() {
+  const lang = pickLanguage(location.search, storedLanguage(), navigator.languages);
+  setLanguage(lang);
+  document.documentElement.lang = lang;
+  const select = document.getElementById("lang");
+  select.value = lang;
+  select.addEventListener("change", () => {
+    try {
+      localStorage.setItem(LANG_KEY, select.value);
+    } catch {
+      // A browser that keeps nothing: the choice lasts this page.
+    }
+    const url = new URL(location.href);
+    url.searchParams.set("lang", select.value);
+    location.assign(url);
+  });
+  translate();
+  const main = document.getElementById("content");
+  const where = route(location.pathname);
+  for (const link of document.querySelectorAll("nav a[data-page]")) {
+    if (link.dataset.page === where.page) link.setAttribute("aria-current", "page");
+  }
+  try {
+    if (where.page === "map") {
+      document.title = `${t("map.title")} · Hysope`;
+      const { mapPage } = await import("./pages/map.js");
+      await mapPage(main);
+    } else if (where.page === "feature") {
+      const { featurePage } = await import("./pages/feature.js");
+      await featurePage(main, where.kind, where.id);
+    } else {
+      main.innerHTML = "";
+      const p = document.createElement("p");
+      p.className = "error";
+      p.textContent = `404: ${location.pathname}`;
+      main.append(p);
+    }
+  } catch (e) {
+    const p = document.createElement("p");
+    p.className = "error";
+    p.setAttribute("role", "alert");
+    p.textContent = e instanceof TypeError && /import|module/i.test(e.message) ? t("error.libraries") : String(e.message || e);
+    main.append(p);
+    throw e;
+  }
+}
+
+if (typeof document !== "undefined" && LANGUAGES.length) start();

@@ -1,0 +1,174 @@
+// A feature's page: its summary, the WSE time series as a chart (points coloured
+// by quality flag, a toggle per level, the uncertainty band, zoom by dragging,
+// double-click to reset), passes without a value counted and not drawn, the
+// observations as a table, and downloads (CSV, GeoJSON, NetCDF from the API,
+// the chart as PNG, the API URL and the Python to fetch it).
+
+import uPlot from "../../vendor/uplot/dist/uPlot.esm.js";
+import { absolute, getJson } from "../api.js";
+import { t } from "../i18n.js";
+import { LEVELS, chartData, observations, split } from "../lib/series.js";
+import { collectionOf } from "../lib/route.js";
+
+const LEVEL_COLOURS = { 0: "#1a9850", 1: "#d4a600", 2: "#e66101", 3: "#b2182b", null: "#6b6b6b" };
+const LEVEL_KEYS = { 0: "feature.q0", 1: "feature.q1", 2: "feature.q2", 3: "feature.q3", null: "feature.qnull" };
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  node.append(...children);
+  return node;
+}
+
+/// The API path of a feature's series in format `f` (all fields and flags,
+/// fills as null).
+export function seriesPath(kind, id, f) {
+  return `/timeseries/${collectionOf(kind)}?ids=${encodeURIComponent(id)}&f=${f}`;
+}
+
+function python(kind, id) {
+  const url = absolute(seriesPath(kind, id, "csv"));
+  return [
+    "import pandas as pd",
+    `series = pd.read_csv("${url}", parse_dates=["time"])`,
+    "# fills are empty fields (NaN); the quality flag is a column beside the fields",
+    "print(series.head())",
+  ].join("\n");
+}
+
+async function copy(button, text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    button.dataset.copied = "true";
+    const label = button.textContent;
+    button.textContent = t("feature.copied");
+    setTimeout(() => { button.textContent = label; }, 1500);
+  } catch {
+    window.prompt("", text);
+  }
+}
+
+export async function featurePage(main, kind, id) {
+  main.innerHTML = "";
+  const page = el("article", { class: "feature-page" });
+  main.append(page);
+  const collection = collectionOf(kind);
+  let mapLink = "/portal/";
+  try {
+    mapLink = sessionStorage.getItem("hysope.map") || mapLink;
+  } catch {
+    // The plain map, then.
+  }
+  const title = t("feature.title", { kind: t(`kind.${kind}`), id });
+  document.title = `${title} · Hysope`;
+  page.append(el("p", {}, el("a", { href: mapLink, text: `← ${t("feature.back")}` })), el("h1", { text: title }));
+
+  const [feature, series] = await Promise.all([
+    getJson(`/features/collections/${collection}/items/${encodeURIComponent(id)}`),
+    getJson(seriesPath(kind, id, "geojson")),
+  ]);
+  const name = feature.properties.river_name ?? feature.properties.lake_name;
+  if (name) page.querySelector("h1").textContent = `${title} · ${name}`;
+
+  const all = series.features.length ? observations(series.features[0], kind) : [];
+  const shown = new Set(LEVELS);
+  const counts = el("p", { class: "counts", "aria-live": "polite" });
+  const chartBox = el("div", { class: "chart", role: "img", "aria-label": t("feature.chart.label", { kind: t(`kind.${kind}`), id }) });
+  const toggles = el("fieldset", { class: "toggles" }, el("legend", { text: t("feature.quality") }));
+  for (const level of LEVELS) {
+    const box = el("input", { type: "checkbox", checked: true, value: level, "data-level": level });
+    box.addEventListener("change", () => {
+      if (box.checked) shown.add(level);
+      else shown.delete(level);
+      draw();
+    });
+    toggles.append(el("label", {}, box, el("span", { class: "swatch", style: `background:${LEVEL_COLOURS[level]}` }), t(LEVEL_KEYS[level])));
+  }
+  const tableBody = el("tbody");
+  const table = el("table", {},
+    el("caption", { class: "visually-hidden", text: t("feature.table") }),
+    el("thead", {}, el("tr", {}, ...["time", "wse", "wse_u", "width", "quality", "item"].map((c) =>
+      el("th", { scope: "col", text: t(`feature.col.${c}`) })))),
+    tableBody);
+  const downloads = el("div", { class: "downloads" },
+    el("a", { href: seriesPath(kind, id, "csv"), download: `${kind}-${id}.csv`, class: "csv", text: t("feature.csv") }),
+    el("a", { href: seriesPath(kind, id, "geojson"), download: `${kind}-${id}.geojson`, text: t("feature.geojson") }),
+    el("a", { href: seriesPath(kind, id, "netcdf"), download: `${kind}-${id}.nc`, text: t("feature.netcdf") }));
+  const png = el("button", { type: "button", text: t("feature.png") });
+  const copyUrl = el("button", { type: "button", text: t("feature.copy.url") });
+  const copyPython = el("button", { type: "button", text: t("feature.copy.python") });
+  copyUrl.addEventListener("click", () => copy(copyUrl, absolute(seriesPath(kind, id, "csv"))));
+  copyPython.addEventListener("click", () => copy(copyPython, python(kind, id)));
+  downloads.append(png, copyUrl, copyPython);
+  page.append(
+    el("h2", { text: t("feature.chart") }), toggles, chartBox, counts,
+    el("h2", { text: t("feature.downloads") }), downloads,
+    el("h2", { id: "table-title", text: t("feature.table") }),
+    el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "table-title" }, table));
+
+  if (all.length === 0) {
+    chartBox.replaceWith(el("p", { class: "none", text: t("feature.none") }));
+    return;
+  }
+
+  let plot = null;
+  function draw() {
+    const parts = split(all, shown);
+    counts.textContent = t("feature.counts", { drawn: parts.drawn.length, hidden: parts.hidden.length, unobserved: parts.unobserved.length });
+    chartBox.dataset.drawn = String(parts.drawn.length);
+    const data = chartData(parts.drawn);
+    const width = Math.max(300, chartBox.clientWidth || page.clientWidth || 600);
+    const options = {
+      width,
+      height: 320,
+      cursor: { drag: { x: true, y: false } },
+      // The quality toggles above are the legend.
+      legend: { show: false },
+      scales: { x: { time: true } },
+      axes: [{}, { label: "WSE (m)" }],
+      series: [
+        {},
+        { label: "WSE", stroke: "#1b1f24", width: 1, points: { show: false } },
+        ...LEVELS.map((level) => ({
+          label: t(LEVEL_KEYS[level]),
+          stroke: LEVEL_COLOURS[level],
+          fill: LEVEL_COLOURS[level],
+          width: 0,
+          paths: () => null,
+          points: { show: true, size: 8, fill: LEVEL_COLOURS[level] },
+        })),
+        { label: t("feature.band"), stroke: "rgba(11,92,173,.35)", width: 1, points: { show: false } },
+        { label: t("feature.band"), stroke: "rgba(11,92,173,.35)", width: 1, points: { show: false } },
+      ],
+      bands: [{ series: [LEVELS.length + 3, LEVELS.length + 2], fill: "rgba(11,92,173,.12)" }],
+    };
+    plot?.destroy();
+    plot = new uPlot(options, data, chartBox);
+    window.hysopeChart = { data, plot };
+    tableBody.innerHTML = "";
+    for (const o of all) {
+      tableBody.append(el("tr", { class: o.wse === null ? "unobserved" : shown.has(o.quality) ? "drawn" : "hidden" },
+        el("td", { text: o.iso.replace("T", " ").replace("Z", "") }),
+        el("td", { text: o.wse === null ? t("value.none") : o.wse.toFixed(3) }),
+        el("td", { text: o.wse_u === null ? t("value.none") : o.wse_u.toFixed(3) }),
+        el("td", { text: o.width === null ? t("value.none") : o.width.toFixed(1) }),
+        el("td", { text: o.quality === "null" ? t("feature.qnull") : o.quality }),
+        el("td", { text: o.item ?? "" })));
+    }
+  }
+  png.addEventListener("click", () => {
+    const canvas = chartBox.querySelector("canvas");
+    if (!canvas) return;
+    const a = el("a", { href: canvas.toDataURL("image/png"), download: `${kind}-${id}.png` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  });
+  draw();
+  window.addEventListener("resize", () => plot?.setSize({ width: Math.max(300, chartBox.clientWidth), height: 320 }));
+}

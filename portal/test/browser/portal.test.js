@@ -1,0 +1,186 @@
+// The portal in a real headless Chromium against `hysope serve` with the shared
+// SWOT data ingested: each page's scenario, no request leaving the server, no
+// serious or critical axe-core violation, screenshots at desktop and 360 px
+// (target/portal-screenshots, kept by CI).
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { axeViolations, guardedContext, screenshotPath, startBrowser, startServer } from "./server.js";
+
+const WIDTHS = { desktop: { width: 1280, height: 800 }, phone: { width: 360, height: 740 } };
+// A simulated reach with three passes, and a Grey River reach of the real RiverSP file.
+const REACH = "74269500211";
+const GREY_RIVER_REACH = "57203000041";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await startBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+async function api(path) {
+  const r = await fetch(`${server.url}${path}`);
+  assert.equal(r.status, 200, `${path}: ${r.status}`);
+  return r;
+}
+
+/// A page in a guarded context; `done()` asserts nothing left the server and no
+/// script failed.
+async function open(path, viewport = WIDTHS.desktop) {
+  const { context, escaped, errors } = await guardedContext(browser, server.url, { viewport });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${server.url}${path}`);
+  return {
+    page,
+    async done() {
+      await context.close();
+      assert.deepEqual(escaped, [], "requests left the server");
+      assert.deepEqual(errors, [], "script errors");
+      assert.deepEqual(consoleErrors.filter((e) => !/favicon/.test(e)), [], "console errors");
+    },
+  };
+}
+
+async function idle(page) {
+  await page.waitForSelector("#map[data-state=idle]", { timeout: 30000 });
+}
+
+describe("map", () => {
+  test("renders the reaches and a click opens the one clicked", async () => {
+    // The middle vertex of a reach's line, at the centre of the view.
+    const feature = await (await api(`/features/collections/reaches/items/${GREY_RIVER_REACH}`)).json();
+    const coords = feature.geometry.coordinates;
+    const mid = coords[Math.floor(coords.length / 2)];
+    const { page, done } = await open(`/portal/?at=${mid[0]},${mid[1]},12`);
+    await idle(page);
+    const status = await page.textContent(".status");
+    assert.match(status, /^\d+ reaches, \d+ lakes/);
+    const point = await page.evaluate(([lon, lat]) => {
+      const p = window.hysopeMap.project([lon, lat]);
+      const rect = window.hysopeMap.getCanvas().getBoundingClientRect();
+      const drawn = window.hysopeMap.queryRenderedFeatures(p, { layers: ["reach-line"] }).map((f) => f.properties.reach_id);
+      return { x: rect.left + p.x, y: rect.top + p.y, drawn };
+    }, mid);
+    assert.ok(point.drawn.includes(GREY_RIVER_REACH), `reach drawn there: ${point.drawn}`);
+    await page.mouse.click(point.x, point.y);
+    await page.waitForSelector(`.panel[data-id="${GREY_RIVER_REACH}"]:not([hidden])`);
+    const wse = await page.textContent('.panel dd[data-prop="wse"]');
+    assert.equal(wse, `${feature.properties.wse.toFixed(3)} m`);
+    // Its colour is the ramp's: a usable value is coloured, never the unknown grey.
+    assert.notEqual(await page.getAttribute(".panel", "data-colour"), "none");
+    // The selection is in the URL, so the view can be shared.
+    assert.match(page.url(), new RegExp(`sel=reach%3A${GREY_RIVER_REACH}|sel=reach:${GREY_RIVER_REACH}`));
+    await page.screenshot({ path: screenshotPath("map-panel-desktop") });
+    await page.click(".panel a.open");
+    await page.waitForSelector(".chart canvas");
+    assert.equal(new URL(page.url()).pathname, `/portal/reaches/${GREY_RIVER_REACH}`);
+    await done();
+  });
+
+  test("a name search finds the river and an id search the reach", async () => {
+    const { page, done } = await open("/portal/");
+    await idle(page);
+    await page.fill("#search", "grey");
+    await page.waitForSelector('#suggestions li[role="option"]');
+    const options = await page.$$eval('#suggestions li[role="option"]', (lis) => lis.map((li) => li.textContent));
+    assert.ok(options.some((o) => o.startsWith("Grey River")), options.join(" | "));
+    await page.press("#search", "ArrowDown");
+    await page.press("#search", "Enter");
+    await page.waitForFunction(() => window.hysopeMap.getZoom() > 8);
+    const centre = await page.evaluate(() => window.hysopeMap.getCenter().toArray());
+    assert.ok(Math.abs(centre[0] - 171.45) < 0.3 && Math.abs(centre[1] + 42.37) < 0.3, `centre ${centre}`);
+    await page.fill("#search", GREY_RIVER_REACH);
+    await page.press("#search", "Enter");
+    await page.waitForSelector(`.panel[data-id="${GREY_RIVER_REACH}"]:not([hidden])`);
+    assert.match(await page.textContent('.panel dd[data-prop="name"]'), /Grey River/);
+    await done();
+  });
+
+  test("filters are chips that remove themselves, and unknowns are never coloured", async () => {
+    const { page, done } = await open("/portal/?at=171.45,-42.37,11&quality=0");
+    await idle(page);
+    const chip = page.locator(".chips button");
+    assert.equal(await chip.count(), 1);
+    // Every feature drawn under "quality at most 0" has a latest usable flag of 0.
+    const flags = await page.evaluate(() => window.hysopeMap.querySourceFeatures("reach").map((f) => f.properties.quality));
+    assert.ok(flags.every((q) => q === 0), `flags ${flags}`);
+    await chip.click();
+    await idle(page);
+    assert.equal(await page.locator(".chips button").count(), 0);
+    assert.doesNotMatch(page.url(), /quality=/);
+    // A reach without a usable pass is drawn in the unknown grey, never on the ramp.
+    const colours = await page.evaluate(() => {
+      const map = window.hysopeMap;
+      const expr = map.getPaintProperty("reach-line", "line-color");
+      return { unknownBranch: expr[expr.length - 1], hasCase: expr[0] === "case" };
+    });
+    assert.deepEqual(colours, { unknownBranch: "#8c8c8c", hasCase: true });
+    await done();
+  });
+
+  test("reads in French", async () => {
+    const { page, done } = await open("/portal/?lang=fr");
+    await idle(page);
+    assert.equal(await page.getAttribute("html", "lang"), "fr");
+    assert.match(await page.textContent(".status"), /tronçons/);
+    await done();
+  });
+});
+
+describe("feature page", () => {
+  test("the chart's series is the API's, and the quality toggles hide points", async () => {
+    const { page, done } = await open(`/portal/reaches/${REACH}`);
+    await page.waitForSelector(".chart canvas");
+    const series = await (await api(`/timeseries/reaches?ids=${REACH}&f=geojson`)).json();
+    const p = series.features[0].properties;
+    const chart = await page.evaluate(() => window.hysopeChart.data.slice(0, 2));
+    assert.deepEqual(chart[0], p.time.map((t) => Date.parse(t) / 1000));
+    assert.deepEqual(chart[1], p.wse);
+    assert.equal(await page.getAttribute(".chart", "data-drawn"), String(p.wse.filter((v) => v !== null).length));
+    await page.uncheck('input[data-level="0"]');
+    assert.equal(await page.getAttribute(".chart", "data-drawn"), "0");
+    assert.match(await page.textContent(".counts"), /0 passes drawn, 3 hidden/);
+    await done();
+  });
+
+  test("the CSV download is the API's CSV", async () => {
+    const { page, done } = await open(`/portal/reaches/${REACH}`);
+    await page.waitForSelector(".chart canvas");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("a.csv")]);
+    const file = readFileSync(await download.path(), "utf8");
+    const expected = await (await api(`/timeseries/reaches?ids=${REACH}&f=csv`)).text();
+    assert.equal(file, expected);
+    assert.match(file.split("\n")[0], /^reach_id,time,wse/);
+    await done();
+  });
+});
+
+describe("every page", () => {
+  const pages = { map: "/portal/?at=171.45,-42.37,10", feature: `/portal/reaches/${REACH}` };
+  for (const [name, path] of Object.entries(pages)) {
+    for (const [size, viewport] of Object.entries(WIDTHS)) {
+      test(`${name} at ${viewport.width} px: no serious accessibility violation, a screenshot`, async () => {
+        const { page, done } = await open(path, viewport);
+        if (name === "map") await idle(page);
+        else await page.waitForSelector(".chart canvas");
+        await page.screenshot({ path: screenshotPath(`${name}-${size}`), fullPage: name !== "map" });
+        assert.deepEqual(await axeViolations(page), []);
+        // Nothing wider than the screen (usable at 360 px).
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `page wider than the window by ${overflow}px`);
+        await done();
+      });
+    }
+  }
+});

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { featuresPath, parseState, searchTarget, stateQuery, viewBox } from "../../src/lib/mapstate.js";
+
+test("a state goes through its URL and back", () => {
+  const state = { variable: "quality", quality: 1, since: "2024-05-01", center: [171.45, -42.37], zoom: 11, selected: { kind: "reach", id: "57203000041" } };
+  const back = parseState(stateQuery(state));
+  assert.deepEqual(back, state);
+  assert.equal(stateQuery(parseState("")), "");
+});
+
+test("malformed URL values are left at their defaults", () => {
+  const s = parseState("?colour=evil&quality=9&since=2024-13-45&at=1,2&sel=reach:../../etc");
+  assert.deepEqual(s, { variable: "wse_anomaly", quality: null, since: null, center: null, zoom: null, selected: null });
+});
+
+test("a view box is clamped to the world, across the antimeridian kept", () => {
+  assert.deepEqual(viewBox(-400, -100, 400, 100), [-180, -90, 180, 90]);
+  assert.deepEqual(viewBox(170, -45, 190, -40), [170, -45, -170, -40]);
+  assert.deepEqual(viewBox(-10, 40, 10, 50), [-10, 40, 10, 50]);
+});
+
+test("filters become the features API's parameters", () => {
+  const path = featuresPath("lake", [1, 2, 3, 4], { quality: 1, since: "2024-05-01" }, 10000);
+  const url = new URL(path, "http://x");
+  assert.equal(url.pathname, "/features/collections/lakes/items");
+  assert.equal(url.searchParams.get("bbox"), "1,2,3,4");
+  assert.equal(url.searchParams.get("filter"), "quality <= 1");
+  assert.equal(url.searchParams.get("datetime"), "2024-05-01T00:00:00Z/..");
+  assert.equal(url.searchParams.get("limit"), "10000");
+});
+
+test("a search text is an id of its kind or a name", () => {
+  assert.deepEqual(searchTarget(" 57203000041 "), { kind: "reach", id: "57203000041" });
+  assert.deepEqual(searchTarget("74269500210011"), { kind: "node", id: "74269500210011" });
+  assert.deepEqual(searchTarget("5240011682"), { kind: "lake", id: "5240011682" });
+  assert.deepEqual(searchTarget("Grey"), { name: "Grey" });
+});
