@@ -41,7 +41,12 @@ fn a_run_leaves_nothing_in_the_temporary_folder() {
     let cwl = root.join("plugins/echo/echo.cwl");
     let job = root.join("plugins/echo/example.yml");
     let output = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args(["run", cwl.to_str().unwrap(), job.to_str().unwrap(), "--quiet"])
+        .args([
+            "run",
+            cwl.to_str().unwrap(),
+            job.to_str().unwrap(),
+            "--quiet",
+        ])
         .arg("--out")
         .arg(out.path())
         .current_dir(&root)
