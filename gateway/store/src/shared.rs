@@ -179,10 +179,11 @@ impl SharedDb {
 
     /// Makes every later commit record redb's allocator state (redb's
     /// quick-repair, with its two-phase commit), so that opening the file after a
-    /// crash takes no time instead of a walk of the whole file (17 s for a
-    /// catalogue of 8.5 GB with its pages cached, 40-85 s from disk). A durable
-    /// commit costs more: 1.2 ms against 0.2 ms on that file, 0.35 against 0.18 ms
-    /// on a small one (BENCHMARKS.md, 2026-12-04). Off by default; `hysope serve
+    /// crash takes no time (0.71 s for the whole open of an 8.46 GB catalogue)
+    /// instead of a walk of the whole file (81 s there). A durable commit costs
+    /// more: p50 1.65 ms against 0.29 ms on that file (p99 27-40 ms against
+    /// 1.2-1.6 ms), 0.41 against 0.26 ms on a small one (`store-commit`,
+    /// BENCHMARKS.md, 2026-12-04). Off by default; `hysope serve
     /// --store-quick-repair` turns it on.
     pub fn set_quick_repair(&self, on: bool) {
         self.inner.quick_repair.store(on, Ordering::Relaxed);
