@@ -7,6 +7,7 @@
 //
 //   node portal/bench/portal-bench.mjs URL MAP_QUERY FEATURE_PATH [RUNS]
 //
+// MAP_QUERY or FEATURE_PATH "-" leaves that page out.
 // e.g. node portal/bench/portal-bench.mjs http://127.0.0.1:5000 '?at=10,45,6' /portal/reaches/21000000011 5
 
 import { chromium } from "playwright-core";
@@ -63,18 +64,22 @@ function summary(values) {
 const kib = (n) => `${(n / 1024).toFixed(0)} KiB`;
 
 const map = [];
-for (let i = 0; i < runs; i++) {
+for (let i = 0; i < runs && mapQuery !== "-"; i++) {
   map.push(await visit(`/portal/${mapQuery}`, "hysope:map-idle", (page) => page.textContent(".status")));
 }
 const feature = [];
-for (let i = 0; i < runs; i++) {
+for (let i = 0; i < runs && featurePath !== "-"; i++) {
   feature.push(await visit(featurePath, "hysope:chart", (page) => page.getAttribute(".chart", "data-drawn")));
 }
 await browser.close();
 
-const m = summary(map.map((r) => r.ms));
-const f = summary(feature.map((r) => r.ms));
 console.log("| page | what is drawn | to idle / chart, median of " + runs + " (ms) | max (ms) | transferred: portal files | transferred: API data |");
 console.log("|---|---|---|---|---|---|");
-console.log(`| map \`/portal/${mapQuery}\` | ${map[0].extra} | ${m.median.toFixed(0)} | ${m.max.toFixed(0)} | ${kib(map[0].bytes.portal)} | ${kib(map[0].bytes.api)} |`);
-console.log(`| feature \`${featurePath}\` | ${feature[0].extra} observations drawn | ${f.median.toFixed(0)} | ${f.max.toFixed(0)} | ${kib(feature[0].bytes.portal)} | ${kib(feature[0].bytes.api)} |`);
+if (map.length) {
+  const m = summary(map.map((r) => r.ms));
+  console.log(`| map \`/portal/${mapQuery}\` | ${map[0].extra} | ${m.median.toFixed(0)} | ${m.max.toFixed(0)} | ${kib(map[0].bytes.portal)} | ${kib(map[0].bytes.api)} |`);
+}
+if (feature.length) {
+  const f = summary(feature.map((r) => r.ms));
+  console.log(`| feature \`${featurePath}\` | ${feature[0].extra} observations drawn | ${f.median.toFixed(0)} | ${f.max.toFixed(0)} | ${kib(feature[0].bytes.portal)} | ${kib(feature[0].bytes.api)} |`);
+}

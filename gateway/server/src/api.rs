@@ -152,6 +152,12 @@ fn router_of(routes: Routes, state: Shared) -> Router {
             super::guard::allowed_hosts,
         ))
         .layer(middleware::from_fn(super::guard::browser_headers))
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .quality(tower_http::CompressionLevel::Default)
+                .compress_when(super::guard::CompressApiDocuments),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -118,17 +118,21 @@ impl Source {
                     .await
                     .map_err(|e| ApiError::new(Kind::Internal, format!("reading the file: {e}")))?;
                 let reader = file.take(len);
-                let stream = futures::stream::unfold(reader, |mut reader| async move {
-                    let mut buf = vec![0u8; CHUNK];
-                    match reader.read(&mut buf).await {
-                        Ok(0) => None,
-                        Ok(n) => {
-                            buf.truncate(n);
-                            Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), reader))
+                // Fused: a layer may poll a finished body once more.
+                let stream = futures::StreamExt::fuse(futures::stream::unfold(
+                    reader,
+                    |mut reader| async move {
+                        let mut buf = vec![0u8; CHUNK];
+                        match reader.read(&mut buf).await {
+                            Ok(0) => None,
+                            Ok(n) => {
+                                buf.truncate(n);
+                                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), reader))
+                            }
+                            Err(e) => Some((Err(e), reader)),
                         }
-                        Err(e) => Some((Err(e), reader)),
-                    }
-                });
+                    },
+                ));
                 Ok(Body::from_stream(stream))
             }
             Source::Object(store, key, _) => {

@@ -462,9 +462,10 @@ async fn series(
                 let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
             }
         });
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
+        // Fused: the gzip layer polls a finished body once more.
+        let stream = futures::StreamExt::fuse(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
-        });
+        }));
         axum::body::Body::from_stream(stream)
     };
     let mut r = Response::new(body);

@@ -169,3 +169,46 @@ mod tests {
         );
     }
 }
+
+/// Which replies the server gzips for a client that takes it (`Accept-Encoding`):
+/// the API's documents (JSON, GeoJSON, CSV, HTML pages) of 1 KiB or more. Not a
+/// reply that is already encoded (the portal's files), nor one with an ETag or
+/// byte ranges (downloads, a job's files: their ETag and ranges name the bytes as
+/// stored), nor a partial one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CompressApiDocuments;
+
+impl tower_http::compression::Predicate for CompressApiDocuments {
+    fn should_compress<B>(&self, response: &axum::http::Response<B>) -> bool
+    where
+        B: axum::body::HttpBody,
+    {
+        let h = response.headers();
+        if response.status() != axum::http::StatusCode::OK
+            || h.contains_key(header::ETAG)
+            || h.contains_key(header::ACCEPT_RANGES)
+            || h.contains_key(header::CONTENT_RANGE)
+        {
+            return false;
+        }
+        let small = h
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n < 1024);
+        let kind = h
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let document = [
+            "application/json",
+            "application/geo+json",
+            "text/csv",
+            "text/html",
+        ]
+        .iter()
+        .any(|t| kind.starts_with(t))
+            || (kind.starts_with("application/") && kind.contains("json"));
+        document && !small
+    }
+}

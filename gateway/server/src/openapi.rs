@@ -438,6 +438,26 @@ fn processes_document(base: &str) -> Value {
                     "503": {"description": "not ready, with the reasons", "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"ready": {"type": "boolean"},
                             "reasons": {"type": "array", "items": {"type": "string"}}}}}}}}}},
+            "/portal": {
+                "get": {"operationId": "getPortalRoot", "summary": "the web portal: redirected to /portal/",
+                    "responses": {"308": {"description": "to /portal/"}}},
+                "head": {"operationId": "headPortalRoot", "summary": "the web portal's address",
+                    "responses": {"308": {"description": "to /portal/"}}}},
+            "/portal/": {
+                "get": {"operationId": "getPortal", "summary": "the web portal's page (the map)",
+                    "responses": {"200": {"description": "the page shell; its modules draw the page",
+                        "content": {"text/html": {"schema": {"type": "string"}}}}, "304": {"description": "not modified"}}},
+                "head": {"operationId": "headPortal", "summary": "the web portal's page headers",
+                    "responses": {"200": {"description": "its ETag and cache rules"}}}},
+            "/portal/{path}": {
+                "get": {"operationId": "getPortalFile", "summary": "a portal page (its shell) or a file under assets/BUILD/ (cached a year)",
+                    "parameters": [path_param("path")],
+                    "responses": {"200": {"description": "the page shell or the file, gzip for a client that takes it",
+                        "content": {"text/html": {"schema": {"type": "string"}}, "text/javascript": {"schema": {"type": "string"}}}},
+                        "304": {"description": "not modified"}, "404": error("no such portal file")}},
+                "head": {"operationId": "headPortalFile", "summary": "a portal file's headers",
+                    "parameters": [path_param("path")],
+                    "responses": {"200": {"description": "its type, ETag and cache rules"}, "404": error("no such portal file")}}},
             "/me": {"get": {"operationId": "getIdentity", "summary": "who the server takes the caller for, and what they may do",
                 "responses": {"200": {"description": "the caller's identity",
                     "content": {"application/json": {"schema": r("identity")}}}}}},

@@ -125,3 +125,96 @@ async fn the_portal_is_served_with_its_cache_rules_and_policy() {
             .any(|l| l["href"] == "http://test.local/portal/" && l["type"] == "text/html")
     );
 }
+
+/// The bytes of a reply and its headers (gzip bodies are not text).
+async fn raw(
+    app: &axum::Router,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder()
+        .uri(uri)
+        .header("host", "test.local");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_documents_go_gzipped_to_clients_that_take_them_and_downloads_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = app(dir.path()).await;
+    let zip = common::root().join(
+        "../shared/data/swot/SWOT_L2_HR_RiverSP_Reach_049_058_AU_20260419T185249_20260419T190852_PID0_01.zip",
+    );
+    let catalog = state.catalog().clone();
+    tokio::task::spawn_blocking(move || {
+        hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &[zip], |_, _, _, _| {})
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let gzip = [("accept-encoding", "gzip")];
+    for uri in [
+        "/features/collections/reaches/items?limit=100",
+        "/timeseries/reaches?bbox=170,-45,175,-40&f=csv",
+        "/stac/search?limit=50",
+    ] {
+        let (status, plain_headers, plain) = raw(&app, uri, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(!plain_headers.contains_key("content-encoding"), "{uri}");
+        let (status, headers, packed) = raw(&app, uri, &gzip).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(headers["content-encoding"], "gzip", "{uri}");
+        eprintln!("{uri}: {} of {}", packed.len(), plain.len());
+        assert!(
+            packed.len() * 3 < plain.len() * 2,
+            "{uri}: {} of {}",
+            packed.len(),
+            plain.len()
+        );
+        let unpacked = gunzip(&packed);
+        if uri.starts_with("/stac") || uri.starts_with("/features") {
+            // Documents with a time stamp: compare them without it.
+            let strip = |b: &[u8]| {
+                let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
+                v.as_object_mut().unwrap().remove("timeStamp");
+                v
+            };
+            assert_eq!(strip(&unpacked), strip(&plain), "{uri}");
+        } else {
+            assert_eq!(unpacked, plain, "{uri}");
+        }
+    }
+    // A download keeps its bytes as stored (its ETag and ranges name them).
+    let page = get(&app, "/stac/search?limit=50").await.json();
+    let href = page["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["assets"].as_object().unwrap().values())
+        .filter_map(|a| a["href"].as_str())
+        .find(|h| h.contains("/assets/"))
+        .expect("a download link")
+        .trim_start_matches("http://test.local")
+        .to_string();
+    let (status, headers, _) = raw(&app, &href, &gzip).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key("content-encoding"), "{headers:?}");
+}
