@@ -446,6 +446,22 @@ pub mod catalog_store {
             assert!(f["properties"]["wse"].as_f64().unwrap() > 100.0, "{f}");
             assert!(f["properties"]["quality"].as_i64().unwrap() <= 1, "{f}");
         }
+        // Without geometries (a map's dots): the same features, each with its box.
+        let bare = store
+            .features(&query(
+                "reaches",
+                &[("limit", "10000"), ("skipGeometry", "true")],
+            ))
+            .unwrap()
+            .to_values();
+        assert_eq!(bare.len(), all_features.len());
+        for (b, f) in bare.iter().zip(&all_features) {
+            assert_eq!(
+                (&b["id"], &b["bbox"], &b["properties"]),
+                (&f["id"], &f["bbox"], &f["properties"])
+            );
+            assert!(b["geometry"].is_null(), "{b}");
+        }
         // The nodes of a reach, each naming it.
         let nodes = store
             .features(&query(

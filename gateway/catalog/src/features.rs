@@ -528,6 +528,9 @@ pub struct FeatureQuery {
     pub after: Option<String>,
     /// The request's time (microseconds), for `days_since_last_observation`.
     pub now: i64,
+    /// Leave the geometries out (`skipGeometry=true`, as pygeoapi names it): each
+    /// feature keeps its `bbox`, enough for a map's dots at a low zoom.
+    pub skip_geometry: bool,
 }
 
 /// A page of features.
@@ -655,10 +658,21 @@ impl FeatureQuery {
                 }
                 "filter" => filter = Some(value.clone()),
                 "filter-lang" => lang = Some(value.clone()),
+                "skipGeometry" => {
+                    q.skip_geometry = match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(bad(format!(
+                                "skipGeometry: expected true or false, got {value:?}"
+                            )));
+                        }
+                    }
+                }
                 "f" => {}
                 other => {
                     return Err(bad(format!(
-                        "{other}: not a parameter of features (bbox, bbox-crs, datetime, ids,{} filter, filter-lang, limit, after, f)",
+                        "{other}: not a parameter of features (bbox, bbox-crs, datetime, ids,{} filter, filter-lang, limit, after, skipGeometry, f)",
                         if kind == "node" { " reach," } else { "" }
                     )));
                 }

@@ -868,6 +868,9 @@ impl CatalogStore for RedbCatalog {
         let features = summaries
             .into_iter()
             .map(|s| {
+                if query.skip_geometry {
+                    return Ok(s.to_geojson_raw(None, query.now));
+                }
                 // The stored GeoJSON is spliced in, checked but not parsed into values.
                 let stored = geometries.get((s.kind.as_str(), s.id.as_str()))?;
                 let geometry: Option<&serde_json::value::RawValue> = match &stored {

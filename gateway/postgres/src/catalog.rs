@@ -772,7 +772,10 @@ async fn features_page(
         }
         matched = None;
     }
-    let page_ids: Vec<String> = page.iter().map(|s| s.id.clone()).collect();
+    let page_ids: Vec<String> = match q.skip_geometry {
+        true => Vec::new(),
+        false => page.iter().map(|s| s.id.clone()).collect(),
+    };
     let rows = client
         .query(
             "SELECT id, geometry FROM hysope.features WHERE kind = $1 AND id = ANY($2)",

@@ -60,13 +60,14 @@ export function viewBox(west, south, east, north) {
 /// quality threshold (a CQL2 filter on the latest usable pass's flag: a feature
 /// with no usable pass has a null flag and is not selected) and a date (the
 /// latest usable pass on or after it).
-export function featuresPath(kind, bbox, state, limit) {
+export function featuresPath(kind, bbox, state, limit, skipGeometry = false) {
   const collection = { reach: "reaches", node: "nodes", lake: "lakes" }[kind];
   const p = new URLSearchParams();
   p.set("bbox", bbox.map((v) => Number(v.toFixed(6))).join(","));
   p.set("limit", String(limit));
   if (state.quality !== null) p.set("filter", `quality <= ${state.quality}`);
   if (state.since) p.set("datetime", `${state.since}T00:00:00Z/..`);
+  if (skipGeometry) p.set("skipGeometry", "true");
   return `/features/collections/${collection}/items?${p}`;
 }
 

@@ -39,7 +39,7 @@ function empty() {
 /// A point at the centre of each feature's box, for the low zooms.
 function centres(features, kind) {
   return features.map((f) => {
-    const box = boxOf(f.geometry);
+    const box = f.bbox || boxOf(f.geometry);
     return {
       type: "Feature",
       properties: { ...f.properties, kind },
@@ -128,6 +128,10 @@ export async function mapPage(main) {
     },
   });
   window.hysopeMap = map;
+  let loading = null;
+  let firstLoad = !state.center;
+  // The features are asked for while the map loads its style and basemap.
+  const first = request();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
   map.addControl(new maplibregl.ScaleControl(), "bottom-right");
   await new Promise((resolve) => map.on("load", resolve));
@@ -200,22 +204,31 @@ export async function mapPage(main) {
     }
   }
 
-  let loading = null;
-  let firstLoad = !state.center;
-  async function reload() {
-    drawChips();
-    remember();
+  /// Starts the requests of the features in view: below the lines' zoom, without
+  /// their geometries (the map draws dots at their boxes' centres).
+  function request() {
     loading?.abort();
     const controller = new AbortController();
     loading = controller;
     const b = map.getBounds();
     const bbox = firstLoad ? [-180, -90, 180, 90] : viewBox(b.getWest(), b.getSouth(), b.getEast(), b.getNorth());
-    const kinds = map.getZoom() >= NODE_ZOOM ? KINDS : ["reach", "lake"];
+    const zoom = map.getZoom();
+    const kinds = zoom >= NODE_ZOOM ? KINDS : ["reach", "lake"];
+    const bare = firstLoad || zoom < LINE_ZOOM;
+    const pages = Promise.all(kinds.map((kind) =>
+      getJson(featuresPath(kind, bbox, state, LIMIT, bare), { signal: controller.signal })));
+    pages.catch(() => {});
+    return { controller, kinds, pages };
+  }
+
+  async function reload(pending = request()) {
+    drawChips();
+    remember();
+    const { controller, kinds } = pending;
     status.textContent = t("map.loading");
     mapDiv.dataset.state = "loading";
     try {
-      const pages = await Promise.all(kinds.map((kind) =>
-        getJson(featuresPath(kind, bbox, state, LIMIT), { signal: controller.signal })));
+      const pages = await pending.pages;
       let truncated = false;
       for (const kind of KINDS) {
         const i = kinds.indexOf(kind);
@@ -230,7 +243,7 @@ export async function mapPage(main) {
         + (truncated ? ` ${t("map.truncated", { n: LIMIT })}` : "");
       if (firstLoad) {
         firstLoad = false;
-        const all = [...drawn.reach, ...drawn.lake].map((f) => boxOf(f.geometry)).filter((x) => x[0] <= x[2]);
+        const all = [...drawn.reach, ...drawn.lake].map((f) => f.bbox || boxOf(f.geometry)).filter((x) => x[0] <= x[2]);
         if (all.length) {
           const box = all.reduce((a, x) => [Math.min(a[0], x[0]), Math.min(a[1], x[1]), Math.max(a[2], x[2]), Math.max(a[3], x[3])]);
           map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 40, duration: 0, maxZoom: 12 });
@@ -390,6 +403,6 @@ export async function mapPage(main) {
   });
   searchInput.addEventListener("blur", () => setTimeout(() => showSuggestions([]), 100));
 
-  await reload();
+  await reload(first);
   if (state.selected) open(state.selected.kind, state.selected.id);
 }

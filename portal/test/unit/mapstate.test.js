@@ -28,6 +28,10 @@ test("filters become the features API's parameters", () => {
   assert.equal(url.searchParams.get("filter"), "quality <= 1");
   assert.equal(url.searchParams.get("datetime"), "2024-05-01T00:00:00Z/..");
   assert.equal(url.searchParams.get("limit"), "10000");
+  assert.equal(url.searchParams.get("skipGeometry"), null);
+  const bare = new URL(featuresPath("reach", [1, 2, 3, 4], { quality: null, since: null }, 10, true), "http://x");
+  assert.equal(bare.searchParams.get("skipGeometry"), "true");
+  assert.equal(bare.searchParams.get("filter"), null);
 });
 
 test("a search text is an id of its kind or a name", () => {

@@ -539,3 +539,30 @@ async fn a_catalogued_file_is_a_process_input_by_its_download_link() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_geometry_leaves_the_boxes_and_a_wrong_value_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = app(dir.path()).await;
+    ingest_a_copy(&state, dir.path()).await;
+    let page = get(
+        &app,
+        "/features/collections/reaches/items?limit=5&skipGeometry=true",
+    )
+    .await
+    .json();
+    let features = page["features"].as_array().unwrap();
+    assert_eq!(features.len(), 5);
+    for f in features {
+        assert!(f["geometry"].is_null(), "{f}");
+        assert_eq!(f["bbox"].as_array().unwrap().len(), 4, "{f}");
+    }
+    let bad = get(&app, "/features/collections/reaches/items?skipGeometry=yes").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("skipGeometry: expected true or false")
+    );
+}
