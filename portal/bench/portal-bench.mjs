@@ -10,7 +10,7 @@
 // MAP_QUERY or FEATURE_PATH "-" leaves that page out.
 // e.g. node portal/bench/portal-bench.mjs http://127.0.0.1:5000 '?at=10,45,6' /portal/reaches/21000000011 5
 
-import { chromium } from "playwright-core";
+import { guardedContext, startBrowser } from "../test/browser/server.js";
 
 const [url, mapQuery, featurePath, runsArg] = process.argv.slice(2);
 if (!url || mapQuery === undefined || !featurePath) {
@@ -20,24 +20,14 @@ if (!url || mapQuery === undefined || !featurePath) {
 const runs = Number(runsArg || 5);
 const origin = new URL(url).origin;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--ignore-gpu-blocklist"],
-});
+const browser = await startBrowser();
 
 /// Opens `path` in a fresh context, waits for the performance mark `mark`, and
 /// returns its time (ms from navigation start), the bytes received by kind, and
 /// what `after(page)` says.
 async function visit(path, mark, after) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const { context, escaped } = await guardedContext(browser, origin, { viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
-  const escaped = [];
-  await context.route("**/*", (route) => {
-    const u = new URL(route.request().url());
-    if (u.origin === origin || u.protocol === "data:" || u.protocol === "blob:") return route.continue();
-    escaped.push(u.href);
-    return route.abort();
-  });
   const cdp = await context.newCDPSession(page);
   await cdp.send("Network.enable");
   const urls = new Map();

@@ -7,23 +7,12 @@
 import uPlot from "../../vendor/uplot/dist/uPlot.esm.js";
 import { absolute, getJson } from "../api.js";
 import { t } from "../i18n.js";
+import { el } from "../lib/dom.js";
 import { LEVELS, chartData, observations, split } from "../lib/series.js";
 import { collectionOf } from "../lib/route.js";
 
 const LEVEL_COLOURS = { 0: "#1a9850", 1: "#d4a600", 2: "#e66101", 3: "#b2182b", null: "#6b6b6b" };
 const LEVEL_KEYS = { 0: "feature.q0", 1: "feature.q1", 2: "feature.q2", 3: "feature.q3", null: "feature.qnull" };
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  node.append(...children);
-  return node;
-}
 
 /// The API path of a feature's series in format `f` (all fields and flags,
 /// fills as null).

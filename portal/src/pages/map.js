@@ -8,6 +8,7 @@ import * as maplibregl from "../../vendor/maplibre-gl/dist/maplibre-gl.mjs";
 import { feature as topoFeature } from "../../vendor/topojson-client/src/index.js";
 import { getJson } from "../api.js";
 import { t } from "../i18n.js";
+import { el } from "../lib/dom.js";
 import { land } from "../lib/basemap.js";
 import { UNKNOWN, VARIABLES, colourFor, expression, ramp } from "../lib/colour.js";
 import { featuresPath, parseState, searchTarget, stateQuery, viewBox } from "../lib/mapstate.js";
@@ -19,18 +20,6 @@ const NODE_ZOOM = 11;
 const LINE_ZOOM = 6;
 const KINDS = ["reach", "lake", "node"];
 const BASE = import.meta.url.replace(/\/app\/pages\/map\.js.*$/, "");
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  node.append(...children);
-  return node;
-}
 
 function empty() {
   return { type: "FeatureCollection", features: [] };

@@ -108,6 +108,22 @@ pub async fn call(
     headers: &[(&str, &str)],
     body: impl AsRef<[u8]>,
 ) -> Reply {
+    let (status, headers, bytes) = raw(app, method, uri, headers, body).await;
+    Reply {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// A call's status, headers and bytes as sent (a gzip body is not text).
+pub async fn raw(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl AsRef<[u8]>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let mut request = Request::builder()
         .method(method)
         .uri(uri)
@@ -123,11 +139,7 @@ pub async fn call(
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    (status, headers, bytes.to_vec())
 }
 
 pub async fn get(app: &Router, uri: &str) -> Reply {

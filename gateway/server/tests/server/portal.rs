@@ -5,7 +5,7 @@
 use crate::common;
 
 use axum::http::StatusCode;
-use common::{app, call, get};
+use common::{app, call, get, raw};
 
 const ANONYMOUS: (&str, &str) = ("x-test-anonymous", "1");
 
@@ -126,30 +126,6 @@ async fn the_portal_is_served_with_its_cache_rules_and_policy() {
     );
 }
 
-/// The bytes of a reply and its headers (gzip bodies are not text).
-async fn raw(
-    app: &axum::Router,
-    uri: &str,
-    headers: &[(&str, &str)],
-) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let mut request = axum::http::Request::builder()
-        .uri(uri)
-        .header("host", "test.local");
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(axum::body::Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes().to_vec();
-    (parts.status, parts.headers, bytes)
-}
-
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).unwrap();
@@ -176,10 +152,10 @@ async fn api_documents_go_gzipped_to_clients_that_take_them_and_downloads_do_not
         "/timeseries/reaches?bbox=170,-45,175,-40&f=csv",
         "/stac/search?limit=50",
     ] {
-        let (status, plain_headers, plain) = raw(&app, uri, &[]).await;
+        let (status, plain_headers, plain) = raw(&app, "GET", uri, &[], "").await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert!(!plain_headers.contains_key("content-encoding"), "{uri}");
-        let (status, headers, packed) = raw(&app, uri, &gzip).await;
+        let (status, headers, packed) = raw(&app, "GET", uri, &gzip, "").await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert_eq!(headers["content-encoding"], "gzip", "{uri}");
         eprintln!("{uri}: {} of {}", packed.len(), plain.len());
@@ -214,7 +190,7 @@ async fn api_documents_go_gzipped_to_clients_that_take_them_and_downloads_do_not
         .expect("a download link")
         .trim_start_matches("http://test.local")
         .to_string();
-    let (status, headers, _) = raw(&app, &href, &gzip).await;
+    let (status, headers, _) = raw(&app, "GET", &href, &gzip, "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(!headers.contains_key("content-encoding"), "{headers:?}");
 }
