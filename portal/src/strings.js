@@ -85,7 +85,13 @@ export const STRINGS = {
     "feature.col.quality": "Quality",
     "feature.col.item": "Product",
     "feature.none": "No observation of this feature.",
-    "feature.back": "Back to the map"
+    "feature.back": "Back to the map",
+    "profile.title": "Longitudinal profile",
+    "profile.pass": "Pass",
+    "profile.label": "Profile of the node WSE and width along reach {id} at the chosen pass",
+    "profile.axis": "node number (increasing upstream)",
+    "profile.counts": "{drawn} nodes drawn, {unobserved} without a value at this pass",
+    "profile.none": "No node of this reach was observed."
   },
   fr: {
     "app.title": "Hysope",
@@ -170,6 +176,12 @@ export const STRINGS = {
     "feature.col.quality": "Qualité",
     "feature.col.item": "Produit",
     "feature.none": "Aucune observation de cet objet.",
-    "feature.back": "Retour à la carte"
+    "feature.back": "Retour à la carte",
+    "profile.title": "Profil en long",
+    "profile.pass": "Passage",
+    "profile.label": "Profil de la hauteur d’eau et de la largeur des nœuds du tronçon {id} au passage choisi",
+    "profile.axis": "numéro de nœud (croissant vers l’amont)",
+    "profile.counts": "{drawn} nœuds dessinés, {unobserved} sans valeur à ce passage",
+    "profile.none": "Aucun nœud de ce tronçon n’a été observé."
   }
 };

@@ -8,6 +8,7 @@ import uPlot from "../../vendor/uplot/dist/uPlot.esm.js";
 import { absolute, getJson } from "../api.js";
 import { t } from "../i18n.js";
 import { el } from "../lib/dom.js";
+import { profile } from "../lib/profile.js";
 import { LEVELS, chartData, observations, split } from "../lib/series.js";
 import { collectionOf } from "../lib/route.js";
 
@@ -161,5 +162,50 @@ export async function featurePage(main, kind, id) {
   draw();
   // For the benchmark (portal/bench): when the chart was first drawn.
   performance.mark("hysope:chart");
+  if (kind === "reach") await profileSection(id, all, chartBox);
   window.addEventListener("resize", () => plot?.setSize({ width: Math.max(300, chartBox.clientWidth), height: 320 }));
 }
+
+/// A reach's longitudinal profile: its nodes' WSE (left axis) and width (right)
+/// in SWORD's node order at a chosen pass of the reach.
+async function profileSection(id, passes, before) {
+  const times = passes.filter((o) => o.wse !== null).map((o) => o.time);
+  const section = el("section", { class: "profile-section", "aria-labelledby": "profile-title" },
+    el("h2", { id: "profile-title", text: t("profile.title") }));
+  before.parentElement.insertBefore(section, before.nextElementSibling?.nextElementSibling ?? null);
+  const nodes = await getJson(`/timeseries/nodes?reach=${encodeURIComponent(id)}&f=geojson&fields=wse,width`);
+  if (times.length === 0 || nodes.features.length === 0) {
+    section.append(el("p", { text: t("profile.none") }));
+    return;
+  }
+  const select = el("select", { id: "profile-pass" },
+    ...times.map((time) => el("option", { value: String(time), text: new Date(time).toISOString().replace("T", " ").slice(0, 19) })));
+  select.value = String(times[times.length - 1]);
+  const box = el("div", { class: "chart profile", role: "img", "aria-label": t("profile.label", { id }) });
+  const counts = el("p", { class: "profile-counts", "aria-live": "polite" });
+  section.append(el("label", {}, `${t("profile.pass")} `, select), box, counts);
+  let plot = null;
+  const drawProfile = () => {
+    const { points, unobserved } = profile(nodes.features, Number(select.value));
+    counts.textContent = t("profile.counts", { drawn: points.length, unobserved });
+    box.dataset.drawn = String(points.length);
+    const data = [points.map((p) => p.n), points.map((p) => p.wse), points.map((p) => p.width)];
+    plot?.destroy();
+    plot = new uPlot({
+      width: Math.max(300, box.clientWidth || 600),
+      height: 260,
+      legend: { show: false },
+      scales: { x: { time: false }, width: {} },
+      axes: [{ label: t("profile.axis") }, { label: "WSE (m)" }, { side: 1, scale: "width", label: `${t("feature.col.width")}`, grid: { show: false } }],
+      series: [
+        {},
+        { label: "WSE", stroke: "#0b5cad", width: 2, points: { show: true, size: 5 } },
+        { label: t("feature.col.width"), stroke: "#8c510a", width: 1, dash: [4, 4], scale: "width", points: { show: false } },
+      ],
+    }, data, box);
+    window.hysopeProfile = { data };
+  };
+  select.addEventListener("change", drawProfile);
+  drawProfile();
+}
+

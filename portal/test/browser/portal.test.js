@@ -154,6 +154,31 @@ describe("feature page", () => {
     await done();
   });
 
+  test("a reach's longitudinal profile is its nodes' WSE at the chosen pass", async () => {
+    const { page, done } = await open(`/portal/reaches/${REACH}`);
+    await page.waitForSelector(".profile canvas");
+    const reach = (await (await api(`/timeseries/reaches?ids=${REACH}&f=geojson`)).json()).features[0].properties;
+    const nodes = (await (await api(`/timeseries/nodes?reach=${REACH}&f=geojson&fields=wse,width`)).json()).features;
+    // The nodes' WSE at the reach's pass number `k`, in node id order (fills left out).
+    const expected = (k) => {
+      const at = Date.parse(reach.time[k]);
+      return [...nodes]
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
+        .map((f) => {
+          const i = f.properties.time.findIndex((t) => Math.abs(Date.parse(t) - at) < 30 * 60 * 1000);
+          return i < 0 ? null : f.properties.wse[i];
+        })
+        .filter((v) => v !== null);
+    };
+    const last = reach.time.length - 1;
+    assert.deepEqual(await page.evaluate(() => window.hysopeProfile.data[1]), expected(last));
+    assert.ok(expected(last).length > 10);
+    const firstPass = await page.$eval("#profile-pass option", (o) => o.value);
+    await page.selectOption("#profile-pass", firstPass);
+    assert.deepEqual(await page.evaluate(() => window.hysopeProfile.data[1]), expected(0));
+    await done();
+  });
+
   test("the CSV download is the API's CSV", async () => {
     const { page, done } = await open(`/portal/reaches/${REACH}`);
     await page.waitForSelector(".chart canvas");
