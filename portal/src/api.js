@@ -22,10 +22,20 @@ export class ApiError extends Error {
 /// Fetches `path` (server-relative) as JSON; an error reply becomes an ApiError
 /// with the server's `detail`.
 export async function getJson(path, { signal } = {}) {
+  return send(path, { signal });
+}
+
+/// POSTs `body` as JSON to `path` and reads the JSON reply.
+export async function postJson(path, body, { signal } = {}) {
+  return send(path, { signal, method: "POST", body: JSON.stringify(body), type: "application/json" });
+}
+
+async function send(path, { signal, method = "GET", body, type }) {
   const headers = { Accept: "application/json, application/geo+json" };
   const bearer = token();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
-  const response = await fetch(path, { headers, signal });
+  if (type) headers["Content-Type"] = type;
+  const response = await fetch(path, { headers, signal, method, body });
   if (!response.ok) {
     let detail = "";
     try {

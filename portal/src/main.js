@@ -53,6 +53,12 @@ async function start() {
     } else if (where.page === "feature") {
       const { featurePage } = await import("./pages/feature.js");
       await featurePage(main, where.kind, where.id);
+    } else if (where.page === "catalogue") {
+      const { cataloguePage } = await import("./pages/catalogue.js");
+      await cataloguePage(main);
+    } else if (where.page === "item") {
+      const { itemPageView } = await import("./pages/item.js");
+      await itemPageView(main, where.collection, where.id);
     } else {
       main.innerHTML = "";
       const p = document.createElement("p");

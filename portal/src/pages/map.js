@@ -4,22 +4,19 @@
 // ramp); filters as removable chips; a search by id or name; a click opens the
 // feature's panel. The view, colour, filters and selection live in the URL.
 
-import * as maplibregl from "../../vendor/maplibre-gl/dist/maplibre-gl.mjs";
-import { feature as topoFeature } from "../../vendor/topojson-client/src/index.js";
 import { getJson } from "../api.js";
 import { t } from "../i18n.js";
 import { el } from "../lib/dom.js";
-import { land } from "../lib/basemap.js";
 import { UNKNOWN, VARIABLES, colourFor, expression, ramp } from "../lib/colour.js";
 import { featuresPath, parseState, searchTarget, stateQuery, viewBox } from "../lib/mapstate.js";
 import { collectionOf, featurePath } from "../lib/route.js";
+import { baseMap, loaded } from "./mapbase.js";
 
 /// Features of one kind drawn at most (the API's largest page).
 const LIMIT = 10000;
 const NODE_ZOOM = 11;
 const LINE_ZOOM = 6;
 const KINDS = ["reach", "lake", "node"];
-const BASE = import.meta.url.replace(/\/app\/pages\/map\.js.*$/, "");
 
 function empty() {
   return { type: "FeatureCollection", features: [] };
@@ -101,29 +98,17 @@ export async function mapPage(main) {
     status);
   main.append(page);
 
-  const topology = await fetch(`${BASE}/vendor/world-atlas/land-50m.json`).then((r) => r.json());
-  const map = new maplibregl.Map({
-    container: mapDiv,
+  const map = await baseMap(mapDiv, {
     center: state.center || [0, 20],
     zoom: state.zoom ?? 1,
-    attributionControl: { compact: true, customAttribution: "Natural Earth · SWOT (NASA/CNES)" },
-    style: {
-      version: 8,
-      sources: { land: { type: "geojson", data: land(topology, topoFeature) } },
-      layers: [
-        { id: "ocean", type: "background", paint: { "background-color": "#dbe7f0" } },
-        { id: "land", type: "fill", source: "land", paint: { "fill-color": "#f3f0e8", "fill-outline-color": "#a9a395" } },
-      ],
-    },
+    attribution: "Natural Earth · SWOT (NASA/CNES)",
   });
   window.hysopeMap = map;
   let loading = null;
   let firstLoad = !state.center;
   // The features are asked for while the map loads its style and basemap.
   const first = request();
-  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
-  map.addControl(new maplibregl.ScaleControl(), "bottom-right");
-  await new Promise((resolve) => map.on("load", resolve));
+  await loaded(map);
 
   for (const kind of KINDS) map.addSource(kind, { type: "geojson", data: empty(), promoteId: `${kind}_id` });
   map.addSource("centres", { type: "geojson", data: empty() });

@@ -43,11 +43,12 @@ async function open(path, viewport = WIDTHS.desktop) {
   await page.goto(`${server.url}${path}`);
   return {
     page,
-    async done() {
+    /// `expected`: console errors the scenario causes on purpose.
+    async done(expected = /^$/) {
       await context.close();
       assert.deepEqual(escaped, [], "requests left the server");
       assert.deepEqual(errors, [], "script errors");
-      assert.deepEqual(consoleErrors.filter((e) => !/favicon/.test(e)), [], "console errors");
+      assert.deepEqual(consoleErrors.filter((e) => !/favicon/.test(e) && !expected.test(e)), [], "console errors");
     },
   };
 }
@@ -191,14 +192,69 @@ describe("feature page", () => {
   });
 });
 
+describe("catalogue", () => {
+  const RIVER_ITEM = "SWOT_L2_HR_RiverSP_Reach_049_058_AU_20260419T185249_20260419T190852_PID0_01";
+
+  test("a search by collection finds the product, its footprint drawn, its file downloadable", async () => {
+    const { page, done } = await open("/portal/catalogue");
+    await page.waitForSelector(".results li");
+    await page.check('input[name=collection][value="SWOT_L2_HR_RiverSP_Reach"]');
+    await page.click(".search-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelectorAll(".results li").length > 0
+      && [...document.querySelectorAll(".results li")].every((li) => li.textContent.includes("SWOT_L2_HR_RiverSP_Reach ")));
+    const expected = await (await fetch(`${server.url}/stac/search`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ collections: ["SWOT_L2_HR_RiverSP_Reach"], limit: 20 }),
+    })).json();
+    const ids = await page.$$eval(".results li a", (as) => as.map((a) => a.textContent));
+    assert.deepEqual(ids, expected.features.map((f) => f.id));
+    assert.ok(ids.includes(RIVER_ITEM));
+    await page.waitForSelector(".footprints[data-drawn]");
+    assert.equal(await page.getAttribute(".footprints", "data-drawn"), String(expected.features.filter((f) => f.geometry).length));
+    assert.match(page.url(), /collection=SWOT_L2_HR_RiverSP_Reach/);
+    await page.click(`.results a:text-is("${RIVER_ITEM}")`);
+    await page.waitForSelector("table.assets a.download");
+    const href = await page.getAttribute("table.assets a.download", "href");
+    const size = Number(await page.textContent("table.assets tbody tr td:nth-child(4)"));
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("table.assets a.download")]);
+    const bytes = readFileSync(await download.path());
+    assert.equal(bytes.length, size);
+    assert.match(href, /\/stac\/collections\/SWOT_L2_HR_RiverSP_Reach\/items\/.*\/assets\/data$/);
+    await done();
+  });
+
+  test("a wrong box is refused at its field, before any request", async () => {
+    const { page, done } = await open("/portal/catalogue");
+    await page.waitForSelector(".results li");
+    let searches = 0;
+    page.on("request", (r) => { if (r.url().endsWith("/stac/search")) searches++; });
+    await page.fill("#f-west", "170");
+    await page.click(".search-form button[type=submit]");
+    assert.match(await page.textContent("#e-south"), /four sides/);
+    assert.equal(await page.getAttribute("#f-south", "aria-invalid"), "true");
+    assert.equal(searches, 0);
+    // A filter the server refuses: its message is shown.
+    await page.fill("#f-west", "");
+    await page.fill("#f-filter", "bogus ==");
+    await page.click(".search-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("[role=alert]").textContent.includes("filter"));
+    await done(/status of 400 \(Bad Request\)/);
+  });
+});
+
 describe("every page", () => {
-  const pages = { map: "/portal/?at=171.45,-42.37,10", feature: `/portal/reaches/${REACH}` };
+  const pages = {
+    map: "/portal/?at=171.45,-42.37,10",
+    feature: `/portal/reaches/${REACH}`,
+    catalogue: "/portal/catalogue",
+    item: "/portal/items/SWOT_L2_HR_RiverSP_Reach/SWOT_L2_HR_RiverSP_Reach_049_058_AU_20260419T185249_20260419T190852_PID0_01",
+  };
+  const ready = { map: "#map[data-state=idle]", feature: ".chart canvas", catalogue: ".footprints[data-drawn]", item: "table.assets" };
   for (const [name, path] of Object.entries(pages)) {
     for (const [size, viewport] of Object.entries(WIDTHS)) {
       test(`${name} at ${viewport.width} px: no serious accessibility violation, a screenshot`, async () => {
         const { page, done } = await open(path, viewport);
-        if (name === "map") await idle(page);
-        else await page.waitForSelector(".chart canvas");
+        await page.waitForSelector(ready[name], { timeout: 30000 });
         await page.screenshot({ path: screenshotPath(`${name}-${size}`), fullPage: name !== "map" });
         assert.deepEqual(await axeViolations(page), []);
         // Nothing wider than the screen (usable at 360 px).

@@ -41,4 +41,6 @@ test("paths name pages", () => {
   assert.deepEqual(route("/portal/reaches/57203000041"), { page: "feature", kind: "reach", id: "57203000041" });
   assert.deepEqual(route("/portal/lakes/5240011682/"), { page: "feature", kind: "lake", id: "5240011682" });
   assert.deepEqual(route("/portal/elsewhere/x"), { page: "missing" });
+  assert.deepEqual(route("/portal/catalogue"), { page: "catalogue" });
+  assert.deepEqual(route("/portal/items/C%2FD/I"), { page: "item", collection: "C/D", id: "I" });
 });
