@@ -26,12 +26,22 @@ export async function getJson(path, { signal } = {}) {
 }
 
 /// POSTs `body` as JSON to `path` and reads the JSON reply.
-export async function postJson(path, body, { signal } = {}) {
-  return send(path, { signal, method: "POST", body: JSON.stringify(body), type: "application/json" });
+export async function postJson(path, body, { signal, headers } = {}) {
+  return send(path, { signal, method: "POST", body: JSON.stringify(body), type: "application/json", extra: headers });
 }
 
-async function send(path, { signal, method = "GET", body, type }) {
-  const headers = { Accept: "application/json, application/geo+json" };
+/// Keeps the personal token the user gave (this tab only), or forgets it.
+export function setToken(value) {
+  try {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // A browser that keeps nothing: the token lasts this page.
+  }
+}
+
+async function send(path, { signal, method = "GET", body, type, extra = {} }) {
+  const headers = { Accept: "application/json, application/geo+json", ...extra };
   const bearer = token();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   if (type) headers["Content-Type"] = type;

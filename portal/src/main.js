@@ -3,6 +3,8 @@
 // feature). Pages are modules loaded when needed.
 
 import { LANGUAGES, pickLanguage, setLanguage, t } from "./i18n.js";
+import { getJson, setToken, token } from "./api.js";
+import { el } from "./lib/dom.js";
 import { route } from "./lib/route.js";
 
 const LANG_KEY = "hysope.lang";
@@ -23,6 +25,47 @@ export function translate(root = document) {
   }
 }
 
+/// The header's sign-in: a personal token (made by an operator, or with
+/// `hysope admin token create`) kept for this tab, checked with /me.
+async function signIn() {
+  const slot = document.getElementById("who");
+  const dialog = el("dialog", { class: "signin", "aria-labelledby": "signin-title" });
+  const input = el("input", { id: "signin-token", type: "password", autocomplete: "off", size: 40 });
+  const error = el("p", { class: "error", role: "alert" });
+  const form = el("form", { method: "dialog" },
+    el("h2", { id: "signin-title", text: t("signin.title") }),
+    el("label", { for: "signin-token", text: t("signin.token") }), input, error,
+    el("p", {}, el("button", { type: "submit", class: "primary", value: "ok", text: t("signin.ok") }), " ",
+      el("button", { type: "button", onclick: () => dialog.close(), text: t("signin.cancel") })));
+  dialog.append(form);
+  document.body.append(dialog);
+  const show = async () => {
+    slot.innerHTML = "";
+    const me = token() ? await getJson("/me").catch(() => null) : null;
+    if (me && me.role !== "anonymous") {
+      slot.append(el("span", { class: "me", text: `${me.subject} (${me.role})` }), " ",
+        el("button", { type: "button", class: "signout", onclick: () => { setToken(null); show(); }, text: t("signin.out") }));
+    } else {
+      if (token()) setToken(null);
+      slot.append(el("button", { type: "button", class: "signin-open", onclick: () => { error.textContent = ""; dialog.showModal(); }, text: t("signin.open") }));
+    }
+  };
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    setToken(input.value.trim());
+    const me = await getJson("/me").catch(() => null);
+    if (!me || me.role === "anonymous") {
+      setToken(null);
+      error.textContent = t("signin.refused");
+      return;
+    }
+    input.value = "";
+    dialog.close();
+    location.reload();
+  });
+  await show();
+}
+
 async function start() {
   const lang = pickLanguage(location.search, storedLanguage(), navigator.languages);
   setLanguage(lang);
@@ -40,6 +83,7 @@ async function start() {
     location.assign(url);
   });
   translate();
+  signIn();
   const main = document.getElementById("content");
   const where = route(location.pathname);
   for (const link of document.querySelectorAll("nav a[data-page]")) {
@@ -53,6 +97,12 @@ async function start() {
     } else if (where.page === "feature") {
       const { featurePage } = await import("./pages/feature.js");
       await featurePage(main, where.kind, where.id);
+    } else if (where.page === "processes") {
+      const { processListPage } = await import("./pages/processes.js");
+      await processListPage(main);
+    } else if (where.page === "process") {
+      const { processPage } = await import("./pages/processes.js");
+      await processPage(main, where.id);
     } else if (where.page === "catalogue") {
       const { cataloguePage } = await import("./pages/catalogue.js");
       await cataloguePage(main);

@@ -242,14 +242,72 @@ describe("catalogue", () => {
   });
 });
 
+describe("processes", () => {
+  test("every process gets a form: a field per input, the required ones marked", async () => {
+    const list = (await (await api("/processes")).json()).processes;
+    assert.ok(list.length >= 8);
+    const { page, done } = await open("/portal/processes");
+    await page.waitForSelector(".process-list li");
+    assert.equal(await page.locator(".process-list li").count(), list.length);
+    for (const p of list) {
+      const description = await (await api(`/processes/${p.id}`)).json();
+      await page.goto(`${server.url}/portal/processes/${p.id}`);
+      await page.waitForSelector(".process-form button[type=submit]");
+      const ids = await page.$$eval(".process-form [name]:not([name=mode])", (els) => els.map((e) => e.name));
+      assert.deepEqual(ids, Object.keys(description.inputs), p.id);
+      const required = Object.values(description.inputs).filter((i) => (i.minOccurs ?? 1) > 0).length;
+      assert.equal(await page.locator(".process-form .required").count(), required, p.id);
+    }
+    await done();
+  });
+
+  test("signed in with a token, an asynchronous run is accepted and succeeds", async () => {
+    const { page, done } = await open("/portal/processes/echo");
+    await page.waitForSelector(".process-form button[type=submit]");
+    assert.match(await page.textContent("[role=alert]"), /sign in/);
+    await page.click(".signin-open");
+    await page.fill("#signin-token", "not-a-token");
+    await page.click("dialog.signin button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("dialog.signin .error").textContent.length > 0);
+    await page.fill("#signin-token", server.token);
+    await page.click("dialog.signin button[type=submit]");
+    await page.waitForSelector(".who .me");
+    assert.match(await page.textContent(".who .me"), /local-operator \(operator\)/);
+    await page.waitForSelector(".process-form button[type=submit]");
+    // A wrong number is refused at its field, before any request.
+    await page.fill("#i-integerInput", "1.5");
+    await page.click(".process-form button[type=submit]");
+    assert.match(await page.textContent("#e-integerInput"), /whole number/);
+    await page.fill("#i-integerInput", "7");
+    await page.fill("#i-stringInput", "from the portal");
+    const preview = JSON.parse(await page.textContent(".preview"));
+    assert.deepEqual(preview.inputs, { stringInput: "from the portal", integerInput: 7 });
+    await page.click(".process-form button[type=submit]");
+    const job = await (await page.waitForSelector("a.job")).getAttribute("data-job");
+    let status;
+    for (let i = 0; i < 300; i++) {
+      status = await (await fetch(`${server.url}/jobs/${job}`, { headers: { authorization: `Bearer ${server.token}` } })).json();
+      if (["successful", "failed"].includes(status.status)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status.status, "successful", JSON.stringify(status));
+    await done(/status of 401 \(Unauthorized\)/);
+  });
+});
+
 describe("every page", () => {
   const pages = {
     map: "/portal/?at=171.45,-42.37,10",
     feature: `/portal/reaches/${REACH}`,
     catalogue: "/portal/catalogue",
     item: "/portal/items/SWOT_L2_HR_RiverSP_Reach/SWOT_L2_HR_RiverSP_Reach_049_058_AU_20260419T185249_20260419T190852_PID0_01",
+    processes: "/portal/processes",
+    process: "/portal/processes/swot-river-filter",
   };
-  const ready = { map: "#map[data-state=idle]", feature: ".chart canvas", catalogue: ".footprints[data-drawn]", item: "table.assets" };
+  const ready = {
+    map: "#map[data-state=idle]", feature: ".chart canvas", catalogue: ".footprints[data-drawn]", item: "table.assets",
+    processes: ".process-list li", process: ".process-form button[type=submit]",
+  };
   for (const [name, path] of Object.entries(pages)) {
     for (const [size, viewport] of Object.entries(WIDTHS)) {
       test(`${name} at ${viewport.width} px: no serious accessibility violation, a screenshot`, async () => {
