@@ -40,7 +40,26 @@ export function setToken(value) {
   }
 }
 
-async function send(path, { signal, method = "GET", body, type, extra = {} }) {
+/// Downloads `path` with the token (a job's files need it: a plain link sends
+/// none) as `name`.
+export async function download(path, name) {
+  const headers = {};
+  const bearer = token();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const response = await fetch(path, { headers });
+  if (!response.ok) throw new ApiError(response.status, response.statusText, path);
+  const url = URL.createObjectURL(await response.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/// A request of `method` to `path`, its JSON reply (or null for an empty one).
+export async function send(path, { signal, method = "GET", body, type, extra = {} }) {
   const headers = { Accept: "application/json, application/geo+json", ...extra };
   const bearer = token();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
@@ -55,7 +74,8 @@ async function send(path, { signal, method = "GET", body, type, extra = {} }) {
     }
     throw new ApiError(response.status, detail, path);
   }
-  return response.json();
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
 }
 
 /// The absolute URL of a server-relative path, for links a user copies.

@@ -103,6 +103,12 @@ async function start() {
     } else if (where.page === "process") {
       const { processPage } = await import("./pages/processes.js");
       await processPage(main, where.id);
+    } else if (where.page === "jobs") {
+      const { jobListPage } = await import("./pages/jobs.js");
+      await jobListPage(main);
+    } else if (where.page === "job") {
+      const { jobPage } = await import("./pages/jobs.js");
+      await jobPage(main, where.id);
     } else if (where.page === "catalogue") {
       const { cataloguePage } = await import("./pages/catalogue.js");
       await cataloguePage(main);

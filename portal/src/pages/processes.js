@@ -122,7 +122,7 @@ export async function processPage(main, id) {
         { headers: sync ? {} : { Prefer: "respond-async" } });
       if (reply.jobID) {
         outcome.append(el("p", {}, `${t("processes.accepted")} `,
-          el("a", { href: `/jobs/${encodeURIComponent(reply.jobID)}?f=html`, class: "job", "data-job": reply.jobID, text: reply.jobID })));
+          el("a", { href: `/portal/jobs/${encodeURIComponent(reply.jobID)}`, class: "job", "data-job": reply.jobID, text: reply.jobID })));
       } else {
         outcome.append(el("h2", { text: t("processes.results") }), el("pre", { class: "results", tabindex: "0", text: JSON.stringify(reply, null, 2) }));
       }

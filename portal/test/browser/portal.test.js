@@ -284,13 +284,22 @@ describe("processes", () => {
     assert.deepEqual(preview.inputs, { stringInput: "from the portal", integerInput: 7 });
     await page.click(".process-form button[type=submit]");
     const job = await (await page.waitForSelector("a.job")).getAttribute("data-job");
-    let status;
-    for (let i = 0; i < 300; i++) {
-      status = await (await fetch(`${server.url}/jobs/${job}`, { headers: { authorization: `Bearer ${server.token}` } })).json();
-      if (["successful", "failed"].includes(status.status)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // The job's live page: its bar follows the job's status to the end.
+    await page.click("a.job");
+    await page.waitForSelector('#job-progress[data-status="successful"]', { timeout: 60000 });
+    assert.equal(await page.$eval("#job-progress", (p) => p.value), 100);
+    const seen = await page.evaluate(() => window.hysopeJob.seen);
+    assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]), `progress went back: ${seen}`);
+    const status = await (await fetch(`${server.url}/jobs/${job}`, { headers: { authorization: `Bearer ${server.token}` } })).json();
     assert.equal(status.status, "successful", JSON.stringify(status));
+    // Its result file, downloaded with the token.
+    const link = await page.waitForSelector("a.output");
+    const [file] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    const echoed = JSON.parse(readFileSync(await file.path(), "utf8"));
+    assert.equal(echoed.stringInput, "from the portal");
+    // And the job in the caller's list.
+    await page.goto(`${server.url}/portal/jobs?processID=echo`);
+    await page.waitForSelector(`tr[data-job="${job}"]`);
     await done(/status of 401 \(Unauthorized\)/);
   });
 });
@@ -303,10 +312,11 @@ describe("every page", () => {
     item: "/portal/items/SWOT_L2_HR_RiverSP_Reach/SWOT_L2_HR_RiverSP_Reach_049_058_AU_20260419T185249_20260419T190852_PID0_01",
     processes: "/portal/processes",
     process: "/portal/processes/swot-river-filter",
+    jobs: "/portal/jobs",
   };
   const ready = {
     map: "#map[data-state=idle]", feature: ".chart canvas", catalogue: ".footprints[data-drawn]", item: "table.assets",
-    processes: ".process-list li", process: ".process-form button[type=submit]",
+    processes: ".process-list li", process: ".process-form button[type=submit]", jobs: ".jobs-page [role=status]",
   };
   for (const [name, path] of Object.entries(pages)) {
     for (const [size, viewport] of Object.entries(WIDTHS)) {

@@ -1,0 +1,126 @@
+// The caller's jobs (filtered by state and process), and a job's live page: its
+// progress bar (the plugin's own `progress` calls, as the job's status reports
+// them), its message, its results once successful (files by their links, values
+// as they are), and a button to dismiss it while it runs.
+
+import { download, getJson, send, token } from "../api.js";
+import { t } from "../i18n.js";
+import { el } from "../lib/dom.js";
+
+const FINAL = ["successful", "failed", "dismissed"];
+const STATES = ["accepted", "running", ...FINAL];
+
+function when(text) {
+  return text ? text.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC") : t("value.none");
+}
+
+export async function jobListPage(main) {
+  main.innerHTML = "";
+  document.title = `${t("jobs.title")} · Hysope`;
+  const params = new URLSearchParams(location.search);
+  const status = el("select", { id: "job-status" }, el("option", { value: "", text: t("jobs.any") }),
+    ...STATES.map((s) => el("option", { value: s, text: t(`jobs.state.${s}`) })));
+  status.value = params.get("status") || "";
+  const processes = (await getJson("/processes")).processes;
+  const process = el("select", { id: "job-process" }, el("option", { value: "", text: t("jobs.any") }),
+    ...processes.map((p) => el("option", { value: p.id, text: p.title || p.id })));
+  process.value = params.get("processID") || "";
+  const body = el("tbody");
+  const note = el("p", { class: "meta", role: "status" });
+  main.append(el("section", { class: "jobs-page" },
+    el("h1", { text: t("jobs.title") }),
+    el("div", { class: "toolbar-inline" },
+      el("label", {}, `${t("jobs.filter.status")} `, status), el("label", {}, `${t("jobs.filter.process")} `, process)),
+    note,
+    el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("jobs.title") },
+      el("table", { class: "jobs" },
+        el("thead", {}, el("tr", {}, ...["id", "process", "status", "progress", "created"].map((c) => el("th", { scope: "col", text: t(`jobs.col.${c}`) })))),
+        body))));
+  async function load() {
+    const q = new URLSearchParams({ limit: "100" });
+    if (status.value) q.set("status", status.value);
+    if (process.value) q.set("processID", process.value);
+    history.replaceState(null, "", `${location.pathname}?${q}`);
+    body.innerHTML = "";
+    if (!token()) {
+      note.textContent = t("jobs.signin");
+      return;
+    }
+    const jobs = (await getJson(`/jobs?${q}`)).jobs;
+    note.textContent = t("jobs.count", { n: jobs.length });
+    for (const j of jobs) {
+      body.append(el("tr", { "data-job": j.jobID },
+        el("td", {}, el("a", { href: `/portal/jobs/${encodeURIComponent(j.jobID)}`, text: j.jobID })),
+        el("td", { text: j.processID }),
+        el("td", { text: t(`jobs.state.${j.status}`) }),
+        el("td", { text: `${j.progress ?? 0} %` }),
+        el("td", { text: when(j.created) })));
+    }
+  }
+  status.addEventListener("change", load);
+  process.addEventListener("change", load);
+  await load();
+}
+
+export async function jobPage(main, id) {
+  main.innerHTML = "";
+  document.title = `${t("jobs.job")} ${id} · Hysope`;
+  const bar = el("progress", { id: "job-progress", max: "100", value: "0" });
+  const state = el("p", { class: "job-state", role: "status" });
+  const message = el("p", { class: "meta job-message" });
+  const times = el("dl", { class: "props" });
+  const results = el("div", { class: "job-results" });
+  const alert = el("p", { class: "error", role: "alert" });
+  const dismiss = el("button", { type: "button", hidden: true, text: t("jobs.dismiss") });
+  main.append(el("article", { class: "job-page" },
+    el("p", {}, el("a", { href: "/portal/jobs", text: `← ${t("jobs.all")}` })),
+    el("h1", { text: `${t("jobs.job")} ${id}` }),
+    el("label", { for: "job-progress", text: t("jobs.progress") }), bar, state, message, times, dismiss, alert, results));
+  const seen = [];
+  window.hysopeJob = { seen };
+  let last = null;
+  const show = (s) => {
+    last = s;
+    bar.value = s.progress ?? 0;
+    bar.textContent = `${s.progress ?? 0} %`;
+    bar.dataset.status = s.status;
+    if (seen[seen.length - 1] !== s.progress) seen.push(s.progress);
+    state.textContent = `${t(`jobs.state.${s.status}`)} · ${s.progress ?? 0} %`;
+    message.textContent = s.message || "";
+    times.innerHTML = "";
+    for (const k of ["processID", "created", "started", "finished"]) {
+      if (s[k]) times.append(el("dt", { text: t(`jobs.col.${k}`) }), el("dd", { text: k === "processID" ? s[k] : when(s[k]) }));
+    }
+    dismiss.hidden = FINAL.includes(s.status);
+  };
+  dismiss.addEventListener("click", async () => {
+    try {
+      show(await send(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }));
+    } catch (e) {
+      alert.textContent = e.message;
+    }
+  });
+  for (;;) {
+    try {
+      show(await getJson(`/jobs/${encodeURIComponent(id)}`));
+    } catch (e) {
+      alert.textContent = e.status === 401 || e.status === 404 ? `${e.message} (${t("jobs.signin")})` : e.message;
+      return;
+    }
+    if (FINAL.includes(last.status)) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (last.status !== "successful") return;
+  const outputs = await getJson(`/jobs/${encodeURIComponent(id)}/results`);
+  results.append(el("h2", { text: t("jobs.results") }),
+    el("ul", { class: "outputs" }, ...Object.entries(outputs).flatMap(([name, v]) => {
+      const items = Array.isArray(v) ? v : [v];
+      if (items.length === 0) return [el("li", {}, `${name}: ${t("value.none")}`)];
+      return items.map((o) => el("li", {}, `${name}: `, o && o.href
+        ? el("a", { href: o.href, class: "output", onclick: (e) => {
+          e.preventDefault();
+          download(new URL(o.href, location.origin).pathname, o.href.split("/").pop()).catch((err) => { alert.textContent = err.message; });
+        }, text: `${o.href.split("/").pop()} (${o.type || ""}, ${o.size ?? "?"} B)` })
+        : el("code", { text: JSON.stringify(o) })));
+    })));
+}
