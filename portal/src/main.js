@@ -66,6 +66,18 @@ async function signIn() {
   await show();
 }
 
+/// Each page: its module (loaded when needed) and how it is drawn.
+const PAGES = {
+  map: async (main) => (await import("./pages/map.js")).mapPage(main),
+  feature: async (main, w) => (await import("./pages/feature.js")).featurePage(main, w.kind, w.id),
+  catalogue: async (main) => (await import("./pages/catalogue.js")).cataloguePage(main),
+  item: async (main, w) => (await import("./pages/item.js")).itemPageView(main, w.collection, w.id),
+  processes: async (main) => (await import("./pages/processes.js")).processListPage(main),
+  process: async (main, w) => (await import("./pages/processes.js")).processPage(main, w.id),
+  jobs: async (main) => (await import("./pages/jobs.js")).jobListPage(main),
+  job: async (main, w) => (await import("./pages/jobs.js")).jobPage(main, w.id),
+};
+
 async function start() {
   const lang = pickLanguage(location.search, storedLanguage(), navigator.languages);
   setLanguage(lang);
@@ -90,31 +102,9 @@ async function start() {
     if (link.dataset.page === where.page) link.setAttribute("aria-current", "page");
   }
   try {
-    if (where.page === "map") {
-      document.title = `${t("map.title")} · Hysope`;
-      const { mapPage } = await import("./pages/map.js");
-      await mapPage(main);
-    } else if (where.page === "feature") {
-      const { featurePage } = await import("./pages/feature.js");
-      await featurePage(main, where.kind, where.id);
-    } else if (where.page === "processes") {
-      const { processListPage } = await import("./pages/processes.js");
-      await processListPage(main);
-    } else if (where.page === "process") {
-      const { processPage } = await import("./pages/processes.js");
-      await processPage(main, where.id);
-    } else if (where.page === "jobs") {
-      const { jobListPage } = await import("./pages/jobs.js");
-      await jobListPage(main);
-    } else if (where.page === "job") {
-      const { jobPage } = await import("./pages/jobs.js");
-      await jobPage(main, where.id);
-    } else if (where.page === "catalogue") {
-      const { cataloguePage } = await import("./pages/catalogue.js");
-      await cataloguePage(main);
-    } else if (where.page === "item") {
-      const { itemPageView } = await import("./pages/item.js");
-      await itemPageView(main, where.collection, where.id);
+    const show = PAGES[where.page];
+    if (show) {
+      await show(main, where);
     } else {
       main.innerHTML = "";
       const p = document.createElement("p");

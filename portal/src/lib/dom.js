@@ -13,3 +13,19 @@ export function el(tag, attrs = {}, ...children) {
   node.append(...children);
   return node;
 }
+
+/// Shows each `{ field, message }` of `errors` beside its input (the element
+/// `e-NAME`, the input marked invalid), clears the others of `names`, and puts
+/// the focus on the first wrong input. True when there was none.
+export function showErrors(form, names, errors) {
+  for (const name of names) {
+    document.getElementById(`e-${name}`).textContent = "";
+    form.elements[name].removeAttribute("aria-invalid");
+  }
+  for (const { field, message } of errors) {
+    document.getElementById(`e-${field}`).textContent = message;
+    form.elements[field].setAttribute("aria-invalid", "true");
+  }
+  if (errors.length) form.elements[errors[0].field].focus();
+  return errors.length === 0;
+}

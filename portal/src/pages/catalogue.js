@@ -4,7 +4,7 @@
 
 import { getJson, postJson } from "../api.js";
 import { t } from "../i18n.js";
-import { el } from "../lib/dom.js";
+import { el, showErrors } from "../lib/dom.js";
 import { searchBody } from "../lib/stacquery.js";
 import { baseMap, loaded } from "./mapbase.js";
 
@@ -97,18 +97,7 @@ export async function cataloguePage(main) {
     const values = { collections: [...form.querySelectorAll("input[name=collection]:checked")].map((c) => c.value) };
     for (const name of FIELDS) values[name] = form.elements[name].value;
     const { body, errors } = searchBody(values);
-    for (const name of FIELDS) {
-      document.getElementById(`e-${name}`).textContent = "";
-      form.elements[name].removeAttribute("aria-invalid");
-    }
-    for (const { field, message } of errors) {
-      document.getElementById(`e-${field}`).textContent = message;
-      form.elements[field].setAttribute("aria-invalid", "true");
-    }
-    if (errors.length) {
-      form.elements[errors[0].field].focus();
-      return;
-    }
+    if (!showErrors(form, FIELDS, errors)) return;
     const query = new URLSearchParams();
     for (const c of values.collections) query.append("collection", c);
     for (const name of FIELDS) if (values[name].trim()) query.set(name, values[name].trim());

@@ -61,6 +61,7 @@ const PROPS = [
 ];
 
 export async function mapPage(main) {
+  document.title = `${t("map.title")} · Hysope`;
   const state = parseState(location.search);
   main.innerHTML = "";
   const status = el("p", { class: "status", role: "status", "aria-live": "polite", text: t("map.loading") });

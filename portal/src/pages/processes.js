@@ -6,7 +6,7 @@
 
 import { getJson, postJson, token } from "../api.js";
 import { t } from "../i18n.js";
-import { el } from "../lib/dom.js";
+import { el, showErrors } from "../lib/dom.js";
 import { executeRequest, fields } from "../lib/form.js";
 
 export async function processListPage(main) {
@@ -102,18 +102,7 @@ export async function processPage(main, id) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const { body, errors } = executeRequest(list, values());
-    for (const f of list) {
-      document.getElementById(`e-${f.id}`).textContent = "";
-      form.elements[f.id].removeAttribute("aria-invalid");
-    }
-    for (const { field, message } of errors) {
-      document.getElementById(`e-${field}`).textContent = message;
-      form.elements[field].setAttribute("aria-invalid", "true");
-    }
-    if (errors.length) {
-      form.elements[errors[0].field].focus();
-      return;
-    }
+    if (!showErrors(form, list.map((f) => f.id), errors)) return;
     alert.textContent = "";
     outcome.innerHTML = "";
     const sync = form.querySelector("input[name=mode]:checked").value === "sync";
