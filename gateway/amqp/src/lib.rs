@@ -376,7 +376,9 @@ async fn count(inner: std::sync::Weak<Inner>) {
         let Ok(link) = inner.link().await else {
             continue;
         };
-        let mark = inner.depth.mark();
+        let Some(mark) = inner.depth.mark() else {
+            continue;
+        };
         let declared = link
             .publish
             .queue_declare(
@@ -440,6 +442,7 @@ impl Acknowledge for AmqpAck {
 impl JobQueue for AmqpQueue {
     fn push(&self, id: String) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
+            let moving = self.inner.depth.begin();
             // Once more on a new connection when the first try found it dead.
             match self.inner.publish(&id).await {
                 Ok(()) => {}
@@ -448,7 +451,7 @@ impl JobQueue for AmqpQueue {
                     self.inner.publish(&id).await?;
                 }
             }
-            self.inner.depth.moved(true);
+            moving.done(true);
             Ok(())
         })
     }

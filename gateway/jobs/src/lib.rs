@@ -31,7 +31,7 @@ pub mod worker;
 pub use error::{Error, RequestFault, Result};
 pub use execute::ExecuteRequest;
 pub use job::{FailureKind, Job, JobFilter, JobPage, Status, now_ms, rfc3339};
-pub use queue::{Acknowledge, Delivery, JobQueue, LocalQueue, QueueDepth};
+pub use queue::{Acknowledge, Delivery, JobQueue, LocalQueue, Moving, QueueDepth};
 pub use redb_store::RedbJobStore;
 pub use service::{DEFAULT_LEASE, JobBackends, Jobs, JobsParts, RunBackends};
 pub use store::{JobCommit, JobStore, SwapCommit, follows};

@@ -161,34 +161,77 @@ impl JobQueue for LocalQueue {
 /// A shared queue's depth as one process knows it (for [`JobQueue::depth`]): the
 /// last count of the broker or table, moved by this process's own pushes and
 /// takes since. A count made while this process moved the queue is stale, and
-/// dropped.
+/// dropped: a push or take is [`QueueDepth::begin`]-ed before it touches the
+/// queue and done after, and no count begun while one is under way is kept (a
+/// count that saw a pushed row before the push was added in would count it twice).
 #[derive(Debug, Default)]
 pub struct QueueDepth {
     value: std::sync::atomic::AtomicUsize,
-    /// This process's pushes and takes so far.
+    /// This process's pushes and takes begun or ended so far.
     moves: std::sync::atomic::AtomicU64,
+    /// Pushes and takes under way.
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// A push or take under way ([`QueueDepth::begin`]); dropped without
+/// [`Moving::done`], it moved nothing.
+#[derive(Debug)]
+pub struct Moving<'a> {
+    depth: &'a QueueDepth,
+    done: bool,
+}
+
+impl Moving<'_> {
+    /// It pushed an id (`true`) or took one (`false`).
+    pub fn done(mut self, pushed: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let _ = self.depth.value.fetch_update(SeqCst, SeqCst, |d| {
+            Some(if pushed { d + 1 } else { d.saturating_sub(1) })
+        });
+        self.done = true;
+    }
+}
+
+impl Drop for Moving<'_> {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.depth.moves.fetch_add(1, SeqCst);
+        self.depth.in_flight.fetch_sub(1, SeqCst);
+        let _ = self.done;
+    }
 }
 
 impl QueueDepth {
-    /// This process pushed an id (`true`) or took one (`false`).
-    pub fn moved(&self, pushed: bool) {
+    /// A push or take begins: counts begun before it ends are dropped.
+    pub fn begin(&self) -> Moving<'_> {
         use std::sync::atomic::Ordering::SeqCst;
-        let _ = self.value.fetch_update(SeqCst, SeqCst, |d| {
-            Some(if pushed { d + 1 } else { d.saturating_sub(1) })
-        });
+        self.in_flight.fetch_add(1, SeqCst);
         self.moves.fetch_add(1, SeqCst);
+        Moving {
+            depth: self,
+            done: false,
+        }
     }
 
-    /// Taken before a count is made: what [`QueueDepth::counted`] compares.
-    pub fn mark(&self) -> u64 {
-        self.moves.load(std::sync::atomic::Ordering::SeqCst)
+    /// This process pushed an id (`true`) or took one (`false`), already done
+    /// (a broker's delivery, which arrives taken).
+    pub fn moved(&self, pushed: bool) {
+        self.begin().done(pushed);
+    }
+
+    /// Taken before a count is made: what [`QueueDepth::counted`] compares;
+    /// `None` while a push or take is under way (no count then).
+    pub fn mark(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mark = self.moves.load(SeqCst);
+        (self.in_flight.load(SeqCst) == 0).then_some(mark)
     }
 
     /// The queue held `n` ids by a count begun at `mark`: kept unless this
     /// process moved the queue meanwhile.
     pub fn counted(&self, mark: u64, n: usize) {
         use std::sync::atomic::Ordering::SeqCst;
-        if self.moves.load(SeqCst) == mark {
+        if self.moves.load(SeqCst) == mark && self.in_flight.load(SeqCst) == 0 {
             self.value.store(n, SeqCst);
         }
     }
@@ -196,5 +239,42 @@ impl QueueDepth {
     /// The depth.
     pub fn get(&self) -> usize {
         self.value.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::QueueDepth;
+
+    /// The race a shared queue's count had (issue 21's PostgreSQL suite, seen
+    /// once in CI): a count that sees a pushed row before the push is added in
+    /// must not be kept, or the row counts twice.
+    #[test]
+    fn a_count_made_while_a_push_is_under_way_is_dropped() {
+        let depth = QueueDepth::default();
+        let moving = depth.begin();
+        assert_eq!(depth.mark(), None, "no count while a push is under way");
+        moving.done(true);
+        assert_eq!(depth.get(), 1);
+        // A count begun before the push, finished after it: dropped.
+        let depth = QueueDepth::default();
+        let mark = depth.mark().unwrap();
+        let moving = depth.begin();
+        depth.counted(mark, 1);
+        moving.done(true);
+        assert_eq!(depth.get(), 1);
+        depth.counted(mark, 5);
+        assert_eq!(depth.get(), 1, "a stale count is dropped");
+        // A count begun after: kept.
+        let mark = depth.mark().unwrap();
+        depth.counted(mark, 3);
+        assert_eq!(depth.get(), 3);
+        // A push that failed moved nothing, but still voids the counts begun before.
+        let mark = depth.mark().unwrap();
+        drop(depth.begin());
+        depth.counted(mark, 9);
+        assert_eq!(depth.get(), 3);
+        depth.moved(false);
+        assert_eq!(depth.get(), 2);
     }
 }

@@ -79,7 +79,10 @@ impl PgQueue {
 async fn count(pg: Pg, depth: Arc<QueueDepth>) {
     loop {
         let pool = pg.pool().clone();
-        let mark = depth.mark();
+        let Some(mark) = depth.mark() else {
+            tokio::time::sleep(POLL).await;
+            continue;
+        };
         let counted = async move {
             let client = pool.get().await?;
             let row = client
@@ -246,6 +249,7 @@ async fn take(pg: Pg) -> std::result::Result<Option<Delivery>, Error> {
 impl JobQueue for PgQueue {
     fn push(&self, id: String) -> BoxFuture<'_, Result<()>> {
         let pool = self.pg.pool().clone();
+        let moving = self.depth.begin();
         let done = self.pg.spawn(async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
@@ -257,7 +261,7 @@ impl JobQueue for PgQueue {
         });
         Box::pin(async move {
             done.await?;
-            self.depth.moved(true);
+            moving.done(true);
             Ok(())
         })
     }
@@ -268,13 +272,15 @@ impl JobQueue for PgQueue {
                 let pushed = self.pushed.notified();
                 tokio::pin!(pushed);
                 pushed.as_mut().enable();
+                let moving = self.depth.begin();
                 match self.pg.spawn(take(self.pg.clone())).await {
                     Ok(Some(delivery)) => {
-                        self.depth.moved(false);
+                        moving.done(false);
                         return Ok(delivery);
                     }
-                    Ok(None) => {}
+                    Ok(None) => drop(moving),
                     Err(e) => {
+                        drop(moving);
                         tracing::warn!(error = %e, "job queue: cannot take a job");
                     }
                 }
