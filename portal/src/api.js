@@ -11,6 +11,12 @@ export function token() {
   }
 }
 
+/// The Authorization header of the user's token, if any.
+function authorization() {
+  const bearer = token();
+  return bearer ? { Authorization: `Bearer ${bearer}` } : {};
+}
+
 export class ApiError extends Error {
   constructor(status, detail, url) {
     super(detail || `HTTP ${status}`);
@@ -43,10 +49,7 @@ export function setToken(value) {
 /// Downloads `path` with the token (a job's files need it: a plain link sends
 /// none) as `name`.
 export async function download(path, name) {
-  const headers = {};
-  const bearer = token();
-  if (bearer) headers.Authorization = `Bearer ${bearer}`;
-  const response = await fetch(path, { headers });
+  const response = await fetch(path, { headers: authorization() });
   if (!response.ok) throw new ApiError(response.status, response.statusText, path);
   const url = URL.createObjectURL(await response.blob());
   const a = document.createElement("a");
@@ -60,9 +63,7 @@ export async function download(path, name) {
 
 /// A request of `method` to `path`, its JSON reply (or null for an empty one).
 export async function send(path, { signal, method = "GET", body, type, extra = {} }) {
-  const headers = { Accept: "application/json, application/geo+json", ...extra };
-  const bearer = token();
-  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const headers = { Accept: "application/json, application/geo+json", ...extra, ...authorization() };
   if (type) headers["Content-Type"] = type;
   const response = await fetch(path, { headers, signal, method, body });
   if (!response.ok) {

@@ -178,17 +178,15 @@ pub struct QueueDepth {
 #[derive(Debug)]
 pub struct Moving<'a> {
     depth: &'a QueueDepth,
-    done: bool,
 }
 
 impl Moving<'_> {
     /// It pushed an id (`true`) or took one (`false`).
-    pub fn done(mut self, pushed: bool) {
+    pub fn done(self, pushed: bool) {
         use std::sync::atomic::Ordering::SeqCst;
         let _ = self.depth.value.fetch_update(SeqCst, SeqCst, |d| {
             Some(if pushed { d + 1 } else { d.saturating_sub(1) })
         });
-        self.done = true;
     }
 }
 
@@ -197,7 +195,6 @@ impl Drop for Moving<'_> {
         use std::sync::atomic::Ordering::SeqCst;
         self.depth.moves.fetch_add(1, SeqCst);
         self.depth.in_flight.fetch_sub(1, SeqCst);
-        let _ = self.done;
     }
 }
 
@@ -207,10 +204,7 @@ impl QueueDepth {
         use std::sync::atomic::Ordering::SeqCst;
         self.in_flight.fetch_add(1, SeqCst);
         self.moves.fetch_add(1, SeqCst);
-        Moving {
-            depth: self,
-            done: false,
-        }
+        Moving { depth: self }
     }
 
     /// This process pushed an id (`true`) or took one (`false`), already done

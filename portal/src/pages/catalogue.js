@@ -4,6 +4,7 @@
 
 import { getJson, postJson } from "../api.js";
 import { t } from "../i18n.js";
+import { union } from "../lib/bbox.js";
 import { el, showErrors } from "../lib/dom.js";
 import { searchBody } from "../lib/stacquery.js";
 import { baseMap, loaded } from "./mapbase.js";
@@ -58,9 +59,8 @@ export async function cataloguePage(main) {
     const features = shown.filter((i) => i.geometry).map((i) => ({ type: "Feature", geometry: i.geometry, properties: { id: i.id } }));
     map.getSource("footprints").setData({ type: "FeatureCollection", features });
     mapDiv.dataset.drawn = String(features.length);
-    const boxes = shown.map((i) => i.bbox).filter((b) => Array.isArray(b) && b.length >= 4);
-    if (boxes.length) {
-      const b = boxes.reduce((a, x) => [Math.min(a[0], x[0]), Math.min(a[1], x[1]), Math.max(a[2], x[2]), Math.max(a[3], x[3])]);
+    const b = union(shown.map((i) => i.bbox).filter((x) => Array.isArray(x) && x.length >= 4));
+    if (b) {
       map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20, duration: 0, maxZoom: 8 });
     }
   }

@@ -6,6 +6,7 @@
 
 import { getJson } from "../api.js";
 import { t } from "../i18n.js";
+import { boxOf, union } from "../lib/bbox.js";
 import { el } from "../lib/dom.js";
 import { UNKNOWN, VARIABLES, colourFor, expression, ramp } from "../lib/colour.js";
 import { featuresPath, parseState, searchTarget, stateQuery, viewBox } from "../lib/mapstate.js";
@@ -34,19 +35,6 @@ function centres(features, kind) {
   });
 }
 
-function boxOf(geometry) {
-  const box = [Infinity, Infinity, -Infinity, -Infinity];
-  const walk = (c) => {
-    if (typeof c[0] === "number") {
-      box[0] = Math.min(box[0], c[0]);
-      box[1] = Math.min(box[1], c[1]);
-      box[2] = Math.max(box[2], c[0]);
-      box[3] = Math.max(box[3], c[1]);
-    } else c.forEach(walk);
-  };
-  if (geometry) walk(geometry.coordinates);
-  return box;
-}
 
 function formatValue(key, value) {
   if (value === null || value === undefined) return t("value.none");
@@ -218,9 +206,8 @@ export async function mapPage(main) {
         + (truncated ? ` ${t("map.truncated", { n: LIMIT })}` : "");
       if (firstLoad) {
         firstLoad = false;
-        const all = [...drawn.reach, ...drawn.lake].map((f) => f.bbox || boxOf(f.geometry)).filter((x) => x[0] <= x[2]);
-        if (all.length) {
-          const box = all.reduce((a, x) => [Math.min(a[0], x[0]), Math.min(a[1], x[1]), Math.max(a[2], x[2]), Math.max(a[3], x[3])]);
+        const box = union([...drawn.reach, ...drawn.lake].map((f) => f.bbox || boxOf(f.geometry)).filter((x) => x[0] <= x[2]));
+        if (box) {
           map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 40, duration: 0, maxZoom: 12 });
         }
       }
