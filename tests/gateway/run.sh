@@ -92,7 +92,8 @@ page() { # URL TEXT...
         fi
     done
 }
-page "$url/" "<h1>Hysope</h1>" "/processes?f=html"
+page "$url/?f=html" "<h1>Hysope</h1>" "/processes?f=html"
+page "$url/" 'class="brand" href="/portal/"' '/processes?f=html' # a browser at / is sent to the portal
 page "$url/processes" "<h1>Processes</h1>" "swot-river-filter" "/processes/echo?f=html"
 page "$url/processes/swot-river-filter" "<h1>Process swot-river-filter</h1>" "unknown_flags"
 page "$url/conformance" "conf/core"
