@@ -1,5 +1,6 @@
-//! Prometheus metrics of the gateway: requests by route and status, jobs by state
-//! and process, job durations, plugin failures by cause, queue depth.
+//! Prometheus metrics of the gateway: requests by route and status, their latency by
+//! route, jobs by state and process, job durations, plugin failures by cause, queue
+//! depth.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -13,6 +14,8 @@ pub struct Metrics {
     registry: Registry,
     /// HTTP requests by route template, method and status code.
     pub requests: IntCounterVec,
+    /// Seconds from a request's arrival to its response's head, by route template.
+    pub request_duration: HistogramVec,
     /// Jobs by process and state.
     pub jobs: IntGaugeVec,
     /// Seconds from start to end of a job, by process and final state.
@@ -33,6 +36,16 @@ impl Metrics {
                 "HTTP requests by route, method and status",
             ),
             &["route", "method", "status"],
+        )?;
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "hysope_http_request_duration_seconds",
+                "Time from a request's arrival to its response's head, by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["route"],
         )?;
         let jobs = IntGaugeVec::new(
             Opts::new("hysope_jobs", "Jobs by process and state"),
@@ -57,6 +70,7 @@ impl Metrics {
         )?;
         let queue_depth = IntGauge::new("hysope_queue_depth", "Job ids waiting in the queue")?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(request_duration.clone()))?;
         registry.register(Box::new(jobs.clone()))?;
         registry.register(Box::new(job_duration.clone()))?;
         registry.register(Box::new(plugin_failures.clone()))?;
@@ -64,6 +78,7 @@ impl Metrics {
         Ok(Self {
             registry,
             requests,
+            request_duration,
             jobs,
             job_duration,
             plugin_failures,
@@ -80,6 +95,23 @@ impl Metrics {
             self.jobs.with_label_values(&[process, from.as_str()]).dec();
         }
         self.jobs.with_label_values(&[process, to.as_str()]).inc();
+    }
+
+    /// Failed runs by cause since this process started, most frequent first.
+    pub fn failures_by_cause(&self) -> Vec<(String, u64)> {
+        use prometheus::core::Collector;
+        let mut out: Vec<(String, u64)> = self
+            .plugin_failures
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .filter_map(|m| {
+                let cause = m.get_label().iter().find(|l| l.name() == "cause")?;
+                Some((cause.value().to_string(), m.get_counter().get_value() as u64))
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
     }
 
     /// The text exposition format.

@@ -460,6 +460,21 @@ impl Jobs {
         &self.metrics
     }
 
+    /// Jobs per (process, state), from the store (every gateway's and worker's).
+    pub fn counts(&self) -> Result<Vec<(String, Status, u64)>> {
+        self.store.count()
+    }
+
+    /// Job ids waiting in the queue now.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.depth()
+    }
+
+    /// How many jobs may wait for a worker before new ones are refused.
+    pub fn max_waiting(&self) -> usize {
+        self.max_waiting
+    }
+
     /// The metrics in Prometheus' text format.
     pub fn metrics_text(&self) -> String {
         self.metrics.queue_depth.set(self.queue.depth() as i64);

@@ -93,6 +93,11 @@ pub fn routes() -> Routes {
         )
         .route("/metrics", &[(Method::GET, Metrics)], get(metrics))
         .route(
+            "/admin/status",
+            &[(Method::GET, Metrics)],
+            get(super::status::status),
+        )
+        .route(
             "/admin/tokens",
             &[(Method::GET, Tokens), (Method::POST, Tokens)],
             get(super::tokens::list).post(super::tokens::create),
@@ -215,13 +220,23 @@ async fn count_requests(AxState(state): AxState<Shared>, request: Request, next:
         _ => "OTHER".to_string(),
     };
     let span = tracing::info_span!("request", %method, %route);
+    let arrived = std::time::Instant::now();
     let response = tracing::Instrument::instrument(next.run(request), span).await;
-    state
-        .jobs
-        .metrics()
+    let elapsed = arrived.elapsed();
+    let metrics = state.jobs.metrics();
+    metrics
         .requests
         .with_label_values(&[&route, &method, response.status().as_str()])
         .inc();
+    metrics
+        .request_duration
+        .with_label_values(&[&route])
+        .observe(elapsed.as_secs_f64());
+    state.traffic.record(
+        std::time::SystemTime::now(),
+        response.status().as_u16(),
+        elapsed,
+    );
     response
 }
 

@@ -23,6 +23,7 @@ pub mod plugin_check;
 pub mod portal;
 pub mod query;
 pub mod stac;
+pub mod status;
 pub mod tokens;
 
 use std::os::unix::fs::DirBuilderExt;
@@ -247,6 +248,8 @@ pub struct State {
     pub(crate) registry: Arc<hysope_registry::Registry>,
     /// What a published component goes through once its signature passed.
     pub(crate) checker: Arc<dyn hysope_registry::ComponentCheck>,
+    /// The requests of the last minute (`/admin/status`).
+    pub(crate) traffic: status::Traffic,
 }
 
 impl State {
@@ -598,6 +601,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
             config.engine.clone(),
             data_dir_for_checks,
         )),
+        traffic: status::Traffic::default(),
     });
     Ok((state, requeued))
 }

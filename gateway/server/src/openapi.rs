@@ -61,6 +61,17 @@ pub fn document(base: &str, access: &Access) -> Value {
     ) {
         paths.extend(more);
     }
+    let status = json!({
+            "/admin/status": {"get": {"operationId": "getStatus",
+                "summary": "the server's state for its operators: readiness, jobs by state, queue depth, failures by cause, the last minute's request rate and latency",
+                "parameters": [{"name": "f", "in": "query", "required": false, "schema": {"type": "string", "enum": ["json", "html"]}}],
+                "responses": {"200": {"description": "the state",
+                    "content": {"application/json": {"schema": status_schema()},
+                        "text/html": {"schema": {"type": "string"}}}}}}}
+    });
+    if let (Some(paths), Some(status)) = (doc["paths"].as_object_mut(), status.as_object()) {
+        paths.extend(status.clone());
+    }
     refusable_queries(
         &mut doc,
         error("a wrong query parameter (not of its type, or given twice)"),
@@ -740,5 +751,31 @@ fn stac_paths(base: &str) -> Value {
     if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), more.as_object()) {
         paths.extend(more.clone());
     }
+
     doc
+}
+
+/// The schema of `GET /admin/status`.
+fn status_schema() -> Value {
+    json!({"type": "object",
+                        "required": ["ready", "faults", "jobs", "failures", "requests", "registry"],
+                        "properties": {
+                            "ready": {"type": "boolean"},
+                            "faults": {"type": "array", "items": {"type": "string"}},
+                            "version": {"type": "string"}, "started": {"type": "string", "format": "date-time"},
+                            "uptime_seconds": {"type": "integer"},
+                            "jobs": {"type": "object", "required": ["by_state", "by_process", "queue_depth", "max_waiting"],
+                                "properties": {"by_state": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                    "by_process": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
+                                    "queue_depth": {"type": "integer"}, "max_waiting": {"type": "integer"}}},
+                            "failures": {"type": "object", "properties": {
+                                "by_cause": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                "recent": {"type": "array", "items": {"type": "object"}}}},
+                            "requests": {"type": "object", "properties": {
+                                "window_seconds": {"type": "integer"}, "count": {"type": "integer"},
+                                "per_second": {"type": "number"}, "client_errors": {"type": "integer"},
+                                "server_errors": {"type": "integer"}, "server_error_ratio": {"type": "number"},
+                                "latency_ms_at_most": {"type": "object", "additionalProperties": {"type": "integer", "nullable": true}}}},
+                            "registry": {"type": "object", "properties": {
+                                "submitted": {"type": "integer"}, "quarantined": {"type": "integer"}}}}})
 }

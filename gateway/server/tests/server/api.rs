@@ -479,6 +479,32 @@ async fn failures_dismissal_listing_and_metrics() {
     );
     assert!(metrics.contains(r#"hysope_http_requests_total{method="POST",route="/processes/{id}/execution",status="200"} 3"#), "{metrics}");
     assert!(metrics.contains("hysope_job_duration_seconds_bucket"));
+    assert!(
+        metrics.contains(r#"hysope_http_request_duration_seconds_count{route="/processes/{id}/execution"} 5"#),
+        "{metrics}"
+    );
+    // The operators' status: the same counts in one document.
+    let status = get(&app, "/admin/status").await;
+    assert_eq!(status.status, StatusCode::OK);
+    let status = status.json();
+    assert_eq!(status["ready"], true, "{status}");
+    assert_eq!(status["jobs"]["by_state"]["successful"], 3, "{status}");
+    assert_eq!(status["jobs"]["by_state"]["failed"], 1, "{status}");
+    assert_eq!(status["jobs"]["by_state"]["dismissed"], 1, "{status}");
+    assert_eq!(status["jobs"]["by_process"]["echo"]["successful"], 3);
+    assert_eq!(status["failures"]["by_cause"]["exit"], 1, "{status}");
+    let recent = status["failures"]["recent"].as_array().unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0]["id"], failed_id.as_str());
+    assert_eq!(recent[0]["process"], "fail");
+    assert_eq!(recent[0]["kind"], "process-failed");
+    // Every request of this test so far, one 404 (results not ready) and one 500
+    // (a failed job's results) among them.
+    assert!(status["requests"]["count"].as_u64().unwrap() >= 10, "{status}");
+    assert!(status["requests"]["client_errors"].as_u64().unwrap() >= 1);
+    assert_eq!(status["requests"]["server_errors"], 1, "{status}");
+    assert!(status["requests"]["latency_ms_at_most"]["p50"].is_u64());
+    assert_eq!(status["registry"]["submitted"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
