@@ -42,6 +42,7 @@ async function signIn() {
   const show = async () => {
     slot.innerHTML = "";
     const me = token() ? await getJson("/me").catch(() => null) : null;
+    document.querySelector("nav li.desk").hidden = !me?.may?.includes("review");
     if (me && me.role !== "anonymous") {
       slot.append(el("span", { class: "me", text: `${me.subject} (${me.role})` }), " ",
         el("button", { type: "button", class: "signout", onclick: () => { setToken(null); show(); }, text: t("signin.out") }));
@@ -76,6 +77,7 @@ const PAGES = {
   process: async (main, w) => (await import("./pages/processes.js")).processPage(main, w.id),
   jobs: async (main) => (await import("./pages/jobs.js")).jobListPage(main),
   job: async (main, w) => (await import("./pages/jobs.js")).jobPage(main, w.id),
+  desk: async (main) => (await import("./pages/desk.js")).deskPage(main),
 };
 
 async function start() {

@@ -4,9 +4,12 @@
 // (target/portal-screenshots, kept by CI).
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { axeViolations, guardedContext, screenshotPath, startBrowser, startServer } from "./server.js";
+import { ROOT, axeViolations, guardedContext, hysope, makeToken, screenshotPath, startBrowser, startServer } from "./server.js";
 
 const WIDTHS = { desktop: { width: 1280, height: 800 }, phone: { width: 360, height: 740 } };
 // A simulated reach with three passes, and a Grey River reach of the real RiverSP file.
@@ -34,8 +37,15 @@ async function api(path) {
 
 /// A page in a guarded context; `done()` asserts nothing left the server and no
 /// script failed.
-async function open(path, viewport = WIDTHS.desktop) {
+async function open(path, viewport = WIDTHS.desktop, { bearer } = {}) {
   const { context, escaped, errors } = await guardedContext(browser, server.url, { viewport });
+  // Signed in already (the token the sign-in dialog keeps for the tab).
+  if (bearer) {
+    await context.addInitScript((b) => {
+      // Frames without storage (about:blank, workers' documents) are left alone.
+      if (location.protocol === "http:") sessionStorage.setItem("hysope.token", b);
+    }, bearer);
+  }
   const page = await context.newPage();
   const consoleErrors = [];
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
@@ -301,6 +311,85 @@ describe("processes", () => {
     await page.goto(`${server.url}/portal/jobs?processID=echo`);
     await page.waitForSelector(`tr[data-job="${job}"]`);
     await done(/status of 401 \(Unauthorized\)/);
+  });
+});
+
+describe("operators' desk", () => {
+  test("an operator sees the server's state and approves a submission with a reason", async () => {
+    // dora, a developer, signs the echo component and publishes it: it waits for review.
+    const keys = mkdtempSync(join(tmpdir(), "hysope-keys-"));
+    try {
+      const key = join(keys, "dora");
+      const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dora", "-f", key]);
+      assert.equal(made.status, 0, String(made.stderr));
+      const dora = makeToken(server.data, "dora", "developer");
+      const remote = ["--server", server.url, "--token", dora];
+      hysope(["plugin", "keys", "add", `${key}.pub`, ...remote]);
+      hysope(["plugin", "publish", join(ROOT, "target/wasm32-wasip2/release/echo.wasm"), "--cwl", join(ROOT, "plugins/echo/echo.cwl"),
+        "--name", "dora/echo", "--version", "1.0.0", "--sign", key, ...remote]);
+    } finally {
+      rmSync(keys, { recursive: true, force: true });
+    }
+    const operator = makeToken(server.data, "olga", "operator");
+    // A user is told the desk is not theirs, and the header does not offer it.
+    const user = await open("/portal/desk", WIDTHS.desktop, { bearer: makeToken(server.data, "ulla", "user") });
+    await user.page.waitForSelector(".desk-page p.meta");
+    assert.match(await user.page.textContent(".desk-page"), /for operators/);
+    assert.equal(await user.page.isVisible("nav li.desk"), false);
+    await user.done();
+
+    for (const [size, viewport] of Object.entries(WIDTHS)) {
+      if (size === "desktop") continue;
+      const { page, done } = await open("/portal/desk", viewport, { bearer: operator });
+      await page.waitForSelector(".submission");
+      await page.screenshot({ path: screenshotPath(`desk-${size}`), fullPage: true });
+      assert.deepEqual(await axeViolations(page), []);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `page wider than the window by ${overflow}px`);
+      await done();
+    }
+
+    const { page, done } = await open("/portal/desk", WIDTHS.desktop, { bearer: operator });
+    await page.waitForSelector('.submission form[data-reference="dora/echo@1.0.0"]');
+    assert.equal(await page.isVisible("nav li.desk"), true);
+    // The state: what /admin/status says.
+    await page.waitForSelector('#desk-state [data-figure="queue"]');
+    const status = await page.evaluate(() => window.hysopeDesk.status);
+    assert.equal(status.registry.submitted, 1);
+    assert.match(await page.textContent('[data-figure="queue"]'), new RegExp(`^${status.jobs.queue_depth} waiting`));
+    const succeeded = await page.textContent(".desk-table tbody tr:nth-child(3) td");
+    assert.equal(Number(succeeded), status.jobs.by_state.successful);
+    await page.screenshot({ path: screenshotPath("desk-desktop"), fullPage: true });
+    assert.deepEqual(await axeViolations(page), []);
+    // The report and descriptor are there to read; the buttons are the state's actions.
+    assert.match(await page.textContent(".submission details pre"), /\{/);
+    const buttons = await page.$$eval(".submission .actions button", (b) => b.map((x) => x.value));
+    assert.deepEqual(buttons, ["approve", "reject", "quarantine"]);
+    // No reason: refused at the field, nothing sent.
+    await page.click('.submission button[value="approve"]');
+    assert.match(await page.textContent(".submission [role=alert]"), /reason/);
+    assert.equal((await (await fetch(`${server.url}/registry/queue`, { headers: { authorization: `Bearer ${operator}` } })).json()).submissions.length, 1);
+    await page.fill(".submission textarea", "signature and sandbox report checked");
+    await page.click('.submission button[value="approve"]');
+    await page.waitForFunction(() => /approved/.test(document.querySelector(".desk-note").textContent));
+    await page.waitForSelector("#desk-submissions p.meta");
+    // The registry says so, with the operator and the reason in the version's log.
+    const version = await (await fetch(`${server.url}/registry/packages/dora/echo/versions/1.0.0`, { headers: { authorization: `Bearer ${operator}` } })).json();
+    assert.equal(version.state, "approved");
+    const audit = await (await fetch(`${server.url}/registry/audit`, { headers: { authorization: `Bearer ${operator}` } })).json();
+    assert.ok(JSON.stringify(audit).includes("signature and sandbox report checked"), JSON.stringify(audit));
+    // The version's curation: deprecating needs a successor.
+    await page.selectOption("#curate-version", { label: "dora/echo@1.0.0 (approved)" });
+    await page.selectOption("#curate-action", "deprecate");
+    await page.fill("#curate-reason", "superseded");
+    await page.click(".curate-form button[type=submit]");
+    assert.match(await page.textContent("#e-successor"), /namespace\/name@version/);
+    await page.selectOption("#curate-action", "yank");
+    await page.click(".curate-form button[type=submit]");
+    await page.waitForFunction(() => /yanked/.test(document.querySelector(".desk-note").textContent));
+    const yanked = await (await fetch(`${server.url}/registry/packages/dora/echo/versions/1.0.0`, { headers: { authorization: `Bearer ${operator}` } })).json();
+    assert.equal(yanked.state, "yanked");
+    await done();
   });
 });
 

@@ -49,6 +49,7 @@ export async function startServer() {
   await waitFor(async () => (await fetch(`${info.url}/ready`).catch(() => null))?.ok, "/ready");
   return {
     url: info.url,
+    data,
     token: info.local_token,
     log: () => log,
     stop() {
@@ -56,6 +57,18 @@ export async function startServer() {
       rmSync(data, { recursive: true, force: true });
     },
   };
+}
+
+/// Runs the hysope command with `args`; its standard output (it must succeed).
+export function hysope(args, options = {}) {
+  const run = spawnSync(HYSOPE, args, { encoding: "utf8", ...options });
+  if (run.status !== 0) throw new Error(`hysope ${args.join(" ")} failed: ${run.stderr}`);
+  return run.stdout;
+}
+
+/// A personal token for `user` with `role`, made by the server's local operator.
+export function makeToken(data, user, role) {
+  return hysope(["admin", "token", "create", "--user", user, "--role", role, "--data-dir", data]).trim().split("\n").pop();
 }
 
 /// A headless Chromium; `guard(context, origin)` records every request that
