@@ -5,6 +5,7 @@
 import { LANGUAGES, pickLanguage, setLanguage, t } from "./i18n.js";
 import { getJson, setToken, token } from "./api.js";
 import { el } from "./lib/dom.js";
+import { authorizeUrl, callback, challengeOf, endpoints, randomToken, tokenRequest } from "./lib/oidc.js";
 import { route } from "./lib/route.js";
 
 const LANG_KEY = "hysope.lang";
@@ -25,15 +26,80 @@ export function translate(root = document) {
   }
 }
 
-/// The header's sign-in: a personal token (made by an operator, or with
-/// `hysope admin token create`) kept for this tab, checked with /me.
+const OIDC_KEY = "hysope.oidc";
+
+/// Sends the browser to the provider's sign-in (authorization code with PKCE);
+/// the verifier and state wait in this tab's storage for the answer.
+async function providerSignIn(config) {
+  const discovery = await fetch(`${config.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`).then((r) => {
+    if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+    return r.json();
+  });
+  const { authorization_endpoint: authorize, token_endpoint: tokenEndpoint } = endpoints(discovery, config.issuer);
+  const verifier = randomToken(32);
+  const state = randomToken(16);
+  const redirectUri = `${location.origin}${config.redirect_path}`;
+  sessionStorage.setItem(OIDC_KEY, JSON.stringify({
+    verifier, state, redirectUri, tokenEndpoint, clientId: config.client_id,
+    returnTo: location.pathname + location.search,
+  }));
+  location.assign(authorizeUrl(authorize, {
+    clientId: config.client_id, redirectUri, scope: config.scope, state, nonce: randomToken(16),
+    challenge: await challengeOf(verifier),
+  }));
+}
+
+/// The provider's answer at /portal/signed-in: the code exchanged for an access
+/// token (kept for this tab like a personal token), then back to the page the
+/// sign-in started from.
+async function signedInPage(main) {
+  main.innerHTML = "";
+  document.title = `${t("signin.title")} · Hysope`;
+  const status = el("p", { role: "status", text: t("signin.finishing") });
+  main.append(el("section", { class: "jobs-page" }, el("h1", { text: t("signin.title") }), status));
+  let pending = null;
+  try {
+    pending = JSON.parse(sessionStorage.getItem(OIDC_KEY) || "null");
+  } catch {
+    pending = null;
+  }
+  sessionStorage.removeItem(OIDC_KEY);
+  const answer = callback(location.search, pending?.state);
+  const fail = (why) => {
+    status.className = "error";
+    status.setAttribute("role", "alert");
+    status.textContent = t("signin.failed", { why });
+  };
+  if (answer.error) return fail(answer.error);
+  const response = await fetch(pending.tokenEndpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: tokenRequest({ code: answer.code, redirectUri: pending.redirectUri, clientId: pending.clientId, verifier: pending.verifier }),
+  }).catch((e) => ({ ok: false, statusText: e.message, json: async () => ({}) }));
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok || !body.access_token) return fail(body.error_description || body.error || response.statusText);
+  setToken(body.access_token);
+  const me = await getJson("/me").catch(() => null);
+  if (!me || me.role === "anonymous") {
+    setToken(null);
+    return fail(t("signin.refused"));
+  }
+  const back = pending.returnTo && pending.returnTo.startsWith("/portal/") && !pending.returnTo.startsWith("/portal/signed-in")
+    ? pending.returnTo : "/portal/";
+  location.replace(back);
+}
+
+/// The header's sign-in: with the server's OIDC provider when it has one for the
+/// portal, or a personal token (made by an operator, or with `hysope admin token
+/// create`) kept for this tab; checked with /me.
 async function signIn() {
   const slot = document.getElementById("who");
   const dialog = el("dialog", { class: "signin", "aria-labelledby": "signin-title" });
   const input = el("input", { id: "signin-token", type: "password", autocomplete: "off", size: 40 });
   const error = el("p", { class: "error", role: "alert" });
+  const provider = el("div", { class: "provider", hidden: true });
   const form = el("form", { method: "dialog" },
-    el("h2", { id: "signin-title", text: t("signin.title") }),
+    el("h2", { id: "signin-title", text: t("signin.title") }), provider,
     el("label", { for: "signin-token", text: t("signin.token") }), input, error,
     el("p", {}, el("button", { type: "submit", class: "primary", value: "ok", text: t("signin.ok") }), " ",
       el("button", { type: "button", onclick: () => dialog.close(), text: t("signin.cancel") })));
@@ -41,9 +107,14 @@ async function signIn() {
   document.body.append(dialog);
   const show = async () => {
     slot.innerHTML = "";
-    const me = token() ? await getJson("/me").catch(() => null) : null;
+    const me = await getJson("/me").catch(() => null);
+    if (me?.sign_in && provider.hidden) {
+      provider.hidden = false;
+      provider.append(el("button", { type: "button", class: "primary signin-provider", onclick: () => providerSignIn(me.sign_in).catch((e) => { error.textContent = t("signin.failed", { why: e.message }); }), text: t("signin.provider") }),
+        el("p", { class: "meta", text: t("signin.or") }));
+    }
     document.querySelector("nav li.desk").hidden = !me?.may?.includes("review");
-    if (me && me.role !== "anonymous") {
+    if (me && me.role !== "anonymous" && token()) {
       slot.append(el("span", { class: "me", text: `${me.subject} (${me.role})` }), " ",
         el("button", { type: "button", class: "signout", onclick: () => { setToken(null); show(); }, text: t("signin.out") }));
     } else {
@@ -78,6 +149,7 @@ const PAGES = {
   jobs: async (main) => (await import("./pages/jobs.js")).jobListPage(main),
   job: async (main, w) => (await import("./pages/jobs.js")).jobPage(main, w.id),
   desk: async (main) => (await import("./pages/desk.js")).deskPage(main),
+  "signed-in": signedInPage,
 };
 
 async function start() {

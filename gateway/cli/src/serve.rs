@@ -97,6 +97,16 @@ pub struct ServeArgs {
     /// (`anonymous` to give such tokens nothing more than no token).
     #[arg(long, env = "HYSOPE_OIDC_DEFAULT_ROLE", default_value = "user")]
     pub oidc_default_role: String,
+    /// The provider's client id for the web portal: a public client (no secret)
+    /// allowed the authorization code flow with PKCE, whose redirect URI is
+    /// `https://THIS-SERVER/portal/signed-in`. Without it the portal signs in with
+    /// personal tokens only.
+    #[arg(long, env = "HYSOPE_OIDC_PORTAL_CLIENT", requires = "oidc_issuer")]
+    pub oidc_portal_client: Option<String>,
+    /// The scopes the portal asks the provider for (space-separated; `openid` is
+    /// always asked).
+    #[arg(long, env = "HYSOPE_OIDC_PORTAL_SCOPE", default_value = "openid", requires = "oidc_issuer")]
+    pub oidc_portal_scope: String,
     /// The memory of a worker that evaluates JavaScript expressions (`512MiB`):
     /// an expression that needs more fails, the server goes on.
     #[arg(long, env = "HYSOPE_EXPRESSION_MEMORY", default_value = "512MiB", value_parser = crate::units::parse_size)]
@@ -178,6 +188,17 @@ impl ServeArgs {
         let mut config = hysope_identity::OidcConfig::new(issuer.clone());
         config.audience = self.oidc_audience.clone();
         config.roles_claim = self.oidc_roles_claim.clone();
+        config.portal_client = self.oidc_portal_client.clone();
+        let mut scopes: Vec<&str> = vec!["openid"];
+        for scope in self.oidc_portal_scope.split_whitespace() {
+            if !scope.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\') {
+                anyhow::bail!("--oidc-portal-scope: {scope:?} is not a scope token (RFC 6749 3.3)");
+            }
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        config.portal_scope = scopes.join(" ");
         config.role_map = hysope_identity::OidcConfig::parse_role_map(&self.oidc_role_map)
             .map_err(|e| anyhow::anyhow!("--oidc-role-map: {e}"))?;
         config.default_role =

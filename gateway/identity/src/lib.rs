@@ -321,6 +321,11 @@ impl Authenticator {
         self.oidc.as_ref().map(|o| o.config().issuer.as_str())
     }
 
+    /// The trusted provider's configuration, if any.
+    pub fn oidc_config(&self) -> Option<&OidcConfig> {
+        self.oidc.as_ref().map(|o| o.config())
+    }
+
     /// The identity of the bearer of `token` (the text after `Bearer `, or the
     /// value of `X-API-Key`); `None` is anonymous.
     pub async fn authenticate(

@@ -37,6 +37,12 @@ pub struct OidcConfig {
     pub default_role: Role,
     /// Clock difference accepted on `exp` and `nbf`.
     pub leeway: Duration,
+    /// The provider's client id of the web portal (a public client: authorization
+    /// code with PKCE, no secret), when people sign in there with the provider.
+    pub portal_client: Option<String>,
+    /// The scopes the portal asks for (`openid` and whatever the provider needs
+    /// to put the roles in the access token).
+    pub portal_scope: String,
 }
 
 impl OidcConfig {
@@ -50,6 +56,8 @@ impl OidcConfig {
             role_map: Vec::new(),
             default_role: Role::User,
             leeway: Duration::from_secs(30),
+            portal_client: None,
+            portal_scope: "openid".into(),
         }
     }
 

@@ -198,6 +198,9 @@ async fn whoami(
         .collect();
     let mut body = serde_json::to_value(&caller).unwrap_or_default();
     body["may"] = json!(may);
+    if let Some(sign_in) = super::portal::sign_in(&state) {
+        body["sign_in"] = sign_in;
+    }
     json_response(StatusCode::OK, &body)
 }
 

@@ -7,25 +7,61 @@
 //! that takes it. Readable by anyone, as the catalogue is: the data the pages
 //! show comes from the API, under its own rules.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
-use axum::extract::Path;
+use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use hysope_identity::Action;
 use hysope_portal::{Asset, Portal};
 
+use super::State;
 use super::auth::Routes;
 use super::errors::{ApiError, Kind};
 
-/// What the portal's pages may load and reach: this server only. Styles may be
+/// What the portal's pages may load and reach: this server only (and the OIDC
+/// provider's origin when the portal signs in there: [`csp`]). Styles may be
 /// inline (MapLibre and uPlot position their elements by `style`), workers and
 /// images may be `blob:` (MapLibre's worker, a chart's PNG).
 pub const PORTAL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:; font-src 'self'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// How the portal signs people in with the trusted OIDC provider (authorization
+/// code with PKCE, a public client), when one is configured for it: the issuer,
+/// the client id, the scopes. Told to the portal by `/me`.
+pub(crate) fn sign_in(state: &State) -> Option<serde_json::Value> {
+    let config = state.auth.oidc_config()?;
+    let client = config.portal_client.as_ref()?;
+    Some(serde_json::json!({
+        "issuer": config.issuer,
+        "client_id": client,
+        "scope": config.portal_scope,
+        "redirect_path": "/portal/signed-in",
+    }))
+}
+
+/// The portal's content security policy: [`PORTAL_CSP`], with the OIDC provider's
+/// origin added to `connect-src` when the portal signs in there (its discovery
+/// document and token endpoint are fetched by the page).
+pub fn csp(state: &State) -> HeaderValue {
+    let origin = state
+        .auth
+        .oidc_config()
+        .filter(|c| c.portal_client.is_some())
+        .and_then(|c| url::Url::parse(&c.issuer).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.origin().ascii_serialization());
+    match origin {
+        Some(origin) => HeaderValue::from_str(
+            &PORTAL_CSP.replace("connect-src 'self'", &format!("connect-src 'self' {origin}")),
+        )
+        .unwrap_or(HeaderValue::from_static(PORTAL_CSP)),
+        None => HeaderValue::from_static(PORTAL_CSP),
+    }
+}
 
 static PORTAL: LazyLock<Portal> = LazyLock::new(Portal::load);
 
@@ -48,11 +84,15 @@ pub fn load() -> &'static Portal {
     &PORTAL
 }
 
-async fn shell(headers: HeaderMap) -> Response {
-    reply(&headers, PORTAL.shell(), "no-cache")
+async fn shell(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -> Response {
+    reply(&headers, PORTAL.shell(), "no-cache", csp(&state))
 }
 
-async fn path(Path(path): Path<String>, headers: HeaderMap) -> Response {
+async fn path(
+    AxState(state): AxState<Arc<State>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(rest) = path.strip_prefix("assets/") {
         let Some((build, file)) = rest.split_once('/') else {
             return missing(&path);
@@ -67,14 +107,14 @@ async fn path(Path(path): Path<String>, headers: HeaderMap) -> Response {
         } else {
             "no-cache"
         };
-        return reply(&headers, asset, cache);
+        return reply(&headers, asset, cache, csp(&state));
     }
     // A page: no extension in its last segment (`reaches/74230900011`, `map`).
     let last = path.rsplit('/').next().unwrap_or_default();
     if last.contains('.') {
         return missing(&path);
     }
-    reply(&headers, PORTAL.shell(), "no-cache")
+    reply(&headers, PORTAL.shell(), "no-cache", csp(&state))
 }
 
 fn missing(path: &str) -> Response {
@@ -101,7 +141,7 @@ fn takes_gzip(headers: &HeaderMap) -> bool {
     })
 }
 
-fn reply(headers: &HeaderMap, asset: &Asset, cache: &'static str) -> Response {
+fn reply(headers: &HeaderMap, asset: &Asset, cache: &'static str, csp: HeaderValue) -> Response {
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -133,10 +173,7 @@ fn reply(headers: &HeaderMap, asset: &Asset, cache: &'static str) -> Response {
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PORTAL_CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     response
 }
 

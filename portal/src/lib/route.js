@@ -12,6 +12,7 @@ export function route(pathname) {
   if (parts.length === 1 && parts[0] === "processes") return { page: "processes" };
   if (parts.length === 1 && parts[0] === "jobs") return { page: "jobs" };
   if (parts.length === 1 && parts[0] === "desk") return { page: "desk" };
+  if (parts.length === 1 && parts[0] === "signed-in") return { page: "signed-in" };
   if (parts.length === 2 && parts[0] === "jobs") return { page: "job", id: parts[1] };
   if (parts.length === 2 && parts[0] === "processes") return { page: "process", id: parts[1] };
   if (parts.length === 3 && parts[0] === "items") return { page: "item", collection: parts[1], id: parts[2] };

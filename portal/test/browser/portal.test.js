@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, axeViolations, guardedContext, hysope, makeToken, screenshotPath, startBrowser, startServer } from "./server.js";
+import { ROOT, axeViolations, guardedContext, hysope, makeToken, screenshotPath, startBrowser, startProvider, startServer } from "./server.js";
 
 const WIDTHS = { desktop: { width: 1280, height: 800 }, phone: { width: 360, height: 740 } };
 // A simulated reach with three passes, and a Grey River reach of the real RiverSP file.
@@ -390,6 +390,74 @@ describe("operators' desk", () => {
     const yanked = await (await fetch(`${server.url}/registry/packages/dora/echo/versions/1.0.0`, { headers: { authorization: `Bearer ${operator}` } })).json();
     assert.equal(yanked.state, "yanked");
     await done();
+  });
+});
+
+describe("sign-in through the OIDC provider", () => {
+  let provider;
+  let oidcServer;
+  before(async () => {
+    provider = await startProvider();
+    oidcServer = await startServer(["--oidc-issuer", provider.issuer, "--oidc-audience", "hysope",
+      "--oidc-portal-client", "hysope-portal"]);
+  });
+  after(() => {
+    oidcServer?.stop();
+    provider?.stop();
+  });
+
+  test("authorization code with PKCE: the provider's login and consent, then the portal as that account", async () => {
+    const issuer = new URL(provider.issuer).origin;
+    const { context, escaped, errors } = await guardedContext(browser, oidcServer.url, { viewport: WIDTHS.desktop }, [issuer]);
+    const page = await context.newPage();
+    page.on("pageerror", (e) => errors.push(e.message));
+    const authorizations = [];
+    page.on("request", (r) => { if (r.url().includes("code_challenge=")) authorizations.push(new URL(r.url())); });
+    // The portal's policy lets the page reach this provider (and only it).
+    const shell = await fetch(`${oidcServer.url}/portal/desk`);
+    assert.match(shell.headers.get("content-security-policy"), new RegExp(`connect-src 'self' ${issuer};`));
+    await page.goto(`${oidcServer.url}/portal/desk`);
+    await page.waitForSelector(".desk-page p.meta");
+    await page.click(".signin-open");
+    await page.click(".signin-provider");
+    // The provider's own pages: any password; the account's name gives its role.
+    await page.waitForURL((u) => u.origin === issuer);
+    await page.fill("input[name=login]", "operator-olga");
+    await page.fill("input[name=password]", "any");
+    await page.click("button[type=submit]");
+    await page.waitForSelector("button.login-submit");
+    await page.click("button.login-submit");
+    // Back on the portal: the code exchanged, the page the sign-in started from.
+    await page.waitForURL((u) => u.origin === oidcServer.url && u.pathname === "/portal/desk", { timeout: 30000 });
+    await page.waitForSelector(".who .me");
+    assert.match(await page.textContent(".who .me"), /operator-olga \(operator\)/);
+    await page.waitForSelector("#desk-state [data-figure=queue]");
+    assert.equal(await page.isVisible("nav li.desk"), true);
+    // The token the page holds is the provider's JWT, and the server takes it.
+    const bearer = await page.evaluate(() => sessionStorage.getItem("hysope.token"));
+    assert.equal(bearer.split(".").length, 3, "a JWT");
+    const me = await (await fetch(`${oidcServer.url}/me`, { headers: { authorization: `Bearer ${bearer}` } })).json();
+    assert.equal(me.subject, "operator-olga");
+    assert.equal(me.role, "operator");
+    // The request the provider got: PKCE with S256, the state and the loopback redirect.
+    assert.equal(authorizations.length, 1);
+    const [authorize] = authorizations;
+    assert.equal(authorize.searchParams.get("code_challenge_method"), "S256");
+    assert.match(authorize.searchParams.get("code_challenge"), /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(authorize.searchParams.get("redirect_uri"), `${oidcServer.url}/portal/signed-in`);
+    assert.equal(authorize.searchParams.get("client_id"), "hysope-portal");
+    // An answer that is not this tab's (a replayed or forged one) is refused.
+    await page.goto(`${oidcServer.url}/portal/signed-in?code=stolen&state=forged`);
+    await page.waitForSelector("main [role=alert]");
+    assert.match(await page.textContent("main [role=alert]"), /state/);
+    // Signing out forgets the token.
+    await page.goto(`${oidcServer.url}/portal/`);
+    await page.click(".who .signout");
+    await page.waitForSelector(".signin-open");
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("hysope.token")), null);
+    await context.close();
+    assert.deepEqual(escaped, [], "requests left the server and the provider");
+    assert.deepEqual(errors, [], "script errors");
   });
 });
 

@@ -27,14 +27,33 @@ async function waitFor(check, what, ms = 60000) {
   }
 }
 
-/// Starts the server; `stop()` kills it and removes its folder.
-export async function startServer() {
+/// Starts the OIDC provider of the identity tests (tests/oidc/provider.mjs, a
+/// real oidc-provider); `stop()` kills it.
+export async function startProvider() {
+  const script = join(ROOT, "tests/oidc/provider.mjs");
+  if (!existsSync(join(ROOT, "tests/oidc/node_modules/oidc-provider"))) {
+    throw new Error("tests/oidc/node_modules is missing: npm ci in tests/oidc (tests/install-tools.sh does)");
+  }
+  const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "ignore"] });
+  let out = "";
+  child.stdout.on("data", (d) => { out += d; });
+  const issuer = await waitFor(() => {
+    if (child.exitCode !== null) throw new Error("the OIDC provider exited");
+    const line = out.split("\n")[0];
+    return out.includes("\n") ? JSON.parse(line).issuer : null;
+  }, "the OIDC provider");
+  return { issuer, stop: () => child.kill("SIGTERM") };
+}
+
+/// Starts the server (`args`: more flags of `hysope serve`); `stop()` kills it
+/// and removes its folder.
+export async function startServer(args = []) {
   if (!existsSync(HYSOPE)) throw new Error(`${HYSOPE} is missing: cargo build -p hysope-cli first (or set HYSOPE_BIN)`);
   const data = mkdtempSync(join(tmpdir(), "hysope-portal-"));
   const ingest = spawnSync(HYSOPE, ["ingest", "--data-dir", data, SHARED_DATA], { encoding: "utf8" });
   if (ingest.status !== 0) throw new Error(`hysope ingest failed: ${ingest.stderr}`);
   const child = spawn(HYSOPE, ["serve", "--data-dir", data, "--addr", "127.0.0.1:0", "--input-root", SHARED_DATA,
-    "--processes", join(ROOT, "plugins")], { stdio: ["ignore", "ignore", "pipe"] });
+    "--processes", join(ROOT, "plugins"), ...args], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr.on("data", (d) => { log += d; });
   const serverFile = join(data, "server.json");
@@ -80,13 +99,19 @@ export async function startBrowser() {
   });
 }
 
-export async function guardedContext(browser, origin, options = {}) {
+/// `allow`: other origins the portal may reach (the configured OIDC provider);
+/// what those sites' own pages ask of third parties is refused, not counted.
+export async function guardedContext(browser, origin, options = {}, allow = []) {
   const context = await browser.newContext({ acceptDownloads: true, ...options });
   const escaped = [];
   await context.route("**/*", (route) => {
     const url = new URL(route.request().url());
-    if (url.origin === origin || url.protocol === "data:" || url.protocol === "blob:") return route.continue();
-    escaped.push(url.href);
+    if (url.origin === origin || allow.includes(url.origin) || url.protocol === "data:" || url.protocol === "blob:") {
+      return route.continue();
+    }
+    const referer = route.request().headers().referer;
+    const from = referer ? new URL(referer).origin : null;
+    if (!from || !allow.includes(from)) escaped.push(url.href);
     return route.abort();
   });
   const errors = [];

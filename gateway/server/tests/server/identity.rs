@@ -638,3 +638,46 @@ async fn remote_operators_ingest_inside_the_input_roots_only() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["stored"], 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_portal_is_told_how_to_sign_in_with_the_provider_and_may_reach_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = "https://id.example.org/realms/hydro";
+    let mut config = config(dir.path());
+    let mut oidc = OidcConfig::new(issuer);
+    oidc.portal_client = Some("hysope-portal".into());
+    oidc.portal_scope = "openid roles".into();
+    config.oidc = Some(oidc);
+    let (state, _) = hysope_server::start(config).await.unwrap();
+    let app = api::router(state.clone());
+    let me = as_(&app, None, "GET", "/me", "").await;
+    assert_eq!(me.status, StatusCode::OK);
+    let me = me.json();
+    assert_eq!(me["role"], "anonymous");
+    assert_eq!(
+        me["sign_in"],
+        serde_json::json!({"issuer": issuer, "client_id": "hysope-portal", "scope": "openid roles",
+            "redirect_path": "/portal/signed-in"})
+    );
+    // The portal's pages may fetch the provider's discovery document and token
+    // endpoint: its origin, nothing else, joins connect-src.
+    let shell = as_(&app, None, "GET", "/portal/", "").await;
+    let csp = shell.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("connect-src 'self' https://id.example.org;"),
+        "{csp}"
+    );
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+
+    // A provider trusted for API tokens only: the portal signs in with personal
+    // tokens, and reaches this server only.
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = server(dir.path(), Some(issuer), Policy::default()).await;
+    let me = as_(&app, None, "GET", "/me", "").await.json();
+    assert!(me.get("sign_in").is_none(), "{me}");
+    let shell = as_(&app, None, "GET", "/portal/", "").await;
+    assert_eq!(
+        shell.headers["content-security-policy"],
+        hysope_server::portal::PORTAL_CSP
+    );
+}
