@@ -2,13 +2,15 @@
 // by quality flag, a toggle per level, the uncertainty band, zoom by dragging,
 // double-click to reset), passes without a value counted and not drawn, the
 // observations as a table, and downloads (CSV, GeoJSON, NetCDF from the API,
-// the chart as PNG, the API URL and the Python to fetch it).
+// the chart as PNG, the API URL and the Python to fetch it), and a comparison
+// with a gauge series the user gives (read in the page, never sent).
 
 import uPlot from "../../vendor/uplot/dist/uPlot.esm.js";
 import { absolute, getJson } from "../api.js";
 import { t } from "../i18n.js";
 import { el } from "../lib/dom.js";
 import { profile } from "../lib/profile.js";
+import { UNITS, pair, parseGauge, statistics } from "../lib/gauge.js";
 import { LEVELS, chartData, observations, split } from "../lib/series.js";
 import { collectionOf } from "../lib/route.js";
 
@@ -95,23 +97,89 @@ export async function featurePage(main, kind, id) {
   copyUrl.addEventListener("click", () => copy(copyUrl, absolute(seriesPath(kind, id, "csv"))));
   copyPython.addEventListener("click", () => copy(copyPython, python(kind, id)));
   downloads.append(png, copyUrl, copyPython);
+  // The gauge comparison: a file read in the page (never sent), paired with the
+  // drawn observations.
+  const gaugeFile = el("input", { id: "gauge-file", type: "file", accept: ".csv,.txt,.tsv,.rdb,text/csv,text/plain" });
+  const gaugeUnit = el("select", { id: "gauge-unit" }, ...Object.keys(UNITS).map((u) => el("option", { value: u, text: t(`gauge.unit.${u}`) })));
+  const gaugeHours = el("input", { id: "gauge-hours", type: "number", min: "0.25", max: "240", step: "0.25", value: "12", inputmode: "decimal" });
+  const gaugeOut = el("div", { class: "gauge-result", "aria-live": "polite" });
+  const gaugeSection = el("section", { class: "gauge", "aria-labelledby": "gauge-title" },
+    el("h2", { id: "gauge-title", text: t("gauge.title") }),
+    el("p", { class: "meta", text: t("gauge.hint") }),
+    el("div", { class: "toolbar-inline" },
+      el("label", { for: "gauge-file" }, `${t("gauge.file")} `, gaugeFile),
+      el("label", { for: "gauge-unit" }, `${t("gauge.unit")} `, gaugeUnit),
+      el("label", { for: "gauge-hours" }, `${t("gauge.hours")} `, gaugeHours)),
+    gaugeOut);
+  let gauge = null;
+  let gaugeFor = new Map();
   page.append(
-    el("h2", { text: t("feature.chart") }), toggles, chartBox, counts,
+    el("h2", { text: t("feature.chart") }), toggles, chartBox, counts, gaugeSection,
     el("h2", { text: t("feature.downloads") }), downloads,
     el("h2", { id: "table-title", text: t("feature.table") }),
     el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "table-title" }, table));
 
   if (all.length === 0) {
     chartBox.replaceWith(el("p", { class: "none", text: t("feature.none") }));
+    gaugeSection.remove();
     return;
   }
 
   let plot = null;
+  /// Pairs the drawn observations with the gauge and shows the statistics.
+  function compare(drawn) {
+    gaugeFor = new Map();
+    if (!gauge) return;
+    const hours = Number(gaugeHours.value);
+    if (!(hours > 0 && hours <= 240)) {
+      gaugeOut.replaceChildren(el("p", { class: "error", role: "alert", text: t("gauge.error.hours") }));
+      return;
+    }
+    const { pairs, unpaired } = pair(drawn, gauge.points, hours * 3600000);
+    for (const p of pairs) gaugeFor.set(p.time, p.gauge);
+    const s = statistics(pairs);
+    const m = (v) => (v === null ? t("value.none") : `${v.toFixed(3)} m`);
+    window.hysopeGauge = { pairs, stats: s, unpaired, read: gauge };
+    const csv = ["time,swot_wse_m,gauge_m,difference_m", ...pairs.map((p) =>
+      `${new Date(p.time).toISOString()},${p.swot},${p.gauge},${p.swot - p.gauge}`)].join("\n");
+    gaugeOut.replaceChildren(
+      el("p", { class: "gauge-counts", text: t("gauge.counts", { points: gauge.points.length, skipped: gauge.skipped, fills: gauge.fills, pairs: pairs.length, unpaired }) }),
+      el("dl", { class: "props gauge-stats" },
+        el("dt", { text: t("gauge.n") }), el("dd", { "data-stat": "n", text: String(s.n) }),
+        el("dt", { text: t("gauge.bias") }), el("dd", { "data-stat": "bias", text: m(s.bias) }),
+        el("dt", { text: t("gauge.mae") }), el("dd", { "data-stat": "mae", text: m(s.mae) }),
+        el("dt", { text: t("gauge.rmse") }), el("dd", { "data-stat": "rmse", text: m(s.rmse) }),
+        el("dt", { text: t("gauge.sd") }), el("dd", { "data-stat": "sd", text: m(s.sd) }),
+        el("dt", { text: t("gauge.r") }), el("dd", { "data-stat": "r", text: s.r === null ? t("value.none") : s.r.toFixed(3) })),
+      pairs.length
+        ? el("a", { class: "gauge-pairs", href: `data:text/csv;charset=utf-8,${encodeURIComponent(csv)}`, download: `${kind}-${id}-gauge-pairs.csv`, text: t("gauge.download") })
+        : el("p", { class: "meta", text: t("gauge.none") }));
+  }
+  async function readGauge() {
+    const file = gaugeFile.files?.[0];
+    gauge = null;
+    if (!file) {
+      gaugeOut.replaceChildren();
+      draw();
+      return;
+    }
+    if (file.size > 64 << 20) {
+      gaugeOut.replaceChildren(el("p", { class: "error", role: "alert", text: t("gauge.error.size") }));
+      return;
+    }
+    gauge = parseGauge(await file.text(), gaugeUnit.value);
+    draw();
+  }
+  gaugeFile.addEventListener("change", readGauge);
+  gaugeUnit.addEventListener("change", readGauge);
+  gaugeHours.addEventListener("change", () => draw());
   function draw() {
     const parts = split(all, shown);
     counts.textContent = t("feature.counts", { drawn: parts.drawn.length, hidden: parts.hidden.length, unobserved: parts.unobserved.length });
     chartBox.dataset.drawn = String(parts.drawn.length);
+    compare(parts.drawn);
     const data = chartData(parts.drawn);
+    data.push(parts.drawn.map((o) => gaugeFor.get(o.time) ?? null));
     const width = Math.max(300, chartBox.clientWidth || page.clientWidth || 600);
     const options = {
       width,
@@ -134,6 +202,7 @@ export async function featurePage(main, kind, id) {
         })),
         { label: t("feature.band"), stroke: "rgba(11,92,173,.35)", width: 1, points: { show: false } },
         { label: t("feature.band"), stroke: "rgba(11,92,173,.35)", width: 1, points: { show: false } },
+        { label: t("gauge.series"), stroke: "#b34700", width: 0, paths: () => null, points: { show: true, size: 9, width: 2, fill: "#fff", stroke: "#b34700" } },
       ],
       bands: [{ series: [LEVELS.length + 3, LEVELS.length + 2], fill: "rgba(11,92,173,.12)" }],
     };

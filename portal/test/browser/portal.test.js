@@ -165,6 +165,49 @@ describe("feature page", () => {
     await done();
   });
 
+  test("a gauge file is paired with the observations: bias, MAE and RMSE by hand", async () => {
+    const { page, done } = await open(`/portal/reaches/${REACH}`);
+    await page.waitForSelector(".chart canvas");
+    const p = (await (await api(`/timeseries/reaches?ids=${REACH}&f=geojson`)).json()).features[0].properties;
+    // A French agency's export: semicolons, decimal commas, centimetres; each value
+    // 30 min after a pass, 25 cm + k cm below SWOT's WSE; one value far from any pass
+    // and one fill.
+    const offsets = p.wse.map((_, k) => 0.25 + 0.01 * k);
+    const lines = ["Date (TU);Hauteur (cm)"];
+    p.time.forEach((time, k) => {
+      const at = new Date(Date.parse(time) + 30 * 60000).toISOString().slice(0, 16).replace("T", " ");
+      lines.push(`${at};${((p.wse[k] - offsets[k]) * 100).toFixed(1).replace(".", ",")}`);
+    });
+    lines.push("2001-01-01 00:00;12,5", "2010-09-06 16:00;-999999");
+    await page.selectOption("#gauge-unit", "cm");
+    await page.setInputFiles("#gauge-file", { name: "station.csv", mimeType: "text/csv", buffer: Buffer.from(lines.join("\n")) });
+    await page.waitForSelector('[data-stat="n"]');
+    // The differences as the file gives them (to the 0.1 cm written).
+    const d = p.wse.map((w, k) => w - Number(((w - offsets[k]) * 100).toFixed(1)) / 100);
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const { stats, pairs, unpaired, read } = await page.evaluate(() => window.hysopeGauge);
+    assert.equal(read.points.length, p.time.length + 1);
+    assert.equal(read.fills, 1);
+    assert.equal(read.skipped, 1);
+    assert.equal(pairs.length, p.wse.length);
+    assert.equal(unpaired, 0);
+    assert.ok(Math.abs(stats.bias - mean(d)) < 1e-9, `${stats.bias} ${mean(d)}`);
+    assert.ok(Math.abs(stats.mae - mean(d.map(Math.abs))) < 1e-9);
+    assert.ok(Math.abs(stats.rmse - Math.sqrt(mean(d.map((x) => x * x)))) < 1e-9);
+    assert.equal(await page.textContent('[data-stat="bias"]'), `${mean(d).toFixed(3)} m`);
+    // The gauge drawn at the paired passes.
+    const gaugeSeries = await page.evaluate(() => window.hysopeChart.data.at(-1));
+    assert.deepEqual(gaugeSeries.map((v) => v.toFixed(3)), p.wse.map((w, k) => (w - d[k]).toFixed(3)));
+    // A tolerance shorter than the 30 min gap pairs nothing.
+    await page.fill("#gauge-hours", "0.25");
+    await page.dispatchEvent("#gauge-hours", "change");
+    await page.waitForFunction(() => window.hysopeGauge.pairs.length === 0);
+    assert.match(await page.textContent(".gauge-result"), /No drawn observation/);
+    await page.screenshot({ path: screenshotPath("feature-gauge-desktop"), fullPage: true });
+    assert.deepEqual(await axeViolations(page), []);
+    await done();
+  });
+
   test("a reach's longitudinal profile is its nodes' WSE at the chosen pass", async () => {
     const { page, done } = await open(`/portal/reaches/${REACH}`);
     await page.waitForSelector(".profile canvas");
