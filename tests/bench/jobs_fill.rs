@@ -53,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             revision: 0,
             lease_until: None,
             dispatched: false,
+            log: Vec::new(),
         });
         if batch.len() == 10_000 {
             store.put_all(&batch)?;

@@ -38,6 +38,7 @@ pub fn job(id: &str, created: u64, status: Status) -> Job {
         revision: 0,
         lease_until: None,
         dispatched: false,
+        log: Vec::new(),
     }
 }
 

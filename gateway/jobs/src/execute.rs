@@ -219,6 +219,7 @@ impl Jobs {
             revision: 0,
             lease_until: None,
             dispatched: false,
+            log: Vec::new(),
         };
         Ok((job, asynchronous))
     }

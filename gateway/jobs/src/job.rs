@@ -139,6 +139,45 @@ pub struct Job {
     /// pushed by a sweeper.
     #[serde(default)]
     pub dispatched: bool,
+    /// The last lines its plugins logged (at most [`LOG_LINES`], each clipped to
+    /// [`LOG_LINE_BYTES`]), oldest first: what the job's page shows while it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<LogLine>,
+}
+
+/// The log lines a job keeps.
+pub const LOG_LINES: usize = 50;
+/// The bytes of a kept log line, at most.
+pub const LOG_LINE_BYTES: usize = 400;
+
+/// A line a plugin logged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Milliseconds since the epoch.
+    pub time: u64,
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The text, clipped.
+    pub message: String,
+}
+
+impl Job {
+    /// Keeps `message` as the job's latest log line, dropping the oldest beyond
+    /// [`LOG_LINES`].
+    pub fn push_log(&mut self, time: u64, level: &str, message: &str) {
+        let mut end = message.len().min(LOG_LINE_BYTES);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        if self.log.len() >= LOG_LINES {
+            self.log.drain(..=self.log.len() - LOG_LINES);
+        }
+        self.log.push(LogLine {
+            time,
+            level: level.to_string(),
+            message: message[..end].to_string(),
+        });
+    }
 }
 
 /// Now, in milliseconds since the epoch.
@@ -189,4 +228,36 @@ pub struct JobPage {
     pub jobs: Vec<Job>,
     /// True when more jobs match after this page.
     pub more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jobs_log_keeps_its_last_lines_clipped_at_a_character() {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "id": "j", "process_id": "p", "status": "running", "message": "", "created": 0,
+            "started": null, "finished": null, "updated": 0, "progress": 0, "inputs": {},
+            "outputs": null, "response": "document", "subscriber": null, "results": null,
+            "attempts": 1
+        }))
+        .unwrap();
+        assert!(job.log.is_empty());
+        for i in 0..LOG_LINES + 7 {
+            job.push_log(i as u64, "info", &format!("line {i}"));
+        }
+        assert_eq!(job.log.len(), LOG_LINES);
+        assert_eq!(job.log[0].message, "line 7");
+        assert_eq!(job.log[LOG_LINES - 1].message, format!("line {}", LOG_LINES + 6));
+        // A long line of two-byte characters is cut at a character boundary.
+        job.push_log(1, "warn", &"é".repeat(LOG_LINE_BYTES));
+        let last = &job.log[LOG_LINES - 1];
+        assert_eq!(last.message.len(), LOG_LINE_BYTES);
+        assert_eq!(last.message.chars().count(), LOG_LINE_BYTES / 2);
+        // A record without lines writes none and reads back the same.
+        job.log.clear();
+        let text = serde_json::to_string(&job).unwrap();
+        assert!(!text.contains("\"log\""), "{text}");
+    }
 }

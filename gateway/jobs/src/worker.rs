@@ -356,28 +356,67 @@ async fn run_started<'a>(
         Err(_) => std::fs::create_dir_all(&outdir)?,
     }
 
-    // Progress reports of the plugins, written to the job at most every 200 ms.
+    // Progress reports and log lines of the plugins, written to the job at most
+    // every 200 ms (the latest progress, every line), the last ones when the run
+    // ends and the channel closes.
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
     let progress_state = state.clone();
     let progress_id = id.to_string();
     let progress_task = tokio::spawn(async move {
+        const EVERY: Duration = Duration::from_millis(200);
         let mut last = Instant::now() - Duration::from_secs(1);
-        while let Some(event) = received.recv().await {
-            if let RunEvent::Progress { percent, message } = event {
-                if last.elapsed() < Duration::from_millis(200) {
-                    continue;
+        let mut progress: Option<(u8, String)> = None;
+        let mut lines: Vec<(u64, &'static str, String)> = Vec::new();
+        loop {
+            let pending = progress.is_some() || !lines.is_empty();
+            let event = if pending {
+                match tokio::time::timeout(EVERY.saturating_sub(last.elapsed()), received.recv())
+                    .await
+                {
+                    Ok(event) => event,
+                    Err(_) => Some(RunEvent::Progress {
+                        percent: f32::NAN,
+                        message: String::new(),
+                    }),
                 }
-                last = Instant::now();
-                let pct = percent.clamp(0.0, 99.0) as u8;
-                let _ = update(&progress_state, &progress_id, false, |job| {
-                    if job.status != Status::Running || job.attempts != attempt {
-                        return false;
-                    }
-                    job.progress = pct;
+            } else {
+                received.recv().await
+            };
+            let closed = event.is_none();
+            match event {
+                Some(RunEvent::Progress { percent, message }) if !percent.is_nan() => {
+                    progress = Some((percent.clamp(0.0, 99.0) as u8, message));
+                }
+                Some(RunEvent::Log { level, message }) => {
+                    lines.push((crate::now_ms(), level_name(level), message));
+                }
+                _ => {}
+            }
+            if (progress.is_none() && lines.is_empty()) || (!closed && last.elapsed() < EVERY) {
+                if closed {
+                    break;
+                }
+                continue;
+            }
+            last = Instant::now();
+            let report = progress.take();
+            let new_lines = std::mem::take(&mut lines);
+            let _ = update(&progress_state, &progress_id, false, |job| {
+                if job.status != Status::Running || job.attempts != attempt {
+                    return false;
+                }
+                if let Some((pct, message)) = &report {
+                    job.progress = *pct;
                     job.message = message.clone();
-                    true
-                })
-                .await;
+                }
+                for (time, level, message) in &new_lines {
+                    job.push_log(*time, level, message);
+                }
+                true
+            })
+            .await;
+            if closed {
+                break;
             }
         }
     });
@@ -777,5 +816,16 @@ fn relative_locations(value: &mut Value, root: &Path) {
         }
         Value::Array(items) => items.iter_mut().for_each(|v| relative_locations(v, root)),
         _ => {}
+    }
+}
+
+/// The name of a plugin log line's level in a job's log.
+fn level_name(level: hysope_engine::wasm::LogLevel) -> &'static str {
+    use hysope_engine::wasm::LogLevel as L;
+    match level {
+        L::Trace | L::Debug => "debug",
+        L::Info => "info",
+        L::Warn => "warn",
+        L::Error => "error",
     }
 }

@@ -863,11 +863,16 @@ async fn job_status(
     Params(q): Params<Format>,
 ) -> ApiResult<Response> {
     let job = find_job(&state, &id, &caller)?;
+    let mut status = status_info(&job, &base_url(&headers));
+    // The job's own page shows what its plugins logged (lists do not carry it).
+    if !job.log.is_empty() {
+        status["hysope:log"] = json!(job.log);
+    }
     Ok(negotiate(
         &headers,
         q.f.as_deref(),
         &format!("Job {id}"),
-        status_info(&job, &base_url(&headers)),
+        status,
     ))
 }
 

@@ -536,6 +536,7 @@ fn processes_document(base: &str) -> Value {
                 "updated": {"type": "string", "format": "date-time"},
                 "progress": {"type": "integer", "minimum": 0, "maximum": 100},
                 "hysope:owner": {"type": "string", "description": "who submitted the job"},
+                "hysope:log": job_log_schema(),
                 "links": {"type": "array", "items": r("link")}}},
             "jobList": {"type": "object", "required": ["jobs", "links"], "properties": {
                 "jobs": {"type": "array", "items": r("statusInfo")},
@@ -778,4 +779,13 @@ fn status_schema() -> Value {
                                 "latency_ms_at_most": {"type": "object", "additionalProperties": {"type": "integer", "nullable": true}}}},
                             "registry": {"type": "object", "properties": {
                                 "submitted": {"type": "integer"}, "quarantined": {"type": "integer"}}}}})
+}
+
+/// The schema of a job's log lines (`hysope:log` of its status).
+fn job_log_schema() -> Value {
+    json!({"type": "array", "description": "the last lines its plugins logged (a job's own status only)",
+                    "items": {"type": "object", "required": ["time", "level", "message"], "properties": {
+                        "time": {"type": "integer", "description": "milliseconds since 1970"},
+                        "level": {"type": "string", "enum": ["debug", "info", "warn", "error"]},
+                        "message": {"type": "string"}}}})
 }

@@ -1,6 +1,6 @@
 // The caller's jobs (filtered by state and process), and a job's live page: its
 // progress bar (the plugin's own `progress` calls, as the job's status reports
-// them), its message, its results once successful (files by their links, values
+// them), its message, the lines its plugins logged, its results once successful (files by their links, values
 // as they are), and a button to dismiss it while it runs.
 
 import { download, getJson, send, token } from "../api.js";
@@ -70,12 +70,15 @@ export async function jobPage(main, id) {
   const message = el("p", { class: "meta job-message" });
   const times = el("dl", { class: "props" });
   const results = el("div", { class: "job-results" });
+  const logList = el("ol", { class: "job-log" });
+  const logSection = el("section", { class: "job-log-section", hidden: true }, el("h2", { text: t("jobs.log") }),
+    el("div", { role: "log", "aria-label": t("jobs.log") }, logList));
   const alert = el("p", { class: "error", role: "alert" });
   const dismiss = el("button", { type: "button", hidden: true, text: t("jobs.dismiss") });
   main.append(el("article", { class: "job-page" },
     el("p", {}, el("a", { href: "/portal/jobs", text: `← ${t("jobs.all")}` })),
     el("h1", { text: `${t("jobs.job")} ${id}` }),
-    el("label", { for: "job-progress", text: t("jobs.progress") }), bar, state, message, times, dismiss, alert, results));
+    el("label", { for: "job-progress", text: t("jobs.progress") }), bar, state, message, times, dismiss, alert, logSection, results));
   const seen = [];
   window.hysopeJob = { seen };
   let last = null;
@@ -92,6 +95,12 @@ export async function jobPage(main, id) {
       if (s[k]) times.append(el("dt", { text: t(`jobs.col.${k}`) }), el("dd", { text: k === "processID" ? s[k] : when(s[k]) }));
     }
     dismiss.hidden = FINAL.includes(s.status);
+    const lines = s["hysope:log"] || [];
+    logSection.hidden = lines.length === 0;
+    if (logList.childElementCount !== lines.length || logList.lastElementChild?.dataset.time !== String(lines.at(-1)?.time)) {
+      logList.replaceChildren(...lines.map((l) => el("li", { class: `log-${l.level}`, "data-time": String(l.time) },
+        el("time", { datetime: new Date(l.time).toISOString(), text: new Date(l.time).toISOString().slice(11, 19) }), ` ${l.level} `, l.message)));
+    }
   };
   dismiss.addEventListener("click", async () => {
     try {

@@ -504,6 +504,32 @@ describe("sign-in through the OIDC provider", () => {
   });
 });
 
+describe("a job's live page", () => {
+  test("a paced run: the bar moves through intermediate values, the plugin's log lines appear, it ends successful", async () => {
+    const { page, done } = await open("/portal/processes/paced", WIDTHS.desktop, { bearer: server.token });
+    await page.waitForSelector(".process-form button[type=submit]");
+    await page.fill("#i-steps", "5");
+    await page.fill("#i-millis", "800");
+    await page.click(".process-form button[type=submit]");
+    await (await page.waitForSelector("a.job")).click();
+    await page.waitForSelector("#job-progress[data-status=running]", { timeout: 30000 });
+    // A log line while it runs.
+    await page.waitForSelector(".job-log li", { timeout: 30000 });
+    await page.waitForSelector('#job-progress[data-status="successful"]', { timeout: 60000 });
+    const seen = await page.evaluate(() => window.hysopeJob.seen);
+    const between = seen.filter((v) => v > 0 && v < 100);
+    assert.ok(between.length >= 2, `the bar went through ${seen}`);
+    assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]), `progress went back: ${seen}`);
+    assert.equal(seen.at(-1), 100);
+    const lines = await page.$$eval(".job-log li", (li) => li.map((l) => l.textContent));
+    assert.equal(lines.length, 5);
+    assert.match(lines[4], /info step 5 of 5 done$/);
+    await page.screenshot({ path: screenshotPath("job-desktop"), fullPage: true });
+    assert.deepEqual(await axeViolations(page), []);
+    await done();
+  });
+});
+
 describe("every page", () => {
   const pages = {
     map: "/portal/?at=171.45,-42.37,10",

@@ -53,7 +53,7 @@ export async function startServer(args = []) {
   const ingest = spawnSync(HYSOPE, ["ingest", "--data-dir", data, SHARED_DATA], { encoding: "utf8" });
   if (ingest.status !== 0) throw new Error(`hysope ingest failed: ${ingest.stderr}`);
   const child = spawn(HYSOPE, ["serve", "--data-dir", data, "--addr", "127.0.0.1:0", "--input-root", SHARED_DATA,
-    "--processes", join(ROOT, "plugins"), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    "--processes", join(ROOT, "plugins"), "--processes", join(ROOT, "portal/test/processes"), ...args], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr.on("data", (d) => { log += d; });
   const serverFile = join(data, "server.json");

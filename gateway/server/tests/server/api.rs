@@ -50,6 +50,7 @@ fn job(id: &str, status: Status, attempts: u32) -> Job {
         revision: 0,
         lease_until: None,
         dispatched: false,
+        log: Vec::new(),
     }
 }
 
@@ -1217,4 +1218,48 @@ async fn raw_responses_of_several_outputs() {
     let parts = multipart(&results);
     assert_eq!(parts.len(), 2, "{}", results.text);
     assert_eq!(parts[1].1, "a note\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jobs_status_carries_what_its_plugin_logged_and_its_progress_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.process_dirs.push(root().join("portal/test/processes"));
+    let (app, _, _) = common::app_with(config).await;
+    let r = call(
+        &app,
+        "POST",
+        "/processes/paced/execution",
+        &[("prefer", "respond-async")],
+        r#"{"inputs":{"steps":4,"millis":400}}"#,
+    )
+    .await;
+    let id = r.json()["jobID"].as_str().unwrap().to_string();
+    // Seen running between 0 and 100, with some of its lines already.
+    let mut between = Vec::new();
+    for _ in 0..400 {
+        let s = get(&app, &format!("/jobs/{id}")).await.json();
+        let progress = s["progress"].as_u64().unwrap();
+        if s["status"] == "running" && progress > 0 && progress < 100 {
+            between.push((progress, s["hysope:log"].as_array().map_or(0, Vec::len)));
+        }
+        if s["status"] != "running" && s["status"] != "accepted" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!between.is_empty(), "never seen between 0 and 100");
+    assert!(between.iter().all(|(_, lines)| *lines >= 1), "{between:?}");
+    let done = wait_final(&app, &id).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    let log = done["hysope:log"].as_array().unwrap();
+    let messages: Vec<&str> = log.iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert_eq!(
+        messages,
+        ["step 1 of 4 done", "step 2 of 4 done", "step 3 of 4 done", "step 4 of 4 done"]
+    );
+    assert!(log.iter().all(|l| l["level"] == "info" && l["time"].is_u64()));
+    // Lists do not carry the lines.
+    let list = get(&app, "/jobs?processID=paced").await.json();
+    assert!(list["jobs"][0].get("hysope:log").is_none(), "{list}");
 }
