@@ -61,6 +61,14 @@ export async function download(path, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+/// Uploads `file` (a File of an <input type=file>) for the caller's jobs: its
+/// record, whose `href` (/uploads/ID) an input names it by.
+export async function upload(file) {
+  return send(`/uploads?name=${encodeURIComponent(file.name)}`, {
+    method: "POST", body: file, type: file.type || "application/octet-stream",
+  });
+}
+
 /// A request of `method` to `path`, its JSON reply (or null for an empty one).
 export async function send(path, { signal, method = "GET", body, type, extra = {} }) {
   const headers = { Accept: "application/json, application/geo+json", ...extra, ...authorization() };

@@ -93,6 +93,16 @@ pub fn routes() -> Routes {
         )
         .route("/metrics", &[(Method::GET, Metrics)], get(metrics))
         .route(
+            "/uploads",
+            &[(Method::GET, Execute), (Method::POST, Execute)],
+            get(super::uploads::list).post(super::uploads::create),
+        )
+        .route(
+            "/uploads/{id}",
+            &[(Method::GET, Execute), (Method::DELETE, Execute)],
+            get(super::uploads::show).delete(super::uploads::remove),
+        )
+        .route(
             "/admin/status",
             &[(Method::GET, Metrics)],
             get(super::status::status),
@@ -706,7 +716,21 @@ async fn execute(
                 .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
         });
     let base = base_url(&headers);
-    let files = state.jobs.catalog_files(&request, &base).await?;
+    let mut files = state.jobs.catalog_files(&request, &base).await?;
+    // The caller's uploads the request names (`/uploads/ID`): where they lie.
+    for (input, href) in hysope_jobs::processes::named_places(request.inputs.as_ref()) {
+        if let Some(upload) = super::uploads::upload_id(&href, &base) {
+            let path = super::uploads::path_for(&state, &caller, upload).map_err(|e| {
+                ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!("input {input:?}: {}", e.detail),
+                )
+            })?;
+            files
+                .0
+                .insert(href.clone(), hysope_engine::cwl::values::file_uri(&path));
+        }
+    }
     let (job, asynchronous) =
         state
             .jobs

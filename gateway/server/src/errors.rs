@@ -59,6 +59,8 @@ pub enum Kind {
     /// The server has as much work waiting as it takes; come back later (429,
     /// with `Retry-After`).
     Busy,
+    /// The request's body is larger than this endpoint takes (413).
+    TooLarge,
     /// The server failed (500).
     Internal,
 }
@@ -157,6 +159,11 @@ impl Kind {
                 StatusCode::MISDIRECTED_REQUEST,
                 ogc("misdirected-request"),
                 "Misdirected request",
+            ),
+            TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ogc("payload-too-large"),
+                "Payload too large",
             ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

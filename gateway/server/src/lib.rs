@@ -25,6 +25,7 @@ pub mod query;
 pub mod stac;
 pub mod status;
 pub mod tokens;
+pub mod uploads;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};

@@ -72,6 +72,35 @@ pub fn document(base: &str, access: &Access) -> Value {
     if let (Some(paths), Some(status)) = (doc["paths"].as_object_mut(), status.as_object()) {
         paths.extend(status.clone());
     }
+    let uploads = json!({
+        "/uploads": {
+            "get": {"operationId": "getUploads", "summary": "your uploads, newest first, and your quota",
+                "responses": {"200": {"description": "the uploads", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["uploads", "quota"], "properties": {
+                        "uploads": {"type": "array", "items": upload_schema()},
+                        "quota": {"type": "object", "additionalProperties": {"type": "integer"}}}}}}}}},
+            "post": {"operationId": "createUpload",
+                "summary": "upload a file for your jobs (an input's href names it by its link /uploads/ID)",
+                "parameters": [{"name": "name", "in": "query", "required": true, "description": "the file's name (one plain name)",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {
+                    "201": {"description": "the upload", "content": {"application/json": {"schema": upload_schema()}}},
+                    "400": error("a wrong name"),
+                    "409": error("over your quota of files or bytes"),
+                    "413": error("larger than an upload may be")}}},
+        "/uploads/{uploadId}": {
+            "get": {"operationId": "getUpload", "summary": "one of your uploads",
+                "parameters": [path_param("uploadId")],
+                "responses": {"200": {"description": "the upload", "content": {"application/json": {"schema": upload_schema()}}},
+                    "404": error("no such upload of yours")}},
+            "delete": {"operationId": "deleteUpload", "summary": "remove one of your uploads",
+                "parameters": [path_param("uploadId")],
+                "responses": {"204": {"description": "removed"}, "404": error("no such upload of yours")}}},
+    });
+    if let (Some(paths), Some(uploads)) = (doc["paths"].as_object_mut(), uploads.as_object()) {
+        paths.extend(uploads.clone());
+    }
     refusable_queries(
         &mut doc,
         error("a wrong query parameter (not of its type, or given twice)"),
@@ -788,4 +817,12 @@ fn job_log_schema() -> Value {
                         "time": {"type": "integer", "description": "milliseconds since 1970"},
                         "level": {"type": "string", "enum": ["debug", "info", "warn", "error"]},
                         "message": {"type": "string"}}}})
+}
+
+/// The schema of an upload's record.
+fn upload_schema() -> Value {
+    json!({"type": "object", "required": ["id", "owner", "name", "size", "sha256", "media_type", "created", "href"],
+        "properties": {"id": {"type": "string"}, "owner": {"type": "string"}, "name": {"type": "string"},
+            "size": {"type": "integer"}, "sha256": {"type": "string"}, "media_type": {"type": "string"},
+            "created": {"type": "string", "format": "date-time"}, "href": {"type": "string"}}})
 }

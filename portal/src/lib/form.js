@@ -33,10 +33,12 @@ export function fields(description) {
 }
 
 /// A file given by the user: a catalogue file's link (relative or on this
-/// server) or an http(s)/s3 URL. The server checks it again (its egress policy).
-function fileHref(text) {
+/// server), one of their uploads (`/uploads/ID`), or an http(s)/s3 URL. The
+/// server checks it again (its egress policy, the upload's owner).
+export function fileHref(text) {
   const t = text.trim();
   if (/^\/stac\/collections\/[^/]+\/items\/[^/]+\/assets\/[^/]+$/.test(t)) return t;
+  if (/^\/uploads\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(t)) return t;
   if (/^(https?|s3):\/\/\S+$/.test(t)) return t;
   return null;
 }
@@ -76,7 +78,7 @@ export function executeRequest(list, values) {
       case "file": {
         const href = fileHref(text);
         if (href) inputs[f.id] = { href };
-        else errors.push({ field: f.id, message: `${f.title}: a catalogue file's link or an http(s) or s3 URL` });
+        else errors.push({ field: f.id, message: `${f.title}: a catalogue file's link, an upload or an http(s) or s3 URL` });
         break;
       }
       case "files": {

@@ -1,10 +1,11 @@
 // The processes: their list, and a form generated from each one's description
 // (a field per input with its type, default and required mark; file inputs take
-// a catalogue file's link, offered from the catalogue, or a URL), the request as
+// a catalogue file's link, offered from the catalogue, a file the user uploads,
+// or a URL), the request as
 // JSON beside it, synchronous or asynchronous execution. Executing needs a
 // user's token (signing in: the header's button).
 
-import { getJson, postJson, token } from "../api.js";
+import { getJson, postJson, token, upload } from "../api.js";
 import { t } from "../i18n.js";
 import { el, showErrors } from "../lib/dom.js";
 import { executeRequest, fields } from "../lib/form.js";
@@ -59,11 +60,37 @@ export async function processPage(main, id) {
   const list = fields(description);
   const files = list.some((f) => f.kind === "file" || f.kind === "files") ? await catalogueFiles() : [];
   const form = el("form", { class: "process-form", novalidate: true });
+  /// An "upload" picker for a file field: each file chosen is uploaded
+  /// (POST /uploads) and its link put in the field.
+  function uploader(f) {
+    if (f.kind !== "file" && f.kind !== "files") return "";
+    const picker = el("input", { type: "file", id: `u-${f.id}`, class: "upload", multiple: f.kind === "files" });
+    const note = el("span", { class: "hint upload-note", "aria-live": "polite" });
+    picker.addEventListener("change", async () => {
+      const target = form.elements[f.id];
+      for (const file of picker.files) {
+        note.textContent = t("processes.uploading", { name: file.name });
+        try {
+          const done = await upload(file);
+          const href = new URL(done.href, location.origin).pathname;
+          target.value = f.kind === "file" ? href : [target.value.trim(), href].filter(Boolean).join("\n");
+          note.textContent = t("processes.uploaded", { name: done.name, size: done.size });
+        } catch (err) {
+          note.textContent = "";
+          document.getElementById(`e-${f.id}`).textContent = err.status === 401 ? t("processes.signin") : err.message;
+          break;
+        }
+      }
+      picker.value = "";
+      refresh();
+    });
+    return el("div", { class: "uploader" }, el("label", { for: `u-${f.id}`, text: t("processes.upload") }), picker, note);
+  }
   for (const f of list) {
     form.append(el("div", { class: "field" },
       el("label", { for: `i-${f.id}` }, f.title, f.required ? el("span", { class: "required", "aria-hidden": "true", text: " *" }) : "",
         f.required ? el("span", { class: "visually-hidden", text: ` (${t("processes.required")})` }) : ""),
-      control(f),
+      control(f), uploader(f),
       el("span", { class: "hint", id: `d-${f.id}`, text: [f.description, f.default === undefined ? "" : `${t("processes.default")} ${JSON.stringify(f.default)}`].filter(Boolean).join(" · ") }),
       el("span", { class: "field-error error", id: `e-${f.id}`, "aria-live": "polite" })));
   }

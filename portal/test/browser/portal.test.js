@@ -357,6 +357,26 @@ describe("processes", () => {
   });
 });
 
+describe("uploads", () => {
+  test("a file uploaded from the form is the job's input, and the job's copy is that file", async () => {
+    const { page, done } = await open("/portal/processes/echo", WIDTHS.desktop, { bearer: server.token });
+    await page.waitForSelector("#u-fileInput");
+    const content = "time,stage_m\n2024-05-01T00:00:00Z,1.25\n";
+    await page.setInputFiles("#u-fileInput", { name: "my gauge.csv", mimeType: "text/csv", buffer: Buffer.from(content) });
+    await page.waitForFunction(() => /^\/uploads\/[0-9a-f-]{36}$/.test(document.getElementById("i-fileInput").value));
+    assert.match(await page.textContent(".upload-note"), new RegExp(`Uploaded my gauge\\.csv \\(${content.length} bytes\\)`));
+    const preview = JSON.parse(await page.textContent(".preview"));
+    assert.match(preview.inputs.fileInput.href, /^\/uploads\//);
+    await page.click(".process-form button[type=submit]");
+    await (await page.waitForSelector("a.job")).click();
+    await page.waitForSelector('#job-progress[data-status="successful"]', { timeout: 60000 });
+    const link = await page.waitForSelector('a.output:has-text("my gauge.csv")');
+    const [file] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    assert.equal(readFileSync(await file.path(), "utf8"), content);
+    await done();
+  });
+});
+
 describe("operators' desk", () => {
   test("an operator sees the server's state and approves a submission with a reason", async () => {
     // dora, a developer, signs the echo component and publishes it: it waits for review.

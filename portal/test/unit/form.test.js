@@ -48,3 +48,14 @@ test("each wrong value is named, nothing is guessed", () => {
   const missing = executeRequest(fields(description), {}).errors.map((e) => e.field);
   assert.deepEqual(missing, ["product", "passes"]);
 });
+
+test("a file is a catalogue link, one's upload or a remote URL, nothing else", async () => {
+  const { fileHref } = await import("../../src/lib/form.js");
+  const upload = "/uploads/0b6f3c1e-2a4d-4f5e-9a1b-3c2d1e0f9a8b";
+  assert.equal(fileHref(` ${upload} `), upload);
+  assert.equal(fileHref(LINK), LINK);
+  assert.equal(fileHref("s3://bucket/key.nc"), "s3://bucket/key.nc");
+  for (const bad of ["/uploads/../../etc/passwd", "/uploads/nothing", `${upload}/x`, "/etc/passwd", "file:///etc/passwd", "ftp://h/x"]) {
+    assert.equal(fileHref(bad), null, bad);
+  }
+});

@@ -681,3 +681,88 @@ async fn the_portal_is_told_how_to_sign_in_with_the_provider_and_may_reach_it() 
         hysope_server::portal::PORTAL_CSP
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_is_its_owners_input_and_nobody_elses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = server(dir.path(), None, Policy::default()).await;
+    let ada = personal(&state, "ada", Role::User, None);
+    let bob = personal(&state, "bob", Role::User, None);
+    let op = personal(&state, "olga", Role::Operator, None);
+    let text = "time,stage_m\n2024-05-01T00:00:00Z,1.25\n";
+    // Anonymous callers may not upload.
+    let r = as_(&app, None, "POST", "/uploads?name=gauge.csv", text).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = as_(&app, Some(&ada), "POST", "/uploads?name=gauge.csv", text).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let up = r.json();
+    let id = up["id"].as_str().unwrap().to_string();
+    assert_eq!(up["size"], text.len());
+    assert_eq!(up["owner"], "ada");
+    assert_eq!(up["name"], "gauge.csv");
+    {
+        use sha2::Digest;
+        assert_eq!(up["sha256"], hex::encode(sha2::Sha256::digest(text.as_bytes())));
+    }
+    assert!(up["href"].as_str().unwrap().ends_with(&format!("/uploads/{id}")));
+    assert!(r.headers["location"].to_str().unwrap().ends_with(&id));
+    // It is a job's input by its link: the job reads the file.
+    let body = json!({"inputs": {"fileInput": {"href": format!("/uploads/{id}")}}}).to_string();
+    let r = as_(&app, Some(&ada), "POST", "/processes/echo/execution", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let results = r.json();
+    let copy = results["files"][0]["href"].as_str().unwrap_or_else(|| panic!("{results}"));
+    assert!(copy.ends_with("gauge.csv"), "{copy}");
+    let path = copy.split_once("/jobs/").map(|(_, p)| format!("/jobs/{p}")).unwrap();
+    let file = as_(&app, Some(&ada), "GET", &path, "").await;
+    assert_eq!(file.status, StatusCode::OK, "{results}");
+    assert_eq!(file.text, text);
+    // Bob neither sees nor uses it; an operator sees it.
+    let r = as_(&app, Some(&bob), "GET", &format!("/uploads/{id}"), "").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = as_(&app, Some(&bob), "POST", "/processes/echo/execution", &body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.json()["detail"].as_str().unwrap().contains("fileInput"), "{}", r.text);
+    assert!(as_(&app, Some(&bob), "GET", "/uploads", "").await.json()["uploads"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let r = as_(&app, Some(&op), "GET", &format!("/uploads/{id}"), "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let listed = as_(&app, Some(&ada), "GET", "/uploads", "").await.json();
+    assert_eq!(listed["uploads"][0]["id"], id.as_str());
+    assert_eq!(listed["quota"]["used_bytes"], text.len());
+    // Names that are not one plain name, and bodies larger than an upload may be.
+    for bad in ["", "..", ".env", "a%2Fb", "x%0Ay"] {
+        let r = as_(&app, Some(&ada), "POST", &format!("/uploads?name={bad}"), "x").await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", r.text);
+    }
+    let r = as_(&app, Some(&ada), "POST", "/uploads", "x").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let big = format!("{}", hysope_server::uploads::MAX_UPLOAD + 1);
+    let r = call(
+        &app,
+        "POST",
+        "/uploads?name=big.bin",
+        &[
+            ("authorization", &format!("Bearer {ada}")),
+            ("content-length", &big),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+    // Ids that are not this server's are no upload (never a path).
+    for bad in ["../../etc/passwd", "nothing", "%2E%2E"] {
+        let r = as_(&app, Some(&ada), "GET", &format!("/uploads/{bad}"), "").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    // Removed by its owner: gone, file and record.
+    let r = as_(&app, Some(&bob), "DELETE", &format!("/uploads/{id}"), "").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = as_(&app, Some(&ada), "DELETE", &format!("/uploads/{id}"), "").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(!dir.path().join("inputs/uploads").join(&id).exists());
+    let r = as_(&app, Some(&ada), "POST", "/processes/echo/execution", &body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}
