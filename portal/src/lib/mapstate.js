@@ -8,7 +8,7 @@ const KINDS = ["reach", "node", "lake"];
 /// The state a query string says; anything malformed is left at its default.
 export function parseState(search) {
   const p = new URLSearchParams(search);
-  const state = { variable: "wse_anomaly", quality: null, since: null, center: null, zoom: null, selected: null };
+  const state = { variable: "wse_anomaly", quality: null, since: null, center: null, zoom: null, selected: null, box: null };
   if (VARIABLES[p.get("colour")]) state.variable = p.get("colour");
   const q = p.get("quality");
   if (q !== null && /^[0-3]$/.test(q)) state.quality = Number(q);
@@ -21,6 +21,7 @@ export function parseState(search) {
     state.center = [at[0], at[1]];
     state.zoom = at[2];
   }
+  state.box = parseBox(p.get("box"));
   const sel = (p.get("sel") || "").split(":");
   if (sel.length === 2 && KINDS.includes(sel[0]) && /^\d{10,14}$/.test(sel[1])) {
     state.selected = { kind: sel[0], id: sel[1] };
@@ -39,8 +40,42 @@ export function stateQuery(state) {
     p.set("at", `${state.center[0].toFixed(digits)},${state.center[1].toFixed(digits)},${state.zoom.toFixed(2)}`);
   }
   if (state.selected) p.set("sel", `${state.selected.kind}:${state.selected.id}`);
+  if (state.box) p.set("box", state.box.join(","));
   const text = p.toString();
   return text ? `?${text}` : "";
+}
+
+/// A box filter's text `west,south,east,north` (degrees, west < east, south <
+/// north, inside the world) as numbers, or null.
+export function parseBox(text) {
+  const b = (text || "").split(",").map((v) => (v.trim() === "" ? NaN : Number(v)));
+  if (b.length !== 4 || !b.every(Number.isFinite)) return null;
+  const [w, s, e, n] = b;
+  if (w < -180 || e > 180 || s < -90 || n > 90 || !(w < e) || !(s < n)) return null;
+  return b;
+}
+
+/// The box two corners of a drag span (each `[lng, lat]`), rounded to 1e-4
+/// degree and kept in the world; null when it has no area.
+export function boxFromCorners(a, b) {
+  const round = (v) => Math.round(v * 1e4) / 1e4;
+  const lng = (v) => round(Math.max(-180, Math.min(180, v)));
+  const lat = (v) => round(Math.max(-90, Math.min(90, v)));
+  const box = [lng(Math.min(a[0], b[0])), lat(Math.min(a[1], b[1])), lng(Math.max(a[0], b[0])), lat(Math.max(a[1], b[1]))];
+  return box[0] < box[2] && box[1] < box[3] ? box : null;
+}
+
+/// Where a view box and a filter box overlap: the box to ask for, or null when
+/// they do not. A view across the antimeridian (west > east) is taken as its two
+/// halves.
+export function overlap(view, box) {
+  if (!box) return view;
+  const parts = view[0] > view[2] ? [[view[0], view[1], 180, view[3]], [-180, view[1], view[2], view[3]]] : [view];
+  const hits = parts.map((v) => [Math.max(v[0], box[0]), Math.max(v[1], box[1]), Math.min(v[2], box[2]), Math.min(v[3], box[3])])
+    .filter((b) => b[0] < b[2] && b[1] < b[3]);
+  if (hits.length === 0) return null;
+  // Both halves meet the box: it spans the whole longitude range of the view.
+  return hits.length === 1 ? hits[0] : [box[0], hits[0][1], box[2], hits[0][3]];
 }
 
 /// West, south, east, north of a map view clamped to the API's ranges; a view

@@ -1,7 +1,8 @@
 // The map: an offline basemap (Natural Earth land), the reaches as lines, the
 // lakes as polygons (both as dots at low zoom), the nodes from zoom 11, coloured
 // by the chosen variable (features without a usable value in grey, never on the
-// ramp); filters as removable chips; a search by id or name; a click opens the
+// ramp); filters as removable chips (quality, date, a box drawn on the map or
+// the view taken as the box); a search by id or name; a click opens the
 // feature's panel. The view, colour, filters and selection live in the URL.
 
 import { getJson } from "../api.js";
@@ -9,7 +10,7 @@ import { t } from "../i18n.js";
 import { boxOf, union } from "../lib/bbox.js";
 import { el } from "../lib/dom.js";
 import { UNKNOWN, VARIABLES, colourFor, expression, ramp } from "../lib/colour.js";
-import { featuresPath, parseState, searchTarget, stateQuery, viewBox } from "../lib/mapstate.js";
+import { boxFromCorners, featuresPath, overlap, parseState, searchTarget, stateQuery, viewBox } from "../lib/mapstate.js";
 import { collectionOf, featurePath } from "../lib/route.js";
 import { baseMap, loaded } from "./mapbase.js";
 
@@ -21,6 +22,14 @@ const KINDS = ["reach", "lake", "node"];
 
 function empty() {
   return { type: "FeatureCollection", features: [] };
+}
+
+/// A box filter as a GeoJSON polygon to draw (none: nothing drawn).
+function boxShape(box) {
+  if (!box) return empty();
+  const [w, s, e, n] = box;
+  return { type: "FeatureCollection", features: [{ type: "Feature", properties: {},
+    geometry: { type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] } }] };
 }
 
 /// A point at the centre of each feature's box, for the low zooms.
@@ -68,6 +77,8 @@ export async function mapPage(main) {
   });
   const suggestions = el("ul", { id: "suggestions", class: "suggestions", role: "listbox", hidden: true, "aria-label": t("map.search") });
   const chips = el("ul", { class: "chips", "aria-label": t("map.filters") });
+  const drawButton = el("button", { type: "button", class: "draw-box", "aria-pressed": "false", text: t("map.box.draw") });
+  const viewButton = el("button", { type: "button", class: "view-box", text: t("map.box.view") });
   const legend = el("div", { class: "legend", "aria-live": "polite" });
   const panel = el("aside", { class: "panel", hidden: true, "aria-labelledby": "panel-title" });
   const mapDiv = el("div", { id: "map", role: "region", "aria-label": t("map.label") });
@@ -79,6 +90,7 @@ export async function mapPage(main) {
     el("label", {}, t("map.colour"), variableSelect),
     el("label", {}, t("map.filter.quality"), qualitySelect),
     el("label", {}, t("map.filter.since"), sinceInput),
+    el("div", { class: "box-tools", role: "group", "aria-label": t("map.filter.box") }, drawButton, viewButton),
     chips);
   const page = el("section", { class: "map-page" },
     el("h1", { class: "visually-hidden", text: t("map.title") }),
@@ -101,6 +113,7 @@ export async function mapPage(main) {
 
   for (const kind of KINDS) map.addSource(kind, { type: "geojson", data: empty(), promoteId: `${kind}_id` });
   map.addSource("centres", { type: "geojson", data: empty() });
+  map.addSource("box", { type: "geojson", data: boxShape(state.box) });
   // Hovered and selected features are drawn wider.
   const hoverWidth = (base) => ["case",
     ["any", ["boolean", ["feature-state", "hover"], false], ["boolean", ["feature-state", "selected"], false]], base + 3, base];
@@ -111,6 +124,7 @@ export async function mapPage(main) {
   map.addLayer({ id: "reach-line", type: "line", source: "reach", minzoom: LINE_ZOOM, layout: { "line-cap": "round" }, paint: { "line-color": UNKNOWN, "line-width": hoverWidth(3) } });
   map.addLayer({ id: "node-point", type: "circle", source: "node", minzoom: NODE_ZOOM, paint: { "circle-color": UNKNOWN, "circle-radius": ["case", ["boolean", ["feature-state", "hover"], false], 7, 4], "circle-stroke-color": "#1b1f24", "circle-stroke-width": 0.5 } });
   map.addLayer({ id: "centre-point", type: "circle", source: "centres", maxzoom: LINE_ZOOM, paint: { "circle-color": UNKNOWN, "circle-radius": 4, "circle-stroke-color": "#1b1f24", "circle-stroke-width": 0.6 } });
+  map.addLayer({ id: "box-line", type: "line", source: "box", paint: { "line-color": "#0b5cad", "line-width": 2, "line-dasharray": [3, 2] } });
   const layers = ["node-point", "reach-line", "lake-fill", "centre-point"];
   const drawn = { reach: [], lake: [], node: [] };
 
@@ -152,6 +166,13 @@ export async function mapPage(main) {
     }, `${label} ✕`)));
     if (state.quality !== null) chip(`${t("map.filter.quality")} ${state.quality}`, () => { state.quality = null; qualitySelect.value = ""; });
     if (state.since) chip(`${t("map.filter.since")} ${state.since}`, () => { state.since = null; sinceInput.value = ""; });
+    if (state.box) chip(`${t("map.filter.box")} ${state.box.join(", ")}`, () => { setBox(null); });
+    map.getSource("box")?.setData(boxShape(state.box));
+  }
+
+  function setBox(box) {
+    state.box = box;
+    map.getSource("box")?.setData(boxShape(box));
   }
 
   function remember() {
@@ -174,12 +195,16 @@ export async function mapPage(main) {
     const controller = new AbortController();
     loading = controller;
     const b = map.getBounds();
-    const bbox = firstLoad ? [-180, -90, 180, 90] : viewBox(b.getWest(), b.getSouth(), b.getEast(), b.getNorth());
+    const view = firstLoad ? [-180, -90, 180, 90] : viewBox(b.getWest(), b.getSouth(), b.getEast(), b.getNorth());
+    // A box filter: the part of the view inside it (nothing when they do not meet).
+    const bbox = overlap(view, state.box);
     const zoom = map.getZoom();
     const kinds = zoom >= NODE_ZOOM ? KINDS : ["reach", "lake"];
     const bare = firstLoad || zoom < LINE_ZOOM;
-    const pages = Promise.all(kinds.map((kind) =>
-      getJson(featuresPath(kind, bbox, state, LIMIT, bare), { signal: controller.signal })));
+    const pages = bbox === null
+      ? Promise.resolve(kinds.map(() => ({ features: [], numberMatched: 0 })))
+      : Promise.all(kinds.map((kind) =>
+        getJson(featuresPath(kind, bbox, state, LIMIT, bare), { signal: controller.signal })));
     pages.catch(() => {});
     return { controller, kinds, pages };
   }
@@ -234,6 +259,62 @@ export async function mapPage(main) {
   qualitySelect.addEventListener("change", () => { state.quality = qualitySelect.value === "" ? null : Number(qualitySelect.value); reload(); });
   sinceInput.addEventListener("change", () => { state.since = sinceInput.value || null; reload(); });
 
+  // The box filter: drawn by dragging on the map once the button is pressed (Escape
+  // stops), or the view as it is (by keyboard too).
+  let drawing = false;
+  let corner = null;
+  const stopDrawing = () => {
+    drawing = false;
+    corner = null;
+    drawButton.setAttribute("aria-pressed", "false");
+    map.dragPan.enable();
+    map.getCanvas().style.cursor = "";
+  };
+  drawButton.addEventListener("click", () => {
+    if (drawing) {
+      stopDrawing();
+      return;
+    }
+    drawing = true;
+    drawButton.setAttribute("aria-pressed", "true");
+    map.dragPan.disable();
+    map.getCanvas().style.cursor = "crosshair";
+    status.textContent = t("map.box.how");
+  });
+  viewButton.addEventListener("click", () => {
+    const b = map.getBounds();
+    const v = viewBox(b.getWest(), b.getSouth(), b.getEast(), b.getNorth());
+    setBox(v[0] < v[2] ? boxFromCorners([v[0], v[1]], [v[2], v[3]]) : null);
+    reload();
+  });
+  map.on("mousedown", (e) => {
+    if (!drawing) return;
+    e.preventDefault();
+    corner = [e.lngLat.lng, e.lngLat.lat];
+  });
+  map.on("mousemove", (e) => {
+    if (!drawing || !corner) return;
+    const box = boxFromCorners(corner, [e.lngLat.lng, e.lngLat.lat]);
+    if (box) map.getSource("box").setData(boxShape(box));
+  });
+  map.on("mouseup", (e) => {
+    if (!drawing || !corner) return;
+    const box = boxFromCorners(corner, [e.lngLat.lng, e.lngLat.lat]);
+    stopDrawing();
+    if (box) {
+      setBox(box);
+      reload();
+    } else {
+      map.getSource("box").setData(boxShape(state.box));
+    }
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && drawing) {
+      stopDrawing();
+      map.getSource("box").setData(boxShape(state.box));
+    }
+  });
+
   // Hover highlight and click.
   let hovered = null;
   map.on("mousemove", (e) => {
@@ -249,6 +330,7 @@ export async function mapPage(main) {
     map.getCanvas().style.cursor = hit ? "pointer" : "";
   });
   map.on("click", (e) => {
+    if (drawing) return;
     const hit = map.queryRenderedFeatures(e.point, { layers })[0];
     if (!hit) return;
     const kind = hit.source === "centres" ? hit.properties.kind : hit.source;

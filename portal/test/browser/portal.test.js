@@ -140,6 +140,55 @@ describe("map", () => {
     await done();
   });
 
+  test("a box drawn on the map keeps the reaches it meets, as a chip that removes itself", async () => {
+    const { page, done } = await open("/portal/?at=171.45,-42.37,10");
+    await idle(page);
+    const before = await page.evaluate(() => window.hysopeMap.querySourceFeatures("reach").length);
+    assert.ok(before > 2, `${before} reaches`);
+    // Drag from a third to two thirds of the map, width and height.
+    const rect = await page.evaluate(() => {
+      const r = window.hysopeMap.getCanvas().getBoundingClientRect();
+      return { x: r.left, y: r.top, w: r.width, h: r.height };
+    });
+    await page.click(".draw-box");
+    assert.equal(await page.getAttribute(".draw-box", "aria-pressed"), "true");
+    const from = { x: rect.x + rect.w / 3, y: rect.y + rect.h / 3 };
+    const to = { x: rect.x + (2 * rect.w) / 3, y: rect.y + (2 * rect.h) / 3 };
+    const corners = await page.evaluate(([a, b]) => {
+      const r = window.hysopeMap.getCanvas().getBoundingClientRect();
+      return [a, b].map((p) => window.hysopeMap.unproject([p.x - r.left, p.y - r.top]).toArray());
+    }, [from, to]);
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 4 });
+    await page.mouse.move(to.x, to.y, { steps: 4 });
+    await page.mouse.up();
+    await page.waitForFunction(() => /box=/.test(location.search));
+    await idle(page);
+    const box = new URL(page.url()).searchParams.get("box").split(",").map(Number);
+    const [w, s, e, n] = [Math.min(corners[0][0], corners[1][0]), Math.min(corners[0][1], corners[1][1]),
+      Math.max(corners[0][0], corners[1][0]), Math.max(corners[0][1], corners[1][1])];
+    for (const [got, want] of [[box[0], w], [box[1], s], [box[2], e], [box[3], n]]) assert.ok(Math.abs(got - want) < 1e-3, `${box} vs ${[w, s, e, n]}`);
+    // The map did not pan while drawing, and the reaches drawn are those meeting the box.
+    const drawn = await page.evaluate(() => window.hysopeMap.querySourceFeatures("reach").map((f) => f.properties.reach_id));
+    const api2 = await (await api(`/features/collections/reaches/items?bbox=${box.join(",")}&limit=1000&skipGeometry=true`)).json();
+    assert.deepEqual([...new Set(drawn)].sort(), api2.features.map((f) => f.properties.reach_id).sort());
+    assert.ok(new Set(drawn).size < before, `${new Set(drawn).size} of ${before}`);
+    assert.equal(await page.getAttribute(".draw-box", "aria-pressed"), "false");
+    const chip = page.locator(".chips button");
+    assert.match(await chip.textContent(), /^Box /);
+    await page.screenshot({ path: screenshotPath("map-box-desktop") });
+    await chip.click();
+    await idle(page);
+    assert.doesNotMatch(page.url(), /box=/);
+    assert.equal(await page.evaluate(() => window.hysopeMap.querySourceFeatures("reach").length), before);
+    // The view as the box, by keyboard.
+    await page.focus(".view-box");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => /box=/.test(location.search));
+    await done();
+  });
+
   test("reads in French", async () => {
     const { page, done } = await open("/portal/?lang=fr");
     await idle(page);
