@@ -537,7 +537,8 @@ describe("sign-in through the OIDC provider", () => {
     await page.fill("input[name=login]", "operator-olga");
     await page.fill("input[name=password]", "any");
     await page.click("button[type=submit]");
-    await page.waitForSelector("button.login-submit");
+    // The consent page (its button has the login page's class: wait for the page itself).
+    await page.waitForSelector('input[name=prompt][value=consent]', { state: "attached" });
     await page.click("button.login-submit");
     // Back on the portal: the code exchanged, the page the sign-in started from.
     await page.waitForURL((u) => u.origin === oidcServer.url && u.pathname === "/portal/desk", { timeout: 30000 });
