@@ -61,6 +61,13 @@ export async function download(path, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+/// The text of `path` (with the user's token): a job's result file.
+export async function getText(path, { signal } = {}) {
+  const response = await fetch(path, { headers: authorization(), signal });
+  if (!response.ok) throw new ApiError(response.status, response.statusText, path);
+  return response.text();
+}
+
 /// Uploads `file` (a File of an <input type=file>) for the caller's jobs: its
 /// record, whose `href` (/uploads/ID) an input names it by.
 export async function upload(file) {

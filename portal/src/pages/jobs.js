@@ -1,11 +1,13 @@
 // The caller's jobs (filtered by state and process), and a job's live page: its
 // progress bar (the plugin's own `progress` calls, as the job's status reports
-// them), its message, the lines its plugins logged, its results once successful (files by their links, values
+// them), its message, the lines its plugins logged, its results (on a map, as a
+// chart, as downloads, with their provenance: jobresults.js), its results once successful (files by their links, values
 // as they are), and a button to dismiss it while it runs.
 
-import { download, getJson, send, token } from "../api.js";
+import { getJson, send, token } from "../api.js";
 import { t } from "../i18n.js";
 import { el } from "../lib/dom.js";
+import { showResults } from "./jobresults.js";
 
 const FINAL = ["successful", "failed", "dismissed"];
 const STATES = ["accepted", "running", ...FINAL];
@@ -121,15 +123,5 @@ export async function jobPage(main, id) {
   }
   if (last.status !== "successful") return;
   const outputs = await getJson(`/jobs/${encodeURIComponent(id)}/results`);
-  results.append(el("h2", { text: t("jobs.results") }),
-    el("ul", { class: "outputs" }, ...Object.entries(outputs).flatMap(([name, v]) => {
-      const items = Array.isArray(v) ? v : [v];
-      if (items.length === 0) return [el("li", {}, `${name}: ${t("value.none")}`)];
-      return items.map((o) => el("li", {}, `${name}: `, o && o.href
-        ? el("a", { href: o.href, class: "output", onclick: (e) => {
-          e.preventDefault();
-          download(new URL(o.href, location.origin).pathname, o.href.split("/").pop()).catch((err) => { alert.textContent = err.message; });
-        }, text: `${o.href.split("/").pop()} (${o.type || ""}, ${o.size ?? "?"} B)` })
-        : el("code", { text: JSON.stringify(o) })));
-    })));
+  await showResults(results, id, outputs, alert);
 }

@@ -600,6 +600,49 @@ describe("a job's live page", () => {
   });
 });
 
+describe("a job's results", () => {
+  test("a filter's reaches on a map, its table as a chart, its provenance", async () => {
+    const ITEM = "SWOT_L2_HR_RiverSP_Reach_049_058_AU_20260419T185249_20260419T190852_PID0_01";
+    const auth = { authorization: `Bearer ${server.token}`, "content-type": "application/json" };
+    const product = `/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/${ITEM}/assets/data`;
+    const accepted = await fetch(`${server.url}/processes/swot-river-filter/execution`, {
+      method: "POST", headers: { ...auth, prefer: "respond-async" },
+      body: JSON.stringify({ inputs: { product: { href: product } } }),
+    });
+    assert.equal(accepted.status, 201, await accepted.clone().text());
+    const job = (await accepted.json()).jobID;
+    const { page, done } = await open(`/portal/jobs/${job}`, WIDTHS.desktop, { bearer: server.token });
+    await page.waitForSelector('#job-progress[data-status="successful"]', { timeout: 60000 });
+    // The GeoJSON output drawn: as many features as the file has.
+    const results = await (await fetch(`${server.url}/jobs/${job}/results`, { headers: auth })).json();
+    const geo = await (await fetch(results.geojson.href, { headers: auth })).json();
+    await page.waitForSelector("#result-map[data-state=idle]", { timeout: 30000 });
+    assert.equal(await page.getAttribute("#result-map", "data-features"), String(geo.features.length));
+    const onMap = await page.evaluate(() => new Set(window.hysopeResultMap.querySourceFeatures("result").map((f) => f.properties.reach_id)).size);
+    assert.equal(onMap, new Set(geo.features.map((f) => f.properties.reach_id)).size);
+    // The CSV output as a chart of its WSE against its dates (fills as gaps).
+    await page.waitForSelector(".result-series .chart canvas");
+    const chart = await page.evaluate(() => window.hysopeResultChart);
+    assert.equal(chart.column, "wse");
+    const csv = await (await fetch(results.csv.href, { headers: auth })).text();
+    const rows = csv.trim().split("\n").slice(1).map((l) => l.split(","));
+    const header = csv.split("\n")[0].split(",");
+    const wse = rows.map((r) => Number(r[header.indexOf("wse")])).filter((v) => v > -1e11);
+    assert.deepEqual([...chart.data[1].filter((v) => v !== null)].sort(), [...wse].sort());
+    // Provenance: the component's digest and the product it was derived from.
+    const item = await (await fetch(`${server.url}/stac/collections/results/items/${job}`, { headers: auth })).json();
+    const digest = item.properties["hysope:components"][0].sha256;
+    assert.match(await page.textContent(".provenance"), new RegExp(digest));
+    const derived = await page.getAttribute(".provenance a[href^='/portal/items/SWOT_L2_HR_RiverSP_Reach/']", "href");
+    assert.equal(derived, `/portal/items/SWOT_L2_HR_RiverSP_Reach/${ITEM}`);
+    await page.screenshot({ path: screenshotPath("job-results-desktop"), fullPage: true });
+    assert.deepEqual(await axeViolations(page), []);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page wider than the window by ${overflow}px`);
+    await done();
+  });
+});
+
 describe("every page", () => {
   const pages = {
     map: "/portal/?at=171.45,-42.37,10",
