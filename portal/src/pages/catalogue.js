@@ -7,7 +7,7 @@ import { t } from "../i18n.js";
 import { union } from "../lib/bbox.js";
 import { el, showErrors } from "../lib/dom.js";
 import { searchBody } from "../lib/stacquery.js";
-import { baseMap, loaded } from "./mapbase.js";
+import { baseMap, boxDrawer, loaded } from "./mapbase.js";
 
 const FIELDS = ["west", "south", "east", "north", "start", "end", "filter"];
 
@@ -29,7 +29,8 @@ export async function cataloguePage(main) {
         el("input", { type: "checkbox", name: "collection", value: c.id, checked: chosen.has(c.id) }),
         c.title || c.id))),
     el("fieldset", { class: "box" }, el("legend", { text: t("catalogue.bbox") }),
-      ...["west", "south", "east", "north"].map((s) => input(s, { inputmode: "decimal", size: 8 }))),
+      ...["west", "south", "east", "north"].map((s) => input(s, { inputmode: "decimal", size: 8 })),
+      el("button", { type: "button", class: "catalogue-draw", "aria-pressed": "false", text: t("map.box.draw") })),
     el("fieldset", { class: "dates" }, el("legend", { text: t("catalogue.dates") }),
       input("start", { type: "date" }), input("end", { type: "date" })),
     input("filter", { placeholder: "cycle_id = 49", size: 30 }),
@@ -52,6 +53,25 @@ export async function cataloguePage(main) {
   map.addLayer({ id: "footprint-fill", type: "fill", source: "footprints", paint: { "fill-color": "#0b5cad", "fill-opacity": 0.25 } });
   map.addLayer({ id: "footprint-line", type: "line", source: "footprints", paint: { "line-color": "#0b5cad", "line-width": 1.5 } });
   map.addLayer({ id: "footprint-point", type: "circle", source: "footprints", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-color": "#0b5cad", "circle-radius": 4 } });
+  // A box drawn on the small map fills the box's four fields.
+  const drawButton = form.querySelector(".catalogue-draw");
+  const sides = ["west", "south", "east", "north"];
+  const given = sides.map((n) => Number(form.elements[n].value));
+  const drawer = boxDrawer(map, {
+    current: sides.every((n) => form.elements[n].value.trim() !== "") && given.every(Number.isFinite) ? given : null,
+    onBox: (box) => {
+      if (!box) return;
+      sides.forEach((n, i) => { form.elements[n].value = String(box[i]); });
+      form.elements.west.focus();
+    },
+    onStop: () => drawButton.setAttribute("aria-pressed", "false"),
+  });
+  drawButton.addEventListener("click", () => {
+    if (drawer.active) return drawer.stop();
+    drawer.start();
+    drawButton.setAttribute("aria-pressed", "true");
+    summary.textContent = t("map.box.how");
+  });
   const shown = [];
   let next = null;
 

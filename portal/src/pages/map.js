@@ -12,7 +12,7 @@ import { el } from "../lib/dom.js";
 import { UNKNOWN, VARIABLES, colourFor, expression, ramp } from "../lib/colour.js";
 import { boxFromCorners, featuresPath, overlap, parseState, searchTarget, stateQuery, viewBox } from "../lib/mapstate.js";
 import { collectionOf, featurePath } from "../lib/route.js";
-import { baseMap, loaded } from "./mapbase.js";
+import { baseMap, boxDrawer, loaded } from "./mapbase.js";
 
 /// Features of one kind drawn at most (the API's largest page).
 const LIMIT = 10000;
@@ -22,14 +22,6 @@ const KINDS = ["reach", "lake", "node"];
 
 function empty() {
   return { type: "FeatureCollection", features: [] };
-}
-
-/// A box filter as a GeoJSON polygon to draw (none: nothing drawn).
-function boxShape(box) {
-  if (!box) return empty();
-  const [w, s, e, n] = box;
-  return { type: "FeatureCollection", features: [{ type: "Feature", properties: {},
-    geometry: { type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] } }] };
 }
 
 /// A point at the centre of each feature's box, for the low zooms.
@@ -113,7 +105,6 @@ export async function mapPage(main) {
 
   for (const kind of KINDS) map.addSource(kind, { type: "geojson", data: empty(), promoteId: `${kind}_id` });
   map.addSource("centres", { type: "geojson", data: empty() });
-  map.addSource("box", { type: "geojson", data: boxShape(state.box) });
   // Hovered and selected features are drawn wider.
   const hoverWidth = (base) => ["case",
     ["any", ["boolean", ["feature-state", "hover"], false], ["boolean", ["feature-state", "selected"], false]], base + 3, base];
@@ -124,7 +115,16 @@ export async function mapPage(main) {
   map.addLayer({ id: "reach-line", type: "line", source: "reach", minzoom: LINE_ZOOM, layout: { "line-cap": "round" }, paint: { "line-color": UNKNOWN, "line-width": hoverWidth(3) } });
   map.addLayer({ id: "node-point", type: "circle", source: "node", minzoom: NODE_ZOOM, paint: { "circle-color": UNKNOWN, "circle-radius": ["case", ["boolean", ["feature-state", "hover"], false], 7, 4], "circle-stroke-color": "#1b1f24", "circle-stroke-width": 0.5 } });
   map.addLayer({ id: "centre-point", type: "circle", source: "centres", maxzoom: LINE_ZOOM, paint: { "circle-color": UNKNOWN, "circle-radius": 4, "circle-stroke-color": "#1b1f24", "circle-stroke-width": 0.6 } });
-  map.addLayer({ id: "box-line", type: "line", source: "box", paint: { "line-color": "#0b5cad", "line-width": 2, "line-dasharray": [3, 2] } });
+  const drawer = boxDrawer(map, {
+    current: state.box,
+    onBox: (box) => {
+      if (box) {
+        setBox(box);
+        reload();
+      }
+    },
+    onStop: () => drawButton.setAttribute("aria-pressed", "false"),
+  });
   const layers = ["node-point", "reach-line", "lake-fill", "centre-point"];
   const drawn = { reach: [], lake: [], node: [] };
 
@@ -167,12 +167,11 @@ export async function mapPage(main) {
     if (state.quality !== null) chip(`${t("map.filter.quality")} ${state.quality}`, () => { state.quality = null; qualitySelect.value = ""; });
     if (state.since) chip(`${t("map.filter.since")} ${state.since}`, () => { state.since = null; sinceInput.value = ""; });
     if (state.box) chip(`${t("map.filter.box")} ${state.box.join(", ")}`, () => { setBox(null); });
-    map.getSource("box")?.setData(boxShape(state.box));
   }
 
   function setBox(box) {
     state.box = box;
-    map.getSource("box")?.setData(boxShape(box));
+    drawer.show(box);
   }
 
   function remember() {
@@ -261,24 +260,13 @@ export async function mapPage(main) {
 
   // The box filter: drawn by dragging on the map once the button is pressed (Escape
   // stops), or the view as it is (by keyboard too).
-  let drawing = false;
-  let corner = null;
-  const stopDrawing = () => {
-    drawing = false;
-    corner = null;
-    drawButton.setAttribute("aria-pressed", "false");
-    map.dragPan.enable();
-    map.getCanvas().style.cursor = "";
-  };
   drawButton.addEventListener("click", () => {
-    if (drawing) {
-      stopDrawing();
+    if (drawer.active) {
+      drawer.stop();
       return;
     }
-    drawing = true;
+    drawer.start();
     drawButton.setAttribute("aria-pressed", "true");
-    map.dragPan.disable();
-    map.getCanvas().style.cursor = "crosshair";
     status.textContent = t("map.box.how");
   });
   viewButton.addEventListener("click", () => {
@@ -286,33 +274,6 @@ export async function mapPage(main) {
     const v = viewBox(b.getWest(), b.getSouth(), b.getEast(), b.getNorth());
     setBox(v[0] < v[2] ? boxFromCorners([v[0], v[1]], [v[2], v[3]]) : null);
     reload();
-  });
-  map.on("mousedown", (e) => {
-    if (!drawing) return;
-    e.preventDefault();
-    corner = [e.lngLat.lng, e.lngLat.lat];
-  });
-  map.on("mousemove", (e) => {
-    if (!drawing || !corner) return;
-    const box = boxFromCorners(corner, [e.lngLat.lng, e.lngLat.lat]);
-    if (box) map.getSource("box").setData(boxShape(box));
-  });
-  map.on("mouseup", (e) => {
-    if (!drawing || !corner) return;
-    const box = boxFromCorners(corner, [e.lngLat.lng, e.lngLat.lat]);
-    stopDrawing();
-    if (box) {
-      setBox(box);
-      reload();
-    } else {
-      map.getSource("box").setData(boxShape(state.box));
-    }
-  });
-  document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && drawing) {
-      stopDrawing();
-      map.getSource("box").setData(boxShape(state.box));
-    }
   });
 
   // Hover highlight and click.
@@ -330,7 +291,7 @@ export async function mapPage(main) {
     map.getCanvas().style.cursor = hit ? "pointer" : "";
   });
   map.on("click", (e) => {
-    if (drawing) return;
+    if (drawer.active) return;
     const hit = map.queryRenderedFeatures(e.point, { layers })[0];
     if (!hit) return;
     const kind = hit.source === "centres" ? hit.properties.kind : hit.source;

@@ -4,6 +4,7 @@
 import * as maplibregl from "../../vendor/maplibre-gl/dist/maplibre-gl.mjs";
 import { feature as topoFeature } from "../../vendor/topojson-client/src/index.js";
 import { land } from "../lib/basemap.js";
+import { boxFromCorners } from "../lib/mapstate.js";
 
 export { maplibregl };
 
@@ -36,4 +37,69 @@ export async function baseMap(container, { center = [0, 20], zoom = 1, attributi
 /// Resolves when `map` has loaded its style.
 export function loaded(map) {
   return map.loaded() ? Promise.resolve() : new Promise((resolve) => map.on("load", resolve));
+}
+
+/// A box shape to draw (GeoJSON; none: empty).
+export function boxShape(box) {
+  const features = [];
+  if (box) {
+    const [w, s, e, n] = box;
+    features.push({ type: "Feature", properties: {}, geometry: { type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] } });
+  }
+  return { type: "FeatureCollection", features };
+}
+
+/// Drawing a box on `map` by dragging: `start()` turns the map's panning off
+/// until a drag ends (`onBox(box)`, box null for a drag without area) or
+/// `stop()` (Escape too). The box being drawn is shown by the source `source`
+/// (made here, with a dashed line layer), which keeps `current` otherwise.
+export function boxDrawer(map, { source = "box", current = null, onBox, onStop = () => {} }) {
+  map.addSource(source, { type: "geojson", data: boxShape(current) });
+  map.addLayer({ id: `${source}-line`, type: "line", source, paint: { "line-color": "#0b5cad", "line-width": 2, "line-dasharray": [3, 2] } });
+  let active = false;
+  let corner = null;
+  const drawer = {
+    get active() {
+      return active;
+    },
+    show(box) {
+      current = box;
+      map.getSource(source).setData(boxShape(box));
+    },
+    start() {
+      active = true;
+      map.dragPan.disable();
+      map.getCanvas().style.cursor = "crosshair";
+    },
+    stop() {
+      if (!active) return;
+      active = false;
+      corner = null;
+      map.dragPan.enable();
+      map.getCanvas().style.cursor = "";
+      map.getSource(source).setData(boxShape(current));
+      onStop();
+    },
+  };
+  map.on("mousedown", (e) => {
+    if (!active) return;
+    e.preventDefault();
+    corner = [e.lngLat.lng, e.lngLat.lat];
+  });
+  map.on("mousemove", (e) => {
+    if (!active || !corner) return;
+    const box = boxFromCorners(corner, [e.lngLat.lng, e.lngLat.lat]);
+    if (box) map.getSource(source).setData(boxShape(box));
+  });
+  map.on("mouseup", (e) => {
+    if (!active || !corner) return;
+    const box = boxFromCorners(corner, [e.lngLat.lng, e.lngLat.lat]);
+    if (box) current = box;
+    drawer.stop();
+    onBox(box);
+  });
+  map.getContainer().ownerDocument.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && active) drawer.stop();
+  });
+  return drawer;
 }

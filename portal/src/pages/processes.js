@@ -84,7 +84,18 @@ export async function processPage(main, id) {
       picker.value = "";
       refresh();
     });
-    return el("div", { class: "uploader" }, el("label", { for: `u-${f.id}`, text: t("processes.upload") }), picker, note);
+    const fromMap = el("button", { type: "button", class: "pick-map", "data-field": f.id, text: t("picker.open") });
+    fromMap.addEventListener("click", async () => {
+      const { pickFiles } = await import("./picker.js");
+      await pickFiles(f, (hrefs) => {
+        const target = form.elements[f.id];
+        if (f.kind === "file") target.value = hrefs[0];
+        else target.value = [...new Set([...target.value.split("\n").map((l) => l.trim()).filter(Boolean), ...hrefs])].join("\n");
+        refresh();
+        target.focus();
+      });
+    });
+    return el("div", { class: "uploader" }, fromMap, el("label", { for: `u-${f.id}`, text: t("processes.upload") }), picker, note);
   }
   for (const f of list) {
     form.append(el("div", { class: "field" },

@@ -325,6 +325,28 @@ describe("catalogue", () => {
     await done();
   });
 
+  test("a box drawn on the small map fills the box's fields", async () => {
+    const { page, done } = await open("/portal/catalogue");
+    await page.waitForSelector(".footprints[data-drawn]");
+    await page.click(".catalogue-draw");
+    const rect = await page.evaluate(() => {
+      const r = document.querySelector(".footprints canvas").getBoundingClientRect();
+      return { x: r.left, y: r.top, w: r.width, h: r.height };
+    });
+    await page.mouse.move(rect.x + rect.w * 0.3, rect.y + rect.h * 0.3);
+    await page.mouse.down();
+    await page.mouse.move(rect.x + rect.w * 0.7, rect.y + rect.h * 0.7, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForFunction(() => document.getElementById("f-west").value !== "");
+    const box = await Promise.all(["west", "south", "east", "north"].map((n) => page.inputValue(`#f-${n}`)));
+    const [w, s, e, n] = box.map(Number);
+    assert.ok(w < e && s < n, `${box}`);
+    assert.equal(await page.getAttribute(".catalogue-draw", "aria-pressed"), "false");
+    await page.click(".search-form button[type=submit]");
+    await page.waitForFunction(() => /west=/.test(location.search));
+    await done();
+  });
+
   test("a wrong box is refused at its field, before any request", async () => {
     const { page, done } = await open("/portal/catalogue");
     await page.waitForSelector(".results li");
@@ -422,6 +444,47 @@ describe("uploads", () => {
     const link = await page.waitForSelector('a.output:has-text("my gauge.csv")');
     const [file] = await Promise.all([page.waitForEvent("download"), link.click()]);
     assert.equal(readFileSync(await file.path(), "utf8"), content);
+    await done();
+  });
+});
+
+describe("files picked on a map", () => {
+  test("a box drawn in the picker finds the catalogue's items, whose files become the input", async () => {
+    const { page, done } = await open("/portal/processes/river-filter-summary", WIDTHS.desktop, { bearer: server.token });
+    await page.click('.pick-map[data-field="reaches"]');
+    await page.waitForSelector("dialog.picker[open] .picker-list[data-count]");
+    await page.selectOption("#picker-collection", "SWOT_L2_HR_RiverSP_Reach");
+    await page.waitForFunction(() => window.hysopePicker.search().found.some((h) => h.includes("RiverSP_Reach")));
+    const all = await page.evaluate(() => window.hysopePicker.search().found.length);
+    // The view on the real RiverSP product's footprint (the simulated passes lie elsewhere).
+    const real = await (await api("/stac/collections/SWOT_L2_HR_RiverSP_Reach/items/SWOT_L2_HR_RiverSP_Reach_049_058_AU_20260419T185249_20260419T190852_PID0_01")).json();
+    await page.evaluate((b) => window.hysopePicker.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 60, duration: 0 }), real.bbox);
+    await page.click(".picker-draw");
+    const rect = await page.evaluate(() => {
+      const r = window.hysopePicker.map.getCanvas().getBoundingClientRect();
+      return { x: r.left, y: r.top, w: r.width, h: r.height };
+    });
+    await page.mouse.move(rect.x + rect.w * 0.15, rect.y + rect.h * 0.15);
+    await page.mouse.down();
+    await page.mouse.move(rect.x + rect.w * 0.5, rect.y + rect.h * 0.5, { steps: 4 });
+    await page.mouse.move(rect.x + rect.w * 0.85, rect.y + rect.h * 0.85, { steps: 4 });
+    await page.mouse.up();
+    await page.waitForFunction(() => window.hysopePicker.search().box !== null);
+    await page.waitForFunction(() => document.querySelector(".picker-status").textContent.includes("items"));
+    const { box, found } = await page.evaluate(() => window.hysopePicker.search());
+    // The items the API finds in the same box, with their data files.
+    const api2 = await (await fetch(`${server.url}/stac/search`, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ collections: ["SWOT_L2_HR_RiverSP_Reach"], bbox: box, limit: 100 }) })).json();
+    assert.deepEqual(found.sort(), api2.features.map((i) => new URL(i.assets.data.href).pathname).sort());
+    assert.ok(found.length > 0 && found.length <= all, `${found.length} of ${all}`);
+    await page.screenshot({ path: screenshotPath("picker-desktop") });
+    assert.deepEqual(await axeViolations(page), []);
+    await page.click(".picker-use");
+    const lines = (await page.inputValue("#i-reaches")).split("\n");
+    assert.deepEqual(lines.sort(), found.sort());
+    await page.click(".process-form button[type=submit]");
+    await (await page.waitForSelector("a.job")).click();
+    await page.waitForSelector('#job-progress[data-status="successful"]', { timeout: 60000 });
     await done();
   });
 });
