@@ -71,6 +71,9 @@ export async function featurePage(main, kind, id) {
   const shown = new Set(LEVELS);
   const counts = el("p", { class: "counts", "aria-live": "polite" });
   const chartBox = el("div", { class: "chart", role: "img", "aria-label": t("feature.chart.label", { kind: t(`kind.${kind}`), id }) });
+  // The range brush: the whole series small; dragging on it sets the chart's range.
+  const brushBox = el("div", { class: "brush", role: "img", "aria-label": t("feature.brush") });
+  const resetRange = el("button", { type: "button", class: "reset-range", text: t("feature.brush.reset") });
   const toggles = el("fieldset", { class: "toggles" }, el("legend", { text: t("feature.quality") }));
   for (const level of LEVELS) {
     const box = el("input", { type: "checkbox", checked: true, value: level, "data-level": level });
@@ -114,18 +117,27 @@ export async function featurePage(main, kind, id) {
   let gauge = null;
   let gaugeFor = new Map();
   page.append(
-    el("h2", { text: t("feature.chart") }), toggles, chartBox, counts, gaugeSection,
+    el("h2", { text: t("feature.chart") }), toggles, chartBox, brushBox,
+    el("p", { class: "brush-help" }, el("span", { class: "meta", text: `${t("feature.brush.help")} ` }), resetRange), counts, gaugeSection,
     el("h2", { text: t("feature.downloads") }), downloads,
     el("h2", { id: "table-title", text: t("feature.table") }),
     el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "table-title" }, table));
 
   if (all.length === 0) {
     chartBox.replaceWith(el("p", { class: "none", text: t("feature.none") }));
+    brushBox.remove();
+    resetRange.parentElement.remove();
     gaugeSection.remove();
     return;
   }
 
   let plot = null;
+  let brush = null;
+  resetRange.addEventListener("click", () => {
+    const x = plot?.data[0] || [];
+    if (x.length) plot.setScale("x", { min: x[0], max: x[x.length - 1] });
+    brush?.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
+  });
   /// Pairs the drawn observations with the gauge and shows the statistics.
   function compare(drawn) {
     gaugeFor = new Map();
@@ -208,6 +220,22 @@ export async function featurePage(main, kind, id) {
     };
     plot?.destroy();
     plot = new uPlot(options, data, chartBox);
+    brush?.destroy();
+    brush = new uPlot({
+      width, height: 70, legend: { show: false }, scales: { x: { time: true } },
+      axes: [{ size: 24 }, { show: false }],
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
+      series: [{}, { stroke: "#1b1f24", width: 1, points: { show: false } }],
+      hooks: {
+        setSelect: [(u) => {
+          if (u.select.width < 2) return;
+          const min = u.posToVal(u.select.left, "x");
+          const max = u.posToVal(u.select.left + u.select.width, "x");
+          plot.setScale("x", { min, max });
+        }],
+      },
+    }, [data[0], data[1]], brushBox);
+    window.hysopeBrush = brush;
     window.hysopeChart = { data, plot };
     tableBody.innerHTML = "";
     for (const o of all) {
@@ -232,7 +260,10 @@ export async function featurePage(main, kind, id) {
   // For the benchmark (portal/bench): when the chart was first drawn.
   performance.mark("hysope:chart");
   if (kind === "reach") await profileSection(id, all, chartBox);
-  window.addEventListener("resize", () => plot?.setSize({ width: Math.max(300, chartBox.clientWidth), height: 320 }));
+  window.addEventListener("resize", () => {
+    plot?.setSize({ width: Math.max(300, chartBox.clientWidth), height: 320 });
+    brush?.setSize({ width: Math.max(300, chartBox.clientWidth), height: 70 });
+  });
 }
 
 /// A reach's longitudinal profile: its nodes' WSE (left axis) and width (right)

@@ -208,6 +208,22 @@ describe("feature page", () => {
     assert.deepEqual(chart[0], p.time.map((t) => Date.parse(t) / 1000));
     assert.deepEqual(chart[1], p.wse);
     assert.equal(await page.getAttribute(".chart", "data-drawn"), String(p.wse.filter((v) => v !== null).length));
+    // The range brush: a drag over its second half shows that range only.
+    const b = await page.evaluate(() => {
+      const r = window.hysopeBrush.over.getBoundingClientRect();
+      return { x: r.left, y: r.top, w: r.width, h: r.height };
+    });
+    await page.mouse.move(b.x + b.w * 0.45, b.y + b.h / 2);
+    await page.mouse.down();
+    await page.mouse.move(b.x + b.w * 0.99, b.y + b.h / 2, { steps: 5 });
+    await page.mouse.up();
+    const range = await page.evaluate(() => [window.hysopeChart.plot.scales.x.min, window.hysopeChart.plot.scales.x.max]);
+    const t0 = Date.parse(p.time[0]) / 1000;
+    const t2 = Date.parse(p.time[2]) / 1000;
+    assert.ok(range[0] > t0 && range[0] < t2 && range[1] <= t2 + 1, `range ${range} of ${t0}..${t2}`);
+    await page.click(".reset-range");
+    const whole = await page.evaluate(() => [window.hysopeChart.plot.scales.x.min, window.hysopeChart.plot.scales.x.max]);
+    assert.deepEqual(whole, [t0, t2]);
     await page.uncheck('input[data-level="0"]');
     assert.equal(await page.getAttribute(".chart", "data-drawn"), "0");
     assert.match(await page.textContent(".counts"), /0 passes drawn, 3 hidden/);
