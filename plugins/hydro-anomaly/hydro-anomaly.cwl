@@ -8,7 +8,7 @@
   ],
   "class": "CommandLineTool",
   "cwlVersion": "v1.2",
-  "doc": "For a time series of water levels or discharges (a CSV with time and a value column, or USGS peaks in RDB): the z-score of each value against the values within a window of days of the year, percentile thresholds, and Gumbel return levels fitted to the annual maxima by the method of moments and by L-moments. Unknown values stay empty; fits that need more data say so in notes.",
+  "doc": "For a time series of water levels or discharges (a CSV with time and a value column, or USGS peaks in RDB): the z-score of each value against the values within a window of days of the year, percentile thresholds, and Gumbel return levels fitted to the annual maxima by the method of moments and by L-moments. Annual maxima are taken per hydrological year (the USGS water year, October to September, by default); a USGS peaks file's rows are one peak per water year, taken as given. Unknown values stay empty; fits that need more data say so in notes.",
   "id": "hydro-anomaly",
   "inputs": {
     "percentiles": {
@@ -50,6 +50,15 @@
       "doc": "z-scores use values within this many days of the year",
       "inputBinding": {
         "prefix": "--window-days",
+        "separate": true
+      },
+      "type": "long"
+    },
+    "year_start_month": {
+      "default": 10,
+      "doc": "first month of the hydrological year whose maxima are fitted (10: the USGS water year, October to September; 1: calendar years); a USGS peaks file's rows are taken as given",
+      "inputBinding": {
+        "prefix": "--year-start-month",
         "separate": true
       },
       "type": "long"

@@ -6,7 +6,7 @@ import { LANGUAGES, pickLanguage, setLanguage, t } from "./i18n.js";
 import { getJson, setToken, token } from "./api.js";
 import { el } from "./lib/dom.js";
 import { authorizeUrl, callback, challengeOf, endpoints, randomToken, tokenRequest } from "./lib/oidc.js";
-import { route } from "./lib/route.js";
+import { featureApiPath, route, seriesPath } from "./lib/route.js";
 
 const LANG_KEY = "hysope.lang";
 
@@ -141,7 +141,15 @@ async function signIn() {
 /// Each page: its module (loaded when needed) and how it is drawn.
 const PAGES = {
   map: async (main) => (await import("./pages/map.js")).mapPage(main),
-  feature: async (main, w) => (await import("./pages/feature.js")).featurePage(main, w.kind, w.id),
+  feature: async (main, w) => {
+    // The data is asked for while the page's modules load.
+    const early = [getJson(featureApiPath(w.kind, w.id)), getJson(seriesPath(w.kind, w.id, "geojson"))];
+    early.forEach((p) => p.catch(() => {}));
+    // Its modules fetched side by side, not each after the one importing it.
+    const [page] = await Promise.all([import("./pages/feature.js"), import("../vendor/uplot/dist/uPlot.esm.js"),
+      import("./lib/series.js"), import("./lib/gauge.js"), import("./lib/profile.js")]);
+    return page.featurePage(main, w.kind, w.id, early);
+  },
   catalogue: async (main) => (await import("./pages/catalogue.js")).cataloguePage(main),
   item: async (main, w) => (await import("./pages/item.js")).itemPageView(main, w.collection, w.id),
   processes: async (main) => (await import("./pages/processes.js")).processListPage(main),

@@ -31,10 +31,8 @@ dates = [r[header.index("peak_dt")] for r in body]
 vals = [float(r[header.index("peak_va")]) for r in body]
 keep = [(d, v) for d, v in zip(dates, vals) if not d.endswith("-00") and d[5:7] != "00"]
 x = np.array([v for _, v in keep])
-years = {}
-for d, v in keep:
-    years[d[:4]] = max(years.get(d[:4], -math.inf), v)
-am = np.array([years[y] for y in sorted(years)])
+# A USGS peaks file holds one peak per water year: its rows are the annual maxima.
+am = x.copy()
 
 doc, rows = run(f"series={peaks}", "percentiles=50,90,99", "return_periods=2,10,100")
 assert doc["values"] == len(x) and doc["annual_maxima"] == len(am), (doc["values"], len(x), doc["annual_maxima"], len(am))
@@ -61,7 +59,39 @@ for i, row in enumerate(rows):
         assert row["z_score"] == "", row
     else:
         assert math.isclose(float(row["z_score"]), (keep[i][1] - np.mean(near)) / np.std(near, ddof=1), rel_tol=1e-9), row
+assert doc["annual_maxima_taken"]["from"].startswith("the peaks file's rows"), doc["annual_maxima_taken"]
 print(f"hydro-anomaly: {len(x)} USGS peaks: percentiles, Gumbel (moments, L-moments), return levels and z-scores agree with numpy")
+
+# A daily series over six years: maxima by water year (October) by default, by
+# calendar year with year_start_month=1, each grouping made here independently.
+rng = np.random.default_rng(7)
+day0 = datetime.date(2010, 1, 1)
+daily = [(day0 + datetime.timedelta(days=i), float(np.round(rng.gamma(2.0, 50.0), 3))) for i in range(6 * 365)]
+series = os.path.join(work, "daily.csv")
+with open(series, "w") as f:
+    f.write("time,value\n")
+    for d, v in daily:
+        f.write(f"{d.isoformat()},{v}\n")
+def gumbel_moments(maxima):
+    a = np.array(maxima)
+    b = math.sqrt(6) * np.std(a, ddof=1) / math.pi
+    return a.mean() - G * b, b
+for month, name in [(10, "water"), (1, "calendar")]:
+    groups = {}
+    for d, v in daily:
+        y = d.year + 1 if month > 1 and d.month >= month else d.year
+        groups[y] = max(groups.get(y, -math.inf), v)
+    maxima = [groups[y] for y in sorted(groups)]
+    args = [f"series={series}", "return_periods=100"] + ([] if month == 10 else ["year_start_month=1"])
+    doc, _ = run(*args)
+    assert doc["annual_maxima"] == len(maxima), (name, doc["annual_maxima"], len(maxima))
+    assert doc["annual_maxima_taken"]["year_start_month"] == month
+    m, b = gumbel_moments(maxima)
+    fit = doc["gumbel_moments"]
+    assert math.isclose(fit["location"], m, rel_tol=1e-9) and math.isclose(fit["scale"], b, rel_tol=1e-9), (name, fit, m, b)
+p = run(f"series={series}", "year_start_month=13", ok=False)
+assert p.returncode != 0 and "year-start-month" in p.stderr, p.stderr
+print("hydro-anomaly: a daily series' maxima by water year (default) and by calendar year agree with numpy")
 
 # One value: thresholds, no Gumbel fit, a note that says why; no NaN anywhere.
 one = os.path.join(work, "one.csv")

@@ -1,6 +1,6 @@
 //! `hydro-anomaly`: the plugin's entry point; the work is in the library.
 
-use hysope_hydro_anomaly::{doy_z_scores, percentile, read_points, thresholds};
+use hysope_hydro_anomaly::{Years, doy_z_scores, percentile, read_series, thresholds};
 use hysope_sdk::{Algorithm, DataError, Input, LogLevel, Output};
 
 fn algorithm() -> Algorithm {
@@ -10,14 +10,17 @@ fn algorithm() -> Algorithm {
             "For a time series of water levels or discharges (a CSV with time and a value column, \
              or USGS peaks in RDB): the z-score of each value against the values within a window of \
              days of the year, percentile thresholds, and Gumbel return levels fitted to the annual \
-             maxima by the method of moments and by L-moments. Unknown values stay empty; fits that \
-             need more data say so in notes.",
+             maxima by the method of moments and by L-moments. Annual maxima are taken per \
+             hydrological year (the USGS water year, October to September, by default); a USGS \
+             peaks file's rows are one peak per water year, taken as given. Unknown values stay \
+             empty; fits that need more data say so in notes.",
         )
         .input(Input::file("series").doc("CSV with time and a value column, or USGS peaks (RDB: peak_dt, peak_va)"))
         .input(Input::string("value_column").optional().doc("the value column (default: value, or peak_va for USGS peaks)"))
         .input(Input::int("window_days").default_value(15).doc("z-scores use values within this many days of the year"))
         .input(Input::string("percentiles").default_value("50,90,95,99").doc("comma-separated percentiles for thresholds"))
         .input(Input::string("return_periods").default_value("2,5,10,25,50,100").doc("comma-separated return periods, years"))
+        .input(Input::int("year_start_month").default_value(10).doc("first month of the hydrological year whose maxima are fitted (10: the USGS water year, October to September; 1: calendar years); a USGS peaks file's rows are taken as given"))
         .output(Output::file("anomalies").glob("anomalies.csv").doc("time, value, day of year, z-score, highest threshold exceeded"))
         .output(Output::file("thresholds").glob("thresholds.json").doc("percentiles, Gumbel fits and return levels"))
 }
@@ -36,8 +39,18 @@ fn main() {
     hysope_sdk::run(&algorithm(), |args| {
         let path = args.file("series")?;
         let (name, text) = hysope_sdk::read_input_text(path)?;
-        let points =
-            read_points(&text, &name, args.string("value_column").ok()).map_err(DataError)?;
+        let series =
+            read_series(&text, &name, args.string("value_column").ok()).map_err(DataError)?;
+        let points = series.points;
+        let start = u32::try_from(args.int("year_start_month")?)
+            .ok()
+            .filter(|m| (1..=12).contains(m))
+            .ok_or_else(|| DataError("--year-start-month must be within 1..12".into()))?;
+        let years = if series.peaks {
+            Years::AsGiven
+        } else {
+            Years::StartingIn(start)
+        };
         // A series without any known value (a reach whose every discharge is unknown)
         // is a result, not an error: rows and statistics stay empty and the
         // thresholds say why, so that a chain over many reaches goes on.
@@ -57,7 +70,7 @@ fn main() {
             .ok()
             .filter(|w| *w <= 183)
             .ok_or_else(|| DataError("--window-days must be within 0..183".into()))?;
-        let mut doc = thresholds(&points, &percentiles, &periods);
+        let mut doc = thresholds(&points, &percentiles, &periods, years);
         if no_value {
             hysope_sdk::log(
                 LogLevel::Warn,

@@ -29,3 +29,14 @@ export function collectionOf(kind) {
 export function featurePath(kind, id) {
   return `/portal/${COLLECTIONS[kind]}/${encodeURIComponent(id)}`;
 }
+
+/// The API path of a feature's series in format `f` (all fields and flags,
+/// fills as null).
+export function seriesPath(kind, id, f) {
+  return `/timeseries/${COLLECTIONS[kind]}?ids=${encodeURIComponent(id)}&f=${f}`;
+}
+
+/// The API path of a feature.
+export function featureApiPath(kind, id) {
+  return `/features/collections/${COLLECTIONS[kind]}/items/${encodeURIComponent(id)}`;
+}

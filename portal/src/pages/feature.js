@@ -12,16 +12,13 @@ import { el } from "../lib/dom.js";
 import { profile } from "../lib/profile.js";
 import { UNITS, pair, parseGauge, statistics } from "../lib/gauge.js";
 import { LEVELS, chartData, observations, split } from "../lib/series.js";
-import { collectionOf } from "../lib/route.js";
+import { featureApiPath, seriesPath } from "../lib/route.js";
+
+export { seriesPath };
 
 const LEVEL_COLOURS = { 0: "#1a9850", 1: "#d4a600", 2: "#e66101", 3: "#b2182b", null: "#6b6b6b" };
 const LEVEL_KEYS = { 0: "feature.q0", 1: "feature.q1", 2: "feature.q2", 3: "feature.q3", null: "feature.qnull" };
 
-/// The API path of a feature's series in format `f` (all fields and flags,
-/// fills as null).
-export function seriesPath(kind, id, f) {
-  return `/timeseries/${collectionOf(kind)}?ids=${encodeURIComponent(id)}&f=${f}`;
-}
 
 function python(kind, id) {
   const url = absolute(seriesPath(kind, id, "csv"));
@@ -45,11 +42,12 @@ async function copy(button, text) {
   }
 }
 
-export async function featurePage(main, kind, id) {
+/// `early`: the feature and its series asked for already (main.js starts them
+/// while this module loads), as `[feature, series]` promises.
+export async function featurePage(main, kind, id, early = null) {
   main.innerHTML = "";
   const page = el("article", { class: "feature-page" });
   main.append(page);
-  const collection = collectionOf(kind);
   let mapLink = "/portal/";
   try {
     mapLink = sessionStorage.getItem("hysope.map") || mapLink;
@@ -60,8 +58,8 @@ export async function featurePage(main, kind, id) {
   document.title = `${title} · Hysope`;
   page.append(el("p", {}, el("a", { href: mapLink, text: `← ${t("feature.back")}` })), el("h1", { text: title }));
 
-  const [feature, series] = await Promise.all([
-    getJson(`/features/collections/${collection}/items/${encodeURIComponent(id)}`),
+  const [feature, series] = await Promise.all(early ?? [
+    getJson(featureApiPath(kind, id)),
     getJson(seriesPath(kind, id, "geojson")),
   ]);
   const name = feature.properties.river_name ?? feature.properties.lake_name;
@@ -138,6 +136,24 @@ export async function featurePage(main, kind, id) {
     if (x.length) plot.setScale("x", { min: x[0], max: x[x.length - 1] });
     brush?.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
   });
+  function drawBrush(width, data) {
+    brush?.destroy();
+    brush = new uPlot({
+      width, height: 70, legend: { show: false }, scales: { x: { time: true } },
+      axes: [{ size: 24 }, { show: false }],
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
+      series: [{}, { stroke: "#1b1f24", width: 1, points: { show: false } }],
+      hooks: {
+        setSelect: [(u) => {
+          if (u.select.width < 2) return;
+          const min = u.posToVal(u.select.left, "x");
+          const max = u.posToVal(u.select.left + u.select.width, "x");
+          plot.setScale("x", { min, max });
+        }],
+      },
+    }, [data[0], data[1]], brushBox);
+    window.hysopeBrush = brush;
+  }
   /// Pairs the drawn observations with the gauge and shows the statistics.
   function compare(drawn) {
     gaugeFor = new Map();
@@ -220,33 +236,30 @@ export async function featurePage(main, kind, id) {
     };
     plot?.destroy();
     plot = new uPlot(options, data, chartBox);
-    brush?.destroy();
-    brush = new uPlot({
-      width, height: 70, legend: { show: false }, scales: { x: { time: true } },
-      axes: [{ size: 24 }, { show: false }],
-      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
-      series: [{}, { stroke: "#1b1f24", width: 1, points: { show: false } }],
-      hooks: {
-        setSelect: [(u) => {
-          if (u.select.width < 2) return;
-          const min = u.posToVal(u.select.left, "x");
-          const max = u.posToVal(u.select.left + u.select.width, "x");
-          plot.setScale("x", { min, max });
-        }],
-      },
-    }, [data[0], data[1]], brushBox);
-    window.hysopeBrush = brush;
+    // The brush after the chart is painted: the chart first.
+    const brushData = [data[0], data[1]];
+    requestAnimationFrame(() => drawBrush(width, brushData));
     window.hysopeChart = { data, plot };
-    tableBody.innerHTML = "";
-    for (const o of all) {
-      tableBody.append(el("tr", { class: o.wse === null ? "unobserved" : shown.has(o.quality) ? "drawn" : "hidden" },
-        el("td", { text: o.iso.replace("T", " ").replace("Z", "") }),
-        el("td", { text: o.wse === null ? t("value.none") : o.wse.toFixed(3) }),
-        el("td", { text: o.wse_u === null ? t("value.none") : o.wse_u.toFixed(3) }),
-        el("td", { text: o.width === null ? t("value.none") : o.width.toFixed(1) }),
-        el("td", { text: o.quality === "null" ? t("feature.qnull") : o.quality }),
-        el("td", { text: o.item ?? "" })));
-    }
+    // The table's rows are made once, after the chart is painted; a redraw only
+    // says which are drawn.
+    if (rows) markRows();
+    else requestAnimationFrame(fillTable);
+  }
+  let rows = null;
+  const rowClass = (o) => (o.wse === null ? "unobserved" : shown.has(o.quality) ? "drawn" : "hidden");
+  function markRows() {
+    rows.forEach((tr, i) => { tr.className = rowClass(all[i]); });
+  }
+  function fillTable() {
+    if (rows) return;
+    rows = all.map((o) => el("tr", { class: rowClass(o) },
+      el("td", { text: o.iso.replace("T", " ").replace("Z", "") }),
+      el("td", { text: o.wse === null ? t("value.none") : o.wse.toFixed(3) }),
+      el("td", { text: o.wse_u === null ? t("value.none") : o.wse_u.toFixed(3) }),
+      el("td", { text: o.width === null ? t("value.none") : o.width.toFixed(1) }),
+      el("td", { text: o.quality === "null" ? t("feature.qnull") : o.quality }),
+      el("td", { text: o.item ?? "" })));
+    tableBody.replaceChildren(...rows);
   }
   png.addEventListener("click", () => {
     const canvas = chartBox.querySelector("canvas");

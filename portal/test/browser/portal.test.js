@@ -209,6 +209,7 @@ describe("feature page", () => {
     assert.deepEqual(chart[1], p.wse);
     assert.equal(await page.getAttribute(".chart", "data-drawn"), String(p.wse.filter((v) => v !== null).length));
     // The range brush: a drag over its second half shows that range only.
+    await page.waitForFunction(() => window.hysopeBrush);
     const b = await page.evaluate(() => {
       const r = window.hysopeBrush.over.getBoundingClientRect();
       return { x: r.left, y: r.top, w: r.width, h: r.height };
