@@ -105,7 +105,12 @@ pub struct ServeArgs {
     pub oidc_portal_client: Option<String>,
     /// The scopes the portal asks the provider for (space-separated; `openid` is
     /// always asked).
-    #[arg(long, env = "HYSOPE_OIDC_PORTAL_SCOPE", default_value = "openid", requires = "oidc_issuer")]
+    #[arg(
+        long,
+        env = "HYSOPE_OIDC_PORTAL_SCOPE",
+        default_value = "openid",
+        requires = "oidc_issuer"
+    )]
     pub oidc_portal_scope: String,
     /// The memory of a worker that evaluates JavaScript expressions (`512MiB`):
     /// an expression that needs more fails, the server goes on.
@@ -191,7 +196,10 @@ impl ServeArgs {
         config.portal_client = self.oidc_portal_client.clone();
         let mut scopes: Vec<&str> = vec!["openid"];
         for scope in self.oidc_portal_scope.split_whitespace() {
-            if !scope.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\') {
+            if !scope
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+            {
                 anyhow::bail!("--oidc-portal-scope: {scope:?} is not a scope token (RFC 6749 3.3)");
             }
             if !scopes.contains(&scope) {

@@ -249,7 +249,10 @@ mod tests {
         }
         assert_eq!(job.log.len(), LOG_LINES);
         assert_eq!(job.log[0].message, "line 7");
-        assert_eq!(job.log[LOG_LINES - 1].message, format!("line {}", LOG_LINES + 6));
+        assert_eq!(
+            job.log[LOG_LINES - 1].message,
+            format!("line {}", LOG_LINES + 6)
+        );
         // A long line of two-byte characters is cut at a character boundary.
         job.push_log(1, "warn", &"é".repeat(LOG_LINE_BYTES));
         let last = &job.log[LOG_LINES - 1];

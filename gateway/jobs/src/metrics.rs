@@ -107,7 +107,10 @@ impl Metrics {
             .flat_map(|family| family.get_metric())
             .filter_map(|m| {
                 let cause = m.get_label().iter().find(|l| l.name() == "cause")?;
-                Some((cause.value().to_string(), m.get_counter().get_value() as u64))
+                Some((
+                    cause.value().to_string(),
+                    m.get_counter().get_value() as u64,
+                ))
             })
             .collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

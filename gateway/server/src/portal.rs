@@ -55,9 +55,10 @@ pub fn csp(state: &State) -> HeaderValue {
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .map(|u| u.origin().ascii_serialization());
     match origin {
-        Some(origin) => HeaderValue::from_str(
-            &PORTAL_CSP.replace("connect-src 'self'", &format!("connect-src 'self' {origin}")),
-        )
+        Some(origin) => HeaderValue::from_str(&PORTAL_CSP.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        ))
         .unwrap_or(HeaderValue::from_static(PORTAL_CSP)),
         None => HeaderValue::from_static(PORTAL_CSP),
     }

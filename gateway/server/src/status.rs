@@ -284,7 +284,11 @@ mod tests {
         let start = UNIX_EPOCH + Duration::from_secs(1_000_000);
         t.record(start, 200, Duration::from_millis(3));
         t.record(start, 404, Duration::from_millis(30));
-        t.record(start + Duration::from_secs(59), 500, Duration::from_millis(700));
+        t.record(
+            start + Duration::from_secs(59),
+            500,
+            Duration::from_millis(700),
+        );
         let w = t.window(start + Duration::from_secs(59));
         assert_eq!(
             w,
@@ -299,7 +303,11 @@ mod tests {
         let w = t.window(start + Duration::from_secs(60));
         assert_eq!((w.requests, w.client_errors, w.server_errors), (1, 0, 1));
         // A slot reused by a later second starts again.
-        t.record(start + Duration::from_secs(120), 200, Duration::from_micros(10));
+        t.record(
+            start + Duration::from_secs(120),
+            200,
+            Duration::from_micros(10),
+        );
         let w = t.window(start + Duration::from_secs(120));
         assert_eq!(w.requests, 1);
         assert_eq!(w.quantiles_ms, [Some(1), Some(1), Some(1)]);

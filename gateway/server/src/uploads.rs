@@ -177,7 +177,9 @@ pub(crate) async fn create(
     if owned.len() >= QUOTA_FILES {
         return Err(ApiError::new(
             Kind::Conflict,
-            format!("you keep {QUOTA_FILES} uploads already, as many as a user may: remove some (DELETE /uploads/ID)"),
+            format!(
+                "you keep {QUOTA_FILES} uploads already, as many as a user may: remove some (DELETE /uploads/ID)"
+            ),
         ));
     }
     let room = QUOTA_BYTES.saturating_sub(used);
@@ -242,7 +244,12 @@ fn too_large() -> ApiError {
 
 /// Streams `body` to `path`: its size and sha256, or the error (more than
 /// `limit` bytes: too large, or over the quota when `quota_bound`).
-async fn write(body: Body, path: &FsPath, limit: u64, quota_bound: bool) -> ApiResult<(u64, String)> {
+async fn write(
+    body: Body,
+    path: &FsPath,
+    limit: u64,
+    quota_bound: bool,
+) -> ApiResult<(u64, String)> {
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(|e| ApiError::new(Kind::Internal, format!("the upload's file: {e}")))?;
@@ -257,7 +264,9 @@ async fn write(body: Body, path: &FsPath, limit: u64, quota_bound: bool) -> ApiR
             return Err(if quota_bound {
                 ApiError::new(
                     Kind::Conflict,
-                    format!("your uploads may hold {QUOTA_BYTES} bytes together; this one does not fit: remove some (DELETE /uploads/ID)"),
+                    format!(
+                        "your uploads may hold {QUOTA_BYTES} bytes together; this one does not fit: remove some (DELETE /uploads/ID)"
+                    ),
                 )
             } else {
                 too_large()
@@ -309,7 +318,10 @@ pub(crate) async fn show(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let record = find(&state, &caller, &id)?;
-    Ok(json_response(StatusCode::OK, &shown(&record, &base_url(&headers))))
+    Ok(json_response(
+        StatusCode::OK,
+        &shown(&record, &base_url(&headers)),
+    ))
 }
 
 /// `DELETE /uploads/{id}`: removes an upload (the owner's or an operator's).
@@ -346,7 +358,10 @@ mod tests {
         assert!(valid_id(&id));
         assert!(!valid_id(&id.to_uppercase()));
         assert!(!valid_id("../../etc"));
-        assert_eq!(upload_id(&format!("/uploads/{id}"), "http://h"), Some(id.as_str()));
+        assert_eq!(
+            upload_id(&format!("/uploads/{id}"), "http://h"),
+            Some(id.as_str())
+        );
         assert_eq!(
             upload_id(&format!("http://h/uploads/{id}"), "http://h"),
             Some(id.as_str())

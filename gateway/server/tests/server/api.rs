@@ -481,7 +481,9 @@ async fn failures_dismissal_listing_and_metrics() {
     assert!(metrics.contains(r#"hysope_http_requests_total{method="POST",route="/processes/{id}/execution",status="200"} 3"#), "{metrics}");
     assert!(metrics.contains("hysope_job_duration_seconds_bucket"));
     assert!(
-        metrics.contains(r#"hysope_http_request_duration_seconds_count{route="/processes/{id}/execution"} 5"#),
+        metrics.contains(
+            r#"hysope_http_request_duration_seconds_count{route="/processes/{id}/execution"} 5"#
+        ),
         "{metrics}"
     );
     // The operators' status: the same counts in one document.
@@ -501,7 +503,10 @@ async fn failures_dismissal_listing_and_metrics() {
     assert_eq!(recent[0]["kind"], "process-failed");
     // Every request of this test so far, one 404 (results not ready) and one 500
     // (a failed job's results) among them.
-    assert!(status["requests"]["count"].as_u64().unwrap() >= 10, "{status}");
+    assert!(
+        status["requests"]["count"].as_u64().unwrap() >= 10,
+        "{status}"
+    );
     assert!(status["requests"]["client_errors"].as_u64().unwrap() >= 1);
     assert_eq!(status["requests"]["server_errors"], 1, "{status}");
     assert!(status["requests"]["latency_ms_at_most"]["p50"].is_u64());
@@ -1224,7 +1229,9 @@ async fn raw_responses_of_several_outputs() {
 async fn a_jobs_status_carries_what_its_plugin_logged_and_its_progress_moves() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path());
-    config.process_dirs.push(root().join("portal/test/processes"));
+    config
+        .process_dirs
+        .push(root().join("portal/test/processes"));
     let (app, _, _) = common::app_with(config).await;
     let r = call(
         &app,
@@ -1256,9 +1263,17 @@ async fn a_jobs_status_carries_what_its_plugin_logged_and_its_progress_moves() {
     let messages: Vec<&str> = log.iter().map(|l| l["message"].as_str().unwrap()).collect();
     assert_eq!(
         messages,
-        ["step 1 of 4 done", "step 2 of 4 done", "step 3 of 4 done", "step 4 of 4 done"]
+        [
+            "step 1 of 4 done",
+            "step 2 of 4 done",
+            "step 3 of 4 done",
+            "step 4 of 4 done"
+        ]
     );
-    assert!(log.iter().all(|l| l["level"] == "info" && l["time"].is_u64()));
+    assert!(
+        log.iter()
+            .all(|l| l["level"] == "info" && l["time"].is_u64())
+    );
     // Lists do not carry the lines.
     let list = get(&app, "/jobs?processID=paced").await.json();
     assert!(list["jobs"][0].get("hysope:log").is_none(), "{list}");

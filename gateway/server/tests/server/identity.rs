@@ -702,18 +702,31 @@ async fn an_upload_is_its_owners_input_and_nobody_elses() {
     assert_eq!(up["name"], "gauge.csv");
     {
         use sha2::Digest;
-        assert_eq!(up["sha256"], hex::encode(sha2::Sha256::digest(text.as_bytes())));
+        assert_eq!(
+            up["sha256"],
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        );
     }
-    assert!(up["href"].as_str().unwrap().ends_with(&format!("/uploads/{id}")));
+    assert!(
+        up["href"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/uploads/{id}"))
+    );
     assert!(r.headers["location"].to_str().unwrap().ends_with(&id));
     // It is a job's input by its link: the job reads the file.
     let body = json!({"inputs": {"fileInput": {"href": format!("/uploads/{id}")}}}).to_string();
     let r = as_(&app, Some(&ada), "POST", "/processes/echo/execution", &body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let results = r.json();
-    let copy = results["files"][0]["href"].as_str().unwrap_or_else(|| panic!("{results}"));
+    let copy = results["files"][0]["href"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{results}"));
     assert!(copy.ends_with("gauge.csv"), "{copy}");
-    let path = copy.split_once("/jobs/").map(|(_, p)| format!("/jobs/{p}")).unwrap();
+    let path = copy
+        .split_once("/jobs/")
+        .map(|(_, p)| format!("/jobs/{p}"))
+        .unwrap();
     let file = as_(&app, Some(&ada), "GET", &path, "").await;
     assert_eq!(file.status, StatusCode::OK, "{results}");
     assert_eq!(file.text, text);
@@ -722,11 +735,17 @@ async fn an_upload_is_its_owners_input_and_nobody_elses() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = as_(&app, Some(&bob), "POST", "/processes/echo/execution", &body).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert!(r.json()["detail"].as_str().unwrap().contains("fileInput"), "{}", r.text);
-    assert!(as_(&app, Some(&bob), "GET", "/uploads", "").await.json()["uploads"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(
+        r.json()["detail"].as_str().unwrap().contains("fileInput"),
+        "{}",
+        r.text
+    );
+    assert!(
+        as_(&app, Some(&bob), "GET", "/uploads", "").await.json()["uploads"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let r = as_(&app, Some(&op), "GET", &format!("/uploads/{id}"), "").await;
     assert_eq!(r.status, StatusCode::OK);
     let listed = as_(&app, Some(&ada), "GET", "/uploads", "").await.json();
@@ -734,7 +753,14 @@ async fn an_upload_is_its_owners_input_and_nobody_elses() {
     assert_eq!(listed["quota"]["used_bytes"], text.len());
     // Names that are not one plain name, and bodies larger than an upload may be.
     for bad in ["", "..", ".env", "a%2Fb", "x%0Ay"] {
-        let r = as_(&app, Some(&ada), "POST", &format!("/uploads?name={bad}"), "x").await;
+        let r = as_(
+            &app,
+            Some(&ada),
+            "POST",
+            &format!("/uploads?name={bad}"),
+            "x",
+        )
+        .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", r.text);
     }
     let r = as_(&app, Some(&ada), "POST", "/uploads", "x").await;

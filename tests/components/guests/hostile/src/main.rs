@@ -176,12 +176,26 @@ fn main() {
         "paced" => {
             // A well-behaved slow run: STEPS steps of MILLIS each, a log line and a
             // progress report at each (the portal's job page is seen moving).
-            let steps: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4).clamp(1, 100);
-            let millis: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(500).min(10_000);
+            let steps: u32 = args
+                .get(2)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(4)
+                .clamp(1, 100);
+            let millis: u64 = args
+                .get(3)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(500)
+                .min(10_000);
             for step in 1..=steps {
                 std::thread::sleep(std::time::Duration::from_millis(millis));
-                hysope_sdk::log(hysope_sdk::LogLevel::Info, &format!("step {step} of {steps} done"));
-                hysope_sdk::progress(step as f32 * 100.0 / steps as f32, &format!("step {step} of {steps}"));
+                hysope_sdk::log(
+                    hysope_sdk::LogLevel::Info,
+                    &format!("step {step} of {steps} done"),
+                );
+                hysope_sdk::progress(
+                    step as f32 * 100.0 / steps as f32,
+                    &format!("step {step} of {steps}"),
+                );
                 if hysope_sdk::cancelled() {
                     std::process::exit(1);
                 }
