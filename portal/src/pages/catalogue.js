@@ -64,13 +64,8 @@ export async function cataloguePage(main) {
       sides.forEach((n, i) => { form.elements[n].value = String(box[i]); });
       form.elements.west.focus();
     },
-    onStop: () => drawButton.setAttribute("aria-pressed", "false"),
-  });
-  drawButton.addEventListener("click", () => {
-    if (drawer.active) return drawer.stop();
-    drawer.start();
-    drawButton.setAttribute("aria-pressed", "true");
-    summary.textContent = t("map.box.how");
+    button: drawButton,
+    onStart: () => { summary.textContent = t("map.box.how"); },
   });
   const shown = [];
   let next = null;

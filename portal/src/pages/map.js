@@ -10,9 +10,9 @@ import { t } from "../i18n.js";
 import { boxOf, union } from "../lib/bbox.js";
 import { el } from "../lib/dom.js";
 import { UNKNOWN, VARIABLES, colourFor, expression, ramp } from "../lib/colour.js";
-import { boxFromCorners, featuresPath, overlap, parseState, searchTarget, stateQuery, viewBox } from "../lib/mapstate.js";
+import { featuresPath, overlap, parseState, searchTarget, stateQuery, viewBox } from "../lib/mapstate.js";
 import { collectionOf, featurePath } from "../lib/route.js";
-import { baseMap, boxDrawer, loaded } from "./mapbase.js";
+import { baseMap, boxDrawer, loaded, viewAsBox } from "./mapbase.js";
 
 /// Features of one kind drawn at most (the API's largest page).
 const LIMIT = 10000;
@@ -123,7 +123,8 @@ export async function mapPage(main) {
         reload();
       }
     },
-    onStop: () => drawButton.setAttribute("aria-pressed", "false"),
+    button: drawButton,
+    onStart: () => { status.textContent = t("map.box.how"); },
   });
   const layers = ["node-point", "reach-line", "lake-fill", "centre-point"];
   const drawn = { reach: [], lake: [], node: [] };
@@ -260,19 +261,8 @@ export async function mapPage(main) {
 
   // The box filter: drawn by dragging on the map once the button is pressed (Escape
   // stops), or the view as it is (by keyboard too).
-  drawButton.addEventListener("click", () => {
-    if (drawer.active) {
-      drawer.stop();
-      return;
-    }
-    drawer.start();
-    drawButton.setAttribute("aria-pressed", "true");
-    status.textContent = t("map.box.how");
-  });
   viewButton.addEventListener("click", () => {
-    const b = map.getBounds();
-    const v = viewBox(b.getWest(), b.getSouth(), b.getEast(), b.getNorth());
-    setBox(v[0] < v[2] ? boxFromCorners([v[0], v[1]], [v[2], v[3]]) : null);
+    setBox(viewAsBox(map));
     reload();
   });
 

@@ -4,7 +4,7 @@
 import * as maplibregl from "../../vendor/maplibre-gl/dist/maplibre-gl.mjs";
 import { feature as topoFeature } from "../../vendor/topojson-client/src/index.js";
 import { land } from "../lib/basemap.js";
-import { boxFromCorners } from "../lib/mapstate.js";
+import { boxFromCorners, viewBox } from "../lib/mapstate.js";
 
 export { maplibregl };
 
@@ -49,11 +49,20 @@ export function boxShape(box) {
   return { type: "FeatureCollection", features };
 }
 
+/// The box of `map`'s view (none for a view across the antimeridian).
+export function viewAsBox(map) {
+  const b = map.getBounds();
+  const v = viewBox(b.getWest(), b.getSouth(), b.getEast(), b.getNorth());
+  return v[0] < v[2] ? boxFromCorners([v[0], v[1]], [v[2], v[3]]) : null;
+}
+
 /// Drawing a box on `map` by dragging: `start()` turns the map's panning off
 /// until a drag ends (`onBox(box)`, box null for a drag without area) or
 /// `stop()` (Escape too). The box being drawn is shown by the source `source`
 /// (made here, with a dashed line layer), which keeps `current` otherwise.
-export function boxDrawer(map, { source = "box", current = null, onBox, onStop = () => {} }) {
+/// `button`, if given, toggles the drawing and says so (`aria-pressed`);
+/// `onStart` is told when a drawing starts.
+export function boxDrawer(map, { source = "box", current = null, onBox, onStop = () => {}, button = null, onStart = () => {} }) {
   map.addSource(source, { type: "geojson", data: boxShape(current) });
   map.addLayer({ id: `${source}-line`, type: "line", source, paint: { "line-color": "#0b5cad", "line-width": 2, "line-dasharray": [3, 2] } });
   let active = false;
@@ -70,6 +79,8 @@ export function boxDrawer(map, { source = "box", current = null, onBox, onStop =
       active = true;
       map.dragPan.disable();
       map.getCanvas().style.cursor = "crosshair";
+      button?.setAttribute("aria-pressed", "true");
+      onStart();
     },
     stop() {
       if (!active) return;
@@ -78,9 +89,11 @@ export function boxDrawer(map, { source = "box", current = null, onBox, onStop =
       map.dragPan.enable();
       map.getCanvas().style.cursor = "";
       map.getSource(source).setData(boxShape(current));
+      button?.setAttribute("aria-pressed", "false");
       onStop();
     },
   };
+  button?.addEventListener("click", () => (active ? drawer.stop() : drawer.start()));
   map.on("mousedown", (e) => {
     if (!active) return;
     e.preventDefault();

@@ -6,8 +6,7 @@ import { getJson, postJson } from "../api.js";
 import { t } from "../i18n.js";
 import { boxOf, union } from "../lib/bbox.js";
 import { el } from "../lib/dom.js";
-import { boxFromCorners, viewBox } from "../lib/mapstate.js";
-import { baseMap, boxDrawer, loaded } from "./mapbase.js";
+import { baseMap, boxDrawer, loaded, viewAsBox } from "./mapbase.js";
 
 /// Items asked for at most.
 const LIMIT = 100;
@@ -42,6 +41,7 @@ export async function pickFiles(f, use) {
     el("p", { class: "actions" }, chosen, " ", cancel));
   document.body.append(dialog);
   dialog.showModal();
+  let drawer = null;
   const close = () => {
     dialog.close();
     dialog.remove();
@@ -82,25 +82,18 @@ export async function pickFiles(f, use) {
       if (b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20, duration: 0, maxZoom: 9 });
     }
   };
-  const drawer = boxDrawer(map, {
+  drawer = boxDrawer(map, {
     onBox: (b) => {
       if (b) {
         box = b;
         search();
       }
     },
-    onStop: () => draw.setAttribute("aria-pressed", "false"),
-  });
-  draw.addEventListener("click", () => {
-    if (drawer.active) return drawer.stop();
-    drawer.start();
-    draw.setAttribute("aria-pressed", "true");
-    status.textContent = t("map.box.how");
+    button: draw,
+    onStart: () => { status.textContent = t("map.box.how"); },
   });
   view.addEventListener("click", () => {
-    const b = map.getBounds();
-    const v = viewBox(b.getWest(), b.getSouth(), b.getEast(), b.getNorth());
-    box = v[0] < v[2] ? boxFromCorners([v[0], v[1]], [v[2], v[3]]) : null;
+    box = viewAsBox(map);
     drawer.show(box);
     search();
   });
