@@ -369,52 +369,44 @@ async fn run_started<'a>(
         let mut lines: Vec<(u64, &'static str, String)> = Vec::new();
         loop {
             let pending = progress.is_some() || !lines.is_empty();
-            let event = if pending {
-                match tokio::time::timeout(EVERY.saturating_sub(last.elapsed()), received.recv())
+            // None: the wait for the next write is over; Some(None): the run ended.
+            let next = if pending {
+                tokio::time::timeout(EVERY.saturating_sub(last.elapsed()), received.recv())
                     .await
-                {
-                    Ok(event) => event,
-                    Err(_) => Some(RunEvent::Progress {
-                        percent: f32::NAN,
-                        message: String::new(),
-                    }),
-                }
+                    .ok()
             } else {
-                received.recv().await
+                Some(received.recv().await)
             };
-            let closed = event.is_none();
-            match event {
-                Some(RunEvent::Progress { percent, message }) if !percent.is_nan() => {
+            let closed = matches!(next, Some(None));
+            match next.flatten() {
+                Some(RunEvent::Progress { percent, message }) => {
                     progress = Some((percent.clamp(0.0, 99.0) as u8, message));
                 }
                 Some(RunEvent::Log { level, message }) => {
                     lines.push((crate::now_ms(), level_name(level), message));
                 }
-                _ => {}
+                None => {}
             }
-            if (progress.is_none() && lines.is_empty()) || (!closed && last.elapsed() < EVERY) {
-                if closed {
-                    break;
-                }
-                continue;
+            let held = progress.is_some() || !lines.is_empty();
+            if held && (closed || last.elapsed() >= EVERY) {
+                last = Instant::now();
+                let report = progress.take();
+                let new_lines = std::mem::take(&mut lines);
+                let _ = update(&progress_state, &progress_id, false, |job| {
+                    if job.status != Status::Running || job.attempts != attempt {
+                        return false;
+                    }
+                    if let Some((pct, message)) = &report {
+                        job.progress = *pct;
+                        job.message = message.clone();
+                    }
+                    for (time, level, message) in &new_lines {
+                        job.push_log(*time, level, message);
+                    }
+                    true
+                })
+                .await;
             }
-            last = Instant::now();
-            let report = progress.take();
-            let new_lines = std::mem::take(&mut lines);
-            let _ = update(&progress_state, &progress_id, false, |job| {
-                if job.status != Status::Running || job.attempts != attempt {
-                    return false;
-                }
-                if let Some((pct, message)) = &report {
-                    job.progress = *pct;
-                    job.message = message.clone();
-                }
-                for (time, level, message) in &new_lines {
-                    job.push_log(*time, level, message);
-                }
-                true
-            })
-            .await;
             if closed {
                 break;
             }

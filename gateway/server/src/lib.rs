@@ -251,6 +251,8 @@ pub struct State {
     pub(crate) checker: Arc<dyn hysope_registry::ComponentCheck>,
     /// The requests of the last minute (`/admin/status`).
     pub(crate) traffic: status::Traffic,
+    /// The portal's content security policy ([`portal::csp_for`]).
+    pub(crate) portal_csp: axum::http::HeaderValue,
 }
 
 impl State {
@@ -603,6 +605,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
             data_dir_for_checks,
         )),
         traffic: status::Traffic::default(),
+        portal_csp: portal::csp_for(config.oidc.as_ref()),
     });
     Ok((state, requeued))
 }

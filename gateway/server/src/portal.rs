@@ -22,7 +22,7 @@ use super::auth::Routes;
 use super::errors::{ApiError, Kind};
 
 /// What the portal's pages may load and reach: this server only (and the OIDC
-/// provider's origin when the portal signs in there: [`csp`]). Styles may be
+/// provider's origin when the portal signs in there: [`csp_for`]). Styles may be
 /// inline (MapLibre and uPlot position their elements by `style`), workers and
 /// images may be `blob:` (MapLibre's worker, a chart's PNG).
 pub const PORTAL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
@@ -45,11 +45,9 @@ pub(crate) fn sign_in(state: &State) -> Option<serde_json::Value> {
 
 /// The portal's content security policy: [`PORTAL_CSP`], with the OIDC provider's
 /// origin added to `connect-src` when the portal signs in there (its discovery
-/// document and token endpoint are fetched by the page).
-pub fn csp(state: &State) -> HeaderValue {
-    let origin = state
-        .auth
-        .oidc_config()
+/// document and token endpoint are fetched by the page). Made once, at start.
+pub fn csp_for(oidc: Option<&hysope_identity::OidcConfig>) -> HeaderValue {
+    let origin = oidc
         .filter(|c| c.portal_client.is_some())
         .and_then(|c| url::Url::parse(&c.issuer).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"))
@@ -86,7 +84,12 @@ pub fn load() -> &'static Portal {
 }
 
 async fn shell(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -> Response {
-    reply(&headers, PORTAL.shell(), "no-cache", csp(&state))
+    reply(
+        &headers,
+        PORTAL.shell(),
+        "no-cache",
+        state.portal_csp.clone(),
+    )
 }
 
 async fn path(
@@ -108,14 +111,19 @@ async fn path(
         } else {
             "no-cache"
         };
-        return reply(&headers, asset, cache, csp(&state));
+        return reply(&headers, asset, cache, state.portal_csp.clone());
     }
     // A page: no extension in its last segment (`reaches/74230900011`, `map`).
     let last = path.rsplit('/').next().unwrap_or_default();
     if last.contains('.') {
         return missing(&path);
     }
-    reply(&headers, PORTAL.shell(), "no-cache", csp(&state))
+    reply(
+        &headers,
+        PORTAL.shell(),
+        "no-cache",
+        state.portal_csp.clone(),
+    )
 }
 
 fn missing(path: &str) -> Response {

@@ -8,6 +8,7 @@
 //! gateway's and worker's); the request figures and failure causes are this
 //! process's own.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use hysope_jobs::{JobFilter, Status};
+use hysope_jobs::{JobFilter, Status, rfc3339};
 use serde_json::{Value, json};
 
 use crate::State;
@@ -147,8 +148,9 @@ impl Traffic {
     }
 }
 
-fn iso(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `GET /admin/status` (operators).
@@ -167,33 +169,20 @@ fn document(state: &State) -> ApiResult<Value> {
     let now = SystemTime::now();
     let jobs = &state.jobs;
     let faults = jobs.faults();
-    let internal = |e: hysope_jobs::Error| ApiError::new(Kind::Internal, e.to_string());
-
-    let mut by_state = serde_json::Map::new();
-    for s in Status::ALL {
-        by_state.insert(s.as_str().into(), json!(0));
+    let mut by_state: BTreeMap<&str, u64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut by_process: BTreeMap<String, BTreeMap<&str, u64>> = BTreeMap::new();
+    for (process, s, n) in jobs.counts()? {
+        *by_state.entry(s.as_str()).or_default() += n;
+        by_process.entry(process).or_default().insert(s.as_str(), n);
     }
-    let mut by_process: std::collections::BTreeMap<String, serde_json::Map<String, Value>> =
-        Default::default();
-    for (process, s, n) in jobs.counts().map_err(internal)? {
-        if let Some(total) = by_state.get_mut(s.as_str()) {
-            *total = json!(total.as_u64().unwrap_or(0) + n);
-        }
-        by_process
-            .entry(process)
-            .or_default()
-            .insert(s.as_str().into(), json!(n));
-    }
-    let recent = jobs
-        .list(
-            &JobFilter {
-                statuses: vec![Status::Failed],
-                ..JobFilter::default()
-            },
-            0,
-            10,
-        )
-        .map_err(internal)?;
+    let recent = jobs.list(
+        &JobFilter {
+            statuses: vec![Status::Failed],
+            ..JobFilter::default()
+        },
+        0,
+        10,
+    )?;
     let recent: Vec<Value> = recent
         .jobs
         .iter()
@@ -201,7 +190,7 @@ fn document(state: &State) -> ApiResult<Value> {
             json!({
                 "id": j.id,
                 "process": j.process_id,
-                "finished": j.finished.map(|ms| iso(UNIX_EPOCH + Duration::from_millis(ms))),
+                "finished": j.finished.map(rfc3339),
                 "kind": j.failure.map(|k| k.as_str()),
                 "message": j.message,
                 "owner": j.owner,
@@ -226,22 +215,21 @@ fn document(state: &State) -> ApiResult<Value> {
     };
     let [p50, p95, p99] = traffic.quantiles_ms;
 
-    let curation = &state.registry.curation;
-    let registry_err = |e: hysope_registry::curation::Refusal| ApiError::from(e);
-    let submitted = curation
-        .versions(None, |v| v.state == hysope_registry::State::Submitted)
-        .map_err(registry_err)?
-        .len();
-    let quarantined = curation
-        .versions(None, |v| v.state == hysope_registry::State::Quarantined)
-        .map_err(registry_err)?
-        .len();
+    use hysope_registry::State as Version;
+    let waiting = state.registry.curation.versions(None, |v| {
+        matches!(v.state, Version::Submitted | Version::Quarantined)
+    })?;
+    let submitted = waiting
+        .iter()
+        .filter(|v| v.state == Version::Submitted)
+        .count();
+    let quarantined = waiting.len() - submitted;
 
     Ok(json!({
         "ready": faults.is_empty(),
         "faults": faults,
         "version": env!("CARGO_PKG_VERSION"),
-        "started": iso(state.traffic.started()),
+        "started": rfc3339(epoch_ms(state.traffic.started())),
         "uptime_seconds": now.duration_since(state.traffic.started()).map_or(0, |d| d.as_secs()),
         "jobs": {
             "by_state": by_state,

@@ -104,6 +104,20 @@ fn records(dir: &FsPath) -> Vec<Upload> {
     out
 }
 
+/// The uploads of `owner`, newest first.
+async fn owned_by(state: &State, owner: &str) -> ApiResult<Vec<Upload>> {
+    let dir = folder(state);
+    let owner = owner.to_string();
+    tokio::task::spawn_blocking(move || {
+        records(&dir)
+            .into_iter()
+            .filter(|r| r.owner == owner)
+            .collect()
+    })
+    .await
+    .map_err(|e| ApiError::new(Kind::Internal, e.to_string()))
+}
+
 /// The upload `id` as `caller` may use it: theirs (an operator's: any), else not
 /// found.
 fn find(state: &State, caller: &Identity, id: &str) -> ApiResult<Upload> {
@@ -161,18 +175,7 @@ pub(crate) async fn create(
         return Err(too_large());
     }
     let dir = folder(&state);
-    let owned: Vec<Upload> = {
-        let dir = dir.clone();
-        let owner = caller.subject.clone();
-        tokio::task::spawn_blocking(move || {
-            records(&dir)
-                .into_iter()
-                .filter(|r| r.owner == owner)
-                .collect()
-        })
-        .await
-        .map_err(|e| ApiError::new(Kind::Internal, e.to_string()))?
-    };
+    let owned = owned_by(&state, &caller.subject).await?;
     let used: u64 = owned.iter().map(|r| r.size).sum();
     if owned.len() >= QUOTA_FILES {
         return Err(ApiError::new(
@@ -211,7 +214,7 @@ pub(crate) async fn create(
         size,
         sha256,
         media_type,
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created: hysope_jobs::rfc3339(hysope_jobs::now_ms()),
     };
     let text = serde_json::to_vec_pretty(&record).unwrap_or_default();
     let tmp = dir.join(format!("{id}.json.tmp"));
@@ -289,16 +292,7 @@ pub(crate) async fn list(
     Extension(caller): Extension<Identity>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let dir = folder(&state);
-    let owner = caller.subject.clone();
-    let mine = tokio::task::spawn_blocking(move || {
-        records(&dir)
-            .into_iter()
-            .filter(|r| r.owner == owner)
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError::new(Kind::Internal, e.to_string()))?;
+    let mine = owned_by(&state, &caller.subject).await?;
     let base = base_url(&headers);
     let used: u64 = mine.iter().map(|r| r.size).sum();
     Ok(json_response(

@@ -32,12 +32,15 @@ export function fields(description) {
   return Object.entries(description.inputs || {}).map(([id, input]) => field(id, input));
 }
 
+/// The download route of a catalogue item's file, as the server serves it.
+export const CATALOGUE_FILE = /^\/stac\/collections\/[^/]+\/items\/[^/]+\/assets\/[^/]+$/;
+
 /// A file given by the user: a catalogue file's link (relative or on this
 /// server), one of their uploads (`/uploads/ID`), or an http(s)/s3 URL. The
 /// server checks it again (its egress policy, the upload's owner).
 export function fileHref(text) {
   const t = text.trim();
-  if (/^\/stac\/collections\/[^/]+\/items\/[^/]+\/assets\/[^/]+$/.test(t)) return t;
+  if (CATALOGUE_FILE.test(t)) return t;
   if (/^\/uploads\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(t)) return t;
   if (/^(https?|s3):\/\/\S+$/.test(t)) return t;
   return null;

@@ -12,7 +12,7 @@ import { el } from "../lib/dom.js";
 import { profile } from "../lib/profile.js";
 import { UNITS, pair, parseGauge, statistics } from "../lib/gauge.js";
 import { LEVELS, chartData, observations, split } from "../lib/series.js";
-import { featureApiPath, seriesPath } from "../lib/route.js";
+import { seriesPath } from "../lib/route.js";
 
 export { seriesPath };
 
@@ -42,9 +42,9 @@ async function copy(button, text) {
   }
 }
 
-/// `early`: the feature and its series asked for already (main.js starts them
-/// while this module loads), as `[feature, series]` promises.
-export async function featurePage(main, kind, id, early = null) {
+/// `early`: the feature and its series, asked for by main.js while this module
+/// loads, as `[feature, series]` promises.
+export async function featurePage(main, kind, id, early) {
   main.innerHTML = "";
   const page = el("article", { class: "feature-page" });
   main.append(page);
@@ -58,10 +58,7 @@ export async function featurePage(main, kind, id, early = null) {
   document.title = `${title} · Hysope`;
   page.append(el("p", {}, el("a", { href: mapLink, text: `← ${t("feature.back")}` })), el("h1", { text: title }));
 
-  const [feature, series] = await Promise.all(early ?? [
-    getJson(featureApiPath(kind, id)),
-    getJson(seriesPath(kind, id, "geojson")),
-  ]);
+  const [feature, series] = await Promise.all(early);
   const name = feature.properties.river_name ?? feature.properties.lake_name;
   if (name) page.querySelector("h1").textContent = `${title} · ${name}`;
 

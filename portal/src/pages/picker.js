@@ -6,6 +6,7 @@ import { getJson, postJson } from "../api.js";
 import { t } from "../i18n.js";
 import { boxOf, union } from "../lib/bbox.js";
 import { el } from "../lib/dom.js";
+import { CATALOGUE_FILE } from "../lib/form.js";
 import { baseMap, boxDrawer, loaded, viewAsBox } from "./mapbase.js";
 
 /// Items asked for at most.
@@ -15,7 +16,7 @@ const LIMIT = 100;
 /// served by this server.
 function fileOf(item) {
   const entries = Object.entries(item.assets || {}).map(([k, a]) => [k, new URL(a.href, location.origin).pathname]);
-  const served = entries.filter(([, path]) => /^\/stac\/collections\/[^/]+\/items\/[^/]+\/assets\/[^/]+$/.test(path));
+  const served = entries.filter(([, path]) => CATALOGUE_FILE.test(path));
   return (served.find(([k]) => k === "data") || served[0])?.[1] ?? null;
 }
 

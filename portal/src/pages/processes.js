@@ -8,7 +8,7 @@
 import { getJson, postJson, token, upload } from "../api.js";
 import { t } from "../i18n.js";
 import { el, showErrors } from "../lib/dom.js";
-import { executeRequest, fields } from "../lib/form.js";
+import { CATALOGUE_FILE, executeRequest, fields } from "../lib/form.js";
 
 export async function processListPage(main) {
   main.innerHTML = "";
@@ -28,7 +28,7 @@ async function catalogueFiles() {
   for (const item of page.features) {
     for (const asset of Object.values(item.assets || {})) {
       const path = new URL(asset.href, location.origin).pathname;
-      if (/\/assets\//.test(path)) options.push({ value: path, label: asset.title || item.id });
+      if (CATALOGUE_FILE.test(path)) options.push({ value: path, label: asset.title || item.id });
     }
   }
   return options;
