@@ -5,7 +5,7 @@
 # and pyshp and h5py for an independent read of the SWOT files; pandas, xarray and scipy
 # for the time series replies; oras, an OCI client for
 # the plugin registry; hadolint, spython, helm-python-sdk and kubernetes-validate for the deployment files; SeaweedFS for the scale-out tests' S3), and from Debian promtool
-# (prometheus), curl, chromium (the HTML pages, in a real headless browser) and
+# (prometheus) and amtool (prometheus-alertmanager), curl, chromium (the HTML pages, in a real headless browser) and
 # openssl (a test CA for the https subscriber and for the TLS listeners of PostgreSQL and RabbitMQ), ssh-keygen (component signatures), bubblewrap and busybox-static (containers); with npm, oidc-provider (a real OpenID
 # provider for the identity tests, tests/oidc); a one-node Slurm cluster (deploy/slurm/one-node.sh);
 # PostgreSQL with PostGIS (deploy/services/postgres.sh), RabbitMQ (deploy/services/rabbitmq.sh).
@@ -21,6 +21,7 @@ python3 -m pip install --quiet --disable-pip-version-check \
 missing=()
 command -v npm >/dev/null || missing+=(npm)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 command -v curl >/dev/null || missing+=(curl)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)

@@ -26,6 +26,10 @@ bash tests/registry/run.sh
 bash tests/catalog/run.sh
 # The same on the catalogue in PostgreSQL with pgstac.
 bash tests/catalog/run.sh pgstac
+# Hypervision: Prometheus rules and their unit tests, Alertmanager, the Grafana
+# dashboard's expressions against a real Prometheus scraping a server, and
+# readiness through a full disk and back (a tmpfs: needs root).
+bash tests/hypervision/run.sh
 # The Dockerfile and the Apptainer definition (linted, parsed; the images' plugin layout runs every example).
 bash tests/deploy/check.sh
 # Plugins against independent computations (numpy, pyshp) on the real files.

@@ -10,6 +10,8 @@
 #   bash tests/bench/stac-search-bench.sh [SECONDS] [ITEMS] [HREF_BASE]
 #
 # HREF_BASE: see swath_items.py (`/archive` for hrefs relative to the server).
+# ACCEPT_ENCODING=gzip makes the client ask for compressed replies, as Python's
+# requests and browsers do.
 #
 # Needs target/release/hysope and target/release/http-load
 # (cargo build --release -p hysope-cli -p hysope-tests) and rustac (RUSTAC_PYTHON
@@ -58,7 +60,9 @@ print(json.dumps({"url": req.full_url, "method": req.get_method(), "body": (req.
 PY
 }
 body='{"collections": ["swot"], "limit": 100}'
-lat() { "$root/target/release/http-load" "$@" --connections 1 --duration "$seconds" --warmup 1; }
+enc=()
+[ -n "${ACCEPT_ENCODING:-}" ] && enc=(--header "Accept-Encoding: $ACCEPT_ENCODING")
+lat() { "$root/target/release/http-load" "$@" "${enc[@]}" --connections 1 --duration "$seconds" --warmup 1; }
 printf '| %s items | server | p50 (ms) | p99 (ms) | req/s | statuses |\n|---|---|---|---|---|---|\n' "$items"
 for server in hysope rustac; do
     base="$hs"; [ "$server" = rustac ] && base="$rs"

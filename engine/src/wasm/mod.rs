@@ -17,7 +17,7 @@ mod run_state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -224,6 +224,19 @@ pub struct WasmEngine {
     /// One permit per pool slot: runs beyond the pool's size wait for a slot
     /// instead of failing.
     slots: Arc<tokio::sync::Semaphore>,
+    /// Loads answered from memory, from the artifact cache, by compiling.
+    loads: [AtomicU64; 3],
+}
+
+/// How a [`WasmEngine`]'s component loads were answered since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadCounts {
+    /// Already loaded in this engine.
+    pub memory: u64,
+    /// Compiled code read from the artifact cache.
+    pub cache: u64,
+    /// Compiled now (no cache, no entry, or a stale one).
+    pub compiled: u64,
 }
 
 impl Drop for WasmEngine {
@@ -294,7 +307,18 @@ impl WasmEngine {
             max_memory_bytes: max_memory,
             ticker,
             slots: Arc::new(tokio::sync::Semaphore::new(instances as usize)),
+            loads: Default::default(),
         })
+    }
+
+    /// How component loads were answered since the engine started.
+    pub fn load_counts(&self) -> LoadCounts {
+        let [memory, cache, compiled] = &self.loads;
+        LoadCounts {
+            memory: memory.load(Ordering::Relaxed),
+            cache: cache.load(Ordering::Relaxed),
+            compiled: compiled.load(Ordering::Relaxed),
+        }
     }
 
     /// The artifact cache, if any.
@@ -308,7 +332,10 @@ impl WasmEngine {
         let meta = std::fs::metadata(path).ok()?;
         let stamp = (meta.len(), meta.modified().ok());
         let (seen, plugin) = self.files.lock().ok()?.get(path).cloned()?;
-        (seen == stamp).then_some(plugin)
+        (seen == stamp).then(|| {
+            self.loads[0].fetch_add(1, Ordering::Relaxed);
+            plugin
+        })
     }
 
     /// Loads a component file; the plugin is named after the file stem. A file already
@@ -318,6 +345,7 @@ impl WasmEngine {
         let stamp = (meta.len(), meta.modified().ok());
         if let Some((seen, plugin)) = self.files.lock().ok().and_then(|f| f.get(path).cloned()) {
             if seen == stamp {
+                self.loads[0].fetch_add(1, Ordering::Relaxed);
                 return Ok(plugin);
             }
         }
@@ -344,6 +372,7 @@ impl WasmEngine {
             .ok()
             .and_then(|p| p.get(&sha256).cloned())
         {
+            self.loads[0].fetch_add(1, Ordering::Relaxed);
             return Ok(plugin);
         }
         let invalid = |reason: String| Error::InvalidComponent {
@@ -354,6 +383,11 @@ impl WasmEngine {
             return Err(invalid("not a WebAssembly component (a core module or another file); build with --target wasm32-wasip2".into()));
         }
         let (component, origin) = self.compile_or_fetch(&sha256, bytes).map_err(invalid)?;
+        let counted = match origin {
+            ArtifactOrigin::Cache => 1,
+            ArtifactOrigin::Compiled => 2,
+        };
+        self.loads[counted].fetch_add(1, Ordering::Relaxed);
         let pre = self
             .linker
             .instantiate_pre(&component)

@@ -59,6 +59,8 @@ struct Inner {
     consumer: tokio::sync::Mutex<Option<(u64, Consumer)>>,
     generation: AtomicU64,
     depth: QueueDepth,
+    /// Why the last attempt to connect failed (`None` once one succeeds).
+    unreachable: std::sync::Mutex<Option<String>>,
 }
 
 /// One connection and its channels.
@@ -171,6 +173,7 @@ impl AmqpQueue {
             consumer: tokio::sync::Mutex::new(None),
             generation: AtomicU64::new(0),
             depth: QueueDepth::default(),
+            unreachable: std::sync::Mutex::new(None),
         });
         // The first connection says what is wrong at once.
         inner.link().await?;
@@ -211,6 +214,19 @@ impl Inner {
             }
         }
         *link = None;
+        let made = self.connect().await;
+        *self
+            .unreachable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            made.as_ref().err().map(|e| e.to_string());
+        let made = made?;
+        *link = Some(made.clone());
+        Ok(made)
+    }
+
+    /// A new connection and its channels.
+    async fn connect(&self) -> Result<Arc<Link>> {
         let runtime = lapin::runtime::default_runtime()
             .map_err(|e| queue_error("cannot connect", &self.shown, e))?;
         let connection = Connection::connect_with_config(
@@ -246,14 +262,12 @@ impl Inner {
             .basic_qos(self.prefetch, BasicQosOptions::default())
             .await
             .map_err(err("cannot set the prefetch"))?;
-        let made = Arc::new(Link {
+        Ok(Arc::new(Link {
             generation: self.generation.fetch_add(1, Ordering::SeqCst) + 1,
             connection,
             publish,
             consume,
-        });
-        *link = Some(made.clone());
-        Ok(made)
+        }))
     }
 
     /// Forgets `link` (it failed) unless a newer one replaced it already.
@@ -466,6 +480,14 @@ impl JobQueue for AmqpQueue {
 
     fn depth(&self) -> usize {
         self.inner.depth.get()
+    }
+
+    fn fault(&self) -> Option<String> {
+        self.inner
+            .unreachable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 

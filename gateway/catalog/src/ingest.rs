@@ -58,9 +58,47 @@ pub struct Report {
     pub files: Vec<(PathBuf, Outcome)>,
     /// Bytes read.
     pub bytes: u64,
+    /// The bytes of each file, in the order of `files` (0 for one not read).
+    pub sizes: Vec<u64>,
 }
 
 impl Report {
+    /// Adds a file's outcome and the bytes read of it.
+    pub fn push(&mut self, path: PathBuf, outcome: Outcome, size: u64) {
+        self.bytes += size;
+        self.files.push((path, outcome));
+        self.sizes.push(size);
+    }
+
+    /// Appends another report's files.
+    pub fn extend(&mut self, other: Report) {
+        self.bytes += other.bytes;
+        self.files.extend(other.files);
+        self.sizes.extend(other.sizes);
+    }
+
+    /// Files and bytes by outcome (`new`, `new-version`, `unchanged`, `skipped`).
+    pub fn by_outcome(&self) -> Vec<(&'static str, u64, u64)> {
+        let mut out: Vec<(&'static str, u64, u64)> = Vec::new();
+        for (n, (_, outcome)) in self.files.iter().enumerate() {
+            let name = match outcome {
+                Outcome::Stored(Ingested::New(_)) => "new",
+                Outcome::Stored(Ingested::NewVersion { .. }) => "new-version",
+                Outcome::Stored(Ingested::Unchanged(_)) => "unchanged",
+                Outcome::Skipped(_) => "skipped",
+            };
+            let size = self.sizes.get(n).copied().unwrap_or(0);
+            match out.iter_mut().find(|(o, _, _)| *o == name) {
+                Some((_, files, bytes)) => {
+                    *files += 1;
+                    *bytes += size;
+                }
+                None => out.push((name, 1, size)),
+            }
+        }
+        out
+    }
+
     /// The report as JSON: what `hysope ingest --json` prints and the server's
     /// ingest endpoint answers.
     pub fn to_json(&self) -> Value {
@@ -175,21 +213,21 @@ pub fn ingest_paths(
     let files = list_files(paths)?;
     let mut report = Report::default();
     for (n, path) in files.iter().enumerate() {
-        let outcome = match std::fs::read(path) {
-            Err(e) => Outcome::Skipped(format!("{}: {e}", path.display())),
-            Ok(bytes) => {
-                report.bytes += bytes.len() as u64;
+        let (outcome, size) = match std::fs::read(path) {
+            Err(e) => (Outcome::Skipped(format!("{}: {e}", path.display())), 0),
+            Ok(bytes) => (
                 match read_product(path, &bytes) {
                     Err(e) => Outcome::Skipped(e.to_string()),
                     Ok(p) => Outcome::Stored(store.ingest(p)?),
-                }
-            }
+                },
+                bytes.len() as u64,
+            ),
         };
         if let Outcome::Skipped(why) = &outcome {
             tracing::warn!(file = %path.display(), reason = %why, "file skipped");
         }
         progress(n + 1, files.len(), path, &outcome);
-        report.files.push((path.clone(), outcome));
+        report.push(path.clone(), outcome, size);
     }
     Ok(report)
 }

@@ -108,6 +108,22 @@ pub trait CatalogStore: Send + Sync {
     fn asset_source(&self, collection: &str, item: &str, asset: &str) -> Result<Option<String>>;
     /// Number of items.
     fn item_count(&self) -> Result<u64>;
+    /// Number of items of each collection, by collection id.
+    fn item_counts(&self) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for collection in self.collections()? {
+            let Some(id) = collection["id"].as_str() else {
+                continue;
+            };
+            let page = self.search_stored(&crate::SearchQuery {
+                collections: vec![id.to_string()],
+                limit: 1,
+                ..Default::default()
+            })?;
+            out.push((id.to_string(), page.matched));
+        }
+        Ok(out)
+    }
     /// Why the store cannot take writes now (its disk full or failing), if so.
     fn fault(&self) -> Option<String> {
         None

@@ -77,8 +77,7 @@ fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
                         url,
                         |n, href, outcome| progress(tty, n, 0, Path::new(href), outcome),
                     ))?;
-                    report.bytes += more.bytes;
-                    report.files.extend(more.files);
+                    report.extend(more);
                 }
             }
             if tty {

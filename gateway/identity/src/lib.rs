@@ -15,6 +15,7 @@ mod error;
 pub mod oidc;
 pub mod tokens;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -289,6 +290,26 @@ pub struct Authenticator {
     oidc: Option<Oidc>,
     /// The data folder's local secret, if the server wrote one.
     local_secret: Option<String>,
+    /// Personal tokens verified in the last [`STALE_IF_ERROR`], for while the
+    /// token store cannot be read (a full disk, a database down): the operators'
+    /// scrapes and status pages keep working then.
+    recent: std::sync::Mutex<HashMap<String, Recent>>,
+}
+
+/// How long a personal token verified once is taken while the store cannot
+/// answer (revocations cannot be written then either, on this server).
+pub const STALE_IF_ERROR: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// At most this many recently verified tokens are kept (the oldest half is
+/// dropped beyond).
+const RECENT_TOKENS: usize = 4096;
+
+/// A personal token verified recently.
+#[derive(Clone)]
+struct Recent {
+    identity: Identity,
+    expires: Option<u64>,
+    verified: std::time::Instant,
 }
 
 /// The prefix of a personal access token (so that a leaked one is recognised by
@@ -302,6 +323,53 @@ impl Authenticator {
             tokens,
             oidc,
             local_secret: None,
+            recent: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A personal token's identity from the store; while the store cannot
+    /// answer, from a verification of the last [`STALE_IF_ERROR`].
+    fn personal(&self, token: &str) -> std::result::Result<Identity, AuthError> {
+        let hash = tokens::hash(token);
+        let verified = tokens::identify(self.tokens.as_ref(), token);
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match verified {
+            Ok((identity, expires)) => {
+                if recent.len() >= RECENT_TOKENS {
+                    let mut by_age: Vec<_> = recent
+                        .iter()
+                        .map(|(k, r)| (r.verified, k.clone()))
+                        .collect();
+                    by_age.sort();
+                    for (_, old) in by_age.into_iter().take(RECENT_TOKENS / 2) {
+                        recent.remove(&old);
+                    }
+                }
+                recent.insert(
+                    hash,
+                    Recent {
+                        identity: identity.clone(),
+                        expires,
+                        verified: std::time::Instant::now(),
+                    },
+                );
+                Ok(identity)
+            }
+            Err(AuthError::Unavailable(why)) => recent
+                .get(&hash)
+                .filter(|r| {
+                    r.verified.elapsed() < STALE_IF_ERROR
+                        && r.expires.is_none_or(|at| at > now_ms())
+                })
+                .map(|r| r.identity.clone())
+                .ok_or(AuthError::Unavailable(why)),
+            Err(e) => {
+                recent.remove(&hash);
+                Err(e)
+            }
         }
     }
 
@@ -345,7 +413,7 @@ impl Authenticator {
             }
         }
         if token.starts_with(PERSONAL_PREFIX) {
-            return tokens::identify(self.tokens.as_ref(), token);
+            return self.personal(token);
         }
         if token.split('.').count() == 3 {
             return match &self.oidc {
@@ -397,6 +465,73 @@ pub fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One token record, and a store that cannot answer while `down` is set.
+    struct Flaky {
+        record: TokenRecord,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl TokenStore for Flaky {
+        fn insert(&self, _: &TokenRecord) -> Result<()> {
+            unreachable!()
+        }
+        fn by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(Error::Invalid("the disk is full".into()));
+            }
+            Ok((hash == self.record.hash).then(|| self.record.clone()))
+        }
+        fn get(&self, _: &str) -> Result<Option<TokenRecord>> {
+            unreachable!()
+        }
+        fn list(&self, _: Option<&str>) -> Result<Vec<TokenRecord>> {
+            unreachable!()
+        }
+        fn revoke(&self, _: &str, _: u64) -> Result<TokenRecord> {
+            unreachable!()
+        }
+    }
+
+    /// Issue 24: while the token store cannot answer, a personal token verified
+    /// in the last five minutes still identifies its bearer (the operators'
+    /// scrapes of a server whose disk is full); one never verified does not.
+    #[tokio::test]
+    async fn a_recently_verified_token_outlives_a_store_that_cannot_answer() {
+        let secret = "hysope_pat_recent";
+        let other = "hysope_pat_never_seen";
+        let record = TokenRecord {
+            id: "t1".into(),
+            user: "prometheus".into(),
+            role: Role::Operator,
+            scopes: Some(vec![Action::Metrics]),
+            created: 0,
+            expires: None,
+            revoked: None,
+            created_by: "ops".into(),
+            note: None,
+            hash: tokens::hash(secret),
+        };
+        let store = Arc::new(Flaky {
+            record,
+            down: false.into(),
+        });
+        let auth = Authenticator::new(store.clone(), None);
+        assert_eq!(
+            auth.authenticate(Some(secret)).await.unwrap().subject,
+            "prometheus"
+        );
+        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let seen = auth.authenticate(Some(secret)).await.unwrap();
+        assert_eq!(
+            (seen.subject.as_str(), seen.role),
+            ("prometheus", Role::Operator)
+        );
+        assert!(matches!(
+            auth.authenticate(Some(other)).await,
+            Err(AuthError::Unavailable(_))
+        ));
+    }
 
     fn caller(role: Role, scopes: Option<Vec<Action>>) -> Identity {
         Identity {

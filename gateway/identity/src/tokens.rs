@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hysope_store::SharedDb;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -243,22 +243,23 @@ pub fn hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
-/// The identity of the bearer of a personal token.
+/// The identity of the bearer of a personal token, and when the token expires.
 pub(crate) fn identify(
     store: &dyn TokenStore,
     token: &str,
-) -> std::result::Result<Identity, AuthError> {
+) -> std::result::Result<(Identity, Option<u64>), AuthError> {
     let record = store
         .by_hash(&hash(token))
         .map_err(|e| AuthError::Unavailable(format!("the token store does not answer: {e}")))?
         .ok_or_else(|| AuthError::Invalid("unknown personal token".into()))?;
     record.usable(now_ms()).map_err(AuthError::Invalid)?;
-    Ok(Identity {
+    let identity = Identity {
         subject: record.user,
         role: record.role,
         scopes: record.scopes,
         via: Via::Personal { token: record.id },
-    })
+    };
+    Ok((identity, record.expires))
 }
 
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");

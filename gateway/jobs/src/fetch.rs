@@ -200,25 +200,25 @@ pub async fn ingest_s3(
         if name.starts_with('.') || name.to_ascii_lowercase().starts_with("readme") {
             continue;
         }
-        let outcome = if meta.size > MAX_INPUT_BYTES {
-            hysope_catalog::ingest::Outcome::Skipped(format!(
+        let (outcome, size) = if meta.size > MAX_INPUT_BYTES {
+            let why = format!(
                 "{href}: {} bytes, more than the {MAX_INPUT_BYTES} an object may have",
                 meta.size
-            ))
+            );
+            (hysope_catalog::ingest::Outcome::Skipped(why), 0)
         } else {
             let bytes = store.get(&meta.location).await?.bytes().await?;
-            report.bytes += bytes.len() as u64;
+            let size = bytes.len() as u64;
             let catalog = catalog.clone();
             let (name, href2) = (name.clone(), href.clone());
-            tokio::task::spawn_blocking(move || {
+            let outcome = tokio::task::spawn_blocking(move || {
                 hysope_catalog::ingest::ingest_bytes(catalog.as_ref(), &name, &href2, &bytes)
             })
-            .await??
+            .await??;
+            (outcome, size)
         };
         progress(n + 1, &href, &outcome);
-        report
-            .files
-            .push((std::path::PathBuf::from(&href), outcome));
+        report.push(std::path::PathBuf::from(&href), outcome, size);
     }
     Ok(report)
 }

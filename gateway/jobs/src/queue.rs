@@ -24,6 +24,11 @@ pub trait JobQueue: Send + Sync {
     fn pop(&self) -> BoxFuture<'_, Result<Delivery>>;
     /// Ids waiting (an estimate for a shared broker).
     fn depth(&self) -> usize;
+    /// Why the queue cannot be reached, when its last attempt failed (a broker
+    /// down); `None` when it can.
+    fn fault(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a queue does with a delivery's end.

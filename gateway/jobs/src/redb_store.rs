@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hysope_store::SharedDb;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 use serde::Deserialize;
 
 use crate::{Job, JobCommit, JobFilter, JobPage, JobStore, Result, Status};

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use hysope_catalog::CatalogStore;
@@ -115,6 +115,8 @@ pub struct Jobs {
     /// Slots of running tools, shared by workers and synchronous executions (a job
     /// holds one while its tools run).
     pub(crate) slots: tokio::sync::Semaphore,
+    /// How many slots there are.
+    pub(crate) slot_count: usize,
     /// Serialise read-modify-write of job records: one lock per stripe of job ids,
     /// so that changes to different jobs go to the store (and share its commits)
     /// together.
@@ -146,6 +148,18 @@ pub struct Jobs {
     pub(crate) deployments: Arc<dyn Deployments>,
     /// The deployments' last change this server has applied (shared stores).
     pub(crate) deployments_mark: std::sync::atomic::AtomicU64,
+    /// Worker loops started, and those still running (a loop that ended is a
+    /// fault of readiness).
+    pub(crate) worker_loops: (AtomicUsize, AtomicUsize),
+}
+
+/// One check of readiness: its name and, when it fails, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// `store`, `catalog`, `queue` or `workers`.
+    pub name: &'static str,
+    /// Why it fails; `None` when it passes.
+    pub fault: Option<String>,
 }
 
 /// The largest result file a response carries inline (`transmissionMode: value`,
@@ -172,6 +186,7 @@ impl Jobs {
             results: parts.results,
             input_roots: parts.input_roots,
             slots: tokio::sync::Semaphore::new(parts.workers.max(1)),
+            slot_count: parts.workers.max(1),
             write_locks: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
             running: Mutex::new(HashMap::new()),
             results_ready: AtomicBool::new(false),
@@ -185,6 +200,7 @@ impl Jobs {
             lease: parts.lease.max(std::time::Duration::from_millis(300)),
             deployments: parts.deployments,
             deployments_mark: std::sync::atomic::AtomicU64::new(0),
+            worker_loops: (AtomicUsize::new(0), AtomicUsize::new(0)),
         })
     }
 
@@ -477,18 +493,71 @@ impl Jobs {
 
     /// The metrics in Prometheus' text format.
     pub fn metrics_text(&self) -> String {
-        self.metrics.queue_depth.set(self.queue.depth() as i64);
-        self.metrics.render()
+        let m = &self.metrics;
+        m.queue_depth.set(self.queue.depth() as i64);
+        m.queue_limit.set(self.max_waiting as i64);
+        m.set_ready(&self.checks());
+        let free = self.slots.available_permits() as i64;
+        m.worker_slots.with_label_values(&["free"]).set(free);
+        m.worker_slots
+            .with_label_values(&["busy"])
+            .set((self.slot_count as i64 - free).max(0));
+        m.set_component_loads(self.engine.wasm().load_counts());
+        match self.catalog.item_counts() {
+            Ok(counts) => {
+                m.catalog_items.reset();
+                for (collection, n) in counts {
+                    m.catalog_items
+                        .with_label_values(&[&collection])
+                        .set(n as i64);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: cannot count the catalogue's items"),
+        }
+        m.render()
     }
 
-    /// Why the job system cannot take work now, if it cannot: a store whose disk
-    /// is full or failing (writes are refused until the server is restarted on a
-    /// disk with room). Empty when ready.
+    /// The checks of readiness, in order: the job store can write, the
+    /// catalogue is open and can write, the queue is reachable and below its
+    /// bound, every worker loop runs.
+    pub fn checks(&self) -> Vec<Check> {
+        let waiting = self.queue.depth() + self.sync_waiting.load(Ordering::Relaxed);
+        let (started, running) = (
+            self.worker_loops.0.load(Ordering::Relaxed),
+            self.worker_loops.1.load(Ordering::Relaxed),
+        );
+        vec![
+            Check {
+                name: "store",
+                fault: self.store.fault(),
+            },
+            Check {
+                name: "catalog",
+                fault: self.catalog.fault(),
+            },
+            Check {
+                name: "queue",
+                fault: self.queue.fault().or_else(|| {
+                    (waiting >= self.max_waiting).then(|| {
+                        format!(
+                            "{waiting} jobs wait for a worker, as many as this server takes ({})",
+                            self.max_waiting
+                        )
+                    })
+                }),
+            },
+            Check {
+                name: "workers",
+                fault: (running < started)
+                    .then(|| format!("{running} of the {started} worker loops run")),
+            },
+        ]
+    }
+
+    /// Why the job system cannot take work now, if it cannot (the failing
+    /// [`checks`](Self::checks), each reason once). Empty when ready.
     pub fn faults(&self) -> Vec<String> {
-        let mut faults: Vec<String> = [self.store.fault(), self.catalog.fault()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut faults: Vec<String> = self.checks().into_iter().filter_map(|c| c.fault).collect();
         faults.dedup();
         faults
     }

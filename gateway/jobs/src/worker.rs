@@ -17,11 +17,24 @@ use crate::{Delivery, FailureKind, Job, Jobs, Status, now_ms};
 /// How many times a job interrupted by restarts is run again before it fails.
 pub const MAX_ATTEMPTS: u32 = 3;
 
-/// Runs workers forever: each takes the next job id and runs it.
+/// Runs workers forever: each takes the next job id and runs it. A loop that
+/// ends (it should not) is counted, and readiness fails.
 pub fn spawn_workers(state: Arc<Jobs>, count: usize) {
+    use std::sync::atomic::Ordering;
+    /// Counts its loop out when the loop's task ends, by a panic too.
+    struct Running(Arc<Jobs>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.worker_loops.1.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!("a worker loop ended: the server is not ready");
+        }
+    }
     for _ in 0..count.max(1) {
         let state = state.clone();
+        state.worker_loops.0.fetch_add(1, Ordering::Relaxed);
+        state.worker_loops.1.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
+            let _running = Running(state.clone());
             loop {
                 let delivery = match state.queue.pop().await {
                     Ok(delivery) => delivery,

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use hysope_store::SharedDb;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 /// The registry's tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -51,6 +51,8 @@ pub fn routes() -> Routes {
         .route("/api", &[(Method::GET, Read)], get(api_definition))
         .route("/me", &[(Method::GET, Read)], get(whoami))
         .route("/ready", &[(Method::GET, Read)], get(ready))
+        .route("/livez", &[(Method::GET, Read)], get(livez))
+        .route("/readyz", &[(Method::GET, Read)], get(readyz))
         .route(
             "/processes",
             &[(Method::GET, Read), (Method::POST, Deploy)],
@@ -137,6 +139,8 @@ pub fn worker_routes() -> Routes {
     use Action::*;
     Routes::new()
         .route("/ready", &[(Method::GET, Read)], get(ready))
+        .route("/livez", &[(Method::GET, Read)], get(livez))
+        .route("/readyz", &[(Method::GET, Read)], get(readyz))
         .route("/metrics", &[(Method::GET, Metrics)], get(metrics))
 }
 
@@ -180,8 +184,105 @@ fn router_of(routes: Routes, state: Shared) -> Router {
         .with_state(state)
 }
 
+/// The probes of a platform (Kubernetes' conventions): answered to anyone
+/// without looking at a token, and never counted in the request metrics (a
+/// probe every few seconds would be most of a quiet server's traffic).
+pub(super) const PROBES: [&str; 2] = ["/livez", "/readyz"];
+
+/// `GET /livez`: the process answers (no dependency is checked: a full disk or a
+/// broker down is for `/readyz`, and restarting the process would not mend it).
+async fn livez(uri: axum::http::Uri) -> Response {
+    probe_reply(
+        "livez",
+        &[hysope_jobs::Check {
+            name: "ping",
+            fault: None,
+        }],
+        uri.query(),
+    )
+}
+
+/// `GET /readyz`: whether the server can take work now (its checks, see
+/// [`hysope_jobs::Jobs::checks`]). `?verbose` lists the checks; `?exclude=NAME`
+/// (repeatable) leaves one out.
+async fn readyz(AxState(state): AxState<Shared>, uri: axum::http::Uri) -> Response {
+    let checks = state.jobs.checks();
+    state.jobs.metrics().set_ready(&checks);
+    probe_reply("readyz", &checks, uri.query())
+}
+
+/// A probe's text reply: `ok` (200), or every check with `[+]` or `[-]` and its
+/// failure (503) or, with `verbose`, its success.
+fn probe_reply(probe: &str, checks: &[hysope_jobs::Check], query: Option<&str>) -> Response {
+    use std::fmt::Write;
+    let (mut verbose, mut exclude) = (false, Vec::new());
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "verbose" => verbose = !matches!(&*value, "false" | "0"),
+            "exclude" if checks.iter().any(|c| c.name == value) => exclude.push(value),
+            "exclude" => {
+                let names: Vec<_> = checks.iter().map(|c| c.name).collect();
+                return ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!(
+                        "/{probe} has no check {value:?} to exclude (its checks: {})",
+                        names.join(", ")
+                    ),
+                )
+                .into_response();
+            }
+            other => {
+                return ApiError::new(
+                    Kind::InvalidParameterValue,
+                    format!("/{probe} takes no parameter {other:?} (it takes verbose and exclude)"),
+                )
+                .into_response();
+            }
+        }
+    }
+    let (mut text, mut failed) = (String::new(), false);
+    for check in checks {
+        let _ = match &check.fault {
+            _ if exclude.iter().any(|e| e == check.name) => {
+                writeln!(text, "[+]{} excluded: ok", check.name)
+            }
+            None => writeln!(text, "[+]{} ok", check.name),
+            Some(why) => {
+                failed = true;
+                writeln!(
+                    text,
+                    "[-]{} failed: {}",
+                    check.name,
+                    why.replace(['\n', '\r'], " ")
+                )
+            }
+        };
+    }
+    let status = if failed {
+        let _ = writeln!(text, "{probe} check failed");
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if verbose {
+        let _ = writeln!(text, "{probe} check passed");
+        StatusCode::OK
+    } else {
+        text = "ok\n".into();
+        StatusCode::OK
+    };
+    let mut r = (status, text).into_response();
+    let headers = r.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if failed {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    r
+}
+
 /// `GET /ready`: 200 when the server can take work, else 503 with the reasons
-/// (a store whose disk is full or failing: restart it on a disk with room).
+/// (the failing checks of `/readyz`, as JSON).
 async fn ready(AxState(state): AxState<Shared>) -> Response {
     let faults = state.jobs.faults();
     if faults.is_empty() {
@@ -220,6 +321,9 @@ async fn count_requests(AxState(state): AxState<Shared>, request: Request, next:
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
+    if PROBES.contains(&route.as_str()) {
+        return next.run(request).await;
+    }
     // A label of a bounded set: any method is accepted on the wire, and each new
     // label is a new time series kept forever.
     let method = match *request.method() {

@@ -522,6 +522,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
     let store = open_store(&data_dir)?;
     store.set_quick_repair(config.store_quick_repair);
+    let shared_db = store.clone();
     let JobStores {
         jobs,
         queue,
@@ -585,6 +586,12 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         deployments,
     })?);
     jobs.load_deployments()?;
+    let commits = jobs.metrics().store_commit.clone();
+    shared_db.observe_commits(move |took, durable| {
+        commits
+            .with_label_values(&[if durable { "durable" } else { "none" }])
+            .observe(took.as_secs_f64());
+    });
     let data_dir_for_checks = jobs.data_dir().join("scratch");
     let requeued = worker::recover(&jobs).await?;
     worker::spawn_workers(jobs.clone(), config.workers);

@@ -101,6 +101,9 @@ pub fn document(base: &str, access: &Access) -> Value {
     if let (Some(paths), Some(uploads)) = (doc["paths"].as_object_mut(), uploads.as_object()) {
         paths.extend(uploads.clone());
     }
+    if let (Some(paths), Value::Object(probes)) = (doc["paths"].as_object_mut(), probe_paths()) {
+        paths.extend(probes);
+    }
     refusable_queries(
         &mut doc,
         error("a wrong query parameter (not of its type, or given twice)"),
@@ -783,6 +786,30 @@ fn stac_paths(base: &str) -> Value {
     }
 
     doc
+}
+
+/// `/livez` and `/readyz`: Kubernetes' probes, answered to anyone without a
+/// token and never counted in the request metrics.
+fn probe_paths() -> Value {
+    let text = |what: &str| json!({"description": what, "content": {"text/plain": {"schema": {"type": "string"}}}});
+    let verbose = json!({"name": "verbose", "in": "query", "required": false,
+        "description": "list every check ([+]name ok / [-]name failed: why)", "schema": {"type": "string"}});
+    let exclude = json!({"name": "exclude", "in": "query", "required": false,
+        "description": "a check left out (store, catalog, queue, workers); repeatable",
+        "schema": {"type": "array", "items": {"type": "string", "enum": ["store", "catalog", "queue", "workers"]}},
+        "style": "form", "explode": true});
+    json!({
+        "/livez": {"get": {"operationId": "getLiveness",
+            "summary": "the process answers (checks no dependency)",
+            "parameters": [verbose.clone()],
+            "responses": {"200": text("ok"), "400": error("an unknown parameter")}}},
+        "/readyz": {"get": {"operationId": "getReadinessChecks",
+            "summary": "whether the server can take work: its store can write, its catalogue is open and can write, its queue is reachable and below its bound, its worker loops run",
+            "parameters": [verbose, exclude],
+            "responses": {"200": text("ok, or the checks with verbose"),
+                "400": error("an unknown parameter or check"),
+                "503": text("the checks, the failing ones with their reasons")}}}
+    })
 }
 
 /// The schema of `GET /admin/status`.

@@ -980,8 +980,8 @@ async fn ingest(
         let more = hysope_jobs::fetch::ingest_s3(state.catalog().clone(), &url, |_, _, _| {})
             .await
             .map_err(|e| ApiError::new(Kind::InvalidParameterValue, format!("{url}: {e:#}")))?;
-        report.bytes += more.bytes;
-        report.files.extend(more.files);
+        report.extend(more);
     }
+    state.jobs().metrics().ingested(&report.by_outcome());
     Ok(json_response(StatusCode::OK, &report.to_json()))
 }

@@ -25,21 +25,33 @@
 //! before the commit that holds it returns, and a change whose writer was told it
 //! is durable survives a crash.
 //!
+//! **A full disk.** redb refuses every read and write of a file once one of its
+//! writes failed, until the file is opened again. The store then reports the
+//! fault ([`SharedDb::fault`], the server's readiness) and its committing thread
+//! lets go of the file and opens it again once the disk has room (see
+//! [`headroom`]), at the earliest 1 s after the fault and then at doubling
+//! intervals up to 30 s; the fault clears when a durable commit succeeds on the
+//! file opened again, with no restart. Meanwhile reads and writes fail with the
+//! reason. Nothing committed is lost: the failed transaction was never committed.
+//! A disk with less room than that is a fault too, before any write fails.
+//!
 //! Earlier versions could keep a log beside the file (`store.wal`, `hysope serve
 //! --store-log`); it showed no speed advantage over grouped durable commits (see
 //! BENCHMARKS.md, 2026-12-02) and was removed. A store whose folder still holds a
 //! non-empty log is refused at open, with the way out in the message.
 
 use std::future::Future;
-use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableDatabase, WriteTransaction};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, StorageError, TransactionError, WriteTransaction,
+};
 use tokio::sync::oneshot;
 
 use crate::{Error, Result};
@@ -48,22 +60,37 @@ use crate::{Error, Result};
 pub type Change = Box<dyn Fn(&WriteTransaction) -> Result<()> + Send>;
 
 /// A redb database whose writers share commits. Reads (and writes that must be
-/// their own transaction) go to the [`Database`] it dereferences to.
+/// their own transaction) begin with [`SharedDb::begin_read`] and
+/// [`SharedDb::begin_write`].
 pub struct SharedDb {
     inner: Arc<Inner>,
     committer: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Opens the store's file again after a disk fault.
+type Opener = Box<dyn Fn() -> Result<Database> + Send + Sync>;
+
+/// Told each commit's duration and whether it was durable.
+type CommitObserver = Box<dyn Fn(Duration, bool) + Send + Sync>;
+
 struct Inner {
-    db: Database,
+    /// The open file; `None` between letting go of a file that failed and
+    /// opening it again.
+    db: RwLock<Option<Arc<Database>>>,
+    /// How to open the file again (`None` for a backend that cannot be).
+    opener: Option<Opener>,
+    /// The file, whose disk's room is watched (`None` for a backend).
+    path: Option<std::path::PathBuf>,
     queue: Mutex<Queue>,
     wake: Condvar,
     /// Why the file cannot be written, since the last commit failed on the disk
-    /// (full, failing): redb refuses every later write until the file is opened
-    /// again, so the server reports itself not ready with this reason.
+    /// (full, failing): redb refuses every later read and write until the file
+    /// is opened again, so the server reports itself not ready with this reason
+    /// until the committing thread has opened it again and written to it.
     fault: Mutex<Option<String>>,
     /// Every commit records redb's allocator state ([`SharedDb::set_quick_repair`]).
     quick_repair: AtomicBool,
+    observer: OnceLock<CommitObserver>,
 }
 
 #[derive(Default)]
@@ -84,31 +111,7 @@ struct Request {
 impl SharedDb {
     /// Opens (or creates) the file at `path` and starts its committing thread.
     pub fn open(path: &Path) -> Result<Self> {
-        // A file not closed cleanly is walked whole before it opens (unless
-        // quick-repair was on): minutes for a large catalogue, so it is said.
-        let reported = AtomicU8::new(0);
-        let shown = path.display().to_string();
-        let db = redb::Builder::new()
-            .set_repair_callback(move |session| {
-                let tenth = (session.progress() * 10.0) as u8 + 1;
-                if reported.fetch_max(tenth, Ordering::Relaxed) < tenth {
-                    tracing::warn!(
-                        file = %shown,
-                        done = format!("{:.0} %", session.progress() * 100.0),
-                        "the store was not closed cleanly: repairing it (see --store-quick-repair)"
-                    );
-                }
-            })
-            .create(path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => Error::AlreadyOpen {
-                    path: path.to_path_buf(),
-                },
-                source => Error::Open {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            })?;
+        let db = open_file(path)?;
         let log = path.with_extension("wal");
         if log.exists() {
             let io = |source| Error::Io {
@@ -120,25 +123,46 @@ impl SharedDb {
             }
             std::fs::remove_file(&log).map_err(io)?;
         }
-        Self::start(db)
+        let file = path.to_path_buf();
+        Self::start(
+            db,
+            Some(Box::new(move || open_file(&file))),
+            Some(path.to_path_buf()),
+        )
     }
 
     /// A store on `backend` instead of a file (a backend that fails on demand
     /// tests what a full disk does).
     pub fn open_backend(backend: impl redb::StorageBackend) -> Result<Self> {
-        let db = redb::Builder::new()
-            .create_with_backend(backend)
-            .map_err(|e| Error::Redb(e.into()))?;
-        Self::start(db)
+        Self::start(open_backend(backend)?, None, None)
     }
 
-    fn start(db: Database) -> Result<Self> {
+    /// A store on the backends `make` gives: one at first, a new one each time
+    /// the store opens its file again after a disk fault.
+    pub fn open_backends<B: redb::StorageBackend>(
+        make: impl Fn() -> B + Send + Sync + 'static,
+    ) -> Result<Self> {
+        Self::start(
+            open_backend(make())?,
+            Some(Box::new(move || open_backend(make()))),
+            None,
+        )
+    }
+
+    fn start(
+        db: Database,
+        opener: Option<Opener>,
+        path: Option<std::path::PathBuf>,
+    ) -> Result<Self> {
         let inner = Arc::new(Inner {
-            db,
+            db: RwLock::new(Some(Arc::new(db))),
+            opener,
+            path,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             fault: Mutex::new(None),
             quick_repair: AtomicBool::new(false),
+            observer: OnceLock::new(),
         });
         let thread = inner.clone();
         let committer = std::thread::Builder::new()
@@ -172,9 +196,11 @@ impl SharedDb {
     }
 
     /// Why the store cannot be written, if its last commit failed on the disk
-    /// (`None` when it is healthy).
+    /// or its disk has less room than [`headroom`] (`None` when it is healthy).
     pub fn fault(&self) -> Option<String> {
-        lock(&self.inner.fault).clone()
+        lock(&self.inner.fault)
+            .clone()
+            .or_else(|| self.inner.cramped())
     }
 
     /// Makes every later commit record redb's allocator state (redb's
@@ -192,8 +218,21 @@ impl SharedDb {
     /// A write transaction of its own (not batched with other writers'), with
     /// quick-repair when it is on: every writer must ask for it, or the recorded
     /// state is dropped at the next commit.
-    pub fn begin_write(&self) -> std::result::Result<WriteTransaction, redb::TransactionError> {
+    pub fn begin_write(&self) -> std::result::Result<WriteTransaction, TransactionError> {
         self.inner.begin_write()
+    }
+
+    /// A read transaction on the file (an error while the store opens its file
+    /// again after a disk fault).
+    pub fn begin_read(&self) -> std::result::Result<ReadTransaction, TransactionError> {
+        self.inner.database()?.begin_read()
+    }
+
+    /// Tells `observer` each batch's commit time (from its transaction's start to
+    /// the end of its commit) and whether it was durable. Once: a later call is
+    /// ignored.
+    pub fn observe_commits(&self, observer: impl Fn(Duration, bool) + Send + Sync + 'static) {
+        let _ = self.inner.observer.set(Box::new(observer));
     }
 
     /// [`SharedDb::submit`], then waits for the commit on the calling thread.
@@ -214,55 +253,228 @@ impl Drop for SharedDb {
     }
 }
 
-impl Deref for SharedDb {
-    type Target = Database;
+/// Opens (or creates) the file at `path`; a file not closed cleanly is walked
+/// whole first (unless quick-repair was on): minutes for a large catalogue, so
+/// it is said.
+fn open_file(path: &Path) -> Result<Database> {
+    let reported = AtomicU8::new(0);
+    let shown = path.display().to_string();
+    redb::Builder::new()
+        .set_repair_callback(move |session| {
+            let tenth = (session.progress() * 10.0) as u8 + 1;
+            if reported.fetch_max(tenth, Ordering::Relaxed) < tenth {
+                tracing::warn!(
+                    file = %shown,
+                    done = format!("{:.0} %", session.progress() * 100.0),
+                    "the store was not closed cleanly: repairing it (see --store-quick-repair)"
+                );
+            }
+        })
+        .create(path)
+        .map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::AlreadyOpen {
+                path: path.to_path_buf(),
+            },
+            source => Error::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+        })
+}
 
-    fn deref(&self) -> &Database {
-        &self.inner.db
-    }
+fn open_backend(backend: impl redb::StorageBackend) -> Result<Database> {
+    redb::Builder::new()
+        .create_with_backend(backend)
+        .map_err(|e| Error::Redb(e.into()))
+}
+
+/// The room a store's disk must keep for its writes: 1 % of the file, at least
+/// 16 MiB. Below it the store reports a fault, and a store whose write failed
+/// is not opened again until its disk has that room (a store opened again
+/// with a few bytes free would fail again at its next write, and a large file
+/// not closed cleanly takes a walk of the whole file to open).
+pub fn headroom(file_bytes: u64) -> u64 {
+    (file_bytes / 100).max(16 << 20)
+}
+
+/// Bytes as MiB with one decimal.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+/// The table a store opened again after a fault is written to, to prove that
+/// the disk takes writes again.
+const PROBE: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("store_probe");
+
+/// When the committing thread next opens a faulty file again: 1 s after the
+/// fault, then at doubling intervals up to 30 s.
+struct Retry {
+    next: Option<Instant>,
+    delay: Duration,
+}
+
+impl Retry {
+    const FIRST: Duration = Duration::from_secs(1);
+    const LONGEST: Duration = Duration::from_secs(30);
 }
 
 impl Inner {
-    fn begin_write(&self) -> std::result::Result<WriteTransaction, redb::TransactionError> {
-        let mut txn = self.db.begin_write()?;
+    fn database(&self) -> std::result::Result<Arc<Database>, TransactionError> {
+        self.db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(TransactionError::Storage(StorageError::DatabaseClosed))
+    }
+
+    fn begin_write(&self) -> std::result::Result<WriteTransaction, TransactionError> {
+        let mut txn = self.database()?.begin_write()?;
         txn.set_quick_repair(self.quick_repair.load(Ordering::Relaxed));
         Ok(txn)
     }
 
+    /// A fault the thread may mend by opening the file again.
+    fn mendable(&self) -> bool {
+        self.opener.is_some() && lock(&self.fault).is_some()
+    }
+
+    /// Why the file's disk has too little room ([`headroom`]), if it has.
+    fn cramped(&self) -> Option<String> {
+        let path = self.path.as_ref()?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+        let stat = rustix::fs::statvfs(dir).ok()?;
+        let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+        let need = headroom(std::fs::metadata(path).map_or(0, |m| m.len()));
+        (free < need).then(|| {
+            format!(
+                "the disk holding the store has {} free, less than the {} it keeps for its writes",
+                mib(free),
+                mib(need)
+            )
+        })
+    }
+
     fn run(&self) {
+        let mut retry = Retry {
+            next: None,
+            delay: Retry::FIRST,
+        };
         loop {
             let batch = {
                 let mut queue = lock(&self.queue);
                 while queue.pending.is_empty() && !queue.closing {
                     queue.idle = true;
-                    queue = self
-                        .wake
-                        .wait(queue)
-                        .unwrap_or_else(PoisonError::into_inner);
+                    match retry.next.filter(|_| self.mendable()) {
+                        Some(at) => {
+                            let wait = at.saturating_duration_since(Instant::now());
+                            if wait.is_zero() {
+                                break;
+                            }
+                            queue = self
+                                .wake
+                                .wait_timeout(queue, wait)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0;
+                        }
+                        None => {
+                            queue = self
+                                .wake
+                                .wait(queue)
+                                .unwrap_or_else(PoisonError::into_inner);
+                        }
+                    }
                 }
                 queue.idle = false;
-                if queue.pending.is_empty() {
+                if queue.pending.is_empty() && queue.closing {
                     return;
                 }
                 std::mem::take(&mut queue.pending)
             };
-            match self.commit(&batch) {
-                Ok(()) => {
-                    for request in batch {
-                        let _ = request.reply.send(Ok(()));
-                    }
+            if self.mendable() && retry.next.is_some_and(|at| at <= Instant::now()) {
+                match self.cramped() {
+                    // A look at the disk is cheap: again in a second.
+                    Some(_) => retry.next = Some(Instant::now() + Retry::FIRST),
+                    None => self.reopen(&mut retry),
                 }
-                // A lone change gets its own error as it is (its caller may match it).
-                Err(e) if batch.len() == 1 => {
-                    if let Some(request) = batch.into_iter().next() {
-                        let _ = request.reply.send(Err(e));
-                    }
+            }
+            if !batch.is_empty() {
+                self.commit_batch(batch);
+            }
+            if retry.next.is_none() && self.mendable() {
+                retry.next = Some(Instant::now() + retry.delay);
+            }
+        }
+    }
+
+    /// Lets go of a file that failed and opens it again; the fault clears when
+    /// a durable commit succeeds on it. Else the next attempt waits twice as
+    /// long (up to [`Retry::LONGEST`]).
+    fn reopen(&self, retry: &mut Retry) {
+        let Some(opener) = &self.opener else { return };
+        // The file closes when the last reader in flight lets go of it too (until
+        // then, opening it again says it is open: the next attempt will do).
+        drop(
+            self.db
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let outcome = opener().and_then(|db| {
+            let mut txn = db.begin_write()?;
+            txn.set_quick_repair(self.quick_repair.load(Ordering::Relaxed));
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            txn.open_table(PROBE)?.insert("written", now)?;
+            txn.commit()?;
+            Ok(db)
+        });
+        match outcome {
+            Ok(db) => {
+                *self.db.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(db));
+                *lock(&self.fault) = None;
+                *retry = Retry {
+                    next: None,
+                    delay: Retry::FIRST,
+                };
+                tracing::warn!(
+                    "the store was opened again and can write: the server is ready again"
+                );
+            }
+            Err(e) => {
+                retry.delay = (retry.delay * 2).min(Retry::LONGEST);
+                retry.next = Some(Instant::now() + retry.delay);
+                tracing::warn!(error = %e, retry_in = ?retry.delay, "the store still cannot write");
+                let mut fault = lock(&self.fault);
+                if let Some(first) = fault.as_mut() {
+                    let first = first
+                        .split("; opened again")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    *fault = Some(format!("{first}; opened again, it still fails: {e}"));
                 }
-                Err(_) => {
-                    for request in batch {
-                        let alone = self.commit(std::slice::from_ref(&request));
-                        let _ = request.reply.send(alone);
-                    }
+            }
+        }
+    }
+
+    fn commit_batch(&self, batch: Vec<Request>) {
+        match self.commit(&batch) {
+            Ok(()) => {
+                for request in batch {
+                    let _ = request.reply.send(Ok(()));
+                }
+            }
+            // A lone change gets its own error as it is (its caller may match it).
+            Err(e) if batch.len() == 1 => {
+                if let Some(request) = batch.into_iter().next() {
+                    let _ = request.reply.send(Err(e));
+                }
+            }
+            Err(_) => {
+                for request in batch {
+                    let alone = self.commit(std::slice::from_ref(&request));
+                    let _ = request.reply.send(alone);
                 }
             }
         }
@@ -272,6 +484,7 @@ impl Inner {
     /// flush when one of them asks for durability.
     fn commit(&self, batch: &[Request]) -> Result<()> {
         let durable = batch.iter().any(|r| r.durable);
+        let began = Instant::now();
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut txn = self.begin_write()?;
             if !durable {
@@ -284,12 +497,15 @@ impl Inner {
             Ok(())
         }))
         .unwrap_or(Err(Error::Panicked));
+        if let Some(observe) = self.observer.get() {
+            observe(began.elapsed(), durable);
+        }
         let mut fault = lock(&self.fault);
         match &outcome {
             Ok(()) => *fault = None,
             Err(Error::Redb(e)) if is_disk_fault(e) => {
                 if fault.is_none() {
-                    tracing::error!(error = %e, "the store cannot write; the server is not ready until it is restarted");
+                    tracing::error!(error = %e, "the store cannot write; the server is not ready until it can (it opens the file again, at growing intervals)");
                 }
                 *fault = Some(format!("the store cannot write: {e}"));
             }
@@ -401,7 +617,7 @@ mod tests {
     }
 
     /// A store in memory whose writes fail with ENOSPC while `full` is set.
-    #[derive(Debug, Default)]
+    #[derive(Debug, Default, Clone)]
     struct Disk {
         bytes: Arc<std::sync::RwLock<Vec<u8>>>,
         full: Arc<std::sync::atomic::AtomicBool>,
@@ -497,6 +713,55 @@ mod tests {
         full.store(false, Ordering::SeqCst);
         let _ = db.write(put("c".into(), 3), true);
         assert!(db.fault().is_some(), "redb stays latched until reopened");
+    }
+
+    /// Issue 24: the server becomes ready again when its disk has room again,
+    /// without a restart: the store opens its file again and writes to it.
+    #[test]
+    fn a_store_whose_disk_has_room_again_writes_again_without_a_restart() {
+        let disk = Disk::default();
+        let full = disk.full.clone();
+        let db = SharedDb::open_backends(move || disk.clone()).unwrap();
+        let commits = Arc::new(AtomicUsize::new(0));
+        let seen = commits.clone();
+        db.observe_commits(move |_, durable| {
+            assert!(durable);
+            seen.fetch_add(1, Ordering::SeqCst);
+        });
+        db.write(put("a".into(), 1), true).unwrap();
+        assert_eq!(commits.load(Ordering::SeqCst), 1);
+        full.store(true, Ordering::SeqCst);
+        assert!(db.write(put("b".into(), 2), true).is_err());
+        assert!(db.fault().is_some());
+        // The first attempt, 1 s after the fault, finds the disk still full.
+        let waited = Instant::now();
+        while !db.fault().unwrap_or_default().contains("still fails") {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "{:?}",
+                db.fault()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            db.begin_read().is_err(),
+            "no file while it cannot be opened"
+        );
+        full.store(false, Ordering::SeqCst);
+        // The next one (2 s later) succeeds.
+        while let Some(fault) = db.fault() {
+            assert!(waited.elapsed() < Duration::from_secs(15), "{fault}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        db.write(put("c".into(), 3), true).unwrap();
+        let read = db.begin_read().unwrap();
+        let table = read.open_table(T).unwrap();
+        assert_eq!(table.get("a").unwrap().unwrap().value(), 1);
+        assert!(
+            table.get("b").unwrap().is_none(),
+            "the failed write was never committed"
+        );
+        assert_eq!(table.get("c").unwrap().unwrap().value(), 3);
     }
 
     #[test]

@@ -807,3 +807,91 @@ async fn readiness_is_reported_and_results_are_streamed() {
     );
     assert!(file.text.contains("streamed"));
 }
+
+/// Issue 24 (HYDRA): `/livez` and `/readyz` answer anyone, a bad token too, in
+/// Kubernetes' text form, list their checks with `verbose`, leave one out with
+/// `exclude`, refuse what they do not take, and are not counted as requests.
+/// `/metrics` gains the families of the issue.
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_answer_anyone_and_the_metrics_tell_readiness_slots_ingestion_and_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, state) = app(dir.path()).await;
+    let bad = [("authorization", "Bearer not-a-token")];
+    let live = call(&app, "GET", "/livez", &bad, "").await;
+    assert_eq!((live.status, live.text.as_str()), (StatusCode::OK, "ok\n"));
+    assert_eq!(
+        live.headers["content-type"].to_str().unwrap(),
+        "text/plain; charset=utf-8"
+    );
+    let live = call(&app, "GET", "/livez?verbose", &bad, "").await;
+    assert_eq!(live.text, "[+]ping ok\nlivez check passed\n");
+    let ready = call(&app, "GET", "/readyz", &bad, "").await;
+    assert_eq!(
+        (ready.status, ready.text.as_str()),
+        (StatusCode::OK, "ok\n")
+    );
+    let ready = get(&app, "/readyz?verbose=1&exclude=queue").await;
+    assert_eq!(
+        ready.text,
+        "[+]store ok\n[+]catalog ok\n[+]queue excluded: ok\n[+]workers ok\nreadyz check passed\n"
+    );
+    let wrong = get(&app, "/readyz?exclude=disk").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.text);
+    assert!(
+        wrong.text.contains("no check \\\"disk\\\"")
+            && wrong.text.contains("store, catalog, queue, workers"),
+        "{}",
+        wrong.text
+    );
+    let wrong = get(&app, "/livez?deep=1").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.text);
+
+    // An ingestion through the server: its files and bytes by outcome.
+    let token = format!("Bearer {}", state.local_secret());
+    let body = json!({"paths": [root().join("../shared/data/usgs")]}).to_string();
+    let auth = [("authorization", token.as_str())];
+    let r = call(&app, "POST", "/stac/ingest", &auth, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let bytes = r.json()["bytes"].as_u64().unwrap();
+    let r = call(&app, "POST", "/stac/ingest", &auth, &body).await;
+    assert_eq!(r.json()["unchanged"], 3, "{}", r.text);
+    let echo = execute(&app, "echo", json!({"stringInput": "counted"})).await;
+    assert_eq!(echo.status, StatusCode::OK, "{}", echo.text);
+
+    let metrics = get(&app, "/metrics").await.text;
+    let has = |line: &str| assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    has(&format!(
+        "hysope_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    ));
+    for check in ["store", "catalog", "queue", "workers"] {
+        has(&format!("hysope_ready{{check=\"{check}\"}} 1"));
+    }
+    has("hysope_worker_slots{state=\"busy\"} 0");
+    has("hysope_worker_slots{state=\"free\"}");
+    has("hysope_ingest_files_total{outcome=\"new\"} 3");
+    has("hysope_ingest_files_total{outcome=\"unchanged\"} 3");
+    has(&format!(
+        "hysope_ingest_bytes_total{{outcome=\"new\"}} {bytes}"
+    ));
+    has(&format!(
+        "hysope_ingest_bytes_total{{outcome=\"unchanged\"}} {bytes}"
+    ));
+    has("hysope_catalog_items{collection=\"USGS_NWIS_");
+    has("hysope_store_commit_duration_seconds_count{durability=\"durable\"}");
+    has("hysope_component_loads_total{source=\"");
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_threads",
+        "process_start_time_seconds",
+    ] {
+        has(&format!("\n{family} "));
+    }
+    // Probes are not requests of the API.
+    assert!(!metrics.contains("route=\"/livez\""), "{metrics}");
+    assert!(!metrics.contains("route=\"/readyz\""), "{metrics}");
+    has("route=\"/stac/ingest\"");
+}
