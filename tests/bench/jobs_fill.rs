@@ -54,6 +54,7 @@ fn main() -> anyhow::Result<()> {
             lease_until: None,
             dispatched: false,
             log: Vec::new(),
+            request_id: None,
         });
         if batch.len() == 10_000 {
             store.put_all(&batch)?;

@@ -39,6 +39,46 @@ pub const EXIT_UNSUPPORTED: u8 = 33;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to stderr: `text` for people, `json` (one object
+    /// a line: time, level, message, fields, and the spans' fields such as
+    /// `request_id` and `job_id`) for a log collector.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "HYSOPE_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+}
+
+/// The form of log lines.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr at the level of `HYSOPE_LOG` (`warn` by default).
+fn init_logs(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("HYSOPE_LOG").unwrap_or_else(|_| "warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // A closed stderr (the terminal gone, a reader that stopped) loses log lines;
+        // it must not panic the task that logs (tracing-subscriber reports a failed
+        // write with eprintln!, which panics on a broken pipe).
+        .log_internal_errors(false);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -95,22 +135,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HYSOPE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        // A closed stderr (the terminal gone, a reader that stopped) loses log lines;
-        // it must not panic the task that logs (tracing-subscriber reports a failed
-        // write with eprintln!, which panics on a broken pipe).
-        .log_internal_errors(false)
-        .init();
     let argv = match config_file::expand(std::env::args_os().collect(), &Cli::command()) {
         Ok(argv) => argv,
         Err(e) => return crate::fail(&e, 2),
     };
     let cli = Cli::parse_from(argv);
+    init_logs(cli.log_format);
     match cli.command {
         Command::Plugin(command) => plugin::main(command),
         Command::Run { args } => run::main(args),

@@ -39,6 +39,7 @@ pub fn job(id: &str, created: u64, status: Status) -> Job {
         lease_until: None,
         dispatched: false,
         log: Vec::new(),
+        request_id: None,
     }
 }
 

@@ -220,6 +220,7 @@ impl Jobs {
             lease_until: None,
             dispatched: false,
             log: Vec::new(),
+            request_id: None,
         };
         Ok((job, asynchronous))
     }

@@ -143,6 +143,10 @@ pub struct Job {
     /// [`LOG_LINE_BYTES`]), oldest first: what the job's page shows while it runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<LogLine>,
+    /// The id of the request that submitted it (`X-Request-Id`), carried into
+    /// the log lines of its run and its plugins' runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// The log lines a job keeps.

@@ -49,7 +49,8 @@ pub fn spawn_workers(state: Arc<Jobs>, count: usize) {
                 let span = tracing::info_span!(
                     "job",
                     job_id = %id,
-                    process_id = tracing::field::Empty
+                    process_id = tracing::field::Empty,
+                    request_id = tracing::field::Empty
                 );
                 // Its own task: a panic ends the job, never the worker.
                 let job_state = state.clone();
@@ -243,6 +244,9 @@ pub async fn run_job(state: &Arc<Jobs>, delivery: Delivery) -> anyhow::Result<()
         return Ok(());
     };
     tracing::Span::current().record("process_id", job.process_id.as_str());
+    if let Some(request) = &job.request_id {
+        tracing::Span::current().record("request_id", request.as_str());
+    }
     if job.status != Status::Running {
         return Ok(());
     }
@@ -272,7 +276,12 @@ pub async fn run_sync(state: &Arc<Jobs>, mut job: Job) -> anyhow::Result<Job> {
         .lock()
         .expect("quiet lock")
         .insert(id.clone(), job.clone());
-    let span = tracing::info_span!("job", job_id = %id, process_id = %job.process_id);
+    let span = tracing::info_span!(
+        "job",
+        job_id = %id,
+        process_id = %job.process_id,
+        request_id = job.request_id.as_deref()
+    );
     let run = run_started(state, job, slot).instrument(span);
     tokio::pin!(run);
     let announce = async {
@@ -375,7 +384,7 @@ async fn run_started<'a>(
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
     let progress_state = state.clone();
     let progress_id = id.to_string();
-    let progress_task = tokio::spawn(async move {
+    let progress_task = tokio::spawn(tracing::Instrument::in_current_span(async move {
         const EVERY: Duration = Duration::from_millis(200);
         let mut last = Instant::now() - Duration::from_secs(1);
         let mut progress: Option<(u8, String)> = None;
@@ -396,6 +405,9 @@ async fn run_started<'a>(
                     progress = Some((percent.clamp(0.0, 99.0) as u8, message));
                 }
                 Some(RunEvent::Log { level, message }) => {
+                    // Also in the server's log, in the job's span (its id and
+                    // the request's that submitted it).
+                    tracing::debug!(target: "hysope::plugin", level = level_name(level), "{message}");
                     lines.push((crate::now_ms(), level_name(level), message));
                 }
                 None => {}
@@ -424,7 +436,7 @@ async fn run_started<'a>(
                 break;
             }
         }
-    });
+    }));
 
     let ran = ComponentLog::default();
     // The runner makes (and removes) its own folder under the shared scratch area;
@@ -594,6 +606,7 @@ async fn run_started<'a>(
                 .job_duration
                 .with_label_values(&[&job.process_id, "successful"])
                 .observe(seconds);
+            tracing::info!(state = "successful", seconds, "job finished");
             last
         }
         Some(Err(e)) => {
@@ -624,6 +637,7 @@ async fn run_started<'a>(
                 .job_duration
                 .with_label_values(&[&job.process_id, "failed"])
                 .observe(seconds);
+            tracing::info!(state = "failed", cause, seconds, "job finished");
             last
         }
     };

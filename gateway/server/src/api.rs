@@ -336,9 +336,16 @@ async fn count_requests(AxState(state): AxState<Shared>, request: Request, next:
         | Method::OPTIONS => request.method().as_str().to_string(),
         _ => "OTHER".to_string(),
     };
-    let span = tracing::info_span!("request", %method, %route);
+    let id = RequestId::of(request.headers());
+    let span = tracing::info_span!("request", request_id = %id.0, %method, %route);
+    let header = HeaderValue::from_str(&id.0).ok();
+    let mut request = request;
+    request.extensions_mut().insert(id);
     let arrived = std::time::Instant::now();
-    let response = tracing::Instrument::instrument(next.run(request), span).await;
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    if let Some(header) = header {
+        response.headers_mut().insert("x-request-id", header);
+    }
     let elapsed = arrived.elapsed();
     let metrics = state.jobs.metrics();
     metrics
@@ -355,6 +362,27 @@ async fn count_requests(AxState(state): AxState<Shared>, request: Request, next:
         elapsed,
     );
     response
+}
+
+/// A request's id: the client's `X-Request-Id` when it is a plain token (1-128
+/// letters, digits, `-`, `_`, `.`, `:`), else a new UUID. Answered in the
+/// reply's `X-Request-Id`, carried in the request's log lines and into the job
+/// it submits.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    fn of(headers: &HeaderMap) -> Self {
+        let given = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| {
+                (1..=128).contains(&v.len())
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            });
+        Self(given.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string))
+    }
 }
 
 /// The server's own URL as the client reached it.
@@ -801,6 +829,7 @@ async fn undeploy(
 async fn execute(
     AxState(state): AxState<Shared>,
     Extension(caller): Extension<Identity>,
+    request_id: Option<Extension<RequestId>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -835,10 +864,11 @@ async fn execute(
                 .insert(href.clone(), hysope_engine::cwl::values::file_uri(&path));
         }
     }
-    let (job, asynchronous) =
+    let (mut job, asynchronous) =
         state
             .jobs
             .prepare(&id, request, prefer_async, &base, &caller.subject, &files)?;
+    job.request_id = request_id.map(|Extension(RequestId(id))| id);
     if asynchronous {
         // Durable before its 201.
         state.jobs.accept(&job).await?;

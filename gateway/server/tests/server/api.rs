@@ -51,6 +51,7 @@ fn job(id: &str, status: Status, attempts: u32) -> Job {
         lease_until: None,
         dispatched: false,
         log: Vec::new(),
+        request_id: None,
     }
 }
 
