@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 bash tests/install-tools.sh
 rustup target add wasm32-wasip2 >/dev/null
 cargo test --workspace "$@"
+# OpenTelemetry traces (the cargo feature otel) to a receiver in the test.
+cargo test -p hysope-cli --features otel --test otel "$@"
 # The portal: its pure modules, then its pages in a headless Chromium against
 # `hysope serve` (screenshots in target/portal-screenshots).
 (cd portal && npm test)

@@ -19,6 +19,7 @@ mod plugin;
 mod registry;
 mod run;
 mod serve;
+mod telemetry;
 mod units;
 
 use std::process::ExitCode;
@@ -59,25 +60,55 @@ enum LogFormat {
     Json,
 }
 
-/// Logs to stderr at the level of `HYSOPE_LOG` (`warn` by default).
-fn init_logs(format: LogFormat) {
+/// Logs to stderr at the level of `HYSOPE_LOG` (`warn` by default), and traces
+/// to an OpenTelemetry collector when the environment names one (see
+/// [`telemetry`]); the guard flushes the traces when dropped.
+fn init_logs(format: LogFormat) -> Option<telemetry::Guard> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("HYSOPE_LOG").unwrap_or_else(|_| "warn".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // A closed stderr (the terminal gone, a reader that stopped) loses log lines;
         // it must not panic the task that logs (tracing-subscriber reports a failed
         // write with eprintln!, which panics on a broken pipe).
         .log_internal_errors(false);
-    match format {
-        LogFormat::Text => logs.init(),
+    let logs = match format {
+        LogFormat::Text => logs.with_filter(filter).boxed(),
         LogFormat::Json => logs
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(true)
-            .init(),
+            .with_filter(filter)
+            .boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(logs);
+    if !telemetry::wanted() {
+        registry.init();
+        return None;
+    }
+    #[cfg(feature = "otel")]
+    match telemetry::layer() {
+        Ok((traces, guard)) => {
+            registry.with(traces).init();
+            Some(guard)
+        }
+        Err(e) => {
+            registry.init();
+            tracing::error!(error = %e, "no traces: the OTLP exporter cannot be made");
+            None
+        }
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        registry.init();
+        tracing::warn!(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set, but this hysope was built without the otel feature: no traces"
+        );
+        None
     }
 }
 
@@ -140,7 +171,7 @@ fn main() -> ExitCode {
         Err(e) => return crate::fail(&e, 2),
     };
     let cli = Cli::parse_from(argv);
-    init_logs(cli.log_format);
+    let _traces = init_logs(cli.log_format);
     match cli.command {
         Command::Plugin(command) => plugin::main(command),
         Command::Run { args } => run::main(args),
