@@ -171,10 +171,12 @@ fn router_of(routes: Routes, state: Shared) -> Router {
             super::guard::allowed_hosts,
         ))
         .layer(middleware::from_fn(super::guard::browser_headers))
+        // gzip at its fastest level: at the default level a page of 100 STAC items
+        // took twice as long to answer compressed as plain (BENCHMARKS.md, issue 22).
         .layer(
             tower_http::compression::CompressionLayer::new()
                 .gzip(true)
-                .quality(tower_http::CompressionLevel::Default)
+                .quality(tower_http::CompressionLevel::Fastest)
                 .compress_when(super::guard::CompressApiDocuments),
         )
         .layer(middleware::from_fn_with_state(
