@@ -1,73 +1,45 @@
 //! Logs as JSON (`--log-format json`, issue 24): every line one object, and the
-//! request id a client sent carried from its request into the job it submitted
-//! and the plugin's log lines of that job's run.
+//! request id a client sent carried from its request into the job it submitted,
+//! the job's end and the log lines its plugin wrote.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::Value;
 
 mod common;
 
 #[test]
-fn json_logs_carry_the_request_id_into_the_job_and_its_plugin() {
+fn json_logs_carry_the_request_id_into_the_job_and_its_plugins_lines() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("stderr.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args([
-            "serve",
-            "--log-format",
-            "json",
-            "--addr",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .args(common::process_args())
-        .env("HYSOPE_LOG", "info,hysope::plugin=debug")
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
-    /// Kills the server however the test ends.
-    struct Server(std::process::Child);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let server_process = Server(child);
-    let server = data.join("server.json");
-    let started = Instant::now();
-    let addr = loop {
-        if let Some(url) = std::fs::read(&server)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| v["url"].as_str().map(str::to_string))
-        {
-            break url.trim_start_matches("http://").to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no server.json"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut args = vec!["--log-format".to_string(), "json".into()];
+    args.extend(common::process_args());
+    // `paced`: the test guest that logs a line at each of its steps.
+    let paced = hysope_test_components::workspace_root().join("portal/test/processes");
+    args.extend(["--processes".to_string(), paced.display().to_string()]);
+    let (server, addr) = common::serve_quietly(
+        &data,
+        &args,
+        &[("HYSOPE_LOG", "info,hysope::plugin=debug")],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
     let token = common::make_token(&data, "ada", "user");
     let auth = format!("Authorization: Bearer {token}");
-    // A synchronous job: its end is logged in its span, inside the request's.
+    // A synchronous job: its plugin's lines and its end are logged in its span,
+    // inside the request's.
     let (status, body) = common::request(
         &addr,
         "POST",
-        "/processes/echo/execution",
+        "/processes/paced/execution",
         &[
             &auth,
             "Content-Type: application/json",
             "X-Request-Id: req-logs-42",
         ],
-        r#"{"inputs": {"stringInput": "logged"}}"#,
+        r#"{"inputs": {"steps": 2, "millis": 10}}"#,
     )
     .unwrap();
     assert_eq!(status, 200, "{body}");
@@ -82,7 +54,7 @@ fn json_logs_carry_the_request_id_into_the_job_and_its_plugin() {
     .unwrap();
     assert_eq!(status, 200);
     std::thread::sleep(Duration::from_millis(300));
-    drop(server_process);
+    drop(server);
 
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<Value> = BufReader::new(text.as_bytes())
@@ -115,10 +87,15 @@ fn json_logs_carry_the_request_id_into_the_job_and_its_plugin() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["name"] == "job" && s["process_id"] == "echo")
+            .any(|s| s["name"] == "job" && s["process_id"] == "paced")
             && l["message"] == "job finished"
             && l["state"] == "successful"),
-        "no line of the job with the request id in\n{text}"
+        "no end of the job with the request id in\n{text}"
+    );
+    assert!(
+        ours.iter().any(|l| l["target"] == "hysope::plugin"
+            && l["message"].as_str().is_some_and(|m| !m.is_empty())),
+        "no line of the plugin with the request id in\n{text}"
     );
     assert!(
         spans_with("not a token").is_empty(),

@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -104,40 +104,16 @@ fn a_request_and_its_job_are_one_trace_at_the_collector() {
     let (endpoint, got) = receiver();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let child = Command::new(env!("CARGO_BIN_EXE_hysope"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .args(common::process_args())
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env("OTEL_SERVICE_NAME", "hysope-test")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    /// Kills the server however the test ends.
-    struct Server(std::process::Child);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _server = Server(child);
-    let started = Instant::now();
-    let addr = loop {
-        if let Some(url) = std::fs::read(data.join("server.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| v["url"].as_str().map(str::to_string))
-        {
-            break url.trim_start_matches("http://").to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no server.json"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (_server, addr) = common::serve_quietly(
+        &data,
+        &common::process_args(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_SERVICE_NAME", "hysope-test"),
+        ],
+        Stdio::null(),
+    );
     let token = common::make_token(&data, "ada", "user");
     let (status, body) = common::request(
         &addr,

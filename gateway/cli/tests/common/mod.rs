@@ -145,3 +145,48 @@ pub fn request(
         .unwrap_or(0);
     Ok((status, body.to_string()))
 }
+
+/// A server the test started, killed however the test ends.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `hysope serve --addr 127.0.0.1:0 --data-dir DATA ARGS...` with `envs`,
+/// its stderr to `stderr`; the server and its address, read from the
+/// `server.json` it writes (its stderr may be a file, or JSON lines).
+pub fn serve_quietly(
+    data: &Path,
+    args: &[String],
+    envs: &[(&str, &str)],
+    stderr: Stdio,
+) -> (Running, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_hysope"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let server = Running(child);
+    let started = std::time::Instant::now();
+    loop {
+        let url = std::fs::read(data.join("server.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["url"].as_str().map(str::to_string));
+        if let Some(url) = url {
+            return (server, url.trim_start_matches("http://").to_string());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no server.json in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
