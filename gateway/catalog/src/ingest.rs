@@ -51,6 +51,19 @@ pub enum Outcome {
     Skipped(String),
 }
 
+impl Outcome {
+    /// Its name in reports and metrics: `new`, `new-version`, `unchanged` or
+    /// `skipped`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Stored(Ingested::New(_)) => "new",
+            Outcome::Stored(Ingested::NewVersion { .. }) => "new-version",
+            Outcome::Stored(Ingested::Unchanged(_)) => "unchanged",
+            Outcome::Skipped(_) => "skipped",
+        }
+    }
+}
+
 /// Result of ingesting files.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -81,12 +94,7 @@ impl Report {
     pub fn by_outcome(&self) -> Vec<(&'static str, u64, u64)> {
         let mut out: Vec<(&'static str, u64, u64)> = Vec::new();
         for (n, (_, outcome)) in self.files.iter().enumerate() {
-            let name = match outcome {
-                Outcome::Stored(Ingested::New(_)) => "new",
-                Outcome::Stored(Ingested::NewVersion { .. }) => "new-version",
-                Outcome::Stored(Ingested::Unchanged(_)) => "unchanged",
-                Outcome::Skipped(_) => "skipped",
-            };
+            let name = outcome.name();
             let size = self.sizes.get(n).copied().unwrap_or(0);
             match out.iter_mut().find(|(o, _, _)| *o == name) {
                 Some((_, files, bytes)) => {
@@ -108,22 +116,16 @@ impl Report {
             .map(|(path, outcome)| {
                 let mut o = Map::new();
                 o.insert("path".into(), json!(path.display().to_string()));
+                o.insert("outcome".into(), json!(outcome.name()));
                 match outcome {
-                    Outcome::Stored(Ingested::New(id)) => {
-                        o.insert("outcome".into(), json!("new"));
-                        o.insert("item".into(), json!(id));
-                    }
-                    Outcome::Stored(Ingested::Unchanged(id)) => {
-                        o.insert("outcome".into(), json!("unchanged"));
+                    Outcome::Stored(Ingested::New(id) | Ingested::Unchanged(id)) => {
                         o.insert("item".into(), json!(id));
                     }
                     Outcome::Stored(Ingested::NewVersion { item, previous }) => {
-                        o.insert("outcome".into(), json!("new-version"));
                         o.insert("item".into(), json!(item));
                         o.insert("previous".into(), json!(previous));
                     }
                     Outcome::Skipped(why) => {
-                        o.insert("outcome".into(), json!("skipped"));
                         o.insert("reason".into(), json!(why));
                     }
                 }

@@ -331,7 +331,7 @@ impl Authenticator {
     /// answer, from a verification of the last [`STALE_IF_ERROR`].
     fn personal(&self, token: &str) -> std::result::Result<Identity, AuthError> {
         let hash = tokens::hash(token);
-        let verified = tokens::identify(self.tokens.as_ref(), token);
+        let verified = tokens::identify(self.tokens.as_ref(), &hash);
         let mut recent = self
             .recent
             .lock()

@@ -243,13 +243,14 @@ pub fn hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
-/// The identity of the bearer of a personal token, and when the token expires.
+/// The identity of the bearer of the personal token whose [`hash`] is
+/// `hashed`, and when the token expires.
 pub(crate) fn identify(
     store: &dyn TokenStore,
-    token: &str,
+    hashed: &str,
 ) -> std::result::Result<(Identity, Option<u64>), AuthError> {
     let record = store
-        .by_hash(&hash(token))
+        .by_hash(hashed)
         .map_err(|e| AuthError::Unavailable(format!("the token store does not answer: {e}")))?
         .ok_or_else(|| AuthError::Invalid("unknown personal token".into()))?;
     record.usable(now_ms()).map_err(AuthError::Invalid)?;

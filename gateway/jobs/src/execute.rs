@@ -227,8 +227,7 @@ impl Jobs {
 
     /// Refuses a new job when as many wait as the server takes.
     fn room(&self) -> Result<()> {
-        use std::sync::atomic::Ordering;
-        let waiting = self.queue.depth() + self.sync_waiting.load(Ordering::Relaxed);
+        let waiting = self.waiting();
         if waiting >= self.max_waiting {
             return Err(Error::Busy(format!(
                 "{waiting} jobs wait for a worker, as many as this server takes; try again later"

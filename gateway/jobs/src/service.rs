@@ -517,11 +517,17 @@ impl Jobs {
         m.render()
     }
 
+    /// Jobs waiting for a worker: queued, or synchronous ones waiting for a slot
+    /// (what `--max-waiting` bounds).
+    pub(crate) fn waiting(&self) -> usize {
+        self.queue.depth() + self.sync_waiting.load(Ordering::Relaxed)
+    }
+
     /// The checks of readiness, in order: the job store can write, the
     /// catalogue is open and can write, the queue is reachable and below its
     /// bound, every worker loop runs.
     pub fn checks(&self) -> Vec<Check> {
-        let waiting = self.queue.depth() + self.sync_waiting.load(Ordering::Relaxed);
+        let waiting = self.waiting();
         let (started, running) = (
             self.worker_loops.0.load(Ordering::Relaxed),
             self.worker_loops.1.load(Ordering::Relaxed),

@@ -87,10 +87,26 @@ struct Inner {
     /// (full, failing): redb refuses every later read and write until the file
     /// is opened again, so the server reports itself not ready with this reason
     /// until the committing thread has opened it again and written to it.
-    fault: Mutex<Option<String>>,
+    fault: Mutex<Option<Fault>>,
     /// Every commit records redb's allocator state ([`SharedDb::set_quick_repair`]).
     quick_repair: AtomicBool,
     observer: OnceLock<CommitObserver>,
+}
+
+/// Why the file cannot be written: the failed commit's error, and that of
+/// the last attempt to open the file again, if it failed too.
+struct Fault {
+    cause: String,
+    reopening: Option<String>,
+}
+
+impl Fault {
+    fn text(&self) -> String {
+        match &self.reopening {
+            None => self.cause.clone(),
+            Some(e) => format!("{}; opened again, it still fails: {e}", self.cause),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -199,7 +215,8 @@ impl SharedDb {
     /// or its disk has less room than [`headroom`] (`None` when it is healthy).
     pub fn fault(&self) -> Option<String> {
         lock(&self.inner.fault)
-            .clone()
+            .as_ref()
+            .map(Fault::text)
             .or_else(|| self.inner.cramped())
     }
 
@@ -445,14 +462,8 @@ impl Inner {
                 retry.delay = (retry.delay * 2).min(Retry::LONGEST);
                 retry.next = Some(Instant::now() + retry.delay);
                 tracing::warn!(error = %e, retry_in = ?retry.delay, "the store still cannot write");
-                let mut fault = lock(&self.fault);
-                if let Some(first) = fault.as_mut() {
-                    let first = first
-                        .split("; opened again")
-                        .next()
-                        .unwrap_or_default()
-                        .to_string();
-                    *fault = Some(format!("{first}; opened again, it still fails: {e}"));
+                if let Some(fault) = lock(&self.fault).as_mut() {
+                    fault.reopening = Some(e.to_string());
                 }
             }
         }
@@ -507,7 +518,10 @@ impl Inner {
                 if fault.is_none() {
                     tracing::error!(error = %e, "the store cannot write; the server is not ready until it can (it opens the file again, at growing intervals)");
                 }
-                *fault = Some(format!("the store cannot write: {e}"));
+                *fault = Some(Fault {
+                    cause: format!("the store cannot write: {e}"),
+                    reopening: None,
+                });
             }
             Err(_) => {}
         }
