@@ -139,6 +139,60 @@ pub mod catalog_store {
         assert_eq!(new["properties"]["end_datetime"], "2019-01-01T00:00:00Z");
     }
 
+    /// The change feed (issue 24's production rules follow it): one change per
+    /// new item and per new version, in commit order, none for a file or a
+    /// document stored again unchanged; read from any point.
+    pub fn the_change_feed_has_new_items_and_versions_never_repeats(
+        store: &dyn CatalogStore,
+        work: &Path,
+    ) {
+        assert!(store.changes(0, 10).unwrap().is_empty());
+        let usgs = shared_data().join("usgs");
+        ingest_paths(store, std::slice::from_ref(&usgs), |_, _, _, _| {}).unwrap();
+        let first = store.changes(0, 100).unwrap();
+        assert_eq!(first.len(), 3, "{first:?}");
+        assert_eq!(first.iter().map(|c| c.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        for change in &first {
+            assert!(change.collection.starts_with("USGS_NWIS_"), "{change:?}");
+            assert_eq!(change.version.len(), 64, "a sha256: {change:?}");
+            let item = store.item(&change.collection, &change.item).unwrap();
+            assert!(item.is_some(), "{change:?}");
+        }
+        // The same files again: nothing new.
+        ingest_paths(store, std::slice::from_ref(&usgs), |_, _, _, _| {}).unwrap();
+        assert_eq!(store.changes(0, 100).unwrap(), first);
+        // A changed file: a new version, one change naming it.
+        let changed = work.join("waterservices_peaks.txt");
+        let mut text = std::fs::read_to_string(usgs.join("waterservices_peaks.txt")).unwrap();
+        text.push_str("USGS\t01594440\t2019-01-01\t\t5000\t\t13.00\t\t\t\t\t\t\n");
+        std::fs::write(&changed, text).unwrap();
+        let report = ingest_paths(store, &[changed], |_, _, _, _| {}).unwrap();
+        let Outcome::Stored(Ingested::NewVersion { item, .. }) = &report.files[0].1 else {
+            panic!("{:?}", report.files)
+        };
+        let after = store.changes(3, 100).unwrap();
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert_eq!((after[0].seq, &after[0].item), (4, item));
+        // Documents through the transactions: a new one, the same again, a changed one.
+        store
+            .put_collection(&json!({"type": "Collection", "id": "fed", "stac_version": "1.0.0",
+                "description": "d", "license": "CC0-1.0", "links": [],
+                "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[null, null]]}}}))
+            .unwrap();
+        let mut doc = json!({"type": "Feature", "stac_version": "1.0.0", "id": "a", "collection": "fed",
+            "geometry": {"type": "Point", "coordinates": [1.0, 43.0]}, "bbox": [1.0, 43.0, 1.0, 43.0],
+            "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [], "assets": {}});
+        store.put_items(std::slice::from_ref(&doc)).unwrap();
+        store.put_items(std::slice::from_ref(&doc)).unwrap();
+        doc["properties"]["swot:quality"] = json!(1);
+        store.put_items(std::slice::from_ref(&doc)).unwrap();
+        let fed = store.changes(4, 100).unwrap();
+        assert_eq!(fed.len(), 2, "{fed:?}");
+        assert!(fed.iter().all(|c| c.collection == "fed" && c.item == "a"));
+        assert_ne!(fed[0].version, fed[1].version);
+        assert_eq!(store.changes(0, 2).unwrap().len(), 2, "a limit");
+    }
+
     /// Truncated and foreign files are skipped with a reason.
     pub fn truncated_and_foreign_files_are_skipped_with_a_reason(
         store: &dyn CatalogStore,
@@ -518,6 +572,15 @@ macro_rules! catalog_store_suite {
                 let (_guard, store) = $make;
                 let work = tempfile::tempdir().unwrap();
                 case::reingesting_is_a_no_op_and_a_changed_file_is_a_new_version(
+                    &store,
+                    work.path(),
+                );
+            }
+            #[test]
+            fn the_change_feed_has_new_items_and_versions_never_repeats() {
+                let (_guard, store) = $make;
+                let work = tempfile::tempdir().unwrap();
+                case::the_change_feed_has_new_items_and_versions_never_repeats(
                     &store,
                     work.path(),
                 );

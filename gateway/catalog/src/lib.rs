@@ -26,4 +26,4 @@ pub use hysope_store::SharedDb;
 pub use ingest::Product;
 pub use redb_store::RedbCatalog;
 pub use search::{Page, PageStart, SearchQuery};
-pub use store::{CatalogStore, Observation};
+pub use store::{CatalogStore, ItemChange, Observation};

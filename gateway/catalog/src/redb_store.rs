@@ -21,11 +21,13 @@ use crate::features::{
 use crate::ingest::Product;
 use crate::search::{Entry, Page, PageStart, SearchQuery, StoredItem, StoredPage};
 use crate::store::{
+    ItemChange,
     CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, file_base, next_version,
     public_collection, publish_assets, source_in,
 };
 use crate::{Error, Result, SharedDb};
 use hysope_store::block_on;
+use sha2::Digest;
 
 const COLLECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("collections");
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -33,6 +35,9 @@ const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items"
 const ITEM_ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("item_entries");
 /// Item id of a product file (its name without extension) -> versions: [{sha256, item}].
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
+/// The change feed: sequence -> an [`ItemChange`] (JSON), written in the commit of
+/// the item it records.
+const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
 /// kind \x1f feature id \x1f time \x1f item id -> the observation's properties.
 const OBSERVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("observations");
 /// (kind, feature id) -> its [`FeatureRecord`] without geometry (JSON).
@@ -114,6 +119,28 @@ fn put_item_row(txn: &redb::WriteTransaction, entry: &Entry, bytes: &[u8]) -> Re
     txn.open_table(ITEMS)?.insert(key, bytes)?;
     txn.open_table(ITEM_ENTRIES)?
         .insert(key, encode_entry(entry).as_slice())?;
+    Ok(())
+}
+
+/// Appends a change of an item to the feed, in the item's transaction.
+fn record_change(
+    txn: &redb::WriteTransaction,
+    collection: &str,
+    item: &str,
+    version: String,
+) -> Result<()> {
+    let mut changes = txn.open_table(CHANGES)?;
+    let seq = changes.last()?.map_or(0, |(k, _)| k.value()) + 1;
+    let change = ItemChange {
+        seq,
+        collection: collection.to_string(),
+        item: item.to_string(),
+        version,
+        time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    changes.insert(seq, serde_json::to_vec(&change)?.as_slice())?;
     Ok(())
 }
 
@@ -216,6 +243,15 @@ impl RedbCatalog {
             }
             if let Some(c) = touched.get_mut(entry.collection.as_str()) {
                 extend(c, entry);
+            }
+            let key = (entry.collection.as_str(), entry.id.as_str());
+            let same = txn
+                .open_table(ITEMS)?
+                .get(key)?
+                .is_some_and(|stored| stored.value() == bytes.as_slice());
+            if !same {
+                let version = hex::encode(sha2::Sha256::digest(bytes));
+                record_change(txn, &entry.collection, &entry.id, version)?;
             }
             put_item_row(txn, entry, bytes)?;
         }
@@ -801,6 +837,7 @@ impl CatalogStore for RedbCatalog {
                 serde_json::to_vec(&stored)?.as_slice(),
             )?;
             put_item_row(&txn, &entry, &encode_item(&item)?)?;
+            record_change(&txn, &collection_id, &item_id, checksum.to_string())?;
             let mut table = txn.open_table(OBSERVATIONS)?;
             for o in &observations {
                 let key = observation_key(o.kind, &o.feature_id, &o.time, &item_id);
@@ -918,6 +955,20 @@ impl CatalogStore for RedbCatalog {
     fn item_count(&self) -> Result<u64> {
         let read = self.db.begin_read()?;
         Ok(read.open_table(ITEMS)?.len()?)
+    }
+
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<ItemChange>> {
+        let read = self.db.begin_read()?;
+        let table = match read.open_table(CHANGES) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .range(after.saturating_add(1)..)?
+            .take(limit)
+            .map(|row| Ok(serde_json::from_slice(row?.1.value())?))
+            .collect()
     }
 }
 

@@ -108,6 +108,11 @@ pub trait CatalogStore: Send + Sync {
     fn asset_source(&self, collection: &str, item: &str, asset: &str) -> Result<Option<String>>;
     /// Number of items.
     fn item_count(&self) -> Result<u64>;
+    /// The items that entered the catalogue or changed after the change `after`
+    /// (0: from the start), at most `limit`, oldest first: the feed production
+    /// rules follow. A change is written in the commit of the item it records; an
+    /// item stored again unchanged (the same file, the same document) makes none.
+    fn changes(&self, after: u64, limit: usize) -> Result<Vec<ItemChange>>;
     /// Number of items of each collection, by collection id.
     fn item_counts(&self) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();
@@ -128,6 +133,22 @@ pub trait CatalogStore: Send + Sync {
     fn fault(&self) -> Option<String> {
         None
     }
+}
+
+/// An item that entered the catalogue, or a new version or document of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ItemChange {
+    /// Its place in the feed, from 1, in commit order.
+    pub seq: u64,
+    /// The item's collection.
+    pub collection: String,
+    /// The item's id.
+    pub item: String,
+    /// What was stored: the file's sha256 for an ingested file, the stored
+    /// document's sha256 otherwise.
+    pub version: String,
+    /// When, in milliseconds since the epoch.
+    pub time: u64,
 }
 
 /// The `id` of a document a store is given (`what`: "item", "collection").
