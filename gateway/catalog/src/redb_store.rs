@@ -21,9 +21,8 @@ use crate::features::{
 use crate::ingest::Product;
 use crate::search::{Entry, Page, PageStart, SearchQuery, StoredItem, StoredPage};
 use crate::store::{
-    ItemChange,
-    CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, file_base, next_version,
-    public_collection, publish_assets, source_in,
+    CatalogStore, Ingested, ItemChange, ItemsCommit, Observation, document_id, extend, file_base,
+    next_version, public_collection, publish_assets, source_in,
 };
 use crate::{Error, Result, SharedDb};
 use hysope_store::block_on;
@@ -132,7 +131,7 @@ fn record_change(
     let mut changes = txn.open_table(CHANGES)?;
     let seq = changes.last()?.map_or(0, |(k, _)| k.value()) + 1;
     let change = ItemChange {
-        seq,
+        position: position_of(seq),
         collection: collection.to_string(),
         item: item.to_string(),
         version,
@@ -142,6 +141,11 @@ fn record_change(
     };
     changes.insert(seq, serde_json::to_vec(&change)?.as_slice())?;
     Ok(())
+}
+
+/// The feed position of the embedded store's change `seq`.
+fn position_of(seq: u64) -> String {
+    format!("{seq:020}")
 }
 
 /// Removes an item and its index entry; true when it was there.
@@ -957,7 +961,15 @@ impl CatalogStore for RedbCatalog {
         Ok(read.open_table(ITEMS)?.len()?)
     }
 
-    fn changes(&self, after: u64, limit: usize) -> Result<Vec<ItemChange>> {
+    fn changes(&self, after: &str, limit: usize) -> Result<Vec<ItemChange>> {
+        let after = match after {
+            "" => 0,
+            text => text.parse::<u64>().map_err(|_| {
+                Error::InvalidParameter(format!(
+                    "{text:?} is not a position of this catalogue's changes"
+                ))
+            })?,
+        };
         let read = self.db.begin_read()?;
         let table = match read.open_table(CHANGES) {
             Ok(table) => table,

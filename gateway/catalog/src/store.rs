@@ -108,11 +108,13 @@ pub trait CatalogStore: Send + Sync {
     fn asset_source(&self, collection: &str, item: &str, asset: &str) -> Result<Option<String>>;
     /// Number of items.
     fn item_count(&self) -> Result<u64>;
-    /// The items that entered the catalogue or changed after the change `after`
-    /// (0: from the start), at most `limit`, oldest first: the feed production
-    /// rules follow. A change is written in the commit of the item it records; an
-    /// item stored again unchanged (the same file, the same document) makes none.
-    fn changes(&self, after: u64, limit: usize) -> Result<Vec<ItemChange>>;
+    /// The items that entered the catalogue or changed after the position
+    /// `after` (`""`: from the start), at most `limit`, in the order of their
+    /// commits: the feed production rules follow. A change is written in the
+    /// commit of the item it records, and is read only once no change can
+    /// commit before it; an item stored again unchanged (the same file, the same
+    /// document) makes none.
+    fn changes(&self, after: &str, limit: usize) -> Result<Vec<ItemChange>>;
     /// Number of items of each collection, by collection id.
     fn item_counts(&self) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();
@@ -138,8 +140,9 @@ pub trait CatalogStore: Send + Sync {
 /// An item that entered the catalogue, or a new version or document of it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ItemChange {
-    /// Its place in the feed, from 1, in commit order.
-    pub seq: u64,
+    /// Its place in the feed: positions sort as text in commit order (the
+    /// embedded store's sequence, PostgreSQL's transaction id and sequence).
+    pub position: String,
     /// The item's collection.
     pub collection: String,
     /// The item's id.

@@ -22,8 +22,9 @@ use hysope_catalog::store::{
     CatalogStore, Ingested, ItemsCommit, Observation, document_id, extend, file_base, next_version,
     public_collection, publish_assets, source_in,
 };
-use hysope_catalog::{Error as CatalogError, Page, PageStart, Result, SearchQuery};
+use hysope_catalog::{Error as CatalogError, ItemChange, Page, PageStart, Result, SearchQuery};
 use serde_json::{Map, Value, json};
+use sha2::Digest;
 
 use crate::{Error, Param, Pg};
 
@@ -73,6 +74,26 @@ CREATE TABLE IF NOT EXISTS hysope.feature_names (
     PRIMARY KEY (key, kind, name, id)
 );
 CREATE INDEX IF NOT EXISTS feature_names_of ON hysope.feature_names (kind, id);
+-- The change feed (hysope_catalog::ItemChange): a row written in the transaction
+-- of the item it records, read in the order of (transaction id, sequence) and
+-- only below the oldest transaction still running, so that no change can commit
+-- behind a reader. The version each item was last stored with: an item stored
+-- again unchanged makes no change.
+CREATE TABLE IF NOT EXISTS hysope.item_versions (
+    collection text COLLATE \"C\" NOT NULL,
+    id text COLLATE \"C\" NOT NULL,
+    version text NOT NULL,
+    PRIMARY KEY (collection, id)
+);
+CREATE TABLE IF NOT EXISTS hysope.catalog_changes (
+    xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    seq bigserial NOT NULL,
+    collection text NOT NULL,
+    item text NOT NULL,
+    version text NOT NULL,
+    time bigint NOT NULL,
+    PRIMARY KEY (xid, seq)
+);
 -- The numbers of Hysope's products as pgstac queryables: pgstac compares and
 -- sorts an undeclared property as text (pass 372 before pass 51). Declared
 -- once; an operator's own declaration of the same name is left as it is.
@@ -519,6 +540,44 @@ impl PgCatalog {
 
 /// Reads a collection for update in `tx`, whether it exists or not: its stored
 /// content (extent flags included), or None.
+/// Records the changes of `items` (collection, id, version) in the feed, in the
+/// transaction that stores them: those whose version differs from the one
+/// stored last (a batch's later copy of an item wins).
+async fn record_changes(
+    tx: &tokio_postgres::Transaction<'_>,
+    items: &[(String, String, String)],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let mut last: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for (collection, id, version) in items {
+        last.insert((collection, id), version);
+    }
+    let mut columns: [Vec<&str>; 3] = Default::default();
+    for ((collection, id), version) in last {
+        columns[0].push(collection);
+        columns[1].push(id);
+        columns[2].push(version);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    tx.execute(
+        "WITH input AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(collection, id, version)
+         ), changed AS (
+             INSERT INTO hysope.item_versions AS iv (collection, id, version)
+             SELECT collection, id, version FROM input
+             ON CONFLICT (collection, id) DO UPDATE SET version = EXCLUDED.version
+                 WHERE iv.version <> EXCLUDED.version
+             RETURNING iv.collection, iv.id, iv.version
+         )
+         INSERT INTO hysope.catalog_changes (collection, item, version, time)
+         SELECT collection, id, version, $4 FROM changed",
+        &[&columns[0], &columns[1], &columns[2], &now],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn locked_collection(
     tx: &deadpool_postgres::Transaction<'_>,
     id: &str,
@@ -896,23 +955,34 @@ impl CatalogStore for PgCatalog {
                 Err(e) => return Box::pin(std::future::ready(Err(e))),
             }
         }
-        let batches: Vec<(String, Vec<Entry>, String)> = by_collection
-            .into_iter()
-            .map(|(c, (entries, items))| {
-                let rows: Vec<String> = items.iter().map(|i| to_pgstac(i)).collect();
-                (c, entries, format!("[{}]", rows.join(",")))
-            })
-            .collect();
+        // Each item's version: the sha256 of the document as it is written.
+        let batches: Vec<(String, Vec<Entry>, String, Vec<(String, String, String)>)> =
+            by_collection
+                .into_iter()
+                .map(|(c, (entries, items))| {
+                    let rows: Vec<String> = items.iter().map(|i| to_pgstac(i)).collect();
+                    let versions = entries
+                        .iter()
+                        .zip(&rows)
+                        .map(|(e, row)| {
+                            let digest = sha2::Sha256::digest(row.as_bytes());
+                            (e.collection.clone(), e.id.clone(), hex::encode(digest))
+                        })
+                        .collect();
+                    (c, entries, format!("[{}]", rows.join(",")), versions)
+                })
+                .collect();
         let pool = self.pg.pool().clone();
         let done = self.pg.spawn(async move {
             let mut client = pool.get().await?;
             let tx = crate::begin(&mut client, durable).await?;
-            for (collection, entries, items) in &batches {
+            for (collection, entries, items, versions) in &batches {
                 let Some(mut stored) = locked_collection(&tx, collection).await? else {
                     return Err(carry(CatalogError::NoSuchCollection(collection.clone())));
                 };
                 tx.execute("SELECT pgstac.upsert_items($1::text::jsonb)", &[items])
                     .await?;
+                record_changes(&tx, versions).await?;
                 for entry in entries {
                     extend(&mut stored, entry);
                 }
@@ -1111,6 +1181,8 @@ impl CatalogStore for PgCatalog {
                     &[&to_pgstac(&item)],
                 )
                 .await?;
+                record_changes(&tx, &[(collection_id.clone(), item_id.clone(), checksum.clone())])
+                    .await?;
                 let [kinds, features, times, properties] = &columns;
                 tx.execute(
                     "INSERT INTO hysope.observations (kind, feature_id, time, item_id, properties)
@@ -1324,6 +1396,53 @@ impl CatalogStore for PgCatalog {
                     .await?
                     .get(0);
                 Ok(n.max(0) as u64)
+            })
+            .map_err(store_error)
+    }
+
+    fn changes(&self, after: &str, limit: usize) -> Result<Vec<ItemChange>> {
+        let (xid, seq) = match after {
+            "" => ("0".to_string(), 0i64),
+            text => text
+                .split_once('.')
+                .and_then(|(x, s)| {
+                    Some((x.parse::<u64>().ok()?.to_string(), s.parse::<i64>().ok()?))
+                })
+                .ok_or_else(|| {
+                    CatalogError::InvalidParameter(format!(
+                        "{text:?} is not a position of this catalogue's changes"
+                    ))
+                })?,
+        };
+        let limit = limit.min(100_000) as i64;
+        let pool = self.pg.pool().clone();
+        self.pg
+            .block(async move {
+                let client = pool.get().await?;
+                let rows = client
+                    .query(
+                        "SELECT xid::text, seq, collection, item, version, time
+                         FROM hysope.catalog_changes
+                         WHERE (xid, seq) > ($1::text::xid8, $2)
+                           AND xid < pg_snapshot_xmin(pg_current_snapshot())
+                         ORDER BY xid, seq LIMIT $3",
+                        &[&xid, &seq, &limit],
+                    )
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| ItemChange {
+                        position: format!(
+                            "{:020}.{:020}",
+                            r.get::<_, String>(0).parse::<u64>().unwrap_or(0),
+                            r.get::<_, i64>(1)
+                        ),
+                        collection: r.get(2),
+                        item: r.get(3),
+                        version: r.get(4),
+                        time: r.get::<_, i64>(5).max(0) as u64,
+                    })
+                    .collect())
             })
             .map_err(store_error)
     }
