@@ -55,6 +55,8 @@ fn main() -> anyhow::Result<()> {
             dispatched: false,
             log: Vec::new(),
             request_id: None,
+            rule: None,
+            rule_chain: Vec::new(),
         });
         if batch.len() == 10_000 {
             store.put_all(&batch)?;

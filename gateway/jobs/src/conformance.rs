@@ -40,6 +40,8 @@ pub fn job(id: &str, created: u64, status: Status) -> Job {
         dispatched: false,
         log: Vec::new(),
         request_id: None,
+        rule: None,
+        rule_chain: Vec::new(),
     }
 }
 

@@ -221,6 +221,8 @@ impl Jobs {
             dispatched: false,
             log: Vec::new(),
             request_id: None,
+            rule: None,
+            rule_chain: Vec::new(),
         };
         Ok((job, asynchronous))
     }
@@ -240,6 +242,25 @@ impl Jobs {
     pub async fn accept(&self, job: &Job) -> Result<()> {
         self.room()?;
         self.store.submit(std::slice::from_ref(job), true).await?;
+        self.queue_accepted(job).await
+    }
+
+    /// Accepts a job only when no job of its id exists (a production rule's,
+    /// whose id its trigger decides): written over no record, durably, then
+    /// queued. False, and nothing written, when the job existed.
+    pub async fn accept_once(&self, job: &Job) -> Result<bool> {
+        self.room()?;
+        let mut job = job.clone();
+        job.revision = 1;
+        if !self.store.swap(&job, true).await? {
+            return Ok(false);
+        }
+        self.queue_accepted(&job).await?;
+        Ok(true)
+    }
+
+    /// Counts and queues a job whose record is durable.
+    async fn queue_accepted(&self, job: &Job) -> Result<()> {
         crash_point("accept-committed");
         self.metrics
             .job_moved(&job.process_id, None, Status::Accepted);

@@ -147,6 +147,13 @@ pub struct Job {
     /// the log lines of its run and its plugins' runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The production rule that made it, if one did ([`crate::rules`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The rules its inputs were made through, and its own last: its result
+    /// item keeps them (`hysope:rules`), the guard against cycles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_chain: Vec<String>,
 }
 
 /// The log lines a job keeps.

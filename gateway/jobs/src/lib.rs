@@ -25,6 +25,7 @@ pub mod provenance;
 mod queue;
 mod redb_store;
 pub mod results;
+pub mod rules;
 mod service;
 mod store;
 pub mod worker;

@@ -46,6 +46,10 @@ pub struct Metrics {
     component_loads: IntCounterVec,
     /// The process's own metrics, read from `/proc` at each scrape.
     process: crate::process_metrics::ProcessMetrics,
+    /// Changes the production rules read, by rule and outcome.
+    rule_triggers: IntCounterVec,
+    /// Seconds from an item's entry into the catalogue to its rule's job.
+    rule_lag: HistogramVec,
 }
 
 impl Metrics {
@@ -159,6 +163,23 @@ impl Metrics {
             &["source"],
         )?;
         let process = crate::process_metrics::ProcessMetrics::new()?;
+        let rule_triggers = IntCounterVec::new(
+            Opts::new(
+                "hysope_rule_triggers_total",
+                "Catalogue changes a production rule acted on, by rule and outcome (job, repeated, skipped, cycle)",
+            ),
+            &["rule", "outcome"],
+        )?;
+        let rule_lag = HistogramVec::new(
+            HistogramOpts::new(
+                "hysope_rule_lag_seconds",
+                "Time from an item's entry into the catalogue (or a period's end) to its rule's job being accepted",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0]),
+            &["rule"],
+        )?;
+        registry.register(Box::new(rule_triggers.clone()))?;
+        registry.register(Box::new(rule_lag.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_duration.clone()))?;
         registry.register(Box::new(jobs.clone()))?;
@@ -194,7 +215,17 @@ impl Metrics {
             store_commit,
             component_loads,
             process,
+            rule_triggers,
+            rule_lag,
         })
+    }
+
+    /// Counts a change a rule acted on, and the lag of the job it made.
+    pub fn rule_fired(&self, rule: &str, outcome: &str, lag: Option<f64>) {
+        self.rule_triggers.with_label_values(&[rule, outcome]).inc();
+        if let Some(lag) = lag {
+            self.rule_lag.with_label_values(&[rule]).observe(lag);
+        }
     }
 
     /// Sets the readiness gauges from the checks.

@@ -281,6 +281,7 @@ fn item(
             "hysope:components": components.iter().map(|(name, sha)| json!({"component": name, "sha256": sha})).collect::<Vec<_>>(),
             "hysope:inputs": public_inputs(&Value::Object(job.inputs.clone())),
             "hysope:owner": job.owner,
+            "hysope:rules": job.rule_chain,
         },
         "links": links,
         "assets": assets,

@@ -110,6 +110,26 @@ pub fn routes() -> Routes {
             get(super::status::status),
         )
         .route(
+            "/rules",
+            &[(Method::GET, Review), (Method::POST, Review)],
+            get(super::rules::list).post(super::rules::create),
+        )
+        .route(
+            "/rules/{id}",
+            &[(Method::GET, Review), (Method::DELETE, Review)],
+            get(super::rules::show).delete(super::rules::remove),
+        )
+        .route(
+            "/rules/{id}/pause",
+            &[(Method::POST, Review)],
+            post(super::rules::pause),
+        )
+        .route(
+            "/rules/{id}/resume",
+            &[(Method::POST, Review)],
+            post(super::rules::resume),
+        )
+        .route(
             "/admin/tokens",
             &[(Method::GET, Tokens), (Method::POST, Tokens)],
             get(super::tokens::list).post(super::tokens::create),

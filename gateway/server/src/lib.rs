@@ -22,8 +22,9 @@ pub mod openapi;
 pub mod plugin_check;
 pub mod portal;
 pub mod query;
+pub mod rules;
 pub mod stac;
-pub mod status;
+mod status;
 pub mod tokens;
 pub mod uploads;
 
@@ -253,6 +254,10 @@ pub struct State {
     pub(crate) traffic: status::Traffic,
     /// The portal's content security policy ([`portal::csp_for`]).
     pub(crate) portal_csp: axum::http::HeaderValue,
+    /// The production rules (`/rules`, [`hysope_jobs::rules`]).
+    pub(crate) rules: Arc<dyn hysope_jobs::rules::RuleStore>,
+    /// Wakes the rules' dispatcher (an ingestion, new items).
+    pub(crate) rules_wake: Arc<tokio::sync::Notify>,
 }
 
 impl State {
@@ -586,6 +591,11 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         deployments,
     })?);
     jobs.load_deployments()?;
+    // Production rules: kept in the server's file (each gateway's own).
+    let rules: Arc<dyn hysope_jobs::rules::RuleStore> = Arc::new(
+        hysope_jobs::rules::RedbRuleStore::open_shared(shared_db.clone())?,
+    );
+    let rules_wake = Arc::new(tokio::sync::Notify::new());
     let commits = jobs.metrics().store_commit.clone();
     shared_db.observe_commits(move |took, durable| {
         commits
@@ -613,6 +623,14 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         )),
         traffic: status::Traffic::default(),
         portal_csp: portal::csp_for(config.oidc.as_ref()),
+        rules: rules.clone(),
+        rules_wake: rules_wake.clone(),
     });
+    hysope_jobs::rules::spawn_dispatcher(
+        state.jobs.clone(),
+        rules,
+        rules_wake,
+        std::time::Duration::from_millis(500),
+    );
     Ok((state, requeued))
 }

@@ -104,6 +104,9 @@ pub fn document(base: &str, access: &Access) -> Value {
     if let (Some(paths), Value::Object(probes)) = (doc["paths"].as_object_mut(), probe_paths()) {
         paths.extend(probes);
     }
+    if let (Some(paths), Value::Object(rules)) = (doc["paths"].as_object_mut(), rule_paths()) {
+        paths.extend(rules);
+    }
     refusable_queries(
         &mut doc,
         error("a wrong query parameter (not of its type, or given twice)"),
@@ -809,6 +812,47 @@ fn probe_paths() -> Value {
             "responses": {"200": text("ok, or the checks with verbose"),
                 "400": error("an unknown parameter or check"),
                 "503": text("the checks, the failing ones with their reasons")}}}
+    })
+}
+
+/// `/rules`: the production rules (operators).
+fn rule_paths() -> Value {
+    let rule = json!({"type": "object", "required": ["id", "process", "trigger", "state", "position", "counts"],
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "process": {"type": "string"},
+            "trigger": {"type": "object", "required": ["type", "collections"], "properties": {
+                "type": {"type": "string", "enum": ["item", "schedule"]},
+                "collections": {"type": "array", "items": {"type": "string"}},
+                "every": {"type": "integer", "description": "a schedule's period, seconds"},
+                "filter": {"description": "CQL2 text or JSON on the item"}}},
+            "inputs": {"type": "object", "additionalProperties": {"type": "object"},
+                "description": "input id -> {\"asset\": KEY} | {\"property\": NAME} | {\"value\": V} | {\"previous\": {\"same\": [NAME]}, \"asset\": KEY} | {\"assets\": KEY} (schedules)"},
+            "state": {"type": "string", "enum": ["active", "paused"]},
+            "position": {"type": "string"},
+            "backfill": {"type": "object"},
+            "counts": {"type": "object"},
+            "recent_jobs": {"type": "array", "items": {"type": "string"}}}});
+    let one = json!({"description": "the rule", "content": {"application/json": {"schema": rule.clone()}}});
+    let id = path_param("ruleId");
+    json!({
+        "/rules": {
+            "get": {"operationId": "getRules", "summary": "the production rules",
+                "responses": {"200": {"description": "the rules", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"rules": {"type": "array", "items": rule}}}}}}}},
+            "post": {"operationId": "createRule",
+                "summary": "make a production rule: run a process on each item entering the catalogue (or every period); backfill: true runs it on the items already there",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"201": one.clone(), "400": error("a wrong rule (says what and where)"),
+                    "409": error("a rule of that id exists, or the server has as many rules as it takes")}}},
+        "/rules/{ruleId}": {
+            "get": {"operationId": "getRule", "summary": "one rule, its counts, backfill progress and latest jobs",
+                "parameters": [id.clone()], "responses": {"200": one.clone(), "404": error("no such rule")}},
+            "delete": {"operationId": "deleteRule", "summary": "remove a rule (its jobs stay)",
+                "parameters": [id.clone()], "responses": {"200": {"description": "removed"}, "404": error("no such rule")}}},
+        "/rules/{ruleId}/pause": {"post": {"operationId": "pauseRule", "summary": "stop following the catalogue (the position stays)",
+            "parameters": [id.clone()], "responses": {"200": one.clone(), "404": error("no such rule")}}},
+        "/rules/{ruleId}/resume": {"post": {"operationId": "resumeRule", "summary": "follow the catalogue again from where it stopped",
+            "parameters": [id], "responses": {"200": one, "404": error("no such rule")}}},
     })
 }
 

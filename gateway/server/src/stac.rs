@@ -983,5 +983,8 @@ async fn ingest(
         report.extend(more);
     }
     state.jobs().metrics().ingested(&report.by_outcome());
+    if report.stored() > 0 {
+        state.rules_wake.notify_one();
+    }
     Ok(json_response(StatusCode::OK, &report.to_json()))
 }

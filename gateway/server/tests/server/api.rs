@@ -52,6 +52,8 @@ fn job(id: &str, status: Status, attempts: u32) -> Job {
         dispatched: false,
         log: Vec::new(),
         request_id: None,
+        rule: None,
+        rule_chain: Vec::new(),
     }
 }
 

@@ -11,5 +11,6 @@ mod features;
 mod identity;
 mod portal;
 mod registry;
+mod rules;
 mod stac;
 mod trust;
