@@ -274,7 +274,30 @@ impl RedbCatalog {
     /// catalogue's writes share their commits with theirs.
     pub fn open_shared(db: Arc<SharedDb>) -> Result<Self> {
         let started = std::time::Instant::now();
+        // A file from before the change feed: its feed starts with every item
+        // it holds, so that a rule's backfill reaches them.
+        let feed_is_new = match db.begin_read()?.open_table(CHANGES) {
+            Ok(_) => false,
+            Err(redb::TableError::TableDoesNotExist(_)) => true,
+            Err(e) => return Err(e.into()),
+        };
         let txn = db.begin_write()?;
+        if feed_is_new {
+            txn.open_table(CHANGES)?;
+            let mut seeded = Vec::new();
+            {
+                let items = txn.open_table(ITEMS)?;
+                for row in items.iter()? {
+                    let (key, bytes) = row?;
+                    let (collection, id) = key.value();
+                    let version = hex::encode(sha2::Sha256::digest(bytes.value()));
+                    seeded.push((collection.to_string(), id.to_string(), version));
+                }
+            }
+            for (collection, id, version) in seeded {
+                record_change(&txn, &collection, &id, version)?;
+            }
+        }
         {
             txn.open_table(COLLECTIONS)?;
             txn.open_table(ITEMS)?;
@@ -1000,6 +1023,32 @@ mod tests {
         )
         .unwrap();
         (dir, path)
+    }
+
+    /// A file from before the change feed gets one at its first open, holding
+    /// every item it has (a rule's backfill reaches them).
+    #[test]
+    fn a_file_without_a_change_feed_gets_one_with_every_item() {
+        let (_dir, path) = ingested();
+        let items = {
+            let db = SharedDb::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.delete_table(CHANGES).unwrap();
+            txn.commit().unwrap();
+            db.begin_read()
+                .unwrap()
+                .open_table(ITEMS)
+                .unwrap()
+                .len()
+                .unwrap()
+        };
+        let store = RedbCatalog::open(&path).unwrap();
+        let feed = store.changes("", 100_000).unwrap();
+        assert_eq!(feed.len() as u64, items);
+        assert!(items > 10);
+        drop(store);
+        let store = RedbCatalog::open(&path).unwrap();
+        assert_eq!(store.changes("", 100_000).unwrap(), feed, "seeded once");
     }
 
     fn all(store: &RedbCatalog) -> Vec<(String, String)> {

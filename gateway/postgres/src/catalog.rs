@@ -85,15 +85,27 @@ CREATE TABLE IF NOT EXISTS hysope.item_versions (
     version text NOT NULL,
     PRIMARY KEY (collection, id)
 );
-CREATE TABLE IF NOT EXISTS hysope.catalog_changes (
-    xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    seq bigserial NOT NULL,
-    collection text NOT NULL,
-    item text NOT NULL,
-    version text NOT NULL,
-    time bigint NOT NULL,
-    PRIMARY KEY (xid, seq)
-);
+-- A catalogue from before the feed: its feed starts with every item it holds
+-- (a rule's backfill reaches them).
+DO $feed$
+BEGIN
+    IF to_regclass('hysope.catalog_changes') IS NULL THEN
+        CREATE TABLE hysope.catalog_changes (
+            xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+            seq bigserial NOT NULL,
+            collection text NOT NULL,
+            item text NOT NULL,
+            version text NOT NULL,
+            time bigint NOT NULL,
+            PRIMARY KEY (xid, seq)
+        );
+        INSERT INTO hysope.catalog_changes (collection, item, version, time)
+        SELECT collection, id, encode(sha256(convert_to(content::text, 'UTF8')), 'hex'),
+               (extract(epoch FROM now()) * 1000)::bigint
+        FROM pgstac.items ORDER BY datetime, collection, id;
+    END IF;
+END
+$feed$;
 -- The numbers of Hysope's products as pgstac queryables: pgstac compares and
 -- sorts an undeclared property as text (pass 372 before pass 51). Declared
 -- once; an operator's own declaration of the same name is left as it is.
