@@ -27,6 +27,11 @@ pub struct ServeArgs {
     /// when it exists.
     #[arg(long = "processes")]
     pub process_dirs: Vec<PathBuf>,
+    /// Folder of production rules (`*.json`, the body of `POST /rules`) made at
+    /// start when no rule has their id (repeatable; `plugins/rules` holds the
+    /// bundled examples)
+    #[arg(long = "rules")]
+    pub rule_dirs: Vec<PathBuf>,
     /// Folder an input href may point into (repeatable).
     #[arg(long = "input-root")]
     pub input_roots: Vec<PathBuf>,
@@ -343,6 +348,7 @@ async fn serve(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         queue_url: args.queue_url.clone(),
         lease: args.lease,
         store_quick_repair: args.store_quick_repair,
+        rule_dirs: args.rule_dirs.clone(),
     };
     let (state, requeued) = start(config).await?;
     let processes = state.jobs().processes().all().count();

@@ -49,6 +49,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Folders of CWL documents registered as built-in processes.
     pub process_dirs: Vec<PathBuf>,
+    /// Folders of production rules (`*.json`) made at start when no rule has
+    /// their id.
+    pub rule_dirs: Vec<PathBuf>,
     /// Folders an input `href` may point into (besides the data folder's `inputs`).
     pub input_roots: Vec<PathBuf>,
     /// Jobs run at the same time.
@@ -626,6 +629,9 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         rules: rules.clone(),
         rules_wake: rules_wake.clone(),
     });
+    for dir in &config.rule_dirs {
+        crate::rules::load_dir(&state, dir)?;
+    }
     hysope_jobs::rules::spawn_dispatcher(
         state.jobs.clone(),
         rules,

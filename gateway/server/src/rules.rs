@@ -168,3 +168,36 @@ pub(crate) async fn remove(
     }
     Ok(json_response(StatusCode::OK, &json!({"deleted": id})))
 }
+
+/// Makes the rules of the `*.json` files of `dir` (each a `POST /rules` body)
+/// that no rule has the id of yet, owned by the local operator; a file that is
+/// not a rule stops the start, naming it.
+pub(crate) fn load_dir(state: &crate::State, dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("rules: cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read(&file)
+            .with_context(|| format!("rules: cannot read {}", file.display()))?;
+        let value: Value = serde_json::from_slice(&text)
+            .with_context(|| format!("{}: not JSON", file.display()))?;
+        let mut rule = rules::new_rule(
+            &state.jobs,
+            &value,
+            hysope_identity::LOCAL_OPERATOR,
+            hysope_jobs::now_ms(),
+        )
+        .map_err(|why| anyhow::anyhow!("{}: {why}", file.display()))?;
+        if state.rules.get(&rule.id)?.is_some() {
+            continue;
+        }
+        rules::place(state.catalog().as_ref(), &mut rule)?;
+        state.rules.put(&rule)?;
+        tracing::info!(rule = %rule.id, file = %file.display(), "rule made from its file");
+    }
+    Ok(())
+}

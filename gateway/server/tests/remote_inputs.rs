@@ -105,6 +105,7 @@ fn config(data: &Path, results: Option<&str>) -> Config {
         lease: hysope_jobs::DEFAULT_LEASE,
         backends: None,
         store_quick_repair: false,
+        rule_dirs: Vec::new(),
         egress: hysope_jobs::egress::EgressPolicy {
             allowed: vec!["127.0.0.1".into()],
             buckets: vec!["swot".into()],

@@ -42,6 +42,7 @@ pub fn config(data: &Path) -> Config {
         lease: hysope_jobs::DEFAULT_LEASE,
         backends: None,
         store_quick_repair: false,
+        rule_dirs: Vec::new(),
     }
 }
 

@@ -266,3 +266,68 @@ async fn backfill_and_a_chain_of_rules_without_a_loop() {
     let settled = rule(&app, "echo-again").await;
     assert_eq!(settled["counts"]["triggered"], 3, "no loop: {settled:#}");
 }
+
+/// The bundled rules (`plugins/rules`, made at start by `--rules`): every new
+/// LakeSP Prior pass runs lake-storage-change against the previous pass of the
+/// same pass number and continent (none for the first).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bundled_lake_rule_compares_a_pass_with_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let lakes = std::fs::read_dir(root().join("../shared/data/swot"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().contains("LakeSP_Prior"))
+        .unwrap();
+    let name = lakes.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.contains("_033_506_AU_20250605T"), "{name}");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let first = input.join(&name);
+    std::fs::copy(&lakes, &first).unwrap();
+    // The next cycle's pass over the same lakes, 21 days later.
+    let next = input.join(
+        name.replace("_033_506_AU_", "_034_506_AU_")
+            .replace("20250605T", "20250626T"),
+    );
+    std::fs::copy(&lakes, &next).unwrap();
+    let mut config = common::config(&dir.path().join("data"));
+    config.input_roots.push(input.clone());
+    config.rule_dirs = vec![root().join("plugins/rules")];
+    let (app, state, _) = common::app_with(config).await;
+    let all = get(&app, "/rules").await.json();
+    let ids: Vec<&str> = all["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["lake-storage-change", "river-filter"]);
+
+    assert_eq!(ingest(&app, &first).await["stored"], 1);
+    let one = until(&app, "lake-storage-change", "the first pass's job", |r| {
+        r["counts"]["triggered"] == 1
+    })
+    .await;
+    let job1 = one["recent_jobs"][0].as_str().unwrap().to_string();
+    assert_eq!(wait_job(&app, &job1).await["status"], "successful");
+    let inputs1 = state.jobs().status(&job1).unwrap().inputs;
+    assert!(
+        inputs1.get("reference").is_none(),
+        "no pass before: {inputs1:?}"
+    );
+
+    assert_eq!(ingest(&app, &next).await["stored"], 1);
+    let two = until(&app, "lake-storage-change", "the next pass's job", |r| {
+        r["counts"]["triggered"] == 2
+    })
+    .await;
+    let job2 = two["recent_jobs"][0].as_str().unwrap().to_string();
+    assert_eq!(wait_job(&app, &job2).await["status"], "successful");
+    let inputs2 = state.jobs().status(&job2).unwrap().inputs;
+    let reference = inputs2["reference"]["location"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reference.ends_with(&name), "{inputs2:?}");
+    let lakes_in = inputs2["lakes"]["location"].as_str().unwrap_or_default();
+    assert!(lakes_in.contains("_034_506_AU_"), "{inputs2:?}");
+}
