@@ -101,9 +101,10 @@ pub enum Trigger {
         filter: Option<Value>,
     },
     /// Every `every` seconds, over the items of `collections` matching `filter`
-    /// that entered the catalogue during the period before.
+    /// that entered the catalogue during the period before (periods start at
+    /// multiples of `every` since 1970, UTC).
     Schedule {
-        /// The period, in seconds (at least 60).
+        /// The period, in seconds (10 s to 366 days).
         every: u64,
         /// The collections watched.
         collections: Vec<String>,
@@ -357,8 +358,8 @@ pub fn new_rule(
             collections,
             filter,
         } => {
-            if !(60..=366 * 86_400).contains(every) {
-                return Err("trigger: every is a period of 60 s to 366 days, in seconds".into());
+            if !(10..=366 * 86_400).contains(every) {
+                return Err("trigger: every is a period of 10 s to 366 days, in seconds".into());
             }
             (collections, filter, true)
         }

@@ -331,3 +331,50 @@ async fn the_bundled_lake_rule_compares_a_pass_with_the_one_before() {
     let lakes_in = inputs2["lakes"]["location"].as_str().unwrap_or_default();
     assert!(lakes_in.contains("_034_506_AU_"), "{inputs2:?}");
 }
+
+/// A schedule rule: when its period ends, one job over the items that entered
+/// during it (here the three USGS files, as an array of files).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_rule_runs_once_over_the_items_of_its_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _state) = app(dir.path()).await;
+    let body = json!({"id": "gauges-every-10s", "process": "takes-anything",
+        "trigger": {"type": "schedule", "every": 10,
+            "collections": ["USGS_NWIS_peaks", "USGS_NWIS_values", "USGS_NWIS_ratings"]},
+        "inputs": {"files": {"assets": "data"}}});
+    let r = call(&app, "POST", "/rules", &[], &body.to_string()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let first_period = r.json()["next_period"].as_u64().unwrap();
+    assert_eq!(
+        ingest(&app, &root().join("../shared/data/usgs")).await["stored"],
+        3
+    );
+    let fired = until(&app, "gauges-every-10s", "the period's job", |r| {
+        r["counts"]["triggered"] == 1
+    })
+    .await;
+    assert!(
+        fired["next_period"].as_u64().unwrap() >= first_period + 10,
+        "{fired:#}"
+    );
+    let job = fired["recent_jobs"][0].as_str().unwrap().to_string();
+    let done = wait_job(&app, &job).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    let results = get(&app, &format!("/jobs/{job}/results")).await.json();
+    let listed = get(
+        &app,
+        results["listed"]["href"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("http://test.local"),
+    )
+    .await
+    .text;
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    // The next period has nothing: no job.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(
+        rule(&app, "gauges-every-10s").await["counts"]["triggered"],
+        1
+    );
+}
