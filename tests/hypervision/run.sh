@@ -5,7 +5,8 @@
 #      deploy/alertmanager: `amtool check-config`; every expression of the
 #      Grafana dashboard (deploy/grafana) through `promtool check rules`.
 #   2. `hysope serve` on a 64 MiB tmpfs (its data folder, so its store) with
-#      some activity (an ingestion, a job that succeeds, one the sandbox stops),
+#      some activity (an ingestion, the jobs of a production rule and the skips
+#      of another, a job that succeeds, one the sandbox stops),
 #      scraped every second by a real Prometheus that loads rules.yml:
 #      `promtool check metrics` on /metrics, then every dashboard expression and
 #      every recorded series queried there, each answering data.
@@ -80,6 +81,13 @@ printf '%s' "$operator" >"$work/token"
 auth=(-H "Authorization: Bearer $operator")
 [ "$(curl -s "$url/livez")" = ok ] || fail "/livez is not ok"
 [ "$(curl -s "$url/readyz")" = ok ] || fail "/readyz is not ok"
+# Two production rules on the gauge files: one makes a job of each, one cannot
+# take its input from them (its skips are counted).
+for rule in \
+    '{"id": "gauges", "process": "echo", "trigger": {"type": "item", "collections": ["USGS_NWIS_peaks", "USGS_NWIS_values", "USGS_NWIS_ratings"]}, "inputs": {"stringInput": {"value": "a gauge file"}}}' \
+    '{"id": "no-such-asset", "process": "echo", "trigger": {"type": "item", "collections": ["USGS_NWIS_peaks"]}, "inputs": {"fileInput": {"asset": "nope"}}}'; do
+    curl -sf "${auth[@]}" -H 'Content-Type: application/json' -X POST "$url/rules" -d "$rule" >/dev/null
+done
 curl -sf "${auth[@]}" -H 'Content-Type: application/json' -X POST "$url/stac/ingest" \
     -d "{\"paths\": [\"$(cd "$root/../shared/data/usgs" && pwd)\"]}" >/dev/null
 curl -sf "${auth[@]}" -H 'Content-Type: application/json' -X POST "$url/processes/echo/execution" \
@@ -87,9 +95,15 @@ curl -sf "${auth[@]}" -H 'Content-Type: application/json' -X POST "$url/processe
 status="$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -H 'Content-Type: application/json' \
     -X POST "$url/processes/trap/execution" -d '{"inputs": {}}')"
 [ "$status" = 500 ] || fail "the trapping process answered $status"
+for _ in $(seq 100); do
+    curl -sf "${auth[@]}" "$url/metrics" | grep -q '^hysope_rule_triggers_total{outcome="job",rule="gauges"} 3$' && break
+    sleep 0.2
+done
 curl -sf "${auth[@]}" "$url/metrics" | promtool check metrics
-curl -sf "${auth[@]}" "$url/metrics" | grep -q '^hysope_job_failures_total{cause="trap"} 1$' ||
+curl -sf "${auth[@]}" "$url/metrics" | grep -q '^hysope_job_failures_total{cause="trap"} 1$' || {
+    curl -sf "${auth[@]}" "$url/metrics" | grep '^hysope_job_failures_total\|^hysope_rule' >&2
     fail "the trap is not counted"
+}
 
 prom_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 prom="http://127.0.0.1:$prom_port"
