@@ -932,3 +932,105 @@ pub fn recent_states(jobs: &Jobs, rule: &Rule) -> BTreeMap<String, u64> {
     }
     out
 }
+
+/// The conformance case of [`RuleStore`], run by every implementation (the
+/// embedded store below, PostgreSQL in `hysope-postgres`'s suites).
+pub mod conformance {
+    use super::*;
+
+    fn rule(id: &str) -> Rule {
+        Rule {
+            id: id.into(),
+            title: Some("t".into()),
+            process: "echo".into(),
+            trigger: Trigger::Item {
+                collections: vec!["c".into()],
+                filter: Some(json!("swot:pass_number = 5")),
+            },
+            inputs: json!({"stringInput": {"value": "x"}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            state: RuleState::Active,
+            owner: "ops".into(),
+            created: 1,
+            updated: 1,
+            position: String::new(),
+            backfill: Some(Backfill {
+                until: "00000000000000000003".into(),
+                total: 3,
+                done: 0,
+            }),
+            counts: RuleCounts::default(),
+            last_skip: None,
+            recent_jobs: Vec::new(),
+            next_period: None,
+        }
+    }
+
+    /// Rules are kept whole, replaced, listed by id and removed.
+    pub fn a_store_keeps_replaces_lists_and_removes_rules(store: &dyn RuleStore) {
+        assert!(store.list().unwrap().is_empty());
+        assert_eq!(store.get("b").unwrap(), None);
+        let (a, mut b) = (rule("a"), rule("b"));
+        store.put(&b).unwrap();
+        store.put(&a).unwrap();
+        assert_eq!(store.get("a").unwrap().as_ref(), Some(&a));
+        b.state = RuleState::Paused;
+        b.position = "00000000000000000002".into();
+        b.counts.triggered = 2;
+        store.put(&b).unwrap();
+        assert_eq!(store.list().unwrap(), vec![a, b]);
+        assert!(store.delete("a").unwrap());
+        assert!(!store.delete("a").unwrap());
+        assert_eq!(store.list().unwrap().len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_store_passes_the_rule_store_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(hysope_store::SharedDb::open(&dir.path().join("s.redb")).unwrap());
+        conformance::a_store_keeps_replaces_lists_and_removes_rules(
+            &RedbRuleStore::open_shared(db).unwrap(),
+        );
+    }
+
+    #[test]
+    fn sources_are_read_and_bad_ones_say_why() {
+        assert_eq!(
+            Source::parse("a", &json!({"asset": "data"})),
+            Ok(Source::Asset("data".into()))
+        );
+        assert_eq!(
+            Source::parse(
+                "a",
+                &json!({"previous": {"same": ["swot:pass_number"]}, "asset": "data"})
+            ),
+            Ok(Source::Previous {
+                asset: "data".into(),
+                same: vec!["swot:pass_number".into()]
+            })
+        );
+        for bad in [
+            json!("data"),
+            json!({"asset": ""}),
+            json!({"asset": "d", "value": 1}),
+            json!({"previous": {}, "asset": "d"}),
+        ] {
+            let why = Source::parse("a", &bad).unwrap_err();
+            assert!(why.starts_with("input \"a\": "), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_key_gives_one_job_id() {
+        assert_eq!(job_id("rule\na\nc\ni\nv1"), job_id("rule\na\nc\ni\nv1"));
+        assert_ne!(job_id("rule\na\nc\ni\nv1"), job_id("rule\na\nc\ni\nv2"));
+        assert!(uuid::Uuid::parse_str(&job_id("k")).is_ok());
+    }
+}

@@ -14,6 +14,7 @@ mod deployments;
 mod jobs;
 mod queue;
 mod registry;
+mod rules;
 pub mod testing;
 mod tls;
 mod tokens;
@@ -26,6 +27,7 @@ pub use deployments::PgDeployments;
 pub use jobs::PgJobStore;
 pub use queue::PgQueue;
 pub use registry::PgRecords;
+pub use rules::PgRuleStore;
 pub use tls::Tls;
 pub use tokens::PgTokenStore;
 

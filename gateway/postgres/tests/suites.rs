@@ -1,4 +1,4 @@
-//! The job, deployment, token, registry records and catalogue traits' conformance suites against PostgreSQL (the test server of
+//! The job, deployment, token, registry records, rule and catalogue traits' conformance suites against PostgreSQL (the test server of
 //! `deploy/services/postgres.sh`), each case in a schema of its own (the catalogue:
 //! in a database of its own, copied from the pgstac template).
 
@@ -53,6 +53,14 @@ fn records() -> (
 }
 
 hysope_registry::records_suite!(crate::records());
+
+#[test]
+fn the_rule_store_case() {
+    let (_schema, pg) = fresh_schema(4);
+    hysope_jobs::rules::conformance::a_store_keeps_replaces_lists_and_removes_rules(
+        &hysope_postgres::PgRuleStore::open(pg).unwrap(),
+    );
+}
 
 fn catalog() -> (
     hysope_postgres::testing::Database,

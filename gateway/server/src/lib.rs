@@ -147,6 +147,9 @@ pub struct JobStores {
     /// there is one (gateways then share one registry), else in the data
     /// folder's file.
     pub registry: Arc<dyn hysope_registry::Records>,
+    /// The production rules: in the shared job store's database when there is
+    /// one (every gateway follows them), else in the data folder's file.
+    pub rules: Arc<dyn hysope_jobs::rules::RuleStore>,
 }
 
 /// Opens the job store, the queue and the token store the configuration names;
@@ -206,17 +209,23 @@ pub async fn open_jobs(
         Arc<dyn hysope_identity::TokenStore>,
         Option<Arc<dyn hysope_jobs::deployments::Deployments>>,
         Arc<dyn hysope_registry::Records>,
+        Arc<dyn hysope_jobs::rules::RuleStore>,
     );
-    let (tokens, deployments, registry): Shared = match pg {
+    let (tokens, deployments, registry, rules): Shared = match pg {
         Some(pg) => (
             Arc::new(hysope_postgres::PgTokenStore::open(pg.clone())?),
             Some(Arc::new(hysope_postgres::PgDeployments::open(pg.clone())?)),
-            Arc::new(hysope_postgres::PgRecords::open(pg)?),
+            Arc::new(hysope_postgres::PgRecords::open(pg.clone())?),
+            Arc::new(hysope_postgres::PgRuleStore::open(pg)?),
         ),
         None => (
             Arc::new(hysope_identity::RedbTokenStore::open_shared(db.clone())?),
             None,
-            Arc::new(hysope_registry::RedbRecords::open_shared(db).map_err(anyhow::Error::msg)?),
+            Arc::new(
+                hysope_registry::RedbRecords::open_shared(db.clone())
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            Arc::new(hysope_jobs::rules::RedbRuleStore::open_shared(db)?),
         ),
     };
     Ok(JobStores {
@@ -225,6 +234,7 @@ pub async fn open_jobs(
         tokens,
         deployments,
         registry,
+        rules,
     })
 }
 
@@ -537,6 +547,7 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         tokens,
         deployments,
         registry: registry_records,
+        rules,
     } = open_jobs(&config, store.clone()).await?;
     // The job store is open, so no other server uses this folder: what a stopped
     // server left in the scratch area belongs to no running job (interrupted jobs
@@ -594,10 +605,6 @@ pub async fn start(config: Config) -> anyhow::Result<(Arc<State>, usize)> {
         deployments,
     })?);
     jobs.load_deployments()?;
-    // Production rules: kept in the server's file (each gateway's own).
-    let rules: Arc<dyn hysope_jobs::rules::RuleStore> = Arc::new(
-        hysope_jobs::rules::RedbRuleStore::open_shared(shared_db.clone())?,
-    );
     let rules_wake = Arc::new(tokio::sync::Notify::new());
     let commits = jobs.metrics().store_commit.clone();
     shared_db.observe_commits(move |took, durable| {
