@@ -263,3 +263,82 @@ fn acknowledged_sync_jobs_survive_kill_9_under_load() {
         server.child.wait().unwrap();
     }
 }
+
+/// Issue 24: a production rule's trigger survives a crash between the
+/// ingestion and the job (`rule-before-job`) and one between the job and the
+/// rule's saved position (`rule-job-accepted`): after both, every gauge file has
+/// exactly one job of the rule.
+#[test]
+fn a_rules_jobs_survive_kill_9_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("gauges.json"),
+        json!({"id": "gauges", "process": "echo",
+            "trigger": {"type": "item", "collections": ["USGS_NWIS_peaks", "USGS_NWIS_values", "USGS_NWIS_ratings"]},
+            "inputs": {"stringInput": {"value": "a gauge file"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let token = make_token(&data);
+    let usgs = hysope_test_components::workspace_root().join("../shared/data/usgs");
+    let mut args = common::process_args();
+    args.extend(["--rules".into(), rules.display().to_string()]);
+    args.extend(["--input-root".into(), usgs.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let body = json!({"paths": [usgs]}).to_string();
+    let wait_exit = |child: &mut Child| {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the server did not crash"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for point in ["rule-before-job", "rule-job-accepted"] {
+        let (mut child, addr, _) =
+            common::start_with("serve", &data, &args, &[("HYSOPE_TEST_CRASH_AT", point)]);
+        TOKENS.lock().unwrap().push((addr.clone(), token.clone()));
+        // The first ingestion stores the files; later ones find them unchanged.
+        let _ = try_http(
+            &addr,
+            "POST",
+            "/stac/ingest",
+            &["Content-Type: application/json"],
+            &body,
+        );
+        let status = wait_exit(&mut child);
+        assert!(!status.success(), "{point}: {status:?}");
+    }
+    let server = start(&data, &token);
+    let started = Instant::now();
+    let jobs = loop {
+        let list = get_json(&server.addr, "/jobs?processID=echo&limit=100");
+        let jobs = list["jobs"].as_array().unwrap().clone();
+        let done = jobs.len() >= 3 && jobs.iter().all(|j| j["status"] == "successful");
+        if done {
+            break jobs;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "{list:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let again = get_json(&server.addr, "/jobs?processID=echo&limit=100");
+    assert_eq!(
+        again["jobs"].as_array().unwrap().len(),
+        3,
+        "one job per file: {jobs:#?}"
+    );
+    let rule = get_json(&server.addr, "/rules/gauges");
+    assert_eq!(
+        rule["counts"]["repeated"], 1,
+        "the job made before the second crash: {rule:#}"
+    );
+}

@@ -307,9 +307,10 @@ impl Jobs {
 /// The fault tests' crash points: the process aborts at the point that
 /// `HYSOPE_TEST_CRASH_AT` names, with no clean-up, as a `kill -9` landing there
 /// would (`accept-committed`: the job's record is durable, nothing queued, no
-/// reply; `accept-queued`: queued and marked dispatched, no reply). Read once;
+/// reply; `accept-queued`: queued and marked dispatched, no reply;
+/// `rule-before-job` and `rule-job-accepted`: see [`crate::rules`]). Read once;
 /// unset, a point costs one load. For tests only: no request can set it.
-fn crash_point(name: &str) {
+pub(crate) fn crash_point(name: &str) {
     static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let at = AT.get_or_init(|| std::env::var("HYSOPE_TEST_CRASH_AT").ok());
     if at.as_deref() == Some(name) {

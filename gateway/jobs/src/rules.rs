@@ -669,7 +669,12 @@ async fn make_job(
     job.id = job_id(key);
     job.rule = Some(rule.id.clone());
     job.rule_chain = chain;
-    Ok(if jobs.accept_once(&job).await? {
+    // The fault tests' crash points (see `execute::crash_point`): the change
+    // read, no job yet; the job accepted, the rule's position not saved.
+    crate::execute::crash_point("rule-before-job");
+    let made = jobs.accept_once(&job).await?;
+    crate::execute::crash_point("rule-job-accepted");
+    Ok(if made {
         Fired::Job(job.id)
     } else {
         Fired::Repeated
