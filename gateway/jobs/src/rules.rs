@@ -488,6 +488,19 @@ enum Fired {
     Cycle,
 }
 
+/// The id of the job rule `rule` makes for `change` (the same whichever
+/// process makes it, and however often).
+pub fn job_id_of(rule: &str, change: &ItemChange) -> String {
+    job_id(&change_key(rule, change))
+}
+
+fn change_key(rule: &str, change: &ItemChange) -> String {
+    format!(
+        "rule\n{rule}\n{}\n{}\n{}",
+        change.collection, change.item, change.version
+    )
+}
+
 /// The id of a rule's job for a key (a change, or a period): the same key, the
 /// same id, whichever process makes it.
 fn job_id(key: &str) -> String {
@@ -601,6 +614,28 @@ async fn previous_of(
         .find(|i| i["properties"]["deprecated"] != true))
 }
 
+/// The item `change` names, as committed, if it passes `filter`.
+async fn committed_item(
+    jobs: &Jobs,
+    change: &ItemChange,
+    filter: Option<&Value>,
+) -> Result<Option<Value>> {
+    let (collection, id) = (change.collection.clone(), change.item.clone());
+    let Some(item) = catalog_call(jobs.catalog(), move |c| c.item(&collection, &id)).await? else {
+        return Ok(None);
+    };
+    if let Some(filter) = filter {
+        let query = filter_query(filter, "", "").map_err(|e| Error::Database(e.to_string()))?;
+        if !query
+            .matches_document(&item)
+            .map_err(|e| Error::Database(e.to_string()))?
+        {
+            return Ok(None);
+        }
+    }
+    Ok(Some(item))
+}
+
 /// What `change` does to `rule` (an item rule).
 async fn fire(jobs: &Arc<Jobs>, rule: &Rule, change: &ItemChange) -> Result<Fired> {
     let Trigger::Item {
@@ -613,15 +648,9 @@ async fn fire(jobs: &Arc<Jobs>, rule: &Rule, change: &ItemChange) -> Result<Fire
     if !collections.contains(&change.collection) {
         return Ok(Fired::NotMatched);
     }
-    let query = match filter {
-        Some(filter) => filter_query(filter, &change.collection, &change.item),
-        None => SearchQuery::from_post(&json!({
-            "collections": [change.collection], "ids": [change.item], "limit": 1
-        })),
-    }
-    .map_err(|e| Error::Database(e.to_string()))?;
-    let page = catalog_call(jobs.catalog(), move |c| c.search(&query)).await?;
-    let Some(item) = page.items.into_iter().next() else {
+    // The item as committed (not through the search index, which learns of a
+    // new item a moment after its commit: the change may be read before).
+    let Some(item) = committed_item(jobs, change, filter.as_ref()).await? else {
         return Ok(Fired::NotMatched);
     };
     let chain = chain_of(&item);
@@ -632,10 +661,7 @@ async fn fire(jobs: &Arc<Jobs>, rule: &Rule, change: &ItemChange) -> Result<Fire
         Ok(inputs) => inputs,
         Err(why) => return Ok(Fired::Skipped(why)),
     };
-    let key = format!(
-        "rule\n{}\n{}\n{}\n{}",
-        rule.id, change.collection, change.item, change.version
-    );
+    let key = change_key(&rule.id, change);
     let mut chain = chain;
     chain.push(rule.id.clone());
     make_job(jobs, rule, inputs, &key, chain).await
@@ -762,15 +788,8 @@ async fn run_period(jobs: &Arc<Jobs>, mut rule: Rule) -> Result<Rule> {
             if change.time < start_ms || !collections.contains(&change.collection) {
                 continue;
             }
-            let query = match &filter {
-                Some(f) => filter_query(f, &change.collection, &change.item),
-                None => SearchQuery::from_post(&json!({
-                    "collections": [change.collection], "ids": [change.item], "limit": 1
-                })),
-            }
-            .map_err(|e| Error::Database(e.to_string()))?;
-            let page = catalog_call(jobs.catalog(), move |c| c.search(&query)).await?;
-            items.extend(page.items.into_iter().filter(|i| {
+            let found = committed_item(jobs, &change, filter.as_ref()).await?;
+            items.extend(found.into_iter().filter(|i| {
                 let chain = chain_of(i);
                 !chain.contains(&rule.id) && chain.len() < MAX_CHAIN
             }));

@@ -284,6 +284,16 @@ impl State {
         self.jobs.data_dir()
     }
 
+    /// Wakes the production rules' dispatcher (new items in the catalogue).
+    pub fn wake_rules(&self) {
+        self.rules_wake.notify_one();
+    }
+
+    /// The production rules.
+    pub fn rules(&self) -> &Arc<dyn hysope_jobs::rules::RuleStore> {
+        &self.rules
+    }
+
     /// The plugin registry.
     pub fn registry(&self) -> &Arc<hysope_registry::Registry> {
         &self.registry

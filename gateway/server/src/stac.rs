@@ -972,8 +972,20 @@ async fn ingest(
         }
     }
     let catalog = state.catalog().clone();
+    // Each stored file wakes the production rules at once.
+    let waker = state.clone();
     let mut report = blocking(move || {
-        hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &paths, |_, _, _, _| {})
+        hysope_catalog::ingest::ingest_paths(catalog.as_ref(), &paths, |_, _, _, outcome| {
+            if matches!(
+                outcome,
+                hysope_catalog::ingest::Outcome::Stored(
+                    hysope_catalog::store::Ingested::New(_)
+                        | hysope_catalog::store::Ingested::NewVersion { .. }
+                )
+            ) {
+                waker.wake_rules();
+            }
+        })
     })
     .await?;
     for url in urls {
