@@ -555,6 +555,15 @@ impl PgCatalog {
 /// Records the changes of `items` (collection, id, version) in the feed, in the
 /// transaction that stores them: those whose version differs from the one
 /// stored last (a batch's later copy of an item wins).
+/// One collection's share of a transaction: its entries, its items as one
+/// pgstac JSON array, and each item's (collection, id, version).
+struct Batch {
+    collection: String,
+    entries: Vec<Entry>,
+    items: String,
+    versions: Vec<(String, String, String)>,
+}
+
 async fn record_changes(
     tx: &tokio_postgres::Transaction<'_>,
     items: &[(String, String, String)],
@@ -968,27 +977,37 @@ impl CatalogStore for PgCatalog {
             }
         }
         // Each item's version: the sha256 of the document as it is written.
-        let batches: Vec<(String, Vec<Entry>, String, Vec<(String, String, String)>)> =
-            by_collection
-                .into_iter()
-                .map(|(c, (entries, items))| {
-                    let rows: Vec<String> = items.iter().map(|i| to_pgstac(i)).collect();
-                    let versions = entries
-                        .iter()
-                        .zip(&rows)
-                        .map(|(e, row)| {
-                            let digest = sha2::Sha256::digest(row.as_bytes());
-                            (e.collection.clone(), e.id.clone(), hex::encode(digest))
-                        })
-                        .collect();
-                    (c, entries, format!("[{}]", rows.join(",")), versions)
-                })
-                .collect();
+        let batches: Vec<Batch> = by_collection
+            .into_iter()
+            .map(|(c, (entries, items))| {
+                let rows: Vec<String> = items.iter().map(|i| to_pgstac(i)).collect();
+                let versions = entries
+                    .iter()
+                    .zip(&rows)
+                    .map(|(e, row)| {
+                        let digest = sha2::Sha256::digest(row.as_bytes());
+                        (e.collection.clone(), e.id.clone(), hex::encode(digest))
+                    })
+                    .collect();
+                Batch {
+                    collection: c,
+                    entries,
+                    items: format!("[{}]", rows.join(",")),
+                    versions,
+                }
+            })
+            .collect();
         let pool = self.pg.pool().clone();
         let done = self.pg.spawn(async move {
             let mut client = pool.get().await?;
             let tx = crate::begin(&mut client, durable).await?;
-            for (collection, entries, items, versions) in &batches {
+            for Batch {
+                collection,
+                entries,
+                items,
+                versions,
+            } in &batches
+            {
                 let Some(mut stored) = locked_collection(&tx, collection).await? else {
                     return Err(carry(CatalogError::NoSuchCollection(collection.clone())));
                 };

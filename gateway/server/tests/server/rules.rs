@@ -89,7 +89,7 @@ async fn a_rule_is_checked_before_it_is_made() {
         ),
         (
             json!({"trigger": {"type": "schedule", "every": 5, "collections": ["c"]}}),
-            "60 s",
+            "10 s to 366 days",
         ),
         (json!({"backfill": "yes"}), "backfill"),
         (json!({"owner": "me"}), "no field \"owner\""),
