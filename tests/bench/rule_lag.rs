@@ -64,6 +64,13 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The server's warnings (a rule that stops at a change) go to stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let (work, n) = match args.as_slice() {
         [_, work, n] => (PathBuf::from(work), n.parse::<usize>()?),
@@ -112,9 +119,22 @@ fn main() -> anyhow::Result<()> {
         let catalog = state.catalog().clone();
         let started = Instant::now();
         loop {
-            let changes = catalog.changes("", n + 10)?;
+            // The whole feed, paged: the jobs' result items enter it too.
+            let mut changes = Vec::new();
+            loop {
+                let after = changes
+                    .last()
+                    .map_or(String::new(), |c: &hysope_catalog::ItemChange| {
+                        c.position.clone()
+                    });
+                let page = catalog.changes(&after, 1000)?;
+                if page.is_empty() {
+                    break;
+                }
+                changes.extend(page);
+            }
             let mut lags = Vec::new();
-            for change in &changes {
+            for change in changes.iter().filter(|c| c.collection == "USGS_NWIS_peaks") {
                 let id = hysope_jobs::rules::job_id_of("peaks", change);
                 if let Ok(job) = state.jobs().status(&id) {
                     lags.push(job.created.saturating_sub(change.time) as f64);
