@@ -5,7 +5,10 @@
 # no-op), then serves OGC API - Processes with the bundled processes (plugins/) and
 # the STAC API of the catalogue under /stac, jobs and catalogue in embedded redb
 # stores and results on local disk. The folders are also the input roots: a job may
-# read any file under them by href (file://...).
+# read any file under them by href (file://...). The bundled production rules
+# (plugins/rules) are made at the first start, placed after the files ingested
+# here: they fire on the files ingested later (a new RiverSP reach product is
+# filtered, a new LakeSP Prior pass compared with the one before).
 #
 #   bash deploy/run-local.sh [DATA_DIR...]
 #
@@ -42,4 +45,5 @@ if [ ! -s "$token_file" ]; then
 fi
 echo "portal: http://${HYSOPE_ADDR:-127.0.0.1:5000}/  local operator token (in $token_file):"
 echo "    $(cat "$token_file")"
-exec "$root/target/release/hysope" serve --processes "$root/plugins" "${roots[@]}"
+exec "$root/target/release/hysope" serve --processes "$root/plugins" --rules "$root/plugins/rules" \
+    "${roots[@]}"

@@ -142,7 +142,7 @@ pub mod job_store {
     }
 
     /// Listing by owner finds a user's jobs only, with the other filters, and a
-    /// job of no owner in no user's list.
+    /// job of no owner in no user's list; listing by rule finds the rule's jobs.
     pub fn owners_list_their_own_jobs(store: &dyn JobStore) {
         let jobs: Vec<Job> = (0..9u64)
             .map(|i| {
@@ -155,10 +155,27 @@ pub mod job_store {
                 if i == 3 {
                     j.status = Status::Failed;
                 }
+                if i % 2 == 0 {
+                    j.rule = Some("r1".into());
+                }
                 j
             })
             .collect();
         store.put_all(&jobs).unwrap();
+        let by_rule = |rule: &str| JobFilter {
+            rule: Some(rule.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store, &by_rule("r1"), 0, 10),
+            ["o8", "o6", "o4", "o2", "o0"]
+        );
+        assert!(ids(store, &by_rule("r2"), 0, 10).is_empty());
+        let ada_r1 = JobFilter {
+            owner: Some("ada".into()),
+            ..by_rule("r1")
+        };
+        assert_eq!(ids(store, &ada_r1, 0, 10), ["o6", "o0"]);
         let of = |owner: &str| JobFilter {
             owner: Some(owner.into()),
             ..Default::default()

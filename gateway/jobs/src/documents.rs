@@ -63,6 +63,18 @@ pub fn status_info(job: &Job, base: &str) -> Value {
     if let Some(owner) = &job.owner {
         s["hysope:owner"] = json!(owner);
     }
+    // The production rule that made it (operators may follow the link).
+    if let Some(rule) = &job.rule {
+        s["hysope:rule"] = json!(rule);
+        if let Some(links) = s["links"].as_array_mut() {
+            links.push(link(
+                format!("{base}/rules/{rule}"),
+                "via",
+                "application/json",
+                "the production rule that made it",
+            ));
+        }
+    }
     s
 }
 

@@ -215,6 +215,8 @@ pub struct JobFilter {
     pub created: Option<(Option<u64>, Option<u64>)>,
     /// Only the jobs of this owner (any when `None`).
     pub owner: Option<String>,
+    /// Only the jobs this production rule made (any when `None`).
+    pub rule: Option<String>,
 }
 
 impl JobFilter {
@@ -226,6 +228,10 @@ impl JobFilter {
                 .owner
                 .as_ref()
                 .is_none_or(|o| job.owner.as_ref() == Some(o))
+            && self
+                .rule
+                .as_ref()
+                .is_none_or(|r| job.rule.as_ref() == Some(r))
             && self.created.is_none_or(|(from, to)| {
                 from.is_none_or(|f| job.created >= f) && to.is_none_or(|t| job.created <= t)
             })

@@ -299,6 +299,23 @@ impl RuleStore for RedbRuleStore {
     }
 }
 
+/// Whether `id` can name a rule: 1 to 64 lowercase letters, digits and `-`,
+/// not first.
+pub fn check_id(id: &str) -> std::result::Result<(), String> {
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} is not 1 to 64 lowercase letters, digits and '-' (not first)"
+        ))
+    }
+}
+
 /// The rule a request body describes, checked against the deployed processes:
 /// `{"id", "title"?, "process", "trigger", "inputs", "backfill"?}`.
 pub fn new_rule(
@@ -321,16 +338,7 @@ pub fn new_rule(
         ));
     }
     let id = o["id"].as_str().unwrap_or_default();
-    let id_ok = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !id.starts_with('-');
-    if !id_ok {
-        return Err(format!(
-            "id: {id:?} is not 1 to 64 lowercase letters, digits and '-' (not first)"
-        ));
-    }
+    check_id(id).map_err(|why| format!("id: {why}"))?;
     let title = match &o.get("title") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) if t.chars().count() <= 200 => Some(t.clone()),

@@ -247,6 +247,7 @@ impl JobStore for PgJobStore {
             Some((from, to)) => (from.map_or(0, ms), to.map_or(i64::MAX, ms)),
         };
         let owner = filter.owner.clone();
+        let rule = filter.rule.clone();
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         // One more than asked: whether more follow.
         let take: Option<i64> = i64::try_from(limit).ok().and_then(|l| l.checked_add(1));
@@ -256,6 +257,7 @@ impl JobStore for PgJobStore {
                AND ($2::text[] IS NULL OR status = ANY($2))
                AND created BETWEEN $3 AND $4
                AND ($5::text IS NULL OR owner = $5)
+               AND ($8::text IS NULL OR record::jsonb ->> 'rule' = $8)
              ORDER BY created DESC, id DESC
              OFFSET $6 LIMIT $7",
             vec![
@@ -266,6 +268,7 @@ impl JobStore for PgJobStore {
                 Box::new(owner),
                 Box::new(offset),
                 Box::new(take),
+                Box::new(rule),
             ],
         )?;
         let more = records.len() > limit;

@@ -1297,6 +1297,15 @@ async fn job_list(
     if let Some(d) = &q.datetime {
         filter.created = Some(parse_datetime(d)?);
     }
+    if let Some(rule) = &q.rule {
+        hysope_jobs::rules::check_id(rule).map_err(|why| {
+            ApiError::new(
+                Kind::InvalidParameterValue,
+                format!("query parameter rule: {why}"),
+            )
+        })?;
+        filter.rule = Some(rule.clone());
+    }
     // Everyone sees their own jobs, an operator all of them. Anonymous callers (a
     // public demo) share one subject: they follow their jobs by the links they got,
     // and list none.
@@ -1326,6 +1335,7 @@ async fn job_list(
             ("processID", &q.process_id),
             ("status", &q.status),
             ("datetime", &q.datetime),
+            ("rule", &q.rule),
         ] {
             if let Some(v) = value {
                 pairs.append_pair(key, v);

@@ -449,7 +449,8 @@ fn processes_document(base: &str) -> Value {
                 "parameters": [f_param(), limit, offset,
                     {"name": "processID", "in": "query", "required": false, "schema": {"type": "string"}},
                     {"name": "status", "in": "query", "required": false, "schema": {"type": "string"}},
-                    {"name": "datetime", "in": "query", "required": false, "schema": {"type": "string"}}],
+                    {"name": "datetime", "in": "query", "required": false, "schema": {"type": "string"}},
+                    {"name": "rule", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}}],
                 "responses": {"200": ok("jobs", r("jobList")), "400": error("a wrong parameter")}}},
             "/jobs/{jobId}": {
                 "get": {"operationId": "getStatus", "summary": "a job's status",

@@ -87,6 +87,8 @@ pub struct JobsQuery {
     pub status: Option<String>,
     /// An instant or an interval `a/b` (`..` for an open end).
     pub datetime: Option<String>,
+    /// The id of the production rule that made the jobs.
+    pub rule: Option<String>,
 }
 
 impl JobsQuery {

@@ -184,7 +184,35 @@ fn a_rule_fires_once_per_item_version_and_a_restart_loses_nothing() {
         .await;
         let second = fired["recent_jobs"][0].as_str().unwrap().to_string();
         assert_ne!(second, first_job);
-        assert_eq!(wait_job(&app, &second).await["status"], "successful");
+        let status = wait_job(&app, &second).await;
+        assert_eq!(status["status"], "successful");
+        // A job says which rule made it, and the jobs list finds a rule's jobs.
+        assert_eq!(status["hysope:rule"], "filter-reaches", "{status}");
+        assert!(
+            status["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["rel"] == "via"
+                    && l["href"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("/rules/filter-reaches")),
+            "{status}"
+        );
+        let listed = get(&app, "/jobs?rule=filter-reaches").await.json();
+        let ids: Vec<&str> = listed["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["jobID"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [second.as_str(), first_job.as_str()], "{listed}");
+        let none = get(&app, "/jobs?rule=another").await.json();
+        assert_eq!(none["jobs"], json!([]));
+        let bad = get(&app, "/jobs?rule=..%2Fx").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+        assert!(bad.text.contains("query parameter rule"), "{}", bad.text);
         let r = call(&app, "DELETE", "/rules/filter-reaches", &[], "").await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(
