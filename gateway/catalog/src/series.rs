@@ -422,10 +422,11 @@ pub fn write(
             Ok(())
         }
         Output::GeoJson => {
-            let head = json!({"fields": request.fields, "flags": request.flags()});
+            let head = json!({"fields": request.fields, "flags": request.flags(),
+                              "units": crate::timeseries::units_of(request.kind, &columns)});
             let mut start = format!(
-                "{{\"type\":\"FeatureCollection\",\"kind\":\"{}\",\"fields\":{},\"flags\":{},\"features\":[",
-                request.kind, head["fields"], head["flags"]
+                "{{\"type\":\"FeatureCollection\",\"kind\":\"{}\",\"fields\":{},\"flags\":{},\"units\":{},\"features\":[",
+                request.kind, head["fields"], head["flags"], head["units"]
             );
             let (mut dropped_q, mut dropped_f, mut n) = (0usize, 0usize, 0usize);
             for (i, t) in targets.iter().enumerate() {
@@ -474,16 +475,6 @@ pub fn write(
             emit(bytes);
             Ok(())
         }
-    }
-}
-
-fn units(field: &str) -> Option<&'static str> {
-    let base = field.trim_end_matches("_u");
-    match base {
-        "wse" | "wse_r" | "wse_c" | "width" | "width_c" | "geoid_hght" | "d_x_area" => Some("m"),
-        "slope" | "slope_r" | "slope2" | "slope2_r" => Some("m/m"),
-        _ if base.starts_with("dschg_") && !base.ends_with("_q") => Some("m3/s"),
-        _ => None,
     }
 }
 
@@ -628,7 +619,7 @@ fn netcdf_reply(
         let numeric = values.iter().flatten().all(|v| v.is_number());
         let is_flag = flags.contains(c);
         let mut attrs = vec![("coordinates".into(), text("time lat lon"))];
-        if let Some(u) = units(c) {
+        if let Some(u) = crate::timeseries::units(request.kind, c) {
             attrs.push(("units".into(), text(u)));
         }
         let values = if numeric && is_flag {
@@ -697,6 +688,20 @@ mod tests {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn units_follow_the_product_descriptions() {
+        use crate::timeseries::units;
+        assert_eq!(units("reach", "wse"), Some("m"));
+        assert_eq!(units("reach", "d_x_area"), Some("m^2"));
+        assert_eq!(units("node", "area_total"), Some("m^2"));
+        assert_eq!(units("lake", "area_total"), Some("km^2"));
+        assert_eq!(units("lake", "ds1_l_u"), Some("km^3"));
+        assert_eq!(units("reach", "dschg_gc_u"), Some("m^3/s"));
+        for unitless in ["reach_q", "dschg_c_q", "dschg_csf", "dschg_q_b", "n_good_nod", "river_name"] {
+            assert_eq!(units("reach", unitless), None, "{unitless}");
+        }
     }
 
     #[test]

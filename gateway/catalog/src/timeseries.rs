@@ -20,6 +20,75 @@ pub fn quality_field(kind: &str) -> &'static str {
     }
 }
 
+/// The unit of a field of a reach, node or lake, as the product descriptions give
+/// it (RiverSP D-56413, LakeSP D-56416; the `units` of the products' `.shp.xml`):
+/// RiverSP areas in m^2, LakeSP areas in km^2 and storage changes in km^3. None
+/// for a flag, a count, an identifier or a text.
+pub fn units(kind: &str, field: &str) -> Option<&'static str> {
+    const HEIGHTS: [&str; 13] = [
+        "geoid_hght",
+        "solid_tide",
+        "load_tidef",
+        "load_tideg",
+        "pole_tide",
+        "dry_trop_c",
+        "wet_trop_c",
+        "iono_c",
+        "xovr_cal_c",
+        "xtrk_dist",
+        "layovr_val",
+        "wse_std",
+        "p_ref_wse",
+    ];
+    match field {
+        "p_lat" | "lat" | "lat_u" => return Some("degrees_north"),
+        "p_lon" | "lon" | "lon_u" => return Some("degrees_east"),
+        "dark_frac" | "obs_frac_n" | "rdr_sig0" | "rdr_sig0_u" => return Some("1"),
+        "flow_angle" => return Some("degrees"),
+        _ if HEIGHTS.contains(&field) => return Some("m"),
+        _ => {}
+    }
+    if kind == "lake" {
+        return match field {
+            "wse" | "wse_u" | "wse_r_u" => Some("m"),
+            "area_total" | "area_tot_u" | "area_detct" | "area_det_u" | "p_ref_area" => {
+                Some("km^2")
+            }
+            "ds1_l" | "ds1_l_u" | "ds1_q" | "ds1_q_u" | "ds2_l" | "ds2_l_u" | "ds2_q"
+            | "ds2_q_u" | "p_ds_t0" | "p_storage" => Some("km^3"),
+            _ => None,
+        };
+    }
+    match field {
+        "wse" | "wse_u" | "wse_r_u" | "wse_c" | "wse_c_u" | "width" | "width_u" | "width_c"
+        | "width_c_u" | "node_dist" | "loc_offset" | "p_wse" | "p_wse_var" | "p_width"
+        | "p_dist_out" | "p_length" => Some("m"),
+        "slope" | "slope_u" | "slope_r_u" | "slope2" | "slope2_u" | "slope2_r_u"
+        | "geoid_slop" => Some("m/m"),
+        "area_total" | "area_tot_u" | "area_detct" | "area_det_u" | "area_wse" | "d_x_area"
+        | "d_x_area_u" | "p_wid_var" => Some("m^2"),
+        "p_maf" => Some("m^3/s"),
+        f if f.starts_with("dschg_")
+            && !f.ends_with("_q")
+            && !f.ends_with("sf")
+            && !f.ends_with("_q_b") =>
+        {
+            Some("m^3/s")
+        }
+        _ => None,
+    }
+}
+
+/// The units of those of `fields` that have one, as a JSON object.
+pub fn units_of(kind: &str, fields: &[String]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .filter_map(|f| Some((f.clone(), json!(units(kind, f)?))))
+            .collect(),
+    )
+}
+
 /// A time series request.
 #[derive(Debug, Clone, Default)]
 pub struct SeriesQuery {
@@ -174,6 +243,7 @@ impl Series {
             "type": format!("{}-timeseries", self.query.kind),
             "feature_id": self.query.feature_id,
             "fields": self.query.fields,
+            "units": units_of(&self.query.kind, &self.query.fields),
             "numberReturned": rows.len(),
             "droppedByQuality": self.dropped_by_quality,
             "observations": rows,
