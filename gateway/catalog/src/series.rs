@@ -699,7 +699,9 @@ mod tests {
         assert_eq!(units("lake", "area_total"), Some("km^2"));
         assert_eq!(units("lake", "ds1_l_u"), Some("km^3"));
         assert_eq!(units("reach", "dschg_gc_u"), Some("m^3/s"));
-        for unitless in ["reach_q", "dschg_c_q", "dschg_csf", "dschg_q_b", "n_good_nod", "river_name"] {
+        assert_eq!(units("reach", "dschg_csf"), Some("1"));
+        assert_eq!(units("reach", "n_good_nod"), Some("1"));
+        for unitless in ["reach_q", "dschg_c_q", "dschg_q_b", "rch_id_up", "p_dam_id", "river_name"] {
             assert_eq!(units("reach", unitless), None, "{unitless}");
         }
     }

@@ -22,8 +22,10 @@ pub fn quality_field(kind: &str) -> &'static str {
 
 /// The unit of a field of a reach, node or lake, as the product descriptions give
 /// it (RiverSP D-56413, LakeSP D-56416; the `units` of the products' `.shp.xml`):
-/// RiverSP areas in m^2, LakeSP areas in km^2 and storage changes in km^3. None
-/// for a flag, a count, an identifier or a text.
+/// RiverSP areas in m^2, LakeSP areas in km^2 and storage changes in km^3, "1" for
+/// a fraction, a count or a scale factor. None for a flag, an identifier or a text
+/// (the products give "1" to the ids of neighbouring reaches and dams too: no unit
+/// here).
 pub fn units(kind: &str, field: &str) -> Option<&'static str> {
     const HEIGHTS: [&str; 13] = [
         "geoid_hght",
@@ -43,7 +45,11 @@ pub fn units(kind: &str, field: &str) -> Option<&'static str> {
     match field {
         "p_lat" | "lat" | "lat_u" => return Some("degrees_north"),
         "p_lon" | "lon" | "lon_u" => return Some("degrees_east"),
-        "dark_frac" | "obs_frac_n" | "rdr_sig0" | "rdr_sig0_u" => return Some("1"),
+        // Dimensionless: fractions, counts, scale factors ("1" in the products).
+        "dark_frac" | "obs_frac_n" | "rdr_sig0" | "rdr_sig0_u" | "n_good_nod" | "n_good_pix"
+        | "n_reach_up" | "n_reach_dn" | "p_n_nodes" | "p_n_ch_max" | "p_n_ch_mod" => {
+            return Some("1");
+        }
         "flow_angle" => return Some("degrees"),
         _ if HEIGHTS.contains(&field) => return Some("m"),
         _ => {}
@@ -68,11 +74,8 @@ pub fn units(kind: &str, field: &str) -> Option<&'static str> {
         "area_total" | "area_tot_u" | "area_detct" | "area_det_u" | "area_wse" | "d_x_area"
         | "d_x_area_u" | "p_wid_var" => Some("m^2"),
         "p_maf" => Some("m^3/s"),
-        f if f.starts_with("dschg_")
-            && !f.ends_with("_q")
-            && !f.ends_with("sf")
-            && !f.ends_with("_q_b") =>
-        {
+        f if f.starts_with("dschg_") && f.ends_with("sf") => Some("1"),
+        f if f.starts_with("dschg_") && !f.ends_with("_q") && !f.ends_with("_q_b") => {
             Some("m^3/s")
         }
         _ => None,

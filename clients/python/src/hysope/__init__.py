@@ -5,7 +5,7 @@
     df, meta = client.timeseries("reach", "74269900011", fields=["wse", "wse_u"], quality=1)
     items = client.search(collections=["SWOT_L2_HR_RiverSP_Reach"], bbox=[-81, 40, -79, 41])
     job = client.execute("swot-river-filter", {"product": hysope.file(item)}, progress=True)
-    reaches = job.read_csv("reaches.csv")
+    reaches = job.read_csv("csv")
 """
 
 from .client import Client, Job, file

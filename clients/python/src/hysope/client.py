@@ -79,7 +79,8 @@ class Client:
     # -- who and what --------------------------------------------------------------------
 
     def me(self) -> dict:
-        """Who the server takes this client for: user, role, scopes."""
+        """Who the server takes this client for: ``subject``, ``role``, ``scopes``,
+        ``via`` and what it ``may`` do."""
         return self.get_json("/me")
 
     # -- the catalogue -------------------------------------------------------------------
@@ -245,8 +246,8 @@ class Client:
 
     def create_token(self, user: str, role: str, *, scopes: Iterable[str] | None = None,
                      expires_in: str | None = None, note: str | None = None) -> dict:
-        """A personal access token for `user` (operators only); the secret is in
-        ``token`` of the reply, shown once."""
+        """A personal access token for `user` (operators only): its record (``id``,
+        ``user``, ``role``, ``expires``...) and the secret in ``token``, shown once."""
         body: dict[str, Any] = {"user": user, "role": role}
         if scopes is not None:
             body["scopes"] = list(scopes)
@@ -254,7 +255,8 @@ class Client:
             body["expires_in"] = expires_in
         if note is not None:
             body["note"] = note
-        return self.request("POST", "/admin/tokens", json=body).json()
+        reply = self.request("POST", "/admin/tokens", json=body).json()
+        return {**reply.get("record", {}), "token": reply["token"]}
 
     def tokens(self, user: str | None = None) -> list[dict]:
         """The personal tokens' records (never their secrets)."""
