@@ -701,7 +701,14 @@ mod tests {
         assert_eq!(units("reach", "dschg_gc_u"), Some("m^3/s"));
         assert_eq!(units("reach", "dschg_csf"), Some("1"));
         assert_eq!(units("reach", "n_good_nod"), Some("1"));
-        for unitless in ["reach_q", "dschg_c_q", "dschg_q_b", "rch_id_up", "p_dam_id", "river_name"] {
+        for unitless in [
+            "reach_q",
+            "dschg_c_q",
+            "dschg_q_b",
+            "rch_id_up",
+            "p_dam_id",
+            "river_name",
+        ] {
             assert_eq!(units("reach", unitless), None, "{unitless}");
         }
     }

@@ -69,15 +69,14 @@ pub fn units(kind: &str, field: &str) -> Option<&'static str> {
         "wse" | "wse_u" | "wse_r_u" | "wse_c" | "wse_c_u" | "width" | "width_u" | "width_c"
         | "width_c_u" | "node_dist" | "loc_offset" | "p_wse" | "p_wse_var" | "p_width"
         | "p_dist_out" | "p_length" => Some("m"),
-        "slope" | "slope_u" | "slope_r_u" | "slope2" | "slope2_u" | "slope2_r_u"
-        | "geoid_slop" => Some("m/m"),
+        "slope" | "slope_u" | "slope_r_u" | "slope2" | "slope2_u" | "slope2_r_u" | "geoid_slop" => {
+            Some("m/m")
+        }
         "area_total" | "area_tot_u" | "area_detct" | "area_det_u" | "area_wse" | "d_x_area"
         | "d_x_area_u" | "p_wid_var" => Some("m^2"),
         "p_maf" => Some("m^3/s"),
         f if f.starts_with("dschg_") && f.ends_with("sf") => Some("1"),
-        f if f.starts_with("dschg_") && !f.ends_with("_q") && !f.ends_with("_q_b") => {
-            Some("m^3/s")
-        }
+        f if f.starts_with("dschg_") && !f.ends_with("_q") && !f.ends_with("_q_b") => Some("m^3/s"),
         _ => None,
     }
 }
