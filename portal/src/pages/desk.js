@@ -1,12 +1,15 @@
 // The operators' desk: the server's state (/admin/status, refreshed every 10 s),
-// the registry's submissions to approve or reject with a reason, and every
-// version's curation (deprecate with a successor, yank, quarantine, and back).
+// the production rules (/rules: what each does, its counts and backfill's
+// progress, refreshed with the state; pause, resume, delete), the registry's
+// submissions to approve or reject with a reason, and every version's curation
+// (deprecate with a successor, yank, quarantine, and back).
 // Operators only: the server refuses the others, and the page says so.
 
-import { getJson, postJson } from "../api.js";
+import { getJson, postJson, send } from "../api.js";
 import { t } from "../i18n.js";
 import { actionsFor, jobRows, latencyText, needsSuccessor, reviewRequest } from "../lib/curation.js";
 import { el, showErrors } from "../lib/dom.js";
+import { backfillOf, ruleActions, triggerParts } from "../lib/rules.js";
 
 const REFRESH_MS = 10000;
 
@@ -151,6 +154,65 @@ function versionsView(packages, done) {
     form, alert);
 }
 
+/// One production rule: what it runs on what, its state and counts, its backfill's
+/// progress, its recent jobs by state (a link to them), and its actions (a
+/// deletion asks once more).
+function ruleView(rule, done) {
+  const id = `rule-${rule.id}`;
+  const trigger = triggerParts(rule.trigger);
+  const what = trigger.kind === "schedule"
+    ? t("desk.rule.schedule", { every: trigger.every, collections: trigger.collections.join(", ") })
+    : t("desk.rule.item", { collections: trigger.collections.join(", ") });
+  const backfill = backfillOf(rule);
+  const counts = rule.counts || {};
+  const recent = Object.entries(rule.recent_states || {}).map(([s, n]) => `${t(`jobs.state.${s}`)} ${n}`).join(" · ");
+  const props = el("dl", { class: "props" },
+    el("dt", { text: t("desk.rule.process") }), el("dd", {}, el("a", { href: `/portal/processes/${encodeURIComponent(rule.process)}`, text: rule.process })),
+    el("dt", { text: t("desk.rule.trigger") }), el("dd", { text: what }),
+    ...(trigger.filter ? [el("dt", { text: t("desk.rule.filter") }), el("dd", {}, el("code", { text: trigger.filter }))] : []),
+    el("dt", { text: t("desk.rule.state") }), el("dd", { "data-figure": "rule-state", text: t(`desk.rule.state.${rule.state}`) }),
+    el("dt", { text: t("desk.rule.counts") }), el("dd", { "data-figure": "rule-counts", text: t("desk.rule.counts_value", {
+      triggered: counts.triggered || 0, skipped: counts.skipped || 0, cycles: counts.cycles || 0, repeated: counts.repeated || 0 }) }),
+    el("dt", { text: t("desk.rule.owner") }), el("dd", { text: rule.owner }),
+    el("dt", { text: t("desk.rule.jobs") }), el("dd", {},
+      el("a", { href: `/portal/jobs?rule=${encodeURIComponent(rule.id)}`, text: recent || t("value.none") })));
+  if (rule.last_skip) props.append(el("dt", { text: t("desk.rule.last_skip") }), el("dd", { class: "meta", text: rule.last_skip }));
+  const parts = [el("h3", { id: `${id}-title`, text: rule.title ? `${rule.id} · ${rule.title}` : rule.id }), props];
+  if (backfill) {
+    const label = t("desk.rule.backfill", { done: backfill.done, total: backfill.total, percent: backfill.percent });
+    parts.push(el("p", { class: "backfill" },
+      el("label", { for: `${id}-backfill`, text: label }), " ",
+      el("progress", { id: `${id}-backfill`, max: String(Math.max(backfill.total, 1)), value: String(backfill.total ? backfill.done : 1), "data-finished": String(backfill.finished) })));
+  }
+  const error = el("p", { class: "error", role: "alert" });
+  const buttons = el("p", { class: "actions" });
+  const act = async (action) => {
+    error.textContent = "";
+    try {
+      const path = `/rules/${encodeURIComponent(rule.id)}`;
+      if (action === "delete") await send(path, { method: "DELETE" });
+      else await send(`${path}/${action}`, { method: "POST" });
+      done(t(`desk.rule.done.${action}`, { id: rule.id }));
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  };
+  for (const action of ruleActions(rule.state)) {
+    const button = el("button", { type: "button", value: action, class: action === "delete" ? "danger" : null, text: t(`desk.rule.action.${action}`) });
+    button.addEventListener("click", () => {
+      if (action !== "delete") return act(action);
+      // A deletion asks once more, in the page (no dialog).
+      const confirm = el("button", { type: "button", value: "confirm-delete", class: "danger", text: t("desk.rule.action.confirm") });
+      confirm.addEventListener("click", () => act("delete"));
+      button.replaceWith(el("span", { class: "confirm" }, `${t("desk.rule.confirm", { id: rule.id })} `, confirm));
+      confirm.focus();
+    });
+    buttons.append(button);
+  }
+  parts.push(buttons, error);
+  return el("article", { class: "rule", "data-rule": rule.id, "aria-labelledby": `${id}-title` }, ...parts);
+}
+
 export async function deskPage(main) {
   main.innerHTML = "";
   document.title = `${t("desk.title")} · Hysope`;
@@ -163,10 +225,12 @@ export async function deskPage(main) {
   }
   const note = el("p", { class: "desk-note", role: "status" });
   const stateSlot = el("div", { id: "desk-state" });
+  const rulesSlot = el("div", { id: "desk-rules" });
   const submissionsSlot = el("div", { id: "desk-submissions" });
   const versionsSlot = el("div", { id: "desk-versions" });
   page.append(note,
     el("h2", { text: t("desk.state_title") }), stateSlot,
+    el("h2", { text: t("desk.rules") }), rulesSlot,
     el("h2", { text: t("desk.submissions") }), submissionsSlot,
     el("h2", { text: t("desk.versions") }), versionsSlot);
 
@@ -177,6 +241,20 @@ export async function deskPage(main) {
       window.hysopeDesk = { status };
     } catch (err) {
       stateSlot.replaceChildren(el("p", { class: "error", text: t("error.load", { what: "/admin/status", why: err.message }) }));
+    }
+  }
+  async function loadRules() {
+    try {
+      const { rules } = await getJson("/rules");
+      const done = (text) => {
+        note.textContent = text;
+        loadRules();
+      };
+      rulesSlot.replaceChildren(...(rules.length
+        ? rules.map((r) => ruleView(r, done))
+        : [el("p", { class: "meta", text: t("desk.no_rules") })]));
+    } catch (err) {
+      rulesSlot.replaceChildren(el("p", { class: "error", text: t("error.load", { what: "/rules", why: err.message }) }));
     }
   }
   async function loadRegistry() {
@@ -191,7 +269,10 @@ export async function deskPage(main) {
       : [el("p", { class: "meta", text: t("desk.no_submissions") })]));
     versionsSlot.replaceChildren(versionsView(packages.packages, done));
   }
-  await Promise.all([loadStatus(), loadRegistry()]);
-  const timer = setInterval(loadStatus, REFRESH_MS);
+  await Promise.all([loadStatus(), loadRules(), loadRegistry()]);
+  const timer = setInterval(() => {
+    loadStatus();
+    loadRules();
+  }, REFRESH_MS);
   addEventListener("pagehide", () => clearInterval(timer));
 }

@@ -27,12 +27,15 @@ export async function jobListPage(main) {
   const process = el("select", { id: "job-process" }, el("option", { value: "", text: t("jobs.any") }),
     ...processes.map((p) => el("option", { value: p.id, text: p.title || p.id })));
   process.value = params.get("processID") || "";
+  // A production rule's jobs (the operators' desk links here): kept in the query.
+  const rule = params.get("rule") || "";
   const body = el("tbody");
   const note = el("p", { class: "meta", role: "status" });
   main.append(el("section", { class: "jobs-page" },
     el("h1", { text: t("jobs.title") }),
     el("div", { class: "toolbar-inline" },
       el("label", {}, `${t("jobs.filter.status")} `, status), el("label", {}, `${t("jobs.filter.process")} `, process)),
+    rule ? el("p", { class: "meta", "data-rule": rule, text: t("jobs.of_rule", { rule }) }) : "",
     note,
     el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("jobs.title") },
       el("table", { class: "jobs" },
@@ -42,6 +45,7 @@ export async function jobListPage(main) {
     const q = new URLSearchParams({ limit: "100" });
     if (status.value) q.set("status", status.value);
     if (process.value) q.set("processID", process.value);
+    if (rule) q.set("rule", rule);
     history.replaceState(null, "", `${location.pathname}?${q}`);
     body.innerHTML = "";
     if (!token()) {

@@ -572,6 +572,63 @@ describe("operators' desk", () => {
     assert.equal(yanked.state, "yanked");
     await done();
   });
+
+  test("an operator follows a production rule's backfill, pauses, resumes and deletes it", async () => {
+    const operator = makeToken(server.data, "otto", "operator");
+    const auth = { authorization: `Bearer ${operator}`, "content-type": "application/json" };
+    const rule = {
+      id: "desk-filter", title: "usable reach products, filtered", process: "swot-river-filter",
+      trigger: { type: "item", collections: ["SWOT_L2_HR_RiverSP_Reach"], filter: "reach_q <= 1" },
+      inputs: { product: { asset: "data" } }, backfill: true,
+    };
+    const made = await fetch(`${server.url}/rules`, { method: "POST", headers: auth, body: JSON.stringify(rule) });
+    assert.equal(made.status, 201, await made.text());
+    // The backfill reads the catalogue's changes: the six reach files of quality <= 1 each make a job.
+    const api = async () => (await fetch(`${server.url}/rules/desk-filter`, { headers: auth })).json();
+    for (let i = 0; i < 300 && (await api()).backfill.progress < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    const shown = await api();
+    assert.equal(shown.backfill.progress, 1);
+    assert.equal(shown.counts.triggered, 6);
+
+    const { page, done } = await open("/portal/desk", WIDTHS.desktop, { bearer: operator });
+    const card = '.rule[data-rule="desk-filter"]';
+    await page.waitForSelector(`${card} progress[data-finished="true"]`);
+    assert.match(await page.textContent(`${card} h3`), /desk-filter · usable reach products/);
+    assert.match(await page.textContent(`${card} .backfill`), new RegExp(`${shown.backfill.done} of ${shown.backfill.total} changes read \\(100 %\\)`));
+    assert.match(await page.textContent(`${card} [data-figure="rule-counts"]`), /^6 jobs · 0 items passed over/);
+    assert.equal(await page.textContent(`${card} code`), "reach_q <= 1");
+    assert.deepEqual(await page.$$eval(`${card} .actions button`, (b) => b.map((x) => x.value)), ["pause", "delete"]);
+    await page.screenshot({ path: screenshotPath("desk-rules-desktop"), fullPage: true });
+    assert.deepEqual(await axeViolations(page), []);
+
+    await page.click(`${card} button[value="pause"]`);
+    await page.waitForFunction(() => /paused/.test(document.querySelector(".desk-note").textContent));
+    assert.equal((await api()).state, "paused");
+    await page.waitForSelector(`${card} button[value="resume"]`);
+    assert.equal(await page.textContent(`${card} [data-figure="rule-state"]`), "paused");
+    await page.click(`${card} button[value="resume"]`);
+    await page.waitForFunction(() => /resumed/.test(document.querySelector(".desk-note").textContent));
+    assert.equal((await api()).state, "active");
+
+    // The rule's jobs, from its link: the jobs page filtered by the rule.
+    await page.click(`${card} [data-figure="rule-counts"] ~ dd a`);
+    await page.waitForSelector('.jobs-page p[data-rule="desk-filter"]');
+    await page.waitForFunction(() => document.querySelectorAll("table.jobs tbody tr").length === 6);
+    assert.ok((await page.$$eval("table.jobs tbody tr td:nth-child(2)", (c) => c.map((x) => x.textContent))).every((p) => p === "swot-river-filter"));
+    assert.match(page.url(), /rule=desk-filter/);
+
+    // Deleting asks once more; the rule is gone, its jobs stay.
+    await page.goto(`${server.url}/portal/desk`);
+    await page.click(`${card} button[value="delete"]`);
+    assert.equal((await fetch(`${server.url}/rules/desk-filter`, { headers: auth })).status, 200);
+    await page.click(`${card} button[value="confirm-delete"]`);
+    await page.waitForFunction(() => /deleted/.test(document.querySelector(".desk-note").textContent));
+    assert.equal((await fetch(`${server.url}/rules/desk-filter`, { headers: auth })).status, 404);
+    assert.equal(await page.$(card), null);
+    const jobs = await (await fetch(`${server.url}/jobs?rule=desk-filter`, { headers: auth })).json();
+    assert.equal(jobs.jobs.length, 6);
+    await done();
+  });
 });
 
 describe("sign-in through the OIDC provider", () => {
