@@ -190,3 +190,18 @@ def test_usgs_files_from_the_catalogue(client):
     assert len(iv) == 20 and str(iv["time"].dt.tz) == "UTC"
     assert meta["series"]["01491000:00060"]["unit"] == "ft3/s"
     assert iv["time"].iloc[0] == pd.Timestamp("2019-02-14T05:00:00Z")
+
+
+def test_a_local_file_is_uploaded_by_execute(client, data, tmp_path):
+    levels = tmp_path / "levels.csv"
+    levels.write_text("time,stage\n2020-01-01,5.0\n2020-01-02,9.0\n")
+    rating = next(client.search(collections=["USGS_NWIS_ratings"]).items())
+    job = client.execute("rating-curve", {"pairs": hysope.file(rating), "levels": levels, "level_column": "stage"},
+                         timeout=300)
+    rated = job.read_csv("discharge")
+    fit = job.read_json("fit")
+    assert list(rated["stage"]) == [5.0, 9.0]
+    assert rated["discharge"].tolist() == pytest.approx([fit["a"] * (h - fit["h0"]) ** fit["b"] for h in (5.0, 9.0)])
+    assert any(u["name"] == "levels.csv" for u in client.get_json("/uploads")["uploads"])
+    with pytest.raises(TypeError, match="uploaded"):
+        hysope.file(levels)

@@ -202,9 +202,9 @@ class Client:
                 timeout: float | None = None, poll: float = 0.5) -> "Job":
         """Runs a process as a job (asynchronously, ``Prefer: respond-async``) and,
         with `wait`, follows it to its end (a progress bar with `progress`). Inputs are
-        values, or files as ``{"href": ...}`` (see `hysope.file`). A failed job raises
-        `JobFailed`."""
-        body: dict[str, Any] = {"inputs": {k: _input(v) for k, v in (inputs or {}).items()}}
+        values, or files as ``{"href": ...}`` (see `hysope.file`); a local file given as a
+        `pathlib.Path` is uploaded first (`upload`). A failed job raises `JobFailed`."""
+        body: dict[str, Any] = {"inputs": {k: self._input(v) for k, v in (inputs or {}).items()}}
         if outputs is not None:
             body["outputs"] = dict(outputs)
         response = self.request("POST", f"/processes/{_segment(process_id, 'process')}/execution",
@@ -228,6 +228,13 @@ class Client:
         """This user's jobs (every job for an operator), newest first."""
         doc = self.get_json("/jobs", processID=process, status=status, rule=rule, limit=limit)
         return [Job(self, j["jobID"], j) for j in doc.get("jobs", [])]
+
+    def _input(self, value: Any) -> Any:
+        if isinstance(value, os.PathLike):
+            return self.upload(value)
+        if isinstance(value, list):
+            return [self._input(v) for v in value]
+        return _input(value)
 
     # -- uploads -------------------------------------------------------------------------
 
@@ -395,8 +402,10 @@ class Job:
 
 
 def file(ref: Any) -> dict:
-    """A file input: a URL or server path (``/uploads/ID``, a catalogue asset link),
-    a `pystac.Item` (its ``data`` asset), or a `pystac.Asset`."""
+    """A file input: a URL or server path (``/uploads/ID``, a catalogue asset link,
+    ``file://`` under one of the server's input roots), a `pystac.Item` (its
+    ``data`` asset), or a `pystac.Asset`. (A local file: give `execute` its
+    `pathlib.Path`, which uploads it.)"""
     return _input(ref, force_file=True)
 
 
@@ -413,7 +422,7 @@ def _input(value: Any, force_file: bool = False) -> Any:
     except ImportError:  # pragma: no cover - pystac comes with pystac-client
         pass
     if isinstance(value, os.PathLike):
-        return {"href": Path(value).resolve().as_uri()}
+        raise TypeError("a local file is uploaded by Client.execute or Client.upload, not named by hysope.file")
     if force_file and isinstance(value, str):
         return {"href": value}
     if isinstance(value, list):
