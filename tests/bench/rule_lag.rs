@@ -17,29 +17,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn config(data: &Path, rules: Option<&Path>, root: &Path) -> hysope_server::Config {
+    let engine =
+        hysope_engine::Engine::open(hysope_engine::EngineSettings::from_env()).expect("the engine");
     hysope_server::Config {
-        data_dir: data.to_path_buf(),
         process_dirs: vec![root.join("plugins")],
         rule_dirs: rules.map(Path::to_path_buf).into_iter().collect(),
-        input_roots: Vec::new(),
-        workers: 2,
-        engine: hysope_engine::Engine::open(hysope_engine::EngineSettings::from_env())
-            .expect("the engine"),
-        results_url: None,
-        allowed_hosts: None,
-        max_waiting: hysope_server::DEFAULT_MAX_WAITING,
-        job_time_limit: hysope_server::DEFAULT_JOB_TIME_LIMIT,
-        egress: Default::default(),
-        oidc: None,
-        policy: Default::default(),
-        quotas: Default::default(),
-        registry_url: None,
-        job_store_url: None,
-        catalog_url: None,
-        queue_url: None,
-        lease: hysope_jobs::DEFAULT_LEASE,
-        backends: None,
-        store_quick_repair: false,
+        ..hysope_server::Config::new(data, engine)
     }
 }
 

@@ -103,6 +103,37 @@ pub struct Config {
     pub store_quick_repair: bool,
 }
 
+impl Config {
+    /// A server on one machine's defaults: no processes, rules or input roots,
+    /// two workers, everything in `data_dir`'s embedded stores, answering any host,
+    /// the default egress policy, limits and roles. Callers set the rest by field.
+    pub fn new(data_dir: impl Into<PathBuf>, engine: Engine) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            process_dirs: Vec::new(),
+            rule_dirs: Vec::new(),
+            input_roots: Vec::new(),
+            workers: 2,
+            engine,
+            results_url: None,
+            allowed_hosts: None,
+            egress: Default::default(),
+            max_waiting: DEFAULT_MAX_WAITING,
+            job_time_limit: DEFAULT_JOB_TIME_LIMIT,
+            oidc: None,
+            policy: Default::default(),
+            quotas: Default::default(),
+            registry_url: None,
+            backends: None,
+            job_store_url: None,
+            queue_url: None,
+            lease: hysope_jobs::DEFAULT_LEASE,
+            catalog_url: None,
+            store_quick_repair: false,
+        }
+    }
+}
+
 /// Connections of a pgstac catalogue's pool.
 const CATALOG_POOL: usize = 16;
 

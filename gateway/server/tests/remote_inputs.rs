@@ -84,33 +84,17 @@ async fn serve(state: std::sync::Arc<hysope_server::State>) -> String {
 }
 
 fn config(data: &Path, results: Option<&str>) -> Config {
+    let engine = hysope_engine::Engine::open(hysope_engine::EngineSettings::from_env()).unwrap();
     Config {
-        data_dir: data.to_path_buf(),
         process_dirs: vec![root().join("plugins")],
-        input_roots: vec![],
-        workers: 2,
-        engine: hysope_engine::Engine::open(hysope_engine::EngineSettings::from_env()).unwrap(),
         results_url: results.map(str::to_string),
-        allowed_hosts: None,
-        max_waiting: hysope_server::DEFAULT_MAX_WAITING,
-        job_time_limit: hysope_server::DEFAULT_JOB_TIME_LIMIT,
         // The gateway itself and moto, on loopback; moto's bucket of SWOT files.
-        oidc: None,
-        policy: Default::default(),
-        quotas: Default::default(),
-        registry_url: None,
-        job_store_url: None,
-        catalog_url: None,
-        queue_url: None,
-        lease: hysope_jobs::DEFAULT_LEASE,
-        backends: None,
-        store_quick_repair: false,
-        rule_dirs: Vec::new(),
         egress: hysope_jobs::egress::EgressPolicy {
             allowed: vec!["127.0.0.1".into()],
             buckets: vec!["swot".into()],
             ..Default::default()
         },
+        ..Config::new(data, engine)
     }
 }
 

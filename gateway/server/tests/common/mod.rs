@@ -19,30 +19,12 @@ pub fn root() -> PathBuf {
 
 pub fn config(data: &Path) -> Config {
     Config {
-        data_dir: data.to_path_buf(),
         process_dirs: vec![
             root().join("plugins"),
             root().join("gateway/server/tests/processes"),
         ],
         input_roots: vec![root().join("../shared/data")],
-        workers: 2,
-        engine: engine(),
-        results_url: None,
-        allowed_hosts: None,
-        max_waiting: hysope_server::DEFAULT_MAX_WAITING,
-        job_time_limit: hysope_server::DEFAULT_JOB_TIME_LIMIT,
-        egress: Default::default(),
-        oidc: None,
-        policy: Default::default(),
-        quotas: Default::default(),
-        registry_url: None,
-        job_store_url: None,
-        catalog_url: None,
-        queue_url: None,
-        lease: hysope_jobs::DEFAULT_LEASE,
-        backends: None,
-        store_quick_repair: false,
-        rule_dirs: Vec::new(),
+        ..Config::new(data, engine())
     }
 }
 
