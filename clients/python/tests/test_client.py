@@ -205,3 +205,14 @@ def test_a_local_file_is_uploaded_by_execute(client, data, tmp_path):
     assert any(u["name"] == "levels.csv" for u in client.get_json("/uploads")["uploads"])
     with pytest.raises(TypeError, match="uploaded"):
         hysope.file(levels)
+
+
+def test_features_paged_and_names(client):
+    # The Ohio reaches of the simulated passes, two per page: every page followed.
+    ohio = client.features("reaches", bbox=[-81, 40, -79, 41], limit=2)
+    ids = {f["id"] for f in ohio["features"]}
+    assert len(ids) == ohio["numberReturned"] == len(ohio["features"]) and "74269900011" in ids
+    one_page = client.features("reaches", bbox=[-81, 40, -79, 41], limit=2, max_features=2)
+    assert len(one_page["features"]) == 2
+    grey = client.names("grey")
+    assert any("Grey" in (n.get("name") or "") for n in grey), grey
