@@ -337,15 +337,17 @@ pub fn new_rule(
             "a rule has no field {unknown:?} (id, title, process, trigger, inputs, backfill)"
         ));
     }
-    let id = o["id"].as_str().unwrap_or_default();
+    // `Map`'s index panics on a missing key (a `Value`'s gives null): `get`.
+    let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
     check_id(id).map_err(|why| format!("id: {why}"))?;
     let title = match &o.get("title") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) if t.chars().count() <= 200 => Some(t.clone()),
         Some(_) => return Err("title: a text of at most 200 characters".into()),
     };
-    let process_id = o["process"]
-        .as_str()
+    let process_id = o
+        .get("process")
+        .and_then(Value::as_str)
         .ok_or("process: the id of a process")?;
     let process = jobs
         .process(process_id)

@@ -103,6 +103,28 @@ async fn a_rule_is_checked_before_it_is_made() {
         let detail = r.json()["detail"].as_str().unwrap().to_string();
         assert!(detail.contains(expected), "{change}: {detail}");
     }
+    // Fields missing or of another type, or not an object at all: a 400 that says
+    // which (the handler once indexed the object and panicked on a missing id).
+    for (body, expected) in [
+        (json!({}), "id:"),
+        (json!({"id": "x"}), "process:"),
+        (json!({"id": 7, "process": "swot-river-filter"}), "id:"),
+        (
+            json!({"id": "x", "process": ["swot-river-filter"]}),
+            "process:",
+        ),
+        (
+            json!({"id": "x", "process": "swot-river-filter"}),
+            "trigger:",
+        ),
+        (json!([good.clone()]), "a rule is a JSON object"),
+        (json!(null), "a rule is a JSON object"),
+    ] {
+        let r = call(&app, "POST", "/rules", &[], &body.to_string()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+        let detail = r.json()["detail"].as_str().unwrap().to_string();
+        assert!(detail.contains(expected), "{body}: {detail}");
+    }
     let r = call(&app, "POST", "/rules", &[], &good.to_string()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let again = call(&app, "POST", "/rules", &[], &good.to_string()).await;
