@@ -303,17 +303,45 @@ fn a_rules_jobs_survive_kill_9_once_each() {
         }
     };
     for point in ["rule-before-job", "rule-job-accepted"] {
-        let (mut child, addr, _) =
-            common::start_with("serve", &data, &args, &[("HYSOPE_TEST_CRASH_AT", point)]);
-        TOKENS.lock().unwrap().push((addr.clone(), token.clone()));
-        // The first ingestion stores the files; later ones find them unchanged.
-        let _ = try_http(
-            &addr,
-            "POST",
-            "/stac/ingest",
-            &["Content-Type: application/json"],
-            &body,
-        );
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hysope"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(&args)
+            .env("HYSOPE_TEST_CRASH_AT", point)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Its address, or the crash itself: a change the previous crash left
+        // unread may reach the point as the server starts, before it listens.
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (mut said, mut line) = (String::new(), String::new());
+        while {
+            line.clear();
+            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0
+        } {
+            said.push_str(&line);
+            if line.contains("http://") {
+                break;
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        if let Some(rest) = line.split("http://").nth(1) {
+            let addr = rest.split('/').next().unwrap().to_string();
+            TOKENS.lock().unwrap().push((addr.clone(), token.clone()));
+            // The first ingestion stores the files; later ones find them unchanged.
+            let _ = try_http(
+                &addr,
+                "POST",
+                "/stac/ingest",
+                &["Content-Type: application/json"],
+                &body,
+            );
+        } else {
+            assert!(
+                said.contains(&format!("HYSOPE_TEST_CRASH_AT={point}: aborting here")),
+                "{point}: the server stopped before it listened, not at the point: {said}"
+            );
+        }
         let status = wait_exit(&mut child);
         assert!(!status.success(), "{point}: {status:?}");
     }
