@@ -174,6 +174,11 @@ async fn begin(
 /// (`?pool_size=N`, read by [`Pg::connect`]).
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
+/// How long a session may sit idle inside a transaction before the server ends
+/// it (no transaction of Hysope waits on anything but the database between its
+/// statements); a URL's own `options` may set another.
+const IDLE_IN_TRANSACTION: &str = "-c idle_in_transaction_session_timeout=20000";
+
 impl Pg {
     /// A pool to the database `url` names (`postgres://user:password@host:port/db`
     /// or a libpq key=value string), with `pool_size` connections at most. No
@@ -199,10 +204,22 @@ impl Pg {
 
     /// [`Pg::connect`] with settings already parsed.
     pub fn with_config(
-        config: tokio_postgres::Config,
+        mut config: tokio_postgres::Config,
         tls: Tls,
         pool_size: usize,
     ) -> Result<Self, Error> {
+        // A client frozen inside a transaction (a paused VM, a stopped process)
+        // would hold its locks for ever, and every other gateway would wait on
+        // them (seen: a gateway starting behind a stopped one's advisory lock).
+        // The server ends such a session; the client's next query reconnects.
+        let options = match config.get_options() {
+            Some(given) if given.contains("idle_in_transaction_session_timeout") => {
+                given.to_string()
+            }
+            Some(given) => format!("{given} {IDLE_IN_TRANSACTION}"),
+            None => IDLE_IN_TRANSACTION.to_string(),
+        };
+        config.options(&options);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("hysope-pg")

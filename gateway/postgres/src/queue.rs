@@ -219,7 +219,11 @@ impl Drop for PgAck {
 /// Takes the first id no one holds, in a transaction left open for its delivery.
 async fn take(pg: Pg) -> std::result::Result<Option<Delivery>, Error> {
     let client = pg.pool().get().await?;
-    client.batch_execute("BEGIN").await?;
+    // A delivery's transaction waits, idle, for its worker's claim: the pool's
+    // idle-in-transaction limit is not for it (its row is skipped by the others).
+    client
+        .batch_execute("BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0")
+        .await?;
     let row = client
         .query_opt(
             "SELECT seq, job_id FROM hysope_queue ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",

@@ -105,3 +105,26 @@ fn searched_items_are_the_items_pgstac_hydrates() {
     }
     assert_eq!(seen as u64, store.item_count().unwrap());
 }
+
+/// Every session of a pool says how long it may sit idle in a transaction (a
+/// frozen gateway holds no lock for ever), beside the URL's own options.
+#[test]
+fn sessions_idle_in_a_transaction_are_bounded() {
+    let (_schema, pg) = fresh_schema(2);
+    let pool = pg.pool().clone();
+    let (idle, path) = pg
+        .block(async move {
+            let client = pool.get().await?;
+            let idle = client
+                .query_one("SHOW idle_in_transaction_session_timeout", &[])
+                .await?;
+            let path = client.query_one("SHOW search_path", &[]).await?;
+            Ok((idle.get::<_, String>(0), path.get::<_, String>(0)))
+        })
+        .unwrap();
+    assert_eq!(idle, "20s");
+    assert!(
+        path.starts_with("t_"),
+        "the URL's options kept: {path}"
+    );
+}
