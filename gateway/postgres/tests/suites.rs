@@ -123,8 +123,5 @@ fn sessions_idle_in_a_transaction_are_bounded() {
         })
         .unwrap();
     assert_eq!(idle, "20s");
-    assert!(
-        path.starts_with("t_"),
-        "the URL's options kept: {path}"
-    );
+    assert!(path.starts_with("t_"), "the URL's options kept: {path}");
 }
